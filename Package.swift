@@ -1,0 +1,44 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "evald",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "evald", targets: ["evald"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // Pure core: models, sampling, config, decoding of records. No I/O, no clocks.
+        .target(name: "EvaldCore", dependencies: [
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        // The SQLite state database: migrations and intent-named transactions.
+        .target(name: "EvaldStore", dependencies: [
+            "EvaldCore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        // Spool discovery, tailing, rotation, line framing.
+        .target(name: "EvaldSpool", dependencies: ["EvaldCore"]),
+        // The long-running services and their wiring.
+        .target(name: "EvaldDaemon", dependencies: [
+            "EvaldCore", "EvaldStore", "EvaldSpool",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "evald", dependencies: [
+            "EvaldCore", "EvaldStore", "EvaldDaemon",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "EvaldCoreTests", dependencies: ["EvaldCore"]),
+        .testTarget(name: "EvaldStoreTests", dependencies: ["EvaldStore"]),
+        .testTarget(name: "EvaldSpoolTests", dependencies: ["EvaldSpool", "EvaldCore"]),
+        .testTarget(name: "EvaldIntegrationTests", dependencies: ["EvaldCore", "EvaldStore"]),
+    ]
+)

@@ -1,0 +1,144 @@
+import Foundation
+
+/// The whole configuration of SPEC 1a, with every default filled in and every
+/// relative path made absolute against the config file's folder.
+public struct EvaldConfig: Sendable {
+    public var sourcePath: String
+    public var stateDir: String
+    public var spool: SpoolConfig
+    public var sampling: SamplingConfig
+    public var checks: [RouteChecks]
+    public var endpoints: [String: EndpointConfig]
+    public var judge: JudgeConfig
+    public var detection: DetectionConfig
+    public var alerts: AlertsConfig
+    public var golden: GoldenConfig
+    public var calibration: CalibrationConfig
+    public var retention: RetentionConfig
+    public var http: HTTPConfig
+    public var shutdownGrace: Double
+    public var logLevel: String
+
+    public var databasePath: String { (stateDir as NSString).appendingPathComponent("evald.db") }
+}
+
+public struct SpoolConfig: Sendable {
+    public enum AfterRead: String, Sendable { case keep, delete }
+    public var dir: String
+    public var pollInterval: Double = 1
+    public var maxLineBytes: Int = 4 * 1024 * 1024
+    public var afterRead: AfterRead = .keep
+    /// How long a file must stay unchanged before it counts as finished: its partial last
+    /// line is then quarantined as incomplete, and with `after_read: delete` it is removed.
+    public var idleAfter: Double = 300
+}
+
+public struct SamplingConfig: Sendable {
+    public var rate: Double = 0.01
+    public var routes: [(glob: Glob, rate: Double)] = []
+    public var boostRate: Double?
+    public var minPerMinute: Double = 0
+    public var maxRate: Double = 0.25
+    public var shard: Shard = .all
+
+    /// SPEC 3: the boost defaults to 5x the rate, at most 0.1.
+    public var effectiveBoostRate: Double { boostRate ?? min(rate * 5, 0.1) }
+
+    public func makeSampler() -> TraceSampler {
+        TraceSampler(globalRate: rate, routeRates: routes, shard: shard)
+    }
+}
+
+public struct CheckConfig: Sendable, Equatable {
+    public var name: String
+    public var kind: String
+    /// Kind-specific parameters (`max_ms`, `schema`, `pattern`, ...), paths already resolved.
+    public var parameters: [String: ConfigValue]
+    public var minPassRate: Double?
+}
+
+public struct RouteChecks: Sendable {
+    public var glob: Glob
+    public var checks: [CheckConfig]
+}
+
+public struct EndpointConfig: Sendable, Equatable {
+    public enum Kind: String, Sendable { case openai, anthropic }
+    public var name: String
+    public var kind: Kind
+    public var baseURL: String
+    public var model: String
+    public var apiKeyEnv: String?
+    public var apiKeyFile: String?
+    public var concurrency: Int = 4
+    public var timeout: Double = 30
+    public var dailyTokenBudget: Int?
+    public var jsonMode: Bool = false
+    public var maxRetries: Int = 3
+}
+
+public struct JudgeConfig: Sendable {
+    public var dir: String
+    public var defaultEndpoint: String?
+    public var redactPII: Bool = true
+    public var maxQueueAge: Double = 86400
+}
+
+public struct DetectionConfig: Sendable {
+    public var minDrop: Double = 0.05
+    public var falseAlarmEvery: Double = 30 * 86400
+    public var baselineMinSamples: Int = 1000
+    public var resolveSamples: Int = 100
+    public var driftAlpha: Double = 0.01
+    public var driftMinSamples: Int = 100
+}
+
+public struct ReceiverConfig: Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable { case alertmanager, webhook, slack, pagerduty }
+    public var name: String
+    public var kind: Kind
+    public var url: String?
+    public var urlFile: String?
+    public var urlEnv: String?
+    public var hmacSecretFile: String?
+    public var hmacSecretEnv: String?
+    public var routingKeyFile: String?
+    public var routingKeyEnv: String?
+    public var minSeverity: String?
+    public var resendInterval: Double?
+}
+
+public struct AlertsConfig: Sendable {
+    public var runbookURL: String?
+    public var repeatInterval: Double = 4 * 3600
+    public var resendInterval: Double = 60
+    public var maxBackoff: Double = 300
+    public var maxAge: Double = 86400
+    public var spoolStalledAfter: Double = 900
+    public var receivers: [ReceiverConfig] = []
+}
+
+public struct CanaryConfig: Sendable {
+    public var set: String
+    public var endpoint: String
+    public var every: Double
+}
+
+public struct GoldenConfig: Sendable {
+    public var dir: String
+    public var canary: CanaryConfig?
+}
+
+public struct CalibrationConfig: Sendable {
+    public var minKappa: Double = 0.6
+}
+
+public struct RetentionConfig: Sendable {
+    public var rawDays: Int = 30
+    public var rollupDays: Int = 400
+}
+
+public struct HTTPConfig: Sendable {
+    /// `host:port`; nil when disabled with an empty value.
+    public var listen: String? = "127.0.0.1:9464"
+}

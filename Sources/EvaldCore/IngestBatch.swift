@@ -1,0 +1,120 @@
+import Foundation
+
+/// A spool file the reader follows, as the state database knows it.
+public struct TrackedSpoolFile: Sendable, Equatable {
+    public var id: Int64
+    public var path: String
+    public var device: UInt64
+    public var inode: UInt64
+    /// Hash of the file's first line (at most its first 1 KiB): tells a reused inode from the old file.
+    public var fingerprint: String
+    /// Byte offset up to which every line has been consumed and committed.
+    public var offset: Int64
+
+    public init(id: Int64, path: String, device: UInt64, inode: UInt64, fingerprint: String, offset: Int64) {
+        self.id = id
+        self.path = path
+        self.device = device
+        self.inode = inode
+        self.fingerprint = fingerprint
+        self.offset = offset
+    }
+}
+
+/// Why the reader stops following a file.
+public enum SpoolFileRetirement: String, Sendable {
+    /// Removed from the spool directory and read to its end.
+    case gone
+    /// Shrank below its offset: the writer truncated it; it is read again from 0 as a new file.
+    case truncated
+    /// Its inode now holds a different file (new fingerprint).
+    case replaced
+}
+
+/// A sampled line on its way to the store.
+public struct SampledLine: Sendable {
+    public var record: TraceRecord
+    public var sampleRate: Double
+    public var lineOffset: Int64
+    /// Position of the record within its line (OTLP lines hold many spans; native lines one).
+    public var indexInLine: Int
+    /// The record as native JSON, kept for the checks, the judge and `evald explain`.
+    public var recordJSON: String
+
+    public init(record: TraceRecord, sampleRate: Double, lineOffset: Int64, indexInLine: Int = 0, recordJSON: String) {
+        self.record = record
+        self.sampleRate = sampleRate
+        self.lineOffset = lineOffset
+        self.indexInLine = indexInLine
+        self.recordJSON = recordJSON
+    }
+}
+
+/// A line that could not be used, kept with what is needed to find and fix it.
+public struct QuarantinedLine: Sendable, Equatable {
+    /// How much of a quarantined line is kept (SPEC 2: its first 4 KiB).
+    public static let excerptLimit = 4096
+
+    public var filePath: String
+    public var lineOffset: Int64
+    public var lineBytes: Int64
+    public var reason: QuarantineReason
+    public var detail: String
+    public var excerpt: [UInt8]
+
+    public init(filePath: String, lineOffset: Int64, lineBytes: Int64, problem: LineProblem, excerpt: [UInt8]) {
+        self.filePath = filePath
+        self.lineOffset = lineOffset
+        self.lineBytes = lineBytes
+        self.reason = problem.reason
+        self.detail = problem.detail
+        self.excerpt = Array(excerpt.prefix(Self.excerptLimit))
+    }
+}
+
+public struct IngestCounts: Sendable, Equatable {
+    public var linesRead: Int64 = 0
+    public var records: Int64 = 0
+    public var malformed: Int64 = 0
+    public var sampled: Int64 = 0
+    public var skippedSpans: Int64 = 0
+    public var blankLines: Int64 = 0
+
+    public init() {}
+
+    public static func += (lhs: inout IngestCounts, rhs: IngestCounts) {
+        lhs.linesRead += rhs.linesRead
+        lhs.records += rhs.records
+        lhs.malformed += rhs.malformed
+        lhs.sampled += rhs.sampled
+        lhs.skippedSpans += rhs.skippedSpans
+        lhs.blankLines += rhs.blankLines
+    }
+}
+
+/// Everything derived from one run of bytes of one file, committed atomically with the
+/// file's new offset: this is what makes a crash lose no trace and count none twice.
+public struct IngestBatch: Sendable {
+    public var fileID: Int64
+    public var newOffset: Int64
+    public var sampled: [SampledLine] = []
+    public var quarantined: [QuarantinedLine] = []
+    public var counts = IngestCounts()
+    public var committedAt: Date
+
+    public init(fileID: Int64, newOffset: Int64, committedAt: Date) {
+        self.fileID = fileID
+        self.newOffset = newOffset
+        self.committedAt = committedAt
+    }
+}
+
+/// What the spool reader needs from the state database. Defined here so the spool module
+/// and the store do not depend on each other.
+public protocol SpoolCheckpointStore: Sendable {
+    func trackedSpoolFiles() throws -> [TrackedSpoolFile]
+    func trackSpoolFile(path: String, device: UInt64, inode: UInt64, fingerprint: String, at: Date) throws -> TrackedSpoolFile
+    func renameSpoolFile(id: Int64, to path: String) throws
+    func retireSpoolFile(id: Int64, because: SpoolFileRetirement, at: Date) throws
+    func commitBatch(_ batch: IngestBatch) throws
+}

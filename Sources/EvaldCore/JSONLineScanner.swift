@@ -1,0 +1,159 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Finds a few top-level string members of a one-line JSON object without decoding it.
+///
+/// This is what lets evald decide sampling "before the line is fully decoded" (SPEC 3):
+/// for an unsampled line the only work is framing the line and reading its `trace_id`,
+/// which writers put first. It validates only what it walks over; lines that are kept
+/// are fully decoded afterwards and their errors reported then.
+public struct JSONLineScan: Sendable, Equatable {
+    public enum Shape: Sendable, Equatable { case blank, object, notAnObject }
+
+    public var shape: Shape = .object
+    /// Byte range of the string content (between the quotes) of `trace_id`.
+    public var traceID: Range<Int>?
+    public var traceIDHasEscapes = false
+    public var route: Range<Int>?
+    public var routeHasEscapes = false
+    /// A top-level `resourceSpans` key: an OTLP/JSON `TracesData` line (SPEC 2.2).
+    public var isOTLP = false
+    /// The walk met bytes that cannot be JSON.
+    public var isBroken = false
+}
+
+public enum JSONLineScanner {
+    private static let quote = UInt8(ascii: "\"")
+    private static let backslash = UInt8(ascii: "\\")
+    private static let traceIDKey = Array("trace_id".utf8)
+    private static let routeKey = Array("route".utf8)
+    private static let resourceSpansKey = Array("resourceSpans".utf8)
+
+    /// Walks the top-level members until `trace_id` (and `route`, when `needRoute`) are found.
+    public static func scan(_ b: UnsafeRawBufferPointer, needRoute: Bool) -> JSONLineScan {
+        var result = JSONLineScan()
+        var i = skipWhitespace(b, 0)
+        guard i < b.count else { result.shape = .blank; return result }
+        guard b[i] == UInt8(ascii: "{") else { result.shape = .notAnObject; return result }
+        i += 1
+        while true {
+            i = skipWhitespace(b, i)
+            guard i < b.count else { result.isBroken = true; return result }
+            if b[i] == UInt8(ascii: "}") { return result }
+            guard b[i] == quote, let keyEnd = skipString(b, i) else { result.isBroken = true; return result }
+            let key = (i + 1)..<(keyEnd - 1)
+            i = skipWhitespace(b, keyEnd)
+            guard i < b.count, b[i] == UInt8(ascii: ":") else { result.isBroken = true; return result }
+            i = skipWhitespace(b, i + 1)
+            guard i < b.count else { result.isBroken = true; return result }
+            let valueStart = i
+            guard let valueEnd = skipValue(b, i) else { result.isBroken = true; return result }
+            let isString = b[valueStart] == quote
+            if equals(b, key, traceIDKey) {
+                if isString {
+                    result.traceID = (valueStart + 1)..<(valueEnd - 1)
+                    result.traceIDHasEscapes = contains(b, result.traceID!, backslash)
+                }
+            } else if equals(b, key, routeKey) {
+                if isString {
+                    result.route = (valueStart + 1)..<(valueEnd - 1)
+                    result.routeHasEscapes = contains(b, result.route!, backslash)
+                }
+            } else if equals(b, key, resourceSpansKey) {
+                result.isOTLP = true
+                return result
+            }
+            if result.traceID != nil, !needRoute || result.route != nil { return result }
+            i = skipWhitespace(b, valueEnd)
+            guard i < b.count else { result.isBroken = true; return result }
+            if b[i] == UInt8(ascii: ",") { i += 1; continue }
+            if b[i] == UInt8(ascii: "}") { return result }
+            result.isBroken = true
+            return result
+        }
+    }
+
+    @inline(__always)
+    static func skipWhitespace(_ b: UnsafeRawBufferPointer, _ start: Int) -> Int {
+        var i = start
+        while i < b.count {
+            let c = b[i]
+            guard c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D else { break }
+            i += 1
+        }
+        return i
+    }
+
+    /// `start` is at an opening quote; returns the index just past the closing quote.
+    @inline(__always)
+    static func skipString(_ b: UnsafeRawBufferPointer, _ start: Int) -> Int? {
+        guard let base = b.baseAddress else { return nil }
+        var from = start + 1
+        while from < b.count {
+            guard let hit = memchr(base + from, Int32(quote), b.count - from) else { return nil }
+            let j = base.distance(to: UnsafeRawPointer(hit))
+            var slashes = 0
+            var k = j - 1
+            while k > start, b[k] == backslash { slashes += 1; k -= 1 }
+            if slashes % 2 == 0 { return j + 1 }
+            from = j + 1
+        }
+        return nil
+    }
+
+    /// Returns the index just past the value starting at `start`.
+    static func skipValue(_ b: UnsafeRawBufferPointer, _ start: Int) -> Int? {
+        let c = b[start]
+        if c == quote { return skipString(b, start) }
+        if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") {
+            var depth = 0
+            var i = start
+            while i < b.count {
+                switch b[i] {
+                case quote:
+                    guard let end = skipString(b, i) else { return nil }
+                    i = end
+                    continue
+                case UInt8(ascii: "{"), UInt8(ascii: "["):
+                    depth += 1
+                case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                    depth -= 1
+                    if depth == 0 { return i + 1 }
+                default:
+                    break
+                }
+                i += 1
+            }
+            return nil
+        }
+        var i = start
+        while i < b.count {
+            switch b[i] {
+            case UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), 0x20, 0x09, 0x0A, 0x0D:
+                return i == start ? nil : i
+            default:
+                i += 1
+            }
+        }
+        return i == start ? nil : i
+    }
+
+    @inline(__always)
+    static func equals(_ b: UnsafeRawBufferPointer, _ range: Range<Int>, _ literal: [UInt8]) -> Bool {
+        guard range.count == literal.count else { return false }
+        var k = 0
+        for i in range {
+            if b[i] != literal[k] { return false }
+            k += 1
+        }
+        return true
+    }
+
+    static func contains(_ b: UnsafeRawBufferPointer, _ range: Range<Int>, _ byte: UInt8) -> Bool {
+        for i in range where b[i] == byte { return true }
+        return false
+    }
+}

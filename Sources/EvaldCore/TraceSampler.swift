@@ -1,0 +1,160 @@
+/// The sampling decision of SPEC section 3.
+///
+/// It is OpenTelemetry's consistent probability sampling (W3C Trace Context level 2):
+/// the randomness R is the last 56 bits (14 hex digits) of the trace id, or the `rv`
+/// sub-key of the `ot` entry of `tracestate` when present; a trace is kept iff
+/// R >= T where T = round((1 - rate) * 2^56). Because T falls as the rate rises, a sample
+/// at a lower rate is a subset of one at a higher rate, and an upstream OpenTelemetry
+/// sampler at a higher rate leaves this sample intact.
+public struct TraceSampler: Sendable {
+    public static let randomnessBits = 56
+    public static let randomnessLimit: UInt64 = 1 << 56
+
+    public let globalRate: Double
+    public let routeRates: [(glob: Glob, rate: Double)]
+    public let shard: Shard
+    /// The lowest threshold any route can have: a trace below it is unsampled whatever its route,
+    /// so the route need not be looked for.
+    public let lowestThreshold: UInt64
+
+    public init(globalRate: Double, routeRates: [(glob: Glob, rate: Double)] = [], shard: Shard = .all) {
+        self.globalRate = globalRate
+        self.routeRates = routeRates
+        self.shard = shard
+        let highest = routeRates.map(\.rate).reduce(globalRate, max)
+        self.lowestThreshold = Self.threshold(rate: highest)
+    }
+
+    public var hasRouteRates: Bool { !routeRates.isEmpty }
+
+    /// The rate that applies to `route`: the first matching route glob, else the global rate.
+    public func rate(forRoute route: String?) -> Double {
+        guard let route else { return globalRate }
+        for entry in routeRates where entry.glob.matches(route) { return entry.rate }
+        return globalRate
+    }
+
+    public func rate(forRouteUTF8 route: UnsafeRawBufferPointer?) -> Double {
+        guard let route else { return globalRate }
+        for entry in routeRates where entry.glob.matches(utf8: route) { return entry.rate }
+        return globalRate
+    }
+
+    /// T = round((1 - rate) * 2^56), computed in Double as OpenTelemetry's reference code does,
+    /// which is why rate 0.01 gives 0xfd70a3d70a3d70.
+    public static func threshold(rate: Double) -> UInt64 {
+        if rate <= 0 { return randomnessLimit }
+        if rate >= 1 { return 0 }
+        return UInt64(((1 - rate) * 0x1p56).rounded())
+    }
+
+    public static func isKept(randomness: UInt64, rate: Double) -> Bool {
+        randomness >= threshold(rate: rate)
+    }
+
+    public func isKept(randomness: UInt64, route: String?) -> Bool {
+        shard.contains(randomness) && Self.isKept(randomness: randomness, rate: rate(forRoute: route))
+    }
+
+    // MARK: randomness
+
+    /// R of a trace id: its last 14 hex digits when it is a 32-hex-digit id, else the top
+    /// 56 bits of its 64-bit FNV-1a hash. An `rv` from `tracestate` takes precedence.
+    public static func randomness(traceID: String, traceState: String? = nil) -> UInt64 {
+        if let traceState, let rv = explicitRandomness(traceState: traceState) { return rv }
+        var id = traceID
+        return id.withUTF8 { randomness(traceIDUTF8: UnsafeRawBufferPointer($0)) }
+    }
+
+    public static func randomness(traceIDUTF8 id: UnsafeRawBufferPointer) -> UInt64 {
+        if id.count == 32, isAllHex(id), let value = hexValue(id, from: 18, to: 32) { return value }
+        return fnv1a64(id) >> 8
+    }
+
+    /// Parses `rv:<14 hex digits>` out of the `ot` entry of a W3C `tracestate`
+    /// (e.g. `ot=th:c;rv:fe040727553980,vendor=x`).
+    public static func explicitRandomness(traceState: String) -> UInt64? {
+        for member in traceState.split(separator: ",") {
+            let trimmed = member.trimmingCharacters(in: .whitespaces)
+            guard trimmed.hasPrefix("ot=") else { continue }
+            for field in trimmed.dropFirst(3).split(separator: ";") where field.hasPrefix("rv:") {
+                let digits = Array(field.dropFirst(3).utf8)
+                guard digits.count == 14 else { return nil }
+                return digits.withUnsafeBytes { hexValue($0, from: 0, to: 14) }
+            }
+        }
+        return nil
+    }
+
+    static func hexValue(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> UInt64? {
+        var value: UInt64 = 0
+        var index = from
+        while index < to {
+            let byte = bytes[index]
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte &- UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte &- UInt8(ascii: "a") &+ 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte &- UInt8(ascii: "A") &+ 10
+            default: return nil
+            }
+            value = value << 4 | UInt64(digit)
+            index += 1
+        }
+        return value
+    }
+
+    /// Only an id that is hex all through is a W3C trace id; anything else is hashed.
+    static func isAllHex(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        for byte in bytes where !isHex(byte) { return false }
+        return true
+    }
+
+    static func isHex(_ byte: UInt8) -> Bool {
+        (byte >= 48 && byte <= 57) || (byte >= 97 && byte <= 102) || (byte >= 65 && byte <= 70)
+    }
+
+    public static func fnv1a64(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        return hash
+    }
+}
+
+/// `sampling.shard: "K/N"`: this instance evaluates only traces with R mod N == K - 1.
+public struct Shard: Sendable, Equatable, CustomStringConvertible {
+    public let index: Int   // 1-based, as written in the config
+    public let count: Int
+
+    public static let all = Shard(index: 1, count: 1)
+
+    public init(index: Int, count: Int) {
+        self.index = index
+        self.count = count
+    }
+
+    /// Parses "K/N" with 1 <= K <= N.
+    public init?(parsing text: String) {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let k = Int(parts[0].trimmingCharacters(in: .whitespaces)),
+              let n = Int(parts[1].trimmingCharacters(in: .whitespaces)), n >= 1, k >= 1, k <= n else { return nil }
+        self.init(index: k, count: n)
+    }
+
+    public func contains(_ randomness: UInt64) -> Bool {
+        count == 1 || randomness % UInt64(count) == UInt64(index - 1)
+    }
+
+    public var description: String { "\(index)/\(count)" }
+}
+
+/// Hex formatting for sampling values (`0xfe040727553980`).
+public func hex56(_ value: UInt64) -> String {
+    let digits = String(value, radix: 16)
+    return "0x" + String(repeating: "0", count: max(0, 14 - digits.count)) + digits
+}
+
+import Foundation

@@ -1,0 +1,127 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import EvaldCore
+import EvaldSpool
+import EvaldStore
+import Foundation
+
+/// What `evald status` shows, assembled from the database and the spool directory.
+public struct StatusReport: Sendable {
+    public struct DaemonState: Sendable {
+        public var running: Bool
+        public var pid: Int32?
+        public var lastHeartbeat: Date?
+        public var startedAt: Date?
+        public var stoppedAt: Date?
+    }
+
+    public var databasePath: String
+    public var databaseExists: Bool
+    public var daemon: DaemonState
+    public var spoolDir: String
+    public var spoolFiles: Int
+    public var counters: [String: Int64]
+    public var bytesPending: Int64
+    public var quarantined: Int
+    public var samplingRate: Double
+    public var shard: String
+    public var judgeNote: String
+
+    public func counter(_ name: String) -> Int64 { counters[name] ?? 0 }
+
+    public static func gather(config: EvaldConfig, now: Date = Date()) throws -> StatusReport {
+        let store = try StateStore.openExisting(path: config.databasePath)
+        let heartbeat = try store?.heartbeat()
+        let tracked = try store?.trackedSpoolFiles() ?? []
+        let entries = (try? SpoolDirectory.list(config.spool.dir)) ?? []
+
+        // Bytes not yet consumed: the unread part of every followed file, and all of every file not followed yet.
+        var pending: Int64 = 0
+        var followed = Set<String>()
+        for file in tracked {
+            followed.insert("\(file.device):\(file.inode)")
+            if let entry = entries.first(where: { $0.device == file.device && $0.inode == file.inode }) {
+                pending += max(0, entry.size - file.offset)
+            }
+        }
+        for entry in entries where !followed.contains("\(entry.device):\(entry.inode)") {
+            pending += entry.size
+        }
+
+        var daemon = DaemonState(running: false, pid: heartbeat?.pid, lastHeartbeat: heartbeat?.heartbeatAt,
+                                 startedAt: heartbeat?.startedAt, stoppedAt: heartbeat?.stoppedAt)
+        if let heartbeat, heartbeat.stoppedAt == nil {
+            let fresh = now.timeIntervalSince(heartbeat.heartbeatAt) < max(10, 5 * HeartbeatService.interval)
+            let sameHost = heartbeat.hostname == ProcessInfo.processInfo.hostName
+            daemon.running = fresh && (!sameHost || kill(heartbeat.pid, 0) == 0 || errno == EPERM)
+        }
+
+        let judgeNote: String
+        if config.endpoints.isEmpty || config.judge.defaultEndpoint == nil {
+            judgeNote = "judges skipped: no judge endpoint configured. To enable, add an OpenAI-compatible endpoint under endpoints (e.g. a local Ollama: {kind: openai, base_url: http://127.0.0.1:11434/v1, model: llama3.1}) and set judge.default_endpoint"
+        } else {
+            judgeNote = "judges skipped: this version of evald does not run judges yet"
+        }
+        return StatusReport(
+            databasePath: config.databasePath, databaseExists: store != nil, daemon: daemon,
+            spoolDir: config.spool.dir, spoolFiles: entries.count, counters: try store?.counters() ?? [:],
+            bytesPending: pending, quarantined: try store?.quarantine(limit: 0).total ?? 0,
+            samplingRate: config.sampling.rate, shard: config.sampling.shard.description, judgeNote: judgeNote)
+    }
+
+    public var json: JSONValue {
+        .object([
+            ("daemon", .object([
+                ("running", .bool(daemon.running)),
+                ("pid", daemon.pid.map { .int(Int64($0)) } ?? .null),
+                ("last_heartbeat", .optional(daemon.lastHeartbeat.map { RFC3339.format($0, fractional: false) })),
+                ("started_at", .optional(daemon.startedAt.map { RFC3339.format($0, fractional: false) })),
+                ("stopped_at", .optional(daemon.stoppedAt.map { RFC3339.format($0, fractional: false) })),
+            ])),
+            ("spool", .object([
+                ("dir", .string(spoolDir)),
+                ("files", .int(Int64(spoolFiles))),
+                ("lines_read", .int(counter("lines_read"))),
+                ("records", .int(counter("records"))),
+                ("malformed", .int(counter("malformed"))),
+                ("quarantined", .int(Int64(quarantined))),
+                ("bytes_pending", .int(bytesPending)),
+                ("skipped_spans", .int(counter("skipped_spans"))),
+            ])),
+            ("sampling", .object([
+                ("rate", .double(samplingRate)),
+                ("shard", .string(shard)),
+                ("sampled", .int(counter("sampled"))),
+            ])),
+            ("judge", .object([
+                ("enabled", .bool(false)),
+                ("queue_depth", .int(0)),
+                ("judged", .int(0)),
+                ("errors", .int(0)),
+                ("budget_left_tokens", .null),
+                ("note", .string(judgeNote)),
+            ])),
+            ("alerts", .object([("firing", .int(0))])),
+            ("database", .string(databasePath)),
+        ])
+    }
+
+    public var text: String {
+        func time(_ date: Date?) -> String { date.map { RFC3339.format($0, fractional: false) } ?? "never" }
+        var lines: [String] = []
+        if !databaseExists {
+            lines.append("evald has not run with this state_dir yet (no \(databasePath)).")
+        }
+        let state = daemon.running ? "running (pid \(daemon.pid.map(String.init) ?? "?"))" : "not running"
+        lines.append("daemon:    \(state), last heartbeat \(time(daemon.lastHeartbeat))")
+        lines.append("spool:     \(spoolDir): \(spoolFiles) files, \(bytesPending) bytes pending")
+        lines.append("lines:     \(counter("lines_read")) read, \(counter("records")) records, \(counter("malformed")) malformed (\(quarantined) in quarantine: evald spool quarantine), \(counter("blank_lines")) blank")
+        let rate = counter("records") > 0 ? String(format: " (%.2f%% of records)", 100 * Double(counter("sampled")) / Double(counter("records"))) : ""
+        lines.append("sampling:  rate \(samplingRate), shard \(shard): \(counter("sampled")) sampled\(rate)")
+        lines.append("judge:     \(judgeNote)")
+        lines.append("alerts:    0 firing")
+        lines.append("database:  \(databasePath)")
+        return lines.joined(separator: "\n")
+    }
+}

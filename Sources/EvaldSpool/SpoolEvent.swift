@@ -1,0 +1,23 @@
+import EvaldCore
+
+/// Things the reader noticed that an operator may want in the log. The reader never logs
+/// itself; the daemon decides how to report these.
+public enum SpoolEvent: Sendable, Equatable {
+    case tracking(path: String)
+    case renamed(from: String, to: String)
+    case truncated(path: String, offset: Int64, size: Int64)
+    case replaced(path: String)
+    case gone(path: String, unreadBytes: Int64)
+    case deleted(path: String)
+    case quarantined(path: String, offset: Int64, reason: QuarantineReason, detail: String)
+    case unreadable(path: String, message: String)
+}
+
+/// What one poll did.
+public struct SpoolPollSummary: Sendable, Equatable {
+    public var bytesRead: Int64 = 0
+    public var counts = IngestCounts()
+    /// Every followed file was read up to its last complete line.
+    public var caughtUp = true
+    public init() {}
+}

@@ -1,0 +1,402 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import EvaldCore
+import Foundation
+
+/// Follows the files of the spool directory and turns their complete lines into committed
+/// batches (SPEC 2's reading rules).
+///
+/// - Files are known by (device, inode) plus a fingerprint of their first line, and read
+///   through an open descriptor, so a renamed (rotated) file is read to its end and a new
+///   file at the old path is read from its start.
+/// - A file that shrinks below its offset, or whose first line changed, was truncated and
+///   rewritten: it is read again from 0 as a new file.
+/// - Only complete lines are consumed. Each batch's evaluations, quarantined lines,
+///   counters and the new offset are committed in one transaction.
+/// - A line longer than `maxLineBytes` is never held in memory: its first 4 KiB are kept
+///   for the quarantine and the rest is skipped up to its newline.
+///
+/// Not thread-safe: one task polls it.
+public final class SpoolReader: @unchecked Sendable {
+    public struct Settings: Sendable {
+        public var directory: String
+        public var maxLineBytes: Int
+        public var idleAfter: Double
+        public var afterRead: SpoolConfig.AfterRead
+        /// Commit at least every this many bytes consumed.
+        public var batchBytes: Int = 8 << 20
+        /// Commit at least every this many sampled records.
+        public var batchSampled: Int = 512
+
+        public init(directory: String, maxLineBytes: Int, idleAfter: Double, afterRead: SpoolConfig.AfterRead) {
+            self.directory = directory
+            self.maxLineBytes = maxLineBytes
+            self.idleAfter = idleAfter
+            self.afterRead = afterRead
+        }
+
+        public init(_ config: SpoolConfig) {
+            self.init(directory: config.dir, maxLineBytes: config.maxLineBytes, idleAfter: config.idleAfter, afterRead: config.afterRead)
+        }
+    }
+
+    private struct OversizedLine {
+        var start: Int64
+        var scannedTo: Int64
+        var excerpt: [UInt8]
+    }
+
+    private final class FollowedFile {
+        var tracked: TrackedSpoolFile
+        var fd: Int32 = -1
+        var lastSize: Int64 = -1
+        var lastGrowthAt: Date
+        var oversized: OversizedLine?
+
+        init(tracked: TrackedSpoolFile, now: Date) {
+            self.tracked = tracked
+            self.lastGrowthAt = now
+        }
+
+        var key: FileKey { FileKey(device: tracked.device, inode: tracked.inode) }
+
+        func close() {
+            if fd >= 0 { _ = Glibc.close(fd) }
+            fd = -1
+        }
+    }
+
+    private struct FileKey: Hashable {
+        var device: UInt64
+        var inode: UInt64
+    }
+
+    public private(set) var settings: Settings
+    private let store: any SpoolCheckpointStore
+    private var classifier: LineClassifier
+    private let now: @Sendable () -> Date
+    private let onEvent: (SpoolEvent) -> Void
+    private var files: [Int64: FollowedFile]?
+    private var buffer: UnsafeMutableRawBufferPointer
+    private static let initialBufferSize = 1 << 20
+
+    public init(settings: Settings, store: any SpoolCheckpointStore, classifier: LineClassifier,
+                now: @escaping @Sendable () -> Date = Date.init, onEvent: @escaping (SpoolEvent) -> Void = { _ in }) {
+        self.settings = settings
+        self.store = store
+        self.classifier = classifier
+        self.now = now
+        self.onEvent = onEvent
+        self.buffer = .allocate(byteCount: min(Self.initialBufferSize, settings.maxLineBytes + 1), alignment: 16)
+    }
+
+    deinit {
+        closeAll()
+        buffer.deallocate()
+    }
+
+    /// Applies a reloaded configuration; offsets and open files are kept.
+    public func update(settings: Settings, classifier: LineClassifier) {
+        if settings.directory != self.settings.directory { closeAll() }
+        self.settings = settings
+        self.classifier = classifier
+    }
+
+    /// Closes every descriptor and forgets the in-memory state; the next poll reloads it from the store.
+    public func closeAll() {
+        files?.values.forEach { $0.close() }
+        files = nil
+    }
+
+    /// Reads everything that is complete in the spool now. `shouldStop` is checked between
+    /// batches, so a stop never leaves a half-committed batch.
+    public func poll(shouldStop: () -> Bool = { false }) throws -> SpoolPollSummary {
+        var summary = SpoolPollSummary()
+        do {
+            try pollFiles(&summary, shouldStop: shouldStop)
+        } catch {
+            // The database and the in-memory view may now differ: start again from the database.
+            closeAll()
+            throw error
+        }
+        return summary
+    }
+
+    private func pollFiles(_ summary: inout SpoolPollSummary, shouldStop: () -> Bool) throws {
+        if files == nil {
+            files = Dictionary(uniqueKeysWithValues: try store.trackedSpoolFiles().map { ($0.id, FollowedFile(tracked: $0, now: now())) })
+        }
+        let entries: [SpoolDirectoryEntry]
+        do {
+            entries = try SpoolDirectory.list(settings.directory)
+        } catch {
+            onEvent(.unreadable(path: error.path, message: error.message))
+            summary.caughtUp = true
+            return
+        }
+        var inDirectory: [FileKey: SpoolDirectoryEntry] = [:]
+        for entry in entries { inDirectory[FileKey(device: entry.device, inode: entry.inode)] = entry }
+
+        for file in files!.values.sorted(by: { $0.tracked.id < $1.tracked.id }) {
+            if shouldStop() { summary.caughtUp = false; return }
+            try follow(file, entry: inDirectory[file.key], summary: &summary, shouldStop: shouldStop)
+        }
+
+        let followed = Set(files!.values.map(\.key))
+        for entry in entries where !followed.contains(FileKey(device: entry.device, inode: entry.inode)) {
+            if shouldStop() { summary.caughtUp = false; return }
+            guard let file = try startFollowing(entry) else { continue }
+            try follow(file, entry: entry, summary: &summary, shouldStop: shouldStop)
+        }
+    }
+
+    /// Opens a file not yet followed; nil while its first line is incomplete.
+    private func startFollowing(_ entry: SpoolDirectoryEntry) throws -> FollowedFile? {
+        let fd = open(entry.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            onEvent(.unreadable(path: entry.path, message: String(cString: strerror(errno))))
+            return nil
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0, UInt64(info.st_ino) == entry.inode, UInt64(info.st_dev) == entry.device,
+              let fingerprint = SpoolFingerprint.read(fd: fd) else {
+            _ = Glibc.close(fd)
+            return nil
+        }
+        let tracked = try store.trackSpoolFile(path: entry.path, device: entry.device, inode: entry.inode, fingerprint: fingerprint, at: now())
+        let file = FollowedFile(tracked: tracked, now: now())
+        file.fd = fd
+        files![tracked.id] = file
+        onEvent(.tracking(path: entry.path))
+        return file
+    }
+
+    private func retire(_ file: FollowedFile, _ reason: SpoolFileRetirement) throws {
+        try store.retireSpoolFile(id: file.tracked.id, because: reason, at: now())
+        file.close()
+        files![file.tracked.id] = nil
+    }
+
+    private func follow(_ file: FollowedFile, entry: SpoolDirectoryEntry?, summary: inout SpoolPollSummary, shouldStop: () -> Bool) throws {
+        if file.fd < 0 {
+            // Known from the database but not opened yet (after a restart): it must still be in the directory.
+            guard let entry else {
+                try retire(file, .gone)
+                onEvent(.gone(path: file.tracked.path, unreadBytes: -1))
+                return
+            }
+            let fd = open(entry.path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                onEvent(.unreadable(path: entry.path, message: String(cString: strerror(errno))))
+                return
+            }
+            file.fd = fd
+        }
+        var info = stat()
+        guard fstat(file.fd, &info) == 0 else {
+            onEvent(.unreadable(path: file.tracked.path, message: String(cString: strerror(errno))))
+            return
+        }
+        let size = Int64(info.st_size)
+        if size < file.tracked.offset || (size != file.lastSize && SpoolFingerprint.read(fd: file.fd) != file.tracked.fingerprint) {
+            // Truncated (collector restart with append: false) or rewritten in place: the
+            // next directory scan follows it again from 0 as a new file.
+            let reason: SpoolFileRetirement = size < file.tracked.offset ? .truncated : .replaced
+            try retire(file, reason)
+            onEvent(reason == .truncated
+                ? .truncated(path: file.tracked.path, offset: file.tracked.offset, size: size)
+                : .replaced(path: file.tracked.path))
+            if let entry, !shouldStop(), let again = try startFollowing(entry) {
+                try follow(again, entry: entry, summary: &summary, shouldStop: shouldStop)
+            }
+            return
+        }
+        if let entry, entry.path != file.tracked.path {
+            try store.renameSpoolFile(id: file.tracked.id, to: entry.path)
+            onEvent(.renamed(from: file.tracked.path, to: entry.path))
+            file.tracked.path = entry.path
+        }
+        let clock = now()
+        if size != file.lastSize {
+            file.lastSize = size
+            file.lastGrowthAt = clock
+        }
+        if file.tracked.offset < size {
+            let caughtUp = try readAvailable(file, summary: &summary, shouldStop: shouldStop)
+            summary.caughtUp = summary.caughtUp && caughtUp
+            guard caughtUp else { return }
+        }
+        let idle = clock.timeIntervalSince(file.lastGrowthAt) >= settings.idleAfter
+        if entry == nil {
+            // Removed from the directory: it was read to its end above; nothing more will come.
+            try quarantineTail(of: file, size: size)
+            try retire(file, .gone)
+            onEvent(.gone(path: file.tracked.path, unreadBytes: 0))
+        } else if idle, file.tracked.offset < size {
+            // A writer never leaves half a line for this long: it died mid-write.
+            try quarantineTail(of: file, size: size)
+        } else if idle, settings.afterRead == .delete, file.tracked.offset == size {
+            if unlink(file.tracked.path) == 0 {
+                onEvent(.deleted(path: file.tracked.path))
+                try retire(file, .gone)
+            } else {
+                onEvent(.unreadable(path: file.tracked.path, message: "cannot delete after reading (\(String(cString: strerror(errno))))"))
+            }
+        }
+    }
+
+    /// Quarantines the incomplete last line of a file that will not grow any more.
+    private func quarantineTail(of file: FollowedFile, size: Int64) throws {
+        let start = file.oversized?.start ?? file.tracked.offset
+        guard start < size else { return }
+        var batch = IngestBatch(fileID: file.tracked.id, newOffset: size, committedAt: now())
+        let excerpt = file.oversized?.excerpt ?? readExcerpt(file.fd, at: start, count: Int(min(size - start, Int64(QuarantinedLine.excerptLimit))))
+        let problem = LineProblem(.incompleteLine, "the file ended without a newline after \(size - start) bytes and stopped growing; the writer was probably interrupted mid-line")
+        batch.quarantined.append(QuarantinedLine(filePath: file.tracked.path, lineOffset: start, lineBytes: size - start, problem: problem, excerpt: excerpt))
+        batch.counts.linesRead = 1
+        batch.counts.malformed = 1
+        try store.commitBatch(batch)
+        file.tracked.offset = size
+        file.oversized = nil
+        onEvent(.quarantined(path: file.tracked.path, offset: start, reason: problem.reason, detail: problem.detail))
+    }
+
+    private func readExcerpt(_ fd: Int32, at offset: Int64, count: Int) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        let read = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(offset)) }
+        return Array(bytes.prefix(max(0, read)))
+    }
+
+    private func growBuffer(to size: Int) {
+        let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
+        buffer.deallocate()
+        buffer = bigger
+    }
+
+    /// Reads and commits every complete line after the file's offset. Returns false when
+    /// stopped early.
+    private func readAvailable(_ file: FollowedFile, summary: inout SpoolPollSummary, shouldStop: () -> Bool) throws -> Bool {
+        var batch = IngestBatch(fileID: file.tracked.id, newOffset: file.tracked.offset, committedAt: now())
+        var batchBytes = 0
+        var position = file.tracked.offset
+
+        func commit() throws {
+            guard batch.newOffset != file.tracked.offset || !batch.quarantined.isEmpty else { return }
+            batch.committedAt = now()
+            try store.commitBatch(batch)
+            summary.bytesRead += batch.newOffset - file.tracked.offset
+            summary.counts += batch.counts
+            for line in batch.quarantined {
+                onEvent(.quarantined(path: line.filePath, offset: line.lineOffset, reason: line.reason, detail: line.detail))
+            }
+            file.tracked.offset = batch.newOffset
+            batch = IngestBatch(fileID: file.tracked.id, newOffset: file.tracked.offset, committedAt: now())
+            batchBytes = 0
+        }
+
+        while true {
+            if batchBytes >= settings.batchBytes || batch.sampled.count >= settings.batchSampled {
+                try commit()
+                if shouldStop() { return false }
+            }
+            if var oversized = file.oversized {
+                // Skip the rest of an over-long line up to its newline.
+                let count = pread(file.fd, buffer.baseAddress, buffer.count, off_t(oversized.scannedTo))
+                guard count > 0 else { break }
+                if let newline = memchr(buffer.baseAddress!, 0x0A, count) {
+                    let end = oversized.scannedTo + Int64(buffer.baseAddress!.distance(to: newline)) + 1
+                    let problem = LineProblem(.lineTooLong, "line of \(end - oversized.start) bytes is longer than spool.max_line_bytes (\(settings.maxLineBytes))")
+                    batch.quarantined.append(QuarantinedLine(filePath: file.tracked.path, lineOffset: oversized.start, lineBytes: end - oversized.start, problem: problem, excerpt: oversized.excerpt))
+                    batch.counts.linesRead += 1
+                    batch.counts.malformed += 1
+                    batch.newOffset = end
+                    position = end
+                    file.oversized = nil
+                    try commit()
+                    continue
+                }
+                oversized.scannedTo += Int64(count)
+                file.oversized = oversized
+                if count < buffer.count { break }
+                continue
+            }
+            let count = pread(file.fd, buffer.baseAddress, buffer.count, off_t(position))
+            if count < 0 {
+                onEvent(.unreadable(path: file.tracked.path, message: String(cString: strerror(errno))))
+                break
+            }
+            guard count > 0 else { break }
+            let base = buffer.baseAddress!
+            guard let lastNewline = Self.lastNewline(in: UnsafeRawBufferPointer(start: base, count: count)) else {
+                if count < buffer.count { break } // a partial last line: wait for its end
+                if buffer.count < settings.maxLineBytes + 1 {
+                    growBuffer(to: min(buffer.count * 4, settings.maxLineBytes + 1))
+                    continue
+                }
+                let excerpt = Array(UnsafeRawBufferPointer(start: base, count: QuarantinedLine.excerptLimit))
+                file.oversized = OversizedLine(start: position, scannedTo: position + Int64(count), excerpt: excerpt)
+                continue
+            }
+            let consumed = lastNewline + 1
+            processLines(UnsafeRawBufferPointer(start: base, count: consumed), at: position, file: file, into: &batch)
+            position += Int64(consumed)
+            batch.newOffset = position
+            batchBytes += consumed
+        }
+        try commit()
+        return true
+    }
+
+    /// memrchr is a GNU extension the Glibc module does not export.
+    private static func lastNewline(in bytes: UnsafeRawBufferPointer) -> Int? {
+        var index = bytes.count - 1
+        while index >= 0 {
+            if bytes[index] == 0x0A { return index }
+            index -= 1
+        }
+        return nil
+    }
+
+    /// The hot loop: frame lines with memchr and classify each.
+    private func processLines(_ bytes: UnsafeRawBufferPointer, at offset: Int64, file: FollowedFile, into batch: inout IngestBatch) {
+        let base = bytes.baseAddress!
+        var start = 0
+        let maxLine = settings.maxLineBytes
+        while start < bytes.count {
+            let newline = memchr(base + start, 0x0A, bytes.count - start)!
+            let end = base.distance(to: UnsafeRawPointer(newline))
+            let line = UnsafeRawBufferPointer(start: base + start, count: end - start)
+            let lineOffset = offset + Int64(start)
+            batch.counts.linesRead += 1
+            if line.count > maxLine {
+                quarantine(line, at: lineOffset, LineProblem(.lineTooLong, "line of \(line.count + 1) bytes is longer than spool.max_line_bytes (\(maxLine))"), file: file, into: &batch)
+            } else {
+                switch classifier.classify(line) {
+                case .blank:
+                    batch.counts.blankLines += 1
+                case .unsampled:
+                    batch.counts.records += 1
+                case .sampled(let record, let rate):
+                    batch.counts.records += 1
+                    batch.counts.sampled += 1
+                    batch.sampled.append(SampledLine(record: record, sampleRate: rate, lineOffset: lineOffset,
+                                                     recordJSON: String(decoding: line, as: UTF8.self)))
+                case .otlp:
+                    quarantine(line, at: lineOffset, LineProblem(.unsupportedFormat, "OTLP/JSON lines are not decoded by this version yet; the line is kept here"), file: file, into: &batch)
+                case .malformed(let problem):
+                    quarantine(line, at: lineOffset, problem, file: file, into: &batch)
+                }
+            }
+            start = end + 1
+        }
+    }
+
+    private func quarantine(_ line: UnsafeRawBufferPointer, at offset: Int64, _ problem: LineProblem, file: FollowedFile, into batch: inout IngestBatch) {
+        batch.counts.malformed += 1
+        let excerpt = Array(UnsafeRawBufferPointer(rebasing: line.prefix(QuarantinedLine.excerptLimit)))
+        batch.quarantined.append(QuarantinedLine(filePath: file.tracked.path, lineOffset: offset, lineBytes: Int64(line.count + 1), problem: problem, excerpt: excerpt))
+    }
+}

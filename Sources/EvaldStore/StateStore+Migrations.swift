@@ -1,0 +1,87 @@
+import GRDB
+
+extension StateStore {
+    /// Append-only: a shipped migration is never edited; changes come as new ones.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-spine") { db in
+            try db.execute(sql: """
+                CREATE TABLE spool_file (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    path TEXT NOT NULL,
+                    device INTEGER NOT NULL,
+                    inode INTEGER NOT NULL,
+                    fingerprint TEXT NOT NULL,
+                    offset INTEGER NOT NULL DEFAULT 0,
+                    state TEXT NOT NULL DEFAULT 'active',
+                    first_seen_at REAL NOT NULL,
+                    updated_at REAL NOT NULL,
+                    retired_at REAL
+                );
+                CREATE INDEX spool_file_by_state ON spool_file(state);
+
+                CREATE TABLE evaluation (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    record_id TEXT NOT NULL,
+                    trace_id TEXT NOT NULL,
+                    file_id INTEGER NOT NULL REFERENCES spool_file(id),
+                    line_offset INTEGER NOT NULL,
+                    index_in_line INTEGER NOT NULL DEFAULT 0,
+                    ts REAL NOT NULL,
+                    ingested_at REAL NOT NULL,
+                    route TEXT,
+                    tenant TEXT,
+                    provider TEXT,
+                    model TEXT NOT NULL,
+                    response_model TEXT,
+                    system_fingerprint TEXT,
+                    prompt_version TEXT,
+                    status TEXT NOT NULL,
+                    error TEXT,
+                    finish_reason TEXT,
+                    latency_ms REAL,
+                    input_tokens INTEGER,
+                    output_tokens INTEGER,
+                    cost_usd REAL,
+                    feedback REAL,
+                    has_content INTEGER NOT NULL,
+                    sample_rate REAL NOT NULL,
+                    record_json TEXT NOT NULL,
+                    UNIQUE (file_id, line_offset, index_in_line)
+                );
+                CREATE INDEX evaluation_by_ts ON evaluation(ts);
+                CREATE INDEX evaluation_by_series ON evaluation(route, model, ts);
+                CREATE INDEX evaluation_by_trace ON evaluation(trace_id);
+
+                CREATE TABLE quarantine (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    file_id INTEGER,
+                    file_path TEXT NOT NULL,
+                    line_offset INTEGER NOT NULL,
+                    line_bytes INTEGER NOT NULL,
+                    reason TEXT NOT NULL,
+                    detail TEXT NOT NULL,
+                    excerpt BLOB NOT NULL,
+                    quarantined_at REAL NOT NULL,
+                    UNIQUE (file_id, line_offset)
+                );
+
+                CREATE TABLE counter (
+                    name TEXT PRIMARY KEY,
+                    value INTEGER NOT NULL
+                );
+
+                CREATE TABLE daemon_heartbeat (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    pid INTEGER NOT NULL,
+                    hostname TEXT NOT NULL,
+                    started_at REAL NOT NULL,
+                    heartbeat_at REAL NOT NULL,
+                    stopped_at REAL,
+                    version TEXT NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }
+}

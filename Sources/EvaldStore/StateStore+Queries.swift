@@ -1,0 +1,105 @@
+import EvaldCore
+import Foundation
+import GRDB
+
+/// A quarantined line as `evald spool quarantine` shows it.
+public struct QuarantineEntry: Sendable, Equatable {
+    public var id: Int64
+    public var filePath: String
+    public var lineOffset: Int64
+    public var lineBytes: Int64
+    public var reason: String
+    public var detail: String
+    public var excerpt: Data
+    public var quarantinedAt: Date
+}
+
+/// The daemon's last sign of life.
+public struct DaemonHeartbeat: Sendable, Equatable {
+    public var pid: Int32
+    public var hostname: String
+    public var startedAt: Date
+    public var heartbeatAt: Date
+    public var stoppedAt: Date?
+    public var version: String
+}
+
+/// A sampled record as stored (the columns tests and queries need).
+public struct StoredEvaluation: Sendable, Equatable {
+    public var id: Int64
+    public var recordID: String
+    public var traceID: String
+    public var route: String?
+    public var model: String
+    public var sampleRate: Double
+    public var fileID: Int64
+    public var lineOffset: Int64
+}
+
+extension StateStore {
+    public func counters() throws -> [String: Int64] {
+        try read { db in
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT name, value FROM counter").map { ($0["name"] as String, $0["value"] as Int64) })
+        }
+    }
+
+    public func quarantine(limit: Int, reason: String? = nil) throws -> (entries: [QuarantineEntry], total: Int) {
+        try read { db in
+            let filter = reason == nil ? "" : "WHERE reason = ?"
+            let arguments: StatementArguments = reason.map { [$0] } ?? []
+            let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM quarantine \(filter)", arguments: arguments) ?? 0
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT id, file_path, line_offset, line_bytes, reason, detail, excerpt, quarantined_at
+                FROM quarantine \(filter) ORDER BY id DESC LIMIT ?
+                """, arguments: arguments + [limit])
+            let entries = rows.map { row in
+                QuarantineEntry(id: row["id"], filePath: row["file_path"], lineOffset: row["line_offset"], lineBytes: row["line_bytes"],
+                                reason: row["reason"], detail: row["detail"], excerpt: row["excerpt"],
+                                quarantinedAt: Date(timeIntervalSince1970: row["quarantined_at"]))
+            }
+            return (entries, total)
+        }
+    }
+
+    public func recordHeartbeat(pid: Int32, hostname: String, startedAt: Date, at: Date, version: String) throws {
+        try write { db in
+            try db.execute(sql: """
+                INSERT INTO daemon_heartbeat (id, pid, hostname, started_at, heartbeat_at, stopped_at, version)
+                VALUES (1, ?, ?, ?, ?, NULL, ?)
+                ON CONFLICT(id) DO UPDATE SET pid = excluded.pid, hostname = excluded.hostname, started_at = excluded.started_at,
+                    heartbeat_at = excluded.heartbeat_at, stopped_at = NULL, version = excluded.version
+                """, arguments: [pid, hostname, startedAt.timeIntervalSince1970, at.timeIntervalSince1970, version])
+        }
+    }
+
+    public func recordStop(pid: Int32, at: Date) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE daemon_heartbeat SET stopped_at = ? WHERE id = 1 AND pid = ?", arguments: [at.timeIntervalSince1970, pid])
+        }
+    }
+
+    public func heartbeat() throws -> DaemonHeartbeat? {
+        try read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM daemon_heartbeat WHERE id = 1").map { row in
+                DaemonHeartbeat(pid: Int32(row["pid"] as Int64), hostname: row["hostname"],
+                                startedAt: Date(timeIntervalSince1970: row["started_at"]),
+                                heartbeatAt: Date(timeIntervalSince1970: row["heartbeat_at"]),
+                                stoppedAt: (row["stopped_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                                version: row["version"])
+            }
+        }
+    }
+
+    public func evaluations() throws -> [StoredEvaluation] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT id, record_id, trace_id, route, model, sample_rate, file_id, line_offset FROM evaluation ORDER BY id").map { row in
+                StoredEvaluation(id: row["id"], recordID: row["record_id"], traceID: row["trace_id"], route: row["route"],
+                                 model: row["model"], sampleRate: row["sample_rate"], fileID: row["file_id"], lineOffset: row["line_offset"])
+            }
+        }
+    }
+
+    public func evaluationCount() throws -> Int {
+        try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM evaluation") ?? 0 }
+    }
+}

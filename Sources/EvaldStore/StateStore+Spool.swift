@@ -1,0 +1,91 @@
+import EvaldCore
+import Foundation
+import GRDB
+
+extension StateStore: SpoolCheckpointStore {
+    public func trackedSpoolFiles() throws -> [TrackedSpoolFile] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT id, path, device, inode, fingerprint, offset FROM spool_file WHERE state = 'active' ORDER BY id")
+                .map(Self.trackedFile)
+        }
+    }
+
+    public func trackSpoolFile(path: String, device: UInt64, inode: UInt64, fingerprint: String, at: Date) throws -> TrackedSpoolFile {
+        try write { db in
+            try db.execute(sql: """
+                INSERT INTO spool_file (path, device, inode, fingerprint, offset, state, first_seen_at, updated_at)
+                VALUES (?, ?, ?, ?, 0, 'active', ?, ?)
+                """, arguments: [path, Int64(bitPattern: device), Int64(bitPattern: inode), fingerprint, at.timeIntervalSince1970, at.timeIntervalSince1970])
+            return TrackedSpoolFile(id: db.lastInsertedRowID, path: path, device: device, inode: inode, fingerprint: fingerprint, offset: 0)
+        }
+    }
+
+    public func renameSpoolFile(id: Int64, to path: String) throws {
+        try write { db in try db.execute(sql: "UPDATE spool_file SET path = ? WHERE id = ?", arguments: [path, id]) }
+    }
+
+    public func retireSpoolFile(id: Int64, because reason: SpoolFileRetirement, at: Date) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE spool_file SET state = ?, retired_at = ? WHERE id = ?",
+                           arguments: [reason.rawValue, at.timeIntervalSince1970, id])
+        }
+    }
+
+    /// Stores the evaluations and quarantined lines of a run of bytes, the counters, and the
+    /// file's new offset in one transaction.
+    public func commitBatch(_ batch: IngestBatch) throws {
+        try write { db in
+            let at = batch.committedAt.timeIntervalSince1970
+            if !batch.sampled.isEmpty {
+                let insert = try db.cachedStatement(sql: """
+                    INSERT OR IGNORE INTO evaluation (record_id, trace_id, file_id, line_offset, index_in_line, ts, ingested_at,
+                        route, tenant, provider, model, response_model, system_fingerprint, prompt_version, status, error,
+                        finish_reason, latency_ms, input_tokens, output_tokens, cost_usd, feedback, has_content, sample_rate, record_json)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+                for line in batch.sampled {
+                    let r = line.record
+                    try insert.execute(arguments: [
+                        r.recordID, r.traceID, batch.fileID, line.lineOffset, line.indexInLine, r.timestamp.timeIntervalSince1970, at,
+                        r.route, r.tenant, r.provider, r.model, r.responseModel, r.systemFingerprint, r.promptVersion,
+                        r.status.rawValue, r.error, r.finishReason, r.latencyMs, r.inputTokens, r.outputTokens, r.costUSD,
+                        r.feedback, r.hasContent, line.sampleRate, line.recordJSON,
+                    ])
+                }
+            }
+            if !batch.quarantined.isEmpty {
+                let insert = try db.cachedStatement(sql: """
+                    INSERT OR IGNORE INTO quarantine (file_id, file_path, line_offset, line_bytes, reason, detail, excerpt, quarantined_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+                for line in batch.quarantined {
+                    try insert.execute(arguments: [batch.fileID, line.filePath, line.lineOffset, line.lineBytes,
+                                                   line.reason.rawValue, line.detail, Data(line.excerpt), at])
+                }
+            }
+            let c = batch.counts
+            try Self.add(db, [
+                "lines_read": c.linesRead, "records": c.records, "malformed": c.malformed,
+                "sampled": c.sampled, "skipped_spans": c.skippedSpans, "blank_lines": c.blankLines,
+            ])
+            try db.execute(sql: "UPDATE spool_file SET offset = ?, updated_at = ? WHERE id = ?",
+                           arguments: [batch.newOffset, at, batch.fileID])
+        }
+    }
+
+    static func add(_ db: Database, _ deltas: KeyValuePairs<String, Int64>) throws {
+        let upsert = try db.cachedStatement(sql: """
+            INSERT INTO counter (name, value) VALUES (?, ?)
+            ON CONFLICT(name) DO UPDATE SET value = value + excluded.value
+            """)
+        for (name, delta) in deltas where delta != 0 {
+            try upsert.execute(arguments: [name, delta])
+        }
+    }
+
+    static func trackedFile(_ row: Row) -> TrackedSpoolFile {
+        TrackedSpoolFile(id: row["id"], path: row["path"],
+                         device: UInt64(bitPattern: row["device"]), inode: UInt64(bitPattern: row["inode"]),
+                         fingerprint: row["fingerprint"], offset: row["offset"])
+    }
+}

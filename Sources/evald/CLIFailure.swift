@@ -1,0 +1,47 @@
+import ArgumentParser
+import EvaldCore
+import EvaldSpool
+import EvaldStore
+import Foundation
+
+/// A failure a command reports with its own message and exit code.
+struct CLIFailure: Error, CustomStringConvertible {
+    static let usage: Int32 = 2
+    static let runtime: Int32 = 3
+
+    var code: Int32
+    var message: String
+    var description: String { message }
+
+    /// Prints what went wrong and returns the exit code of SPEC 10.
+    static func report(_ error: Error) -> Int32 {
+        switch error {
+        case let failure as CLIFailure:
+            printError(failure.message)
+            return failure.code
+        case let errors as ConfigErrors:
+            printError(errors.description)
+            return usage
+        case let error as StoreError:
+            printError("evald: \(error)")
+            return runtime
+        case let error as SpoolIOError:
+            printError("evald: \(error)")
+            return runtime
+        default:
+            let code = Evald.exitCode(for: error).rawValue
+            let message = Evald.fullMessage(for: error)
+            if code == 0 {
+                if !message.isEmpty { print(message) }
+                return 0
+            }
+            printError(message)
+            // ArgumentParser's usage errors exit 64; SPEC says 2.
+            return code == 64 || code == 1 ? usage : code
+        }
+    }
+
+    static func printError(_ message: String) {
+        FileHandle.standardError.write(Data((message.hasSuffix("\n") ? message : message + "\n").utf8))
+    }
+}
