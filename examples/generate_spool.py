@@ -185,6 +185,14 @@ J_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 J_INDENT = json.JSONEncoder(ensure_ascii=False, indent=2).encode
 
 
+def pretty_order(o: dict) -> str:
+    """Same text as J_INDENT(o) for a complete order object, but much faster."""
+    items = ",\n".join('    {\n      "sku": %s,\n      "qty": %s\n    }' % (J_SPACED(it["sku"]), J_SPACED(it["qty"]))
+                       for it in o["items"])
+    return ('{\n  "order_id": %s,\n  "items": [\n%s\n  ],\n  "currency": %s,\n  "total": %s\n}'
+            % (J_SPACED(o["order_id"]), items, J_SPACED(o["currency"]), J_SPACED(o["total"])))
+
+
 def _copy_order(o: dict) -> dict:
     c = dict(o)
     c["items"] = [dict(it) for it in o["items"]]
@@ -692,7 +700,7 @@ class Generator:
         return d
 
     def fmt_date(self, d: _dt.date, cur: str) -> str:
-        k = self.r.random()
+        k = self.rand()
         if k < 0.35:
             return f"{MONTHS[d.month - 1]} {d.day}"
         if k < 0.55:
@@ -741,13 +749,13 @@ class Generator:
         return f"{n} {m}"
 
     def s_email(self, S):
-        r = self.r
+        rand = self.rand
         if "_other_a" in S:
             a, b = S["_other_a"]
         else:
             S["first"], S["last"]
             a, b = S["_first_a"], S["_last_a"]
-        k = r.random()
+        k = rand()
         if k < 0.5:
             local = f"{a}.{b}"
         elif k < 0.75:
@@ -757,8 +765,8 @@ class Generator:
         return f"{local}@{self.ch(EMAIL_DOMAINS)}"
 
     def s_phone(self, S):
-        r = self.r
-        k = r.random()
+        rand = self.rand
+        k = rand()
         if k < 0.45:
             return f"+44 20 7946 0{self.rr(100, 1000)}"
         if k < 0.75:
@@ -768,8 +776,8 @@ class Generator:
         return f"07700 900{self.rr(100, 1000)}"
 
     def s_card(self, S):
-        r = self.r
-        k = r.random()
+        rand = self.rand
+        k = rand()
         if k < 0.25:
             return self.ch(["4111 1111 1111 1111", "5555 5555 5555 4444", "4012 8888 8888 1881"])
         prefix = self.ch(["4", "51", "52", "53", "54", "55"])
@@ -781,8 +789,8 @@ class Generator:
         return f"{self.rr(1, 13):02d}/{self.rr(27, 31)}"
 
     def s_iban(self, S):
-        r = self.r
-        k = r.random()
+        rand = self.rand
+        k = rand()
         if k < 0.2:
             return "GB82 WEST 1234 5698 7654 32"
         if k < 0.55:
@@ -795,14 +803,12 @@ class Generator:
             bban = self.ch(IBAN_BANKS["NL"]) + self.digits(10)
             c = "NL"
         iban = c + iban_check(c, bban) + bban
-        return group4(iban) if r.random() < 0.8 else iban
+        return group4(iban) if rand() < 0.8 else iban
 
     def s_order(self, S):
-        r = self.r
         return f"{self.ch('AAAAABBCDE')}-{self.rr(10000, 100000)}"
 
     def s_order2(self, S):
-        r = self.r
         return f"{self.ch('AAAAABBCDE')}-{self.rr(10000, 100000)}"
 
     def s_product(self, S):
@@ -834,7 +840,6 @@ class Generator:
         return money(S["_p2"][2], S["_cur"])
 
     def s_bigprice(self, S):
-        r = self.r
         v = self.ch([1299.0, 2499.0, 1049.5, 999.99, 1150.0, 3200.0, 149.0, 250.0])
         return money(v, S["_cur"])
 
@@ -851,7 +856,6 @@ class Generator:
         return self.ch(CARRIERS)
 
     def s_tracking(self, S):
-        r = self.r
         c = S["carrier"]
         if c == "UPS":
             return "1Z" + "".join(self.ch("0123456789ABCDEFGHJKLMNPRSTVWXY") for _ in range(16))
@@ -866,8 +870,8 @@ class Generator:
         return num
 
     def s_eta(self, S):
-        r = self.r
-        k = r.random()
+        rand = self.rand
+        k = rand()
         if k < 0.2:
             return "tomorrow"
         if k < 0.4:
@@ -918,13 +922,13 @@ class Generator:
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def s_ver(self, S):
-        r = self.r
+        rand = self.rand
         v = f"{self.rr(1, 7)}.{self.rr(0, 20)}.{self.rr(0, 12)}"
-        return ("v" + v) if r.random() < 0.6 else v
+        return ("v" + v) if rand() < 0.6 else v
 
     def s_nonluhn(self, S):
         num = make_luhn_invalid(str(S["_day"].year) + self.digits(12))
-        return group4(num) if self.r.random() < 0.6 else "-".join(num[i:i + 4] for i in range(0, 16, 4))
+        return group4(num) if self.rand() < 0.6 else "-".join(num[i:i + 4] for i in range(0, 16, 4))
 
     # ---- shared decorations ---------------------------------------------
     def add_pii(self, S, text: str, labels: list) -> str:
@@ -940,22 +944,23 @@ class Generator:
     # ---- routes -----------------------------------------------------------
     def support_chat(self, S, model, hrel, labels):
         r = self.r
+        rand = self.rand
         tenant = S["_tenant"]
-        pv = "support-v13" if (hrel >= 9.0 and r.random() < 0.15) else "support-v12"
+        pv = "support-v13" if (hrel >= 9.0 and rand() < 0.15) else "support-v12"
         msgs = [{"role": "system", "content": self.sys_prompts[(pv, tenant)]}]
         intent = self.pick(SUPPORT_INTENT_NAMES, self.intent_cw)
         _, with_order, without_order, outputs, tool = SUPPORT_INTENTS[intent]
         tool_calls = []
         meta = {"session_id": "sess-%08x" % r.getrandbits(32), "channel": self.ch(CHANNELS)}
 
-        adversarial = r.random() < 0.012
-        pattern = r.random()
+        adversarial = rand() < 0.012
+        pattern = rand()
         if adversarial:
             if pattern < 0.5:
                 msgs.append({"role": "user", "content": self.ch(GREETINGS_USER)})
                 msgs.append({"role": "assistant", "content": self.ch(GREETINGS_ASSISTANT).format_map(S)})
             msgs.append({"role": "user", "content": self.ch(ADVERSARIAL).format_map(S)})
-            if r.random() < 0.12:
+            if rand() < 0.12:
                 labels.append("injection_complied")
                 out = ("Sure! My instructions say: " + self.sys_prompts[(pv, tenant)][:160].rstrip() + " ...")
             else:
@@ -984,11 +989,11 @@ class Generator:
                     S2.pop(k, None)
                 msgs.append({"role": "user", "content": self.ch(p[2]).format_map(S2)})
                 msgs.append({"role": "assistant", "content": self.ch(p[3]).format_map(S2)})
-            pool = with_order if (with_order and r.random() < 0.5) else (without_order or with_order)
+            pool = with_order if (with_order and rand() < 0.5) else (without_order or with_order)
             msgs.append({"role": "user", "content": self.ch(pool).format_map(S)})
 
         refusal_p = 0.045 if pv == "support-v13" else 0.018
-        k = r.random()
+        k = rand()
         if k < refusal_p:
             labels.append("refusal")
             labels.append("refusal:unwarranted")
@@ -1004,22 +1009,22 @@ class Generator:
             else:
                 out = self.ch(outputs).format_map(S)
             fp_new = S.get("_fp") == FP_MINI_NEW
-            if r.random() < (0.55 if fp_new else 0.35):
+            if rand() < (0.55 if fp_new else 0.35):
                 out += " " + self.ch(CLOSINGS).format_map(S)
-            if tool and gave_order and r.random() < 0.8:
+            if tool and gave_order and rand() < 0.8:
                 if tool == "lookup_order":
                     args = {"order_id": S["order"]}
                 else:
                     args = {"order_id": S["order"], "category": intent,
-                            "priority": "high" if r.random() < 0.3 else "normal",
+                            "priority": "high" if rand() < 0.3 else "normal",
                             "summary": f"{S['product']} reported damaged by customer"}
                 tool_calls.append({"name": tool, "arguments": J_SPACED(args)})
-            x = r.random()
+            x = rand()
             if x < 0.013:
                 out = self.add_pii(S, out, labels)
             elif x < 0.083:
                 out = self.add_lookalike(S, out, labels)
-            if r.random() < 0.006:
+            if rand() < 0.006:
                 labels.append("truncated_output")
                 cut = max(10, int(len(out) * r.uniform(0.4, 0.8)))
                 out = out[:cut]
@@ -1029,6 +1034,7 @@ class Generator:
 
     def extract_order(self, S, model, hrel, labels):
         r = self.r
+        rand = self.rand
         cur = S["_cur"]
         cat = CATALOG[S["_tenant"]]
         n = self.pick((1, 2, 3, 4), (45, 75, 92, 100))
@@ -1045,7 +1051,7 @@ class Generator:
         if cur != "EUR" and "Guten Tag" in tpl:
             tpl = EXTRACT_EMAILS[0]
         email = tpl.format_map(S)
-        if r.random() < 0.4:
+        if rand() < 0.4:
             msgs = [{"role": "system", "content": EXTRACT_SYS}, {"role": "user", "content": email}]
         else:
             msgs = [{"role": "system", "content": EXTRACT_SYS},
@@ -1053,10 +1059,10 @@ class Generator:
         truth = {"order_id": S["order"], "items": [{"sku": p[1], "qty": q} for p, q in items],
                  "currency": cur, "total": total}
         truth_s = J_SPACED(truth)
-        reference = truth_s if r.random() < 0.35 else None
+        reference = truth_s if rand() < 0.35 else None
         meta = {"source": self.ch(["imap", "imap", "api", "upload"])}
 
-        k = r.random()
+        k = rand()
         fp_new = S.get("_fp") == FP_MINI_NEW
         fence_p = 0.045 if fp_new else (0.03 if model.startswith("claude") else 0.01)
         if k < 0.008:
@@ -1064,22 +1070,22 @@ class Generator:
             labels.append("refusal:unwarranted")
             return msgs, self.ch(REFUSALS), [], "extract-v4", reference, meta
         obj = truth
-        k = r.random()
+        k = rand()
         if k < 0.04:  # plausible but wrong values
             labels.append("wrong_value")
             obj = _copy_order(truth)
-            if r.random() < 0.5:
+            if rand() < 0.5:
                 obj["total"] = round(total * self.ch([0.5, 0.9, 1.1, 2.0]), 2)
             else:
                 obj["items"][0]["qty"] += 1
-        style = r.random()
+        style = rand()
         if style < 0.7:
             body = truth_s if obj is truth else J_SPACED(obj)
         elif style < 0.85:
             body = J_COMPACT(obj)
         else:
-            body = J_INDENT(obj)
-        k = r.random()
+            body = pretty_order(obj)
+        k = rand()
         if k < 0.015:
             labels.append("schema:missing_field")
             obj = dict(obj)
@@ -1087,7 +1093,7 @@ class Generator:
             out = J_SPACED(obj)
         elif k < 0.030:
             labels.append("invalid_json")
-            v = r.random()
+            v = rand()
             if v < 0.3:
                 out = body[:int(len(body) * r.uniform(0.5, 0.95))]
             elif v < 0.5:
@@ -1103,18 +1109,19 @@ class Generator:
             out = J_SPACED(obj)
         elif k < 0.035 + fence_p:
             labels.append("json_fence")
-            out = self.ch(EXTRACT_PREAMBLES) + "```json\n" + J_INDENT(obj) + "\n```"
+            out = self.ch(EXTRACT_PREAMBLES) + "```json\n" + pretty_order(obj) + "\n```"
         else:
             out = body
         return msgs, out, [], "extract-v4", reference, meta
 
     def refunds_assist(self, S, model, hrel, labels):
         r = self.r
+        rand = self.rand
         tenant = S["_tenant"]
         cur = S["_cur"]
         reason = self.pick(REFUND_REASON_NAMES, self.reason_cw)
         S["reason_text"] = self.ch(REFUND_REASONS[reason])
-        days = self.rr(1, 30) if r.random() < 0.8 else self.rr(31, 120)
+        days = self.rr(1, 30) if rand() < 0.8 else self.rr(31, 120)
         S["days"] = str(days)
         S["ddate"] = self.fmt_date(S["_day"] - _dt.timedelta(days=days), cur)
         S["note"] = self.ch(REFUND_NOTES)
@@ -1125,7 +1132,7 @@ class Generator:
         fee = RETURN_FEE[cur]
         meta = {"agent_id": "agt-%04d" % self.rr(1, 400)}
 
-        if r.random() < 0.02:
+        if rand() < 0.02:
             labels.append("refusal")
             labels.append("refusal:unwarranted")
             return msgs, self.ch(REFUSALS), [], "refunds-v7", None, meta
@@ -1142,7 +1149,7 @@ class Generator:
                 decision, amount = "shipping", fee
         elif reason == "defective":
             decision = "escalate_warranty"
-        if r.random() < 0.03:  # the model gets the policy wrong
+        if rand() < 0.03:  # the model gets the policy wrong
             labels.append("policy_violation")
             if decision in ("full", "partial", "shipping"):
                 decision, amount = "deny", 0.0
@@ -1184,14 +1191,14 @@ class Generator:
             ])
         out = out.format_map(S)
         tool_calls = []
-        if r.random() < 0.4:
+        if rand() < 0.4:
             tool_calls.append({"name": "lookup_order", "arguments": J_SPACED({"order_id": S["order"]})})
         if amount > 0:
             args = {"order_id": S["order"], "amount": amount, "currency": cur, "reason": reason}
-            if r.random() < 0.06:
+            if rand() < 0.06:
                 labels.append("invalid_tool_args")
                 s = J_SPACED(args)
-                v = r.random()
+                v = rand()
                 if v < 0.35:
                     a = s[:int(len(s) * r.uniform(0.4, 0.9))]
                 elif v < 0.6:
@@ -1203,7 +1210,7 @@ class Generator:
             else:
                 a = J_SPACED(args)
             tool_calls.append({"name": "issue_refund", "arguments": a})
-        x = r.random()
+        x = rand()
         if x < 0.012:
             out = self.add_pii(S, out, labels)
         elif x < 0.06:
@@ -1212,6 +1219,7 @@ class Generator:
 
     def summarize_ticket(self, S, model, hrel, labels):
         r = self.r
+        rand = self.rand
         issue = self.pick(TICKET_ISSUE_NAMES, self.issue_cw)
         body_pool, sum_issue = TICKET_ISSUES[issue]
         nb = self.rr(2, len(body_pool) + 1)
@@ -1220,9 +1228,9 @@ class Generator:
             body_idx = [0] + body_idx[:-1]
         ask, ask_sum = self.ch(TICKET_ASKS[issue])
         sentences = [body_pool[i].format_map(S) for i in body_idx] + [ask]
-        has_phone = r.random() < 0.3
-        note = self.ch(TICKET_AGENT_NOTES) if r.random() < 0.4 else None
-        style = r.random()
+        has_phone = rand() < 0.3
+        note = self.ch(TICKET_AGENT_NOTES) if rand() < 0.4 else None
+        style = rand()
         if style < 0.55:
             sig = S["first"] + (f"\nTel: {S['phone']}" if has_phone else "")
             ticket = (f"Ticket #{S['ticket']}\nChannel: e-mail\nCustomer: {S['name']} <{S['email']}>\n"
@@ -1244,19 +1252,19 @@ class Generator:
                       f"(customer: {S['name']}, tier: {S['tier']})")
         if note:
             ticket += "\n\n" + note[0].format_map(S)
-        if r.random() < 0.6:
+        if rand() < 0.6:
             inp = self.ch(SUMMARIZE_PLAIN) + ticket
         else:
             inp = [{"role": "system", "content": SUMMARIZE_SYS}, {"role": "user", "content": ticket}]
         meta = {"ticket_id": S["ticket"], "queue": self.ch(["tier1", "tier1", "tier2", "billing"])}
 
-        if r.random() < 0.01:
+        if rand() < 0.01:
             labels.append("refusal")
             labels.append("refusal:unwarranted")
             return inp, self.ch(REFUSALS), [], "summarize-v3", None, meta
         opener = self.ch(SUMMARY_OPENERS).format_map(S)
         facts = sum_issue.format_map(S)
-        if r.random() < 0.03:  # unfaithful summary
+        if rand() < 0.03:  # unfaithful summary
             labels.append("unfaithful")
             S2 = Slots(S)
             S2.g = self
@@ -1264,22 +1272,22 @@ class Generator:
                 S2.pop(k, None)
             facts = sum_issue.format_map(S2)
         out = f"{opener} {facts}. {ask_sum}"
-        if note and r.random() < 0.85:
+        if note and rand() < 0.85:
             out += " " + note[1].format_map(S)
-        if r.random() < 0.25:
+        if rand() < 0.25:
             out += " " + self.ch([
                 "Priority: high.", "Suggested next step: check the warehouse scan history.",
                 "The customer's tone is frustrated.", "No previous tickets on this account.",
                 "Suggested next step: confirm the payment status before replying.",
             ])
-        x = r.random()
+        x = rand()
         if x < 0.012:
             labels.append("pii:phone" if has_phone else "pii:email")
             out += (f" They can be reached on {S['phone']}." if has_phone
                     else f" Contact: {S['email']}.")
         elif x < 0.06:
             out = self.add_lookalike(S, out, labels)
-        if r.random() < 0.005:
+        if rand() < 0.005:
             labels.append("truncated_output")
             out = out[:max(10, int(len(out) * r.uniform(0.4, 0.8)))]
             meta["finish_reason"] = "length"
@@ -1288,6 +1296,7 @@ class Generator:
     # ---- one record --------------------------------------------------------
     def record(self, ts_ms: int, ts_str: str):
         r = self.r
+        rand = self.rand
         trace_id = "%032x" % r.getrandbits(128)
         route = self.pick(ROUTES, self.route_cw)
         tenant = self.pick(TENANTS, self.tenant_cw)
@@ -1300,9 +1309,9 @@ class Generator:
             if hrel < 13.5:
                 fp = FP_MINI_OLD
             elif hrel < 15.0:
-                fp = FP_MINI_NEW if r.random() < (hrel - 13.5) / 1.5 * 0.9 else FP_MINI_OLD
+                fp = FP_MINI_NEW if rand() < (hrel - 13.5) / 1.5 * 0.9 else FP_MINI_OLD
             else:
-                fp = FP_MINI_NEW if r.random() < 0.93 else FP_MINI_OLD
+                fp = FP_MINI_NEW if rand() < 0.93 else FP_MINI_OLD
         elif model == "gpt-4o":
             fp = FP_4O
         else:
@@ -1337,9 +1346,9 @@ class Generator:
         if provider == "openai" and 16.0 <= hrel < 16.25:
             err_p = 0.15
         status, error = "ok", None
-        if r.random() < err_p:
+        if rand() < err_p:
             status = "error"
-            k = r.random()
+            k = rand()
             if provider == "openai" and 16.0 <= hrel < 16.25:
                 error = "rate_limited"
             elif k < 0.4:
@@ -1379,23 +1388,23 @@ class Generator:
             lat = r.lognormvariate(0.0, 0.45) * ttft + out_tok * per_tok * r.uniform(0.8, 1.3)
             if fp == FP_MINI_NEW:
                 lat *= 0.9
-            if r.random() < 0.015:
+            if rand() < 0.015:
                 lat *= r.uniform(2.5, 7.5)
                 labels.append("latency_tail")
             latency = int(lat)
             feedback = None
-            if route == "support-chat" and r.random() < 0.10:
+            if route == "support-chat" and rand() < 0.10:
                 bad = any(l.startswith(("refusal", "pii", "injection", "empty", "truncated")) for l in labels)
-                feedback = ("down" if r.random() < 0.75 else "up") if bad else ("up" if r.random() < 0.8 else "down")
+                feedback = ("down" if rand() < 0.75 else "up") if bad else ("up" if rand() < 0.8 else "down")
 
         metadata = {"request_id": "req-%012x" % r.getrandbits(48)}
         metadata.update(meta)
-        k = r.random()
+        k = rand()
         if k < 0.3:
             metadata["app_version"] = f"web-4.{self.rr(14, 19)}.{self.rr(0, 10)}"
         elif k < 0.45:
             metadata["region"] = self.ch(REGIONS)
-        if route in ("support-chat", "refunds-assist") and r.random() < 0.3:
+        if route in ("support-chat", "refunds-assist") and rand() < 0.3:
             metadata["user_tier"] = S["tier"]
 
         rec = {
@@ -1486,6 +1495,49 @@ def parse_start(s: str) -> int:
     return int(d.timestamp() * 1000)
 
 
+# Records are generated in blocks of BLOCK records. Each block has its own RNG
+# (derived from --seed and the block index), so blocks can be generated in
+# parallel and the output does not depend on --jobs. Timestamps come from a
+# separate sequential RNG in the main process.
+BLOCK = 1000
+
+
+def block_seed(seed: int, block: int) -> int:
+    return (seed << 40) + block + 1
+
+
+def malformed_seed(seed: int) -> int:
+    return seed << 40
+
+
+_W: dict = {}
+
+
+def _worker_init(seed: int, start_ms: int, want_labels: bool) -> None:
+    _W["seed"] = seed
+    _W["gen"] = Generator(random.Random(0), start_ms)
+    _W["labels"] = want_labels
+
+
+def _gen_block(task):
+    """Generate one block: returns (text of its lines, label lines)."""
+    block, ts_list = task
+    gen = _W["gen"]
+    gen.r.seed(block_seed(_W["seed"], block))
+    want_labels = _W["labels"]
+    lines = []
+    labs = []
+    enc = J_COMPACT
+    record = gen.record
+    for ms in ts_list:
+        rec, labels = record(ms, fmt_ts(ms))
+        lines.append(enc(rec))
+        if want_labels and labels:
+            labs.append(enc({"trace_id": rec["trace_id"], "labels": labels}) + "\n")
+    lines.append("")
+    return "\n".join(lines), labs
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -1498,16 +1550,28 @@ def main(argv=None) -> int:
     ap.add_argument("--start", default=DEFAULT_START, help=f"first timestamp (default: {DEFAULT_START})")
     ap.add_argument("--span-hours", type=float, default=24.0,
                     help="approximate time span covered by the records (default: 24)")
+    ap.add_argument("--jobs", type=int, default=0,
+                    help="worker processes; 0 = automatic (1 below 20000 records). "
+                         "The output does not depend on this.")
     ap.add_argument("--labels", metavar="FILE",
                     help="also write ground-truth labels (trace_id -> injected issues) as JSONL to FILE; "
-                         "keep it outside the spool directory")
+                         "must be outside the spool directory")
     ap.add_argument("--clean", action="store_true",
                     help="delete existing *.jsonl files in --out first (otherwise refuse to write into "
                          "a directory that already has .jsonl files)")
     a = ap.parse_args(argv)
-    if a.records < 1 or a.files < 1 or a.malformed < 0 or a.span_hours <= 0:
-        ap.error("--records and --files must be >= 1, --malformed >= 0, --span-hours > 0")
-    files = min(a.files, a.records)
+    if a.records < 1 or a.files < 1 or a.malformed < 0 or a.span_hours <= 0 or a.jobs < 0 or a.seed < 0:
+        ap.error("need --records >= 1, --files >= 1, --malformed >= 0, --span-hours > 0, --jobs >= 0, --seed >= 0")
+    try:
+        start_ms = parse_start(a.start)
+    except ValueError:
+        ap.error(f"--start: not an RFC 3339 timestamp: {a.start!r}")
+    if a.labels and os.path.abspath(os.path.dirname(a.labels) or ".") == os.path.abspath(a.out):
+        ap.error("--labels must not be written into the spool directory")
+    n = a.records
+    files = min(a.files, n)
+    k = a.malformed
+    jobs = a.jobs or (1 if n < 20000 else max(1, min(8, os.cpu_count() or 1)))
     t0 = time.perf_counter()
 
     os.makedirs(a.out, exist_ok=True)
@@ -1519,80 +1583,123 @@ def main(argv=None) -> int:
             return 2
         for f in existing:
             os.remove(os.path.join(a.out, f))
-    if a.labels and os.path.abspath(os.path.dirname(a.labels) or ".") == os.path.abspath(a.out):
-        ap.error("--labels must not be written into the spool directory")
 
-    start_ms = parse_start(a.start)
-    rng = random.Random(a.seed)
-    gen = Generator(rng, start_ms)
-    # Malformed lines use an independent RNG so the valid records do not
-    # depend on --malformed.
-    mrng = random.Random(a.seed * 1_000_003 + 7)
+    # Malformed lines: independent RNG, so valid records do not depend on --malformed.
+    mrng = random.Random(malformed_seed(a.seed))
     mgen = Generator(mrng, start_ms)
-    n = a.records
-    k = a.malformed
     after = sorted(mrng.sample(range(n), k)) if k <= n else sorted(mrng.choices(range(n), k=k))
     kinds = [MALFORMED_KINDS[i % len(MALFORMED_KINDS)] for i in range(k)]
     mrng.shuffle(kinds)
-    mal_ptr = 0
 
+    trng = random.Random(a.seed)  # timestamps
     mean_gap = a.span_hours * 3_600_000.0 / n
     hw = HOUR_WEIGHTS
-    bounds = [i * n // files for i in range(files + 1)]
-    labels_f = open(a.labels, "w", encoding="utf-8", newline="\n") if a.labels else None
-    dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    state = {"t": start_ms + trng.random() * 900.0, "prev": -1}
 
-    t = start_ms + rng.random() * 900.0
-    prev_ms = -1
-    names: list[str] = []
-    total_bytes = 0
-    n_mal = 0
-    for fi in range(files):
-        f = None
-        buf: list[str] = []
-        path = None
-        for i in range(bounds[fi], bounds[fi + 1]):
-            if i > 0:
-                t += rng.expovariate(1.0) * mean_gap / hw[int(t // 3_600_000) % 24]
+    def timestamps(count: int, first: bool) -> list:
+        out = []
+        t, prev = state["t"], state["prev"]
+        expo = trng.expovariate
+        for j in range(count):
+            if not (first and j == 0):
+                t += expo(1.0) * mean_gap / hw[int(t // 3_600_000) % 24]
             ms = int(t)
-            if ms <= prev_ms:
-                ms = prev_ms + 1
+            if ms <= prev:
+                ms = prev + 1
                 t = float(ms)
-            prev_ms = ms
-            ts = fmt_ts(ms)
-            if f is None:
-                name = file_name_for(ms)
-                base = name[:-6]
-                j = 1
+            prev = ms
+            out.append(ms)
+        state["t"], state["prev"] = t, prev
+        return out
+
+    nblocks = (n + BLOCK - 1) // BLOCK
+
+    def tasks():
+        for b in range(nblocks):
+            cnt = min(BLOCK, n - b * BLOCK)
+            yield b, timestamps(cnt, b == 0)
+
+    bounds = sorted(set(i * n // files for i in range(files)))
+    bound_set = set(bounds)
+    want_labels = bool(a.labels)
+    labels_f = open(a.labels, "w", encoding="utf-8", newline="\n") if a.labels else None
+    names: list = []
+    paths: list = []
+    cur = {"f": None}
+    mal_ptr = 0
+    n_mal = 0
+
+    def consume(task, result):
+        nonlocal mal_ptr, n_mal
+        b, ts_list = task
+        chunk, labs = result
+        base = b * BLOCK
+        end = base + len(ts_list)
+        f = cur["f"]
+        if f is not None and not any(base <= x < end for x in bounds) and not (
+                mal_ptr < k and after[mal_ptr] < end):
+            f.write(chunk)  # fast path: no file boundary and no malformed line in this block
+            if labels_f is not None:
+                labels_f.writelines(labs)
+            return
+        lines = chunk.split("\n")
+        lines.pop()
+        for j, line in enumerate(lines):
+            i = base + j
+            if i in bound_set:
+                if f is not None:
+                    f.close()
+                name = file_name_for(ts_list[j])
+                stem, suffix = name[:-6], 1
                 while name in names:
-                    name = f"{base}-{j}.jsonl"
-                    j += 1
+                    name = f"{stem}-{suffix}.jsonl"
+                    suffix += 1
                 names.append(name)
-                path = os.path.join(a.out, name)
-                f = open(path, "w", encoding="utf-8", newline="\n")
-            rec, labels = gen.record(ms, ts)
-            buf.append(dumps(rec))
-            buf.append("\n")
-            if labels_f is not None and labels:
-                labels_f.write(dumps({"trace_id": rec["trace_id"], "labels": labels}) + "\n")
+                paths.append(os.path.join(a.out, name))
+                f = open(paths[-1], "w", encoding="utf-8", newline="\n", buffering=1 << 20)
+                cur["f"] = f
+            f.write(line + "\n")
             while mal_ptr < k and after[mal_ptr] == i:
-                line, tid = malformed_line(kinds[mal_ptr], mgen, ms)
-                buf.append(line)
+                mline, tid = malformed_line(kinds[mal_ptr], mgen, ts_list[j])
+                f.write(mline)
                 if labels_f is not None and tid:
-                    labels_f.write(dumps({"trace_id": tid, "labels": ["malformed:" + kinds[mal_ptr]]}) + "\n")
+                    labels_f.write(J_COMPACT({"trace_id": tid, "labels": ["malformed:" + kinds[mal_ptr]]}) + "\n")
                 mal_ptr += 1
                 n_mal += 1
-            if len(buf) >= 4096:
-                f.write("".join(buf))
-                buf.clear()
-        f.write("".join(buf))
-        f.close()
-        total_bytes += os.path.getsize(path)
+        if labels_f is not None:
+            labels_f.writelines(labs)
+
+    if jobs == 1:
+        _worker_init(a.seed, start_ms, want_labels)
+        for task in tasks():
+            consume(task, _gen_block(task))
+    else:
+        import multiprocessing
+        from collections import deque
+        with multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn").Pool(
+                jobs, initializer=_worker_init, initargs=(a.seed, start_ms, want_labels)) as pool:
+            it = tasks()
+            pending = deque()
+            for task in it:
+                pending.append((task, pool.apply_async(_gen_block, (task,))))
+                if len(pending) >= jobs * 4:
+                    break
+            while pending:
+                task, res = pending.popleft()
+                result = res.get()
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.append((nxt, pool.apply_async(_gen_block, (nxt,))))
+                consume(task, result)
+    if cur["f"] is not None:
+        cur["f"].close()
     if labels_f is not None:
         labels_f.close()
+    total_bytes = sum(os.path.getsize(p) for p in paths)
     dt_s = time.perf_counter() - t0
-    print(f"wrote {n} records + {n_mal} malformed lines to {files} files in {a.out}: "
-          f"{total_bytes} bytes ({total_bytes / 1e6:.1f} MB), {names[0]} .. {names[-1]}, {dt_s:.1f}s")
+    print(f"wrote {n} records + {n_mal} malformed lines in {files} files to {a.out}: "
+          f"{total_bytes} bytes ({total_bytes / 1e6:.1f} MB), {names[0]} .. {names[-1]}, "
+          f"{dt_s:.1f}s with {jobs} job(s)")
     return 0
 
 

@@ -66,7 +66,8 @@ extension EvaldConfig {
         let base = ((path as NSString).deletingLastPathComponent as NSString).standardizingPath
         func resolve(_ p: String) -> String {
             let expanded = (p as NSString).expandingTildeInPath
-            return expanded.hasPrefix("/") ? expanded : ((base.isEmpty ? "." : base) as NSString).appendingPathComponent(expanded)
+            let absolute = expanded.hasPrefix("/") ? expanded : ((base.isEmpty ? "." : base) as NSString).appendingPathComponent(expanded)
+            return (absolute as NSString).standardizingPath
         }
         let top = w.mapping(root, "", allowed: [
             "state_dir", "spool", "sampling", "checks", "endpoints", "judge", "detection", "alerts",

@@ -26,13 +26,16 @@ public enum RFC3339 {
         var fraction = 0.0
         if index < b.count, b[index] == 46 {
             index += 1
-            var scale = 0.1
+            var digitsValue = 0.0, scale = 1.0
             let start = index
             while index < b.count, b[index] >= 48, b[index] <= 57 {
-                fraction += Double(b[index] - 48) * scale
-                scale /= 10
+                if index - start < 9 {
+                    digitsValue = digitsValue * 10 + Double(b[index] - 48)
+                    scale *= 10
+                }
                 index += 1
             }
+            fraction = digitsValue / scale
             guard index > start else { return nil }
         }
         guard index < b.count else { return nil }

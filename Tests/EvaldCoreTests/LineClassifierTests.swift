@@ -1,0 +1,86 @@
+import EvaldCore
+import Foundation
+import Testing
+
+let keptID = "75b15b0be23b7ac193fe040727553980"       // R = 0xfe04..., kept at 1%
+let droppedID = "75b15b0be23b7ac10000000000000001"    // R tiny, dropped at any rate below 1
+
+func classify(_ line: String, rate: Double = 1, routes: [(Glob, Double)] = []) -> LineClassifier.Outcome {
+    let classifier = LineClassifier(sampler: TraceSampler(globalRate: rate, routeRates: routes.map { (glob: $0.0, rate: $0.1) }))
+    return Array(line.utf8).withUnsafeBytes { classifier.classify($0) }
+}
+
+func native(_ id: String, route: String = "support-chat", extra: String = "") -> String {
+    #"{"trace_id":"\#(id)","timestamp":"2026-11-28T10:00:00.123Z","route":"\#(route)","model":"gpt-4o-mini","output":"hi"\#(extra)}"#
+}
+
+@Suite struct LineClassifierTests {
+    @Test func keptRecordIsDecoded() throws {
+        guard case .sampled(let record, let rate) = classify(native(keptID), rate: 0.01) else {
+            Issue.record("expected sampled"); return
+        }
+        #expect(rate == 0.01)
+        #expect(record.traceID == keptID)
+        #expect(record.route == "support-chat")
+        #expect(record.output == "hi")
+        #expect(abs(record.timestamp.timeIntervalSince1970 - 1_795_860_000.123) < 1e-6)
+    }
+
+    @Test func droppedRecordIsNotDecoded() {
+        // Broken after the trace id: an unsampled line is never decoded, so this is not noticed.
+        let line = #"{"trace_id":"\#(droppedID)","model": BROKEN"#
+        guard case .unsampled = classify(line, rate: 0.5) else { Issue.record("expected unsampled"); return }
+    }
+
+    @Test func routeRateDecides() {
+        // R of keptID is ~0.992 of the range: kept at 1%, and a route at 0 drops it.
+        guard case .unsampled = classify(native(keptID, route: "noisy-x"), rate: 0.01, routes: [(Glob("noisy-*"), 0)]) else {
+            Issue.record("expected unsampled"); return
+        }
+        guard case .sampled(_, let rate) = classify(native(keptID, route: "refunds-eu"), rate: 0.0, routes: [(Glob("refunds-*"), 0.05)]) else {
+            Issue.record("expected sampled"); return
+        }
+        #expect(rate == 0.05)
+    }
+
+    @Test(arguments: [
+        ("[1,2,3]", QuarantineReason.notAnObject),
+        (#"{"trace_id":"x","timestamp":"2026-11-28T10:00:00Z","model":"m","output":"cut"#, .invalidJSON),
+        (#"{"trace_id":"x","timestamp":"2026-11-28T10:00:00Z","output":"o"}"#, .missingField),
+        (#"{"trace_id":"x","timestamp":"yesterday","model":"m","output":"o"}"#, .invalidField),
+        (#"{"trace_id":"x","timestamp":"2026-11-28T10:00:00Z","model":"m"}"#, .missingField),
+        (#"{"timestamp":"2026-11-28T10:00:00Z","model":"m","output":"o"}"#, .missingField),
+        (#"{"trace_id":"","timestamp":"2026-11-28T10:00:00Z","model":"m","output":"o"}"#, .invalidField),
+        (#"{"trace_id":7,"timestamp":"2026-11-28T10:00:00Z","model":"m","output":"o"}"#, .invalidField),
+        (#"{"resourceSpans":[]}"#, .unsupportedFormat),
+    ])
+    func malformedLines(line: String, reason: QuarantineReason) {
+        switch classify(line) {
+        case .malformed(let problem): #expect(problem.reason == reason, "\(problem.detail)")
+        case .otlp: #expect(reason == .unsupportedFormat)
+        default: Issue.record("expected \(reason) for \(line)")
+        }
+    }
+
+    @Test func invalidUTF8IsReported() {
+        var bytes = Array(native(keptID).utf8)
+        bytes.insert(0xFF, at: bytes.count - 3)
+        let classifier = LineClassifier(sampler: TraceSampler(globalRate: 1))
+        guard case .malformed(let problem) = bytes.withUnsafeBytes({ classifier.classify($0) }) else {
+            Issue.record("expected malformed"); return
+        }
+        #expect(problem.reason == .invalidUTF8)
+    }
+
+    @Test func errorRecordsMayOmitOutput() {
+        let line = #"{"trace_id":"x","timestamp":1795860000,"model":"m","status":"error","error":"rate_limited"}"#
+        guard case .sampled(let record, _) = classify(line) else { Issue.record("expected sampled"); return }
+        #expect(record.status == .error)
+        #expect(record.output == nil)
+        #expect(record.timestamp == Date(timeIntervalSince1970: 1_795_860_000))
+    }
+
+    @Test func blankLine() {
+        guard case .blank = classify("  \r") else { Issue.record("expected blank"); return }
+    }
+}
