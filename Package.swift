@@ -38,7 +38,7 @@ let package = Package(
         ]),
         .testTarget(name: "EvaldCoreTests", dependencies: ["EvaldCore"]),
         .testTarget(name: "EvaldStoreTests", dependencies: ["EvaldStore"]),
-        .testTarget(name: "EvaldSpoolTests", dependencies: ["EvaldSpool", "EvaldCore"]),
+        .testTarget(name: "EvaldSpoolTests", dependencies: ["EvaldSpool", "EvaldCore", "EvaldStore"]),
         .testTarget(name: "EvaldIntegrationTests", dependencies: ["EvaldCore", "EvaldStore"]),
     ]
 )

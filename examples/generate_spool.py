@@ -1495,6 +1495,61 @@ def parse_start(s: str) -> int:
     return int(d.timestamp() * 1000)
 
 
+_esc = json.encoder.encode_basestring  # the C implementation when available
+
+
+_SYS_ESC: dict = {}
+
+
+def _s(v) -> str:
+    return "null" if v is None else _esc(v)
+
+
+def _scalar(v) -> str:
+    if v.__class__ is str:
+        return _esc(v)
+    if v.__class__ is int:
+        return int.__repr__(v)
+    return J_COMPACT(v)
+
+
+def encode_record(r: dict) -> str:
+    """Byte-identical to J_COMPACT(r) for records made by Generator.record, ~3x faster."""
+    inp = r["input"]
+    if inp.__class__ is str:
+        inp_s = _esc(inp)
+    else:
+        parts = []
+        for m in inp:
+            c = m["content"]
+            if m["role"] == "system":  # few distinct system prompts: escape each once
+                e = _SYS_ESC.get(c)
+                if e is None:
+                    e = _SYS_ESC[c] = _esc(c)
+                parts.append('{"role":"system","content":' + e + "}")
+            else:
+                parts.append('{"role":' + _esc(m["role"]) + ',"content":' + _esc(c) + "}")
+        inp_s = "[" + ",".join(parts) + "]"
+    tools = r["tool_calls"]
+    tools_s = ("[" + ",".join(['{"name":' + _esc(t["name"]) + ',"arguments":' + _esc(t["arguments"]) + "}"
+                               for t in tools]) + "]") if tools else "[]"
+    u = r["usage"]
+    usage_s = "null" if u is None else '{"input_tokens":%d,"output_tokens":%d}' % (
+        u["input_tokens"], u["output_tokens"])
+    cost = r["cost_usd"]
+    meta = r["metadata"]
+    meta_s = "{" + ",".join([_esc(k) + ":" + _scalar(v) for k, v in meta.items()]) + "}"
+    return ('{"trace_id":%s,"timestamp":%s,"route":%s,"tenant":%s,"provider":%s,"model":%s,'
+            '"response_model":%s,"system_fingerprint":%s,"prompt_version":%s,"input":%s,"output":%s,'
+            '"tool_calls":%s,"usage":%s,"latency_ms":%d,"cost_usd":%s,"status":%s,"error":%s,'
+            '"reference":%s,"feedback":%s,"metadata":%s}') % (
+        _esc(r["trace_id"]), _esc(r["timestamp"]), _esc(r["route"]), _esc(r["tenant"]),
+        _esc(r["provider"]), _esc(r["model"]), _s(r["response_model"]), _s(r["system_fingerprint"]),
+        _esc(r["prompt_version"]), inp_s, _s(r["output"]), tools_s, usage_s, r["latency_ms"],
+        "null" if cost is None else float.__repr__(cost), _esc(r["status"]), _s(r["error"]),
+        _s(r["reference"]), _s(r["feedback"]), meta_s)
+
+
 # Records are generated in blocks of BLOCK records. Each block has its own RNG
 # (derived from --seed and the block index), so blocks can be generated in
 # parallel and the output does not depend on --jobs. Timestamps come from a
@@ -1528,10 +1583,11 @@ def _gen_block(task):
     lines = []
     labs = []
     enc = J_COMPACT
+    fast = encode_record
     record = gen.record
     for ms in ts_list:
         rec, labels = record(ms, fmt_ts(ms))
-        lines.append(enc(rec))
+        lines.append(fast(rec))
         if want_labels and labels:
             labs.append(enc({"trace_id": rec["trace_id"], "labels": labels}) + "\n")
     lines.append("")

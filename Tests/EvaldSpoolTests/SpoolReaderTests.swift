@@ -1,0 +1,220 @@
+import EvaldCore
+import EvaldSpool
+import EvaldStore
+import Foundation
+import Testing
+
+@Suite struct SpoolReaderTests {
+    @Test func consumesOnlyCompleteLines() throws {
+        let f = try SpoolFixture()
+        let reader = f.reader()
+        let third = SpoolFixture.line(3)
+        try f.append("a.jsonl", SpoolFixture.line(1) + SpoolFixture.line(2) + String(third.prefix(40)))
+        _ = try reader.poll()
+        #expect(try f.storedIDs() == f.expectedIDs(1...2))
+        #expect(try f.store.counters()["malformed"] == nil)
+
+        try f.append("a.jsonl", String(third.dropFirst(40)))
+        _ = try reader.poll()
+        #expect(try f.storedIDs() == f.expectedIDs(1...3))
+    }
+
+    @Test func picksUpAppendedLines() throws {
+        let f = try SpoolFixture()
+        let reader = f.reader()
+        try f.appendLines("a.jsonl", 1...10)
+        _ = try reader.poll()
+        try f.appendLines("a.jsonl", 11...15)
+        try f.appendLines("b.ndjson", 100...102)
+        let summary = try reader.poll()
+        #expect(summary.counts.linesRead == 8)
+        #expect(Set(try f.storedIDs()) == Set(f.expectedIDs(Array(1...15) + Array(100...102))))
+        #expect(try f.store.counters()["lines_read"] == 18)
+    }
+
+    @Test func followsRotationByRenameAndReadsTheNewFileFromItsStart() throws {
+        let f = try SpoolFixture()
+        let reader = f.reader()
+        try f.appendLines("traces.jsonl", 1...5)
+        _ = try reader.poll()
+        // The writer appends, then rotates: rename, and a new file at the old path.
+        try f.appendLines("traces.jsonl", 6...8)
+        try f.rename("traces.jsonl", "traces-2026-11-28T10-00-00.jsonl")
+        try f.appendLines("traces.jsonl", 9...12)
+        _ = try reader.poll()
+        let ids = try f.storedIDs()
+        #expect(ids.count == 12)
+        #expect(Set(ids) == Set(f.expectedIDs(1...12)))
+        #expect(f.events.contains(.renamed(from: f.path("traces.jsonl"), to: f.path("traces-2026-11-28T10-00-00.jsonl"))))
+    }
+
+    @Test func rotationWhileStoppedKeepsTheOffset() throws {
+        let f = try SpoolFixture()
+        try f.appendLines("traces.jsonl", 1...5)
+        _ = try f.reader().poll()
+        try f.appendLines("traces.jsonl", 6...7)
+        try f.rename("traces.jsonl", "traces-old.jsonl")
+        try f.appendLines("traces.jsonl", 8...9)
+        _ = try f.reader().poll() // a new reader: as after a restart
+        let ids = try f.storedIDs()
+        #expect(ids.count == 9)
+        #expect(Set(ids) == Set(f.expectedIDs(1...9)))
+    }
+
+    @Test func truncatedFileIsReadAgainFromZero() throws {
+        let f = try SpoolFixture()
+        let reader = f.reader()
+        try f.appendLines("out.json", 1...10)
+        _ = try reader.poll()
+        try f.truncate("out.json")
+        try f.appendLines("out.json", 20...22)
+        _ = try reader.poll()
+        #expect(try f.storedIDs() == f.expectedIDs(Array(1...10) + Array(20...22)))
+        #expect(f.events.contains { if case .truncated = $0 { true } else { false } })
+    }
+
+    @Test func truncatedAndRewrittenPastTheOffsetIsNoticedByFingerprint() throws {
+        let f = try SpoolFixture()
+        let reader = f.reader()
+        try f.appendLines("out.json", 1...3)
+        _ = try reader.poll()
+        try f.truncate("out.json")
+        try f.appendLines("out.json", 30...40)
+        _ = try reader.poll()
+        #expect(try f.storedIDs() == f.expectedIDs(Array(1...3) + Array(30...40)))
+    }
+
+    @Test func reusedInodeWithNewContentIsANewFile() throws {
+        let f = try SpoolFixture()
+        try f.appendLines("a.jsonl", 1...4)
+        _ = try f.reader().poll()
+        // Delete and recreate while evald is down: the filesystem usually hands out the same inode.
+        try FileManager.default.removeItem(atPath: f.path("a.jsonl"))
+        try f.appendLines("a.jsonl", 50...60)
+        _ = try f.reader().poll()
+        #expect(try f.storedIDs() == f.expectedIDs(Array(1...4) + Array(50...60)))
+    }
+
+    @Test func oversizedLineIsQuarantinedWithoutStoppingTheRest() throws {
+        let f = try SpoolFixture()
+        let reader = f.reader(maxLineBytes: 4 << 20)
+        let huge = #"{"trace_id":"\#(SpoolFixture.traceID(2))","timestamp":"2026-11-28T10:00:00Z","model":"m","output":""# + String(repeating: "x", count: 5 << 20) + "\"}\n"
+        try f.append("big.jsonl", SpoolFixture.line(1) + huge + SpoolFixture.line(3))
+        _ = try reader.poll()
+        #expect(try f.storedIDs() == f.expectedIDs([1, 3]))
+        let (entries, total) = try f.store.quarantine(limit: 10)
+        #expect(total == 1)
+        #expect(entries[0].reason == "line_too_long")
+        #expect(entries[0].excerpt.count == 4096)
+        #expect(entries[0].lineOffset == Int64(SpoolFixture.line(1).utf8.count))
+        #expect(entries[0].lineBytes == Int64(huge.utf8.count))
+        #expect(try f.store.counters()["malformed"] == 1)
+    }
+
+    @Test func oversizedLineStillBeingWrittenIsSkippedWhenItEnds() throws {
+        let f = try SpoolFixture()
+        let reader = f.reader(maxLineBytes: 1 << 20)
+        try f.append("big.jsonl", "{\"trace_id\":\"" + String(repeating: "y", count: 3 << 20))
+        _ = try reader.poll()
+        #expect(try f.store.quarantine(limit: 1).total == 0)
+        try f.append("big.jsonl", "\"}\n" + SpoolFixture.line(7))
+        _ = try reader.poll()
+        #expect(try f.storedIDs() == f.expectedIDs([7]))
+        #expect(try f.store.quarantine(limit: 1).entries.first?.reason == "line_too_long")
+    }
+
+    @Test func badLinesAreQuarantinedWithFileOffsetAndReason() throws {
+        let f = try SpoolFixture()
+        let reader = f.reader()
+        var invalidUTF8 = Data(SpoolFixture.line(4).utf8)
+        invalidUTF8.insert(0xC3, at: invalidUTF8.count - 5)
+        let missingModel = #"{"trace_id":"\#(SpoolFixture.traceID(5))","timestamp":"2026-11-28T10:00:00Z","output":"o"}"# + "\n"
+        var data = Data((SpoolFixture.line(1) + "[1,2,3]\n" + "{not json}\n").utf8)
+        data.append(invalidUTF8)
+        data.append(Data((missingModel + "\n" + SpoolFixture.line(6)).utf8))
+        try f.append("bad.jsonl", data)
+        _ = try reader.poll()
+        #expect(try f.storedIDs() == f.expectedIDs([1, 6]))
+        let entries = try f.store.quarantine(limit: 10).entries.sorted { $0.lineOffset < $1.lineOffset }
+        #expect(entries.map(\.reason) == ["not_an_object", "invalid_json", "invalid_utf8", "missing_field"])
+        #expect(entries.allSatisfy { $0.filePath == f.path("bad.jsonl") })
+        #expect(entries[0].lineOffset == Int64(SpoolFixture.line(1).utf8.count))
+        #expect(entries[3].detail.contains("\"model\""))
+        let counters = try f.store.counters()
+        #expect(counters["lines_read"] == 7)
+        #expect(counters["blank_lines"] == 1)
+        #expect(counters["malformed"] == 4)
+    }
+
+    @Test func partialTailOfAnIdleFileIsQuarantinedAsIncomplete() throws {
+        let f = try SpoolFixture()
+        let reader = f.reader(idleAfter: 60)
+        try f.append("a.jsonl", SpoolFixture.line(1) + "{\"trace_id\":\"cut")
+        _ = try reader.poll()
+        #expect(try f.store.quarantine(limit: 1).total == 0)
+        f.clock.advance(61)
+        _ = try reader.poll()
+        let entries = try f.store.quarantine(limit: 5).entries
+        #expect(entries.map(\.reason) == ["incomplete_line"])
+        #expect(String(decoding: entries[0].excerpt, as: UTF8.self) == "{\"trace_id\":\"cut")
+        // The writer comes back: its next line is read normally.
+        try f.append("a.jsonl", "\n" + SpoolFixture.line(2))
+        _ = try reader.poll()
+        #expect(try f.storedIDs() == f.expectedIDs(1...2))
+    }
+
+    @Test func afterReadDeleteRemovesIdleFinishedFiles() throws {
+        let f = try SpoolFixture()
+        let reader = f.reader(idleAfter: 10, afterRead: .delete)
+        try f.appendLines("a.jsonl", 1...3)
+        _ = try reader.poll()
+        #expect(FileManager.default.fileExists(atPath: f.path("a.jsonl")))
+        f.clock.advance(11)
+        _ = try reader.poll()
+        #expect(!FileManager.default.fileExists(atPath: f.path("a.jsonl")))
+        #expect(try f.storedIDs().count == 3)
+    }
+
+    @Test func ignoresOtherFiles() throws {
+        let f = try SpoolFixture()
+        try f.appendLines("notes.txt", 1...3)
+        try f.appendLines("a.jsonl.tmp", 4...5)
+        try FileManager.default.createDirectory(atPath: f.path("sub.jsonl"), withIntermediateDirectories: true)
+        _ = try f.reader().poll()
+        #expect(try f.storedIDs().isEmpty)
+    }
+
+    @Test func samplingHappensInTheReader() throws {
+        let f = try SpoolFixture()
+        try f.appendLines("a.jsonl", 0..<2000)
+        // Sequential ids have tiny R: none of them passes a 1% sample...
+        _ = try f.reader(rate: 0.01).poll()
+        #expect(try f.storedIDs().isEmpty)
+        #expect(try f.store.counters()["records"] == 2000)
+        // ...while ids spread over the range are kept by the rule of SPEC 3.
+        let g = try SpoolFixture()
+        var expected: [String] = []
+        var text = ""
+        for n in 0..<2000 {
+            let id = String(format: "%032llx", UInt64(n) &* 0x9E37_79B9_7F4A_7C15)
+            if TraceSampler.isKept(randomness: TraceSampler.randomness(traceID: id), rate: 0.1) { expected.append(id) }
+            text += #"{"trace_id":"\#(id)","timestamp":1795860000,"model":"m","output":"o"}"# + "\n"
+        }
+        try g.append("a.jsonl", text)
+        _ = try g.reader(rate: 0.1).poll()
+        #expect(try g.storedIDs() == expected)
+        #expect(expected.count > 100)
+        #expect(try g.store.evaluations().allSatisfy { $0.sampleRate == 0.1 })
+    }
+
+    @Test func restartResumesAtTheCommittedOffset() throws {
+        let f = try SpoolFixture()
+        try f.appendLines("a.jsonl", 1...100)
+        _ = try f.reader().poll()
+        try f.appendLines("a.jsonl", 101...120)
+        _ = try f.reader().poll()
+        _ = try f.reader().poll()
+        let ids = try f.storedIDs()
+        #expect(ids == f.expectedIDs(1...120))
+    }
+}
