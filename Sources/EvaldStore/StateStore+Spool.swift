@@ -32,9 +32,15 @@ extension StateStore: SpoolCheckpointStore {
     }
 
     /// Stores the evaluations and quarantined lines of a run of bytes, the counters, and the
-    /// file's new offset in one transaction.
+    /// file's new offset in one transaction. A batch whose bytes are already behind the
+    /// file's committed offset changes nothing, so nothing is ever counted twice.
     public func commitBatch(_ batch: IngestBatch) throws {
         try write { db in
+            let committed = try Int64.fetchOne(db, sql: "SELECT offset FROM spool_file WHERE id = ?", arguments: [batch.fileID])
+            guard let committed else {
+                throw StoreError(path: path, message: "spool file #\(batch.fileID) is not tracked; is a second evald writing to this state_dir?")
+            }
+            guard batch.newOffset > committed else { return }
             let at = batch.committedAt.timeIntervalSince1970
             if !batch.sampled.isEmpty {
                 let insert = try db.cachedStatement(sql: """
