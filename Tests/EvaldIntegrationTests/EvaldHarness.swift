@@ -1,0 +1,138 @@
+import EvaldCore
+import EvaldStore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs the real `evald` binary against a temporary spool and state directory.
+final class EvaldHarness: @unchecked Sendable {
+    let root: String
+    let spool: String
+    let state: String
+    let configPath: String
+
+    /// The binary `swift build` put beside the test bundle (or $EVALD_BIN).
+    static let binary: String = {
+        if let path = ProcessInfo.processInfo.environment["EVALD_BIN"] { return path }
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("evald").path
+        if FileManager.default.isExecutableFile(atPath: beside) { return beside }
+        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return package.appendingPathComponent(".build/debug/evald").path
+    }()
+
+    init(config extra: String = "", rate: Double = 1, pollInterval: String = "100ms") throws {
+        root = NSTemporaryDirectory() + "evald-it-\(UUID().uuidString)"
+        spool = root + "/spool"
+        state = root + "/state"
+        configPath = root + "/evald.yaml"
+        try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
+        try writeConfig("""
+            state_dir: state
+            spool:
+              dir: spool
+              poll_interval: \(pollInterval)
+            sampling:
+              rate: \(rate)
+            http:
+              listen: ""
+            \(extra)
+            """)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: root) }
+
+    func writeConfig(_ text: String) throws {
+        try text.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    struct Result {
+        var code: Int32
+        var stdout: String
+        var stderr: String
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(stdout.utf8))) as? [String: Any] ?? [:] }
+    }
+
+    /// Runs a command to completion.
+    @discardableResult
+    func run(_ arguments: [String], config: Bool = true, environment: [String: String] = [:]) throws -> Result {
+        let process = makeProcess(arguments, config: config, environment: environment)
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(code: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// Starts `evald run` in the background; its log goes to `root/daemon-N.log`.
+    func startDaemon(logName: String = "daemon.log") throws -> Process {
+        let process = makeProcess(["run"], config: true, environment: [:])
+        FileManager.default.createFile(atPath: root + "/" + logName, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: root + "/" + logName))
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        return process
+    }
+
+    private func makeProcess(_ arguments: [String], config: Bool, environment: [String: String]) -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = arguments + (config ? ["--config", configPath] : [])
+        process.currentDirectoryURL = URL(fileURLWithPath: root)
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "EVALD_CONFIG")
+        env.merge(environment) { $1 }
+        process.environment = env
+        return process
+    }
+
+    func status() throws -> [String: Any] {
+        let result = try run(["status", "--json"])
+        return result.json
+    }
+
+    func spoolStatus(_ key: String) throws -> Int64 {
+        ((try status()["spool"] as? [String: Any])?[key] as? NSNumber)?.int64Value ?? -1
+    }
+
+    /// Polls until `condition` holds or `timeout` seconds pass.
+    func waitUntil(timeout: Double = 30, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date() + timeout
+        while Date() < deadline {
+            if try condition() { return true }
+            usleep(50_000)
+        }
+        return try condition()
+    }
+
+    func store() throws -> StateStore {
+        try StateStore.open(path: state + "/evald.db")
+    }
+
+    func append(_ name: String, _ text: String) throws {
+        let path = spool + "/" + name
+        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(text.utf8))
+        try handle.close()
+    }
+
+    /// A native record whose trace id spreads over the whole randomness range.
+    static func traceID(_ n: Int) -> String {
+        String(format: "%016llx%016llx", UInt64(n), UInt64(n) &* 0x9E37_79B9_7F4A_7C15)
+    }
+
+    static func line(_ n: Int) -> String {
+        let routes = ["support-chat", "extract-order", "refunds-assist"]
+        return #"{"trace_id":"\#(traceID(n))","timestamp":"2026-11-28T10:00:00.000Z","route":"\#(routes[n % 3])","model":"gpt-4o-mini","input":[{"role":"user","content":"question \#(n)"}],"output":"answer \#(n)","latency_ms":\#(n % 5000)}"# + "\n"
+    }
+
+    static func expectedSample(_ numbers: some Sequence<Int>, rate: Double) -> Set<String> {
+        Set(numbers.map(traceID).filter { TraceSampler.isKept(randomness: TraceSampler.randomness(traceID: $0), rate: rate) })
+    }
+}
