@@ -35,6 +35,9 @@ extension EvaldConfig {
     }
 
     public static func parse(yaml text: String, path: String, environment: [String: String]) throws -> (EvaldConfig, warnings: [ConfigProblem]) {
+        // Paths in the config are relative to its folder; make that folder absolute so the
+        // daemon's paths (stored in the database) do not depend on its working directory.
+        let path = path.hasPrefix("/") ? path : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path)
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)

@@ -23,6 +23,20 @@ public struct JSONLineScan: Sendable, Equatable {
     public var isOTLP = false
     /// The walk met bytes that cannot be JSON.
     public var isBroken = false
+    /// Presence of the other required fields of a native record (SPEC 2.1), known after a full walk.
+    public var hasTimestamp = false
+    public var hasModel = false
+    public var hasOutput = false
+    public var statusIsError = false
+
+    /// The first required field of a native record that the line lacks.
+    public var missingRequiredField: String? {
+        if traceID == nil { return "trace_id" }
+        if !hasTimestamp { return "timestamp" }
+        if !hasModel { return "model" }
+        if !hasOutput, !statusIsError { return "output" }
+        return nil
+    }
 }
 
 public enum JSONLineScanner {
@@ -31,9 +45,16 @@ public enum JSONLineScanner {
     private static let traceIDKey = Array("trace_id".utf8)
     private static let routeKey = Array("route".utf8)
     private static let resourceSpansKey = Array("resourceSpans".utf8)
+    private static let timestampKey = Array("timestamp".utf8)
+    private static let modelKey = Array("model".utf8)
+    private static let outputKey = Array("output".utf8)
+    private static let statusKey = Array("status".utf8)
+    private static let errorValue = Array("\"error\"".utf8)
 
-    /// Walks the top-level members until `trace_id` (and `route`, when `needRoute`) are found.
-    public static func scan(_ b: UnsafeRawBufferPointer, needRoute: Bool) -> JSONLineScan {
+    /// Walks the top-level members. With `walkAll` false it stops as soon as `trace_id` (and
+    /// `route`, when `needRoute`) are found; with `walkAll` it checks the whole line's
+    /// structure and notes which required fields are present.
+    public static func scan(_ b: UnsafeRawBufferPointer, needRoute: Bool, walkAll: Bool = false) -> JSONLineScan {
         var result = JSONLineScan()
         var i = skipWhitespace(b, 0)
         guard i < b.count else { result.shape = .blank; return result }
@@ -42,7 +63,10 @@ public enum JSONLineScanner {
         while true {
             i = skipWhitespace(b, i)
             guard i < b.count else { result.isBroken = true; return result }
-            if b[i] == UInt8(ascii: "}") { return result }
+            if b[i] == UInt8(ascii: "}") {
+                if walkAll, skipWhitespace(b, i + 1) != b.count { result.isBroken = true }
+                return result
+            }
             guard b[i] == quote, let keyEnd = skipString(b, i) else { result.isBroken = true; return result }
             let key = (i + 1)..<(keyEnd - 1)
             i = skipWhitespace(b, keyEnd)
@@ -65,12 +89,22 @@ public enum JSONLineScanner {
             } else if equals(b, key, resourceSpansKey) {
                 result.isOTLP = true
                 return result
+            } else if walkAll {
+                let isNull = b[valueStart] == UInt8(ascii: "n")
+                if equals(b, key, timestampKey) { result.hasTimestamp = !isNull }
+                else if equals(b, key, modelKey) { result.hasModel = !isNull }
+                else if equals(b, key, outputKey) { result.hasOutput = !isNull }
+                else if equals(b, key, statusKey) { result.statusIsError = equals(b, valueStart..<valueEnd, errorValue) }
             }
-            if result.traceID != nil, !needRoute || result.route != nil { return result }
+            if !walkAll, result.traceID != nil, !needRoute || result.route != nil { return result }
             i = skipWhitespace(b, valueEnd)
             guard i < b.count else { result.isBroken = true; return result }
             if b[i] == UInt8(ascii: ",") { i += 1; continue }
-            if b[i] == UInt8(ascii: "}") { return result }
+            if b[i] == UInt8(ascii: "}") {
+                // Only whitespace may follow the object.
+                if walkAll, skipWhitespace(b, i + 1) != b.count { result.isBroken = true }
+                return result
+            }
             result.isBroken = true
             return result
         }

@@ -15,34 +15,37 @@ public struct LineClassifier: Sendable {
     }
 
     public let sampler: TraceSampler
+    /// Walk every line's structure and required fields, not only the sampled ones', so that
+    /// truncated or incomplete records are counted and quarantined whether sampled or not.
+    public let validatesEveryLine: Bool
 
-    public init(sampler: TraceSampler) {
+    public init(sampler: TraceSampler, validatesEveryLine: Bool = true) {
         self.sampler = sampler
+        self.validatesEveryLine = validatesEveryLine
     }
 
     public func classify(_ line: UnsafeRawBufferPointer) -> Outcome {
-        let scan = JSONLineScanner.scan(line, needRoute: false)
+        let scan = JSONLineScanner.scan(line, needRoute: sampler.hasRouteRates, walkAll: validatesEveryLine)
         switch scan.shape {
         case .blank: return .blank
         case .notAnObject: return .malformed(Self.problemOfNonObject(line))
         case .object: break
         }
         if scan.isOTLP { return .otlp }
-        guard let idRange = scan.traceID, !scan.traceIDHasEscapes, !idRange.isEmpty else {
-            // No plain trace id at the top level: decode fully to say precisely what is wrong
-            // (or to handle an escaped id correctly).
+        guard !scan.isBroken, let idRange = scan.traceID, !scan.traceIDHasEscapes, !idRange.isEmpty else {
+            // Broken JSON, or no plain trace id at the top level: decode fully to say precisely
+            // what is wrong (or to handle an escaped id correctly).
             return decodeAndDecide(line)
+        }
+        if validatesEveryLine, let missing = scan.missingRequiredField {
+            return .malformed(NativeRecordDecoder.missingField(missing))
         }
         let randomness = TraceSampler.randomness(traceIDUTF8: UnsafeRawBufferPointer(rebasing: line[idRange]))
         guard sampler.shard.contains(randomness), randomness >= sampler.lowestThreshold else { return .unsampled }
         let rate: Double
         if sampler.hasRouteRates {
-            let routeScan = JSONLineScanner.scan(line, needRoute: true)
-            if let routeRange = routeScan.route, !routeScan.routeHasEscapes {
-                rate = sampler.rate(forRouteUTF8: UnsafeRawBufferPointer(rebasing: line[routeRange]))
-            } else {
-                return decodeAndDecide(line)
-            }
+            if scan.routeHasEscapes { return decodeAndDecide(line) }
+            rate = sampler.rate(forRouteUTF8: scan.route.map { UnsafeRawBufferPointer(rebasing: line[$0]) })
         } else {
             rate = sampler.globalRate
         }

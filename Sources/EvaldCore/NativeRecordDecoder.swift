@@ -3,16 +3,16 @@ import Foundation
 /// Decodes a native record (SPEC 2.1) from a parsed JSON object.
 public enum NativeRecordDecoder {
     public static func decode(_ object: [String: Any]) throws(LineProblem) -> TraceRecord {
-        guard let rawID = object["trace_id"] else { throw LineProblem(.missingField, "missing required field \"trace_id\"") }
+        guard let rawID = object["trace_id"] else { throw missingField("trace_id") }
         guard let traceID = rawID as? String, !traceID.isEmpty else {
             throw LineProblem(.invalidField, "\"trace_id\" must be a non-empty string")
         }
         guard let rawTimestamp = object["timestamp"], !(rawTimestamp is NSNull) else {
-            throw LineProblem(.missingField, "missing required field \"timestamp\"")
+            throw missingField("timestamp")
         }
         let timestamp = try decodeTimestamp(rawTimestamp)
         guard let rawModel = object["model"], !(rawModel is NSNull) else {
-            throw LineProblem(.missingField, "missing required field \"model\"")
+            throw missingField("model")
         }
         guard let model = rawModel as? String, !model.isEmpty else {
             throw LineProblem(.invalidField, "\"model\" must be a non-empty string")
@@ -36,7 +36,7 @@ public enum NativeRecordDecoder {
         }
         record.output = try optionalString(object, "output")
         if record.output == nil, record.status != .error {
-            throw LineProblem(.missingField, "missing required field \"output\" (only records with \"status\": \"error\" may omit it)")
+            throw missingField("output")
         }
         record.input = try decodeInput(object["input"])
         record.toolCalls = try decodeToolCalls(object["tool_calls"])
@@ -52,6 +52,11 @@ public enum NativeRecordDecoder {
         record.costUSD = try optionalNumber(object, "cost_usd")
         record.feedback = try decodeFeedback(object["feedback"])
         return record
+    }
+
+    public static func missingField(_ name: String) -> LineProblem {
+        let note = name == "output" ? " (only records with \"status\": \"error\" may omit it)" : ""
+        return LineProblem(.missingField, "missing required field \"\(name)\"\(note)")
     }
 
     static func decodeTimestamp(_ value: Any) throws(LineProblem) -> Date {

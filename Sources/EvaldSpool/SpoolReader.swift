@@ -55,6 +55,8 @@ public final class SpoolReader: @unchecked Sendable {
         var lastSize: Int64 = -1
         var lastGrowthAt: Date
         var oversized: OversizedLine?
+        /// Polls in a row in which the file was not in the directory listing.
+        var missingPolls = 0
 
         init(tracked: TrackedSpoolFile, now: Date) {
             self.tracked = tracked
@@ -181,11 +183,16 @@ public final class SpoolReader: @unchecked Sendable {
     }
 
     private func follow(_ file: FollowedFile, entry: SpoolDirectoryEntry?, summary: inout SpoolPollSummary, shouldStop: () -> Bool) throws {
+        file.missingPolls = entry == nil ? file.missingPolls + 1 : 0
         if file.fd < 0 {
-            // Known from the database but not opened yet (after a restart): it must still be in the directory.
+            // Known from the database but not opened yet (after a restart): it must still be in
+            // the directory. A file renamed between readdir and stat is missing from one listing,
+            // so only a file missing twice in a row is given up.
             guard let entry else {
-                try retire(file, .gone)
-                onEvent(.gone(path: file.tracked.path, unreadBytes: -1))
+                if file.missingPolls >= 2 {
+                    try retire(file, .gone)
+                    onEvent(.gone(path: file.tracked.path, unreadBytes: -1))
+                }
                 return
             }
             let fd = open(entry.path, O_RDONLY | O_CLOEXEC)
@@ -230,11 +237,15 @@ public final class SpoolReader: @unchecked Sendable {
             guard caughtUp else { return }
         }
         let idle = clock.timeIntervalSince(file.lastGrowthAt) >= settings.idleAfter
-        if entry == nil {
-            // Removed from the directory: it was read to its end above; nothing more will come.
+        // Not in the listing: deleted (no links left), or moved out of the spool directory and
+        // idle since. Missing from one listing alone proves nothing: a rename races readdir.
+        if entry == nil, info.st_nlink == 0 || (idle && file.missingPolls >= 2) {
+            // It was read to its end above; nothing more will come.
             try quarantineTail(of: file, size: size)
             try retire(file, .gone)
             onEvent(.gone(path: file.tracked.path, unreadBytes: 0))
+        } else if entry == nil {
+            return
         } else if idle, file.tracked.offset < size {
             // A writer never leaves half a line for this long: it died mid-write.
             try quarantineTail(of: file, size: size)

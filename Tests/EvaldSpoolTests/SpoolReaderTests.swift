@@ -217,4 +217,40 @@ import Testing
         let ids = try f.storedIDs()
         #expect(ids == f.expectedIDs(1...120))
     }
+
+    @Test func fileBrieflyMissingFromTheListingIsNotReadTwice() throws {
+        // A rename racing readdir makes a file vanish from one listing; it must keep its offset.
+        let f = try SpoolFixture()
+        let reader = f.reader()
+        try f.appendLines("a.jsonl", 1...5)
+        _ = try reader.poll()
+        try FileManager.default.moveItem(atPath: f.path("a.jsonl"), toPath: f.root + "/outside.jsonl")
+        _ = try reader.poll()
+        try FileManager.default.moveItem(atPath: f.root + "/outside.jsonl", toPath: f.path("a-1.jsonl"))
+        try f.appendLines("a-1.jsonl", 6...8)
+        _ = try reader.poll()
+        #expect(try f.storedIDs() == f.expectedIDs(1...8))
+
+        // The same after a restart: missing from one listing is not yet gone.
+        try FileManager.default.moveItem(atPath: f.path("a-1.jsonl"), toPath: f.root + "/outside.jsonl")
+        let restarted = f.reader()
+        _ = try restarted.poll()
+        try FileManager.default.moveItem(atPath: f.root + "/outside.jsonl", toPath: f.path("a-2.jsonl"))
+        try f.appendLines("a-2.jsonl", 9...9)
+        _ = try restarted.poll()
+        #expect(try f.storedIDs() == f.expectedIDs(1...9))
+    }
+
+    @Test func deletedFileIsReadToItsEndThroughTheOpenDescriptor() throws {
+        let f = try SpoolFixture()
+        let reader = f.reader()
+        try f.appendLines("a.jsonl", 1...3)
+        _ = try reader.poll()
+        try f.append("a.jsonl", SpoolFixture.line(4) + "{\"partial")
+        try FileManager.default.removeItem(atPath: f.path("a.jsonl"))
+        _ = try reader.poll()
+        #expect(try f.storedIDs() == f.expectedIDs(1...4))
+        #expect(try f.store.quarantine(limit: 5).entries.map(\.reason) == ["incomplete_line"])
+        #expect(try f.store.trackedSpoolFiles().isEmpty)
+    }
 }

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Ingest benchmark (issue: the spine). Measures `evald run --once` (no checks, no judge)
+on generated spools of native records, and in the same run the baselines `wc -l` and a
+plain Python reader (python_reader.py: json.loads on every line + the sampling rule).
+Reports lines per second, peak RSS and the ratios, and appends them to RESULTS.md.
+
+Usage: Benchmarks/run_ingest_benchmark.py [--records 1000000 100000] [--binary PATH]
+The evald binary should be a release build: swift build -c release --product evald
+"""
+import argparse
+import datetime
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+WORK = os.path.join(HERE, "work")
+
+
+def run(cmd, **kwargs):
+    """Runs cmd, returns (seconds, peak RSS in MiB, stdout)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    out = proc.stdout.read().decode()
+    err = proc.stderr.read().decode()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        sys.exit(f"{cmd} failed with {code}: {err[-2000:]}")
+    return elapsed, usage.ru_maxrss / 1024, out
+
+
+def best_of(n, cmd, before=None):
+    results = []
+    for _ in range(n):
+        if before:
+            before()
+        results.append(run(cmd))
+    return min(results, key=lambda r: r[0])
+
+
+def spool_for(records):
+    spool = os.path.join(WORK, f"spool-{records}")
+    marker = os.path.join(spool, ".complete")
+    if not os.path.exists(marker):
+        shutil.rmtree(spool, ignore_errors=True)
+        subprocess.run([sys.executable, os.path.join(ROOT, "examples", "generate_spool.py"), "--out", spool,
+                        "--records", str(records), "--files", "8", "--seed", "7", "--malformed", "0"], check=True)
+        open(marker, "w").close()
+    return spool
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, nargs="+", default=[1_000_000, 100_000])
+    parser.add_argument("--binary", default=os.path.join(ROOT, ".build-release", "release", "evald"))
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    os.makedirs(WORK, exist_ok=True)
+
+    rows = []
+    for records in args.records:
+        spool = spool_for(records)
+        files = sorted(os.path.join(spool, f) for f in os.listdir(spool) if f.endswith(".jsonl"))
+        size = sum(os.path.getsize(f) for f in files)
+        subprocess.run(["cat", *files], stdout=subprocess.DEVNULL)  # warm the page cache
+
+        state = os.path.join(WORK, "state")
+        config = os.path.join(WORK, "bench.yaml")
+        with open(config, "w") as f:
+            f.write(f"state_dir: {state}\nspool:\n  dir: {spool}\nsampling:\n  rate: 0.01\nhttp:\n  listen: \"\"\nlog_level: warning\n")
+
+        wc = best_of(args.repeat, ["wc", "-l", *files])
+        py = best_of(1 if records > 200_000 else args.repeat, [sys.executable, os.path.join(HERE, "python_reader.py"), spool, "0.01"])
+        ev = best_of(args.repeat, [args.binary, "run", "--once", "--config", config],
+                     before=lambda: shutil.rmtree(state, ignore_errors=True))
+        lines = int(wc[2].strip().splitlines()[-1].split()[0])
+        rows.append({
+            "records": records, "bytes": size, "lines": lines,
+            "wc": wc, "python": py, "evald": ev,
+            "evald_out": ev[2].strip(), "python_out": py[2].strip(),
+        })
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    out = [f"\n## Ingest, {stamp}\n",
+           f"Machine: {os.cpu_count()} cores, {cpu}. Warm page cache; best of {args.repeat} "
+           f"(Python once above 200k records). evald: release build, `run --once`, rate 0.01, no checks, no judge, fresh state.\n",
+           "| records | spool MiB | wc -l s | python s | evald s | evald lines/s | evald / python | evald vs wc -l | evald peak RSS MiB | python peak RSS MiB |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        ev_s, py_s, wc_s = r["evald"][0], r["python"][0], r["wc"][0]
+        out.append(f"| {r['records']:,} | {r['bytes'] / 2**20:.0f} | {wc_s:.3f} | {py_s:.2f} | {ev_s:.3f} | "
+                   f"{r['lines'] / ev_s:,.0f} | {py_s / ev_s:.1f}x faster | {ev_s / wc_s:.1f}x slower | "
+                   f"{r['evald'][1]:.1f} | {r['python'][1]:.1f} |")
+    out.append("")
+    for r in rows:
+        out.append(f"- {r['records']:,} records: `{r['evald_out']}`; `{r['python_out']}`")
+    text = "\n".join(out) + "\n"
+    print(text)
+    results = os.path.join(HERE, "RESULTS.md")
+    if not os.path.exists(results):
+        with open(results, "w") as f:
+            f.write("# Benchmark results\n\nRecorded by the scripts in this folder; newest last.\n")
+    with open(results, "a") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()
