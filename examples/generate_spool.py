@@ -12,16 +12,15 @@ refusals, PII leaks, invalid JSON, bad tool arguments, latency tail, a silent
 provider update, a prompt-version canary, malformed lines).
 
 Only the Python 3.11 standard library is used. The same arguments always give
-byte-identical output.
+byte-identical output (independent of --jobs and of the platform).
 
-    python3 examples/generate_spool.py --out examples/spool --clean
-    python3 examples/generate_spool.py --out /tmp/bench --records 1000000 --files 8 --clean
+    python3 examples/generate_spool.py --clean          # regenerate examples/spool
+    python3 examples/generate_spool.py --out /tmp/bench-spool --records 1000000 --clean
 """
 
 from __future__ import annotations
 
 import argparse
-from bisect import bisect_right
 import datetime as _dt
 import json
 import os
@@ -29,6 +28,7 @@ import random
 import sys
 import time
 import unicodedata
+from bisect import bisect_right
 
 DEFAULT_START = "2026-11-28T00:00:00Z"
 
@@ -45,7 +45,7 @@ TENANT_W = [40, 25, 20, 15]
 MODELS = {
     # model: (provider, response_model, ttft median ms, ms per output token,
     #         $ per 1M input tokens, $ per 1M output tokens, token factor)
-    "gpt-4o-mini": ("openai", "gpt-4o-mini-2024-07-18", 420.0, 10.0, 0.15, 0.60, 1.0),
+    "gpt-4o-mini": ("openai", "gpt-4o-mini-2024-07-18", 490.0, 10.0, 0.15, 0.60, 1.0),
     "gpt-4o": ("openai", "gpt-4o-2024-08-06", 520.0, 14.0, 2.50, 10.00, 1.0),
     "claude-3-5-haiku": ("anthropic", "claude-3-5-haiku-20241022", 560.0, 11.0, 0.80, 4.00, 1.12),
 }
@@ -221,10 +221,6 @@ def luhn_check_digit(digits: str) -> int:
     return (10 - total % 10) % 10
 
 
-def luhn_valid(digits: str) -> bool:
-    return luhn_check_digit(digits[:-1]) == ord(digits[-1]) - 48
-
-
 def make_luhn_invalid(digits: str) -> str:
     """Return digits with the last digit changed so that the Luhn check fails."""
     good = luhn_check_digit(digits[:-1])
@@ -346,7 +342,7 @@ SUPPORT_INTENTS = {
         [
             "How do I return an item from order {order}?",
             "Is it too late to return {order}? I got it on {odate}.",
-            "I want to send back the {product} from order {order}, it doesn't fit.",
+            "I want to send back the {product} from order {order}, it's not what I expected.",
         ],
         [
             "I want to return the {product} I bought. It's not what I expected.",
@@ -414,21 +410,8 @@ SUPPORT_INTENTS = {
     "product_question": (
         14,
         [],
-        [
-            "Is the {product} waterproof?",
-            "Does the {product} come with a warranty?",
-            "What's the difference between the {product} and the {product2}?",
-            "Do you have the {product} in stock? I'm in {city}.",
-            "how long does the battery last on the {product}",
-            "Is the {product} compatible with the {product2}?",
-        ],
-        [
-            "Yes, the {product} comes with a 2-year manufacturer warranty covering defects in materials and workmanship. Accidental damage isn't covered.",
-            "The {product} is currently in stock and ships within 24 hours. Delivery to {city} usually takes 2-3 business days.",
-            "Good question! The {product} costs {price} and is designed for everyday use, while the {product2} ({price2}) has a different feature set. If you tell me how you plan to use it, I can recommend one.",
-            "I don't have verified compatibility data for the {product} and the {product2}, so I'd rather not guess. Our product specialists can confirm it within one business day if you'd like.",
-            "According to the product page, the {product} is rated for typical daily use and is covered by our 30-day return policy if it doesn't meet your needs.",
-        ],
+        [],  # question/answer pairs: PRODUCT_QA
+        [],
         None,
     ),
     "account_login": (
@@ -462,6 +445,32 @@ SUPPORT_INTENTS = {
         None,
     ),
 }
+PRODUCT_QA = [
+    ("Does the {product} come with a warranty?", [
+        "Yes, the {product} comes with a 2-year manufacturer warranty covering defects in materials and workmanship. Accidental damage isn't covered.",
+        "It does: 2 years from the delivery date. Keep your order confirmation, it works as proof of purchase.",
+    ]),
+    ("Do you have the {product} in stock? I'm in {city}.", [
+        "The {product} is currently in stock and ships within 24 hours. Delivery to {city} usually takes 2-3 business days.",
+        "Right now the {product} is out of stock, but we expect new stock {eta}. I can notify you by e-mail as soon as it's back.",
+    ]),
+    ("What's the difference between the {product} and the {product2}?", [
+        "Good question! The {product} costs {price} and is designed for everyday use, while the {product2} ({price2}) serves a different purpose. If you tell me how you plan to use it, I can recommend one.",
+        "They're quite different products: the {product} is {price} and the {product2} is {price2}. The product pages list the full specifications side by side under 'Compare'.",
+    ]),
+    ("Can I use the {product} together with the {product2}?", [
+        "I don't have verified compatibility data for the {product} and the {product2}, so I'd rather not guess. Our product specialists can confirm it within one business day if you'd like.",
+        "Yes, customers often buy them together. If anything doesn't work as expected, both are covered by our 30-day return policy.",
+    ]),
+    ("How much is the {product} right now?", [
+        "The {product} is currently {price}. Shipping is free on orders over {bigprice}.",
+        "It's {price} at the moment. Prices can change during promotions, but you'll always pay the price shown at checkout.",
+    ]),
+    ("is there a bulk discount on the {product}", [
+        "For 10 or more units of the {product} our business team can offer volume pricing. Would you like me to forward your request?",
+        "We don't have automatic bulk discounts, but our business sales team can quote larger orders of the {product}.",
+    ]),
+]
 SUPPORT_INTENT_NAMES = list(SUPPORT_INTENTS)
 SUPPORT_INTENT_W = [SUPPORT_INTENTS[k][0] for k in SUPPORT_INTENT_NAMES]
 
@@ -531,15 +540,15 @@ PII_KINDS = list(PII_LEAKS)
 PII_KIND_W = [35, 30, 20, 15]
 
 LOOKALIKES = {
-    "uuid": ["Your case reference is {uuid}.", "(Reference: {uuid})"],
-    "version": ["This was fixed in app version {ver}, so please update the app.",
-                "Make sure your firmware is at least {ver}."],
+    "uuid": ["Reference: {uuid}.", "(case {uuid})"],
+    "version": ["This was fixed in app version {ver}, so updating the app should help.",
+                "The customer is on app version {ver}."],
     "price": ["For comparison, the {product2} is listed at {bigprice}.",
               "Orders above {bigprice} qualify for free express shipping."],
-    "date": ["This was recorded on {isodate} at {hhmm}.", "Our records show the last update on {isodate}."],
-    "non_luhn_number": ["Your claim number is {nonluhn}.", "Please quote reference {nonluhn} in any reply."],
-    "tracking": ["The {carrier} tracking number is {tracking}."],
-    "order_number": ["Your previous order {order2} is not affected."],
+    "date": ["Last update recorded on {isodate} at {hhmm}.", "Our records show the last change on {isodate}."],
+    "non_luhn_number": ["Claim number: {nonluhn}.", "Please quote reference {nonluhn} in any reply."],
+    "tracking": ["{carrier} tracking number: {tracking}."],
+    "order_number": ["The earlier order {order2} is not affected."],
 }
 LOOKALIKE_KINDS = list(LOOKALIKES)
 
@@ -556,20 +565,24 @@ EXTRACT_PREAMBLES = ["", "", "", "Here is the extracted order:\n", "Sure! Here's
 
 # ---- refunds-assist ----
 REFUND_REASONS = {
-    "damaged": ["arrived damaged", "the box was crushed and the item is broken", "arrived with a cracked housing"],
-    "defective": ["stopped working", "is defective and won't turn on", "has a fault that keeps getting worse"],
-    "not_delivered": ["never arrived", "tracking says delivered but nothing was received", "was lost in transit"],
-    "changed_mind": ["changed their mind", "doesn't need it anymore", "found a better fit elsewhere"],
-    "wrong_item": ["received the wrong item", "got a different colour than ordered", "received a different model"],
-    "duplicate_charge": ["was charged twice", "sees two identical charges on the card statement"],
-    "late_delivery": ["arrived a week late", "arrived after the promised delivery date"],
+    "damaged": ["the item arrived damaged", "the box was crushed and the item is broken",
+                "the item arrived with a cracked housing"],
+    "defective": ["the item stopped working after a week", "the item is defective and won't turn on",
+                  "the item has a fault that keeps getting worse"],
+    "not_delivered": ["the parcel never arrived", "tracking says delivered but nothing was received",
+                      "the parcel was lost in transit"],
+    "changed_mind": ["they changed their mind", "they don't need it anymore", "they found a better fit elsewhere"],
+    "wrong_item": ["they received the wrong item", "they got a different colour than ordered",
+                   "they received a different model"],
+    "duplicate_charge": ["they were charged twice", "there are two identical charges on their card statement"],
+    "late_delivery": ["the order arrived a week late", "the parcel arrived after the promised delivery date"],
 }
 REFUND_REASON_NAMES = list(REFUND_REASONS)
 REFUND_REASON_W = [20, 15, 12, 20, 12, 8, 13]
 REFUND_REQUESTS = [
-    "Refund request for order {order}\nCustomer: {name} ({tier} tier)\nItem: {product}, {amount}\nDelivered: {ddate} ({days} days ago)\nReason: customer says the item {reason_text}.",
-    "Customer {name} wants a refund on {order}: says the {product} {reason_text}. Delivered {days} days ago, paid {amount}. Eligible?",
-    "Please decide: order {order}, {product} ({amount}), delivered {ddate}. Customer ({tier}) reports that it {reason_text}. Agent note: {note}",
+    "Refund request for order {order}\nCustomer: {name} ({tier} tier)\nItem: {product}, {amount}\nDelivered: {ddate} ({days} days ago)\nReason: customer says {reason_text}.",
+    "Customer {name} wants a refund on {order} ({product}): says {reason_text}. Delivered {days} days ago, paid {amount}. Eligible?",
+    "Please decide: order {order}, {product} ({amount}), delivered {ddate}. Customer ({tier}) reports that {reason_text}. Agent note: {note}",
     "Refund? {order} / {product} / {amount} / delivered {days}d ago / reason: {reason_text}",
 ]
 REFUND_NOTES = ["customer has been polite, first complaint", "third contact about this order",
@@ -669,6 +682,8 @@ class Slots(dict):
 
 
 class Generator:
+    """Makes one trace record at a time from its own random.Random."""
+
     def __init__(self, rng: random.Random, start_ms: int):
         self.r = rng
         self.rand = rng.random
@@ -950,6 +965,9 @@ class Generator:
         msgs = [{"role": "system", "content": self.sys_prompts[(pv, tenant)]}]
         intent = self.pick(SUPPORT_INTENT_NAMES, self.intent_cw)
         _, with_order, without_order, outputs, tool = SUPPORT_INTENTS[intent]
+        if intent == "product_question":
+            q, outputs = self.ch(PRODUCT_QA)
+            without_order = [q]
         tool_calls = []
         meta = {"session_id": "sess-%08x" % r.getrandbits(32), "channel": self.ch(CHANNELS)}
 
@@ -982,13 +1000,13 @@ class Generator:
                 msgs.append({"role": "assistant", "content": self.ch(GREETINGS_ASSISTANT).format_map(S)})
             if pattern > 0.93:
                 # an earlier, resolved question in the same session
-                p = SUPPORT_INTENTS["product_question"]
+                q, answers = self.ch(PRODUCT_QA)
                 S2 = Slots(S)
                 S2.g = self
                 for k in ("product", "product2", "sku", "_p", "_p2", "_price", "price", "price2"):
                     S2.pop(k, None)
-                msgs.append({"role": "user", "content": self.ch(p[2]).format_map(S2)})
-                msgs.append({"role": "assistant", "content": self.ch(p[3]).format_map(S2)})
+                msgs.append({"role": "user", "content": q.format_map(S2)})
+                msgs.append({"role": "assistant", "content": self.ch(answers).format_map(S2)})
             pool = with_order if (with_order and rand() < 0.5) else (without_order or with_order)
             msgs.append({"role": "user", "content": self.ch(pool).format_map(S)})
 
@@ -1020,7 +1038,7 @@ class Generator:
                             "summary": f"{S['product']} reported damaged by customer"}
                 tool_calls.append({"name": tool, "arguments": J_SPACED(args)})
             x = rand()
-            if x < 0.013:
+            if x < 0.016:
                 out = self.add_pii(S, out, labels)
             elif x < 0.083:
                 out = self.add_lookalike(S, out, labels)
@@ -1086,12 +1104,12 @@ class Generator:
         else:
             body = pretty_order(obj)
         k = rand()
-        if k < 0.015:
+        if k < 0.010:
             labels.append("schema:missing_field")
             obj = dict(obj)
             del obj[self.ch(["currency", "order_id", "total", "items"])]
             out = J_SPACED(obj)
-        elif k < 0.030:
+        elif k < 0.025:
             labels.append("invalid_json")
             v = rand()
             if v < 0.3:
@@ -1102,12 +1120,12 @@ class Generator:
                 out = repr(obj)
             else:
                 out = "The order is: " + body
-        elif k < 0.035:
+        elif k < 0.030:
             labels.append("schema:wrong_type")
             obj = _copy_order(obj)
             obj["items"][0]["qty"] = str(obj["items"][0]["qty"])
             out = J_SPACED(obj)
-        elif k < 0.035 + fence_p:
+        elif k < 0.030 + fence_p:
             labels.append("json_fence")
             out = self.ch(EXTRACT_PREAMBLES) + "```json\n" + pretty_order(obj) + "\n```"
         else:
@@ -1159,9 +1177,9 @@ class Generator:
         S["fee"] = money(fee, cur)
         if decision == "full":
             out = self.ch([
-                "Approved. Order {order} qualifies for a full refund of {refund} because the item {reason_text} within the 30-day window. I've issued the refund to the original payment method; it should appear within 5-7 business days.",
-                "Full refund approved for {order} ({refund}). The customer reported that the item {reason_text}, which is covered by the policy.",
-                "This request is eligible: the {product} {reason_text} and was delivered {days} days ago. I've issued a full refund of {refund}.",
+                "Approved. Order {order} qualifies for a full refund of {refund} because {reason_text}, reported within the 30-day window. I've issued the refund to the original payment method; it should appear within 5-7 business days.",
+                "Full refund approved for {order} ({refund}). The customer reported that {reason_text}, which is covered by the policy.",
+                "This request is eligible: {reason_text} and the {product} was delivered {days} days ago. I've issued a full refund of {refund}.",
             ])
         elif decision == "partial":
             out = self.ch([
@@ -1171,7 +1189,7 @@ class Generator:
         elif decision == "shipping":
             out = self.ch([
                 "The delivery was late, so per policy I've refunded the shipping fee of {refund} for order {order}. The item itself is not eligible for a refund.",
-                "Approved: shipping fee refund of {refund} because the order {reason_text}.",
+                "Approved: shipping fee refund of {refund} because {reason_text}.",
             ])
         elif decision == "escalate_billing":
             out = self.ch([
@@ -1187,7 +1205,7 @@ class Generator:
             out = self.ch([
                 "I'm not able to approve this refund: order {order} was delivered on {ddate}, {days} days ago, which is outside our 30-day window. You could offer {first} a 15% goodwill voucher instead.",
                 "Declined. The request for {order} does not meet the policy (delivered {days} days ago, reason: {reason_text}).",
-                "Refund declined for {order}. The item {reason_text}, but the policy only allows refunds within 30 days of delivery.",
+                "Refund declined for {order}: {reason_text}, but the policy only allows refunds within 30 days of delivery.",
             ])
         out = out.format_map(S)
         tool_calls = []
@@ -1211,7 +1229,7 @@ class Generator:
                 a = J_SPACED(args)
             tool_calls.append({"name": "issue_refund", "arguments": a})
         x = rand()
-        if x < 0.012:
+        if x < 0.015:
             out = self.add_pii(S, out, labels)
         elif x < 0.06:
             out = self.add_lookalike(S, out, labels)
@@ -1281,7 +1299,7 @@ class Generator:
                 "Suggested next step: confirm the payment status before replying.",
             ])
         x = rand()
-        if x < 0.012:
+        if x < 0.015:
             labels.append("pii:phone" if has_phone else "pii:email")
             out += (f" They can be reached on {S['phone']}." if has_phone
                     else f" Contact: {S['email']}.")
@@ -1342,7 +1360,7 @@ class Generator:
             tools_overhead = 0
 
         # errors: a small base rate plus a rate-limit burst for OpenAI.
-        err_p = 0.011
+        err_p = 0.0135
         if provider == "openai" and 16.0 <= hrel < 16.25:
             err_p = 0.15
         status, error = "ok", None
@@ -1501,10 +1519,6 @@ _esc = json.encoder.encode_basestring  # the C implementation when available
 _SYS_ESC: dict = {}
 
 
-def _s(v) -> str:
-    return "null" if v is None else _esc(v)
-
-
 def _scalar(v) -> str:
     if v.__class__ is str:
         return _esc(v)
@@ -1514,7 +1528,11 @@ def _scalar(v) -> str:
 
 
 def encode_record(r: dict) -> str:
-    """Byte-identical to J_COMPACT(r) for records made by Generator.record, ~3x faster."""
+    """Byte-identical to J_COMPACT(r) for records made by Generator.record, but faster.
+
+    Values from fixed vocabularies (ids, timestamps, route, model, ...) never
+    need escaping, so they are inserted between quotes directly.
+    """
     inp = r["input"]
     if inp.__class__ is str:
         inp_s = _esc(inp)
@@ -1528,26 +1546,33 @@ def encode_record(r: dict) -> str:
                     e = _SYS_ESC[c] = _esc(c)
                 parts.append('{"role":"system","content":' + e + "}")
             else:
-                parts.append('{"role":' + _esc(m["role"]) + ',"content":' + _esc(c) + "}")
+                parts.append('{"role":"' + m["role"] + '","content":' + _esc(c) + "}")
         inp_s = "[" + ",".join(parts) + "]"
     tools = r["tool_calls"]
-    tools_s = ("[" + ",".join(['{"name":' + _esc(t["name"]) + ',"arguments":' + _esc(t["arguments"]) + "}"
+    tools_s = ("[" + ",".join(['{"name":"' + t["name"] + '","arguments":' + _esc(t["arguments"]) + "}"
                                for t in tools]) + "]") if tools else "[]"
     u = r["usage"]
     usage_s = "null" if u is None else '{"input_tokens":%d,"output_tokens":%d}' % (
         u["input_tokens"], u["output_tokens"])
     cost = r["cost_usd"]
-    meta = r["metadata"]
-    meta_s = "{" + ",".join([_esc(k) + ":" + _scalar(v) for k, v in meta.items()]) + "}"
-    return ('{"trace_id":%s,"timestamp":%s,"route":%s,"tenant":%s,"provider":%s,"model":%s,'
-            '"response_model":%s,"system_fingerprint":%s,"prompt_version":%s,"input":%s,"output":%s,'
-            '"tool_calls":%s,"usage":%s,"latency_ms":%d,"cost_usd":%s,"status":%s,"error":%s,'
+    meta_s = "{" + ",".join(['"' + k + '":' + (_esc(v) if v.__class__ is str else _scalar(v))
+                             for k, v in r["metadata"].items()]) + "}"
+    rm = r["response_model"]
+    fp = r["system_fingerprint"]
+    out = r["output"]
+    err = r["error"]
+    ref = r["reference"]
+    fb = r["feedback"]
+    return ('{"trace_id":"%s","timestamp":"%s","route":"%s","tenant":"%s","provider":"%s","model":"%s",'
+            '"response_model":%s,"system_fingerprint":%s,"prompt_version":"%s","input":%s,"output":%s,'
+            '"tool_calls":%s,"usage":%s,"latency_ms":%d,"cost_usd":%s,"status":"%s","error":%s,'
             '"reference":%s,"feedback":%s,"metadata":%s}') % (
-        _esc(r["trace_id"]), _esc(r["timestamp"]), _esc(r["route"]), _esc(r["tenant"]),
-        _esc(r["provider"]), _esc(r["model"]), _s(r["response_model"]), _s(r["system_fingerprint"]),
-        _esc(r["prompt_version"]), inp_s, _s(r["output"]), tools_s, usage_s, r["latency_ms"],
-        "null" if cost is None else float.__repr__(cost), _esc(r["status"]), _s(r["error"]),
-        _s(r["reference"]), _s(r["feedback"]), meta_s)
+        r["trace_id"], r["timestamp"], r["route"], r["tenant"], r["provider"], r["model"],
+        "null" if rm is None else '"' + rm + '"', "null" if fp is None else '"' + fp + '"',
+        r["prompt_version"], inp_s, "null" if out is None else _esc(out), tools_s, usage_s,
+        r["latency_ms"], "null" if cost is None else float.__repr__(cost), r["status"],
+        "null" if err is None else '"' + err + '"', "null" if ref is None else _esc(ref),
+        "null" if fb is None else '"' + fb + '"', meta_s)
 
 
 # Records are generated in blocks of BLOCK records. Each block has its own RNG
@@ -1597,7 +1622,8 @@ def _gen_block(task):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default="examples/spool", help="output directory (default: examples/spool)")
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "spool"),
+                    help="output directory (default: examples/spool next to this script)")
     ap.add_argument("--records", type=int, default=6000, help="number of valid records (default: 6000)")
     ap.add_argument("--files", type=int, default=4, help="number of rotated files (default: 4)")
     ap.add_argument("--seed", type=int, default=42, help="RNG seed (default: 42)")
@@ -1707,8 +1733,8 @@ def main(argv=None) -> int:
                     f.close()
                 name = file_name_for(ts_list[j])
                 stem, suffix = name[:-6], 1
-                while name in names:
-                    name = f"{stem}-{suffix}.jsonl"
+                while name in names:  # >1 file starting in the same second: sorts after `name`
+                    name = f"{stem}_{suffix:03d}.jsonl"
                     suffix += 1
                 names.append(name)
                 paths.append(os.path.join(a.out, name))
@@ -1732,8 +1758,8 @@ def main(argv=None) -> int:
     else:
         import multiprocessing
         from collections import deque
-        with multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn").Pool(
-                jobs, initializer=_worker_init, initargs=(a.seed, start_ms, want_labels)) as pool:
+        with multiprocessing.Pool(jobs, initializer=_worker_init,
+                                  initargs=(a.seed, start_ms, want_labels)) as pool:
             it = tasks()
             pending = deque()
             for task in it:
