@@ -83,7 +83,7 @@ extension EvaldConfig {
         let stateDir = resolve(w.string(top["state_dir"], "state_dir") ?? w.environment["STATE_DIRECTORY"]?.split(separator: ":").first.map(String.init) ?? "./state")
 
         // spool
-        let s = w.mapping(top["spool"], "spool", allowed: ["dir", "poll_interval", "max_line_bytes", "after_read", "idle_after"])
+        let s = w.mapping(top["spool"], "spool", allowed: ["dir", "poll_interval", "max_line_bytes", "after_read", "idle_after", "validate"])
         var spool = SpoolConfig(dir: "")
         if let dir = w.string(s["dir"], "spool.dir") {
             spool.dir = resolve(dir)
@@ -95,6 +95,7 @@ extension EvaldConfig {
         spool.maxLineBytes = w.int(s["max_line_bytes"], "spool.max_line_bytes", default: spool.maxLineBytes, min: 1024)
         spool.afterRead = SpoolConfig.AfterRead(rawValue: w.oneOf(s["after_read"], "spool.after_read", ["keep", "delete"], default: "keep"))!
         spool.idleAfter = w.duration(s["idle_after"], "spool.idle_after", default: spool.idleAfter)
+        spool.validate = SpoolConfig.Validation(rawValue: w.oneOf(s["validate"], "spool.validate", ["sampled", "all"], default: "sampled"))!
 
         // sampling
         let sm = w.mapping(top["sampling"], "sampling", allowed: ["rate", "routes", "boost_rate", "min_per_minute", "max_rate", "shard"])

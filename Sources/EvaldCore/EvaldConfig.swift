@@ -31,6 +31,11 @@ public struct SpoolConfig: Sendable {
     /// How long a file must stay unchanged before it counts as finished: its partial last
     /// line is then quarantined as incomplete, and with `after_read: delete` it is removed.
     public var idleAfter: Double = 300
+    /// `sampled` (default): only sampled lines are fully decoded and validated, as SPEC 3 asks;
+    /// `all`: every line's JSON structure and required fields are checked too.
+    public var validate: Validation = .sampled
+
+    public enum Validation: String, Sendable { case sampled, all }
 }
 
 public struct SamplingConfig: Sendable {

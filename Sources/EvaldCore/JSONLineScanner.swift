@@ -40,16 +40,8 @@ public struct JSONLineScan: Sendable, Equatable {
 }
 
 public enum JSONLineScanner {
-    private static let quote = UInt8(ascii: "\"")
-    private static let backslash = UInt8(ascii: "\\")
-    private static let traceIDKey = Array("trace_id".utf8)
-    private static let routeKey = Array("route".utf8)
-    private static let resourceSpansKey = Array("resourceSpans".utf8)
-    private static let timestampKey = Array("timestamp".utf8)
-    private static let modelKey = Array("model".utf8)
-    private static let outputKey = Array("output".utf8)
-    private static let statusKey = Array("status".utf8)
-    private static let errorValue = Array("\"error\"".utf8)
+    private static var quote: UInt8 { 0x22 }
+    private static var backslash: UInt8 { 0x5C }
 
     /// Walks the top-level members. With `walkAll` false it stops as soon as `trace_id` (and
     /// `route`, when `needRoute`) are found; with `walkAll` it checks the whole line's
@@ -76,25 +68,26 @@ public enum JSONLineScanner {
             let valueStart = i
             guard let valueEnd = skipValue(b, i) else { result.isBroken = true; return result }
             let isString = b[valueStart] == quote
-            if equals(b, key, traceIDKey) {
+            if walkAll, !isScalarValid(b, valueStart..<valueEnd) { result.isBroken = true; return result }
+            if equals(b, key, "trace_id") {
                 if isString {
                     result.traceID = (valueStart + 1)..<(valueEnd - 1)
                     result.traceIDHasEscapes = contains(b, result.traceID!, backslash)
                 }
-            } else if equals(b, key, routeKey) {
+            } else if equals(b, key, "route") {
                 if isString {
                     result.route = (valueStart + 1)..<(valueEnd - 1)
                     result.routeHasEscapes = contains(b, result.route!, backslash)
                 }
-            } else if equals(b, key, resourceSpansKey) {
+            } else if equals(b, key, "resourceSpans") {
                 result.isOTLP = true
                 return result
             } else if walkAll {
                 let isNull = b[valueStart] == UInt8(ascii: "n")
-                if equals(b, key, timestampKey) { result.hasTimestamp = !isNull }
-                else if equals(b, key, modelKey) { result.hasModel = !isNull }
-                else if equals(b, key, outputKey) { result.hasOutput = !isNull }
-                else if equals(b, key, statusKey) { result.statusIsError = equals(b, valueStart..<valueEnd, errorValue) }
+                if equals(b, key, "timestamp") { result.hasTimestamp = !isNull }
+                else if equals(b, key, "model") { result.hasModel = !isNull }
+                else if equals(b, key, "output") { result.hasOutput = !isNull }
+                else if equals(b, key, "status") { result.statusIsError = equals(b, valueStart..<valueEnd, "\"error\"") }
             }
             if !walkAll, result.traceID != nil, !needRoute || result.route != nil { return result }
             i = skipWhitespace(b, valueEnd)
@@ -175,15 +168,30 @@ public enum JSONLineScanner {
         return i == start ? nil : i
     }
 
+    /// A top-level value that is neither a string nor a container must be a JSON literal or number.
     @inline(__always)
-    static func equals(_ b: UnsafeRawBufferPointer, _ range: Range<Int>, _ literal: [UInt8]) -> Bool {
-        guard range.count == literal.count else { return false }
-        var k = 0
-        for i in range {
-            if b[i] != literal[k] { return false }
-            k += 1
+    static func isScalarValid(_ b: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
+        switch b[range.lowerBound] {
+        case quote, 0x7B, 0x5B: return true
+        case 0x74: return equals(b, range, "true")
+        case 0x66: return equals(b, range, "false")
+        case 0x6E: return equals(b, range, "null")
+        case 0x2D, 0x30...0x39:
+            for i in range {
+                switch b[i] {
+                case 0x30...0x39, 0x2D, 0x2B, 0x2E, 0x65, 0x45: continue
+                default: return false
+                }
+            }
+            return true
+        default: return false
         }
-        return true
+    }
+
+    @inline(__always)
+    static func equals(_ b: UnsafeRawBufferPointer, _ range: Range<Int>, _ literal: StaticString) -> Bool {
+        guard range.count == literal.utf8CodeUnitCount else { return false }
+        return memcmp(b.baseAddress! + range.lowerBound, literal.utf8Start, range.count) == 0
     }
 
     static func contains(_ b: UnsafeRawBufferPointer, _ range: Range<Int>, _ byte: UInt8) -> Bool {

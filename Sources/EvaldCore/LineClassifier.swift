@@ -1,5 +1,3 @@
-import Foundation
-
 /// Turns one spool line into what the ingest stage does with it: nothing (blank or not
 /// in the sample), a sampled record, or a problem to quarantine.
 ///
@@ -15,11 +13,13 @@ public struct LineClassifier: Sendable {
     }
 
     public let sampler: TraceSampler
-    /// Walk every line's structure and required fields, not only the sampled ones', so that
-    /// truncated or incomplete records are counted and quarantined whether sampled or not.
+    /// `spool.validate: all`: walk every line's structure and required fields, so that broken
+    /// records are counted and quarantined whether sampled or not. Off by default, because it
+    /// costs about twice the reading time (Benchmarks/RESULTS.md); without it an unsampled
+    /// line is only checked for its trace id and for being cut short (not ending in `}`).
     public let validatesEveryLine: Bool
 
-    public init(sampler: TraceSampler, validatesEveryLine: Bool = true) {
+    public init(sampler: TraceSampler, validatesEveryLine: Bool = false) {
         self.sampler = sampler
         self.validatesEveryLine = validatesEveryLine
     }
@@ -32,7 +32,7 @@ public struct LineClassifier: Sendable {
         case .object: break
         }
         if scan.isOTLP { return .otlp }
-        guard !scan.isBroken, let idRange = scan.traceID, !scan.traceIDHasEscapes, !idRange.isEmpty else {
+        guard !scan.isBroken, validatesEveryLine || Self.endsLikeAnObject(line), let idRange = scan.traceID, !scan.traceIDHasEscapes, !idRange.isEmpty else {
             // Broken JSON, or no plain trace id at the top level: decode fully to say precisely
             // what is wrong (or to handle an escaped id correctly).
             return decodeAndDecide(line)
@@ -56,6 +56,14 @@ public struct LineClassifier: Sendable {
         }
     }
 
+    /// A line cut short (the commonest producer failure: a crash mid-write) does not end in `}`.
+    @inline(__always)
+    static func endsLikeAnObject(_ line: UnsafeRawBufferPointer) -> Bool {
+        var i = line.count - 1
+        while i >= 0, line[i] == 0x20 || line[i] == 0x09 || line[i] == 0x0D { i -= 1 }
+        return i >= 0 && line[i] == 0x7D
+    }
+
     /// The slow path: full decode first, then the decision from the decoded fields.
     private func decodeAndDecide(_ line: UnsafeRawBufferPointer) -> Outcome {
         switch decode(line) {
@@ -70,54 +78,30 @@ public struct LineClassifier: Sendable {
     }
 
     public func decode(_ line: UnsafeRawBufferPointer) -> Result<TraceRecord, LineProblem> {
-        let object: Any
         do {
-            object = try Self.parseJSON(line)
-        } catch {
-            return .failure(error)
-        }
-        guard let dictionary = object as? [String: Any] else {
-            return .failure(LineProblem(.notAnObject, "line is JSON but not an object (\(Self.describeJSONType(object)))"))
-        }
-        do {
-            return .success(try NativeRecordDecoder.decode(dictionary))
+            return .success(try NativeRecordDecoder.decode(try Self.parseJSON(line)))
         } catch {
             return .failure(error)
         }
     }
 
-    static func parseJSON(_ line: UnsafeRawBufferPointer) throws(LineProblem) -> Any {
+    static func parseJSON(_ line: UnsafeRawBufferPointer) throws(LineProblem) -> JSONValue {
         guard String(validating: line, as: UTF8.self) != nil else {
             throw LineProblem(.invalidUTF8, "line is not valid UTF-8")
         }
         do {
-            return try JSONSerialization.jsonObject(with: Data(line), options: [.fragmentsAllowed])
+            return try JSONParser.parse(line)
         } catch {
-            throw LineProblem(.invalidJSON, "line is not valid JSON: \(Self.describeParseError(error))")
+            throw LineProblem(.invalidJSON, "line is not valid JSON: \(error)")
         }
     }
 
     private static func problemOfNonObject(_ line: UnsafeRawBufferPointer) -> LineProblem {
         do {
-            let object = try parseJSON(line)
-            return LineProblem(.notAnObject, "line is JSON but not an object (\(describeJSONType(object)))")
+            let value = try parseJSON(line)
+            return LineProblem(.notAnObject, "line is JSON but not an object (\(value.typeName))")
         } catch {
             return error
         }
-    }
-
-    static func describeJSONType(_ value: Any) -> String {
-        switch value {
-        case is [Any]: return "an array"
-        case is String: return "a string"
-        case is NSNumber: return "a number or boolean"
-        case is NSNull: return "null"
-        default: return "\(type(of: value))"
-        }
-    }
-
-    static func describeParseError(_ error: Error) -> String {
-        let text = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)"
-        return String(text.prefix(200))
     }
 }

@@ -2,19 +2,16 @@ import Foundation
 
 /// Decodes a native record (SPEC 2.1) from a parsed JSON object.
 public enum NativeRecordDecoder {
-    public static func decode(_ object: [String: Any]) throws(LineProblem) -> TraceRecord {
-        guard let rawID = object["trace_id"] else { throw missingField("trace_id") }
-        guard let traceID = rawID as? String, !traceID.isEmpty else {
+    public static func decode(_ object: JSONValue) throws(LineProblem) -> TraceRecord {
+        guard case .object = object else { throw LineProblem(.notAnObject, "line is JSON but not an object (\(object.typeName))") }
+        guard let rawID = present(object["trace_id"]) else { throw missingField("trace_id") }
+        guard let traceID = rawID.stringValue, !traceID.isEmpty else {
             throw LineProblem(.invalidField, "\"trace_id\" must be a non-empty string")
         }
-        guard let rawTimestamp = object["timestamp"], !(rawTimestamp is NSNull) else {
-            throw missingField("timestamp")
-        }
+        guard let rawTimestamp = present(object["timestamp"]) else { throw missingField("timestamp") }
         let timestamp = try decodeTimestamp(rawTimestamp)
-        guard let rawModel = object["model"], !(rawModel is NSNull) else {
-            throw missingField("model")
-        }
-        guard let model = rawModel as? String, !model.isEmpty else {
+        guard let rawModel = present(object["model"]) else { throw missingField("model") }
+        guard let model = rawModel.stringValue, !model.isEmpty else {
             throw LineProblem(.invalidField, "\"model\" must be a non-empty string")
         }
         var record = TraceRecord(recordID: traceID, traceID: traceID, timestamp: timestamp, model: model)
@@ -35,18 +32,16 @@ public enum NativeRecordDecoder {
             record.status = value
         }
         record.output = try optionalString(object, "output")
-        if record.output == nil, record.status != .error {
-            throw missingField("output")
-        }
+        if record.output == nil, record.status != .error { throw missingField("output") }
         record.input = try decodeInput(object["input"])
         record.toolCalls = try decodeToolCalls(object["tool_calls"])
-        if let usage = object["usage"], !(usage is NSNull) {
-            guard let usage = usage as? [String: Any] else { throw LineProblem(.invalidField, "\"usage\" must be an object") }
+        if let usage = present(object["usage"]) {
+            guard case .object = usage else { throw LineProblem(.invalidField, "\"usage\" must be an object") }
             // OpenAI's older names are accepted too.
-            let prompt = try optionalInt(usage, "prompt_tokens", in: "usage")
-            let completion = try optionalInt(usage, "completion_tokens", in: "usage")
-            record.inputTokens = try optionalInt(usage, "input_tokens", in: "usage") ?? prompt
-            record.outputTokens = try optionalInt(usage, "output_tokens", in: "usage") ?? completion
+            let prompt = try optionalCount(usage, "prompt_tokens", in: "usage")
+            let completion = try optionalCount(usage, "completion_tokens", in: "usage")
+            record.inputTokens = try optionalCount(usage, "input_tokens", in: "usage") ?? prompt
+            record.outputTokens = try optionalCount(usage, "output_tokens", in: "usage") ?? completion
         }
         record.latencyMs = try optionalNumber(object, "latency_ms")
         record.costUSD = try optionalNumber(object, "cost_usd")
@@ -59,109 +54,102 @@ public enum NativeRecordDecoder {
         return LineProblem(.missingField, "missing required field \"\(name)\"\(note)")
     }
 
-    static func decodeTimestamp(_ value: Any) throws(LineProblem) -> Date {
-        if let text = value as? String {
+    /// A member that is there and not null.
+    static func present(_ value: JSONValue?) -> JSONValue? {
+        guard let value, !value.isNull else { return nil }
+        return value
+    }
+
+    static func decodeTimestamp(_ value: JSONValue) throws(LineProblem) -> Date {
+        if let text = value.stringValue {
             guard let date = RFC3339.parse(text) else {
                 throw LineProblem(.invalidField, "\"timestamp\" \"\(text.prefix(40))\" is not RFC 3339 (e.g. 2026-11-28T10:00:00.123Z)")
             }
             return date
         }
-        if let number = value as? NSNumber, !isBool(number) {
-            return Date(timeIntervalSince1970: number.doubleValue)
-        }
-        throw LineProblem(.invalidField, "\"timestamp\" must be an RFC 3339 string or Unix seconds")
+        if let seconds = value.numberValue { return Date(timeIntervalSince1970: seconds) }
+        throw LineProblem(.invalidField, "\"timestamp\" must be an RFC 3339 string or Unix seconds, not \(value.typeName)")
     }
 
-    static func decodeInput(_ value: Any?) throws(LineProblem) -> [TraceRecord.Message] {
-        guard let value, !(value is NSNull) else { return [] }
-        if let text = value as? String { return [.init(role: "user", content: text)] }
-        guard let items = value as? [Any] else {
+    static func decodeInput(_ value: JSONValue?) throws(LineProblem) -> [TraceRecord.Message] {
+        guard let value = present(value) else { return [] }
+        if let text = value.stringValue { return [.init(role: "user", content: text)] }
+        guard let items = value.arrayValue else {
             throw LineProblem(.invalidField, "\"input\" must be a string or an array of {role, content} messages")
         }
         var messages: [TraceRecord.Message] = []
+        messages.reserveCapacity(items.count)
         for (index, item) in items.enumerated() {
-            guard let message = item as? [String: Any] else {
+            guard case .object = item else {
                 throw LineProblem(.invalidField, "\"input[\(index)]\" must be an object with \"role\" and \"content\"")
             }
-            let role = message["role"] as? String ?? "user"
-            messages.append(.init(role: role, content: contentText(message["content"])))
+            messages.append(.init(role: item["role"]?.stringValue ?? "user", content: contentText(item["content"])))
         }
         return messages
     }
 
     /// Message content may be a string or an array of parts (`{"type": "text", "text": ...}`).
-    static func contentText(_ value: Any?) -> String {
-        if let text = value as? String { return text }
-        if let parts = value as? [Any] {
-            return parts.compactMap { part -> String? in
-                if let text = part as? String { return text }
-                guard let part = part as? [String: Any] else { return nil }
-                return (part["text"] ?? part["content"]) as? String
-            }.joined(separator: "\n")
-        }
-        return ""
+    static func contentText(_ value: JSONValue?) -> String {
+        guard let value else { return "" }
+        if let text = value.stringValue { return text }
+        guard let parts = value.arrayValue else { return "" }
+        return parts.compactMap { part in part.stringValue ?? (part["text"] ?? part["content"])?.stringValue }.joined(separator: "\n")
     }
 
-    static func decodeToolCalls(_ value: Any?) throws(LineProblem) -> [TraceRecord.ToolCall] {
-        guard let value, !(value is NSNull) else { return [] }
-        guard let items = value as? [Any] else { throw LineProblem(.invalidField, "\"tool_calls\" must be an array") }
+    static func decodeToolCalls(_ value: JSONValue?) throws(LineProblem) -> [TraceRecord.ToolCall] {
+        guard let value = present(value) else { return [] }
+        guard let items = value.arrayValue else { throw LineProblem(.invalidField, "\"tool_calls\" must be an array") }
         var calls: [TraceRecord.ToolCall] = []
         for (index, item) in items.enumerated() {
-            guard let call = item as? [String: Any] else { throw LineProblem(.invalidField, "\"tool_calls[\(index)]\" must be an object") }
+            guard case .object = item else { throw LineProblem(.invalidField, "\"tool_calls[\(index)]\" must be an object") }
             // OpenAI nests name and arguments under "function".
-            let body = call["function"] as? [String: Any] ?? call
-            guard let name = body["name"] as? String else {
+            let body = item["function"].flatMap { if case .object = $0 { $0 } else { nil } } ?? item
+            guard let name = body["name"]?.stringValue else {
                 throw LineProblem(.invalidField, "\"tool_calls[\(index)].name\" must be a string")
             }
-            calls.append(.init(name: name, arguments: jsonText(body["arguments"])))
+            calls.append(.init(name: name, arguments: argumentsText(body["arguments"])))
         }
         return calls
     }
 
-    static func jsonText(_ value: Any?) -> String {
-        guard let value, !(value is NSNull) else { return "" }
-        if let text = value as? String { return text }
-        guard JSONSerialization.isValidJSONObject(value),
-              let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]) else { return "\(value)" }
-        return String(decoding: data, as: UTF8.self)
+    /// Arguments as the model wrote them: a JSON string as is, structured arguments serialized.
+    static func argumentsText(_ value: JSONValue?) -> String {
+        guard let value = present(value) else { return "" }
+        return value.stringValue ?? value.serialized()
     }
 
-    static func decodeFeedback(_ value: Any?) throws(LineProblem) -> Double? {
-        guard let value, !(value is NSNull) else { return nil }
-        if let text = value as? String {
+    static func decodeFeedback(_ value: JSONValue?) throws(LineProblem) -> Double? {
+        guard let value = present(value) else { return nil }
+        if let text = value.stringValue {
             switch text.lowercased() {
             case "up", "thumbs_up", "positive": return 1
             case "down", "thumbs_down", "negative": return 0
-            default: throw LineProblem(.invalidField, "\"feedback\" must be \"up\", \"down\" or a number")
+            default: break
             }
+        } else if let number = value.numberValue {
+            return number
         }
-        if let number = value as? NSNumber, !isBool(number) { return number.doubleValue }
         throw LineProblem(.invalidField, "\"feedback\" must be \"up\", \"down\" or a number")
     }
 
-    static func optionalString(_ object: [String: Any], _ key: String) throws(LineProblem) -> String? {
-        guard let value = object[key], !(value is NSNull) else { return nil }
-        guard let text = value as? String else { throw LineProblem(.invalidField, "\"\(key)\" must be a string") }
+    static func optionalString(_ object: JSONValue, _ key: String) throws(LineProblem) -> String? {
+        guard let value = present(object[key]) else { return nil }
+        guard let text = value.stringValue else { throw LineProblem(.invalidField, "\"\(key)\" must be a string, not \(value.typeName)") }
         return text
     }
 
-    static func optionalNumber(_ object: [String: Any], _ key: String, in parent: String? = nil) throws(LineProblem) -> Double? {
-        guard let value = object[key], !(value is NSNull) else { return nil }
-        guard let number = value as? NSNumber, !isBool(number), number.doubleValue.isFinite else {
+    static func optionalNumber(_ object: JSONValue, _ key: String, in parent: String? = nil) throws(LineProblem) -> Double? {
+        guard let value = present(object[key]) else { return nil }
+        guard let number = value.numberValue, number.isFinite else {
             let name = parent.map { "\($0).\(key)" } ?? key
-            throw LineProblem(.invalidField, "\"\(name)\" must be a number")
+            throw LineProblem(.invalidField, "\"\(name)\" must be a number, not \(value.typeName)")
         }
-        return number.doubleValue
+        return number
     }
 
-    static func optionalInt(_ object: [String: Any], _ key: String, in parent: String) throws(LineProblem) -> Int? {
+    static func optionalCount(_ object: JSONValue, _ key: String, in parent: String) throws(LineProblem) -> Int? {
         guard let value = try optionalNumber(object, key, in: parent) else { return nil }
         guard value >= 0, value < 1e15 else { throw LineProblem(.invalidField, "\"\(parent).\(key)\" must be a non-negative integer") }
         return Int(value)
-    }
-
-    static func isBool(_ number: NSNumber) -> Bool {
-        // JSONSerialization hands booleans over as NSNumber with the char type code.
-        String(cString: number.objCType) == "c"
     }
 }

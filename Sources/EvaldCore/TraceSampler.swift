@@ -67,8 +67,34 @@ public struct TraceSampler: Sendable {
     }
 
     public static func randomness(traceIDUTF8 id: UnsafeRawBufferPointer) -> UInt64 {
-        if id.count == 32, isAllHex(id), let value = hexValue(id, from: 18, to: 32) { return value }
+        if id.count == 32, let value = w3cRandomness(id) { return value }
         return fnv1a64(id) >> 8
+    }
+
+    /// The last 14 hex digits of a 32-hex-digit id in one pass; nil when any digit is not hex.
+    @inline(__always)
+    static func w3cRandomness(_ id: UnsafeRawBufferPointer) -> UInt64? {
+        let p = id.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        var value: UInt64 = 0
+        var invalid: UInt8 = 0
+        for i in 0..<32 {
+            let byte = p[i]
+            let digit = hexDigitTable[Int(byte)]
+            invalid |= digit
+            if i >= 18 { value = value << 4 | UInt64(digit & 0x0F) }
+        }
+        return invalid & 0x80 == 0 ? value : nil
+    }
+
+    /// Hex digit values; 0x80 marks a byte that is not a hex digit. A tuple-free table in a
+    /// literal array is initialised once; the loop above reads it without bounds checks.
+    private static let hexDigitTable: [UInt8] = (0..<256).map { byte -> UInt8 in
+        switch byte {
+        case 48...57: return UInt8(byte - 48)
+        case 97...102: return UInt8(byte - 87)
+        case 65...70: return UInt8(byte - 55)
+        default: return 0x80
+        }
     }
 
     /// Parses `rv:<14 hex digits>` out of the `ot` entry of a W3C `tracestate`

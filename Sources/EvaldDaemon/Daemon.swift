@@ -14,7 +14,7 @@ public enum Daemon {
 
     static func makeReader(_ config: EvaldConfig, store: StateStore, logger: Logger) -> SpoolReader {
         SpoolReader(settings: .init(config.spool), store: store,
-                    classifier: LineClassifier(sampler: config.sampling.makeSampler()),
+                    classifier: LineClassifier(sampler: config.sampling.makeSampler(), validatesEveryLine: config.spool.validate == .all),
                     onEvent: { $0.log(to: logger) })
     }
 

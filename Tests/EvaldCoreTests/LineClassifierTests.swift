@@ -5,7 +5,7 @@ import Testing
 let keptID = "75b15b0be23b7ac193fe040727553980"       // R = 0xfe04..., kept at 1%
 let droppedID = "75b15b0be23b7ac10000000000000001"    // R tiny, dropped at any rate below 1
 
-func classify(_ line: String, rate: Double = 1, routes: [(Glob, Double)] = [], validatesEveryLine: Bool = true) -> LineClassifier.Outcome {
+func classify(_ line: String, rate: Double = 1, routes: [(Glob, Double)] = [], validatesEveryLine: Bool = false) -> LineClassifier.Outcome {
     let classifier = LineClassifier(sampler: TraceSampler(globalRate: rate, routeRates: routes.map { (glob: $0.0, rate: $0.1) }),
                                     validatesEveryLine: validatesEveryLine)
     return Array(line.utf8).withUnsafeBytes { classifier.classify($0) }
@@ -27,27 +27,34 @@ func native(_ id: String, route: String = "support-chat", extra: String = "") ->
         #expect(abs(record.timestamp.timeIntervalSince1970 - 1_795_860_000.123) < 1e-6)
     }
 
-    @Test func unsampledLinesAreValidatedStructurally() {
+    @Test func withValidateAllUnsampledLinesAreValidatedStructurally() {
+        func strict(_ line: String) -> LineClassifier.Outcome { classify(line, rate: 0.5, validatesEveryLine: true) }
         // Broken after the trace id: noticed although the line is not in the sample...
-        let broken = #"{"trace_id":"\#(droppedID)","model": BROKEN"#
-        guard case .malformed(let problem) = classify(broken, rate: 0.5) else { Issue.record("expected malformed"); return }
+        let broken = #"{"trace_id":"\#(droppedID)","model": BROKEN}"#
+        guard case .malformed(let problem) = strict(broken) else { Issue.record("expected malformed"); return }
         #expect(problem.reason == .invalidJSON)
+        let truncated = #"{"trace_id":"\#(droppedID)","timestamp":1,"model":"m","output":"cut her"#
+        guard case .malformed(let cut) = strict(truncated) else { Issue.record("expected malformed"); return }
+        #expect(cut.reason == .invalidJSON)
+        let noModel = #"{"trace_id":"\#(droppedID)","timestamp":1,"output":"o","model":null}"#
+        guard case .malformed(let missing) = strict(noModel) else { Issue.record("expected malformed"); return }
+        #expect(missing == LineProblem(.missingField, #"missing required field "model""#))
+        let trailing = #"{"trace_id":"\#(droppedID)","timestamp":1,"model":"m","output":"o"} x"#
+        guard case .malformed = strict(trailing) else { Issue.record("expected malformed"); return }
+        // ...while an unsampled error record without output is fine.
+        let error = #"{"trace_id":"\#(droppedID)","timestamp":1,"model":"m","status":"error"}"#
+        guard case .unsampled = strict(error) else { Issue.record("expected unsampled"); return }
+    }
+
+    @Test func byDefaultUnsampledLinesAreOnlyScannedForTheirIDAndTheirEnd() {
+        let brokenInside = #"{"trace_id":"\#(droppedID)","model": BROKEN}"#
+        guard case .unsampled = classify(brokenInside, rate: 0.5) else { Issue.record("expected unsampled"); return }
+        let noModel = #"{"trace_id":"\#(droppedID)","timestamp":1,"output":"o"}"#
+        guard case .unsampled = classify(noModel, rate: 0.5) else { Issue.record("expected unsampled"); return }
+        // A line cut short is caught either way.
         let truncated = #"{"trace_id":"\#(droppedID)","timestamp":1,"model":"m","output":"cut her"#
         guard case .malformed(let cut) = classify(truncated, rate: 0.5) else { Issue.record("expected malformed"); return }
         #expect(cut.reason == .invalidJSON)
-        let noModel = #"{"trace_id":"\#(droppedID)","timestamp":1,"output":"o","model":null}"#
-        guard case .malformed(let missing) = classify(noModel, rate: 0.5) else { Issue.record("expected malformed"); return }
-        #expect(missing == LineProblem(.missingField, #"missing required field "model""#))
-        let trailing = #"{"trace_id":"\#(droppedID)","timestamp":1,"model":"m","output":"o"} x"#
-        guard case .malformed = classify(trailing, rate: 0.5) else { Issue.record("expected malformed"); return }
-        // ...while an unsampled error record without output is fine.
-        let error = #"{"trace_id":"\#(droppedID)","timestamp":1,"model":"m","status":"error"}"#
-        guard case .unsampled = classify(error, rate: 0.5) else { Issue.record("expected unsampled"); return }
-    }
-
-    @Test func withoutFullValidationUnsampledLinesAreOnlyScannedForTheirID() {
-        let line = #"{"trace_id":"\#(droppedID)","model": BROKEN"#
-        guard case .unsampled = classify(line, rate: 0.5, validatesEveryLine: false) else { Issue.record("expected unsampled"); return }
     }
 
     @Test func routeRateDecides() {

@@ -3,8 +3,7 @@ import Foundation
 import Testing
 
 func decodeNative(_ json: String) throws -> TraceRecord {
-    let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]
-    return try NativeRecordDecoder.decode(object)
+    try NativeRecordDecoder.decode(try JSONParser.parse(json))
 }
 
 @Suite struct NativeRecordDecoderTests {
