@@ -195,6 +195,15 @@ public final class SpoolReader: @unchecked Sendable {
                 }
                 return
             }
+            if file.lastSize == entry.size, entry.size == file.tracked.offset {
+                // Closed while idle and unchanged since: nothing to do.
+                if entry.path != file.tracked.path {
+                    try store.renameSpoolFile(id: file.tracked.id, to: entry.path)
+                    file.tracked.path = entry.path
+                }
+                return
+            }
+            file.lastSize = -1 // reopened: check its fingerprint again
             let fd = open(entry.path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else {
                 onEvent(.unreadable(path: entry.path, message: String(cString: strerror(errno))))
@@ -256,6 +265,10 @@ public final class SpoolReader: @unchecked Sendable {
             } else {
                 onEvent(.unreadable(path: file.tracked.path, message: "cannot delete after reading (\(String(cString: strerror(errno))))"))
             }
+        } else if idle, file.tracked.offset == size {
+            // Finished for now: free the descriptor (a spool may hold thousands of old files);
+            // the directory listing shows when it grows again.
+            file.close()
         }
     }
 

@@ -253,4 +253,28 @@ import Testing
         #expect(try f.store.quarantine(limit: 5).entries.map(\.reason) == ["incomplete_line"])
         #expect(try f.store.trackedSpoolFiles().isEmpty)
     }
+
+    @Test func idleFinishedFilesDoNotHoldDescriptors() throws {
+        func openSpoolDescriptors(_ f: SpoolFixture) -> Int {
+            let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+            return fds.filter { ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0)) ?? "").hasPrefix(f.spool) }.count
+        }
+        let f = try SpoolFixture()
+        let reader = f.reader(idleAfter: 30)
+        for n in 0..<40 { try f.appendLines("f\(n).jsonl", [n]) }
+        _ = try reader.poll()
+        #expect(openSpoolDescriptors(f) == 40)
+        f.clock.advance(31)
+        _ = try reader.poll()
+        #expect(openSpoolDescriptors(f) == 0)
+        // A file that grows again, is renamed, or truncated is still followed correctly.
+        try f.appendLines("f3.jsonl", [100])
+        try f.rename("f4.jsonl", "f4-old.jsonl")
+        try f.truncate("f5.jsonl")
+        try f.appendLines("f5.jsonl", [101])
+        _ = try reader.poll()
+        #expect(Set(try f.storedIDs()) == Set(f.expectedIDs(Array(0..<40) + [100, 101])))
+        #expect(try f.storedIDs().count == 42)
+        #expect(try f.store.trackedSpoolFiles().contains { $0.path == f.path("f4-old.jsonl") })
+    }
 }
