@@ -39,6 +39,8 @@ let package = Package(
         .testTarget(name: "EvaldCoreTests", dependencies: ["EvaldCore"]),
         .testTarget(name: "EvaldStoreTests", dependencies: ["EvaldStore"]),
         .testTarget(name: "EvaldSpoolTests", dependencies: ["EvaldSpool", "EvaldCore", "EvaldStore"]),
+        .testTarget(name: "EvaldDaemonTests", dependencies: ["EvaldDaemon", "EvaldCore", "EvaldStore",
+                                                             .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "EvaldIntegrationTests", dependencies: ["EvaldCore", "EvaldStore"]),
     ]
 )

@@ -101,6 +101,27 @@ import Glibc
         #expect(result.stdout.contains(h.configPath))
     }
 
+    @Test func helpListsEveryCommand() throws {
+        let h = try EvaldHarness()
+        let help = try h.run(["--help"], config: false)
+        #expect(help.code == 0)
+        for command in ["run", "status", "spool", "sample-check", "check-config"] {
+            #expect(help.stdout.contains("  \(command) "), "missing \(command) in --help")
+        }
+        #expect(try h.run(["spool", "--help"], config: false).stdout.contains("quarantine"))
+        #expect(try h.run(["run", "--help"], config: false).stdout.contains("--once"))
+    }
+
+    @Test func sigintStopsGracefullyToo() throws {
+        let h = try EvaldHarness()
+        try h.append("a.jsonl", (0..<10).map(EvaldHarness.line).joined())
+        let daemon = try h.startDaemon()
+        #expect(try h.waitUntil { try h.spoolStatus("lines_read") == 10 })
+        kill(daemon.processIdentifier, SIGINT)
+        daemon.waitUntilExit()
+        #expect(daemon.terminationReason == .exit && daemon.terminationStatus == 0)
+    }
+
     @Test func sampleCheckPrintsTheSpecVector() throws {
         let h = try EvaldHarness()
         let result = try h.run(["sample-check", "75b15b0be23b7ac193fe040727553980", "--rate", "0.01", "--json"], config: false)
