@@ -95,6 +95,7 @@ extension EvaldConfig {
         spool.maxLineBytes = w.int(s["max_line_bytes"], "spool.max_line_bytes", default: spool.maxLineBytes, min: 1024)
         spool.afterRead = SpoolConfig.AfterRead(rawValue: w.oneOf(s["after_read"], "spool.after_read", ["keep", "delete"], default: "keep"))!
         spool.idleAfter = w.duration(s["idle_after"], "spool.idle_after", default: spool.idleAfter)
+        if spool.idleAfter < 1 { w.report(s["idle_after"], "spool.idle_after", "must be at least 1s: a writer needs time to finish its line") }
         spool.validate = SpoolConfig.Validation(rawValue: w.oneOf(s["validate"], "spool.validate", ["sampled", "all"], default: "sampled"))!
 
         // sampling

@@ -96,14 +96,18 @@ public struct IngestCounts: Sendable, Equatable {
 /// file's new offset: this is what makes a crash lose no trace and count none twice.
 public struct IngestBatch: Sendable {
     public var fileID: Int64
+    /// The committed offset the batch's bytes start at; the store refuses a batch that does
+    /// not continue exactly where the file's committed offset stands.
+    public var startOffset: Int64
     public var newOffset: Int64
     public var sampled: [SampledLine] = []
     public var quarantined: [QuarantinedLine] = []
     public var counts = IngestCounts()
     public var committedAt: Date
 
-    public init(fileID: Int64, newOffset: Int64, committedAt: Date) {
+    public init(fileID: Int64, startOffset: Int64, newOffset: Int64, committedAt: Date) {
         self.fileID = fileID
+        self.startOffset = startOffset
         self.newOffset = newOffset
         self.committedAt = committedAt
     }

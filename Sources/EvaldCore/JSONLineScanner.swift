@@ -28,6 +28,9 @@ public struct JSONLineScan: Sendable, Equatable {
     public var hasModel = false
     public var hasOutput = false
     public var statusIsError = false
+    /// A required field is present with a value of the wrong type or form: the full decoder
+    /// says which and why.
+    public var hasWrongTypedField = false
 
     /// The first required field of a native record that the line lacks.
     public var missingRequiredField: String? {
@@ -83,11 +86,27 @@ public enum JSONLineScanner {
                 result.isOTLP = true
                 return result
             } else if walkAll {
-                let isNull = b[valueStart] == UInt8(ascii: "n")
-                if equals(b, key, "timestamp") { result.hasTimestamp = !isNull }
-                else if equals(b, key, "model") { result.hasModel = !isNull }
-                else if equals(b, key, "output") { result.hasOutput = !isNull }
-                else if equals(b, key, "status") { result.statusIsError = equals(b, valueStart..<valueEnd, "\"error\"") }
+                let first = b[valueStart]
+                let isNull = first == 0x6E
+                if equals(b, key, "timestamp") {
+                    result.hasTimestamp = !isNull
+                    if isString {
+                        let text = String(decoding: UnsafeRawBufferPointer(rebasing: b[(valueStart + 1)..<(valueEnd - 1)]), as: UTF8.self)
+                        if RFC3339.parse(text) == nil { result.hasWrongTypedField = true }
+                    } else if !isNull, !(first == 0x2D || (first >= 0x30 && first <= 0x39)) {
+                        result.hasWrongTypedField = true
+                    }
+                } else if equals(b, key, "model") {
+                    result.hasModel = !isNull
+                    if !isNull, !isString || valueEnd - valueStart == 2 { result.hasWrongTypedField = true }
+                } else if equals(b, key, "output") {
+                    result.hasOutput = !isNull
+                    if !isNull, !isString { result.hasWrongTypedField = true }
+                } else if equals(b, key, "status") {
+                    let range = valueStart..<valueEnd
+                    result.statusIsError = equals(b, range, "\"error\"")
+                    if !isNull, !result.statusIsError, !equals(b, range, "\"ok\"") { result.hasWrongTypedField = true }
+                }
             }
             if !walkAll, result.traceID != nil, !needRoute || result.route != nil { return result }
             i = skipWhitespace(b, valueEnd)
@@ -135,7 +154,10 @@ public enum JSONLineScanner {
     static func skipValue(_ b: UnsafeRawBufferPointer, _ start: Int) -> Int? {
         let c = b[start]
         if c == quote { return skipString(b, start) }
-        if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") {
+        if c == 0x7B || c == 0x5B { // { [
+            // Which bracket each open level needs, one bit a level (1 = object): a `]` closing a `{`
+            // is broken. Deeper than 64 levels the caller decodes the line fully instead.
+            var kinds: UInt64 = 0
             var depth = 0
             var i = start
             while i < b.count {
@@ -144,9 +166,13 @@ public enum JSONLineScanner {
                     guard let end = skipString(b, i) else { return nil }
                     i = end
                     continue
-                case UInt8(ascii: "{"), UInt8(ascii: "["):
+                case 0x7B, 0x5B:
+                    guard depth < 64 else { return nil }
+                    kinds = kinds << 1 | (b[i] == 0x7B ? 1 : 0)
                     depth += 1
-                case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                case 0x7D, 0x5D:
+                    guard depth > 0, (kinds & 1 == 1) == (b[i] == 0x7D) else { return nil }
+                    kinds >>= 1
                     depth -= 1
                     if depth == 0 { return i + 1 }
                 default:

@@ -150,7 +150,9 @@ public struct JSONParser {
             case 0x75:
                 var scalar = try hex4()
                 if (0xD800..<0xDC00).contains(scalar) {
-                    // A high surrogate must be followed by an escaped low surrogate.
+                    // A high surrogate must be followed by an escaped low surrogate; if what follows
+                    // is anything else, the lone surrogate becomes U+FFFD and the rest is read as usual.
+                    let save = i
                     if i + 1 < count, p[i] == 0x5C, p[i + 1] == 0x75 {
                         i += 2
                         let low = try hex4()
@@ -158,6 +160,7 @@ public struct JSONParser {
                             scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                         } else {
                             scalar = 0xFFFD
+                            i = save
                         }
                     } else {
                         scalar = 0xFFFD
@@ -224,10 +227,11 @@ public struct JSONParser {
 }
 
 extension JSONValue {
-    /// The value of `key` in an object (the last one when a key repeats, as most parsers do).
+    /// The value of `key` in an object; the first one when a key repeats, the same one the
+    /// sampling scan of `JSONLineScanner` decides on.
     public subscript(key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
-        return members.last { $0.0 == key }?.1
+        return members.first { $0.0 == key }?.1
     }
 
     public var isNull: Bool { if case .null = self { return true } else { return false } }

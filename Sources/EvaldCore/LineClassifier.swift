@@ -37,8 +37,9 @@ public struct LineClassifier: Sendable {
             // what is wrong (or to handle an escaped id correctly).
             return decodeAndDecide(line)
         }
-        if validatesEveryLine, let missing = scan.missingRequiredField {
-            return .malformed(NativeRecordDecoder.missingField(missing))
+        if validatesEveryLine {
+            if let missing = scan.missingRequiredField { return .malformed(NativeRecordDecoder.missingField(missing)) }
+            if scan.hasWrongTypedField || !Self.isValidUTF8(line) { return decodeAndDecide(line) }
         }
         let randomness = TraceSampler.randomness(traceIDUTF8: UnsafeRawBufferPointer(rebasing: line[idRange]))
         guard sampler.shard.contains(randomness), randomness >= sampler.lowestThreshold else { return .unsampled }
@@ -54,6 +55,18 @@ public struct LineClassifier: Sendable {
         case .success(let record): return .sampled(record, rate: rate)
         case .failure(let problem): return .malformed(problem)
         }
+    }
+
+    /// Most lines are ASCII: look for a high byte eight bytes at a time before validating.
+    static func isValidUTF8(_ line: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        let count = line.count
+        while i + 8 <= count {
+            if line.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { break }
+            i += 8
+        }
+        while i < count, line[i] < 0x80 { i += 1 }
+        return i == count || String(validating: UnsafeRawBufferPointer(rebasing: line[i...]), as: UTF8.self) != nil
     }
 
     /// A line cut short (the commonest producer failure: a crash mid-write) does not end in `}`.

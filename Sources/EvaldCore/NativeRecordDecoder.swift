@@ -67,7 +67,13 @@ public enum NativeRecordDecoder {
             }
             return date
         }
-        if let seconds = value.numberValue { return Date(timeIntervalSince1970: seconds) }
+        // Unix seconds between 1970 and 2200: anything else is a unit mistake (ms, ns) or garbage.
+        if let seconds = value.numberValue {
+            guard seconds.isFinite, seconds >= 0, seconds < 7_258_118_400 else {
+                throw LineProblem(.invalidField, "\"timestamp\" \(seconds) is not Unix seconds between 1970 and 2200 (milliseconds or nanoseconds?)")
+            }
+            return Date(timeIntervalSince1970: seconds)
+        }
         throw LineProblem(.invalidField, "\"timestamp\" must be an RFC 3339 string or Unix seconds, not \(value.typeName)")
     }
 

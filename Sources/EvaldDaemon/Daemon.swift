@@ -21,6 +21,8 @@ public enum Daemon {
     /// The daemon: every long-running loop as a `Service` in one group, in dependency order
     /// (graceful shutdown runs in reverse). SIGTERM and SIGINT stop it gracefully.
     public static func run(config: EvaldConfig, logger: Logger) async throws {
+        let lock = try StateDirectoryLock(stateDir: config.stateDir)
+        defer { withExtendedLifetime(lock) {} }
         let store = try StateStore.open(path: config.databasePath)
         if !FileManager.default.fileExists(atPath: config.spool.dir) {
             logger.warning("spool.dir_missing", metadata: ["spool.dir": "\(config.spool.dir)", "action": "waiting for it to appear"])
@@ -44,6 +46,8 @@ public enum Daemon {
 
     /// `evald run --once`: reads what the spool holds now and returns.
     public static func runOnce(config: EvaldConfig, logger: Logger) throws -> SpoolPollSummary {
+        let lock = try StateDirectoryLock(stateDir: config.stateDir)
+        defer { withExtendedLifetime(lock) {} }
         let store = try StateStore.open(path: config.databasePath)
         let pid = ProcessInfo.processInfo.processIdentifier
         let startedAt = Date()

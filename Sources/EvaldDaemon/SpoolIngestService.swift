@@ -22,7 +22,9 @@ public final class SpoolIngestService: Service, @unchecked Sendable {
             var consecutiveFailures = 0
             while !Task.isCancelled {
                 do {
-                    let summary = try self.reader.poll(shouldStop: { Task.isCancelled })
+                    // A long catch-up gives the other services (heartbeat) a turn twice a second.
+                    let deadline = Date() + 0.5
+                    let summary = try self.reader.poll(shouldStop: { Task.isCancelled || Date() > deadline })
                     consecutiveFailures = 0
                     if summary.bytesRead > 0 {
                         self.logger.debug("spool.poll", metadata: [

@@ -44,6 +44,8 @@ public enum SpoolDirectory {
             guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
             entries.append(SpoolDirectoryEntry(path: path, device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size)))
         }
-        return entries.sorted { $0.path < $1.path }
+        // One file under two names (a hard link, a symlink, a rename racing readdir) is one file.
+        var seen = Set<String>()
+        return entries.sorted { $0.path < $1.path }.filter { seen.insert("\($0.device):\($0.inode)").inserted }
     }
 }

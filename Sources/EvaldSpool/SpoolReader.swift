@@ -147,10 +147,11 @@ public final class SpoolReader: @unchecked Sendable {
             try follow(file, entry: inDirectory[file.key], summary: &summary, shouldStop: shouldStop)
         }
 
-        let followed = Set(files!.values.map(\.key))
+        var followed = Set(files!.values.map(\.key))
         for entry in entries where !followed.contains(FileKey(device: entry.device, inode: entry.inode)) {
             if shouldStop() { summary.caughtUp = false; return }
             guard let file = try startFollowing(entry) else { continue }
+            followed.insert(file.key)
             try follow(file, entry: entry, summary: &summary, shouldStop: shouldStop)
         }
     }
@@ -184,6 +185,7 @@ public final class SpoolReader: @unchecked Sendable {
 
     private func follow(_ file: FollowedFile, entry: SpoolDirectoryEntry?, summary: inout SpoolPollSummary, shouldStop: () -> Bool) throws {
         file.missingPolls = entry == nil ? file.missingPolls + 1 : 0
+        var reopened = false
         if file.fd < 0 {
             // Known from the database but not opened yet (after a restart): it must still be in
             // the directory. A file renamed between readdir and stat is missing from one listing,
@@ -204,6 +206,7 @@ public final class SpoolReader: @unchecked Sendable {
                 return
             }
             file.lastSize = -1 // reopened: check its fingerprint again
+            reopened = true
             let fd = open(entry.path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else {
                 onEvent(.unreadable(path: entry.path, message: String(cString: strerror(errno))))
@@ -259,15 +262,19 @@ public final class SpoolReader: @unchecked Sendable {
             // A writer never leaves half a line for this long: it died mid-write.
             try quarantineTail(of: file, size: size)
         } else if idle, settings.afterRead == .delete, file.tracked.offset == size {
+            // Delete by path only while the path still names this very file.
+            var current = stat()
+            guard stat(file.tracked.path, &current) == 0, UInt64(current.st_dev) == file.tracked.device,
+                  UInt64(current.st_ino) == file.tracked.inode else { return }
             if unlink(file.tracked.path) == 0 {
                 onEvent(.deleted(path: file.tracked.path))
                 try retire(file, .gone)
             } else {
                 onEvent(.unreadable(path: file.tracked.path, message: "cannot delete after reading (\(String(cString: strerror(errno))))"))
             }
-        } else if idle, file.tracked.offset == size {
-            // Finished for now: free the descriptor (a spool may hold thousands of old files);
-            // the directory listing shows when it grows again.
+        } else if idle || reopened, file.tracked.offset == size {
+            // Finished for now (or, after a restart, nothing new): free the descriptor, since a
+            // spool may hold thousands of old files; the directory listing shows when it grows.
             file.close()
         }
     }
@@ -276,7 +283,7 @@ public final class SpoolReader: @unchecked Sendable {
     private func quarantineTail(of file: FollowedFile, size: Int64) throws {
         let start = file.oversized?.start ?? file.tracked.offset
         guard start < size else { return }
-        var batch = IngestBatch(fileID: file.tracked.id, newOffset: size, committedAt: now())
+        var batch = IngestBatch(fileID: file.tracked.id, startOffset: file.tracked.offset, newOffset: size, committedAt: now())
         let excerpt = file.oversized?.excerpt ?? readExcerpt(file.fd, at: start, count: Int(min(size - start, Int64(QuarantinedLine.excerptLimit))))
         let problem = LineProblem(.incompleteLine, "the file ended without a newline after \(size - start) bytes and stopped growing; the writer was probably interrupted mid-line")
         batch.quarantined.append(QuarantinedLine(filePath: file.tracked.path, lineOffset: start, lineBytes: size - start, problem: problem, excerpt: excerpt))
@@ -303,7 +310,7 @@ public final class SpoolReader: @unchecked Sendable {
     /// Reads and commits every complete line after the file's offset. Returns false when
     /// stopped early.
     private func readAvailable(_ file: FollowedFile, summary: inout SpoolPollSummary, shouldStop: () -> Bool) throws -> Bool {
-        var batch = IngestBatch(fileID: file.tracked.id, newOffset: file.tracked.offset, committedAt: now())
+        var batch = IngestBatch(fileID: file.tracked.id, startOffset: file.tracked.offset, newOffset: file.tracked.offset, committedAt: now())
         var batchBytes = 0
         var position = file.tracked.offset
 
@@ -317,7 +324,7 @@ public final class SpoolReader: @unchecked Sendable {
                 onEvent(.quarantined(path: line.filePath, offset: line.lineOffset, reason: line.reason, detail: line.detail))
             }
             file.tracked.offset = batch.newOffset
-            batch = IngestBatch(fileID: file.tracked.id, newOffset: file.tracked.offset, committedAt: now())
+            batch = IngestBatch(fileID: file.tracked.id, startOffset: file.tracked.offset, newOffset: file.tracked.offset, committedAt: now())
             batchBytes = 0
         }
 
@@ -360,7 +367,7 @@ public final class SpoolReader: @unchecked Sendable {
                     growBuffer(to: min(buffer.count * 4, settings.maxLineBytes + 1))
                     continue
                 }
-                let excerpt = Array(UnsafeRawBufferPointer(start: base, count: QuarantinedLine.excerptLimit))
+                let excerpt = Array(UnsafeRawBufferPointer(start: base, count: min(count, QuarantinedLine.excerptLimit)))
                 file.oversized = OversizedLine(start: position, scannedTo: position + Int64(count), excerpt: excerpt)
                 continue
             }

@@ -41,6 +41,9 @@ extension StateStore: SpoolCheckpointStore {
                 throw StoreError(path: path, message: "spool file #\(batch.fileID) is not tracked; is a second evald writing to this state_dir?")
             }
             guard batch.newOffset > committed else { return }
+            guard batch.startOffset == committed else {
+                throw StoreError(path: path, message: "spool file #\(batch.fileID): batch starts at byte \(batch.startOffset) but the committed offset is \(committed); is a second evald writing to this state_dir?")
+            }
             let at = batch.committedAt.timeIntervalSince1970
             if !batch.sampled.isEmpty {
                 let insert = try db.cachedStatement(sql: """

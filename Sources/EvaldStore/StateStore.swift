@@ -14,6 +14,7 @@ public final class StateStore: Sendable {
     }
 
     /// Opens (creating when missing) and migrates the database.
+    /// The daemon's database: opened for writing and migrated.
     public static func open(path: String) throws -> StateStore {
         let directory = (path as NSString).deletingLastPathComponent
         do {
@@ -24,22 +25,31 @@ public final class StateStore: Sendable {
         return try openPool(path: path)
     }
 
-    /// Opens an existing database for the CLI; nil when evald has never run with this state_dir.
+    /// Opens an existing database read-only for the CLI, which must never migrate or write
+    /// under a running daemon; nil when evald has never run with this state_dir.
     public static func openExisting(path: String) throws -> StateStore? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
-        return try openPool(path: path)
+        let store = try openPool(path: path, readOnly: true)
+        let current = try store.read { db in try migrator.hasCompletedMigrations(db) }
+        guard current else {
+            throw StoreError(path: path, message: "was written by an older evald and is not migrated yet; start `evald run` (or `evald run --once`) with this version first")
+        }
+        return store
     }
 
-    private static func openPool(path: String) throws -> StateStore {
+    private static func openPool(path: String, readOnly: Bool = false) throws -> StateStore {
         var configuration = Configuration()
+        configuration.readonly = readOnly
         // The daemon writes in short transactions; a reader or a second writer waits rather than failing.
         configuration.busyMode = .timeout(10)
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        if !readOnly {
+            configuration.prepareDatabase { db in
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            }
         }
         do {
             let pool = try DatabasePool(path: path, configuration: configuration)
-            try migrator.migrate(pool)
+            if !readOnly { try migrator.migrate(pool) }
             return StateStore(path: path, pool: pool)
         } catch let error as DatabaseError {
             throw StoreError(path: path, message: "cannot open (\(error.message ?? error.description)); check the file's permissions and free disk space")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EvaldCore
+import EvaldDaemon
 import EvaldSpool
 import EvaldStore
 import Foundation
@@ -28,6 +29,11 @@ struct CLIFailure: Error, CustomStringConvertible {
         case let error as SpoolIOError:
             printError("evald: \(error)")
             return runtime
+        case let error as StateDirectoryLock.Held:
+            printError("evald: \(error)")
+            return runtime
+        case let exit as ExitCode:
+            return exit.rawValue
         default:
             let code = Evald.exitCode(for: error).rawValue
             let message = Evald.fullMessage(for: error)
@@ -35,9 +41,9 @@ struct CLIFailure: Error, CustomStringConvertible {
                 if !message.isEmpty { print(message) }
                 return 0
             }
-            printError(message)
-            // ArgumentParser's usage errors exit 64; SPEC says 2.
-            return code == 64 || code == 1 ? usage : code
+            printError(message.isEmpty ? "evald: \(error)" : message)
+            // ArgumentParser's usage errors exit 64 (SPEC says 2); anything else is a runtime failure.
+            return code == ExitCode.validationFailure.rawValue ? usage : runtime
         }
     }
 

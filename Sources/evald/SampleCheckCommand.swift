@@ -28,8 +28,9 @@ struct SampleCheckCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        // The config is optional here: with --rate the command answers without one.
-        let config: EvaldConfig? = rate == nil && options.resolvedPath() != nil ? try options.load() : nil
+        // The config is optional here: with --rate the command answers without one (but still
+        // applies the configured shard when a config is there).
+        let config: EvaldConfig? = options.resolvedPath() != nil ? try options.load() : nil
         let sampler = config?.sampling.makeSampler()
         let effectiveRate = rate ?? sampler?.rate(forRoute: route) ?? 0.01
         let shard = sampler?.shard ?? .all

@@ -10,6 +10,8 @@ import Testing
         #expect(value["e"] == .string(""))
         #expect(value["big"]?.numberValue == 12345678901234567890)
         #expect(value["missing"] == nil)
+        // A repeated key: the first wins, as in the sampling scan.
+        #expect(try JSONParser.parse(#"{"k": 1, "k": 2}"#)["k"] == .int(1))
     }
 
     @Test func decodesEscapes() throws {
@@ -17,6 +19,8 @@ import Testing
         #expect(value == .string("q\" b\\ s/ \u{8}\u{c}\n\r\t é 😀 €"))
         // A lone surrogate becomes U+FFFD instead of failing the line.
         #expect(try JSONParser.parse(#""\ud800x""#) == .string("\u{FFFD}x"))
+        #expect(try JSONParser.parse(#""\ud800\u0041""#) == .string("\u{FFFD}A"))
+        #expect(try JSONParser.parse(#""\udc00""#) == .string("\u{FFFD}"))
     }
 
     @Test(arguments: [

@@ -46,6 +46,39 @@ func native(_ id: String, route: String = "support-chat", extra: String = "") ->
         guard case .unsampled = strict(error) else { Issue.record("expected unsampled"); return }
     }
 
+    @Test func withValidateAllWrongTypesBadUTF8AndMismatchedBracketsAreCaught() {
+        func strict(_ line: String) -> LineProblem? {
+            if case .malformed(let problem) = classify(line, rate: 0, validatesEveryLine: true) { return problem }
+            return nil
+        }
+        let base = #""trace_id":"\#(droppedID)","timestamp":"2026-11-28T10:00:00Z""#
+        #expect(strict(#"{\#(base),"model":5,"output":"o"}"#)?.reason == .invalidField)
+        #expect(strict(#"{\#(base),"model":"","output":"o"}"#)?.reason == .invalidField)
+        #expect(strict(#"{"trace_id":"\#(droppedID)","timestamp":"yesterday","model":"m","output":"o"}"#)?.reason == .invalidField)
+        #expect(strict(#"{"trace_id":"\#(droppedID)","timestamp":true,"model":"m","output":"o"}"#)?.reason == .invalidField)
+        #expect(strict(#"{\#(base),"model":"m","output":["o"]}"#)?.reason == .invalidField)
+        #expect(strict(#"{\#(base),"model":"m","output":"o","status":"maybe"}"#)?.reason == .invalidField)
+        #expect(strict(#"{\#(base),"model":"m","output":"o","input":[1,}}"#)?.reason == .invalidJSON)
+        #expect(strict(#"{\#(base),"model":"m","output":"o","input":{"a":[1}]}"#)?.reason == .invalidJSON)
+        #expect(strict(#"{\#(base),"model":"m","output":"o","input":[{"a":[]}]}"#) == nil)
+        var bytes = Array(#"{\#(base),"model":"m","output":"caf\#u{e9}"}"#.utf8)
+        bytes[bytes.count - 4] = 0xFF
+        let classifier = LineClassifier(sampler: TraceSampler(globalRate: 0), validatesEveryLine: true)
+        guard case .malformed(let problem) = bytes.withUnsafeBytes({ classifier.classify($0) }) else { Issue.record("expected malformed"); return }
+        #expect(problem.reason == .invalidUTF8)
+    }
+
+    @Test func shardDecidesBeforeTheRate() {
+        // keptID's R is even or odd; only the shard that owns it keeps it, at any rate.
+        let r = TraceSampler.randomness(traceID: keptID)
+        let owner = Int(r % 2) + 1
+        for k in 1...2 {
+            let classifier = LineClassifier(sampler: TraceSampler(globalRate: 1, shard: Shard(index: k, count: 2)))
+            let outcome = Array(native(keptID).utf8).withUnsafeBytes { classifier.classify($0) }
+            if case .sampled = outcome { #expect(k == owner) } else { #expect(k != owner) }
+        }
+    }
+
     @Test func byDefaultUnsampledLinesAreOnlyScannedForTheirIDAndTheirEnd() {
         let brokenInside = #"{"trace_id":"\#(droppedID)","model": BROKEN}"#
         guard case .unsampled = classify(brokenInside, rate: 0.5) else { Issue.record("expected unsampled"); return }

@@ -8,59 +8,6 @@ import Glibc
 
 /// kill -9 at random moments must lose no trace and count none twice.
 @Suite(.serialized) struct CrashSafetyTests {
-    /// Appends lines in uneven pieces (often splitting a line) and rotates the file now and then,
-    /// as a collector does, until `total` lines are written.
-    final class SpoolWriter: @unchecked Sendable {
-        let spool: String
-        let total: Int
-        private(set) var done = false
-        private let lock = NSLock()
-
-        init(spool: String, total: Int) {
-            self.spool = spool
-            self.total = total
-        }
-
-        var isDone: Bool { lock.withLock { done } }
-
-        func run(seed: UInt64) {
-            var rng = SeededGenerator(state: seed)
-            let path = spool + "/traces.jsonl"
-            var pending = Data()
-            var next = 0
-            var rotation = 0
-            while next < total || !pending.isEmpty {
-                while pending.count < 8192, next < total {
-                    pending.append(Data(EvaldHarness.line(next).utf8))
-                    next += 1
-                }
-                let piece = min(pending.count, Int(rng.next() % 6000) + 1)
-                if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
-                let handle = FileHandle(forWritingAtPath: path)!
-                handle.seekToEndOfFile()
-                handle.write(pending.prefix(piece))
-                handle.closeFile()
-                pending.removeFirst(piece)
-                // Rotate only between lines, as the collector's file exporter does.
-                if rng.next() % 40 == 0, pending.first.map({ _ in true }) ?? true, endsWithNewline(path) {
-                    rotation += 1
-                    try? FileManager.default.moveItem(atPath: path, toPath: spool + "/traces-\(rotation).jsonl")
-                }
-                usleep(useconds_t(rng.next() % 30_000))
-            }
-            lock.withLock { done = true }
-        }
-
-        private func endsWithNewline(_ path: String) -> Bool {
-            guard let handle = FileHandle(forReadingAtPath: path) else { return true }
-            defer { handle.closeFile() }
-            let size = handle.seekToEndOfFile()
-            guard size > 0 else { return true }
-            handle.seek(toFileOffset: size - 1)
-            return handle.readData(ofLength: 1).first == 0x0A
-        }
-    }
-
     struct SeededGenerator: RandomNumberGenerator {
         var state: UInt64
         mutating func next() -> UInt64 {
@@ -76,14 +23,18 @@ import Glibc
         let rate = 0.3
         let total = 6000
         let h = try EvaldHarness(rate: rate, pollInterval: "50ms")
-        let writer = SpoolWriter(spool: h.spool, total: total)
-        let thread = Thread { writer.run(seed: 11) }
-        thread.start()
+        // The writer is another process, as the collector is.
+        let writer = Process()
+        writer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        writer.arguments = ["python3", URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/spool_writer.py").path,
+                            h.spool, "\(total)", "11"]
+        try writer.run()
+        defer { if writer.isRunning { writer.terminate() } }
 
         var rng = SeededGenerator(state: 5)
         var kills = 0
         var progress: [Int64] = []
-        while kills < 25 || !writer.isDone {
+        while kills < 25 || writer.isRunning {
             let daemon = try h.startDaemon(logName: "daemon-\(kills).log")
             usleep(useconds_t(30_000 + rng.next() % 400_000))
             kill(daemon.processIdentifier, SIGKILL)
@@ -93,9 +44,12 @@ import Glibc
             kills += 1
             if kills > 200 { break }
         }
-        #expect(writer.isDone)
+        writer.waitUntilExit()
+        #expect(writer.terminationStatus == 0)
         // The kills fell while there was work: the count moved between many of them.
         #expect(Set(progress).count >= 10, "lines read after each kill: \(progress)")
+        let rotations = try FileManager.default.contentsOfDirectory(atPath: h.spool).filter { $0.hasPrefix("traces-") }.count
+        #expect(rotations >= 3)
 
         // Restart once more and let it finish.
         let daemon = try h.startDaemon(logName: "daemon-final.log")

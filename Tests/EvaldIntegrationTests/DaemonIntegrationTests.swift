@@ -112,6 +112,19 @@ import Glibc
         #expect(try h.run(["run", "--help"], config: false).stdout.contains("--once"))
     }
 
+    @Test func aSecondWriterOnTheSameStateDirIsRefused() throws {
+        let h = try EvaldHarness()
+        try h.append("a.jsonl", (0..<10).map(EvaldHarness.line).joined())
+        let daemon = try h.startDaemon()
+        defer { kill(daemon.processIdentifier, SIGKILL); daemon.waitUntilExit() }
+        #expect(try h.waitUntil { try h.spoolStatus("lines_read") == 10 })
+        let second = try h.run(["run", "--once"])
+        #expect(second.code == 3)
+        #expect(second.stderr.contains("already using state_dir"))
+        #expect(second.stderr.contains("pid \(daemon.processIdentifier)"))
+        #expect(try h.spoolStatus("lines_read") == 10)
+    }
+
     @Test func sigintStopsGracefullyToo() throws {
         let h = try EvaldHarness()
         try h.append("a.jsonl", (0..<10).map(EvaldHarness.line).joined())

@@ -277,4 +277,79 @@ import Testing
         #expect(try f.storedIDs().count == 42)
         #expect(try f.store.trackedSpoolFiles().contains { $0.path == f.path("f4-old.jsonl") })
     }
+
+    /// Bad lines outside the sample: cut-short lines are always caught; the rest with validate: all.
+    @Test(arguments: [false, true])
+    func badLinesOutsideTheSample(validateAll: Bool) throws {
+        let f = try SpoolFixture()
+        var invalidUTF8 = Data(SpoolFixture.line(4).utf8)
+        invalidUTF8.insert(0xC3, at: invalidUTF8.count - 5)
+        let missingModel = #"{"trace_id":"\#(SpoolFixture.traceID(5))","timestamp":"2026-11-28T10:00:00Z","output":"o"}"# + "\n"
+        let cut = String(SpoolFixture.line(6).dropLast(10)) + "\n"
+        var data = Data((SpoolFixture.line(1) + "[1,2,3]\n" + cut + missingModel).utf8)
+        data.append(invalidUTF8)
+        try f.append("bad.jsonl", data)
+        _ = try f.reader(rate: 0, validateAll: validateAll).poll()
+        let reasons = try f.store.quarantine(limit: 10).entries.sorted { $0.lineOffset < $1.lineOffset }.map(\.reason)
+        if validateAll {
+            #expect(reasons == ["not_an_object", "invalid_json", "missing_field", "invalid_utf8"])
+            #expect(try f.store.counters()["records"] == 1)
+        } else {
+            #expect(reasons == ["not_an_object", "invalid_json"])
+            #expect(try f.store.counters()["records"] == 3)
+        }
+        #expect(try f.storedIDs().isEmpty)
+    }
+
+    @Test func oneFileUnderTwoNamesIsReadOnce() throws {
+        let f = try SpoolFixture()
+        try f.appendLines("a.jsonl", 1...3)
+        try FileManager.default.createSymbolicLink(atPath: f.path("link.jsonl"), withDestinationPath: f.path("a.jsonl"))
+        try FileManager.default.linkItem(atPath: f.path("a.jsonl"), toPath: f.path("hard.ndjson"))
+        let reader = f.reader()
+        _ = try reader.poll()
+        try f.appendLines("a.jsonl", 4...5)
+        _ = try reader.poll()
+        _ = try f.reader().poll()
+        #expect(try f.storedIDs() == f.expectedIDs(1...5))
+        #expect(try f.store.trackedSpoolFiles().count == 1)
+    }
+
+    @Test func smallMaxLineBytesKeepsAnExcerptNoLongerThanTheLine() throws {
+        let f = try SpoolFixture()
+        let long = #"{"trace_id":"x","pad":""# + String(repeating: "z", count: 3000) + "\"}\n"
+        try f.append("a.jsonl", long + SpoolFixture.line(1))
+        _ = try f.reader(maxLineBytes: 1024).poll()
+        let entry = try #require(try f.store.quarantine(limit: 1).entries.first)
+        #expect(entry.reason == "line_too_long")
+        #expect(entry.excerpt.count <= 1025)
+        #expect(entry.excerpt == Data(long.utf8.prefix(entry.excerpt.count)))
+        #expect(try f.storedIDs() == f.expectedIDs([1]))
+    }
+
+    @Test func fileRewrittenInPlaceWhileStoppedIsReadAsNew() throws {
+        // The same inode with a new first line (a truncate and rewrite past the old offset while
+        // evald was down) is a new file: read from 0.
+        let f = try SpoolFixture()
+        try f.appendLines("a.jsonl", 1...2)
+        _ = try f.reader().poll()
+        let inode = try f.store.trackedSpoolFiles()[0].inode
+        try f.truncate("a.jsonl")
+        try f.appendLines("a.jsonl", 10...20)
+        _ = try f.reader().poll()
+        #expect(try f.store.trackedSpoolFiles().map(\.inode) == [inode])
+        #expect(try f.storedIDs() == f.expectedIDs(Array(1...2) + Array(10...20)))
+    }
+
+    @Test func afterRestartFinishedFilesAreNotKeptOpen() throws {
+        let f = try SpoolFixture()
+        for n in 0..<20 { try f.appendLines("f\(n).jsonl", [n]) }
+        _ = try f.reader().poll()
+        let restarted = f.reader()
+        _ = try restarted.poll()
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        let open = fds.filter { ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0)) ?? "").hasPrefix(f.spool) }
+        #expect(open.isEmpty)
+        withExtendedLifetime(restarted) {}
+    }
 }

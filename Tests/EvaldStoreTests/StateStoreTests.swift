@@ -19,7 +19,7 @@ import Testing
         _ = try StateStore.open(path: dbPath)
         let again = try StateStore.open(path: dbPath)
         #expect(try again.evaluationCount() == 0)
-        #expect(FileManager.default.fileExists(atPath: dbPath + "-wal"))
+        #expect(try again.journalMode() == "wal")
         #expect(try StateStore.openExisting(path: root + "/nothing/evald.db") == nil)
     }
 
@@ -27,7 +27,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: root) }
         let store = try StateStore.open(path: dbPath)
         let file = try store.trackSpoolFile(path: "/s/a.jsonl", device: 1, inode: 2, fingerprint: "fp", at: Date())
-        var batch = IngestBatch(fileID: file.id, newOffset: 300, committedAt: Date())
+        var batch = IngestBatch(fileID: file.id, startOffset: 0, newOffset: 300, committedAt: Date())
         batch.sampled = [sampled("t1", offset: 0), sampled("t2", offset: 100)]
         batch.quarantined = [QuarantinedLine(filePath: "/s/a.jsonl", lineOffset: 200, lineBytes: 100, problem: LineProblem(.invalidJSON, "bad"), excerpt: Array("{x".utf8))]
         batch.counts.linesRead = 3
@@ -38,6 +38,10 @@ import Testing
         // The same bytes committed again (as after a crash between two stages) count nothing twice.
         try store.commitBatch(batch)
         #expect(try store.evaluations().map(\.traceID) == ["t1", "t2"])
+        // A batch that overlaps committed bytes without continuing from them is refused.
+        var overlapping = IngestBatch(fileID: file.id, startOffset: 100, newOffset: 400, committedAt: Date())
+        overlapping.counts.linesRead = 3
+        #expect(throws: StoreError.self) { try store.commitBatch(overlapping) }
         #expect(try store.quarantine(limit: 10).total == 1)
         #expect(try store.trackedSpoolFiles().first?.offset == 300)
         let counters = try store.counters()
