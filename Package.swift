@@ -36,7 +36,7 @@ let package = Package(
             "EvaldCore", "EvaldStore", "EvaldDaemon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "EvaldCoreTests", dependencies: ["EvaldCore"]),
+        .testTarget(name: "EvaldCoreTests", dependencies: ["EvaldCore"], exclude: ["Fixtures"]),
         .testTarget(name: "EvaldStoreTests", dependencies: ["EvaldStore"]),
         .testTarget(name: "EvaldSpoolTests", dependencies: ["EvaldSpool", "EvaldCore", "EvaldStore"]),
         .testTarget(name: "EvaldDaemonTests", dependencies: ["EvaldDaemon", "EvaldCore", "EvaldStore",

@@ -136,8 +136,11 @@ extension EvaldConfig {
                 var parameters: [String: ConfigValue] = [:]
                 for key in allowed { if let n = members[key] { parameters[key] = w.value(n, "\(at).\(key)") } }
                 if case .string(let schema)? = parameters["schema"] { parameters["schema"] = .string(resolve(schema)) }
+                if case .map(let schemas)? = parameters["schemas"] {
+                    parameters["schemas"] = .map(schemas.mapValues { value in value.string.map { .string(resolve($0)) } ?? value })
+                }
                 let minPass = members["min_pass_rate"].map { w.rate($0, "\(at).min_pass_rate", default: 0) }
-                list.append(CheckConfig(name: name, kind: kind, parameters: parameters, minPassRate: minPass))
+                list.append(CheckConfig(name: name, kind: kind, parameters: parameters, minPassRate: minPass, keyPath: at, line: item.mark?.line))
             }
             checks.append(RouteChecks(glob: Glob(glob), checks: list))
         }

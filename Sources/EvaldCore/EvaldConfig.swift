@@ -60,6 +60,18 @@ public struct CheckConfig: Sendable, Equatable {
     /// Kind-specific parameters (`max_ms`, `schema`, `pattern`, ...), paths already resolved.
     public var parameters: [String: ConfigValue]
     public var minPassRate: Double?
+    /// Where it is written (`checks.extract-*[0]`, line), for errors found when it is built.
+    public var keyPath: String = ""
+    public var line: Int?
+
+    public init(name: String, kind: String, parameters: [String: ConfigValue], minPassRate: Double? = nil, keyPath: String = "", line: Int? = nil) {
+        self.name = name
+        self.kind = kind
+        self.parameters = parameters
+        self.minPassRate = minPassRate
+        self.keyPath = keyPath
+        self.line = line
+    }
 }
 
 public struct RouteChecks: Sendable {
@@ -141,6 +153,11 @@ public struct CalibrationConfig: Sendable {
 public struct RetentionConfig: Sendable {
     public var rawDays: Int = 30
     public var rollupDays: Int = 400
+
+    public init(rawDays: Int = 30, rollupDays: Int = 400) {
+        self.rawDays = rawDays
+        self.rollupDays = rollupDays
+    }
 }
 
 public struct HTTPConfig: Sendable {

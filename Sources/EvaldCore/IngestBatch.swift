@@ -40,6 +40,8 @@ public struct SampledLine: Sendable {
     public var indexInLine: Int
     /// The record as native JSON, kept for the checks, the judge and `evald explain`.
     public var recordJSON: String
+    /// The deterministic checks' verdicts, stored with the evaluation.
+    public var checkResults: [CheckResult] = []
 
     public init(record: TraceRecord, sampleRate: Double, lineOffset: Int64, indexInLine: Int = 0, recordJSON: String) {
         self.record = record

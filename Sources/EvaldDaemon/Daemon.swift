@@ -12,10 +12,16 @@ public enum Daemon {
         return Logger(label: "evald") { label in LogfmtLogHandler(label: label, level: level) }
     }
 
-    static func makeReader(_ config: EvaldConfig, store: StateStore, logger: Logger) -> SpoolReader {
+    static func makeReader(_ config: EvaldConfig, store: StateStore, logger: Logger) throws -> SpoolReader {
         SpoolReader(settings: .init(config.spool), store: store,
                     classifier: LineClassifier(sampler: config.sampling.makeSampler(), validatesEveryLine: config.spool.validate == .all),
+                    checks: try makeCheckPlan(config),
                     onEvent: { $0.log(to: logger) })
+    }
+
+    /// The configured checks, with their schema files read from disk.
+    public static func makeCheckPlan(_ config: EvaldConfig) throws(ConfigErrors) -> CheckPlan {
+        try CheckPlan(config: config, readFile: { try String(contentsOfFile: $0, encoding: .utf8) })
     }
 
     /// The daemon: every long-running loop as a `Service` in one group, in dependency order
@@ -27,10 +33,12 @@ public enum Daemon {
         if !FileManager.default.fileExists(atPath: config.spool.dir) {
             logger.warning("spool.dir_missing", metadata: ["spool.dir": "\(config.spool.dir)", "action": "waiting for it to appear"])
         }
-        let reader = makeReader(config, store: store, logger: logger)
+        let reader = try makeReader(config, store: store, logger: logger)
         let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: HeartbeatService(store: store, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: SpoolIngestService(reader: reader, pollInterval: config.spool.pollInterval, logger: logger),
+                  successTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: RetentionService(store: store, retention: config.retention, logger: logger),
                   successTerminationBehavior: .gracefullyShutdownGroup),
         ]
         var groupConfig = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -53,7 +61,7 @@ public enum Daemon {
         let startedAt = Date()
         try store.recordHeartbeat(pid: pid, hostname: ProcessInfo.processInfo.hostName, startedAt: startedAt, at: startedAt, version: EvaldVersion.current)
         defer { try? store.recordStop(pid: pid, at: Date()) }
-        let reader = makeReader(config, store: store, logger: logger)
+        let reader = try makeReader(config, store: store, logger: logger)
         var total = SpoolPollSummary()
         while true {
             let summary = try reader.poll()

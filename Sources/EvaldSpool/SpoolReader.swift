@@ -79,17 +79,19 @@ public final class SpoolReader: @unchecked Sendable {
     public private(set) var settings: Settings
     private let store: any SpoolCheckpointStore
     private var classifier: LineClassifier
+    private var checks: CheckPlan
     private let now: @Sendable () -> Date
     private let onEvent: (SpoolEvent) -> Void
     private var files: [Int64: FollowedFile]?
     private var buffer: UnsafeMutableRawBufferPointer
     private static let initialBufferSize = 1 << 20
 
-    public init(settings: Settings, store: any SpoolCheckpointStore, classifier: LineClassifier,
+    public init(settings: Settings, store: any SpoolCheckpointStore, classifier: LineClassifier, checks: CheckPlan = .empty,
                 now: @escaping @Sendable () -> Date = Date.init, onEvent: @escaping (SpoolEvent) -> Void = { _ in }) {
         self.settings = settings
         self.store = store
         self.classifier = classifier
+        self.checks = checks
         self.now = now
         self.onEvent = onEvent
         self.buffer = .allocate(byteCount: min(Self.initialBufferSize, settings.maxLineBytes + 1), alignment: 16)
@@ -101,10 +103,11 @@ public final class SpoolReader: @unchecked Sendable {
     }
 
     /// Applies a reloaded configuration; offsets and open files are kept.
-    public func update(settings: Settings, classifier: LineClassifier) {
+    public func update(settings: Settings, classifier: LineClassifier, checks: CheckPlan) {
         if settings.directory != self.settings.directory { closeAll() }
         self.settings = settings
         self.classifier = classifier
+        self.checks = checks
     }
 
     /// Closes every descriptor and forgets the in-memory state; the next poll reloads it from the store.
@@ -413,8 +416,11 @@ public final class SpoolReader: @unchecked Sendable {
                 case .sampled(let record, let rate):
                     batch.counts.records += 1
                     batch.counts.sampled += 1
-                    batch.sampled.append(SampledLine(record: record, sampleRate: rate, lineOffset: lineOffset,
-                                                     recordJSON: String(decoding: line, as: UTF8.self)))
+                    // The checks are pure and cheap: scored here, they commit with the evaluation.
+                    var sampled = SampledLine(record: record, sampleRate: rate, lineOffset: lineOffset,
+                                              recordJSON: String(decoding: line, as: UTF8.self))
+                    sampled.checkResults = checks.evaluate(record)
+                    batch.sampled.append(sampled)
                 case .otlp:
                     quarantine(line, at: lineOffset, LineProblem(.unsupportedFormat, "OTLP/JSON lines are not decoded by this version yet; the line is kept here"), file: file, into: &batch)
                 case .malformed(let problem):

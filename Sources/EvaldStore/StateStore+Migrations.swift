@@ -82,6 +82,33 @@ extension StateStore {
                 );
                 """)
         }
+        migrator.registerMigration("v2-checks-rollups") { db in
+            try db.execute(sql: """
+                CREATE TABLE check_result (
+                    evaluation_id INTEGER NOT NULL REFERENCES evaluation(id) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    passed INTEGER NOT NULL,
+                    detail TEXT NOT NULL,
+                    PRIMARY KEY (evaluation_id, name)
+                ) WITHOUT ROWID;
+                CREATE INDEX check_result_failed ON check_result(name) WHERE passed = 0;
+
+                CREATE TABLE rollup_minute (
+                    metric TEXT NOT NULL,
+                    route TEXT NOT NULL,
+                    model TEXT NOT NULL,
+                    minute INTEGER NOT NULL,
+                    n INTEGER NOT NULL,
+                    pass_n INTEGER NOT NULL,
+                    sum REAL NOT NULL,
+                    sum_sq REAL NOT NULL,
+                    hist BLOB,
+                    PRIMARY KEY (metric, route, model, minute)
+                ) WITHOUT ROWID;
+                CREATE INDEX rollup_by_minute ON rollup_minute(minute);
+                """)
+        }
         return migrator
     }
 }

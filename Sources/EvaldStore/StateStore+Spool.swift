@@ -52,6 +52,8 @@ extension StateStore: SpoolCheckpointStore {
                         finish_reason, latency_ms, input_tokens, output_tokens, cost_usd, feedback, has_content, sample_rate, record_json)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
+                let insertCheck = try db.cachedStatement(sql: "INSERT INTO check_result (evaluation_id, name, kind, passed, detail) VALUES (?, ?, ?, ?, ?)")
+                var rollups = RollupBatch()
                 for line in batch.sampled {
                     let r = line.record
                     try insert.execute(arguments: [
@@ -60,7 +62,14 @@ extension StateStore: SpoolCheckpointStore {
                         r.status.rawValue, r.error, r.finishReason, r.latencyMs, r.inputTokens, r.outputTokens, r.costUSD,
                         r.feedback, r.hasContent, line.sampleRate, line.recordJSON,
                     ])
+                    guard db.changesCount == 1 else { continue } // already stored: its scores and rollups too
+                    let evaluationID = db.lastInsertedRowID
+                    for result in line.checkResults {
+                        try insertCheck.execute(arguments: [evaluationID, result.name, result.kind, result.passed, result.detail])
+                    }
+                    rollups.add(r, checks: line.checkResults)
                 }
+                try Self.addRollups(db, rollups)
             }
             if !batch.quarantined.isEmpty {
                 let insert = try db.cachedStatement(sql: """
@@ -79,6 +88,30 @@ extension StateStore: SpoolCheckpointStore {
             ])
             try db.execute(sql: "UPDATE spool_file SET offset = ?, updated_at = ? WHERE id = ?",
                            arguments: [batch.newOffset, at, batch.fileID])
+        }
+    }
+
+    /// Adds a batch's rollup deltas to the minute buckets (histograms are merged, not replaced).
+    static func addRollups(_ db: Database, _ rollups: RollupBatch) throws {
+        guard !rollups.isEmpty else { return }
+        let existingHistogram = try db.cachedStatement(sql: "SELECT hist FROM rollup_minute WHERE metric = ? AND route = ? AND model = ? AND minute = ?")
+        let upsert = try db.cachedStatement(sql: """
+            INSERT INTO rollup_minute (metric, route, model, minute, n, pass_n, sum, sum_sq, hist) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(metric, route, model, minute) DO UPDATE SET
+                n = n + excluded.n, pass_n = pass_n + excluded.pass_n, sum = sum + excluded.sum,
+                sum_sq = sum_sq + excluded.sum_sq, hist = excluded.hist
+            """)
+        for (key, cell) in rollups.cells {
+            var histogram = cell.histogram
+            if var merged = histogram {
+                if let stored = try Data.fetchOne(existingHistogram, arguments: [key.metric, key.route, key.model, key.minute]),
+                   let previous = LogHistogram(serialized: stored) {
+                    merged.merge(previous)
+                }
+                histogram = merged
+            }
+            try upsert.execute(arguments: [key.metric, key.route, key.model, key.minute, cell.n, cell.passN,
+                                           cell.sum, cell.sumSquares, histogram?.serialized])
         }
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EvaldCore
+import EvaldDaemon
 import Foundation
 
 struct CheckConfigCommand: AsyncParsableCommand {
@@ -20,12 +21,10 @@ struct CheckConfigCommand: AsyncParsableCommand {
         } else if !FileManager.default.isReadableFile(atPath: config.spool.dir) {
             problems.append(ConfigProblem(file: file, line: nil, key: "spool.dir", message: "\(config.spool.dir) is not readable by this user"))
         }
-        for route in config.checks {
-            for check in route.checks {
-                if case .string(let schema)? = check.parameters["schema"], !FileManager.default.fileExists(atPath: schema) {
-                    problems.append(ConfigProblem(file: file, line: nil, key: "checks.\(route.glob).\(check.name).schema", message: "schema file \(schema) does not exist"))
-                }
-            }
+        do {
+            _ = try Daemon.makeCheckPlan(config)
+        } catch {
+            problems += error.problems
         }
         for problem in problems { CLIFailure.printError(problem.description) }
         let errors = problems.filter { $0.severity == .error }.count

@@ -74,3 +74,62 @@ import Testing
         #expect(try store.heartbeat()?.stoppedAt == t + 6)
     }
 }
+
+@Suite struct StateStoreMetricsTests {
+    let root = NSTemporaryDirectory() + "evald-store-\(UUID().uuidString)"
+
+    func line(_ id: String, minute: Double, latency: Double, passed: Bool, offset: Int64) -> SampledLine {
+        var record = TraceRecord(recordID: id, traceID: id, timestamp: Date(timeIntervalSince1970: minute * 60 + 5), model: "m")
+        record.route = "r"
+        record.output = "o"
+        record.latencyMs = latency
+        var line = SampledLine(record: record, sampleRate: 1, lineOffset: offset, recordJSON: "{}")
+        line.checkResults = [CheckResult(name: "fast", kind: "latency", passed: passed, detail: passed ? "ok" : "slow")]
+        return line
+    }
+
+    @Test func checkResultsAndRollupsCommitWithTheBatch() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try StateStore.open(path: root + "/evald.db")
+        let file = try store.trackSpoolFile(path: "/s/a.jsonl", device: 1, inode: 2, fingerprint: "fp", at: Date())
+        var first = IngestBatch(fileID: file.id, startOffset: 0, newOffset: 100, committedAt: Date())
+        first.sampled = [line("a", minute: 10, latency: 100, passed: true, offset: 0), line("b", minute: 10, latency: 300, passed: false, offset: 50)]
+        try store.commitBatch(first)
+        var second = IngestBatch(fileID: file.id, startOffset: 100, newOffset: 200, committedAt: Date())
+        second.sampled = [line("c", minute: 10, latency: 200, passed: true, offset: 100), line("d", minute: 11, latency: 9000, passed: false, offset: 150)]
+        try store.commitBatch(second)
+        try store.commitBatch(second) // a replay adds nothing
+
+        let evaluations = try store.evaluations()
+        #expect(try store.checkResults(evaluationID: evaluations[1].id) == [CheckResult(name: "fast", kind: "latency", passed: false, detail: "slow")])
+
+        let minute10 = Date(timeIntervalSince1970: 600)
+        let totals = try store.seriesTotals(since: minute10, until: minute10 + 60)
+        let fast = try #require(totals.first { $0.metric == "check:fast" })
+        #expect(fast.cell.n == 3 && fast.cell.passN == 2)
+        let latency = try #require(totals.first { $0.metric == "op:latency_ms" })
+        #expect(latency.cell.n == 3 && latency.cell.sum == 600)
+        #expect(latency.cell.histogram?.total == 3) // merged across the two batches
+        let both = try store.seriesTotals(since: minute10, until: minute10 + 120)
+        #expect(both.first { $0.metric == "check:fast" }?.cell.n == 4)
+        #expect(try store.seriesTotals(since: minute10, until: minute10 + 120, route: "other").isEmpty)
+    }
+
+    @Test func pruningRemovesOnlyWhatIsPastTheCutoffInBatches() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try StateStore.open(path: root + "/evald.db")
+        let file = try store.trackSpoolFile(path: "/s/a.jsonl", device: 1, inode: 2, fingerprint: "fp", at: Date())
+        var batch = IngestBatch(fileID: file.id, startOffset: 0, newOffset: 1000, committedAt: Date())
+        batch.sampled = (0..<10).map { line("t\($0)", minute: Double($0), latency: 100, passed: true, offset: Int64($0) * 10) }
+        try store.commitBatch(batch)
+        let cutoff = Date(timeIntervalSince1970: 5 * 60)
+        #expect(try store.pruneEvaluations(before: cutoff, limit: 3) == 3)
+        #expect(try store.pruneEvaluations(before: cutoff, limit: 3) == 2)
+        #expect(try store.pruneEvaluations(before: cutoff, limit: 3) == 0)
+        #expect(try store.evaluations().map(\.traceID) == (5..<10).map { "t\($0)" })
+        // Check results went with their evaluations.
+        #expect(try store.checkResults(evaluationID: 1).isEmpty)
+        #expect(try store.pruneRollups(before: cutoff, limit: 1000) == 5 * 3) // three series a minute
+        #expect(try store.seriesTotals(since: .distantPast, until: .distantFuture).first { $0.metric == "check:fast" }?.cell.n == 5)
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+
+/// Which checks run on which route: every route glob that matches contributes its checks, in
+/// config order; a later check with the same name replaces an earlier one, so a route can
+/// override a `*` default (`fast` at 8 s for all, at 2 s for `autocomplete-*`).
+public final class CheckPlan: @unchecked Sendable {
+    private let routes: [(glob: Glob, checks: [Check])]
+    private let lock = NSLock()
+    private var cache: [String: [Check]] = [:]
+
+    public init(routes: [(glob: Glob, checks: [Check])]) {
+        self.routes = routes
+    }
+
+    public static let empty = CheckPlan(routes: [])
+
+    /// Builds every check of the config; throws all the problems found at once.
+    public convenience init(config: EvaldConfig, readFile: (String) throws -> String) throws(ConfigErrors) {
+        var problems: [ConfigProblem] = []
+        var built: [(Glob, [Check])] = []
+        for route in config.checks {
+            var checks: [Check] = []
+            for check in route.checks {
+                do {
+                    checks.append(try Check.make(check, file: config.sourcePath, readFile: readFile))
+                } catch {
+                    problems += error.problems
+                }
+            }
+            built.append((route.glob, checks))
+        }
+        guard problems.isEmpty else { throw ConfigErrors(problems) }
+        self.init(routes: built)
+    }
+
+    public var isEmpty: Bool { routes.allSatisfy { $0.checks.isEmpty } }
+
+    public func checks(forRoute route: String?) -> [Check] {
+        let key = route ?? ""
+        if let cached = lock.withLock({ cache[key] }) { return cached }
+        var merged: [Check] = []
+        for entry in routes where entry.glob.matches(key) {
+            for check in entry.checks {
+                if let index = merged.firstIndex(where: { $0.name == check.name }) {
+                    merged[index] = check
+                } else {
+                    merged.append(check)
+                }
+            }
+        }
+        lock.withLock { cache[key] = merged }
+        return merged
+    }
+
+    public func evaluate(_ record: TraceRecord) -> [CheckResult] {
+        checks(forRoute: record.route).compactMap { $0.evaluate(record) }
+    }
+}

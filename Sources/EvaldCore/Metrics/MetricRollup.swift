@@ -1,0 +1,89 @@
+import Foundation
+
+/// Metric names of SPEC 10: `check:NAME`, `judge:NAME`, `op:*`.
+public enum MetricName {
+    public static func check(_ name: String) -> String { "check:\(name)" }
+    public static let errorRate = "op:error_rate"
+    public static let latency = "op:latency_ms"
+    public static let cost = "op:cost_usd"
+    public static let outputTokens = "op:output_tokens"
+}
+
+/// A series (metric, route, model) in one minute of trace time.
+public struct RollupKey: Hashable, Sendable {
+    public var metric: String
+    /// "" for traces without a route.
+    public var route: String
+    public var model: String
+    /// Unix minutes of the trace's timestamp.
+    public var minute: Int64
+
+    public init(metric: String, route: String, model: String, minute: Int64) {
+        self.metric = metric
+        self.route = route
+        self.model = model
+        self.minute = minute
+    }
+}
+
+/// Sums that add up across minutes: counts for pass rates, moments for means and spreads,
+/// a histogram where quantiles are wanted (latency).
+public struct RollupCell: Sendable, Equatable {
+    public var n: Int64 = 0
+    /// Outcomes that passed (a check passed; for `op:error_rate`, a call that did not fail).
+    public var passN: Int64 = 0
+    public var sum: Double = 0
+    public var sumSquares: Double = 0
+    public var histogram: LogHistogram?
+
+    public init() {}
+
+    public mutating func addPass(_ passed: Bool) {
+        n += 1
+        if passed { passN += 1 }
+    }
+
+    public mutating func addValue(_ value: Double, histogram withHistogram: Bool = false) {
+        n += 1
+        sum += value
+        sumSquares += value * value
+        if withHistogram {
+            if histogram == nil { histogram = LogHistogram() }
+            histogram!.record(value)
+        }
+    }
+
+    public mutating func merge(_ other: RollupCell) {
+        n += other.n
+        passN += other.passN
+        sum += other.sum
+        sumSquares += other.sumSquares
+        if let h = other.histogram {
+            if histogram == nil { histogram = LogHistogram() }
+            histogram!.merge(h)
+        }
+    }
+}
+
+/// The rollup deltas of a batch of evaluations, written in the same transaction as the scores.
+public struct RollupBatch: Sendable {
+    public private(set) var cells: [RollupKey: RollupCell] = [:]
+
+    public init() {}
+
+    public var isEmpty: Bool { cells.isEmpty }
+
+    public mutating func add(_ record: TraceRecord, checks: [CheckResult]) {
+        let minute = Int64((record.timestamp.timeIntervalSince1970 / 60).rounded(.down))
+        func key(_ metric: String) -> RollupKey {
+            RollupKey(metric: metric, route: record.route ?? "", model: record.model, minute: minute)
+        }
+        cells[key(MetricName.errorRate), default: RollupCell()].addPass(record.status != .error)
+        if let latency = record.latencyMs { cells[key(MetricName.latency), default: RollupCell()].addValue(latency, histogram: true) }
+        if let cost = record.costUSD { cells[key(MetricName.cost), default: RollupCell()].addValue(cost) }
+        if let tokens = record.outputTokens { cells[key(MetricName.outputTokens), default: RollupCell()].addValue(Double(tokens)) }
+        for check in checks {
+            cells[key(MetricName.check(check.name)), default: RollupCell()].addPass(check.passed)
+        }
+    }
+}

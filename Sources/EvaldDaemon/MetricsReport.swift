@@ -1,0 +1,108 @@
+import EvaldCore
+import EvaldStore
+import Foundation
+
+/// What `evald metrics` shows: one row per series (metric, route, model) over a window.
+public struct MetricsReport: Sendable {
+    public struct Row: Sendable {
+        public var metric: String
+        public var route: String
+        public var model: String
+        public var n: Int64
+        /// Pass-rate series (checks, judges).
+        public var passRate: Double?
+        public var ciLow: Double?
+        public var ciHigh: Double?
+        public var meanScore: Double?
+        /// The headline value of an `op:` series: the error rate, or the mean per call.
+        public var value: Double?
+        public var p50: Double?
+        public var p95: Double?
+    }
+
+    public var window: String
+    public var since: Date
+    public var until: Date
+    public var rows: [Row]
+
+    public static func gather(store: StateStore?, window: String, seconds: Double, until: Date, route: String?, model: String?) throws -> MetricsReport {
+        let since = until - seconds
+        let totals = try store?.seriesTotals(since: since, until: until, route: route, model: model) ?? []
+        let rows = totals.map { series -> Row in
+            let c = series.cell
+            var row = Row(metric: series.metric, route: series.route, model: series.model, n: c.n)
+            switch series.metric {
+            case MetricName.errorRate:
+                let errors = c.n - c.passN
+                row.value = c.n > 0 ? Double(errors) / Double(c.n) : nil
+                if let ci = WilsonInterval.bounds(passes: errors, n: c.n) { (row.ciLow, row.ciHigh) = ci }
+            case MetricName.latency, MetricName.cost, MetricName.outputTokens:
+                row.value = c.n > 0 ? c.sum / Double(c.n) : nil
+                row.p50 = c.histogram?.quantile(0.5)
+                row.p95 = c.histogram?.quantile(0.95)
+            default:
+                row.passRate = c.n > 0 ? Double(c.passN) / Double(c.n) : nil
+                if let ci = WilsonInterval.bounds(passes: c.passN, n: c.n) { (row.ciLow, row.ciHigh) = ci }
+                if c.sum != 0 || series.metric.hasPrefix("judge:") { row.meanScore = c.n > 0 ? c.sum / Double(c.n) : nil }
+            }
+            return row
+        }
+        return MetricsReport(window: window, since: since, until: until, rows: rows)
+    }
+
+    public var json: JSONValue {
+        func round(_ value: Double?, _ digits: Double = 1e4) -> JSONValue {
+            value.map { .double(($0 * digits).rounded() / digits) } ?? .null
+        }
+        return .object([
+            ("window", .string(window)),
+            ("since", .string(RFC3339.format(since, fractional: false))),
+            ("until", .string(RFC3339.format(until, fractional: false))),
+            ("series", .array(rows.map { row in
+                .object([
+                    ("metric", .string(row.metric)),
+                    ("route", .string(row.route)),
+                    ("model", .string(row.model)),
+                    ("n", .int(row.n)),
+                    ("pass_rate", round(row.passRate)),
+                    ("ci_low", round(row.ciLow)),
+                    ("ci_high", round(row.ciHigh)),
+                    ("mean_score", round(row.meanScore)),
+                    ("value", round(row.value, 1e6)),
+                    ("p50", round(row.p50, 10)),
+                    ("p95", round(row.p95, 10)),
+                    // The detectors (a later issue) own baselines; until then there is none.
+                    ("baseline", .null),
+                    ("delta", .null),
+                ])
+            })),
+        ])
+    }
+
+    public var text: String {
+        guard !rows.isEmpty else {
+            return "no evaluations between \(RFC3339.format(since, fractional: false)) and \(RFC3339.format(until, fractional: false)) (window \(window)); try a longer --window or --until"
+        }
+        func percent(_ v: Double?) -> String { v.map { String(format: "%.1f%%", $0 * 100) } ?? "" }
+        func number(_ v: Double?) -> String {
+            guard let v else { return "" }
+            if v >= 100 { return String(format: "%.0f", v) }
+            if v >= 1 { return String(format: "%.1f", v) }
+            return String(format: "%.5f", v)
+        }
+        var table: [[String]] = [["METRIC", "ROUTE", "MODEL", "N", "PASS", "95% CI", "VALUE", "P50", "P95"]]
+        for row in rows {
+            let ci = row.ciLow.map { "\(percent($0))-\(percent(row.ciHigh))" } ?? ""
+            let value = row.metric == MetricName.errorRate ? percent(row.value) : number(row.value)
+            table.append([row.metric, row.route.isEmpty ? "-" : row.route, row.model, String(row.n), percent(row.passRate), ci, value, number(row.p50), number(row.p95)])
+        }
+        let widths = table[0].indices.map { column in table.map { $0[column].count }.max() ?? 0 }
+        let header = "window \(window): \(RFC3339.format(since, fractional: false)) .. \(RFC3339.format(until, fractional: false))"
+        return header + "\n" + table.map { cells in
+            cells.enumerated().map { index, cell in
+                let pad = String(repeating: " ", count: widths[index] - cell.count)
+                return index >= 3 ? pad + cell : cell + pad
+            }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+        }.joined(separator: "\n")
+    }
+}
