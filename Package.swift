@@ -36,6 +36,8 @@ let package = Package(
             "EvaldCore", "EvaldStore", "EvaldDaemon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Benchmarks/run_checks_benchmark.sh: the cost of the checks per sampled trace.
+        .executableTarget(name: "evald-checks-benchmark", dependencies: ["EvaldCore", "EvaldDaemon"], path: "Benchmarks/ChecksBenchmark"),
         .testTarget(name: "EvaldCoreTests", dependencies: ["EvaldCore"], exclude: ["Fixtures"]),
         .testTarget(name: "EvaldStoreTests", dependencies: ["EvaldStore"]),
         .testTarget(name: "EvaldSpoolTests", dependencies: ["EvaldSpool", "EvaldCore", "EvaldStore"]),
