@@ -3,6 +3,10 @@
 ///
 /// The sampling decision comes first and needs only the trace id (and the route when
 /// per-route rates exist), so the cost of an unsampled line is framing plus a short scan.
+#if canImport(Glibc)
+import Glibc
+#endif
+
 public struct LineClassifier: Sendable {
     public enum Outcome: Sendable {
         case blank
@@ -25,6 +29,12 @@ public struct LineClassifier: Sendable {
     }
 
     public func classify(_ line: UnsafeRawBufferPointer) -> Outcome {
+        // The common case, a writer that puts a plain W3C trace id first: decide from the first
+        // 46 bytes. Anything else (or a kept line) takes the general path below.
+        if !validatesEveryLine, !sampler.hasRouteRates, let randomness = Self.leadingTraceIDRandomness(line),
+           !(sampler.shard.contains(randomness) && randomness >= sampler.lowestThreshold), Self.endsLikeAnObject(line) {
+            return .unsampled
+        }
         let scan = JSONLineScanner.scan(line, needRoute: sampler.hasRouteRates, walkAll: validatesEveryLine)
         switch scan.shape {
         case .blank: return .blank
@@ -55,6 +65,16 @@ public struct LineClassifier: Sendable {
         case .success(let record): return .sampled(record, rate: rate)
         case .failure(let problem): return .malformed(problem)
         }
+    }
+
+    /// R of a line that starts `{"trace_id":"<32 hex digits>"`, else nil.
+    @inline(__always)
+    static func leadingTraceIDRandomness(_ line: UnsafeRawBufferPointer) -> UInt64? {
+        let prefix: StaticString = "{\"trace_id\":\""
+        let length = prefix.utf8CodeUnitCount
+        guard line.count > length + 33, memcmp(line.baseAddress!, prefix.utf8Start, length) == 0,
+              line[length + 32] == 0x22 else { return nil }
+        return TraceSampler.w3cRandomness(UnsafeRawBufferPointer(rebasing: line[length..<(length + 32)]))
     }
 
     /// Most lines are ASCII: look for a high byte eight bytes at a time before validating.

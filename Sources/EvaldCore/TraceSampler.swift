@@ -71,24 +71,27 @@ public struct TraceSampler: Sendable {
         return fnv1a64(id) >> 8
     }
 
-    /// The last 14 hex digits of a 32-hex-digit id in one pass; nil when any digit is not hex.
+    /// The last 14 hex digits of a 32-hex-digit id; nil when any of the 32 is not hex.
+    /// A table lookup a byte with no data-dependent branch: per-digit branches on random hex
+    /// mispredict, and this runs for every line of the spool.
     @inline(__always)
-    static func w3cRandomness(_ id: UnsafeRawBufferPointer) -> UInt64? {
+    public static func w3cRandomness(_ id: UnsafeRawBufferPointer) -> UInt64? {
         let p = id.baseAddress!.assumingMemoryBound(to: UInt8.self)
-        var value: UInt64 = 0
-        var invalid: UInt8 = 0
-        for i in 0..<32 {
-            let byte = p[i]
-            let digit = hexDigitTable[Int(byte)]
-            invalid |= digit
-            if i >= 18 { value = value << 4 | UInt64(digit & 0x0F) }
+        return hexDigits.withUnsafeBufferPointer { table -> UInt64? in
+            var invalid: UInt8 = 0
+            for i in 0..<18 { invalid |= table[Int(p[i])] }
+            var value: UInt64 = 0
+            for i in 18..<32 {
+                let digit = table[Int(p[i])]
+                invalid |= digit
+                value = value << 4 | UInt64(digit & 0x0F)
+            }
+            return invalid & 0x80 == 0 ? value : nil
         }
-        return invalid & 0x80 == 0 ? value : nil
     }
 
-    /// Hex digit values; 0x80 marks a byte that is not a hex digit. A tuple-free table in a
-    /// literal array is initialised once; the loop above reads it without bounds checks.
-    private static let hexDigitTable: [UInt8] = (0..<256).map { byte -> UInt8 in
+    /// Hex digit values by byte; 0x80 marks a byte that is not a hex digit.
+    private static let hexDigits: [UInt8] = (0..<256).map { byte -> UInt8 in
         switch byte {
         case 48...57: return UInt8(byte - 48)
         case 97...102: return UInt8(byte - 87)

@@ -37,6 +37,35 @@ extension StateStore {
                 let key = "\(metric)\u{0}\(route)\u{0}\(model)"
                 totals[key, default: SeriesTotals(metric: metric, route: route, model: model, cell: RollupCell())].cell.merge(cell)
             }
+            var opSQL = """
+                SELECT route, model, calls, ok_calls, latency_n, latency_sum, latency_sq, latency_hist,
+                       cost_n, cost_sum, cost_sq, tokens_n, tokens_sum, tokens_sq
+                FROM rollup_op_minute WHERE minute >= ? AND minute < ?
+                """
+            var opArguments: StatementArguments = [Self.minute(since), Self.minute(until)]
+            if let route { opSQL += " AND route = ?"; opArguments += [route] }
+            if let model { opSQL += " AND model = ?"; opArguments += [model] }
+            let opRows = try Row.fetchCursor(db, sql: opSQL, arguments: opArguments)
+            while let row = try opRows.next() {
+                let route: String = row["route"], model: String = row["model"]
+                var op = OperationalCell()
+                op.calls.n = row["calls"]
+                op.calls.passN = row["ok_calls"]
+                op.latency.n = row["latency_n"]
+                op.latency.sum = row["latency_sum"]
+                op.latency.sumSquares = row["latency_sq"]
+                if let blob = row["latency_hist"] as Data? { op.latency.histogram = LogHistogram(serialized: blob) }
+                op.cost.n = row["cost_n"]
+                op.cost.sum = row["cost_sum"]
+                op.cost.sumSquares = row["cost_sq"]
+                op.outputTokens.n = row["tokens_n"]
+                op.outputTokens.sum = row["tokens_sum"]
+                op.outputTokens.sumSquares = row["tokens_sq"]
+                for (metric, cell) in op.series where cell.n > 0 {
+                    let key = "\(metric)\u{0}\(route)\u{0}\(model)"
+                    totals[key, default: SeriesTotals(metric: metric, route: route, model: model, cell: RollupCell())].cell.merge(cell)
+                }
+            }
             return totals.values.sorted { ($0.route, $0.model, $0.metric) < ($1.route, $1.model, $1.metric) }
         }
     }
@@ -72,13 +101,20 @@ extension StateStore {
         }
     }
 
+    /// Deletes at most `limit` minute buckets older than `cutoff` (of each rollup table).
     public func pruneRollups(before cutoff: Date, limit: Int) throws -> Int {
         try write { db in
             try db.execute(sql: """
                 DELETE FROM rollup_minute WHERE (metric, route, model, minute) IN
                     (SELECT metric, route, model, minute FROM rollup_minute WHERE minute < ? LIMIT ?)
                 """, arguments: [Self.minute(cutoff), limit])
-            return db.changesCount
+            var deleted = db.changesCount
+            try db.execute(sql: """
+                DELETE FROM rollup_op_minute WHERE (route, model, minute) IN
+                    (SELECT route, model, minute FROM rollup_op_minute WHERE minute < ? LIMIT ?)
+                """, arguments: [Self.minute(cutoff), limit])
+            deleted = max(deleted, db.changesCount)
+            return deleted
         }
     }
 

@@ -107,6 +107,26 @@ extension StateStore {
                     PRIMARY KEY (metric, route, model, minute)
                 ) WITHOUT ROWID;
                 CREATE INDEX rollup_by_minute ON rollup_minute(minute);
+
+                CREATE TABLE rollup_op_minute (
+                    route TEXT NOT NULL,
+                    model TEXT NOT NULL,
+                    minute INTEGER NOT NULL,
+                    calls INTEGER NOT NULL,
+                    ok_calls INTEGER NOT NULL,
+                    latency_n INTEGER NOT NULL,
+                    latency_sum REAL NOT NULL,
+                    latency_sq REAL NOT NULL,
+                    latency_hist BLOB,
+                    cost_n INTEGER NOT NULL,
+                    cost_sum REAL NOT NULL,
+                    cost_sq REAL NOT NULL,
+                    tokens_n INTEGER NOT NULL,
+                    tokens_sum REAL NOT NULL,
+                    tokens_sq REAL NOT NULL,
+                    PRIMARY KEY (route, model, minute)
+                ) WITHOUT ROWID;
+                CREATE INDEX rollup_op_by_minute ON rollup_op_minute(minute);
                 """)
         }
         return migrator

@@ -91,28 +91,47 @@ extension StateStore: SpoolCheckpointStore {
         }
     }
 
-    /// Adds a batch's rollup deltas to the minute buckets (histograms are merged, not replaced).
+    /// Adds a batch's rollup deltas to the minute buckets; histograms merge inside SQLite
+    /// (`evald_histogram_merge`), so each cell costs one statement.
     static func addRollups(_ db: Database, _ rollups: RollupBatch) throws {
         guard !rollups.isEmpty else { return }
-        let existingHistogram = try db.cachedStatement(sql: "SELECT hist FROM rollup_minute WHERE metric = ? AND route = ? AND model = ? AND minute = ?")
         let upsert = try db.cachedStatement(sql: """
             INSERT INTO rollup_minute (metric, route, model, minute, n, pass_n, sum, sum_sq, hist) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(metric, route, model, minute) DO UPDATE SET
                 n = n + excluded.n, pass_n = pass_n + excluded.pass_n, sum = sum + excluded.sum,
-                sum_sq = sum_sq + excluded.sum_sq, hist = excluded.hist
+                sum_sq = sum_sq + excluded.sum_sq, hist = evald_histogram_merge(hist, excluded.hist)
             """)
         for (key, cell) in rollups.cells {
-            var histogram = cell.histogram
-            if var merged = histogram {
-                if let stored = try Data.fetchOne(existingHistogram, arguments: [key.metric, key.route, key.model, key.minute]),
-                   let previous = LogHistogram(serialized: stored) {
-                    merged.merge(previous)
-                }
-                histogram = merged
-            }
             try upsert.execute(arguments: [key.metric, key.route, key.model, key.minute, cell.n, cell.passN,
-                                           cell.sum, cell.sumSquares, histogram?.serialized])
+                                           cell.sum, cell.sumSquares, cell.histogram?.serialized])
         }
+        let upsertOperational = try db.cachedStatement(sql: """
+            INSERT INTO rollup_op_minute (route, model, minute, calls, ok_calls, latency_n, latency_sum, latency_sq, latency_hist,
+                cost_n, cost_sum, cost_sq, tokens_n, tokens_sum, tokens_sq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(route, model, minute) DO UPDATE SET
+                calls = calls + excluded.calls, ok_calls = ok_calls + excluded.ok_calls,
+                latency_n = latency_n + excluded.latency_n, latency_sum = latency_sum + excluded.latency_sum,
+                latency_sq = latency_sq + excluded.latency_sq, latency_hist = evald_histogram_merge(latency_hist, excluded.latency_hist),
+                cost_n = cost_n + excluded.cost_n, cost_sum = cost_sum + excluded.cost_sum, cost_sq = cost_sq + excluded.cost_sq,
+                tokens_n = tokens_n + excluded.tokens_n, tokens_sum = tokens_sum + excluded.tokens_sum, tokens_sq = tokens_sq + excluded.tokens_sq
+            """)
+        for (key, op) in rollups.operational {
+            try upsertOperational.execute(arguments: [
+                key.route, key.model, key.minute, op.calls.n, op.calls.passN,
+                op.latency.n, op.latency.sum, op.latency.sumSquares, op.latency.histogram?.serialized,
+                op.cost.n, op.cost.sum, op.cost.sumSquares, op.outputTokens.n, op.outputTokens.sum, op.outputTokens.sumSquares,
+            ])
+        }
+    }
+
+    /// SQL function merging two serialized `LogHistogram`s (either may be NULL).
+    static let histogramMerge = DatabaseFunction("evald_histogram_merge", argumentCount: 2, pure: true) { values in
+        let blobs = values.compactMap { Data.fromDatabaseValue($0) }
+        guard blobs.count == 2, var merged = LogHistogram(serialized: blobs[0]), let other = LogHistogram(serialized: blobs[1]) else {
+            return blobs.first
+        }
+        merged.merge(other)
+        return merged.serialized
     }
 
     static func add(_ db: Database, _ deltas: KeyValuePairs<String, Int64>) throws {

@@ -45,6 +45,7 @@ public final class StateStore: Sendable {
         if !readOnly {
             configuration.prepareDatabase { db in
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                db.add(function: StateStore.histogramMerge)
             }
         }
         do {

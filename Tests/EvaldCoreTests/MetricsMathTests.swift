@@ -54,13 +54,15 @@ import Testing
         failed.timestamp = Date(timeIntervalSince1970: 150)
         batch.add(ok, checks: [CheckResult(name: "fast", kind: "latency", passed: true, detail: "")])
         batch.add(failed, checks: [CheckResult(name: "fast", kind: "latency", passed: false, detail: "")])
-        func cell(_ metric: String) -> RollupCell? { batch.cells[RollupKey(metric: metric, route: "r", model: "m", minute: 2)] }
+        let op = batch.operational[RollupKey(metric: "", route: "r", model: "m", minute: 2)]
+        func cell(_ metric: String) -> RollupCell? { op?.series.first { $0.metric == metric }?.cell }
         #expect(cell("op:error_rate")?.n == 2)
         #expect(cell("op:error_rate")?.passN == 1)
-        #expect(cell("check:fast")?.passN == 1)
+        #expect(batch.cells[RollupKey(metric: "check:fast", route: "r", model: "m", minute: 2)]?.passN == 1)
         #expect(cell("op:latency_ms")?.sum == 400)
         #expect(cell("op:latency_ms")?.histogram?.total == 2)
         #expect(cell("op:cost_usd")?.n == 1)
         #expect(cell("op:output_tokens")?.sum == 50)
+        #expect(batch.operational.count == 1)
     }
 }

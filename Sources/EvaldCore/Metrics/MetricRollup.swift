@@ -65,25 +65,47 @@ public struct RollupCell: Sendable, Equatable {
     }
 }
 
-/// The rollup deltas of a batch of evaluations, written in the same transaction as the scores.
-public struct RollupBatch: Sendable {
-    public private(set) var cells: [RollupKey: RollupCell] = [:]
+/// The operational series of one (route, model, minute), kept together in one row because
+/// every trace feeds all four: one write a trace instead of four.
+public struct OperationalCell: Sendable, Equatable {
+    /// n = calls, passN = calls that did not fail (`op:error_rate` is 1 - passN/n).
+    public var calls = RollupCell()
+    public var latency = RollupCell()
+    public var cost = RollupCell()
+    public var outputTokens = RollupCell()
 
     public init() {}
 
-    public var isEmpty: Bool { cells.isEmpty }
+    /// The four series by metric name.
+    public var series: [(metric: String, cell: RollupCell)] {
+        [(MetricName.errorRate, calls), (MetricName.latency, latency), (MetricName.cost, cost), (MetricName.outputTokens, outputTokens)]
+    }
+}
+
+/// The rollup deltas of a batch of evaluations, written in the same transaction as the scores.
+public struct RollupBatch: Sendable {
+    /// Per-check (and later per-judge) series; `minute` in the key.
+    public private(set) var cells: [RollupKey: RollupCell] = [:]
+    /// Operational series by (route, model, minute); `metric` in the key is empty.
+    public private(set) var operational: [RollupKey: OperationalCell] = [:]
+
+    public init() {}
+
+    public var isEmpty: Bool { cells.isEmpty && operational.isEmpty }
 
     public mutating func add(_ record: TraceRecord, checks: [CheckResult]) {
         let minute = Int64((record.timestamp.timeIntervalSince1970 / 60).rounded(.down))
-        func key(_ metric: String) -> RollupKey {
-            RollupKey(metric: metric, route: record.route ?? "", model: record.model, minute: minute)
-        }
-        cells[key(MetricName.errorRate), default: RollupCell()].addPass(record.status != .error)
-        if let latency = record.latencyMs { cells[key(MetricName.latency), default: RollupCell()].addValue(latency, histogram: true) }
-        if let cost = record.costUSD { cells[key(MetricName.cost), default: RollupCell()].addValue(cost) }
-        if let tokens = record.outputTokens { cells[key(MetricName.outputTokens), default: RollupCell()].addValue(Double(tokens)) }
+        let route = record.route ?? ""
+        let opKey = RollupKey(metric: "", route: route, model: record.model, minute: minute)
+        var op = operational[opKey] ?? OperationalCell()
+        op.calls.addPass(record.status != .error)
+        if let latency = record.latencyMs { op.latency.addValue(latency, histogram: true) }
+        if let cost = record.costUSD { op.cost.addValue(cost) }
+        if let tokens = record.outputTokens { op.outputTokens.addValue(Double(tokens)) }
+        operational[opKey] = op
         for check in checks {
-            cells[key(MetricName.check(check.name)), default: RollupCell()].addPass(check.passed)
+            cells[RollupKey(metric: MetricName.check(check.name), route: route, model: record.model, minute: minute), default: RollupCell()]
+                .addPass(check.passed)
         }
     }
 }
