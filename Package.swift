@@ -36,13 +36,15 @@ let package = Package(
             "EvaldCore", "EvaldStore", "EvaldDaemon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Helpers shared by the test targets.
+        .target(name: "EvaldTesting"),
         // Benchmarks/run_checks_benchmark.sh: the cost of the checks per sampled trace.
         .executableTarget(name: "evald-checks-benchmark", dependencies: ["EvaldCore", "EvaldDaemon"], path: "Benchmarks/ChecksBenchmark"),
-        .testTarget(name: "EvaldCoreTests", dependencies: ["EvaldCore"], exclude: ["Fixtures"]),
+        .testTarget(name: "EvaldCoreTests", dependencies: ["EvaldCore", "EvaldTesting"], exclude: ["Fixtures"]),
         .testTarget(name: "EvaldStoreTests", dependencies: ["EvaldStore"]),
         .testTarget(name: "EvaldSpoolTests", dependencies: ["EvaldSpool", "EvaldCore", "EvaldStore"]),
         .testTarget(name: "EvaldDaemonTests", dependencies: ["EvaldDaemon", "EvaldCore", "EvaldStore",
                                                              .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "EvaldIntegrationTests", dependencies: ["EvaldCore", "EvaldStore"]),
+        .testTarget(name: "EvaldIntegrationTests", dependencies: ["EvaldCore", "EvaldStore", "EvaldTesting"], exclude: ["Fixtures"]),
     ]
 )

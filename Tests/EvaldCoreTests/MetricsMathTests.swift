@@ -1,4 +1,5 @@
 import EvaldCore
+import EvaldTesting
 import Foundation
 import Testing
 

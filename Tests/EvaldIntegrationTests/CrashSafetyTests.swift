@@ -1,4 +1,5 @@
 import EvaldCore
+import EvaldTesting
 import EvaldStore
 import Foundation
 import Testing
@@ -8,17 +9,6 @@ import Glibc
 
 /// kill -9 at random moments must lose no trace and count none twice.
 @Suite(.serialized) struct CrashSafetyTests {
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func killMinusNineLosesNothingAndCountsNothingTwice() throws {
         let rate = 0.3
         let total = 6000
@@ -31,7 +21,7 @@ import Glibc
         try writer.run()
         defer { if writer.isRunning { writer.terminate() } }
 
-        var rng = SeededGenerator(state: 5)
+        var rng = SplitMix64(state: 5)
         var kills = 0
         var progress: [Int64] = []
         while kills < 25 || writer.isRunning {

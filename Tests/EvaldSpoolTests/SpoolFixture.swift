@@ -73,6 +73,12 @@ final class SpoolFixture {
         try handle.close()
     }
 
+    /// Descriptors this process holds open on files in the spool (Linux /proc).
+    func openSpoolDescriptors() -> Int {
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return fds.filter { ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0)) ?? "").hasPrefix(spool) }.count
+    }
+
     /// Trace ids in the database, in insertion order.
     func storedIDs() throws -> [String] { try store.evaluations().map(\.traceID) }
 
