@@ -288,6 +288,9 @@ private struct Compiler {
         "$recursiveRef": "$recursiveRef is not supported",
         "unevaluatedProperties": "unevaluatedProperties is not supported",
         "unevaluatedItems": "unevaluatedItems is not supported",
+        // Draft-07 keywords: ignoring them would validate more loosely than the schema says.
+        "dependencies": "dependencies (draft-07) is not supported; use dependentRequired or dependentSchemas",
+        "additionalItems": "additionalItems (draft-07) is not supported; use prefixItems and items",
     ]
 
     mutating func compile(_ value: JSONValue, at tokens: [String]) throws(JSONSchemaError) -> Int {

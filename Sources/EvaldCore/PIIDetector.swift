@@ -223,7 +223,7 @@ public struct PIIDetector: Sendable {
             let octets = (1...4).map { scan.string(result.range(at: $0)) }
             // Dotted-decimal octets are 0-255 and written without leading zeros ("01.02.03.04" is
             // a section or part number, not an address).
-            guard octets.allSatisfy({ ($0.count == 1 || !$0.hasPrefix("0")) && Int($0)! <= 255 }),
+            guard octets.allSatisfy({ ($0.count == 1 || !$0.hasPrefix("0")) && (Int($0).map { $0 <= 255 } ?? false) }),
                   !scan.isEmbedded(result.range), !scan.followsNumberingWord(result.range) else { return nil }
             return PIICandidate(.ipv4, result.range, specificity: 5)
         }
@@ -340,8 +340,11 @@ final class PIIPatterns: @unchecked Sendable {
     }
 
     private static func compile(_ pattern: String) -> NSRegularExpression {
+        // ICU's \d matches every Unicode decimal digit (१, １); the validators after the match
+        // parse ASCII digits only, so the patterns must match ASCII digits only.
+        let asciiDigits = pattern.replacingOccurrences(of: #"\d"#, with: "[0-9]")
         do {
-            return try NSRegularExpression(pattern: pattern)
+            return try NSRegularExpression(pattern: asciiDigits)
         } catch {
             // The patterns are constants exercised by the tests: a failure is a programming error.
             preconditionFailure("PIIDetector: invalid pattern \(pattern): \(error)")

@@ -33,9 +33,11 @@ public struct MetricsReport: Sendable {
             var row = Row(metric: series.metric, route: series.route, model: series.model, n: c.n)
             switch series.metric {
             case MetricName.errorRate:
-                let errors = c.n - c.passN
-                row.value = c.n > 0 ? Double(errors) / Double(c.n) : nil
-                if let ci = WilsonInterval.bounds(passes: errors, n: c.n) { (row.ciLow, row.ciHigh) = ci }
+                // pass_rate and its interval mean the same in every row (the share that went
+                // well); the error rate itself is the value.
+                row.passRate = c.n > 0 ? Double(c.passN) / Double(c.n) : nil
+                row.value = c.n > 0 ? Double(c.n - c.passN) / Double(c.n) : nil
+                if let ci = WilsonInterval.bounds(passes: c.passN, n: c.n) { (row.ciLow, row.ciHigh) = ci }
             case MetricName.latency, MetricName.cost, MetricName.outputTokens:
                 row.value = c.n > 0 ? c.sum / Double(c.n) : nil
                 row.p50 = c.histogram?.quantile(0.5)
@@ -90,11 +92,12 @@ public struct MetricsReport: Sendable {
             if v >= 1 { return String(format: "%.1f", v) }
             return String(format: "%.5f", v)
         }
-        var table: [[String]] = [["METRIC", "ROUTE", "MODEL", "N", "PASS", "95% CI", "VALUE", "P50", "P95"]]
+        var table: [[String]] = [["METRIC", "ROUTE", "MODEL", "N", "PASS", "95% CI", "SCORE", "VALUE", "P50", "P95"]]
         for row in rows {
             let ci = row.ciLow.map { "\(percent($0))-\(percent(row.ciHigh))" } ?? ""
             let value = row.metric == MetricName.errorRate ? percent(row.value) : number(row.value)
-            table.append([row.metric, row.route.isEmpty ? "-" : row.route, row.model, String(row.n), percent(row.passRate), ci, value, number(row.p50), number(row.p95)])
+            table.append([row.metric, row.route.isEmpty ? "-" : row.route, row.model, String(row.n), percent(row.passRate), ci,
+                          number(row.meanScore), value, number(row.p50), number(row.p95)])
         }
         let widths = table[0].indices.map { column in table.map { $0[column].count }.max() ?? 0 }
         let header = "window \(window): \(RFC3339.format(since, fractional: false)) .. \(RFC3339.format(until, fractional: false))"

@@ -21,7 +21,7 @@ extension StateStore {
     public func seriesTotals(since: Date, until: Date, route: String? = nil, model: String? = nil) throws -> [SeriesTotals] {
         try read { db in
             var sql = "SELECT metric, route, model, n, pass_n, sum, sum_sq, hist FROM rollup_minute WHERE minute >= ? AND minute < ?"
-            var arguments: StatementArguments = [Self.minute(since), Self.minute(until)]
+            var arguments: StatementArguments = [Self.minute(since), Self.minuteAfter(until)]
             if let route { sql += " AND route = ?"; arguments += [route] }
             if let model { sql += " AND model = ?"; arguments += [model] }
             var totals: [String: SeriesTotals] = [:]
@@ -42,7 +42,7 @@ extension StateStore {
                        cost_n, cost_sum, cost_sq, tokens_n, tokens_sum, tokens_sq
                 FROM rollup_op_minute WHERE minute >= ? AND minute < ?
                 """
-            var opArguments: StatementArguments = [Self.minute(since), Self.minute(until)]
+            var opArguments: StatementArguments = [Self.minute(since), Self.minuteAfter(until)]
             if let route { opSQL += " AND route = ?"; opArguments += [route] }
             if let model { opSQL += " AND model = ?"; opArguments += [model] }
             let opRows = try Row.fetchCursor(db, sql: opSQL, arguments: opArguments)
@@ -118,5 +118,9 @@ extension StateStore {
         }
     }
 
-    static func minute(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 / 60).rounded(.down)) }
+    static func minute(_ date: Date) -> Int64 { RollupKey.minute(of: date) }
+
+    /// The first minute bucket not in a window ending at `until`: the bucket holding `until`
+    /// belongs to the window (so "now" includes the current minute) unless `until` is its start.
+    static func minuteAfter(_ until: Date) -> Int64 { Int64((until.timeIntervalSince1970 / 60).rounded(.up)) }
 }

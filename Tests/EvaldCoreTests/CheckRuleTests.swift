@@ -113,6 +113,8 @@ func verdict(_ check: Check, _ record: TraceRecord) -> Bool? { check.evaluate(re
         ("Your order A-12345 shipped yesterday. I can't guarantee the exact delivery time, but it usually takes 2 days.", true),
         ("Sure! Here is the summary of the ticket.", true),
         ("We can't wait to see you again. Your refund of $20 was issued.", true),
+        ("I'm sorry, but I can't find order 42 in our system. Could you check the number?", true),
+        ("I'm sorry, but we cannot ship to PO boxes; please give a street address.", true),
     ])
     func refusals(output: String, passes: Bool) throws {
         #expect(verdict(try check("refusal"), record(output: output)) == passes, "\(output)")
@@ -122,6 +124,36 @@ func verdict(_ check: Check, _ record: TraceRecord) -> Bool? { check.evaluate(re
         let c = try check("refusal", ["extra_patterns": .list([.string("(?i)please contact (?:our )?support")])])
         #expect(verdict(c, record(output: "Please contact support for this.")) == false)
         #expect(throws: ConfigErrors.self) { try check("refusal", ["extra_patterns": .list([.string("(")])]) }
+    }
+
+    @Test func hugeNumbersDoNotTrap() throws {
+        let c = try check("latency", ["max_ms": .string("8000")])
+        #expect(c.evaluate(record(latency: 1e19))?.detail == "latency 10000000000000000000 ms > 8000 ms")
+        #expect(verdict(try check("latency", ["max_ms": .string("1e300")]), record(latency: 5)) == true)
+    }
+
+    @Test func errorTracesGetNoOutputVerdictsEvenWithPartialText() throws {
+        let partial = record(output: "{\"order_id\": \"A-1", status: .error, reference: "A-1")
+        for kind in ["json_valid", "refusal", "pii"] {
+            #expect(try check(kind).evaluate(partial) == nil, "\(kind)")
+        }
+        #expect(try check("length", ["max": .string("2")]).evaluate(partial) == nil)
+        #expect(try check("reference_match").evaluate(partial) == nil)
+        #expect(try check("tool_calls").evaluate(partial) == nil)
+        #expect(try check("status_ok").evaluate(partial)?.passed == false)
+        // Without content there is nothing to say about tools.
+        #expect(try check("tool_calls").evaluate(record(output: nil)) == nil)
+    }
+
+    @Test func failingDetailsAreRedacted() throws {
+        let c = try check("not_regex", ["pattern": .string("contact \\S+")])
+        let failed = c.evaluate(record(output: "Please contact jane.doe@example.com today"))
+        #expect(failed?.passed == false)
+        #expect(failed?.detail.contains("jane.doe@example.com") == false)
+        #expect(failed?.detail.contains("[REDACTED:email]") == true)
+        var error = record(output: nil, status: .error)
+        error.error = "upstream rejected key sk-proj-4f9aB7cD2eF8gH1iJ3kL5mN6oP0qR9sT"
+        #expect(try check("status_ok").evaluate(error)?.detail.contains("sk-proj-4f9a") == false)
     }
 
     @Test func piiDetailSaysWhatAndWhereButNotTheValue() throws {

@@ -343,4 +343,10 @@ import Testing
         print("JSON Schema Test Suite (draft2020-12): \(run) cases run, \(skipped) skipped: \(reasons.joined(separator: "; "))")
         #expect(run > 700)
     }
+
+    @Test func draft07KeywordsThatWouldBeIgnoredAreRefused() {
+        for schema in [#"{"dependencies": {"a": ["b"]}}"#, #"{"items": {"type": "string"}, "additionalItems": false}"#] {
+            #expect(throws: JSONSchemaError.self) { try JSONSchema(try JSONParser.parse(schema)) }
+        }
+    }
 }

@@ -298,4 +298,12 @@ let piiNegatives: [PIINegative] = [
             #expect(found.isEmpty, "line \(index + 1): \(found.map { "\($0.kind.rawValue): \($0.text)" })")
         }
     }
+
+    /// ICU's \d matches non-ASCII digits; the validators must not trap on them.
+    @Test func nonASCIIDigitsNeitherTrapNorMatch() {
+        let detector = PIIDetector()
+        for text in ["१.२.३.४", "１.２.３.４", "Call ０２０ ７９４６ ０９５８", "٤١١١ ١١١١ ١١١١ ١١١١", "१२३-४५-६७८९"] {
+            #expect(detector.matches(in: text).isEmpty, "\(text)")
+        }
+    }
 }

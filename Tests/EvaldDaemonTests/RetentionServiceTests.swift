@@ -33,7 +33,10 @@ final class TestClock: @unchecked Sendable {
                                        now: { clock.now }, batchSize: 500, pause: 0)
         #expect(try await service.prune() == RetentionService.Pruned())
 
-        clock.advance(days: 31)
+        // Just inside retention: nothing goes (the newest trace is day0 + 1199 s).
+        clock.advance(days: 29.9)
+        #expect(try await service.prune().evaluations == 0)
+        clock.advance(days: 1.1)
         let pruned = try await service.prune()
         #expect(pruned.evaluations == 1200) // in three batches of at most 500
         #expect(pruned.rollups == 0)

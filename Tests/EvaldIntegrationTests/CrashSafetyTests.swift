@@ -12,7 +12,12 @@ import Glibc
     @Test func killMinusNineLosesNothingAndCountsNothingTwice() throws {
         let rate = 0.3
         let total = 6000
-        let h = try EvaldHarness(rate: rate, pollInterval: "50ms")
+        let checks = """
+            checks:
+              "*":
+                - {name: fast, kind: latency, max_ms: 2500}
+            """
+        let h = try EvaldHarness(config: checks, rate: rate, pollInterval: "50ms")
         // The writer is another process, as the collector is.
         let writer = Process()
         writer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -56,9 +61,17 @@ import Glibc
         #expect(counters["records"] == Int64(total))
         #expect(counters["malformed"] == nil)
         #expect(counters["sampled"] == Int64(ids.count))
+        // Scores and rollups committed with their evaluations: each counted exactly once.
+        let totals = try crashed.seriesTotals(since: .distantPast, until: .distantFuture)
+        let fast = totals.filter { $0.metric == "check:fast" }.reduce(0) { $0 + $1.cell.n }
+        let calls = totals.filter { $0.metric == "op:error_rate" }.reduce(0) { $0 + $1.cell.n }
+        #expect(fast == Int64(ids.count))
+        #expect(calls == Int64(ids.count))
+        let stored = try crashed.evaluations()
+        #expect(try stored.allSatisfy { try crashed.checkResults(evaluationID: $0.id).count == 1 })
 
         // The same spool read by a run that was never killed.
-        let reference = try EvaldHarness(rate: rate)
+        let reference = try EvaldHarness(config: checks, rate: rate)
         try FileManager.default.removeItem(atPath: reference.spool)
         try FileManager.default.copyItem(atPath: h.spool, toPath: reference.spool)
         #expect(try reference.run(["run", "--once"]).code == 0)

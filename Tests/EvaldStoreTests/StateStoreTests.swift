@@ -99,6 +99,12 @@ import Testing
         second.sampled = [line("c", minute: 10, latency: 200, passed: true, offset: 100), line("d", minute: 11, latency: 9000, passed: false, offset: 150)]
         try store.commitBatch(second)
         try store.commitBatch(second) // a replay adds nothing
+        // Lines already stored, committed again under a new offset (the file re-read after a
+        // lost offset): the evaluations are ignored and so are their scores and rollups.
+        var again = IngestBatch(fileID: file.id, startOffset: 200, newOffset: 300, committedAt: Date())
+        again.sampled = [line("c", minute: 10, latency: 200, passed: true, offset: 100)]
+        try store.commitBatch(again)
+        #expect(try store.evaluationCount() == 4)
 
         let evaluations = try store.evaluations()
         #expect(try store.checkResults(evaluationID: evaluations[1].id) == [CheckResult(name: "fast", kind: "latency", passed: false, detail: "slow")])
@@ -110,6 +116,8 @@ import Testing
         let latency = try #require(totals.first { $0.metric == "op:latency_ms" })
         #expect(latency.cell.n == 3 && latency.cell.sum == 600)
         #expect(latency.cell.histogram?.total == 3) // merged across the two batches
+        // A window ending mid-minute includes that minute ("now" shows the current minute).
+        #expect(try store.seriesTotals(since: minute10, until: minute10 + 30).first { $0.metric == "check:fast" }?.cell.n == 3)
         let both = try store.seriesTotals(since: minute10, until: minute10 + 120)
         #expect(both.first { $0.metric == "check:fast" }?.cell.n == 4)
         #expect(try store.seriesTotals(since: minute10, until: minute10 + 120, route: "other").isEmpty)

@@ -8,8 +8,14 @@ public struct Check: Sendable {
     public var minPassRate: Double?
 
     public func evaluate(_ record: TraceRecord) -> CheckResult? {
-        rule.evaluate(record).map { CheckResult(name: name, kind: kind, passed: $0.passed, detail: $0.detail) }
+        guard let verdict = rule.evaluate(record) else { return nil }
+        // A failing detail may quote the output (a schema violation, a regex match, a provider
+        // error): it is stored and shown, so whatever PII it holds is masked first.
+        let detail = verdict.passed ? verdict.detail : Self.detailRedactor.redact(verdict.detail)
+        return CheckResult(name: name, kind: kind, passed: verdict.passed, detail: detail)
     }
+
+    static let detailRedactor = PIIDetector()
 
     /// Builds a check from its config, reporting every bad parameter with its key.
     /// `readFile` loads schema files (the core does no I/O itself).

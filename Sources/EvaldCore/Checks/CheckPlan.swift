@@ -48,7 +48,12 @@ public final class CheckPlan: @unchecked Sendable {
                 }
             }
         }
-        lock.withLock { cache[key] = merged }
+        lock.withLock {
+            // Routes come from the traces: bound the cache so a producer that puts ids in
+            // route names cannot grow it without end.
+            if cache.count >= 4096 { cache.removeAll(keepingCapacity: true) }
+            cache[key] = merged
+        }
         return merged
     }
 

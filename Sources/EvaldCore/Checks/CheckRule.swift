@@ -41,9 +41,11 @@ public enum CheckRule: Sendable {
             guard known else { return nil }
             return problems.isEmpty ? (true, "within limits") : (false, problems.joined(separator: "; "))
         case .toolCalls(let allowed, let schemas):
+            // A trace without content (an OTLP span recorded without messages) says nothing about tools.
+            guard record.hasContent, record.status != .error else { return nil }
             return Self.checkToolCalls(record.toolCalls, allowed: allowed, schemas: schemas)
         case .referenceMatch(let exact, let minF1):
-            guard let reference = record.reference, let output = record.output else { return nil }
+            guard record.status != .error, let reference = record.reference, let output = record.output else { return nil }
             if exact {
                 return ReferenceMatch.exactMatch(output, reference) ? (true, "exact match") : (false, "no exact match with the reference (after normalization)")
             }
@@ -53,8 +55,9 @@ public enum CheckRule: Sendable {
         default:
             break
         }
-        // The remaining checks read the output; an error trace has none to judge.
-        guard let output = record.output else { return nil }
+        // The remaining checks read the output; an error trace (even with partial text) has
+        // none to judge: it already counts against status_ok and op:error_rate.
+        guard record.status != .error, let output = record.output else { return nil }
         switch self {
         case .jsonValid(let allowFenced):
             switch JSONOutput.parse(output, allowFenced: allowFenced) {
@@ -148,6 +151,7 @@ public enum CheckRule: Sendable {
     }
 
     static func number(_ value: Double) -> String {
-        value == value.rounded() ? String(Int64(value)) : String(format: "%.1f", value)
+        // Int64(value) traps beyond 2^63: format whole numbers as text instead.
+        value == value.rounded() ? String(format: "%.0f", value) : String(format: "%.1f", value)
     }
 }

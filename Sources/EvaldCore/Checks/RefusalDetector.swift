@@ -7,7 +7,7 @@ import Foundation
 /// "I can't guarantee delivery dates" is not a refusal.
 public struct RefusalDetector: Sendable {
     static let builtInPatterns = [
-        #"\bI(?:'m| am) (?:sorry|afraid),? (?:but )?(?:I|we) (?:can(?:'|no)t|cannot|am not able to|won't|will not|am unable to)\b"#,
+        #"\bI(?:'m| am) (?:sorry|afraid),? (?:but )?(?:I|we) (?:can(?:'|no)t|cannot|am not able to|won't|will not|am unable to|won't be able to) (?:help|assist|provide|comply|do that|fulfil|fulfill|share|answer|support|discuss|give|process (?:this|that|your) request)\b"#,
         #"^\s*(?:I|We) (?:can(?:'|no)t|cannot|won't|will not|am unable to|are unable to|am not able to|'m not able to|'m unable to) (?:help|assist|provide|comply|do that|fulfil|fulfill|share|answer|process|support|complete)"#,
         #"\bI(?:'m| am) (?:not able|unable) to (?:help|assist|provide|comply|answer) (?:with )?(?:that|this|your request)"#,
         #"\b(?:Unfortunately|Regrettably),? (?:I|we) (?:can(?:'|no)t|cannot|am unable to|are unable to|'m unable to|won't be able to) (?:help|assist|provide|process|do|share)"#,

@@ -18,6 +18,9 @@ public struct RollupKey: Hashable, Sendable {
     /// Unix minutes of the trace's timestamp.
     public var minute: Int64
 
+    /// The Unix minute a time falls in.
+    public static func minute(of date: Date) -> Int64 { Int64((date.timeIntervalSince1970 / 60).rounded(.down)) }
+
     public init(metric: String, route: String, model: String, minute: Int64) {
         self.metric = metric
         self.route = route
@@ -94,7 +97,7 @@ public struct RollupBatch: Sendable {
     public var isEmpty: Bool { cells.isEmpty && operational.isEmpty }
 
     public mutating func add(_ record: TraceRecord, checks: [CheckResult]) {
-        let minute = Int64((record.timestamp.timeIntervalSince1970 / 60).rounded(.down))
+        let minute = RollupKey.minute(of: record.timestamp)
         let route = record.route ?? ""
         let opKey = RollupKey(metric: "", route: route, model: record.model, minute: minute)
         var op = operational[opKey] ?? OperationalCell()
