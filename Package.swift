@@ -42,8 +42,8 @@ let package = Package(
         .executableTarget(name: "evald-checks-benchmark", dependencies: ["EvaldCore", "EvaldDaemon"], path: "Benchmarks/ChecksBenchmark"),
         .testTarget(name: "EvaldCoreTests", dependencies: ["EvaldCore", "EvaldTesting"], exclude: ["Fixtures"]),
         .testTarget(name: "EvaldStoreTests", dependencies: ["EvaldStore"]),
-        .testTarget(name: "EvaldSpoolTests", dependencies: ["EvaldSpool", "EvaldCore", "EvaldStore"]),
-        .testTarget(name: "EvaldDaemonTests", dependencies: ["EvaldDaemon", "EvaldCore", "EvaldStore",
+        .testTarget(name: "EvaldSpoolTests", dependencies: ["EvaldSpool", "EvaldCore", "EvaldStore", "EvaldTesting"]),
+        .testTarget(name: "EvaldDaemonTests", dependencies: ["EvaldDaemon", "EvaldCore", "EvaldStore", "EvaldTesting",
                                                              .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "EvaldIntegrationTests", dependencies: ["EvaldCore", "EvaldStore", "EvaldTesting"], exclude: ["Fixtures"]),
     ]

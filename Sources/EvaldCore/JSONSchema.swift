@@ -117,21 +117,6 @@ private enum SchemaNumber: Sendable, CustomStringConvertible {
     }
 }
 
-/// An immutable compiled regular expression (NSRegularExpression matching is thread-safe).
-private final class SchemaRegex: @unchecked Sendable {
-    let source: String
-    private let regex: NSRegularExpression
-
-    init(_ source: String) throws {
-        self.source = source
-        regex = try NSRegularExpression(pattern: source)
-    }
-
-    /// Whether the pattern matches anywhere in `text` (ECMA-262 `pattern` is not anchored).
-    func matches(_ text: String) -> Bool {
-        regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
-    }
-}
 
 private struct SchemaTypeSet: OptionSet, Sendable {
     let rawValue: UInt8
@@ -196,7 +181,7 @@ private final class SchemaNode: @unchecked Sendable {
     var elseSchema: Int?
 
     var properties: [ExactKey: Int] = [:]
-    var patternProperties: [(regex: SchemaRegex, schema: Int)] = []
+    var patternProperties: [(regex: RegexBox, schema: Int)] = []
     var additionalProperties: Int?
     var required: [String] = []
     var dependentRequired: [(name: String, required: [String])] = []
@@ -222,7 +207,7 @@ private final class SchemaNode: @unchecked Sendable {
 
     var minLength: Int?
     var maxLength: Int?
-    var pattern: SchemaRegex?
+    var pattern: RegexBox?
 
     init(pointer: String, constant: Bool? = nil) {
         self.pointer = pointer
@@ -553,9 +538,9 @@ private struct Compiler {
         }
     }
 
-    private static func regex(_ source: String, fail: (String) -> JSONSchemaError) throws(JSONSchemaError) -> SchemaRegex {
+    private static func regex(_ source: String, fail: (String) -> JSONSchemaError) throws(JSONSchemaError) -> RegexBox {
         do {
-            return try SchemaRegex(source)
+            return RegexBox([try NSRegularExpression(pattern: source)])
         } catch {
             throw fail("invalid regular expression \"\(source)\"")
         }
@@ -913,7 +898,7 @@ extension JSONSchema {
         }
         if let pattern = node.pattern, !pattern.matches(text) {
             ok = false
-            guard context.fail("pattern", "\(describe(.string(text))) does not match pattern \(pattern.source)") else { return false }
+            guard context.fail("pattern", "\(describe(.string(text))) does not match pattern \(pattern.items[0].pattern)") else { return false }
         }
         return ok
     }

@@ -1,17 +1,10 @@
 import EvaldCore
 import EvaldDaemon
 import EvaldStore
+import EvaldTesting
 import Foundation
 import Logging
 import Testing
-
-final class TestClock: @unchecked Sendable {
-    private let lock = NSLock()
-    private var current: Date
-    init(_ start: Date) { current = start }
-    var now: Date { lock.withLock { current } }
-    func advance(days: Double) { lock.withLock { current += days * 86400 } }
-}
 
 @Suite struct RetentionServiceTests {
     @Test func prunesRawDataAfterRawDaysAndRollupsAfterRollupDays() async throws {
@@ -28,7 +21,7 @@ final class TestClock: @unchecked Sendable {
         }
         try store.commitBatch(batch)
 
-        let clock = TestClock(day0)
+        let clock = ManualClock(day0)
         let service = RetentionService(store: store, retention: RetentionConfig(rawDays: 30, rollupDays: 400), logger: Logger(label: "test"),
                                        now: { clock.now }, batchSize: 500, pause: 0)
         #expect(try await service.prune() == RetentionService.Pruned())

@@ -1,15 +1,8 @@
 import EvaldCore
 import EvaldSpool
 import EvaldStore
+import EvaldTesting
 import Foundation
-
-/// A clock tests move by hand.
-final class ManualClock: @unchecked Sendable {
-    private let lock = NSLock()
-    private var current = Date(timeIntervalSince1970: 1_795_860_000)
-    var now: Date { lock.withLock { current } }
-    func advance(_ seconds: Double) { lock.withLock { current += seconds } }
-}
 
 /// A temporary spool directory and state database, with helpers to write traces.
 final class SpoolFixture {

@@ -40,9 +40,3 @@ public struct RefusalDetector: Sendable {
         return nil
     }
 }
-
-/// Compiled regular expressions are immutable once built, so sharing them is safe.
-public final class RegexBox: @unchecked Sendable {
-    public let items: [NSRegularExpression]
-    public init(_ items: [NSRegularExpression]) { self.items = items }
-}
