@@ -31,6 +31,7 @@ let package = Package(
             "EvaldCore", "EvaldStore", "EvaldSpool",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "evald", dependencies: [
             "EvaldCore", "EvaldStore", "EvaldDaemon",

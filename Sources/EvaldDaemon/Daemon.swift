@@ -26,7 +26,7 @@ public enum Daemon {
 
     /// The daemon: every long-running loop as a `Service` in one group, in dependency order
     /// (graceful shutdown runs in reverse). SIGTERM and SIGINT stop it gracefully.
-    public static func run(config: EvaldConfig, logger: Logger) async throws {
+    public static func run(config: EvaldConfig, logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment) async throws {
         let lock = try StateDirectoryLock(stateDir: config.stateDir)
         defer { withExtendedLifetime(lock) {} }
         let store = try StateStore.open(path: config.databasePath)
@@ -34,11 +34,19 @@ public enum Daemon {
             logger.warning("spool.dir_missing", metadata: ["spool.dir": "\(config.spool.dir)", "action": "waiting for it to appear"])
         }
         let reader = try makeReader(config, store: store, logger: logger)
+        let runtime = DaemonRuntime()
+        let notifier = SystemdNotifier(environment: environment)
+        // Graceful shutdown runs in reverse: systemd hears STOPPING=1 first, the heartbeat stops last.
         let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: HeartbeatService(store: store, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup),
-            .init(service: SpoolIngestService(reader: reader, pollInterval: config.spool.pollInterval, logger: logger),
+            .init(service: SpoolIngestService(reader: reader, pollInterval: config.spool.pollInterval, logger: logger, runtime: runtime),
                   successTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: RetentionService(store: store, retention: config.retention, logger: logger),
+                  successTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: ReloadService(configPath: config.sourcePath, current: config, runtime: runtime, notifier: notifier, logger: logger),
+                  successTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: SystemdService(notifier: notifier, runtime: runtime, logger: logger,
+                                          watchdog: SystemdNotifier.watchdogInterval(environment: environment)),
                   successTerminationBehavior: .gracefullyShutdownGroup),
         ]
         var groupConfig = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -48,6 +56,7 @@ public enum Daemon {
             "version": "\(EvaldVersion.current)", "spool.dir": "\(config.spool.dir)", "state.db": "\(config.databasePath)",
             "sampling.rate": "\(config.sampling.rate)", "sampling.shard": "\(config.sampling.shard)",
         ])
+        notifier.notify(["READY=1", "STATUS=reading \(config.spool.dir)"])
         try await group.run()
         logger.info("evald.stopped")
     }

@@ -8,24 +8,35 @@ import ServiceLifecycle
 /// The loop that polls the spool every `spool.poll_interval` and commits what it reads.
 public final class SpoolIngestService: Service, @unchecked Sendable {
     private let reader: SpoolReader
-    private let pollInterval: Double
+    private var pollInterval: Double
     private let logger: Logger
+    private let runtime: DaemonRuntime
 
-    public init(reader: SpoolReader, pollInterval: Double, logger: Logger) {
+    public init(reader: SpoolReader, pollInterval: Double, logger: Logger, runtime: DaemonRuntime = DaemonRuntime()) {
         self.reader = reader
         self.pollInterval = pollInterval
         self.logger = logger
+        self.runtime = runtime
     }
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             var consecutiveFailures = 0
             while !Task.isCancelled {
+                if let reload = self.runtime.takeReload() {
+                    // Applied here, between polls, because only this task touches the reader.
+                    self.reader.update(settings: .init(reload.config.spool),
+                                       classifier: LineClassifier(sampler: reload.config.sampling.makeSampler(),
+                                                                  validatesEveryLine: reload.config.spool.validate == .all),
+                                       checks: reload.checks)
+                    self.pollInterval = reload.config.spool.pollInterval
+                }
                 do {
                     // A long catch-up gives the other services (heartbeat) a turn twice a second.
                     let deadline = Date() + 0.5
                     let summary = try self.reader.poll(shouldStop: { Task.isCancelled || Date() > deadline })
                     consecutiveFailures = 0
+                    self.runtime.markProgress(summary.counts)
                     if summary.bytesRead > 0 {
                         self.logger.debug("spool.poll", metadata: [
                             "spool.bytes": "\(summary.bytesRead)", "spool.lines": "\(summary.counts.linesRead)",
@@ -40,7 +51,15 @@ public final class SpoolIngestService: Service, @unchecked Sendable {
                 }
                 // Back off on repeated failures (a full disk, a locked database) up to 30 s.
                 let delay = consecutiveFailures == 0 ? self.pollInterval : min(30, self.pollInterval * pow(2, Double(consecutiveFailures)))
-                do { try await Task.sleep(for: .seconds(delay)) } catch { break }
+                // Sleep in slices of at most a second, each a sign of life for the watchdog,
+                // so a long poll_interval is not mistaken for a stuck loop.
+                var remaining = delay
+                while remaining > 0, !Task.isCancelled {
+                    let slice = min(remaining, 1)
+                    do { try await Task.sleep(for: .seconds(slice)) } catch { break }
+                    remaining -= slice
+                    if consecutiveFailures == 0 { self.runtime.markProgress(IngestCounts()) }
+                }
             }
         }
         logger.info("spool.reader_stopped")

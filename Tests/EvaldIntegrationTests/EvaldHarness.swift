@@ -75,8 +75,8 @@ final class EvaldHarness: @unchecked Sendable {
     }
 
     /// Starts `evald run` in the background; its log goes to `root/daemon-N.log`.
-    func startDaemon(logName: String = "daemon.log") throws -> Process {
-        let process = makeProcess(["run"], config: true, environment: [:])
+    func startDaemon(logName: String = "daemon.log", environment: [String: String] = [:]) throws -> Process {
+        let process = makeProcess(["run"], config: true, environment: environment)
         FileManager.default.createFile(atPath: root + "/" + logName, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: root + "/" + logName))
         process.standardOutput = log

@@ -1,0 +1,52 @@
+import EvaldCore
+import EvaldSpool
+import Foundation
+
+/// What the daemon's services share: a reloaded configuration waiting to be applied by the
+/// ingest loop (the only task that touches the reader), the loop's last sign of progress for
+/// the watchdog, and running totals for systemd's STATUS line.
+public final class DaemonRuntime: @unchecked Sendable {
+    public struct Reload: Sendable {
+        public var config: EvaldConfig
+        public var checks: CheckPlan
+    }
+
+    private let lock = NSLock()
+    private var pending: Reload?
+    private var progressAt = Date()
+    private var totals = IngestCounts()
+    private var refusedReloads = 0
+
+    public init() {}
+
+    public func offer(_ reload: Reload) { lock.withLock { pending = reload } }
+
+    public func takeReload() -> Reload? {
+        lock.withLock {
+            defer { pending = nil }
+            return pending
+        }
+    }
+
+    /// Called by the ingest loop once a round, busy or idle: the watchdog's proof of life.
+    public func markProgress(_ counts: IngestCounts, at now: Date = Date()) {
+        lock.withLock {
+            progressAt = now
+            totals += counts
+        }
+    }
+
+    public var lastProgress: Date { lock.withLock { progressAt } }
+
+    public func countRefusedReload() { lock.withLock { refusedReloads += 1 } }
+
+    public var refusedReloadCount: Int { lock.withLock { refusedReloads } }
+
+    /// The STATUS= text: what an operator sees in `systemctl status evald`.
+    public var statusLine: String {
+        lock.withLock {
+            "lines read \(totals.linesRead), sampled \(totals.sampled), quarantined \(totals.malformed) since start" +
+                (refusedReloads > 0 ? ", \(refusedReloads) reload(s) refused" : "")
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import EvaldCore
+import EvaldStore
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// Talks to systemd: STATUS= every few seconds, WATCHDOG=1 at half of `$WATCHDOG_USEC` but
+/// only while the ingest loop shows progress (a stuck loop lets the watchdog restart us),
+/// and STOPPING=1 as soon as a graceful shutdown begins.
+public struct SystemdService: Service {
+    let notifier: SystemdNotifier
+    let runtime: DaemonRuntime
+    let logger: Logger
+    let watchdog: Double?
+
+    public init(notifier: SystemdNotifier, runtime: DaemonRuntime, logger: Logger, watchdog: Double?) {
+        self.notifier = notifier
+        self.runtime = runtime
+        self.logger = logger
+        self.watchdog = watchdog
+    }
+
+    public func run() async throws {
+        let interval = min(watchdog.map { $0 / 2 } ?? 5, 5)
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                var fields = ["STATUS=\(runtime.statusLine)"]
+                if let watchdog {
+                    // The ingest loop marks progress at least every poll interval (busy polls
+                    // yield every 0.5 s); silence longer than the watchdog means it is stuck.
+                    if Date().timeIntervalSince(runtime.lastProgress) < watchdog {
+                        fields.append("WATCHDOG=1")
+                    } else {
+                        logger.warning("watchdog.withheld", metadata: ["reason": "the spool loop made no progress for \(watchdog) s"])
+                    }
+                }
+                notifier.notify(fields)
+                do { try await Task.sleep(for: .seconds(interval)) } catch { break }
+            }
+        }
+        notifier.notify(["STOPPING=1", "STATUS=stopping"])
+    }
+}
+
+/// SIGHUP: reload the config (and the checks it names); a config with any error is refused,
+/// logged and counted, and the running one stays in force (SPEC 11).
+public struct ReloadService: Service {
+    let configPath: String
+    let current: EvaldConfig
+    let runtime: DaemonRuntime
+    let notifier: SystemdNotifier
+    let logger: Logger
+
+    public init(configPath: String, current: EvaldConfig, runtime: DaemonRuntime, notifier: SystemdNotifier, logger: Logger) {
+        self.configPath = configPath
+        self.current = current
+        self.runtime = runtime
+        self.notifier = notifier
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        for await _ in signals.cancelOnGracefulShutdown() {
+            notifier.notify(["RELOADING=1", SystemdNotifier.monotonicMicroseconds(), "STATUS=reloading \(configPath)"])
+            do {
+                let (config, _) = try EvaldConfig.load(path: configPath, environment: ProcessInfo.processInfo.environment)
+                guard config.stateDir == current.stateDir else {
+                    throw ConfigErrors([ConfigProblem(file: configPath, line: nil, key: "state_dir", message: "cannot change on reload; restart evald to move its state")])
+                }
+                let checks = try Daemon.makeCheckPlan(config)
+                runtime.offer(.init(config: config, checks: checks))
+                logger.info("config.reloaded", metadata: ["config": "\(configPath)"])
+            } catch {
+                runtime.countRefusedReload()
+                logger.error("config.reload_refused", metadata: ["config": "\(configPath)", "error": "\(error)", "action": "the previous configuration stays in force"])
+            }
+            notifier.notify(["READY=1", "STATUS=\(runtime.statusLine)"])
+        }
+    }
+}

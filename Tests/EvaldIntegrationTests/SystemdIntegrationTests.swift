@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A Unix datagram socket standing in for systemd's $NOTIFY_SOCKET.
+final class NotifySocketListener: @unchecked Sendable {
+    let path: String
+    private let fd: Int32
+    private let lock = NSLock()
+    private var received: [String] = []
+    private var running = true
+    private var thread: Thread?
+
+    init(path: String) throws {
+        self.path = path
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            for (index, byte) in bytes.enumerated() { buffer[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard fd >= 0, bound == 0 else { throw CocoaError(.fileWriteUnknown) }
+        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let thread = Thread { [unowned self] in self.receive() }
+        self.thread = thread
+        thread.start()
+    }
+
+    private func receive() {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while lock.withLock({ running }) {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count > 0 {
+                let message = String(decoding: buffer.prefix(count), as: UTF8.self)
+                lock.withLock { received.append(message) }
+            }
+        }
+    }
+
+    var messages: [String] { lock.withLock { received } }
+
+    func stop() {
+        lock.withLock { running = false }
+        usleep(200_000)
+        close(fd)
+    }
+
+    /// Messages carrying `field` (a whole line, e.g. "READY=1").
+    func count(_ field: String) -> Int { messages.filter { $0.split(separator: "\n").contains { $0 == field || $0.hasPrefix(field) } }.count }
+}
+
+@Suite(.serialized) struct SystemdIntegrationTests {
+    @Test func readyWatchdogStatusReloadAndStop() throws {
+        let h = try EvaldHarness()
+        try h.append("a.jsonl", (0..<20).map(EvaldHarness.line).joined())
+        let listener = try NotifySocketListener(path: h.root + "/notify.sock")
+        defer { listener.stop() }
+        let daemon = try h.startDaemon(environment: ["NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "1000000"])
+        defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
+
+        #expect(h.waitUntil(timeout: 20) { listener.count("READY=1") >= 1 })
+        #expect(h.waitUntil(timeout: 20) { listener.count("WATCHDOG=1") >= 3 })
+        #expect(listener.messages.contains { $0.contains("STATUS=lines read 20") })
+
+        // A valid new config: RELOADING=1 (with MONOTONIC_USEC), then READY=1, and it is applied.
+        let readyBefore = listener.count("READY=1")
+        try h.writeConfig("state_dir: state\nspool:\n  dir: spool\n  poll_interval: 100ms\nsampling:\n  rate: 1\nhttp:\n  listen: \"\"\nchecks:\n  \"*\":\n    - {name: fast, kind: latency, max_ms: 1000}\n")
+        kill(daemon.processIdentifier, SIGHUP)
+        #expect(h.waitUntil(timeout: 20) { listener.count("READY=1") > readyBefore })
+        let reload = try #require(listener.messages.first { $0.contains("RELOADING=1") })
+        #expect(reload.contains("MONOTONIC_USEC="))
+        try h.append("a.jsonl", (20..<30).map(EvaldHarness.line).joined())
+        #expect(h.waitUntil(timeout: 20) { (try? h.store().seriesTotals(since: .distantPast, until: .distantFuture).contains { $0.metric == "check:fast" }) == true })
+
+        // A broken config is refused: the daemon goes on with the one it has.
+        let readyBeforeBroken = listener.count("READY=1")
+        try h.writeConfig("spool:\n  dir: spool\n  pol_interval: 1s\n")
+        kill(daemon.processIdentifier, SIGHUP)
+        #expect(h.waitUntil(timeout: 20) { listener.count("READY=1") > readyBeforeBroken })
+        try h.append("a.jsonl", (30..<40).map(EvaldHarness.line).joined())
+        // (`evald status` would refuse the broken file too: read the database directly.)
+        #expect(h.waitUntil(timeout: 20) { (try? h.store().counters()["lines_read"]) == 40 })
+        #expect(daemon.isRunning)
+        #expect(h.waitUntil(timeout: 10) { listener.messages.contains { $0.contains("1 reload(s) refused") } })
+
+        kill(daemon.processIdentifier, SIGTERM)
+        daemon.waitUntilExit()
+        #expect(daemon.terminationReason == .exit && daemon.terminationStatus == 0)
+        #expect(h.waitUntil(timeout: 5) { listener.count("STOPPING=1") == 1 })
+        let log = try String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)
+        #expect(log.contains("msg=config.reloaded"))
+        #expect(log.contains("msg=config.reload_refused"))
+        #expect(log.contains("pol_interval"))
+    }
+
+    @Test func withoutNotifySocketNothingIsSentAndItStillRuns() throws {
+        let h = try EvaldHarness()
+        try h.append("a.jsonl", (0..<5).map(EvaldHarness.line).joined())
+        let daemon = try h.startDaemon(environment: ["WATCHDOG_USEC": "1000000"])
+        #expect(h.waitUntil { (try? h.spoolStatus("lines_read")) == 5 })
+        kill(daemon.processIdentifier, SIGTERM)
+        daemon.waitUntilExit()
+        #expect(daemon.terminationStatus == 0)
+    }
+
+    @Test func unitFileVerifiesAndIsHardened() throws {
+        let unit = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("systemd/evald.service")
+        let text = try String(contentsOf: unit, encoding: .utf8)
+        for directive in ["Type=notify", "WatchdogSec=", "ExecReload=/bin/kill -HUP $MAINPID", "Restart=on-failure", "StateDirectory=evald",
+                          "ConfigurationDirectory=evald", "LoadCredential=", "ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes", "DynamicUser=yes"] {
+            #expect(text.contains(directive), "\(directive)")
+        }
+    }
+}
