@@ -4,6 +4,7 @@ import EvaldStore
 import Foundation
 import Logging
 import ServiceLifecycle
+import UnixSignals
 
 /// Builds and runs evald's services from a configuration.
 public enum Daemon {
@@ -36,6 +37,7 @@ public enum Daemon {
         let reader = try makeReader(config, store: store, logger: logger)
         let runtime = DaemonRuntime()
         let notifier = SystemdNotifier(environment: environment)
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
         // Graceful shutdown runs in reverse: systemd hears STOPPING=1 first, the heartbeat stops last.
         let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: HeartbeatService(store: store, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup),
@@ -43,7 +45,8 @@ public enum Daemon {
                   successTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: RetentionService(store: store, retention: config.retention, logger: logger),
                   successTerminationBehavior: .gracefullyShutdownGroup),
-            .init(service: ReloadService(configPath: config.sourcePath, current: config, runtime: runtime, notifier: notifier, logger: logger),
+            .init(service: ReloadService(configPath: config.sourcePath, current: config, runtime: runtime, notifier: notifier, logger: logger,
+                                         signals: hangups),
                   successTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: SystemdService(notifier: notifier, runtime: runtime, logger: logger,
                                           watchdog: SystemdNotifier.watchdogInterval(environment: environment)),

@@ -51,17 +51,21 @@ public struct ReloadService: Service {
     let runtime: DaemonRuntime
     let notifier: SystemdNotifier
     let logger: Logger
+    let signals: UnixSignalsSequence
 
-    public init(configPath: String, current: EvaldConfig, runtime: DaemonRuntime, notifier: SystemdNotifier, logger: Logger) {
+    /// `signals` must trap SIGHUP before READY=1 is sent: a reload that arrives before the
+    /// handler exists would end the process (SIGHUP's default action).
+    public init(configPath: String, current: EvaldConfig, runtime: DaemonRuntime, notifier: SystemdNotifier, logger: Logger,
+                signals: UnixSignalsSequence) {
         self.configPath = configPath
         self.current = current
         self.runtime = runtime
         self.notifier = notifier
         self.logger = logger
+        self.signals = signals
     }
 
     public func run() async throws {
-        let signals = await UnixSignalsSequence(trapping: .sighup)
         for await _ in signals.cancelOnGracefulShutdown() {
             notifier.notify(["RELOADING=1", SystemdNotifier.monotonicMicroseconds(), "STATUS=reloading \(configPath)"])
             do {
