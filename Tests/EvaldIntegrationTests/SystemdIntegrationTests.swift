@@ -100,6 +100,21 @@ final class NotifySocketListener: @unchecked Sendable {
         #expect(log.contains("pol_interval"))
     }
 
+    @Test func aReloadRightAfterReadyDoesNotEndTheProcess() throws {
+        let h = try EvaldHarness()
+        let listener = try NotifySocketListener(path: h.root + "/notify.sock")
+        defer { listener.stop() }
+        let daemon = try h.startDaemon(environment: ["NOTIFY_SOCKET": listener.path])
+        defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
+        #expect(h.waitUntil(timeout: 20) { listener.count("READY=1") >= 1 })
+        kill(daemon.processIdentifier, SIGHUP)
+        #expect(h.waitUntil(timeout: 20) { listener.count("READY=1") >= 2 })
+        #expect(daemon.isRunning)
+        kill(daemon.processIdentifier, SIGTERM)
+        daemon.waitUntilExit()
+        #expect(daemon.terminationStatus == 0)
+    }
+
     @Test func withoutNotifySocketNothingIsSentAndItStillRuns() throws {
         let h = try EvaldHarness()
         try h.append("a.jsonl", (0..<5).map(EvaldHarness.line).joined())
