@@ -81,6 +81,8 @@ public struct IngestCounts: Sendable, Equatable {
     public var sampled: Int64 = 0
     public var skippedSpans: Int64 = 0
     public var blankLines: Int64 = 0
+    /// Check verdicts that failed (reported as a metric; not a stored counter).
+    public var failedChecks: Int64 = 0
 
     public init() {}
 
@@ -91,6 +93,7 @@ public struct IngestCounts: Sendable, Equatable {
         lhs.sampled += rhs.sampled
         lhs.skippedSpans += rhs.skippedSpans
         lhs.blankLines += rhs.blankLines
+        lhs.failedChecks += rhs.failedChecks
     }
 }
 

@@ -39,7 +39,7 @@ public enum Daemon {
         let notifier = SystemdNotifier(environment: environment)
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         // Graceful shutdown runs in reverse: systemd hears STOPPING=1 first, the heartbeat stops last.
-        let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: HeartbeatService(store: store, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: SpoolIngestService(reader: reader, pollInterval: config.spool.pollInterval, logger: logger, runtime: runtime),
                   successTerminationBehavior: .gracefullyShutdownGroup),
@@ -52,6 +52,10 @@ public enum Daemon {
                                           watchdog: SystemdNotifier.watchdogInterval(environment: environment)),
                   successTerminationBehavior: .gracefullyShutdownGroup),
         ]
+        if let http = HTTPEndpoints.makeApplication(config: config, metrics: runtime.metrics, runtime: runtime, logger: logger) {
+            // After the ingest services, so it stops first and scrapes never see a half-stopped daemon.
+            services.insert(.init(service: http, successTerminationBehavior: .gracefullyShutdownGroup), at: 3)
+        }
         var groupConfig = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfig.maximumGracefulShutdownDuration = .seconds(config.shutdownGrace)
         let group = ServiceGroup(configuration: groupConfig)

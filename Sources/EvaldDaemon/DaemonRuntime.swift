@@ -16,10 +16,16 @@ public final class DaemonRuntime: @unchecked Sendable {
     private var progressAt = Date()
     private var totals = IngestCounts()
     private var refusedReloads = 0
+    public let metrics: DaemonMetrics
 
-    public init() {}
+    public init(metrics: DaemonMetrics = DaemonMetrics()) {
+        self.metrics = metrics
+    }
 
-    public func offer(_ reload: Reload) { lock.withLock { pending = reload } }
+    public func offer(_ reload: Reload) {
+        lock.withLock { pending = reload }
+        metrics.reloads.increment()
+    }
 
     public func takeReload() -> Reload? {
         lock.withLock {
@@ -34,11 +40,17 @@ public final class DaemonRuntime: @unchecked Sendable {
             progressAt = now
             totals += counts
         }
+        metrics.recordPoll(counts, checkFailures: Int(counts.failedChecks), at: now)
     }
 
     public var lastProgress: Date { lock.withLock { progressAt } }
 
-    public func countRefusedReload() { lock.withLock { refusedReloads += 1 } }
+    public func countRefusedReload() {
+        lock.withLock { refusedReloads += 1 }
+        metrics.reloadsRefused.increment()
+    }
+
+    public func countPollFailure() { metrics.pollFailures.increment() }
 
     public var refusedReloadCount: Int { lock.withLock { refusedReloads } }
 

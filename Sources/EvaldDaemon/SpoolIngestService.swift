@@ -47,6 +47,7 @@ public final class SpoolIngestService: Service, @unchecked Sendable {
                     if !summary.caughtUp { await Task.yield(); continue }
                 } catch {
                     consecutiveFailures += 1
+                    self.runtime.countPollFailure()
                     self.logger.error("spool.poll_failed", metadata: ["error": "\(error)", "failures": "\(consecutiveFailures)"])
                 }
                 // Back off on repeated failures (a full disk, a locked database) up to 30 s.

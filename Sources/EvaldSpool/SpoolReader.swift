@@ -420,6 +420,7 @@ public final class SpoolReader: @unchecked Sendable {
                     var sampled = SampledLine(record: record, sampleRate: rate, lineOffset: lineOffset,
                                               recordJSON: String(decoding: line, as: UTF8.self))
                     sampled.checkResults = checks.evaluate(record)
+                    batch.counts.failedChecks += Int64(sampled.checkResults.count { !$0.passed })
                     batch.sampled.append(sampled)
                 case .otlp:
                     quarantine(line, at: lineOffset, LineProblem(.unsupportedFormat, "OTLP/JSON lines are not decoded by this version yet; the line is kept here"), file: file, into: &batch)

@@ -1,0 +1,40 @@
+# make install [DESTDIR=...] [PREFIX=/usr/local]: builds evald in release mode and installs the
+# binary, the systemd unit, a starting config and the shipped data. make uninstall removes
+# them again (but not a config that is already there, nor the state in /var/lib/evald).
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR ?= /etc/systemd/system
+BINARY ?= .build/release/evald
+DATADIR = $(PREFIX)/share/evald
+
+INSTALL ?= install
+
+.PHONY: build install uninstall
+
+build:
+	swift build -c release --product evald
+
+$(BINARY):
+	swift build -c release --product evald
+
+install: $(BINARY)
+	$(INSTALL) -D -m 755 $(BINARY) $(DESTDIR)$(PREFIX)/bin/evald
+	$(INSTALL) -d $(DESTDIR)$(UNITDIR)
+	sed 's#/usr/local/bin/evald#$(PREFIX)/bin/evald#; s#/etc/evald/#$(SYSCONFDIR)/evald/#g' systemd/evald.service > $(DESTDIR)$(UNITDIR)/evald.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/evald.service
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/evald/evald.yaml ]; then \
+		echo "keeping $(DESTDIR)$(SYSCONFDIR)/evald/evald.yaml"; \
+	else \
+		$(INSTALL) -D -m 640 systemd/evald.yaml $(DESTDIR)$(SYSCONFDIR)/evald/evald.yaml; \
+	fi
+	$(INSTALL) -d $(DESTDIR)$(DATADIR)/schemas $(DESTDIR)$(DATADIR)/reference-judges $(DESTDIR)$(DATADIR)/golden
+	$(INSTALL) -m 644 examples/schemas/*.json $(DESTDIR)$(DATADIR)/schemas/
+	for dir in reference-judges golden; do \
+		if [ -n "$$(ls -A $$dir 2>/dev/null)" ]; then cp -R $$dir/. $(DESTDIR)$(DATADIR)/$$dir/; fi; \
+	done
+	$(INSTALL) -D -m 644 README.md $(DESTDIR)$(DATADIR)/README.md
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/evald $(DESTDIR)$(UNITDIR)/evald.service
+	rm -rf $(DESTDIR)$(DATADIR)
+	@echo "kept $(DESTDIR)$(SYSCONFDIR)/evald (config) and the state directory"

@@ -1,0 +1,68 @@
+import EvaldCore
+import Foundation
+import Prometheus
+
+/// The daemon's Prometheus metrics (`evald_` prefix, Prometheus naming: counters end in
+/// `_total`, units in the name). Counters count since the process started; the database's
+/// own totals are in `evald status`.
+public final class DaemonMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+
+    let linesRead: Counter
+    let records: Counter
+    let quarantined: Counter
+    let sampled: Counter
+    let evaluations: Counter
+    let checkFailures: Counter
+    let pollFailures: Counter
+    let reloads: Counter
+    let reloadsRefused: Counter
+    let bytesPending: Gauge
+    let spoolFiles: Gauge
+    let lastProgress: Gauge
+    let buildInfo: Gauge
+
+    public init() {
+        let registry = PrometheusCollectorRegistry()
+        self.registry = registry
+        func counter(_ name: String, _ help: String) -> Counter {
+            registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "evald", metricName: name, unitName: "total", helpText: help))
+        }
+        func gauge(_ name: String, _ unit: String, _ help: String) -> Gauge {
+            registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "evald", metricName: name, unitName: unit, helpText: help))
+        }
+        linesRead = counter("spool_lines_read", "Spool lines read (records, blank and malformed lines).")
+        records = counter("spool_records", "Spool lines that were records.")
+        quarantined = counter("spool_lines_quarantined", "Spool lines quarantined as malformed, oversized or incomplete.")
+        sampled = counter("traces_sampled", "Traces kept by the sampler.")
+        evaluations = counter("evaluations", "Sampled traces evaluated and stored.")
+        checkFailures = counter("check_failures", "Deterministic check verdicts that failed.")
+        pollFailures = counter("spool_poll_failures", "Spool polls that failed (database or I/O errors).")
+        reloads = counter("config_reloads", "Configuration reloads applied (SIGHUP).")
+        reloadsRefused = counter("config_reloads_refused", "Configuration reloads refused because the new configuration was invalid.")
+        bytesPending = gauge("spool_pending", "bytes", "Spool bytes not yet read.")
+        spoolFiles = gauge("spool_files", "", "Files in the spool directory.")
+        lastProgress = gauge("last_progress_timestamp", "seconds", "Unix time of the spool loop's last round.")
+        buildInfo = registry.makeGauge(name: "evald_build_info", labels: [("version", EvaldVersion.current)], help: "evald's version; always 1.")
+        buildInfo.set(1.0)
+    }
+
+    func recordPoll(_ counts: IngestCounts, checkFailures failed: Int, at now: Date) {
+        linesRead.increment(by: counts.linesRead)
+        records.increment(by: counts.records)
+        quarantined.increment(by: counts.malformed)
+        sampled.increment(by: counts.sampled)
+        evaluations.increment(by: counts.sampled)
+        checkFailures.increment(by: Int64(failed))
+        lastProgress.set(now.timeIntervalSince1970)
+    }
+
+    /// The text exposition format.
+    public func render(status: StatusReport?) -> String {
+        if let status {
+            bytesPending.set(Double(status.bytesPending))
+            spoolFiles.set(Double(status.spoolFiles))
+        }
+        return registry.emitToString()
+    }
+}

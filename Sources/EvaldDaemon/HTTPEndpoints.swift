@@ -1,0 +1,54 @@
+import EvaldCore
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// The HTTP listener of SPEC 11 (`http.listen`): `/metrics` (Prometheus text format),
+/// `/healthz` (200 while the spool loop makes progress, 503 when it is stuck) and
+/// `/api/v1/status` (the JSON of `evald status`).
+public enum HTTPEndpoints {
+    /// `host:port` (or `[v6]:port`) split for the server.
+    public static func address(_ listen: String) -> (host: String, port: Int)? {
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        var host = String(listen[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+
+    public static func makeApplication(config: EvaldConfig, metrics: DaemonMetrics, runtime: DaemonRuntime, logger: Logger) -> (any Service)? {
+        guard let listen = config.http.listen, let (host, port) = address(listen) else { return nil }
+        let router = Router()
+        let stallLimit = max(30, 3 * config.spool.pollInterval)
+        router.get("/healthz") { _, _ -> Response in
+            let idle = Date().timeIntervalSince(runtime.lastProgress)
+            let healthy = idle < stallLimit
+            return text(healthy ? "ok\n" : "stalled: the spool loop has made no progress for \(Int(idle)) s\n", status: healthy ? .ok : .serviceUnavailable)
+        }
+        router.get("/metrics") { _, _ -> Response in
+            let status = try? StatusReport.gather(config: config)
+            return text(metrics.render(status: status), contentType: "text/plain; version=0.0.4; charset=utf-8")
+        }
+        router.get("/api/v1/status") { _, _ -> Response in
+            do {
+                let status = try StatusReport.gather(config: config)
+                return text(status.json.serialized(pretty: true) + "\n", contentType: "application/json")
+            } catch {
+                return text(#"{"error": "status unavailable"}"# + "\n", status: .internalServerError, contentType: "application/json")
+            }
+        }
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: "evald"),
+            onServerRunning: { channel in
+                // With port 0 the kernel picks one: say which.
+                logger.info("http.listening", metadata: ["http.address": "\(channel.localAddress.map { "\($0)" } ?? listen)",
+                                                         "http.port": "\(channel.localAddress?.port ?? port)"])
+            },
+            logger: logger)
+    }
+
+    static func text(_ body: String, status: HTTPResponse.Status = .ok, contentType: String = "text/plain; charset=utf-8") -> Response {
+        Response(status: status, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}
