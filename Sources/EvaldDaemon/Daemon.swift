@@ -3,6 +3,8 @@ import EvaldSpool
 import EvaldStore
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 import UnixSignals
 
@@ -36,6 +38,8 @@ public enum Daemon {
         }
         let reader = try makeReader(config, store: store, logger: logger)
         let runtime = DaemonRuntime()
+        // Metrics recorded through swift-metrics (by evald or a library) land in the same registry.
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: runtime.metrics.registry))
         let notifier = SystemdNotifier(environment: environment)
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         // Graceful shutdown runs in reverse: systemd hears STOPPING=1 first, the heartbeat stops last.

@@ -21,6 +21,16 @@ public final class DaemonMetrics: Sendable {
     let spoolFiles: Gauge
     let lastProgress: Gauge
     let buildInfo: Gauge
+    // Judge, alert and notification series: registered now so dashboards and alert rules can
+    // be written against them; the judges (and the alert outbox) drive them when they run.
+    public let judgeRequests: Counter
+    public let judgeErrors: Counter
+    public let judgeTokens: Counter
+    public let judgeLatency: DurationHistogram
+    public let judgeQueueDepth: Gauge
+    public let alertsFiring: Gauge
+    public let notificationsSent: Counter
+    public let notificationsFailed: Counter
 
     public init() {
         let registry = PrometheusCollectorRegistry()
@@ -45,6 +55,16 @@ public final class DaemonMetrics: Sendable {
         lastProgress = gauge("last_progress_timestamp", "seconds", "Unix time of the spool loop's last round.")
         buildInfo = registry.makeGauge(name: "evald_build_info", labels: [("version", EvaldVersion.current)], help: "evald's version; always 1.")
         buildInfo.set(1.0)
+        judgeRequests = counter("judge_requests", "Requests sent to judge endpoints.")
+        judgeErrors = counter("judge_errors", "Judge requests that failed or returned an unusable reply.")
+        judgeTokens = counter("judge_tokens", "Tokens used by judge requests (input and output).")
+        judgeLatency = registry.makeDurationHistogram(
+            descriptor: MetricNameDescriptor(namespace: "evald", metricName: "judge_request_duration", unitName: "seconds", helpText: "Latency of judge requests."),
+            buckets: [.milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30), .seconds(60)])
+        judgeQueueDepth = gauge("judge_queue_depth", "", "Sampled traces waiting for a judge.")
+        alertsFiring = gauge("alerts_firing", "", "Alerts currently firing.")
+        notificationsSent = counter("notifications_sent", "Alert notifications delivered to receivers.")
+        notificationsFailed = counter("notifications_failed", "Alert notification attempts that failed.")
     }
 
     func recordPoll(_ counts: IngestCounts, checkFailures failed: Int, at now: Date) {

@@ -49,8 +49,21 @@ import Glibc
         #expect(values["evald_traces_sampled_total"] == 50)
         #expect(values["evald_check_failures_total"] == Double((0..<50).filter { $0 % 5000 > 2500 }.count))
         #expect(values["evald_build_info{version=\"0.1.0\"}"] == 1)
+        for family in ["evald_judge_requests_total", "evald_judge_errors_total", "evald_judge_tokens_total", "evald_judge_queue_depth",
+                       "evald_alerts_firing", "evald_notifications_sent_total", "evald_notifications_failed_total"] {
+            #expect(values[family] == 0, "\(family)")
+        }
+        #expect(metrics.contains("# TYPE evald_judge_request_duration_seconds histogram"))
         // Prometheus conventions: every metric has HELP and TYPE, counters end in _total.
-        for name in values.keys.map({ String($0.prefix { $0 != "{" }) }) {
+        func family(_ sample: String) -> String {
+            let name = String(sample.prefix { $0 != "{" })
+            for suffix in ["_bucket", "_sum", "_count"] where name.hasSuffix(suffix) {
+                let base = String(name.dropLast(suffix.count))
+                if metrics.contains("# TYPE \(base) histogram") { return base }
+            }
+            return name
+        }
+        for name in Set(values.keys.map(family)) {
             #expect(metrics.contains("# HELP \(name) "), "\(name)")
             #expect(metrics.contains("# TYPE \(name) "), "\(name)")
             if metrics.contains("# TYPE \(name) counter") { #expect(name.hasSuffix("_total")) }
