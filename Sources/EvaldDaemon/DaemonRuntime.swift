@@ -16,6 +16,7 @@ public final class DaemonRuntime: @unchecked Sendable {
     private var progressAt = Date()
     private var totals = IngestCounts()
     private var refusedReloads = 0
+    private var pendingBytes: Int64 = 0
     public let metrics: DaemonMetrics
 
     public init(metrics: DaemonMetrics = DaemonMetrics()) {
@@ -35,10 +36,11 @@ public final class DaemonRuntime: @unchecked Sendable {
     }
 
     /// Called by the ingest loop once a round, busy or idle: the watchdog's proof of life.
-    public func markProgress(_ counts: IngestCounts, at now: Date = Date()) {
+    public func markProgress(_ counts: IngestCounts, pendingBytes pending: Int64? = nil, at now: Date = Date()) {
         lock.withLock {
             progressAt = now
             totals += counts
+            if let pending { pendingBytes = pending }
         }
         metrics.recordPoll(counts, checkFailures: Int(counts.failedChecks), at: now)
     }
@@ -57,7 +59,8 @@ public final class DaemonRuntime: @unchecked Sendable {
     /// The STATUS= text: what an operator sees in `systemctl status evald`.
     public var statusLine: String {
         lock.withLock {
-            "lines read \(totals.linesRead), sampled \(totals.sampled), quarantined \(totals.malformed) since start" +
+            // Judges are not built yet: their queue is always empty.
+            "lines read \(totals.linesRead), sampled \(totals.sampled), quarantined \(totals.malformed) since start; lag \(pendingBytes) bytes; judge queue 0" +
                 (refusedReloads > 0 ? ", \(refusedReloads) reload(s) refused" : "")
         }
     }

@@ -36,7 +36,7 @@ public final class SpoolIngestService: Service, @unchecked Sendable {
                     let deadline = Date() + 0.5
                     let summary = try self.reader.poll(shouldStop: { Task.isCancelled || Date() > deadline })
                     consecutiveFailures = 0
-                    self.runtime.markProgress(summary.counts)
+                    self.runtime.markProgress(summary.counts, pendingBytes: summary.pendingBytes)
                     if summary.bytesRead > 0 {
                         self.logger.debug("spool.poll", metadata: [
                             "spool.bytes": "\(summary.bytesRead)", "spool.lines": "\(summary.counts.linesRead)",

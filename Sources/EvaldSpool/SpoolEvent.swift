@@ -19,5 +19,7 @@ public struct SpoolPollSummary: Sendable, Equatable {
     public var counts = IngestCounts()
     /// Every followed file was read up to its last complete line.
     public var caughtUp = true
+    /// Bytes of the directory's files not yet consumed when the poll ended (the reader's lag).
+    public var pendingBytes: Int64 = 0
     public init() {}
 }

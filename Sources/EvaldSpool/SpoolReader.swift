@@ -150,6 +150,13 @@ public final class SpoolReader: @unchecked Sendable {
             try follow(file, entry: inDirectory[file.key], summary: &summary, shouldStop: shouldStop)
         }
 
+        defer {
+            // The lag: what the listing saw minus what is committed, for every file in it.
+            let offsets = Dictionary(files?.values.map { ($0.key, $0.tracked.offset) } ?? [], uniquingKeysWith: { max($0, $1) })
+            summary.pendingBytes = inDirectory.reduce(0) { total, element in
+                total + max(0, element.value.size - (offsets[element.key] ?? 0))
+            }
+        }
         var followed = Set(files!.values.map(\.key))
         for entry in entries where !followed.contains(FileKey(device: entry.device, inode: entry.inode)) {
             if shouldStop() { summary.caughtUp = false; return }

@@ -67,7 +67,7 @@ final class NotifySocketListener: @unchecked Sendable {
 
         #expect(h.waitUntil(timeout: 20) { listener.count("READY=1") >= 1 })
         #expect(h.waitUntil(timeout: 20) { listener.count("WATCHDOG=1") >= 3 })
-        #expect(listener.messages.contains { $0.contains("STATUS=lines read 20") })
+        #expect(listener.messages.contains { $0.contains("STATUS=lines read 20") && $0.contains("lag 0 bytes") && $0.contains("judge queue 0") })
 
         // A valid new config: RELOADING=1 (with MONOTONIC_USEC), then READY=1, and it is applied.
         let readyBefore = listener.count("READY=1")

@@ -10,8 +10,9 @@ import Testing
         let reader = f.reader()
         let third = SpoolFixture.line(3)
         try f.append("a.jsonl", SpoolFixture.line(1) + SpoolFixture.line(2) + String(third.prefix(40)))
-        _ = try reader.poll()
+        let first = try reader.poll()
         #expect(try f.storedIDs() == f.expectedIDs(1...2))
+        #expect(first.pendingBytes == 40) // the partial line is the lag
         #expect(try f.store.counters()["malformed"] == nil)
 
         try f.append("a.jsonl", String(third.dropFirst(40)))
