@@ -110,6 +110,21 @@ public struct LineClassifier: Sendable {
         }
     }
 
+    /// An OTLP/JSON line: every LLM span's sampling decision from its trace id (and `ot=rv`),
+    /// then the kept ones mapped to records.
+    public func decodeOTLP(_ line: UnsafeRawBufferPointer) -> Result<OTLPDecoder.Result, LineProblem> {
+        do {
+            let value = try Self.parseJSON(line)
+            return .success(try OTLPDecoder.decode(value) { traceID, traceState, route in
+                let randomness = TraceSampler.randomness(traceID: traceID, traceState: traceState)
+                let rate = sampler.rate(forRoute: route)
+                return sampler.shard.contains(randomness) && TraceSampler.isKept(randomness: randomness, rate: rate) ? rate : nil
+            })
+        } catch {
+            return .failure(error)
+        }
+    }
+
     public func decode(_ line: UnsafeRawBufferPointer) -> Result<TraceRecord, LineProblem> {
         do {
             return .success(try NativeRecordDecoder.decode(try Self.parseJSON(line)))

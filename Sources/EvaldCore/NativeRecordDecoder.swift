@@ -14,7 +14,9 @@ public enum NativeRecordDecoder {
         guard let model = rawModel.stringValue, !model.isEmpty else {
             throw LineProblem(.invalidField, "\"model\" must be a non-empty string")
         }
-        var record = TraceRecord(recordID: traceID, traceID: traceID, timestamp: timestamp, model: model)
+        // `record_id` is written for records that came from OTLP spans (traceId:spanId).
+        let recordID = object["record_id"]?.stringValue ?? traceID
+        var record = TraceRecord(recordID: recordID, traceID: traceID, timestamp: timestamp, model: model)
         record.route = try optionalString(object, "route")
         record.tenant = try optionalString(object, "tenant")
         record.provider = try optionalString(object, "provider")

@@ -430,7 +430,21 @@ public final class SpoolReader: @unchecked Sendable {
                     batch.counts.failedChecks += Int64(sampled.checkResults.count { !$0.passed })
                     batch.sampled.append(sampled)
                 case .otlp:
-                    quarantine(line, at: lineOffset, LineProblem(.unsupportedFormat, "OTLP/JSON lines are not decoded by this version yet; the line is kept here"), file: file, into: &batch)
+                    switch classifier.decodeOTLP(line) {
+                    case .failure(let problem):
+                        quarantine(line, at: lineOffset, problem, file: file, into: &batch)
+                    case .success(let decoded):
+                        batch.counts.records += Int64(decoded.llmSpans)
+                        batch.counts.skippedSpans += Int64(decoded.skippedSpans)
+                        for (index, record, rate) in decoded.records {
+                            var sampled = SampledLine(record: record, sampleRate: rate, lineOffset: lineOffset, indexInLine: index,
+                                                      recordJSON: NativeRecordEncoder.json(record))
+                            sampled.checkResults = checks.evaluate(record)
+                            batch.counts.failedChecks += Int64(sampled.checkResults.count { !$0.passed })
+                            batch.counts.sampled += 1
+                            batch.sampled.append(sampled)
+                        }
+                    }
                 case .malformed(let problem):
                     quarantine(line, at: lineOffset, problem, file: file, into: &batch)
                 }

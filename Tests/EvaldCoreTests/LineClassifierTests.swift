@@ -110,7 +110,6 @@ func native(_ id: String, route: String = "support-chat", extra: String = "") ->
         (#"{"timestamp":"2026-11-28T10:00:00Z","model":"m","output":"o"}"#, .missingField),
         (#"{"trace_id":"","timestamp":"2026-11-28T10:00:00Z","model":"m","output":"o"}"#, .invalidField),
         (#"{"trace_id":7,"timestamp":"2026-11-28T10:00:00Z","model":"m","output":"o"}"#, .invalidField),
-        (#"{"resourceSpans":[]}"#, .unsupportedFormat),
     ])
     func malformedLines(line: String, reason: QuarantineReason) {
         switch classify(line) {

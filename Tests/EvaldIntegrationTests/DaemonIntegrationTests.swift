@@ -73,6 +73,24 @@ import Glibc
         #expect(try h.run(["run", "--once"]).stdout.contains("read 0 lines"))
     }
 
+    @Test func otlpAndNativeLinesInOneSpool() throws {
+        let h = try EvaldHarness(rate: 1)
+        // One OTLP/JSON batch (2 LLM spans, 1 HTTP span) between native records.
+        let otlp = #"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"support-chat"}}]},"scopeSpans":[{"spans":[{"traceId":"75b15b0be23b7ac193fe040727553980","spanId":"00f067aa0ba902b7","startTimeUnixNano":"1795860000000000000","endTimeUnixNano":"1795860001000000000","attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},{"key":"gen_ai.request.model","value":{"stringValue":"gpt-4o-mini"}},{"key":"gen_ai.output.messages","value":{"stringValue":"[{\"role\":\"assistant\",\"parts\":[{\"type\":\"text\",\"content\":\"Shipped.\"}]}]"}}]},{"traceId":"75b15b0be23b7ac193fe040727553980","spanId":"00f067aa0ba902b8","startTimeUnixNano":"1795860000000000000","endTimeUnixNano":"1795860000500000000","attributes":[{"key":"http.request.method","value":{"stringValue":"POST"}}]},{"traceId":"75b15b0be23b7ac193fe040727553981","spanId":"00f067aa0ba902b9","startTimeUnixNano":1795860000000000000,"endTimeUnixNano":1795860002000000000,"attributes":[{"key":"gen_ai.request.model","value":{"stringValue":"gpt-4o-mini"}}],"status":{"code":2}}]}]}]}"#
+        try h.append("mixed.jsonl", EvaldHarness.line(1) + otlp + "\n" + EvaldHarness.line(2))
+        #expect(try h.run(["run", "--once"]).code == 0)
+        let status = try h.status()["spool"] as? [String: Any]
+        #expect(status?["lines_read"] as? Int == 3)
+        #expect(status?["records"] as? Int == 4)
+        #expect(status?["skipped_spans"] as? Int == 1)
+        let quarantined = try h.run(["spool", "quarantine"]).stdout
+        #expect(status?["malformed"] as? Int == 0, "\(quarantined)")
+        let ids = try h.store().evaluations().map(\.recordID)
+        #expect(ids.contains("75b15b0be23b7ac193fe040727553980:00f067aa0ba902b7"))
+        #expect(ids.contains("75b15b0be23b7ac193fe040727553981:00f067aa0ba902b9"))
+        #expect(ids.count == 4)
+    }
+
     @Test func badConfigurationExitsTwoNamingFileLineAndKey() throws {
         let h = try EvaldHarness()
         try h.writeConfig("spool:\n  dir: spool\n  poll_intervall: 1s\nsampling:\n  rate: two\n")
