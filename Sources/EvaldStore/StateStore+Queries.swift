@@ -103,6 +103,11 @@ extension StateStore {
         try read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" }
     }
 
+    /// The stored record (native JSON) of an evaluation.
+    public func recordJSON(evaluationID: Int64) throws -> String? {
+        try read { db in try String.fetchOne(db, sql: "SELECT record_json FROM evaluation WHERE id = ?", arguments: [evaluationID]) }
+    }
+
     public func evaluationCount() throws -> Int {
         try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM evaluation") ?? 0 }
     }

@@ -85,10 +85,26 @@ import Glibc
         #expect(status?["skipped_spans"] as? Int == 1)
         let quarantined = try h.run(["spool", "quarantine"]).stdout
         #expect(status?["malformed"] as? Int == 0, "\(quarantined)")
-        let ids = try h.store().evaluations().map(\.recordID)
+        let store = try h.store()
+        let stored = try store.evaluations()
+        let ids = stored.map(\.recordID)
         #expect(ids.contains("75b15b0be23b7ac193fe040727553980:00f067aa0ba902b7"))
         #expect(ids.contains("75b15b0be23b7ac193fe040727553981:00f067aa0ba902b9"))
         #expect(ids.count == 4)
+        // The mapped fields as stored.
+        func record(_ id: String) throws -> TraceRecord {
+            let evaluation = try #require(stored.first { $0.recordID == id })
+            let json = try #require(try store.recordJSON(evaluationID: evaluation.id))
+            return try NativeRecordDecoder.decode(try JSONParser.parse(json))
+        }
+        let answered = try record("75b15b0be23b7ac193fe040727553980:00f067aa0ba902b7")
+        #expect(answered.route == "support-chat" && answered.model == "gpt-4o-mini")
+        #expect(answered.output == "Shipped." && answered.status == .ok)
+        #expect(answered.latencyMs == 1000)
+        #expect(answered.timestamp == Date(timeIntervalSince1970: 1_795_860_000))
+        let failed = try record("75b15b0be23b7ac193fe040727553981:00f067aa0ba902b9")
+        #expect(failed.status == .error && failed.output == nil && failed.latencyMs == 2000)
+        #expect(stored.first { $0.recordID.hasSuffix("b9") }?.traceID == "75b15b0be23b7ac193fe040727553981")
     }
 
     @Test func badConfigurationExitsTwoNamingFileLineAndKey() throws {
