@@ -65,7 +65,9 @@ public enum OTLPDecoder {
         record.tenant = attrs["evald.tenant"]?.stringValue
         record.inputTokens = int(attrs["gen_ai.usage.input_tokens"]) ?? int(attrs["gen_ai.usage.prompt_tokens"])
         record.outputTokens = int(attrs["gen_ai.usage.output_tokens"]) ?? int(attrs["gen_ai.usage.completion_tokens"])
+        // The anthropic SDK's own spans carry only the provider's stop reason.
         record.finishReason = attrs["gen_ai.response.finish_reasons"]?.arrayValue?.first?.stringValue
+            ?? attrs["anthropic.message.stop_reason"]?.stringValue
         if int(span["status"]?["code"]) == 2 {
             record.status = .error
             record.error = attrs["error.type"]?.stringValue ?? span["status"]?["message"]?.stringValue ?? "error"
