@@ -28,6 +28,11 @@ public struct LineClassifier: Sendable {
         self.validatesEveryLine = validatesEveryLine
     }
 
+    /// The classifier a configuration asks for (`sampling`, `spool.validate`).
+    public init(config: EvaldConfig) {
+        self.init(sampler: config.sampling.makeSampler(), validatesEveryLine: config.spool.validate == .all)
+    }
+
     public func classify(_ line: UnsafeRawBufferPointer) -> Outcome {
         // The common case, a writer that puts a plain W3C trace id first: decide from the first
         // 46 bytes. Anything else (or a kept line) takes the general path below.
@@ -103,9 +108,9 @@ public struct LineClassifier: Sendable {
         case .failure(let problem):
             return .malformed(problem)
         case .success(let record):
-            let randomness = TraceSampler.randomness(traceID: record.traceID)
-            let rate = sampler.rate(forRoute: record.route)
-            guard sampler.shard.contains(randomness), TraceSampler.isKept(randomness: randomness, rate: rate) else { return .unsampled }
+            guard let rate = sampler.keptRate(randomness: TraceSampler.randomness(traceID: record.traceID), route: record.route) else {
+                return .unsampled
+            }
             return .sampled(record, rate: rate)
         }
     }
@@ -116,9 +121,7 @@ public struct LineClassifier: Sendable {
         do {
             let value = try Self.parseJSON(line)
             return .success(try OTLPDecoder.decode(value) { traceID, traceState, route in
-                let randomness = TraceSampler.randomness(traceID: traceID, traceState: traceState)
-                let rate = sampler.rate(forRoute: route)
-                return sampler.shard.contains(randomness) && TraceSampler.isKept(randomness: randomness, rate: rate) ? rate : nil
+                sampler.keptRate(randomness: TraceSampler.randomness(traceID: traceID, traceState: traceState), route: route)
             })
         } catch {
             return .failure(error)

@@ -52,8 +52,10 @@ public struct TraceSampler: Sendable {
         randomness >= threshold(rate: rate)
     }
 
-    public func isKept(randomness: UInt64, route: String?) -> Bool {
-        shard.contains(randomness) && Self.isKept(randomness: randomness, rate: rate(forRoute: route))
+    /// The rate a trace is kept at, or nil when it is not in this instance's sample.
+    public func keptRate(randomness: UInt64, route: String?) -> Double? {
+        let rate = rate(forRoute: route)
+        return shard.contains(randomness) && Self.isKept(randomness: randomness, rate: rate) ? rate : nil
     }
 
     // MARK: randomness

@@ -17,7 +17,7 @@ public enum Daemon {
 
     static func makeReader(_ config: EvaldConfig, store: StateStore, logger: Logger) throws -> SpoolReader {
         SpoolReader(settings: .init(config.spool), store: store,
-                    classifier: LineClassifier(sampler: config.sampling.makeSampler(), validatesEveryLine: config.spool.validate == .all),
+                    classifier: LineClassifier(config: config),
                     checks: try makeCheckPlan(config),
                     onEvent: { $0.log(to: logger) })
     }

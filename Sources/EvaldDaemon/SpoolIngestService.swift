@@ -26,8 +26,7 @@ public final class SpoolIngestService: Service, @unchecked Sendable {
                 if let reload = self.runtime.takeReload() {
                     // Applied here, between polls, because only this task touches the reader.
                     self.reader.update(settings: .init(reload.config.spool),
-                                       classifier: LineClassifier(sampler: reload.config.sampling.makeSampler(),
-                                                                  validatesEveryLine: reload.config.spool.validate == .all),
+                                       classifier: LineClassifier(config: reload.config),
                                        checks: reload.checks)
                     self.pollInterval = reload.config.spool.pollInterval
                 }

@@ -422,13 +422,8 @@ public final class SpoolReader: @unchecked Sendable {
                     batch.counts.records += 1
                 case .sampled(let record, let rate):
                     batch.counts.records += 1
-                    batch.counts.sampled += 1
-                    // The checks are pure and cheap: scored here, they commit with the evaluation.
-                    var sampled = SampledLine(record: record, sampleRate: rate, lineOffset: lineOffset,
-                                              recordJSON: String(decoding: line, as: UTF8.self))
-                    sampled.checkResults = checks.evaluate(record)
-                    batch.counts.failedChecks += Int64(sampled.checkResults.count { !$0.passed })
-                    batch.sampled.append(sampled)
+                    score(SampledLine(record: record, sampleRate: rate, lineOffset: lineOffset, recordJSON: String(decoding: line, as: UTF8.self)),
+                          into: &batch)
                 case .otlp:
                     switch classifier.decodeOTLP(line) {
                     case .failure(let problem):
@@ -437,12 +432,8 @@ public final class SpoolReader: @unchecked Sendable {
                         batch.counts.records += Int64(decoded.llmSpans)
                         batch.counts.skippedSpans += Int64(decoded.skippedSpans)
                         for (index, record, rate) in decoded.records {
-                            var sampled = SampledLine(record: record, sampleRate: rate, lineOffset: lineOffset, indexInLine: index,
-                                                      recordJSON: NativeRecordEncoder.json(record))
-                            sampled.checkResults = checks.evaluate(record)
-                            batch.counts.failedChecks += Int64(sampled.checkResults.count { !$0.passed })
-                            batch.counts.sampled += 1
-                            batch.sampled.append(sampled)
+                            score(SampledLine(record: record, sampleRate: rate, lineOffset: lineOffset, indexInLine: index,
+                                              recordJSON: NativeRecordEncoder.json(record)), into: &batch)
                         }
                     }
                 case .malformed(let problem):
@@ -451,6 +442,16 @@ public final class SpoolReader: @unchecked Sendable {
             }
             start = end + 1
         }
+    }
+
+    /// Adds a kept record to the batch with its check verdicts: the checks are pure and cheap,
+    /// so they are scored here and commit with the evaluation.
+    private func score(_ line: SampledLine, into batch: inout IngestBatch) {
+        var line = line
+        line.checkResults = checks.evaluate(line.record)
+        batch.counts.sampled += 1
+        batch.counts.failedChecks += Int64(line.checkResults.count { !$0.passed })
+        batch.sampled.append(line)
     }
 
     private func quarantine(_ line: UnsafeRawBufferPointer, at offset: Int64, _ problem: LineProblem, file: FollowedFile, into batch: inout IngestBatch) {
