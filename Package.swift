@@ -16,11 +16,30 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // Pure core: models, sampling, config, decoding of records. No I/O, no clocks.
         .target(name: "EvaldCore", dependencies: [
             .product(name: "Yams", package: "Yams"),
+            .product(name: "Mustache", package: "swift-mustache"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // Outbound HTTP shared by the judge clients and the alert receivers: one client,
+        // deadlines, connection pools; and the loading of secrets (keys, webhook URLs).
+        .target(name: "EvaldHTTP", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        // Reference-model judge clients (OpenAI-compatible, Anthropic): retries, circuit
+        // breaker, concurrency limit.
+        .target(name: "EvaldJudge", dependencies: [
+            "EvaldCore", "EvaldHTTP",
+            .product(name: "Logging", package: "swift-log"),
         ]),
         // The SQLite state database: migrations and intent-named transactions.
         .target(name: "EvaldStore", dependencies: [
@@ -31,7 +50,7 @@ let package = Package(
         .target(name: "EvaldSpool", dependencies: ["EvaldCore"]),
         // The long-running services and their wiring.
         .target(name: "EvaldDaemon", dependencies: [
-            "EvaldCore", "EvaldStore", "EvaldSpool",
+            "EvaldCore", "EvaldStore", "EvaldSpool", "EvaldHTTP", "EvaldJudge",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -43,11 +62,17 @@ let package = Package(
             "EvaldCore", "EvaldStore", "EvaldDaemon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        // Helpers shared by the test targets.
-        .target(name: "EvaldTesting"),
+        // Helpers shared by the test targets: a manual clock, seeded randomness, and a stub
+        // HTTP server (judge APIs, webhook receivers) on 127.0.0.1 that can misbehave.
+        .target(name: "EvaldTesting", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         // Benchmarks/run_checks_benchmark.sh: the cost of the checks per sampled trace.
         .executableTarget(name: "evald-checks-benchmark", dependencies: ["EvaldCore", "EvaldDaemon"], path: "Benchmarks/ChecksBenchmark"),
         .testTarget(name: "EvaldCoreTests", dependencies: ["EvaldCore", "EvaldTesting"], exclude: ["Fixtures"]),
+        .testTarget(name: "EvaldJudgeTests", dependencies: ["EvaldJudge", "EvaldHTTP", "EvaldCore", "EvaldTesting"]),
         .testTarget(name: "EvaldStoreTests", dependencies: ["EvaldStore"]),
         .testTarget(name: "EvaldSpoolTests", dependencies: ["EvaldSpool", "EvaldCore", "EvaldStore", "EvaldTesting"]),
         .testTarget(name: "EvaldDaemonTests", dependencies: ["EvaldDaemon", "EvaldCore", "EvaldStore", "EvaldTesting",
