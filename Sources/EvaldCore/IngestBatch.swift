@@ -42,6 +42,8 @@ public struct SampledLine: Sendable {
     public var recordJSON: String
     /// The deterministic checks' verdicts, stored with the evaluation.
     public var checkResults: [CheckResult] = []
+    /// The judges that will grade it: queued with the evaluation.
+    public var judgeNames: [String] = []
 
     public init(record: TraceRecord, sampleRate: Double, lineOffset: Int64, indexInLine: Int = 0, recordJSON: String) {
         self.record = record

@@ -9,6 +9,7 @@ public final class DaemonRuntime: @unchecked Sendable {
     public struct Reload: Sendable {
         public var config: EvaldConfig
         public var checks: CheckPlan
+        public var judges: JudgeRouting
     }
 
     private let lock = NSLock()

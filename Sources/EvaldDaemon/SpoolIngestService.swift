@@ -27,7 +27,7 @@ public final class SpoolIngestService: Service, @unchecked Sendable {
                     // Applied here, between polls, because only this task touches the reader.
                     self.reader.update(settings: .init(reload.config.spool),
                                        classifier: LineClassifier(config: reload.config),
-                                       checks: reload.checks)
+                                       checks: reload.checks, judges: reload.judges)
                     self.pollInterval = reload.config.spool.pollInterval
                 }
                 do {

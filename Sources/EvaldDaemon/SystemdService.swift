@@ -74,7 +74,7 @@ public struct ReloadService: Service {
                     throw ConfigErrors([ConfigProblem(file: configPath, line: nil, key: "state_dir", message: "cannot change on reload; restart evald to move its state")])
                 }
                 let checks = try Daemon.makeCheckPlan(config)
-                runtime.offer(.init(config: config, checks: checks))
+                runtime.offer(.init(config: config, checks: checks, judges: .none))
                 logger.info("config.reloaded", metadata: ["config": "\(configPath)"])
             } catch {
                 runtime.countRefusedReload()

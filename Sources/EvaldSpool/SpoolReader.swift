@@ -80,6 +80,7 @@ public final class SpoolReader: @unchecked Sendable {
     private let store: any SpoolCheckpointStore
     private var classifier: LineClassifier
     private var checks: CheckPlan
+    private var judges: JudgeRouting
     private let now: @Sendable () -> Date
     private let onEvent: (SpoolEvent) -> Void
     private var files: [Int64: FollowedFile]?
@@ -87,11 +88,12 @@ public final class SpoolReader: @unchecked Sendable {
     private static let initialBufferSize = 1 << 20
 
     public init(settings: Settings, store: any SpoolCheckpointStore, classifier: LineClassifier, checks: CheckPlan = .empty,
-                now: @escaping @Sendable () -> Date = Date.init, onEvent: @escaping (SpoolEvent) -> Void = { _ in }) {
+                judges: JudgeRouting = .none, now: @escaping @Sendable () -> Date = Date.init, onEvent: @escaping (SpoolEvent) -> Void = { _ in }) {
         self.settings = settings
         self.store = store
         self.classifier = classifier
         self.checks = checks
+        self.judges = judges
         self.now = now
         self.onEvent = onEvent
         self.buffer = .allocate(byteCount: min(Self.initialBufferSize, settings.maxLineBytes + 1), alignment: 16)
@@ -103,11 +105,12 @@ public final class SpoolReader: @unchecked Sendable {
     }
 
     /// Applies a reloaded configuration; offsets and open files are kept.
-    public func update(settings: Settings, classifier: LineClassifier, checks: CheckPlan) {
+    public func update(settings: Settings, classifier: LineClassifier, checks: CheckPlan, judges: JudgeRouting) {
         if settings.directory != self.settings.directory { closeAll() }
         self.settings = settings
         self.classifier = classifier
         self.checks = checks
+        self.judges = judges
     }
 
     /// Closes every descriptor and forgets the in-memory state; the next poll reloads it from the store.
@@ -449,6 +452,7 @@ public final class SpoolReader: @unchecked Sendable {
     private func score(_ line: SampledLine, into batch: inout IngestBatch) {
         var line = line
         line.checkResults = checks.evaluate(line.record)
+        line.judgeNames = judges.judges(for: line.record)
         batch.counts.sampled += 1
         batch.counts.failedChecks += Int64(line.checkResults.count { !$0.passed })
         batch.sampled.append(line)

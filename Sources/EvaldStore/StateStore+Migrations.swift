@@ -129,6 +129,63 @@ extension StateStore {
                 CREATE INDEX rollup_op_by_minute ON rollup_op_minute(minute);
                 """)
         }
+        migrator.registerMigration("v3-judges") { db in
+            try db.execute(sql: """
+                -- Sampled traces waiting for a judge (SPEC 5). Keyed by the judge's name, not its
+                -- identity: a rubric edited while a trace waits grades it with the new version.
+                CREATE TABLE judge_queue (
+                    evaluation_id INTEGER NOT NULL REFERENCES evaluation(id) ON DELETE CASCADE,
+                    judge_name TEXT NOT NULL,
+                    enqueued_at REAL NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    not_before REAL NOT NULL DEFAULT 0,
+                    last_error TEXT,
+                    PRIMARY KEY (evaluation_id, judge_name)
+                ) WITHOUT ROWID;
+                CREATE INDEX judge_queue_by_age ON judge_queue(enqueued_at);
+
+                -- One verdict per evaluation and judge identity: a score, or a judge error
+                -- (error_kind set, score NULL), which is never a failing score.
+                CREATE TABLE judge_score (
+                    evaluation_id INTEGER NOT NULL REFERENCES evaluation(id) ON DELETE CASCADE,
+                    judge TEXT NOT NULL,
+                    judge_name TEXT NOT NULL,
+                    score REAL,
+                    passed INTEGER,
+                    reason TEXT,
+                    error_kind TEXT,
+                    error TEXT,
+                    reply_excerpt TEXT,
+                    endpoint TEXT NOT NULL,
+                    judge_model TEXT,
+                    input_tokens INTEGER,
+                    output_tokens INTEGER,
+                    latency_ms REAL,
+                    attempts INTEGER NOT NULL,
+                    judged_at REAL NOT NULL,
+                    PRIMARY KEY (evaluation_id, judge)
+                ) WITHOUT ROWID;
+                CREATE INDEX judge_score_by_time ON judge_score(judged_at);
+
+                -- Tokens spent per endpoint and UTC day, for daily_token_budget across restarts.
+                CREATE TABLE judge_token_usage (
+                    endpoint TEXT NOT NULL,
+                    day INTEGER NOT NULL,
+                    tokens INTEGER NOT NULL,
+                    PRIMARY KEY (endpoint, day)
+                ) WITHOUT ROWID;
+
+                -- What the daemon last knew about each judge (running, or why not), for `evald status`.
+                CREATE TABLE judge_state (
+                    judge_name TEXT PRIMARY KEY,
+                    identity TEXT NOT NULL,
+                    endpoint TEXT,
+                    state TEXT NOT NULL,
+                    reason TEXT,
+                    updated_at REAL NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -53,6 +53,8 @@ extension StateStore: SpoolCheckpointStore {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
                 let insertCheck = try db.cachedStatement(sql: "INSERT INTO check_result (evaluation_id, name, kind, passed, detail) VALUES (?, ?, ?, ?, ?)")
+                let enqueue = try db.cachedStatement(sql: "INSERT OR IGNORE INTO judge_queue (evaluation_id, judge_name, enqueued_at) VALUES (?, ?, ?)")
+                var queued: Int64 = 0
                 var rollups = RollupBatch()
                 for line in batch.sampled {
                     let r = line.record
@@ -67,9 +69,14 @@ extension StateStore: SpoolCheckpointStore {
                     for result in line.checkResults {
                         try insertCheck.execute(arguments: [evaluationID, result.name, result.kind, result.passed, result.detail])
                     }
+                    for judge in line.judgeNames {
+                        try enqueue.execute(arguments: [evaluationID, judge, at])
+                        queued += 1
+                    }
                     rollups.add(r, checks: line.checkResults)
                 }
                 try Self.addRollups(db, rollups)
+                try Self.add(db, ["judge_queued": queued])
             }
             if !batch.quarantined.isEmpty {
                 let insert = try db.cachedStatement(sql: """

@@ -3,6 +3,9 @@ import Foundation
 /// Metric names of SPEC 10: `check:NAME`, `judge:NAME`, `op:*`.
 public enum MetricName {
     public static func check(_ name: String) -> String { "check:\(name)" }
+    /// Series are kept per judge identity (`judge:helpfulness@3+1a2b3c4d`): editing a rubric
+    /// starts a new series instead of looking like a regression (SPEC 5).
+    public static func judge(identity: String) -> String { "judge:\(identity)" }
     public static let errorRate = "op:error_rate"
     public static let latency = "op:latency_ms"
     public static let cost = "op:cost_usd"
@@ -56,6 +59,14 @@ public struct RollupCell: Sendable, Equatable {
         }
     }
 
+    /// A judge verdict: one outcome feeding both the pass rate and the mean score.
+    public mutating func addScore(_ score: Double, passed: Bool) {
+        n += 1
+        if passed { passN += 1 }
+        sum += score
+        sumSquares += score * score
+    }
+
     public mutating func merge(_ other: RollupCell) {
         n += other.n
         passN += other.passN
@@ -95,6 +106,11 @@ public struct RollupBatch: Sendable {
     public init() {}
 
     public var isEmpty: Bool { cells.isEmpty && operational.isEmpty }
+
+    public mutating func addJudgeScore(identity: String, route: String?, model: String, at timestamp: Date, score: Double, passed: Bool) {
+        let key = RollupKey(metric: MetricName.judge(identity: identity), route: route ?? "", model: model, minute: RollupKey.minute(of: timestamp))
+        cells[key, default: RollupCell()].addScore(score, passed: passed)
+    }
 
     public mutating func add(_ record: TraceRecord, checks: [CheckResult]) {
         let minute = RollupKey.minute(of: record.timestamp)

@@ -1,0 +1,278 @@
+import EvaldCore
+import Foundation
+import GRDB
+
+/// A sampled trace waiting for one judge.
+public struct PendingJudgement: Sendable, Hashable {
+    public var evaluationID: Int64
+    public var judgeName: String
+    public var enqueuedAt: Date
+    public var attempts: Int
+    public var recordJSON: String
+
+    public var key: JudgementKey { JudgementKey(evaluationID: evaluationID, judgeName: judgeName) }
+}
+
+public struct JudgementKey: Sendable, Hashable {
+    public var evaluationID: Int64
+    public var judgeName: String
+    public init(evaluationID: Int64, judgeName: String) {
+        self.evaluationID = evaluationID
+        self.judgeName = judgeName
+    }
+}
+
+/// A judge's verdict on one evaluation, as stored: a score, or a judge error.
+public struct JudgeVerdictRecord: Sendable, Equatable {
+    public enum Outcome: Sendable, Equatable {
+        case scored(score: Double, passed: Bool, reason: String?)
+        /// Never a failing score: `kind` is short (`no_json`, `rejected`, ...), `excerpt` the reply's start.
+        case failed(kind: String, message: String, excerpt: String?)
+    }
+
+    public var evaluationID: Int64
+    public var judgeName: String
+    public var identity: String
+    public var endpoint: String
+    public var outcome: Outcome
+    public var judgeModel: String?
+    public var inputTokens: Int
+    public var outputTokens: Int
+    public var latencyMs: Double?
+    public var attempts: Int
+    public var judgedAt: Date
+
+    public init(evaluationID: Int64, judgeName: String, identity: String, endpoint: String, outcome: Outcome,
+                judgeModel: String? = nil, inputTokens: Int = 0, outputTokens: Int = 0, latencyMs: Double? = nil,
+                attempts: Int = 1, judgedAt: Date) {
+        self.evaluationID = evaluationID
+        self.judgeName = judgeName
+        self.identity = identity
+        self.endpoint = endpoint
+        self.outcome = outcome
+        self.judgeModel = judgeModel
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.latencyMs = latencyMs
+        self.attempts = attempts
+        self.judgedAt = judgedAt
+    }
+}
+
+/// What the daemon last reported about a judge, for `evald status`.
+public struct JudgeStateRecord: Sendable, Equatable {
+    public var judgeName: String
+    public var identity: String
+    public var endpoint: String?
+    /// `running`, `paused` (circuit open, budget spent) or `skipped` (no endpoint).
+    public var state: String
+    public var reason: String?
+    public var updatedAt: Date
+
+    public init(judgeName: String, identity: String, endpoint: String?, state: String, reason: String?, updatedAt: Date) {
+        self.judgeName = judgeName
+        self.identity = identity
+        self.endpoint = endpoint
+        self.state = state
+        self.reason = reason
+        self.updatedAt = updatedAt
+    }
+}
+
+/// Judge-queue totals for status and metrics.
+public struct JudgeQueueSummary: Sendable, Equatable {
+    public var depth: Int
+    public var waitingByJudge: [String: Int]
+    public var oldestEnqueuedAt: Date?
+}
+
+extension StateStore {
+    /// The UTC day number a budget counts in.
+    public static func budgetDay(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 / 86400).rounded(.down)) }
+
+    /// Queued judgements that are due, oldest first, skipping those in flight and judges that
+    /// cannot run now (their endpoint paused).
+    public func dueJudgements(limit: Int, now: Date, judges: [String], excluding inFlight: Set<JudgementKey>) throws -> [PendingJudgement] {
+        guard !judges.isEmpty, limit > 0 else { return [] }
+        return try read { db in
+            let placeholders = Array(repeating: "?", count: judges.count).joined(separator: ",")
+            var arguments: [any DatabaseValueConvertible] = [now.timeIntervalSince1970]
+            arguments += judges
+            // Over-fetch by the in-flight count so skipping those still fills the limit.
+            arguments.append(limit + inFlight.count)
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT q.evaluation_id, q.judge_name, q.enqueued_at, q.attempts, e.record_json
+                FROM judge_queue q JOIN evaluation e ON e.id = q.evaluation_id
+                WHERE q.not_before <= ? AND q.judge_name IN (\(placeholders))
+                ORDER BY q.enqueued_at, q.evaluation_id LIMIT ?
+                """, arguments: StatementArguments(arguments))
+            var due: [PendingJudgement] = []
+            for row in rows {
+                let pending = PendingJudgement(evaluationID: row["evaluation_id"], judgeName: row["judge_name"],
+                                               enqueuedAt: Date(timeIntervalSince1970: row["enqueued_at"]),
+                                               attempts: row["attempts"], recordJSON: row["record_json"])
+                if inFlight.contains(pending.key) { continue }
+                due.append(pending)
+                if due.count == limit { break }
+            }
+            return due
+        }
+    }
+
+    /// Stores a verdict, its rollup, the tokens it cost and takes it off the queue, in one
+    /// transaction: a crash before it leaves the trace queued, a crash after it leaves it
+    /// scored, never both. Returns false when this identity had already judged the evaluation.
+    @discardableResult
+    public func commitJudgement(_ verdict: JudgeVerdictRecord) throws -> Bool {
+        try write { db in
+            let at = verdict.judgedAt.timeIntervalSince1970
+            var score: Double?, passed: Bool?, reason: String?, errorKind: String?, error: String?, excerpt: String?
+            switch verdict.outcome {
+            case .scored(let s, let p, let r): score = s; passed = p; reason = r
+            case .failed(let k, let m, let x): errorKind = k; error = m; excerpt = x
+            }
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO judge_score (evaluation_id, judge, judge_name, score, passed, reason, error_kind, error, reply_excerpt,
+                    endpoint, judge_model, input_tokens, output_tokens, latency_ms, attempts, judged_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [verdict.evaluationID, verdict.identity, verdict.judgeName, score, passed, reason, errorKind, error, excerpt,
+                                 verdict.endpoint, verdict.judgeModel, verdict.inputTokens, verdict.outputTokens, verdict.latencyMs,
+                                 verdict.attempts, at])
+            let inserted = db.changesCount == 1
+            try db.execute(sql: "DELETE FROM judge_queue WHERE evaluation_id = ? AND judge_name = ?",
+                           arguments: [verdict.evaluationID, verdict.judgeName])
+            let tokens = Int64(verdict.inputTokens + verdict.outputTokens)
+            if tokens > 0 {
+                // Tokens were spent even when the verdict is a duplicate or an error.
+                try db.execute(sql: """
+                    INSERT INTO judge_token_usage (endpoint, day, tokens) VALUES (?, ?, ?)
+                    ON CONFLICT(endpoint, day) DO UPDATE SET tokens = tokens + excluded.tokens
+                    """, arguments: [verdict.endpoint, Self.budgetDay(verdict.judgedAt), tokens])
+            }
+            guard inserted else { return false }
+            if let score, let passed,
+               let row = try Row.fetchOne(db, sql: "SELECT ts, route, model FROM evaluation WHERE id = ?", arguments: [verdict.evaluationID]) {
+                var rollups = RollupBatch()
+                rollups.addJudgeScore(identity: verdict.identity, route: row["route"], model: row["model"],
+                                      at: Date(timeIntervalSince1970: row["ts"]), score: score, passed: passed)
+                try Self.addRollups(db, rollups)
+            }
+            try Self.add(db, errorKind == nil ? ["judged": 1] : ["judged": 1, "judge_errors": 1])
+            return true
+        }
+    }
+
+    /// Puts a judgement back for later (endpoint down, circuit open): it keeps its place in
+    /// the queue and its age, so `max_queue_age` still applies.
+    public func deferJudgement(_ key: JudgementKey, until: Date, error: String) throws {
+        try write { db in
+            try db.execute(sql: """
+                UPDATE judge_queue SET attempts = attempts + 1, not_before = ?, last_error = ?
+                WHERE evaluation_id = ? AND judge_name = ?
+                """, arguments: [until.timeIntervalSince1970, error, key.evaluationID, key.judgeName])
+        }
+    }
+
+    /// Drops judgements queued before `cutoff` (SPEC 5 `judge.max_queue_age`), counted in
+    /// `judge_dropped_stale`; returns how many.
+    @discardableResult
+    public func dropStaleJudgements(queuedBefore cutoff: Date) throws -> Int {
+        try write { db in
+            try db.execute(sql: "DELETE FROM judge_queue WHERE enqueued_at < ?", arguments: [cutoff.timeIntervalSince1970])
+            let dropped = db.changesCount
+            try Self.add(db, ["judge_dropped_stale": Int64(dropped)])
+            return dropped
+        }
+    }
+
+    /// Drops judgements for judges no longer configured (their rubric file removed), counted
+    /// in `judge_dropped_unknown`; returns how many.
+    @discardableResult
+    public func dropJudgements(notIn judges: [String]) throws -> Int {
+        try write { db in
+            let placeholders = Array(repeating: "?", count: judges.count).joined(separator: ",")
+            let filter = judges.isEmpty ? "" : "WHERE judge_name NOT IN (\(placeholders))"
+            try db.execute(sql: "DELETE FROM judge_queue \(filter)", arguments: StatementArguments(judges))
+            let dropped = db.changesCount
+            try Self.add(db, ["judge_dropped_unknown": Int64(dropped)])
+            return dropped
+        }
+    }
+
+    public func judgeQueueSummary() throws -> JudgeQueueSummary {
+        try read { db in
+            var byJudge: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT judge_name, COUNT(*) AS n FROM judge_queue GROUP BY judge_name") {
+                byJudge[row["judge_name"]] = row["n"]
+            }
+            let oldest = try Double.fetchOne(db, sql: "SELECT MIN(enqueued_at) FROM judge_queue")
+            return JudgeQueueSummary(depth: byJudge.values.reduce(0, +), waitingByJudge: byJudge,
+                                     oldestEnqueuedAt: oldest.map { Date(timeIntervalSince1970: $0) })
+        }
+    }
+
+    /// Tokens an endpoint spent on the UTC day of `date`.
+    public func tokensUsed(endpoint: String, on date: Date) throws -> Int64 {
+        try read { db in
+            try Int64.fetchOne(db, sql: "SELECT tokens FROM judge_token_usage WHERE endpoint = ? AND day = ?",
+                               arguments: [endpoint, Self.budgetDay(date)]) ?? 0
+        }
+    }
+
+    /// Verdicts and judge errors since a time: the recent judge error rate.
+    public func judgeOutcomes(since: Date) throws -> (judged: Int, errors: Int) {
+        try read { db in
+            let row = try Row.fetchOne(db, sql: """
+                SELECT COUNT(*) AS n, COALESCE(SUM(error_kind IS NOT NULL), 0) AS errors FROM judge_score WHERE judged_at >= ?
+                """, arguments: [since.timeIntervalSince1970])
+            return (row?["n"] ?? 0, row?["errors"] ?? 0)
+        }
+    }
+
+    /// Replaces what is known about the judges' states.
+    public func recordJudgeStates(_ states: [JudgeStateRecord]) throws {
+        try write { db in
+            try db.execute(sql: "DELETE FROM judge_state")
+            for s in states {
+                try db.execute(sql: """
+                    INSERT INTO judge_state (judge_name, identity, endpoint, state, reason, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                    """, arguments: [s.judgeName, s.identity, s.endpoint, s.state, s.reason, s.updatedAt.timeIntervalSince1970])
+            }
+        }
+    }
+
+    public func judgeStates() throws -> [JudgeStateRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT judge_name, identity, endpoint, state, reason, updated_at FROM judge_state ORDER BY judge_name").map {
+                JudgeStateRecord(judgeName: $0["judge_name"], identity: $0["identity"], endpoint: $0["endpoint"], state: $0["state"],
+                                 reason: $0["reason"], updatedAt: Date(timeIntervalSince1970: $0["updated_at"]))
+            }
+        }
+    }
+
+    /// The judges' verdicts on one evaluation, for `evald explain`.
+    public func judgeVerdicts(evaluationID: Int64) throws -> [JudgeVerdictRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM judge_score WHERE evaluation_id = ? ORDER BY judge_name", arguments: [evaluationID]).map { row in
+                let outcome: JudgeVerdictRecord.Outcome
+                if let kind: String = row["error_kind"] {
+                    outcome = .failed(kind: kind, message: row["error"] ?? "", excerpt: row["reply_excerpt"])
+                } else {
+                    outcome = .scored(score: row["score"] ?? 0, passed: row["passed"] ?? false, reason: row["reason"])
+                }
+                return JudgeVerdictRecord(evaluationID: row["evaluation_id"], judgeName: row["judge_name"], identity: row["judge"],
+                                          endpoint: row["endpoint"], outcome: outcome, judgeModel: row["judge_model"],
+                                          inputTokens: row["input_tokens"] ?? 0, outputTokens: row["output_tokens"] ?? 0,
+                                          latencyMs: row["latency_ms"], attempts: row["attempts"],
+                                          judgedAt: Date(timeIntervalSince1970: row["judged_at"]))
+            }
+        }
+    }
+
+    /// Distinct routes seen in evaluations since a time: tells whether a judge's applies_to matches anything.
+    public func routesSeen(since: Date) throws -> [String] {
+        try read { db in
+            try String.fetchAll(db, sql: "SELECT DISTINCT COALESCE(route, '') FROM evaluation WHERE ts >= ?", arguments: [since.timeIntervalSince1970])
+        }
+    }
+}
