@@ -112,3 +112,65 @@ extension StateStore {
         try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM evaluation") ?? 0 }
     }
 }
+
+/// One stored evaluation with where it came from, for `evald explain`.
+public struct EvaluationDetail: Sendable {
+    public var id: Int64
+    public var recordID: String
+    public var traceID: String
+    public var timestamp: Date
+    public var route: String?
+    public var model: String
+    public var responseModel: String?
+    public var systemFingerprint: String?
+    public var promptVersion: String?
+    public var status: String
+    public var error: String?
+    public var latencyMs: Double?
+    public var costUSD: Double?
+    public var sampleRate: Double
+    public var filePath: String?
+    public var lineOffset: Int64
+    public var recordJSON: String
+}
+
+/// A judgement still waiting in the queue.
+public struct QueuedJudgement: Sendable, Equatable {
+    public var judgeName: String
+    public var enqueuedAt: Date
+    public var attempts: Int
+    public var lastError: String?
+}
+
+extension StateStore {
+    public func evaluationDetail(id: Int64) throws -> EvaluationDetail? {
+        try read { db in
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT e.*, f.path AS file_path FROM evaluation e LEFT JOIN spool_file f ON f.id = e.file_id WHERE e.id = ?
+                """, arguments: [id]) else { return nil }
+            return EvaluationDetail(id: row["id"], recordID: row["record_id"], traceID: row["trace_id"],
+                                    timestamp: Date(timeIntervalSince1970: row["ts"]), route: row["route"], model: row["model"],
+                                    responseModel: row["response_model"], systemFingerprint: row["system_fingerprint"],
+                                    promptVersion: row["prompt_version"], status: row["status"], error: row["error"],
+                                    latencyMs: row["latency_ms"], costUSD: row["cost_usd"], sampleRate: row["sample_rate"],
+                                    filePath: row["file_path"], lineOffset: row["line_offset"], recordJSON: row["record_json"])
+        }
+    }
+
+    /// Evaluations of a trace (by trace id or record id), newest first.
+    public func evaluationIDs(traceOrRecordID id: String) throws -> [Int64] {
+        try read { db in
+            try Int64.fetchAll(db, sql: "SELECT id FROM evaluation WHERE trace_id = ? OR record_id = ? ORDER BY id DESC", arguments: [id, id])
+        }
+    }
+
+    public func queuedJudgements(evaluationID: Int64) throws -> [QueuedJudgement] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT judge_name, enqueued_at, attempts, last_error FROM judge_queue WHERE evaluation_id = ? ORDER BY judge_name",
+                             arguments: [evaluationID]).map {
+                QueuedJudgement(judgeName: $0["judge_name"], enqueuedAt: Date(timeIntervalSince1970: $0["enqueued_at"]),
+                                attempts: $0["attempts"], lastError: $0["last_error"])
+            }
+        }
+    }
+}
