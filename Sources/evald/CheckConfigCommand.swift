@@ -26,12 +26,24 @@ struct CheckConfigCommand: AsyncParsableCommand {
         } catch {
             problems += error.problems
         }
+        let judges = JudgeCatalog.load(directory: config.judge.dir, endpoints: config.endpoints, defaultEndpoint: config.judge.defaultEndpoint)
+        // Without an endpoint no judge could run anyway (as in examples/), so a missing folder is news only with one.
+        if !config.endpoints.isEmpty, !FileManager.default.fileExists(atPath: config.judge.dir) {
+            problems.append(ConfigProblem(file: file, line: nil, key: "judge.dir", message: "\(config.judge.dir) does not exist; no judge runs", severity: .warning))
+        }
         for problem in problems { CLIFailure.printError(problem.description) }
-        let errors = problems.filter { $0.severity == .error }.count
+        for problem in judges.problems { CLIFailure.printError(problem.description) }
+        let errors = problems.filter { $0.severity == .error }.count + judges.problems.count
         guard errors == 0 else {
             throw CLIFailure(code: CLIFailure.usage, message: "\(file): \(errors) error\(errors == 1 ? "" : "s")")
         }
         let checkCount = config.checks.reduce(0) { $0 + $1.checks.count }
-        print("\(file): ok (spool \(config.spool.dir), state \(config.databasePath), sampling rate \(config.sampling.rate), \(checkCount) checks on \(config.checks.count) route patterns, \(config.endpoints.count) endpoints, \(config.alerts.receivers.count) receivers)")
+        print("\(file): ok (spool \(config.spool.dir), state \(config.databasePath), sampling rate \(config.sampling.rate), \(checkCount) checks on \(config.checks.count) route patterns, \(config.endpoints.count) endpoints, \(judges.catalog.rubrics.count) judges, \(config.alerts.receivers.count) receivers)")
+        for rubric in judges.catalog.rubrics {
+            let endpoint = JudgeCatalog.endpointName(of: rubric, defaultEndpoint: config.judge.defaultEndpoint) ?? "-"
+            let length = (try? rubric.render(.example).count) ?? 0
+            let passAt = rubric.scale == .passFail ? "" : ", pass_at \(rubric.passAt.formatted(.number.grouping(.never)))"
+            print("\(rubric.sourcePath): judge \(rubric.identity): applies_to [\(rubric.appliesToPatterns.joined(separator: ", "))], endpoint \(endpoint), scale \(rubric.scale)\(passAt): rendered OK (\(length) chars)")
+        }
     }
 }
