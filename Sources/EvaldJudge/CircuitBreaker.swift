@@ -96,14 +96,6 @@ final class CircuitBreaker: Sendable {
         }
     }
 
-    /// The failures counted towards opening, for messages.
-    var consecutiveFailures: Int {
-        state.withLock { state in
-            if case .closed(let failures) = state { return failures }
-            return policy.failureThreshold
-        }
-    }
-
     var openUntil: Date? {
         state.withLock { state in
             if case .open(let until) = state { return until }
