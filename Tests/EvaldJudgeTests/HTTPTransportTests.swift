@@ -20,7 +20,7 @@ import Testing
         }) { server, transport in
             let response = try await transport.send(OutboundRequest(
                 url: server.baseURL + "/hook?token=abc", headers: [(name: "X-Test", value: "1")], body: Array("ping".utf8),
-                timeout: 5))
+                timeout: 30))
             #expect(response.status == 503)
             #expect(response.header("retry-after") == "4")
             #expect(response.header("RETRY-AFTER") == "4")
@@ -37,7 +37,7 @@ import Testing
     @Test func connectionsAreReused() async throws {
         try await withStubServer({ _ in .respond(status: 204, body: []) }) { server, transport in
             for _ in 0..<5 {
-                _ = try await transport.send(OutboundRequest(url: server.baseURL + "/", method: "GET", body: [], timeout: 5))
+                _ = try await transport.send(OutboundRequest(url: server.baseURL + "/", method: "GET", body: [], timeout: 30))
             }
             #expect(server.requests.count == 5)
             #expect(server.requests.allSatisfy { $0.method == "GET" })
@@ -50,12 +50,13 @@ import Testing
             let error = await sendError(transport, OutboundRequest(url: server.baseURL + "/", body: [], timeout: 0.3))
             #expect(error == .timedOut)
             #expect(error?.shortDescription == "timeout")
-            #expect(ContinuousClock.now - started < .seconds(3))
+            // Bounded, not the test timeout: generous for a loaded machine.
+            #expect(ContinuousClock.now - started < .seconds(20))
         }
     }
 
     @Test func aSlowResponseIsTimedOutToo() async throws {
-        try await withStubServer({ _ in .respond(status: 200, body: [1], delay: 3) }) { server, transport in
+        try await withStubServer({ _ in .respond(status: 200, body: [1], delay: 30) }) { server, transport in
             let error = await sendError(transport, OutboundRequest(url: server.baseURL + "/", body: [], timeout: 0.3))
             #expect(error == .timedOut)
         }
@@ -63,7 +64,7 @@ import Testing
 
     @Test func aClosedConnectionIsConnectionClosed() async throws {
         try await withStubServer({ _ in .closeConnection }) { server, transport in
-            let error = await sendError(transport, OutboundRequest(url: server.baseURL + "/", body: [], timeout: 5))
+            let error = await sendError(transport, OutboundRequest(url: server.baseURL + "/", body: [], timeout: 30))
             #expect(error == .connectionClosed)
             #expect(error?.shortDescription == "connection_closed")
         }
@@ -71,7 +72,7 @@ import Testing
 
     @Test func aRefusedConnectionIsConnectFailedWithAReason() async throws {
         let transport = HTTPTransport()
-        let error = await sendError(transport, OutboundRequest(url: "http://127.0.0.1:1/hook", body: [], timeout: 5))
+        let error = await sendError(transport, OutboundRequest(url: "http://127.0.0.1:1/hook", body: [], timeout: 30))
         try await transport.shutdown()
         guard case .connectFailed(let detail) = error else {
             Issue.record("expected connectFailed, got \(String(describing: error))")
@@ -83,7 +84,7 @@ import Testing
 
     @Test func anUnresolvableHostIsConnectFailed() async throws {
         let transport = HTTPTransport()
-        let error = await sendError(transport, OutboundRequest(url: "http://evald-test.invalid/hook", body: [], timeout: 5))
+        let error = await sendError(transport, OutboundRequest(url: "http://evald-test.invalid/hook", body: [], timeout: 30))
         try await transport.shutdown()
         #expect(error?.shortDescription == "connect_failed")
         #expect(!(error?.description.contains("evald-test.invalid") ?? true))
@@ -92,7 +93,7 @@ import Testing
     @Test(arguments: ["hooks.slack.com/services/T0/B0/SECRETPART", "ftp://example.com/SECRETPART", "http:///SECRETPART", ""])
     func anInvalidURLIsNeverEchoed(url: String) async throws {
         let transport = HTTPTransport()
-        let error = await sendError(transport, OutboundRequest(url: url, body: [], timeout: 5))
+        let error = await sendError(transport, OutboundRequest(url: url, body: [], timeout: 30))
         try await transport.shutdown()
         #expect(error == .invalidURL)
         #expect(error?.shortDescription == "invalid_url")
@@ -104,7 +105,7 @@ import Testing
             { _ in .respond(status: 200, body: Array(repeating: 65, count: 4096)) },
             transport: HTTPTransport(maxResponseBytes: 1024)
         ) { server, transport in
-            let error = await sendError(transport, OutboundRequest(url: server.baseURL + "/", body: [], timeout: 5))
+            let error = await sendError(transport, OutboundRequest(url: server.baseURL + "/", body: [], timeout: 30))
             guard case .other(let detail) = error else {
                 Issue.record("expected other, got \(String(describing: error))")
                 return
@@ -116,7 +117,7 @@ import Testing
     @Test func aHeaderValueThatIsNotHTTPIsRefusedWithoutShowingIt() async throws {
         try await withStubServer({ _ in .respond(status: 200, body: []) }) { server, transport in
             let error = await sendError(transport, OutboundRequest(
-                url: server.baseURL + "/", headers: [(name: "Authorization", value: "Bearer sk-abc\r\nX: y")], body: [], timeout: 5))
+                url: server.baseURL + "/", headers: [(name: "Authorization", value: "Bearer sk-abc\r\nX: y")], body: [], timeout: 30))
             #expect(error?.shortDescription == "other")
             #expect(!(error?.description.contains("sk-abc") ?? true))
             #expect(server.requests.isEmpty)

@@ -7,8 +7,11 @@ import Foundation
 /// A key that looks real, to check it never leaks into errors.
 let testAPIKey = "sk-test-Qm9vYmFyQmF6MTIzNDU2Nzg5MEFCQ0RFRg"
 
+/// Timeouts are long unless a test is about them: `swift test` runs every target in one
+/// process on a small cooperative pool, and other targets' blocking work can hold it for
+/// seconds, which a short deadline would report as a timeout.
 func makeEndpoint(
-    _ kind: EndpointConfig.Kind, baseURL: String, model: String = "judge-model", timeout: Double = 5,
+    _ kind: EndpointConfig.Kind, baseURL: String, model: String = "judge-model", timeout: Double = 30,
     maxRetries: Int = 3, concurrency: Int = 4, jsonMode: Bool = false
 ) -> EndpointConfig {
     EndpointConfig(
