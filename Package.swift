@@ -71,6 +71,8 @@ let package = Package(
         ]),
         // Benchmarks/run_checks_benchmark.sh: the cost of the checks per sampled trace.
         .executableTarget(name: "evald-checks-benchmark", dependencies: ["EvaldCore", "EvaldDaemon"], path: "Benchmarks/ChecksBenchmark"),
+        // Benchmarks/: a stub judge API (fixed answer after --delay) for the judge benchmark.
+        .executableTarget(name: "evald-judge-stub", dependencies: ["EvaldTesting"], path: "Benchmarks/JudgeStub"),
         .testTarget(name: "EvaldCoreTests", dependencies: ["EvaldCore", "EvaldTesting"], exclude: ["Fixtures"]),
         .testTarget(name: "EvaldJudgeTests", dependencies: ["EvaldJudge", "EvaldHTTP", "EvaldCore", "EvaldTesting"]),
         .testTarget(name: "EvaldStoreTests", dependencies: ["EvaldStore"]),

@@ -1,0 +1,47 @@
+// evald-judge-stub: a stub judge API for the judge benchmark.
+//
+//   evald-judge-stub --delay 0.2 [--port N]
+//
+// Answers every OpenAI or Anthropic request with {"score": 4, "reason": "ok"} after the
+// delay (a judge model's typical latency is what the benchmark measures against), prints
+// "port=N" once it listens, and runs until killed.
+import EvaldTesting
+import Foundation
+
+func usage(_ problem: String) -> Never {
+    FileHandle.standardError.write(Data("evald-judge-stub: \(problem)\nusage: evald-judge-stub --delay SECONDS [--port N]\n".utf8))
+    exit(2)
+}
+
+var delay = 0.0
+var port = 0
+var arguments = CommandLine.arguments.dropFirst()
+while let argument = arguments.popFirst() {
+    switch argument {
+    case "--delay":
+        guard let value = arguments.popFirst().flatMap(Double.init), value >= 0, value.isFinite else { usage("--delay needs seconds >= 0") }
+        delay = value
+    case "--port":
+        guard let value = arguments.popFirst().flatMap(Int.init), (0...65535).contains(value) else { usage("--port needs 0...65535") }
+        port = value
+    case "-h", "--help":
+        usage("a stub judge API")
+    default:
+        usage("unknown argument \(argument)")
+    }
+}
+
+let answer = #"{"score": 4, "reason": "ok"}"#
+let stub: StubJudgeServer
+do {
+    stub = try await StubJudgeServer.start(port: port) { _ in answer }
+} catch {
+    FileHandle.standardError.write(Data("evald-judge-stub: cannot listen on 127.0.0.1:\(port): \(error)\n".utf8))
+    exit(1)
+}
+stub.delay = delay
+// Written unbuffered: the benchmark script reads this line through a pipe.
+FileHandle.standardOutput.write(Data("port=\(stub.port)\n".utf8))
+while true {
+    try await Task.sleep(nanoseconds: 3_600 * 1_000_000_000)
+}

@@ -1,0 +1,69 @@
+/// A counting semaphore for async code: `acquire` suspends (never blocks a thread) while
+/// no permit is free; a cancelled waiter leaves the queue at once and throws.
+/// Waiters are served first come, first served.
+final class AsyncSemaphore: Sendable {
+    private struct State {
+        var permits: Int
+        var waiters: [(id: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
+        var nextID: UInt64 = 0
+    }
+
+    private let state: LockedValue<State>
+
+    init(permits: Int) {
+        state = LockedValue(State(permits: max(1, permits)))
+    }
+
+    func acquire() async throws(CancellationError) {
+        let id: UInt64? = state.withLock { state in
+            if state.permits > 0 {
+                state.permits -= 1
+                return nil
+            }
+            state.nextID += 1
+            return state.nextID
+        }
+        guard let id else { return }
+        do {
+            try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                    // Under the lock, so a cancellation either sees this waiter queued or
+                    // is seen here: the flag is set before the cancel handler runs.
+                    let immediate: Result<Void, any Error>? = state.withLock { state in
+                        if Task.isCancelled { return .failure(CancellationError()) }
+                        if state.permits > 0 {
+                            state.permits -= 1
+                            return .success(())
+                        }
+                        state.waiters.append((id: id, continuation: continuation))
+                        return nil
+                    }
+                    if let immediate { continuation.resume(with: immediate) }
+                }
+            } onCancel: {
+                let continuation = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+                    guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                    return state.waiters.remove(at: index).continuation
+                }
+                continuation?.resume(throwing: CancellationError())
+            }
+        } catch {
+            throw CancellationError()
+        }
+    }
+
+    /// Hands the permit to the longest waiter, or returns it to the pool.
+    func release() {
+        let next = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+            if state.waiters.isEmpty {
+                state.permits += 1
+                return nil
+            }
+            return state.waiters.removeFirst().continuation
+        }
+        next?.resume()
+    }
+
+    /// Permits free right now (for tests and status).
+    var availablePermits: Int { state.withLock { $0.permits } }
+}

@@ -1,0 +1,188 @@
+import Foundation
+
+/// A stub LLM API with both shapes: OpenAI chat completions (`POST /v1/chat/completions`
+/// and `/chat/completions`) and Anthropic messages (`POST /v1/messages`). Replies carry
+/// usage, model and (OpenAI) system_fingerprint like the real APIs, so judge clients,
+/// budgets and drift detection can be tested end to end.
+public final class StubJudgeServer: Sendable {
+    /// What to do with one request. Queued behaviours are used one per request, in order,
+    /// before falling back to the default answer.
+    public enum Behaviour: Sendable {
+        /// Answer with this reply text.
+        case answer(String)
+        /// Answer with this reply text after this many seconds.
+        case slow(Double, String)
+        /// 429, with this Retry-After header when given.
+        case tooManyRequests(retryAfter: String?)
+        /// A 5xx status with the API's error body.
+        case serverError(Int)
+        /// 200 with a body that is not the API's JSON.
+        case malformedJSON
+        /// Close the connection without responding.
+        case closeConnection
+        /// Any status with the API's error body (e.g. 400, 401).
+        case status(Int)
+        /// Never respond.
+        case hang
+    }
+
+    private struct State {
+        var queue: [Behaviour] = []
+        var delay: Double = 0
+        var prompts: [String] = []
+        var responseModel: String?
+        var systemFingerprint = "fp_stub0001"
+        var served = 0
+    }
+
+    private enum Shape { case openai, anthropic }
+
+    private let server: StubHTTPServer
+    private let state: LockedValue<State>
+
+    private init(server: StubHTTPServer, state: LockedValue<State>) {
+        self.server = server
+        self.state = state
+    }
+
+    /// - Parameter defaultAnswer: the reply text for a prompt when no behaviour is queued.
+    public static func start(port: Int = 0, default defaultAnswer: @escaping @Sendable (_ prompt: String) -> String) async throws -> StubJudgeServer {
+        let state = LockedValue(State())
+        let server = try await StubHTTPServer.start(port: port) { request in
+            reply(to: request, state: state, defaultAnswer: defaultAnswer)
+        }
+        return StubJudgeServer(server: server, state: state)
+    }
+
+    public func enqueue(_ behaviours: [Behaviour]) {
+        state.withLock { $0.queue.append(contentsOf: behaviours) }
+    }
+
+    /// Seconds added before every default answer (the judge benchmark uses 0.2).
+    public var delay: Double {
+        get { state.withLock { $0.delay } }
+        set { state.withLock { $0.delay = newValue } }
+    }
+
+    /// The model named in replies; nil (default) echoes the requested model.
+    public var responseModel: String? {
+        get { state.withLock { $0.responseModel } }
+        set { state.withLock { $0.responseModel = newValue } }
+    }
+
+    /// OpenAI's `system_fingerprint` in replies: change it to simulate a provider update.
+    public var systemFingerprint: String {
+        get { state.withLock { $0.systemFingerprint } }
+        set { state.withLock { $0.systemFingerprint = newValue } }
+    }
+
+    public var port: Int { server.port }
+    public var baseURL: String { server.baseURL }
+    /// The user content of every API request, in order.
+    public var prompts: [String] { state.withLock { $0.prompts } }
+    public var requests: [StubHTTPServer.Request] { server.requests }
+    public var maxConcurrentRequests: Int { server.maxConcurrentRequests }
+
+    public func stop() async throws {
+        try await server.stop()
+    }
+
+    private static func reply(
+        to request: StubHTTPServer.Request, state: LockedValue<State>, defaultAnswer: @Sendable (String) -> String
+    ) -> StubHTTPServer.Reply {
+        let path = request.path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.path
+        let shape: Shape
+        switch path {
+        case "/v1/chat/completions", "/chat/completions": shape = .openai
+        case "/v1/messages", "/messages": shape = .anthropic
+        default: return json(404, error(.openai, status: 404, message: "no route \(path)"))
+        }
+        guard request.method == "POST" else {
+            return json(405, error(shape, status: 405, message: "use POST"))
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else {
+            return json(400, error(shape, status: 400, message: "the body is not a JSON object"))
+        }
+        let model = object["model"] as? String ?? "unknown"
+        let prompt = lastUserContent(object["messages"])
+        let (behaviour, delay, fingerprint, responseModel, sequence) = state.withLock { state in
+            state.prompts.append(prompt)
+            state.served += 1
+            let next = state.queue.isEmpty ? nil : state.queue.removeFirst()
+            return (next, state.delay, state.systemFingerprint, state.responseModel, state.served)
+        }
+        let answer = { (text: String, after: Double) -> StubHTTPServer.Reply in
+            let body = completion(
+                shape, text: text, prompt: prompt, model: responseModel ?? model, fingerprint: fingerprint,
+                sequence: sequence)
+            return json(200, body, delay: after)
+        }
+        switch behaviour {
+        case nil: return answer(defaultAnswer(prompt), delay)
+        case .answer(let text): return answer(text, 0)
+        case .slow(let seconds, let text): return answer(text, seconds)
+        case .tooManyRequests(let retryAfter):
+            return json(429, error(shape, status: 429, message: "rate limit reached"),
+                        headers: retryAfter.map { [(name: "Retry-After", value: $0)] } ?? [])
+        case .serverError(let status): return json(status, error(shape, status: status, message: "the server had an error"))
+        case .status(let status): return json(status, error(shape, status: status, message: "request refused"))
+        case .malformedJSON: return .respond(status: 200, headers: [(name: "Content-Type", value: "application/json")], body: Array(#"{"choices": [{"message": "#.utf8))
+        case .closeConnection: return .closeConnection
+        case .hang: return .hang
+        }
+    }
+
+    /// The text of the last user message: a string, or the text blocks of a content list.
+    private static func lastUserContent(_ messages: Any?) -> String {
+        guard let messages = messages as? [[String: Any]],
+              let last = messages.last(where: { $0["role"] as? String == "user" }) else { return "" }
+        if let text = last["content"] as? String { return text }
+        if let blocks = last["content"] as? [[String: Any]] {
+            return blocks.compactMap { $0["text"] as? String }.joined()
+        }
+        return ""
+    }
+
+    /// Roughly four characters per token, as for English text with common tokenizers.
+    private static func tokens(_ text: String) -> Int { max(1, text.count / 4) }
+
+    private static func completion(_ shape: Shape, text: String, prompt: String, model: String, fingerprint: String, sequence: Int) -> [String: Any] {
+        switch shape {
+        case .openai:
+            return [
+                "id": "chatcmpl-stub\(sequence)", "object": "chat.completion", "created": Int(Date().timeIntervalSince1970),
+                "model": model, "system_fingerprint": fingerprint,
+                "choices": [["index": 0, "message": ["role": "assistant", "content": text], "finish_reason": "stop"]],
+                "usage": ["prompt_tokens": tokens(prompt), "completion_tokens": tokens(text),
+                          "total_tokens": tokens(prompt) + tokens(text)],
+            ]
+        case .anthropic:
+            return [
+                "id": "msg_stub\(sequence)", "type": "message", "role": "assistant", "model": model,
+                "content": [["type": "text", "text": text]], "stop_reason": "end_turn", "stop_sequence": NSNull(),
+                "usage": ["input_tokens": tokens(prompt), "output_tokens": tokens(text)],
+            ]
+        }
+    }
+
+    private static func error(_ shape: Shape, status: Int, message: String) -> [String: Any] {
+        let type = switch status {
+        case 400: "invalid_request_error"
+        case 401: "authentication_error"
+        case 403: "permission_error"
+        case 404: "not_found_error"
+        case 429: "rate_limit_error"
+        case 529: "overloaded_error"
+        default: status >= 500 ? "api_error" : "invalid_request_error"
+        }
+        switch shape {
+        case .openai: return ["error": ["message": message, "type": type, "code": NSNull()]]
+        case .anthropic: return ["type": "error", "error": ["type": type, "message": message]]
+        }
+    }
+
+    private static func json(_ status: Int, _ object: [String: Any], headers: [(name: String, value: String)] = [], delay: Double = 0) -> StubHTTPServer.Reply {
+        let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return .respond(status: status, headers: [(name: "Content-Type", value: "application/json")] + headers, body: Array(body), delay: delay)
+    }
+}
