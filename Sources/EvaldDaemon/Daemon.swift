@@ -1,4 +1,5 @@
 import EvaldCore
+import EvaldHTTP
 import EvaldSpool
 import EvaldStore
 import Foundation
@@ -15,11 +16,24 @@ public enum Daemon {
         return Logger(label: "evald") { label in LogfmtLogHandler(label: label, level: level) }
     }
 
-    static func makeReader(_ config: EvaldConfig, store: StateStore, logger: Logger) throws -> SpoolReader {
+    static func makeReader(_ config: EvaldConfig, store: StateStore, judges: JudgeRouting, logger: Logger) throws -> SpoolReader {
         SpoolReader(settings: .init(config.spool), store: store,
                     classifier: LineClassifier(config: config),
-                    checks: try makeCheckPlan(config),
+                    checks: try makeCheckPlan(config), judges: judges,
                     onEvent: { $0.log(to: logger) })
+    }
+
+    /// The judges of a configuration; problems with API keys are logged (their judges are skipped).
+    static func makeJudgeRoster(_ config: EvaldConfig, transport: HTTPTransport, logger: Logger) throws(ConfigErrors) -> JudgeRoster {
+        let (roster, warnings) = try JudgeRoster.build(config: config, transport: transport)
+        for warning in warnings {
+            logger.error("judge.endpoint_unavailable", metadata: ["error": "\(warning)", "action": "its judges are skipped until the key is provided and evald reloaded"])
+        }
+        for member in roster.members {
+            logger.info("judge.loaded", metadata: ["judge": "\(member.rubric.identity)", "judge.endpoint": "\(member.endpointName ?? "-")",
+                                                   "judge.state": "\(member.client == nil ? "skipped" : "ready")"])
+        }
+        return roster
     }
 
     /// The configured checks, with their schema files read from disk.
@@ -36,7 +50,9 @@ public enum Daemon {
         if !FileManager.default.fileExists(atPath: config.spool.dir) {
             logger.warning("spool.dir_missing", metadata: ["spool.dir": "\(config.spool.dir)", "action": "waiting for it to appear"])
         }
-        let reader = try makeReader(config, store: store, logger: logger)
+        let transport = HTTPTransport()
+        let roster = try makeJudgeRoster(config, transport: transport, logger: logger)
+        let reader = try makeReader(config, store: store, judges: roster.routing, logger: logger)
         let runtime = DaemonRuntime()
         // Metrics recorded through swift-metrics (by evald or a library) land in the same registry.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: runtime.metrics.registry))
@@ -47,10 +63,12 @@ public enum Daemon {
             .init(service: HeartbeatService(store: store, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: SpoolIngestService(reader: reader, pollInterval: config.spool.pollInterval, logger: logger, runtime: runtime),
                   successTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: JudgeService(store: store, roster: roster, runtime: runtime, logger: logger),
+                  successTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: RetentionService(store: store, retention: config.retention, logger: logger),
                   successTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: ReloadService(configPath: config.sourcePath, current: config, runtime: runtime, notifier: notifier, logger: logger,
-                                         signals: hangups),
+                                         signals: hangups, transport: transport),
                   successTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: SystemdService(notifier: notifier, runtime: runtime, logger: logger,
                                           watchdog: SystemdNotifier.watchdogInterval(environment: environment)),
@@ -58,7 +76,7 @@ public enum Daemon {
         ]
         if let http = HTTPEndpoints.makeApplication(config: config, metrics: runtime.metrics, runtime: runtime, logger: logger) {
             // After the ingest services, so it stops first and scrapes never see a half-stopped daemon.
-            services.insert(.init(service: http, successTerminationBehavior: .gracefullyShutdownGroup), at: 3)
+            services.insert(.init(service: http, successTerminationBehavior: .gracefullyShutdownGroup), at: 4)
         }
         var groupConfig = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfig.maximumGracefulShutdownDuration = .seconds(config.shutdownGrace)
@@ -69,11 +87,24 @@ public enum Daemon {
         ])
         notifier.notify(["READY=1", "STATUS=reading \(config.spool.dir)"])
         try await group.run()
+        try? await transport.shutdown()
         logger.info("evald.stopped")
     }
 
-    /// `evald run --once`: reads what the spool holds now and returns.
-    public static func runOnce(config: EvaldConfig, logger: Logger) throws -> SpoolPollSummary {
+    /// What `evald run --once` did.
+    public struct OnceSummary: Sendable {
+        public var spool = SpoolPollSummary()
+        public var spoolSeconds: Double = 0
+        /// nil when no judge can run (none configured, no endpoint): see `judgeNote`.
+        public var judges: JudgeService.DrainSummary?
+        public var judgeSeconds: Double = 0
+        public var judgeTimeout: Double = 0
+        public var judgeNote: String?
+    }
+
+    /// `evald run --once`: reads what the spool holds now, then judges what is queued, waiting
+    /// at most `judgeTimeout` seconds for the judges (what is left stays queued).
+    public static func runOnce(config: EvaldConfig, logger: Logger, judgeTimeout: Double) async throws -> OnceSummary {
         let lock = try StateDirectoryLock(stateDir: config.stateDir)
         defer { withExtendedLifetime(lock) {} }
         let store = try StateStore.open(path: config.databasePath)
@@ -81,14 +112,34 @@ public enum Daemon {
         let startedAt = Date()
         try store.recordHeartbeat(pid: pid, hostname: ProcessInfo.processInfo.hostName, startedAt: startedAt, at: startedAt, version: EvaldVersion.current)
         defer { try? store.recordStop(pid: pid, at: Date()) }
-        let reader = try makeReader(config, store: store, logger: logger)
-        var total = SpoolPollSummary()
-        while true {
-            let summary = try reader.poll()
-            total.bytesRead += summary.bytesRead
-            total.counts += summary.counts
-            if summary.caughtUp, summary.bytesRead == 0 { break }
+        let transport = HTTPTransport()
+        var summary = OnceSummary()
+        do {
+            let roster = try makeJudgeRoster(config, transport: transport, logger: logger)
+            let reader = try makeReader(config, store: store, judges: roster.routing, logger: logger)
+            while true {
+                let poll = try reader.poll()
+                summary.spool.bytesRead += poll.bytesRead
+                summary.spool.counts += poll.counts
+                if poll.caughtUp, poll.bytesRead == 0 { break }
+            }
+            summary.spoolSeconds = Date().timeIntervalSince(startedAt)
+            if roster.members.contains(where: { $0.client != nil }) {
+                let judgingStarted = Date()
+                let service = JudgeService(store: store, roster: roster, runtime: DaemonRuntime(), logger: logger)
+                summary.judges = await service.drain(timeout: judgeTimeout)
+                summary.judgeSeconds = Date().timeIntervalSince(judgingStarted)
+                summary.judgeTimeout = judgeTimeout
+            } else if let reason = roster.members.first?.unavailable {
+                summary.judgeNote = "judges skipped: \(reason)"
+            } else {
+                summary.judgeNote = "no judges in \(config.judge.dir)"
+            }
+        } catch {
+            try? await transport.shutdown()
+            throw error
         }
-        return total
+        try? await transport.shutdown()
+        return summary
     }
 }

@@ -1,5 +1,6 @@
 import EvaldCore
 import EvaldSpool
+import EvaldStore
 import Foundation
 
 /// What the daemon's services share: a reloaded configuration waiting to be applied by the
@@ -14,6 +15,9 @@ public final class DaemonRuntime: @unchecked Sendable {
 
     private let lock = NSLock()
     private var pending: Reload?
+    private var pendingJudges: JudgeRoster?
+    private var judgeStates: [JudgeStateRecord] = []
+    private var judgeQueueDepth = 0
     private var progressAt = Date()
     private var totals = IngestCounts()
     private var refusedReloads = 0
@@ -27,6 +31,31 @@ public final class DaemonRuntime: @unchecked Sendable {
     public func offer(_ reload: Reload) {
         lock.withLock { pending = reload }
         metrics.reloads.increment()
+    }
+
+    /// The judges of a reloaded configuration, for the judge workers (who own the roster).
+    public func offerJudges(_ roster: JudgeRoster) {
+        lock.withLock { pendingJudges = roster }
+    }
+
+    public func takeJudgeReload() -> JudgeRoster? {
+        lock.withLock {
+            defer { pendingJudges = nil }
+            return pendingJudges
+        }
+    }
+
+    /// What the judge workers last reported: running, or paused and why (circuit open, budget
+    /// spent): the health the alerting reads (`JudgeBudgetExhausted`).
+    public func setJudgeStates(_ states: [JudgeStateRecord]) {
+        lock.withLock { judgeStates = states }
+    }
+
+    public var currentJudgeStates: [JudgeStateRecord] { lock.withLock { judgeStates } }
+
+    public func setJudgeQueueDepth(_ depth: Int) {
+        lock.withLock { judgeQueueDepth = depth }
+        metrics.judgeQueueDepth.set(Double(depth))
     }
 
     public func takeReload() -> Reload? {
@@ -60,8 +89,7 @@ public final class DaemonRuntime: @unchecked Sendable {
     /// The STATUS= text: what an operator sees in `systemctl status evald`.
     public var statusLine: String {
         lock.withLock {
-            // Judges are not built yet: their queue is always empty.
-            "lines read \(totals.linesRead), sampled \(totals.sampled), quarantined \(totals.malformed) since start; lag \(pendingBytes) bytes; judge queue 0" +
+            "lines read \(totals.linesRead), sampled \(totals.sampled), quarantined \(totals.malformed) since start; lag \(pendingBytes) bytes; judge queue \(judgeQueueDepth)" +
                 (refusedReloads > 0 ? ", \(refusedReloads) reload(s) refused" : "")
         }
     }

@@ -73,6 +73,9 @@ public struct JudgeCatalog: Sendable {
             throw JudgeRubricError(path: path, line: rubric.keyLines["name"], key: "name",
                 message: "\"\(rubric.name)\" is already the name of \(first.sourcePath); judge names must be unique (they name the metric judge:\(rubric.name))")
         }
+        // No endpoint at all is an install without judges yet (as in examples/): the judges are
+        // skipped and `evald status` says how to enable them; not a configuration error.
+        if endpoints.isEmpty, rubric.endpoint == nil { return }
         guard let endpoint = endpointName(of: rubric, defaultEndpoint: defaultEndpoint) else {
             throw JudgeRubricError(path: path, line: 1, key: "endpoint",
                 message: "no endpoint to send it to: name one with endpoint: in the front matter, or set judge.default_endpoint in the config")

@@ -26,7 +26,7 @@ public struct StatusReport: Sendable {
     public var quarantined: Int
     public var samplingRate: Double
     public var shard: String
-    public var judgeNote: String
+    public var judge: JudgeStatus
 
     public func counter(_ name: String) -> Int64 { counters[name] ?? 0 }
 
@@ -57,17 +57,13 @@ public struct StatusReport: Sendable {
             daemon.running = fresh && (!sameHost || kill(heartbeat.pid, 0) == 0 || errno == EPERM)
         }
 
-        let judgeNote: String
-        if config.endpoints.isEmpty || config.judge.defaultEndpoint == nil {
-            judgeNote = "judges skipped: no judge endpoint configured. To enable, add an OpenAI-compatible endpoint under endpoints (e.g. a local Ollama: {kind: openai, base_url: http://127.0.0.1:11434/v1, model: llama3.1}) and set judge.default_endpoint"
-        } else {
-            judgeNote = "judges skipped: this version of evald does not run judges yet"
-        }
+        let counters = try store?.counters() ?? [:]
+        let judge = try JudgeStatus.gather(config: config, store: store, daemonRunning: daemon.running, counters: counters, now: now)
         return StatusReport(
             databasePath: config.databasePath, databaseExists: store != nil, daemon: daemon,
-            spoolDir: config.spool.dir, spoolFiles: entries.count, counters: try store?.counters() ?? [:],
+            spoolDir: config.spool.dir, spoolFiles: entries.count, counters: counters,
             bytesPending: pending, quarantined: try store?.quarantine(limit: 0).total ?? 0,
-            samplingRate: config.sampling.rate, shard: config.sampling.shard.description, judgeNote: judgeNote)
+            samplingRate: config.sampling.rate, shard: config.sampling.shard.description, judge: judge)
     }
 
     public var json: JSONValue {
@@ -94,14 +90,7 @@ public struct StatusReport: Sendable {
                 ("shard", .string(shard)),
                 ("sampled", .int(counter("sampled"))),
             ])),
-            ("judge", .object([
-                ("enabled", .bool(false)),
-                ("queue_depth", .int(0)),
-                ("judged", .int(0)),
-                ("errors", .int(0)),
-                ("budget_left_tokens", .null),
-                ("note", .string(judgeNote)),
-            ])),
+            ("judge", judge.json),
             ("alerts", .object([("firing", .int(0))])),
             ("database", .string(databasePath)),
         ])
@@ -119,7 +108,7 @@ public struct StatusReport: Sendable {
         lines.append("lines:     \(counter("lines_read")) read, \(counter("records")) records, \(counter("malformed")) malformed (\(quarantined) in quarantine: evald spool quarantine), \(counter("blank_lines")) blank")
         let rate = counter("records") > 0 ? String(format: " (%.2f%% of records)", 100 * Double(counter("sampled")) / Double(counter("records"))) : ""
         lines.append("sampling:  rate \(samplingRate), shard \(shard): \(counter("sampled")) sampled\(rate)")
-        lines.append("judge:     \(judgeNote)")
+        lines += judge.textLines
         lines.append("alerts:    0 firing")
         lines.append("database:  \(databasePath)")
         return lines.joined(separator: "\n")

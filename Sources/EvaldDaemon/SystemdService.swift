@@ -1,4 +1,5 @@
 import EvaldCore
+import EvaldHTTP
 import EvaldStore
 import Foundation
 import Logging
@@ -52,17 +53,19 @@ public struct ReloadService: Service {
     let notifier: SystemdNotifier
     let logger: Logger
     let signals: UnixSignalsSequence
+    let transport: HTTPTransport
 
     /// `signals` must trap SIGHUP before READY=1 is sent: a reload that arrives before the
     /// handler exists would end the process (SIGHUP's default action).
     public init(configPath: String, current: EvaldConfig, runtime: DaemonRuntime, notifier: SystemdNotifier, logger: Logger,
-                signals: UnixSignalsSequence) {
+                signals: UnixSignalsSequence, transport: HTTPTransport) {
         self.configPath = configPath
         self.current = current
         self.runtime = runtime
         self.notifier = notifier
         self.logger = logger
         self.signals = signals
+        self.transport = transport
     }
 
     public func run() async throws {
@@ -74,7 +77,9 @@ public struct ReloadService: Service {
                     throw ConfigErrors([ConfigProblem(file: configPath, line: nil, key: "state_dir", message: "cannot change on reload; restart evald to move its state")])
                 }
                 let checks = try Daemon.makeCheckPlan(config)
-                runtime.offer(.init(config: config, checks: checks, judges: .none))
+                let roster = try Daemon.makeJudgeRoster(config, transport: transport, logger: logger)
+                runtime.offer(.init(config: config, checks: checks, judges: roster.routing))
+                runtime.offerJudges(roster)
                 logger.info("config.reloaded", metadata: ["config": "\(configPath)"])
             } catch {
                 runtime.countRefusedReload()

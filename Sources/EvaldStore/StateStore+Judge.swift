@@ -173,6 +173,11 @@ extension StateStore {
         }
     }
 
+    /// Clears every judgement's backoff (a new process starts with fresh circuits).
+    public func makeDeferredJudgementsDue() throws {
+        try write { db in try db.execute(sql: "UPDATE judge_queue SET not_before = 0 WHERE not_before > 0") }
+    }
+
     /// Drops judgements queued before `cutoff` (SPEC 5 `judge.max_queue_age`), counted in
     /// `judge_dropped_stale`; returns how many.
     @discardableResult

@@ -66,7 +66,7 @@ public final class StubHTTPServer: Sendable {
             }
         let boundPort = server.channel.localAddress?.port ?? port
         let record = LockedValue(Record())
-        let task = Task<Void, Never> {
+        let task = Task<Void, Never>(executorPreference: StubExecutor.shared) {
             _ = try? await server.executeThenClose { connections in
                 try await withThrowingDiscardingTaskGroup { group in
                     for try await connection in connections {

@@ -58,6 +58,11 @@ public final class StubJudgeServer: Sendable {
         state.withLock { $0.queue.append(contentsOf: behaviours) }
     }
 
+    /// Drops the behaviours not consumed yet: the endpoint "recovers".
+    public func clearQueue() {
+        state.withLock { $0.queue.removeAll() }
+    }
+
     /// Seconds added before every default answer (the judge benchmark uses 0.2).
     public var delay: Double {
         get { state.withLock { $0.delay } }

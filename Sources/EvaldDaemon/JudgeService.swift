@@ -1,0 +1,295 @@
+import EvaldCore
+import EvaldJudge
+import EvaldStore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// The judge workers: take due judgements from the durable queue, call the judge, commit the
+/// verdict. The queue row leaves the database only in the transaction that stores the verdict,
+/// so a crash or a stop at any moment loses no trace and scores none twice.
+public final class JudgeService: Service, @unchecked Sendable {
+    /// How a `--once` drain ended.
+    public struct DrainSummary: Sendable, Equatable {
+        public var judged = 0
+        public var errors = 0
+        public var deferred = 0
+        public var stillQueued = 0
+        public var timedOut = false
+        /// Set when nothing more can be judged now (every judge paused or unavailable).
+        public var blockedReason: String?
+    }
+
+    private enum Attempt: Sendable {
+        case committed(isError: Bool)
+        case deferred
+        case cancelled
+        case failedToStore
+    }
+
+    private enum Event: Sendable {
+        case tick
+        case done(JudgementKey, Attempt)
+    }
+
+    private let store: StateStore
+    private var roster: JudgeRoster
+    private let runtime: DaemonRuntime
+    private let logger: Logger
+    private let now: @Sendable () -> Date
+    private let detector = PIIDetector()
+    private var lastStates: [String: JudgeStateRecord] = [:]
+    private var lastHousekeeping = Date.distantPast
+    static let tickInterval = 0.5
+
+    /// A new process starts with closed circuits, so judgements put off by the last one's
+    /// backoff are due again at once: an operator who fixed the endpoint and restarted sees scores.
+    public init(store: StateStore, roster: JudgeRoster, runtime: DaemonRuntime, logger: Logger, now: @escaping @Sendable () -> Date = Date.init) {
+        do { try store.makeDeferredJudgementsDue() } catch {
+            logger.error("judge.queue_reset_failed", metadata: ["error": "\(error)"])
+        }
+        self.store = store
+        self.roster = roster
+        self.runtime = runtime
+        self.logger = logger
+        self.now = now
+    }
+
+    public func run() async throws {
+        let stop = StopFlag()
+        // On SIGTERM: stop taking new work and let calls in flight finish; the group cancels
+        // what is left after shutdown_grace, and those judgements simply stay queued.
+        _ = await withGracefulShutdownHandler {
+            await self.dispatch(stopWhenIdle: false, deadline: nil, shouldStop: { stop.isSet })
+        } onGracefulShutdown: {
+            stop.set()
+        }
+        logger.info("judge.workers_stopped")
+    }
+
+    /// `evald run --once`: judges what is queued, returning when the queue is empty, nothing
+    /// more can run, or `timeout` has passed (the rest stays queued).
+    public func drain(timeout: Double) async -> DrainSummary {
+        await dispatch(stopWhenIdle: true, deadline: now() + timeout, shouldStop: { false })
+    }
+
+    private func dispatch(stopWhenIdle: Bool, deadline: Date?, shouldStop: @escaping @Sendable () -> Bool) async -> DrainSummary {
+        await withTaskGroup(of: Event.self) { group in
+            var summary = DrainSummary()
+            var inFlight: [JudgementKey: String] = [:]
+            var tickerRunning = false
+            while true {
+                if let reloaded = runtime.takeJudgeReload() {
+                    roster = reloaded
+                    lastHousekeeping = .distantPast
+                }
+                let timedOut = deadline.map { now() >= $0 } ?? false
+                let stopping = shouldStop() || Task.isCancelled || timedOut
+                if timedOut, !summary.timedOut {
+                    // The timeout bounds the wait: calls in flight are cancelled and stay queued.
+                    summary.timedOut = true
+                    group.cancelAll()
+                    tickerRunning = false
+                }
+                if stopping {
+                    if inFlight.isEmpty { break }
+                } else {
+                    let runnable = housekeeping()
+                    var free: [String: Int] = [:]
+                    for member in runnable {
+                        guard let endpoint = member.endpointName else { continue }
+                        free[endpoint] = member.concurrency - inFlight.values.count { $0 == endpoint }
+                    }
+                    let names = runnable.filter { (free[$0.endpointName ?? ""] ?? 0) > 0 }.map(\.rubric.name)
+                    let capacity = free.values.reduce(0) { $0 + max(0, $1) }
+                    var due: [PendingJudgement] = []
+                    do {
+                        due = try store.dueJudgements(limit: capacity, now: now(), judges: names, excluding: Set(inFlight.keys))
+                    } catch {
+                        logger.error("judge.queue_read_failed", metadata: ["error": "\(error)"])
+                    }
+                    for pending in due {
+                        guard let member = roster.member(named: pending.judgeName), let endpoint = member.endpointName,
+                              let slots = free[endpoint], slots > 0 else { continue }
+                        free[endpoint] = slots - 1
+                        inFlight[pending.key] = endpoint
+                        let redact = roster.redactPII
+                        group.addTask { .done(pending.key, await self.judge(pending, member, redact: redact)) }
+                    }
+                    if stopWhenIdle, inFlight.isEmpty {
+                        let waiting = (try? store.judgeQueueSummary().waitingByJudge) ?? [:]
+                        let runnableNames = Set(runnable.map(\.rubric.name))
+                        summary.stillQueued = waiting.values.reduce(0, +)
+                        // Done when nothing a runnable judge could take is left; what waits for a
+                        // paused or unavailable judge stays queued for the daemon.
+                        if !waiting.keys.contains(where: runnableNames.contains) {
+                            if summary.stillQueued > 0 { summary.blockedReason = blockedReason() }
+                            break
+                        }
+                    }
+                }
+                if !tickerRunning {
+                    tickerRunning = true
+                    group.addTask {
+                        try? await Task.sleep(for: .seconds(Self.tickInterval))
+                        return .tick
+                    }
+                }
+                guard let event = await group.next() else { break }
+                switch event {
+                case .tick:
+                    tickerRunning = false
+                case .done(let key, let attempt):
+                    inFlight[key] = nil
+                    switch attempt {
+                    case .committed(let isError):
+                        summary.judged += 1
+                        if isError { summary.errors += 1 }
+                    case .deferred: summary.deferred += 1
+                    case .cancelled, .failedToStore: break
+                    }
+                }
+            }
+            group.cancelAll()
+            summary.stillQueued = (try? store.judgeQueueSummary().depth) ?? summary.stillQueued
+            runtime.setJudgeQueueDepth(summary.stillQueued)
+            return summary
+        }
+    }
+
+    /// Once a second at most: drops stale judgements, records each judge's state for
+    /// `evald status`, updates the queue gauge. Returns the judges that may run now.
+    private func housekeeping() -> [JudgeRoster.Member] {
+        let at = now()
+        let states = roster.members.map { state(of: $0, at: at) }
+        let runnable = zip(roster.members, states).filter { $0.1.state == "running" }.map(\.0)
+        guard at.timeIntervalSince(lastHousekeeping) >= 1 else { return runnable }
+        lastHousekeeping = at
+        do {
+            let dropped = try store.dropStaleJudgements(queuedBefore: at - roster.maxQueueAge)
+            if dropped > 0 {
+                logger.warning("judge.queue_dropped_stale", metadata: ["judge.dropped": "\(dropped)", "judge.max_queue_age_s": "\(Int(roster.maxQueueAge))"])
+            }
+            let unknown = try store.dropJudgements(notIn: roster.members.map(\.rubric.name))
+            if unknown > 0 {
+                logger.warning("judge.queue_dropped_unknown", metadata: ["judge.dropped": "\(unknown)", "reason": "their judge is no longer in judge.dir"])
+            }
+            runtime.setJudgeQueueDepth(try store.judgeQueueSummary().depth)
+            var changed = lastStates.count != states.count
+            for new in states {
+                let old = lastStates[new.judgeName]
+                guard old?.state != new.state || old?.reason != new.reason || old?.identity != new.identity else { continue }
+                changed = true
+                logger.log(level: new.state == "running" ? .info : .warning, "judge.state",
+                           metadata: ["judge": "\(new.identity)", "judge.state": "\(new.state)", "reason": "\(new.reason ?? "")"])
+            }
+            if changed {
+                lastStates = Dictionary(states.map { ($0.judgeName, $0) }, uniquingKeysWith: { a, _ in a })
+                try store.recordJudgeStates(states)
+                runtime.setJudgeStates(states)
+            }
+        } catch {
+            logger.error("judge.housekeeping_failed", metadata: ["error": "\(error)"])
+        }
+        return runnable
+    }
+
+    private func state(of member: JudgeRoster.Member, at: Date) -> JudgeStateRecord {
+        var record = JudgeStateRecord(judgeName: member.rubric.name, identity: member.rubric.identity, endpoint: member.endpointName,
+                                      state: "running", reason: nil, updatedAt: at)
+        guard let client = member.client, let endpoint = member.endpointName else {
+            record.state = "skipped"
+            record.reason = member.unavailable
+            return record
+        }
+        if case .open(let until) = client.circuit {
+            record.state = "paused"
+            record.reason = "circuit open: endpoint \(endpoint) failed repeatedly; next try at \(RFC3339.format(until, fractional: false))"
+        } else if let budget = member.dailyTokenBudget, let used = try? store.tokensUsed(endpoint: endpoint, on: at), used >= Int64(budget) {
+            record.state = "paused"
+            record.reason = "budget spent: endpoint \(endpoint) spent its daily_token_budget of \(budget) tokens; judging resumes at 00:00 UTC"
+        }
+        return record
+    }
+
+    private func blockedReason() -> String? {
+        let reasons = lastStates.values.sorted { $0.judgeName < $1.judgeName }.compactMap { $0.state == "running" ? nil : "\($0.judgeName): \($0.reason ?? $0.state)" }
+        return reasons.isEmpty ? nil : reasons.joined(separator: "; ")
+    }
+
+    /// Judges one trace. A judge error caused by the trace or the reply is stored as the
+    /// verdict; an outage (retries exhausted, circuit open) leaves it queued for later.
+    private func judge(_ pending: PendingJudgement, _ member: JudgeRoster.Member, redact: Bool) async -> Attempt {
+        guard let client = member.client, let endpoint = member.endpointName else { return .deferred }
+        let rubric = member.rubric
+        let metrics = runtime.metrics
+        var verdict = JudgeVerdictRecord(evaluationID: pending.evaluationID, judgeName: rubric.name, identity: rubric.identity,
+                                         endpoint: endpoint, outcome: .failed(kind: "pending", message: "", excerpt: nil), judgedAt: now())
+        let prompt: String
+        do {
+            prompt = try JudgePromptBuilder.prompt(recordJSON: pending.recordJSON, rubric: rubric, redactingWith: redact ? detector : nil)
+        } catch {
+            verdict.outcome = .failed(kind: "render_error", message: error.message, excerpt: nil)
+            return commit(verdict)
+        }
+        metrics.judgeRequests.increment()
+        do {
+            let completion = try await client.complete(JudgeRequest(prompt: prompt, temperature: rubric.temperature, maxOutputTokens: rubric.maxOutputTokens))
+            metrics.judgeLatency.record(.milliseconds(Int64(completion.latencyMs.rounded())))
+            metrics.judgeTokens.increment(by: Int64(completion.inputTokens + completion.outputTokens))
+            verdict.judgeModel = completion.responseModel
+            verdict.inputTokens = completion.inputTokens
+            verdict.outputTokens = completion.outputTokens
+            verdict.latencyMs = completion.latencyMs
+            verdict.attempts = completion.attempts
+            verdict.judgedAt = now()
+            switch JudgeReplyParser.parse(completion.text, scale: rubric.scale, passAt: rubric.passAt) {
+            case .success(let score):
+                verdict.outcome = .scored(score: score.score, passed: score.passed, reason: score.reason)
+            case .failure(let error):
+                metrics.judgeErrors.increment()
+                verdict.outcome = .failed(kind: error.kind.rawValue, message: error.message, excerpt: error.replyExcerpt)
+                logger.warning("judge.reply_unusable", metadata: ["judge": "\(rubric.identity)", "evaluation": "\(pending.evaluationID)", "error": "\(error.message)"])
+            }
+            return commit(verdict)
+        } catch {
+            metrics.judgeErrors.increment()
+            if error.kind == .cancelled { return .cancelled }
+            if error.isTransient {
+                var until = now() + min(600, 15 * pow(2, Double(min(pending.attempts, 10))))
+                if case .open(let reopen) = client.circuit { until = max(until, reopen) }
+                do {
+                    try store.deferJudgement(pending.key, until: until, error: error.kind.rawValue)
+                } catch {
+                    logger.error("judge.defer_failed", metadata: ["error": "\(error)"])
+                }
+                logger.debug("judge.deferred", metadata: ["judge": "\(rubric.identity)", "evaluation": "\(pending.evaluationID)", "error": "\(error)"])
+                return .deferred
+            }
+            verdict.attempts = error.attempts
+            verdict.judgedAt = now()
+            verdict.outcome = .failed(kind: error.kind.rawValue, message: error.message, excerpt: nil)
+            logger.warning("judge.call_rejected", metadata: ["judge": "\(rubric.identity)", "evaluation": "\(pending.evaluationID)", "error": "\(error)"])
+            return commit(verdict)
+        }
+    }
+
+    private func commit(_ verdict: JudgeVerdictRecord) -> Attempt {
+        do {
+            try store.commitJudgement(verdict)
+            if case .failed = verdict.outcome { return .committed(isError: true) }
+            return .committed(isError: false)
+        } catch {
+            logger.error("judge.commit_failed", metadata: ["evaluation": "\(verdict.evaluationID)", "error": "\(error)"])
+            return .failedToStore
+        }
+    }
+}
+
+/// Set once by the graceful-shutdown handler, read by the dispatcher.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
+}
