@@ -48,9 +48,15 @@ let package = Package(
         ]),
         // Spool discovery, tailing, rotation, line framing.
         .target(name: "EvaldSpool", dependencies: ["EvaldCore"]),
+        // Alert receivers (Alertmanager, webhook, Slack, PagerDuty): payloads on the wire,
+        // signing, delivery over the shared HTTP transport.
+        .target(name: "EvaldAlerting", dependencies: [
+            "EvaldCore", "EvaldHTTP",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         // The long-running services and their wiring.
         .target(name: "EvaldDaemon", dependencies: [
-            "EvaldCore", "EvaldStore", "EvaldSpool", "EvaldHTTP", "EvaldJudge",
+            "EvaldCore", "EvaldStore", "EvaldSpool", "EvaldHTTP", "EvaldJudge", "EvaldAlerting",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -75,6 +81,8 @@ let package = Package(
         .executableTarget(name: "evald-judge-stub", dependencies: ["EvaldTesting"], path: "Benchmarks/JudgeStub"),
         .testTarget(name: "EvaldCoreTests", dependencies: ["EvaldCore", "EvaldTesting"], exclude: ["Fixtures"]),
         .testTarget(name: "EvaldJudgeTests", dependencies: ["EvaldJudge", "EvaldHTTP", "EvaldCore", "EvaldTesting"]),
+        .testTarget(name: "EvaldAlertingTests", dependencies: ["EvaldAlerting", "EvaldHTTP", "EvaldCore", "EvaldTesting",
+                                                               .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "EvaldStoreTests", dependencies: ["EvaldStore"]),
         .testTarget(name: "EvaldSpoolTests", dependencies: ["EvaldSpool", "EvaldCore", "EvaldStore", "EvaldTesting"]),
         .testTarget(name: "EvaldDaemonTests", dependencies: ["EvaldDaemon", "EvaldCore", "EvaldStore", "EvaldTesting",
