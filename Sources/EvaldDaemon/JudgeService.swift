@@ -162,36 +162,40 @@ public final class JudgeService: Service, @unchecked Sendable {
     private func housekeeping() -> [JudgeRoster.Member] {
         let at = now()
         let states = roster.members.map { state(of: $0, at: at) }
-        let runnable = zip(roster.members, states).filter { $0.1.state == "running" }.map(\.0)
-        guard at.timeIntervalSince(lastHousekeeping) >= 1 else { return runnable }
-        lastHousekeeping = at
         do {
-            let dropped = try store.dropStaleJudgements(queuedBefore: at - roster.maxQueueAge)
-            if dropped > 0 {
-                logger.warning("judge.queue_dropped_stale", metadata: ["judge.dropped": "\(dropped)", "judge.max_queue_age_s": "\(Int(roster.maxQueueAge))"])
-            }
-            let unknown = try store.dropJudgements(notIn: roster.members.map(\.rubric.name))
-            if unknown > 0 {
-                logger.warning("judge.queue_dropped_unknown", metadata: ["judge.dropped": "\(unknown)", "reason": "their judge is no longer in judge.dir"])
-            }
-            runtime.setJudgeQueueDepth(try store.judgeQueueSummary().depth)
-            var changed = lastStates.count != states.count
-            for new in states {
-                let old = lastStates[new.judgeName]
-                guard old?.state != new.state || old?.reason != new.reason || old?.identity != new.identity else { continue }
-                changed = true
-                logger.log(level: new.state == "running" ? .info : .warning, "judge.state",
-                           metadata: ["judge": "\(new.identity)", "judge.state": "\(new.state)", "reason": "\(new.reason ?? "")"])
-            }
-            if changed {
-                lastStates = Dictionary(states.map { ($0.judgeName, $0) }, uniquingKeysWith: { a, _ in a })
-                try store.recordJudgeStates(states)
-                runtime.setJudgeStates(states)
+            try recordChanges(states)
+            if at.timeIntervalSince(lastHousekeeping) >= 1 {
+                lastHousekeeping = at
+                let dropped = try store.dropStaleJudgements(queuedBefore: at - roster.maxQueueAge)
+                if dropped > 0 {
+                    logger.warning("judge.queue_dropped_stale", metadata: ["judge.dropped": "\(dropped)", "judge.max_queue_age_s": "\(Int(roster.maxQueueAge))"])
+                }
+                let unknown = try store.dropJudgements(notIn: roster.members.map(\.rubric.name))
+                if unknown > 0 {
+                    logger.warning("judge.queue_dropped_unknown", metadata: ["judge.dropped": "\(unknown)", "reason": "their judge is no longer in judge.dir"])
+                }
+                runtime.setJudgeQueueDepth(try store.judgeQueueSummary().depth)
             }
         } catch {
             logger.error("judge.housekeeping_failed", metadata: ["error": "\(error)"])
         }
-        return runnable
+        return zip(roster.members, states).filter { $0.1.state == "running" }.map(\.0)
+    }
+
+    /// Logs and stores a judge's state when it changes (paused, resumed), for status and alerting.
+    private func recordChanges(_ states: [JudgeStateRecord]) throws {
+        var changed = lastStates.count != states.count
+        for new in states {
+            let old = lastStates[new.judgeName]
+            guard old?.state != new.state || old?.reason != new.reason || old?.identity != new.identity else { continue }
+            changed = true
+            logger.log(level: new.state == "running" ? .info : .warning, "judge.state",
+                       metadata: ["judge": "\(new.identity)", "judge.state": "\(new.state)", "reason": "\(new.reason ?? "")"])
+        }
+        guard changed else { return }
+        lastStates = Dictionary(states.map { ($0.judgeName, $0) }, uniquingKeysWith: { a, _ in a })
+        try store.recordJudgeStates(states)
+        runtime.setJudgeStates(states)
     }
 
     private func state(of member: JudgeRoster.Member, at: Date) -> JudgeStateRecord {

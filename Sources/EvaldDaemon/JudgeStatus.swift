@@ -61,7 +61,11 @@ public struct JudgeStatus: Sendable {
                               reason: nil, queued: queue?.waitingByJudge[rubric.name] ?? 0)
             if let endpoint, let config = config.endpoints[endpoint] {
                 if config.dailyTokenBudget != nil, !budgetEndpoints.contains(endpoint) { budgetEndpoints.append(endpoint) }
-                if daemonRunning, let state = persisted[rubric.name], state.state != "running" {
+                let used = config.dailyTokenBudget == nil ? 0 : try store?.tokensUsed(endpoint: endpoint, on: now) ?? 0
+                if let budget = config.dailyTokenBudget, used >= Int64(budget) {
+                    judge.state = "paused"
+                    judge.reason = "budget spent: endpoint \(endpoint) spent its daily_token_budget of \(budget) tokens; judging resumes at 00:00 UTC"
+                } else if daemonRunning, let state = persisted[rubric.name], state.state != "running" {
                     judge.state = state.state
                     judge.reason = state.reason
                 } else if !routes.isEmpty, !routes.contains(where: rubric.applies(toRoute:)) {

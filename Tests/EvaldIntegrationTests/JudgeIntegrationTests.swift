@@ -179,4 +179,46 @@ import Glibc
         // Some calls were in flight at a kill and were sent again: that costs tokens, not correctness.
         #expect(stub.prompts.count >= total)
     }
+
+    @Test func aSpentDailyBudgetPausesJudgingAndKeepsTheRestQueued() async throws {
+        let stub = try await StubJudgeServer.start { _ in #"{"score": 4, "reason": "ok"}"# }
+        defer { Task { try? await stub.stop() } }
+        let h = try harness(stub: stub)
+        // About 100 tokens a call (the stub counts characters / 4): the budget lasts a few calls.
+        try h.writeConfig(try String(contentsOfFile: h.configPath, encoding: .utf8)
+            .replacingOccurrences(of: "max_retries: 2}", with: "max_retries: 2, concurrency: 1, daily_token_budget: 300}"))
+        try h.append("a.jsonl", (0..<20).map { Self.line($0) }.joined())
+        let once = try h.run(["run", "--once"], environment: env)
+        #expect(once.code == 0, "\(once.stderr)")
+        #expect(once.stdout.contains("still queued: helpfulness: budget spent"), "\(once.stdout)")
+        let judged = try scores(h).count
+        #expect(judged >= 1 && judged < 20)
+        #expect(stub.prompts.count == judged)
+
+        let status = try h.run(["status", "--json"])
+        let judge = try #require(status.json["judge"] as? [String: Any])
+        #expect(judge["budget_left_tokens"] as? Int == 0)
+        #expect(judge["queue_depth"] as? Int == 20 - judged)
+        let helpfulness = try #require((judge["judges"] as? [[String: Any]])?.first)
+        #expect(helpfulness["state"] as? String == "paused")
+        #expect((helpfulness["reason"] as? String)?.contains("daily_token_budget of 300") == true)
+    }
+
+    @Test func anthropicEndpointsJudgeThroughTheMessagesAPI() async throws {
+        let stub = try await StubJudgeServer.start { _ in "Grade:\n```json\n{\"score\": 2, \"reason\": \"misses the point\"}\n```" }
+        defer { Task { try? await stub.stop() } }
+        let h = try harness(stub: stub)
+        try h.writeConfig(try String(contentsOfFile: h.configPath, encoding: .utf8)
+            .replacingOccurrences(of: "kind: openai, base_url: \"\(stub.baseURL)/v1\"", with: "kind: anthropic, base_url: \"\(stub.baseURL)\""))
+        try h.append("a.jsonl", (0..<5).map { Self.line($0) }.joined())
+        let once = try h.run(["run", "--once"], environment: env)
+        #expect(once.code == 0, "\(once.stderr)")
+        let verdicts = try scores(h).map(\.verdict.outcome)
+        #expect(verdicts == Array(repeating: .scored(score: 2, passed: false, reason: "misses the point"), count: 5))
+        #expect(stub.requests.allSatisfy { $0.path == "/v1/messages" && $0.header("x-api-key") == Self.apiKey && $0.header("anthropic-version") != nil })
+        // A failing score makes explain exit 1 and show the reason.
+        let explain = try h.run(["explain", "e-1"])
+        #expect(explain.code == 1)
+        #expect(explain.stdout.contains("FAIL helpfulness@2+"))
+    }
 }
