@@ -221,4 +221,39 @@ import Glibc
         #expect(explain.code == 1)
         #expect(explain.stdout.contains("FAIL helpfulness@2+"))
     }
+
+    @Test func sighupLoadsANewJudgeForTracesReadAfterIt() async throws {
+        let stub = try await StubJudgeServer.start { prompt in
+            prompt.contains("Is the tone polite") ? #"{"pass": true, "reason": "polite"}"# : #"{"score": 5, "reason": "good"}"#
+        }
+        defer { Task { try? await stub.stop() } }
+        let h = try harness(stub: stub)
+        try h.append("a.jsonl", (0..<5).map { Self.line($0) }.joined())
+        let daemon = try h.startDaemon(environment: env)
+        defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
+        #expect(try h.waitUntil { try scores(h).count == 5 })
+
+        try """
+            ---
+            name: tone
+            version: 1
+            scale: pass_fail
+            ---
+            Is the tone polite? Answer: {{output}}
+            Reply with JSON only: {"pass": true or false, "reason": "<one sentence>"}
+            """.write(toFile: h.root + "/judges/tone.md", atomically: true, encoding: .utf8)
+        kill(daemon.processIdentifier, SIGHUP)
+        #expect(try h.waitUntil { (try String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)).contains("msg=config.reloaded") })
+        try h.append("a.jsonl", (5..<10).map { Self.line($0) }.joined())
+        #expect(try h.waitUntil { try scores(h).count == 15 })
+        let tone = try scores(h).filter { $0.verdict.judgeName == "tone" }
+        #expect(tone.count == 5)
+        #expect(tone.allSatisfy { $0.verdict.outcome == .scored(score: 1, passed: true, reason: "polite") })
+        let status = try h.run(["status", "--json"])
+        let judges = ((status.json["judge"] as? [String: Any])?["judges"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
+        #expect(judges == ["helpfulness", "tone"])
+        kill(daemon.processIdentifier, SIGTERM)
+        daemon.waitUntilExit()
+        #expect(daemon.terminationStatus == 0)
+    }
 }
