@@ -186,6 +186,59 @@ extension StateStore {
                 );
                 """)
         }
+        migrator.registerMigration("v4-alerts") { db in
+            try db.execute(sql: """
+                -- Alerts (SPEC 8): one row per firing episode of a label set; the fingerprint
+                -- is a hash of the labels, so at most one open alert per fingerprint.
+                CREATE TABLE alert (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    fingerprint TEXT NOT NULL,
+                    alertname TEXT NOT NULL,
+                    severity TEXT NOT NULL,
+                    labels_json TEXT NOT NULL,
+                    annotations_json TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    started_at REAL NOT NULL,
+                    resolved_at REAL,
+                    updated_at REAL NOT NULL
+                );
+                CREATE UNIQUE INDEX alert_open_by_fingerprint ON alert(fingerprint) WHERE state = 'firing';
+                CREATE INDEX alert_by_start ON alert(started_at);
+
+                -- Each state change with the numbers behind it (baseline, current, n, statistic, threshold).
+                CREATE TABLE alert_transition (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    alert_id INTEGER NOT NULL REFERENCES alert(id) ON DELETE CASCADE,
+                    state TEXT NOT NULL,
+                    at REAL NOT NULL,
+                    numbers_json TEXT NOT NULL
+                );
+
+                -- Evaluations behind an alert, for `evald explain a-N`.
+                CREATE TABLE alert_example (
+                    alert_id INTEGER NOT NULL REFERENCES alert(id) ON DELETE CASCADE,
+                    evaluation_id INTEGER NOT NULL,
+                    PRIMARY KEY (alert_id, evaluation_id)
+                ) WITHOUT ROWID;
+
+                -- The durable outbox: a notification is stored with its state change, sent
+                -- later, and marked sent only after the receiver answered 2xx.
+                CREATE TABLE outbox (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    alert_id INTEGER NOT NULL REFERENCES alert(id) ON DELETE CASCADE,
+                    receiver TEXT NOT NULL,
+                    event TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at REAL NOT NULL,
+                    sent_at REAL,
+                    gave_up_at REAL,
+                    last_error TEXT
+                );
+                CREATE INDEX outbox_pending ON outbox(next_attempt_at) WHERE sent_at IS NULL AND gave_up_at IS NULL;
+                CREATE INDEX outbox_by_alert ON outbox(alert_id, receiver);
+                """)
+        }
         return migrator
     }
 }

@@ -1,0 +1,262 @@
+import EvaldCore
+import Foundation
+import GRDB
+
+/// An alert as stored: one firing episode of a label set.
+public struct StoredAlert: Sendable, Equatable {
+    public var id: Int64
+    public var name: String
+    public var severity: String
+    public var labels: [String: String]
+    public var annotations: [String: String]
+    public var fingerprint: String
+    /// `firing` or `resolved`.
+    public var state: String
+    public var startedAt: Date
+    public var resolvedAt: Date?
+
+    /// The id the CLI shows and accepts (`a-17`).
+    public var publicID: String { "a-\(id)" }
+}
+
+/// What is needed to fire an alert.
+public struct AlertFiring: Sendable {
+    public var name: String
+    public var severity: String
+    public var labels: [String: String]
+    public var annotations: [String: String]
+    public var fingerprint: String
+    /// The numbers behind the decision (baseline, current, n, statistic, threshold...).
+    public var numbers: [String: Double]
+    /// Evaluation ids behind it (up to 5 are kept).
+    public var examples: [Int64]
+
+    public init(name: String, severity: String, labels: [String: String], annotations: [String: String], fingerprint: String,
+                numbers: [String: Double] = [:], examples: [Int64] = []) {
+        self.name = name
+        self.severity = severity
+        self.labels = labels
+        self.annotations = annotations
+        self.fingerprint = fingerprint
+        self.numbers = numbers
+        self.examples = examples
+    }
+}
+
+public struct AlertTransitionRecord: Sendable, Equatable {
+    public var state: String
+    public var at: Date
+    public var numbers: [String: Double]
+}
+
+/// One notification in the outbox: an alert's state change (or a repeat) for one receiver.
+public struct OutboxEntry: Sendable, Equatable {
+    public var id: Int64
+    public var alertID: Int64
+    public var receiver: String
+    /// `firing`, `resolved` or `repeat`.
+    public var event: String
+    public var createdAt: Date
+    public var attempts: Int
+}
+
+extension StateStore {
+    static let maxExamples = 5
+
+    /// Stores a new firing alert, its first transition and one notification per receiver, in
+    /// one transaction. Returns nil when an alert with these labels is already firing.
+    public func fireAlert(_ firing: AlertFiring, receivers: [String], at: Date) throws -> StoredAlert? {
+        try write { db in
+            if try Int64.fetchOne(db, sql: "SELECT id FROM alert WHERE fingerprint = ? AND state = 'firing'", arguments: [firing.fingerprint]) != nil {
+                return nil
+            }
+            let t = at.timeIntervalSince1970
+            try db.execute(sql: """
+                INSERT INTO alert (fingerprint, alertname, severity, labels_json, annotations_json, state, started_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, 'firing', ?, ?)
+                """, arguments: [firing.fingerprint, firing.name, firing.severity, Self.encode(firing.labels), Self.encode(firing.annotations), t, t])
+            let id = db.lastInsertedRowID
+            try db.execute(sql: "INSERT INTO alert_transition (alert_id, state, at, numbers_json) VALUES (?, 'firing', ?, ?)",
+                           arguments: [id, t, Self.encode(firing.numbers)])
+            for example in firing.examples.prefix(Self.maxExamples) {
+                try db.execute(sql: "INSERT OR IGNORE INTO alert_example (alert_id, evaluation_id) VALUES (?, ?)", arguments: [id, example])
+            }
+            try Self.enqueue(db, alertID: id, receivers: receivers, event: "firing", at: t)
+            try Self.add(db, ["alerts_fired": 1])
+            return StoredAlert(id: id, name: firing.name, severity: firing.severity, labels: firing.labels, annotations: firing.annotations,
+                               fingerprint: firing.fingerprint, state: "firing", startedAt: at, resolvedAt: nil)
+        }
+    }
+
+    /// Resolves a firing alert with the numbers that resolved it and queues the resolved
+    /// notifications; false when it was not firing.
+    @discardableResult
+    public func resolveAlert(id: Int64, receivers: [String], numbers: [String: Double] = [:], at: Date) throws -> Bool {
+        try write { db in
+            let t = at.timeIntervalSince1970
+            try db.execute(sql: "UPDATE alert SET state = 'resolved', resolved_at = ?, updated_at = ? WHERE id = ? AND state = 'firing'",
+                           arguments: [t, t, id])
+            guard db.changesCount == 1 else { return false }
+            try db.execute(sql: "INSERT INTO alert_transition (alert_id, state, at, numbers_json) VALUES (?, 'resolved', ?, ?)",
+                           arguments: [id, t, Self.encode(numbers)])
+            // A repeat not sent yet is moot once the resolution is on its way.
+            try db.execute(sql: "UPDATE outbox SET gave_up_at = ?, last_error = 'superseded by the resolution' WHERE alert_id = ? AND event = 'repeat' AND sent_at IS NULL AND gave_up_at IS NULL",
+                           arguments: [t, id])
+            try Self.enqueue(db, alertID: id, receivers: receivers, event: "resolved", at: t)
+            try Self.add(db, ["alerts_resolved": 1])
+            return true
+        }
+    }
+
+    /// Alerts, newest first: the firing ones, or all.
+    public func alerts(includeResolved: Bool, limit: Int = 1000) throws -> [StoredAlert] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM alert \(includeResolved ? "" : "WHERE state = 'firing'") ORDER BY id DESC LIMIT ?",
+                             arguments: [limit]).map(Self.alert)
+        }
+    }
+
+    public func alert(id: Int64) throws -> StoredAlert? {
+        try read { db in try Row.fetchOne(db, sql: "SELECT * FROM alert WHERE id = ?", arguments: [id]).map(Self.alert) }
+    }
+
+    public func alertTransitions(id: Int64) throws -> [AlertTransitionRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT state, at, numbers_json FROM alert_transition WHERE alert_id = ? ORDER BY id", arguments: [id]).map {
+                AlertTransitionRecord(state: $0["state"], at: Date(timeIntervalSince1970: $0["at"]), numbers: Self.decodeNumbers($0["numbers_json"]))
+            }
+        }
+    }
+
+    public func alertExamples(id: Int64) throws -> [Int64] {
+        try read { db in try Int64.fetchAll(db, sql: "SELECT evaluation_id FROM alert_example WHERE alert_id = ? ORDER BY evaluation_id", arguments: [id]) }
+    }
+
+    public func firingAlertCount() throws -> Int {
+        try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM alert WHERE state = 'firing'") ?? 0 }
+    }
+
+    // MARK: outbox
+
+    /// Notifications due now, oldest first; one per (alert, receiver) at a time, so a receiver
+    /// never hears "resolved" before the "firing" it follows.
+    public func dueNotifications(now: Date, limit: Int) throws -> [OutboxEntry] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT o.* FROM outbox o
+                WHERE o.sent_at IS NULL AND o.gave_up_at IS NULL AND o.next_attempt_at <= ?
+                  AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.alert_id = o.alert_id AND p.receiver = o.receiver AND p.id < o.id
+                                  AND p.sent_at IS NULL AND p.gave_up_at IS NULL)
+                ORDER BY o.id LIMIT ?
+                """, arguments: [now.timeIntervalSince1970, limit]).map(Self.outboxEntry)
+        }
+    }
+
+    /// Records a delivery the receiver acknowledged (2xx). Returns false when it was already
+    /// recorded, which the caller takes as "do not count it twice".
+    @discardableResult
+    public func markNotificationSent(id: Int64, at: Date) throws -> Bool {
+        try write { db in
+            try db.execute(sql: "UPDATE outbox SET sent_at = ?, attempts = attempts + 1 WHERE id = ? AND sent_at IS NULL", arguments: [at.timeIntervalSince1970, id])
+            guard db.changesCount == 1 else { return false }
+            try Self.add(db, ["notifications_sent": 1])
+            return true
+        }
+    }
+
+    /// Whether a notification is still to be sent: checked right before sending.
+    public func notificationPending(id: Int64) throws -> Bool {
+        try read { db in
+            try Bool.fetchOne(db, sql: "SELECT sent_at IS NULL AND gave_up_at IS NULL FROM outbox WHERE id = ?", arguments: [id]) ?? false
+        }
+    }
+
+    public func retryNotification(id: Int64, at next: Date, error: String) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?",
+                           arguments: [next.timeIntervalSince1970, error, id])
+            try Self.add(db, ["notifications_failed": 1])
+        }
+    }
+
+    public func giveUpNotification(id: Int64, at: Date, error: String) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE outbox SET attempts = attempts + 1, gave_up_at = ?, last_error = ? WHERE id = ? AND sent_at IS NULL",
+                           arguments: [at.timeIntervalSince1970, error, id])
+            try Self.add(db, ["notifications_failed": 1, "notifications_given_up": 1])
+        }
+    }
+
+    /// Queues a repeat for each firing alert and receiver whose last notification is older
+    /// than the receiver's interval and that has none pending. Returns how many.
+    @discardableResult
+    public func enqueueRepeats(receivers: [(name: String, interval: Double)], now: Date) throws -> Int {
+        try write { db in
+            var queued = 0
+            let t = now.timeIntervalSince1970
+            for receiver in receivers {
+                try db.execute(sql: """
+                    INSERT INTO outbox (alert_id, receiver, event, created_at, next_attempt_at)
+                    SELECT a.id, ?, 'repeat', ?, ? FROM alert a
+                    WHERE a.state = 'firing'
+                      AND EXISTS (SELECT 1 FROM outbox o WHERE o.alert_id = a.id AND o.receiver = ?)
+                      AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.alert_id = a.id AND o.receiver = ? AND o.sent_at IS NULL AND o.gave_up_at IS NULL)
+                      AND (SELECT MAX(COALESCE(o.sent_at, o.created_at)) FROM outbox o WHERE o.alert_id = a.id AND o.receiver = ?) <= ?
+                    """, arguments: [receiver.name, t, t, receiver.name, receiver.name, receiver.name, t - receiver.interval])
+                queued += db.changesCount
+            }
+            return queued
+        }
+    }
+
+    /// The outbox of one alert, for tests and `evald explain`.
+    public func notifications(alertID: Int64) throws -> [(entry: OutboxEntry, sentAt: Date?, gaveUpAt: Date?, lastError: String?)] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE alert_id = ? ORDER BY id", arguments: [alertID]).map { row in
+                (Self.outboxEntry(row), (row["sent_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                 (row["gave_up_at"] as Double?).map(Date.init(timeIntervalSince1970:)), row["last_error"])
+            }
+        }
+    }
+
+    static func enqueue(_ db: Database, alertID: Int64, receivers: [String], event: String, at t: Double) throws {
+        for receiver in receivers {
+            try db.execute(sql: "INSERT INTO outbox (alert_id, receiver, event, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [alertID, receiver, event, t, t])
+        }
+    }
+
+    static func alert(_ row: Row) -> StoredAlert {
+        StoredAlert(id: row["id"], name: row["alertname"], severity: row["severity"], labels: decodeStrings(row["labels_json"]),
+                    annotations: decodeStrings(row["annotations_json"]), fingerprint: row["fingerprint"], state: row["state"],
+                    startedAt: Date(timeIntervalSince1970: row["started_at"]),
+                    resolvedAt: (row["resolved_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+    }
+
+    static func outboxEntry(_ row: Row) -> OutboxEntry {
+        OutboxEntry(id: row["id"], alertID: row["alert_id"], receiver: row["receiver"], event: row["event"],
+                    createdAt: Date(timeIntervalSince1970: row["created_at"]), attempts: row["attempts"])
+    }
+
+    static func encode(_ strings: [String: String]) -> String {
+        JSONValue.object(strings.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }).serialized()
+    }
+
+    static func encode(_ numbers: [String: Double]) -> String {
+        JSONValue.object(numbers.sorted { $0.key < $1.key }.map { ($0.key, .double($0.value)) }).serialized()
+    }
+
+    static func decodeStrings(_ text: String) -> [String: String] {
+        guard case .object(let pairs)? = try? JSONParser.parse(text) else { return [:] }
+        var result: [String: String] = [:]
+        for (key, value) in pairs { result[key] = value.stringValue ?? value.serialized() }
+        return result
+    }
+
+    static func decodeNumbers(_ text: String) -> [String: Double] {
+        guard case .object(let pairs)? = try? JSONParser.parse(text) else { return [:] }
+        var result: [String: Double] = [:]
+        for (key, value) in pairs { if let n = value.numberValue { result[key] = n } }
+        return result
+    }
+}
