@@ -113,7 +113,7 @@ public struct EvaluationExplanation: Sendable {
     }
 }
 
-extension Double {
+public extension Double {
     /// 4 rather than 4.0; 3.5 as it is.
     func formatted() -> String { self == rounded() && abs(self) < 1e15 ? String(Int64(self)) : String(self) }
 }

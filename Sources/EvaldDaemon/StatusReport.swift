@@ -27,6 +27,8 @@ public struct StatusReport: Sendable {
     public var samplingRate: Double
     public var shard: String
     public var judge: JudgeStatus
+    public var firingAlerts: Int
+    public var pendingNotifications: Int
 
     public func counter(_ name: String) -> Int64 { counters[name] ?? 0 }
 
@@ -63,7 +65,8 @@ public struct StatusReport: Sendable {
             databasePath: config.databasePath, databaseExists: store != nil, daemon: daemon,
             spoolDir: config.spool.dir, spoolFiles: entries.count, counters: counters,
             bytesPending: pending, quarantined: try store?.quarantine(limit: 0).total ?? 0,
-            samplingRate: config.sampling.rate, shard: config.sampling.shard.description, judge: judge)
+            samplingRate: config.sampling.rate, shard: config.sampling.shard.description, judge: judge,
+            firingAlerts: try store?.firingAlertCount() ?? 0, pendingNotifications: try store?.pendingNotificationCount() ?? 0)
     }
 
     public var json: JSONValue {
@@ -91,7 +94,7 @@ public struct StatusReport: Sendable {
                 ("sampled", .int(counter("sampled"))),
             ])),
             ("judge", judge.json),
-            ("alerts", .object([("firing", .int(0))])),
+            ("alerts", .object([("firing", .int(Int64(firingAlerts))), ("notifications_pending", .int(Int64(pendingNotifications)))])),
             ("database", .string(databasePath)),
         ])
     }
@@ -109,7 +112,7 @@ public struct StatusReport: Sendable {
         let rate = counter("records") > 0 ? String(format: " (%.2f%% of records)", 100 * Double(counter("sampled")) / Double(counter("records"))) : ""
         lines.append("sampling:  rate \(samplingRate), shard \(shard): \(counter("sampled")) sampled\(rate)")
         lines += judge.textLines
-        lines.append("alerts:    0 firing")
+        lines.append("alerts:    \(firingAlerts) firing" + (firingAlerts > 0 ? " (evald alerts)" : "") + (pendingNotifications > 0 ? ", \(pendingNotifications) notifications waiting to be sent" : ""))
         lines.append("database:  \(databasePath)")
         return lines.joined(separator: "\n")
     }

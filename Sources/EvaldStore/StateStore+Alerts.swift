@@ -138,6 +138,10 @@ extension StateStore {
 
     // MARK: outbox
 
+    public func pendingNotificationCount() throws -> Int {
+        try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND gave_up_at IS NULL") ?? 0 }
+    }
+
     /// Notifications due now, oldest first; one per (alert, receiver) at a time, so a receiver
     /// never hears "resolved" before the "firing" it follows.
     public func dueNotifications(now: Date, limit: Int) throws -> [OutboxEntry] {

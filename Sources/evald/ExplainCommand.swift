@@ -7,19 +7,45 @@ import Foundation
 struct ExplainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "explain",
-        abstract: "The checks and judge verdicts behind an evaluation (by its id, or a trace or record id).",
-        discussion: "Exit codes: 0 found, 1 found and something failed, 2 unknown id.")
+        abstract: "The failing traces behind an alert (a-17), or the checks and judge verdicts of one evaluation (e-42, or a trace or record id).",
+        discussion: "Exit codes: 0 found, 1 found and something failed (an alert that is firing), 2 unknown id.")
 
     @OptionGroup var options: ConfigOptions
     @OptionGroup var output: OutputOptions
 
-    @Argument(help: "An evaluation id (42 or e-42), or a trace id or record id.")
+    @Argument(help: "An alert id (a-17), an evaluation id (42 or e-42), or a trace id or record id.")
     var id: String
 
     func run() async throws {
         let config = try options.load()
         guard let store = try StateStore.openExisting(path: config.databasePath) else {
             throw CLIFailure(code: CLIFailure.usage, message: "evald: no evaluations yet: \(config.databasePath) does not exist (has evald run with this config?)")
+        }
+        if id.hasPrefix("a-"), let alertID = Int64(id.dropFirst(2)) {
+            guard let alert = try store.alert(id: alertID) else {
+                throw CLIFailure(code: CLIFailure.usage, message: "evald: no alert \(id): evald alerts --all lists them")
+            }
+            let report = try AlertReport.gather(store: store, all: true).entries.first { $0.alert.id == alert.id }
+            let examples = try (report?.examples ?? []).compactMap { try EvaluationExplanation.gather(store: store, evaluationID: $0) }
+            if output.json {
+                var fields: [(String, JSONValue)] = []
+                if let report, case .object(let pairs) = AlertReport.json(report) { fields = pairs }
+                fields.append(("transitions", .array((report?.transitions ?? []).map { t in
+                    .object([("state", .string(t.state)), ("at", .string(RFC3339.format(t.at, fractional: false))),
+                             ("numbers", .object(t.numbers.sorted { $0.key < $1.key }.map { ($0.key, .double($0.value)) }))])
+                })))
+                fields.append(("evaluations", .array(examples.map(\.json))))
+                print(JSONValue.object(fields).serialized(pretty: true))
+            } else {
+                print(AlertReport(entries: report.map { [$0] } ?? []).text)
+                for t in report?.transitions ?? [] {
+                    print("    \(t.state) at \(RFC3339.format(t.at, fractional: false)): " + t.numbers.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.formatted())" }.joined(separator: " "))
+                }
+                if examples.isEmpty { print("\nno example evaluations are attached to this alert") }
+                for example in examples { print("\n" + example.text) }
+            }
+            if alert.state == "firing" { throw ExitCode(1) }
+            return
         }
         var candidates: [Int64] = []
         let numeric = id.hasPrefix("e-") ? String(id.dropFirst(2)) : id
