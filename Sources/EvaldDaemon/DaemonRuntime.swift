@@ -22,6 +22,7 @@ public final class DaemonRuntime: @unchecked Sendable {
     private var totals = IngestCounts()
     private var refusedReloads = 0
     private var pendingBytes: Int64 = 0
+    private var linesAt = Date()
     public let metrics: DaemonMetrics
 
     public init(metrics: DaemonMetrics = DaemonMetrics()) {
@@ -69,6 +70,7 @@ public final class DaemonRuntime: @unchecked Sendable {
     public func markProgress(_ counts: IngestCounts, pendingBytes pending: Int64? = nil, at now: Date = Date()) {
         lock.withLock {
             progressAt = now
+            if counts.linesRead > 0 { linesAt = now }
             totals += counts
             if let pending { pendingBytes = pending }
         }
@@ -76,6 +78,9 @@ public final class DaemonRuntime: @unchecked Sendable {
     }
 
     public var lastProgress: Date { lock.withLock { progressAt } }
+
+    /// When a spool line was last read, and the bytes still unread: `SpoolStalled`.
+    public var spoolProgress: (lastLinesAt: Date, pendingBytes: Int64) { lock.withLock { (linesAt, pendingBytes) } }
 
     public func countRefusedReload() {
         lock.withLock { refusedReloads += 1 }

@@ -234,6 +234,30 @@ extension StateStore {
         }
     }
 
+    /// Verdicts and judge errors per judge name since a time (for `JudgeFailing`).
+    public func judgeOutcomesByJudge(since: Date) throws -> [String: (judged: Int, errors: Int)] {
+        try read { db in
+            var result: [String: (judged: Int, errors: Int)] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT judge_name, COUNT(*) AS n, COALESCE(SUM(error_kind IS NOT NULL), 0) AS errors
+                FROM judge_score WHERE judged_at >= ? GROUP BY judge_name
+                """, arguments: [since.timeIntervalSince1970]) {
+                result[row["judge_name"]] = (row["n"], row["errors"])
+            }
+            return result
+        }
+    }
+
+    /// The evaluations of a judge's latest errors, as examples for an alert.
+    public func recentJudgeErrorEvaluations(judgeName: String, since: Date, limit: Int) throws -> [Int64] {
+        try read { db in
+            try Int64.fetchAll(db, sql: """
+                SELECT evaluation_id FROM judge_score WHERE judge_name = ? AND error_kind IS NOT NULL AND judged_at >= ?
+                ORDER BY judged_at DESC LIMIT ?
+                """, arguments: [judgeName, since.timeIntervalSince1970, limit])
+        }
+    }
+
     /// Replaces what is known about the judges' states.
     public func recordJudgeStates(_ states: [JudgeStateRecord]) throws {
         try write { db in
