@@ -1,0 +1,35 @@
+import Testing
+@testable import EvaldAlerting
+
+@Suite struct DeliveryBodyExcerptTests {
+    @Test func redactsSecretsAndKeepsOneShortLine() {
+        let body = Array("error:\n  key SECRET-1 is\tinvalid; url https://x/SECRET-2\n".utf8)
+        #expect(DeliveryBodyExcerpt.make(body, secrets: ["SECRET-1", "https://x/SECRET-2"])
+            == "error: key <redacted> is invalid; url <redacted>")
+    }
+
+    @Test func cutsAt200Characters() {
+        let excerpt = DeliveryBodyExcerpt.make(Array(String(repeating: "a", count: 5000).utf8), secrets: [])
+        #expect(excerpt.count == 201)
+        #expect(excerpt.hasSuffix("…"))
+    }
+
+    @Test func retryAfterForms() {
+        let now = alertStart
+        #expect(RetryAfterHeader.seconds("120", now: now) == 120)
+        #expect(RetryAfterHeader.seconds(" 1.5 ", now: now) == 1.5)
+        #expect(RetryAfterHeader.seconds("Sat, 28 Nov 2026 10:01:00 GMT", now: now) == 60)
+        #expect(RetryAfterHeader.seconds("Fri, 27 Nov 2026 10:01:00 GMT", now: now) == 0)
+        #expect(RetryAfterHeader.seconds("soon", now: now) == nil)
+        #expect(RetryAfterHeader.seconds("", now: now) == nil)
+    }
+
+    @Test func truncationNeverSplitsACharacter() {
+        #expect(TextLimit.truncate("short", maxUTF16: 10) == "short")
+        #expect(TextLimit.truncate("abcdefghij", maxUTF16: 5) == "abcd…")
+        let flags = String(repeating: "🇫🇷", count: 10) // 4 UTF-16 units each
+        let cut = TextLimit.truncate(flags, maxUTF16: 10)
+        #expect(cut == "🇫🇷🇫🇷…")
+        #expect(cut.utf16.count <= 10)
+    }
+}
