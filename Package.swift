@@ -87,6 +87,7 @@ let package = Package(
         .testTarget(name: "EvaldSpoolTests", dependencies: ["EvaldSpool", "EvaldCore", "EvaldStore", "EvaldTesting"]),
         .testTarget(name: "EvaldDaemonTests", dependencies: ["EvaldDaemon", "EvaldCore", "EvaldStore", "EvaldTesting",
                                                              .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "EvaldIntegrationTests", dependencies: ["EvaldCore", "EvaldStore", "EvaldTesting"], exclude: ["Fixtures"]),
+        .testTarget(name: "EvaldIntegrationTests", dependencies: ["EvaldCore", "EvaldStore", "EvaldTesting",
+                                                                  .product(name: "Crypto", package: "swift-crypto")], exclude: ["Fixtures"]),
     ]
 )

@@ -1,3 +1,4 @@
+import EvaldAlerting
 import EvaldCore
 import EvaldHTTP
 import EvaldSpool
@@ -41,6 +42,20 @@ public enum Daemon {
         try CheckPlan(config: config, readFile: { try String(contentsOfFile: $0, encoding: .utf8) })
     }
 
+    /// The alert receivers of a configuration, their secrets loaded. A receiver that cannot be
+    /// built (a missing webhook secret) is a configuration error: an alerting daemon that
+    /// cannot alert must not pretend to run.
+    public static func makeReceivers(_ config: EvaldConfig, transport: HTTPTransport,
+                                     environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigErrors) -> [any AlertReceiver] {
+        do {
+            return try AlertReceivers.build(config: config.alerts, configDirectory: (config.sourcePath as NSString).deletingLastPathComponent,
+                                            transport: transport, environment: environment,
+                                            externalURL: config.http.listen.map { "http://\($0)" } ?? "http://evald.local")
+        } catch {
+            throw ConfigErrors([ConfigProblem(file: config.sourcePath, line: nil, key: error.key, message: error.message)])
+        }
+    }
+
     /// The daemon: every long-running loop as a `Service` in one group, in dependency order
     /// (graceful shutdown runs in reverse). SIGTERM and SIGINT stop it gracefully.
     public static func run(config: EvaldConfig, logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment) async throws {
@@ -52,6 +67,7 @@ public enum Daemon {
         }
         let transport = HTTPTransport()
         let roster = try makeJudgeRoster(config, transport: transport, logger: logger)
+        let receivers = try makeReceivers(config, transport: transport)
         let reader = try makeReader(config, store: store, judges: roster.routing, logger: logger)
         let runtime = DaemonRuntime()
         // Metrics recorded through swift-metrics (by evald or a library) land in the same registry.
@@ -65,6 +81,10 @@ public enum Daemon {
                   successTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: JudgeService(store: store, roster: roster, runtime: runtime, logger: logger),
                   successTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: HealthAlertService(store: store, config: config, receivers: receivers, runtime: runtime, logger: logger),
+                  successTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: AlertDeliveryService(store: store, receivers: receivers, config: config.alerts, runtime: runtime, logger: logger),
+                  successTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: RetentionService(store: store, retention: config.retention, logger: logger),
                   successTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: ReloadService(configPath: config.sourcePath, current: config, runtime: runtime, notifier: notifier, logger: logger,
@@ -76,7 +96,7 @@ public enum Daemon {
         ]
         if let http = HTTPEndpoints.makeApplication(config: config, metrics: runtime.metrics, runtime: runtime, logger: logger) {
             // After the ingest services, so it stops first and scrapes never see a half-stopped daemon.
-            services.insert(.init(service: http, successTerminationBehavior: .gracefullyShutdownGroup), at: 4)
+            services.insert(.init(service: http, successTerminationBehavior: .gracefullyShutdownGroup), at: 6)
         }
         var groupConfig = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfig.maximumGracefulShutdownDuration = .seconds(config.shutdownGrace)
@@ -100,11 +120,13 @@ public enum Daemon {
         public var judgeSeconds: Double = 0
         public var judgeTimeout: Double = 0
         public var judgeNote: String?
+        public var notifications: AlertDeliveryService.DrainSummary?
+        public var firingAlerts = 0
     }
 
     /// `evald run --once`: reads what the spool holds now, then judges what is queued, waiting
     /// at most `judgeTimeout` seconds for the judges (what is left stays queued).
-    public static func runOnce(config: EvaldConfig, logger: Logger, judgeTimeout: Double) async throws -> OnceSummary {
+    public static func runOnce(config: EvaldConfig, logger: Logger, judgeTimeout: Double, notifyTimeout: Double = 60) async throws -> OnceSummary {
         let lock = try StateDirectoryLock(stateDir: config.stateDir)
         defer { withExtendedLifetime(lock) {} }
         let store = try StateStore.open(path: config.databasePath)
@@ -116,6 +138,8 @@ public enum Daemon {
         var summary = OnceSummary()
         do {
             let roster = try makeJudgeRoster(config, transport: transport, logger: logger)
+            let receivers = try makeReceivers(config, transport: transport)
+            let runtime = DaemonRuntime()
             let reader = try makeReader(config, store: store, judges: roster.routing, logger: logger)
             while true {
                 let poll = try reader.poll()
@@ -126,7 +150,7 @@ public enum Daemon {
             summary.spoolSeconds = Date().timeIntervalSince(startedAt)
             if roster.members.contains(where: { $0.client != nil }) {
                 let judgingStarted = Date()
-                let service = JudgeService(store: store, roster: roster, runtime: DaemonRuntime(), logger: logger)
+                let service = JudgeService(store: store, roster: roster, runtime: runtime, logger: logger)
                 summary.judges = await service.drain(timeout: judgeTimeout)
                 summary.judgeSeconds = Date().timeIntervalSince(judgingStarted)
                 summary.judgeTimeout = judgeTimeout
@@ -135,6 +159,13 @@ public enum Daemon {
             } else {
                 summary.judgeNote = "no judges in \(config.judge.dir)"
             }
+            // Rules are evaluated on what this run saw, and what they decide is delivered.
+            try HealthAlertService(store: store, config: config, receivers: receivers, runtime: runtime, logger: logger).evaluate()
+            if !receivers.isEmpty {
+                let delivery = AlertDeliveryService(store: store, receivers: receivers, config: config.alerts, runtime: runtime, logger: logger)
+                summary.notifications = await delivery.drain(timeout: notifyTimeout)
+            }
+            summary.firingAlerts = try store.firingAlertCount()
         } catch {
             try? await transport.shutdown()
             throw error

@@ -1,3 +1,4 @@
+import EvaldAlerting
 import EvaldCore
 import EvaldSpool
 import EvaldStore
@@ -6,6 +7,17 @@ import Foundation
 /// What the daemon's services share: a reloaded configuration waiting to be applied by the
 /// ingest loop (the only task that touches the reader), the loop's last sign of progress for
 /// the watchdog, and running totals for systemd's STATUS line.
+/// The alert receivers and settings in force.
+public struct AlertSetup: Sendable {
+    public var config: EvaldConfig
+    public var receivers: [any AlertReceiver]
+
+    public init(config: EvaldConfig, receivers: [any AlertReceiver]) {
+        self.config = config
+        self.receivers = receivers
+    }
+}
+
 public final class DaemonRuntime: @unchecked Sendable {
     public struct Reload: Sendable {
         public var config: EvaldConfig
@@ -18,6 +30,8 @@ public final class DaemonRuntime: @unchecked Sendable {
     private var pendingJudges: JudgeRoster?
     private var judgeStates: [JudgeStateRecord] = []
     private var judgeQueueDepth = 0
+    private var alertSetup: AlertSetup?
+    private var alertSetupVersion = 0
     private var progressAt = Date()
     private var totals = IngestCounts()
     private var refusedReloads = 0
@@ -57,6 +71,23 @@ public final class DaemonRuntime: @unchecked Sendable {
     public func setJudgeQueueDepth(_ depth: Int) {
         lock.withLock { judgeQueueDepth = depth }
         metrics.judgeQueueDepth.set(Double(depth))
+    }
+
+    /// The receivers and alert settings of a reloaded configuration. Two services read it
+    /// (health alerts and delivery), so it is versioned rather than taken.
+    public func offerAlertSetup(_ setup: AlertSetup) {
+        lock.withLock {
+            alertSetup = setup
+            alertSetupVersion += 1
+        }
+    }
+
+    /// The newest alert setup when it is newer than `version`.
+    public func alertSetup(newerThan version: Int) -> (version: Int, setup: AlertSetup)? {
+        lock.withLock {
+            guard alertSetupVersion > version, let alertSetup else { return nil }
+            return (alertSetupVersion, alertSetup)
+        }
     }
 
     public func takeReload() -> Reload? {

@@ -78,8 +78,11 @@ public struct ReloadService: Service {
                 }
                 let checks = try Daemon.makeCheckPlan(config)
                 let roster = try Daemon.makeJudgeRoster(config, transport: transport, logger: logger)
+                let receivers = try Daemon.makeReceivers(config, transport: transport)
+                // Everything is built before anything is offered: a reload applies whole or not at all.
                 runtime.offer(.init(config: config, checks: checks, judges: roster.routing))
                 runtime.offerJudges(roster)
+                runtime.offerAlertSetup(AlertSetup(config: config, receivers: receivers))
                 logger.info("config.reloaded", metadata: ["config": "\(configPath)"])
             } catch {
                 runtime.countRefusedReload()

@@ -42,6 +42,12 @@ struct RunCommand: AsyncParsableCommand {
             } else if let note = summary.judgeNote {
                 print(note)
             }
+            if let n = summary.notifications {
+                print("alerts: \(summary.firingAlerts) firing; notifications: \(n.sent) sent" + (n.gaveUp > 0 ? ", \(n.gaveUp) given up" : "")
+                      + (n.stillPending > 0 ? ", \(n.stillPending) still pending (they are sent by the next run)" : ""))
+            } else if summary.firingAlerts > 0 {
+                print("alerts: \(summary.firingAlerts) firing; no receivers configured (evald alerts)")
+            }
         } else {
             try await Daemon.run(config: config, logger: logger)
         }

@@ -1,0 +1,195 @@
+import EvaldAlerting
+import EvaldCore
+import EvaldStore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Delivers the outbox (SPEC 8), in small stages as Alertmanager's notifier does: check the
+/// record (already sent? too old?), send, record the result. A notification is marked sent
+/// only after the receiver's 2xx; failures wait with exponential backoff and jitter (or the
+/// receiver's Retry-After), up to `alerts.max_backoff`, and are given up after `alerts.max_age`.
+public final class AlertDeliveryService: Service, @unchecked Sendable {
+    public struct DrainSummary: Sendable, Equatable {
+        public var sent = 0
+        public var failedAttempts = 0
+        public var gaveUp = 0
+        public var stillPending = 0
+    }
+
+    private let store: StateStore
+    private var receivers: [String: any AlertReceiver]
+    private var config: AlertsConfig
+    private let runtime: DaemonRuntime
+    private var setupVersion = 0
+    private let logger: Logger
+    private let now: @Sendable () -> Date
+    private let random: @Sendable () -> Double
+    static let pollInterval = 1.0
+
+    public init(store: StateStore, receivers: [any AlertReceiver], config: AlertsConfig, runtime: DaemonRuntime, logger: Logger,
+                now: @escaping @Sendable () -> Date = Date.init, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+        self.store = store
+        self.receivers = Dictionary(receivers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        self.config = config
+        self.runtime = runtime
+        self.logger = logger
+        self.now = now
+        self.random = random
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                if let (version, setup) = self.runtime.alertSetup(newerThan: self.setupVersion) {
+                    self.setupVersion = version
+                    self.receivers = Dictionary(setup.receivers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+                    self.config = setup.config.alerts
+                }
+                _ = await self.deliverDue()
+                do { try await Task.sleep(for: .seconds(Self.pollInterval)) } catch { break }
+            }
+        }
+    }
+
+    /// `evald run --once`: delivers what is due, waiting for retries, until nothing is pending
+    /// or `timeout` has passed (the rest stays in the outbox for the next run).
+    public func drain(timeout: Double) async -> DrainSummary {
+        let deadline = now() + timeout
+        var summary = DrainSummary()
+        while true {
+            let round = await deliverDue()
+            summary.sent += round.sent
+            summary.failedAttempts += round.failedAttempts
+            summary.gaveUp += round.gaveUp
+            summary.stillPending = (try? store.pendingNotificationCount()) ?? 0
+            if summary.stillPending == 0 || now() >= deadline { break }
+            try? await Task.sleep(for: .seconds(0.2))
+        }
+        return summary
+    }
+
+    /// One round: queue the repeats that are due, then send every due notification; receivers
+    /// in parallel, each receiver's notifications in order.
+    func deliverDue() async -> DrainSummary {
+        var summary = DrainSummary()
+        let at = now()
+        do {
+            let intervals = receivers.values.map { receiver -> (name: String, interval: Double) in
+                (receiver.name, Self.repeatInterval(receiver, config: config))
+            }
+            try store.enqueueRepeats(receivers: intervals, now: at)
+        } catch {
+            logger.error("alerts.repeat_failed", metadata: ["error": "\(error)"])
+        }
+        let due: [OutboxEntry]
+        do { due = try store.dueNotifications(now: at, limit: 256) } catch {
+            logger.error("alerts.outbox_read_failed", metadata: ["error": "\(error)"])
+            return summary
+        }
+        let byReceiver = Dictionary(grouping: due, by: \.receiver)
+        await withTaskGroup(of: DrainSummary.self) { group in
+            for (name, entries) in byReceiver {
+                let receiver = receivers[name]
+                group.addTask {
+                    var part = DrainSummary()
+                    for entry in entries { await self.deliver(entry, via: receiver, into: &part) }
+                    return part
+                }
+            }
+            for await part in group {
+                summary.sent += part.sent
+                summary.failedAttempts += part.failedAttempts
+                summary.gaveUp += part.gaveUp
+            }
+        }
+        runtime.metrics.alertsFiring.set(Double((try? store.firingAlertCount()) ?? 0))
+        return summary
+    }
+
+    /// Alertmanager wants a re-post every `resend_interval` while firing (or it resolves the
+    /// alert itself); the other receivers hear a firing alert again every `repeat_interval`.
+    static func repeatInterval(_ receiver: any AlertReceiver, config: AlertsConfig) -> Double {
+        if receiver.kind == .alertmanager {
+            return config.receivers.first { $0.name == receiver.name }?.resendInterval ?? config.resendInterval
+        }
+        return config.repeatInterval
+    }
+
+    private func deliver(_ entry: OutboxEntry, via receiver: (any AlertReceiver)?, into summary: inout DrainSummary) async {
+        let metrics = runtime.metrics
+        do {
+            // Checked right before sending: a restart, or another round, may have sent it already.
+            guard try store.notificationPending(id: entry.id) else { return }
+            guard let receiver else {
+                try store.giveUpNotification(id: entry.id, at: now(), error: "receiver \(entry.receiver) is no longer configured")
+                summary.gaveUp += 1
+                logger.warning("alerts.notification_dropped", metadata: ["receiver": "\(entry.receiver)", "reason": "receiver removed from the config"])
+                return
+            }
+            if now().timeIntervalSince(entry.createdAt) > config.maxAge {
+                try store.giveUpNotification(id: entry.id, at: now(), error: "not delivered within alerts.max_age")
+                summary.gaveUp += 1
+                logger.error("alerts.notification_given_up", metadata: ["receiver": "\(entry.receiver)", "alert": "a-\(entry.alertID)",
+                                                                       "event": "\(entry.event)", "attempts": "\(entry.attempts)", "reason": "older than alerts.max_age"])
+                return
+            }
+            guard let stored = try store.alert(id: entry.alertID) else { return }
+            let alert = try makeAlert(stored)
+            guard receiver.accepts(alert.severity) else {
+                try store.giveUpNotification(id: entry.id, at: now(), error: "below the receiver's min_severity")
+                return
+            }
+            let notification = AlertNotification(alert: alert, event: AlertNotification.Event(rawValue: entry.event) ?? .firing)
+            let failure: DeliveryError?
+            do {
+                try await receiver.deliver(notification, now: now())
+                failure = nil
+            } catch {
+                failure = error
+            }
+            guard let error = failure else {
+                try store.markNotificationSent(id: entry.id, at: now())
+                metrics.notificationsSent.increment()
+                summary.sent += 1
+                logger.info("alerts.notification_sent", metadata: ["receiver": "\(receiver.name)", "alert": "\(alert.id)",
+                                                                   "alertname": "\(alert.name)", "event": "\(entry.event)"])
+                return
+            }
+            metrics.notificationsFailed.increment()
+            summary.failedAttempts += 1
+            if !error.retryable {
+                try store.giveUpNotification(id: entry.id, at: now(), error: error.description)
+                summary.gaveUp += 1
+                logger.error("alerts.notification_rejected", metadata: ["receiver": "\(receiver.name)", "alert": "\(alert.id)",
+                                                                       "error": "\(error)", "action": "not retried: fix the receiver's config"])
+                return
+            }
+            let delay = backoff(attempt: entry.attempts + 1, retryAfter: error.retryAfter)
+            try store.retryNotification(id: entry.id, at: now() + delay, error: error.description)
+            logger.warning("alerts.notification_failed", metadata: ["receiver": "\(receiver.name)", "alert": "\(alert.id)",
+                                                                   "error": "\(error)", "retry_in_s": "\(String(format: "%.1f", delay))"])
+        } catch {
+            logger.error("alerts.outbox_write_failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Full-jitter exponential backoff from 1 s, capped at `alerts.max_backoff`; a receiver's
+    /// Retry-After wins when it is longer (still capped).
+    func backoff(attempt: Int, retryAfter: Double?) -> Double {
+        let ceiling = min(config.maxBackoff, pow(2, Double(min(attempt, 30))))
+        let jittered = max(0.05, ceiling * random())
+        return min(config.maxBackoff, max(jittered, retryAfter ?? 0))
+    }
+
+    func makeAlert(_ stored: StoredAlert) throws -> Alert {
+        var annotations = stored.annotations
+        let examples = try store.alertExamples(id: stored.id)
+        if !examples.isEmpty, annotations["examples"] == nil {
+            annotations["examples"] = examples.map { "e-\($0)" }.joined(separator: ",")
+        }
+        return Alert(id: stored.publicID, name: stored.name, severity: AlertSeverity(rawValue: stored.severity) ?? .warning,
+                     labels: stored.labels, annotations: annotations,
+                     state: stored.state == "resolved" ? .resolved : .firing, startsAt: stored.startedAt, endsAt: stored.resolvedAt)
+    }
+}

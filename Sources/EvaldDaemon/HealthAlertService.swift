@@ -1,0 +1,132 @@
+import EvaldAlerting
+import EvaldCore
+import EvaldStore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// The alerts evald raises about itself (SPEC 8): `JudgeFailing`, `JudgeBudgetExhausted`,
+/// `SpoolStalled`. Every few seconds it compares the conditions with the open alerts of these
+/// names, fires what is new and resolves what has cleared; the outbox does the rest.
+public final class HealthAlertService: Service, @unchecked Sendable {
+    public static let names: Set<String> = ["JudgeFailing", "JudgeBudgetExhausted", "SpoolStalled"]
+    /// JudgeFailing: at least this share of judge errors among at least `minVerdicts` verdicts
+    /// in the last `window` (or the endpoint's circuit open).
+    static let errorRateThreshold = 0.5
+    static let minVerdicts = 10
+    static let window = 900.0
+    static let interval = 5.0
+
+    private let store: StateStore
+    private var config: EvaldConfig
+    private var receivers: [any AlertReceiver]
+    private let runtime: DaemonRuntime
+    private var setupVersion = 0
+    private let logger: Logger
+    private let now: @Sendable () -> Date
+
+    public init(store: StateStore, config: EvaldConfig, receivers: [any AlertReceiver], runtime: DaemonRuntime, logger: Logger,
+                now: @escaping @Sendable () -> Date = Date.init) {
+        self.store = store
+        self.config = config
+        self.receivers = receivers
+        self.runtime = runtime
+        self.logger = logger
+        self.now = now
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do { try await Task.sleep(for: .seconds(Self.interval)) } catch { break }
+                if let (version, setup) = self.runtime.alertSetup(newerThan: self.setupVersion) {
+                    self.setupVersion = version
+                    self.config = setup.config
+                    self.receivers = setup.receivers
+                }
+                do { try self.evaluate() } catch {
+                    self.logger.error("alerts.health_check_failed", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    /// One round: fire the conditions that hold and have no open alert, resolve open alerts
+    /// whose condition is gone.
+    public func evaluate() throws {
+        let at = now()
+        let wanted = Dictionary(try conditions(at: at).map { ($0.fingerprint, $0) }, uniquingKeysWith: { a, _ in a })
+        let open = try store.alerts(includeResolved: false).filter { Self.names.contains($0.name) }
+        for alert in open where wanted[alert.fingerprint] == nil {
+            try store.resolveAlert(id: alert.id, receivers: receiverNames(for: alert.severity), at: at)
+            logger.info("alerts.resolved", metadata: ["alert": "\(alert.publicID)", "alertname": "\(alert.name)"])
+        }
+        let openFingerprints = Set(open.map(\.fingerprint))
+        for (fingerprint, firing) in wanted where !openFingerprints.contains(fingerprint) {
+            let severity = AlertSeverity(rawValue: firing.severity) ?? .warning
+            if let alert = try store.fireAlert(firing, receivers: receiverNames(for: severity), at: at) {
+                logger.warning("alerts.firing", metadata: ["alert": "\(alert.publicID)", "alertname": "\(alert.name)",
+                                                           "summary": "\(firing.annotations["summary"] ?? "")"])
+            }
+        }
+    }
+
+    private func receiverNames(for severity: String) -> [String] {
+        receiverNames(for: AlertSeverity(rawValue: severity) ?? .warning)
+    }
+
+    private func receiverNames(for severity: AlertSeverity) -> [String] {
+        receivers.filter { $0.accepts(severity) }.map(\.name)
+    }
+
+    func conditions(at: Date) throws -> [AlertFiring] {
+        var firing: [AlertFiring] = []
+        let outcomes = try store.judgeOutcomesByJudge(since: at - Self.window)
+        for state in runtime.currentJudgeStates {
+            let reason = state.reason ?? ""
+            let counts = outcomes[state.judgeName] ?? (0, 0)
+            let rate = counts.judged > 0 ? Double(counts.errors) / Double(counts.judged) : 0
+            let circuitOpen = state.state == "paused" && reason.hasPrefix("circuit open")
+            if circuitOpen || (counts.judged >= Self.minVerdicts && rate >= Self.errorRateThreshold) {
+                let examples = try store.recentJudgeErrorEvaluations(judgeName: state.judgeName, since: at - Self.window, limit: 5)
+                let why = circuitOpen ? reason : String(format: "%.0f%% of its last %d verdicts are judge errors", 100 * rate, counts.judged)
+                firing.append(make("JudgeFailing", .warning,
+                                   labels: ["metric": "judge:\(state.judgeName)", "endpoint": state.endpoint ?? ""],
+                                   summary: "Judge \(state.judgeName) is failing: \(why)",
+                                   description: "judge \(state.identity) on endpoint \(state.endpoint ?? "-"): \(counts.errors) judge errors in \(counts.judged) verdicts over the last \(Int(Self.window / 60)) min (threshold \(Int(Self.errorRateThreshold * 100))% of at least \(Self.minVerdicts)); circuit \(circuitOpen ? "open" : "closed"). Scores are delayed, none is lost: traces wait in the judge queue.",
+                                   numbers: ["judged": Double(counts.judged), "errors": Double(counts.errors), "error_rate": rate,
+                                             "threshold": Self.errorRateThreshold, "circuit_open": circuitOpen ? 1 : 0],
+                                   examples: examples))
+            }
+            if state.state == "paused", reason.hasPrefix("budget spent"), let endpoint = state.endpoint {
+                let budget = config.endpoints[endpoint]?.dailyTokenBudget ?? 0
+                let used = try store.tokensUsed(endpoint: endpoint, on: at)
+                firing.append(make("JudgeBudgetExhausted", .warning, labels: ["endpoint": endpoint],
+                                   summary: "Judging is paused: endpoint \(endpoint) spent its daily token budget",
+                                   description: "endpoint \(endpoint) used \(used) tokens today (daily_token_budget \(budget)); its judges resume at 00:00 UTC. Traces wait in the judge queue (up to judge.max_queue_age).",
+                                   numbers: ["tokens_used": Double(used), "daily_token_budget": Double(budget)], examples: []))
+            }
+        }
+        let progress = runtime.spoolProgress
+        let stalledFor = at.timeIntervalSince(progress.lastLinesAt)
+        if progress.pendingBytes > 0, stalledFor > config.alerts.spoolStalledAfter {
+            firing.append(make("SpoolStalled", .critical, labels: ["spool_dir": config.spool.dir],
+                               summary: "evald has read no spool line for \(Int(stalledFor)) s while \(progress.pendingBytes) bytes wait",
+                               description: "spool \(config.spool.dir): \(progress.pendingBytes) bytes unread, no line read for \(Int(stalledFor)) s (alerts.spool_stalled_after \(Int(config.alerts.spoolStalledAfter)) s); check the logs for spool.poll_failed and the state database's disk.",
+                               numbers: ["pending_bytes": Double(progress.pendingBytes), "stalled_seconds": stalledFor,
+                                         "threshold_seconds": config.alerts.spoolStalledAfter], examples: []))
+        }
+        return firing
+    }
+
+    private func make(_ name: String, _ severity: AlertSeverity, labels extra: [String: String], summary: String, description: String,
+                      numbers: [String: Double], examples: [Int64]) -> AlertFiring {
+        var labels = extra.filter { !$0.value.isEmpty }
+        labels["alertname"] = name
+        labels["severity"] = severity.rawValue
+        var annotations = ["summary": summary, "description": description]
+        if let runbook = config.alerts.runbookURL { annotations["runbook_url"] = RunbookURL.render(runbook, labels: labels) }
+        return AlertFiring(name: name, severity: severity.rawValue, labels: labels, annotations: annotations,
+                           fingerprint: AlertFingerprint.of(labels), numbers: numbers, examples: examples)
+    }
+}
