@@ -65,7 +65,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .executableTarget(name: "evald", dependencies: [
-            "EvaldCore", "EvaldStore", "EvaldDaemon",
+            "EvaldCore", "EvaldStore", "EvaldDaemon", "EvaldHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Helpers shared by the test targets: a manual clock, seeded randomness, and a stub

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EvaldCore
 import EvaldDaemon
+import EvaldHTTP
 import Foundation
 
 struct CheckConfigCommand: AsyncParsableCommand {
@@ -30,6 +31,25 @@ struct CheckConfigCommand: AsyncParsableCommand {
         // Without an endpoint no judge could run anyway (as in examples/), so a missing folder is news only with one.
         if !config.endpoints.isEmpty, !FileManager.default.fileExists(atPath: config.judge.dir) {
             problems.append(ConfigProblem(file: file, line: nil, key: "judge.dir", message: "\(config.judge.dir) does not exist; no judge runs", severity: .warning))
+        }
+        // Secrets are loaded as the daemon loads them: a receiver without its secret stops the
+        // daemon (error); an endpoint without its key only skips its judges (warning).
+        let transport = HTTPTransport()
+        do {
+            _ = try Daemon.makeReceivers(config, transport: transport)
+        } catch {
+            problems += error.problems
+        }
+        try? await transport.shutdown()
+        let configDirectory = (config.sourcePath as NSString).deletingLastPathComponent
+        for (name, endpoint) in config.endpoints.sorted(by: { $0.key < $1.key }) {
+            do {
+                _ = try SecretLoader.load(env: endpoint.apiKeyEnv, file: endpoint.apiKeyFile,
+                                          key: "endpoints.\(name).\(endpoint.apiKeyEnv != nil ? "api_key_env" : "api_key_file")",
+                                          configDirectory: configDirectory)
+            } catch {
+                problems.append(ConfigProblem(file: file, line: nil, key: error.key, message: error.message + " (its judges are skipped until it is there)", severity: .warning))
+            }
         }
         for problem in problems { CLIFailure.printError(problem.description) }
         for problem in judges.problems { CLIFailure.printError(problem.description) }
