@@ -1,0 +1,79 @@
+import EvaldCore
+import EvaldDaemon
+import EvaldStore
+import EvaldTesting
+import Foundation
+import Logging
+import Testing
+
+@Suite struct HealthAlertServiceTests {
+    let root = NSTemporaryDirectory() + "evald-health-\(UUID().uuidString)"
+
+    func config() throws -> EvaldConfig {
+        try EvaldConfig.parse(yaml: """
+            spool: {dir: /var/spool/evald}
+            endpoints:
+              default: {kind: openai, base_url: http://127.0.0.1:1/v1, model: m, daily_token_budget: 1000}
+            alerts:
+              spool_stalled_after: 10m
+              runbook_url: https://wiki.example.com/evald/{{alertname}}
+            """, path: root + "/evald.yaml", environment: [:]).0
+    }
+
+    func lines(_ n: Int64) -> IngestCounts {
+        var counts = IngestCounts()
+        counts.linesRead = n
+        return counts
+    }
+
+    @Test func spoolStalledFiresAfterTheQuietPeriodWithBytesWaitingAndResolvesOnProgress() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try StateStore.open(path: root + "/evald.db")
+        let clock = ManualClock()
+        let runtime = DaemonRuntime()
+        runtime.markProgress(lines(10), pendingBytes: 5000, at: clock.now)
+        let service = HealthAlertService(store: store, config: try config(), receivers: [], runtime: runtime, logger: Logger(label: "test"),
+                                         now: { clock.now })
+        clock.advance(9 * 60)
+        try service.evaluate()
+        #expect(try store.alerts(includeResolved: true).isEmpty)
+
+        clock.advance(2 * 60)
+        try service.evaluate()
+        try service.evaluate() // the same condition is the same alert
+        let firing = try store.alerts(includeResolved: false)
+        #expect(firing.map(\.name) == ["SpoolStalled"])
+        #expect(firing.first?.labels["severity"] == "critical")
+        #expect(firing.first?.annotations["runbook_url"] == "https://wiki.example.com/evald/SpoolStalled")
+        #expect(try store.alertTransitions(id: firing[0].id).first?.numbers["pending_bytes"] == 5000)
+
+        runtime.markProgress(lines(1), pendingBytes: 0, at: clock.now)
+        try service.evaluate()
+        #expect(try store.alerts(includeResolved: false).isEmpty)
+        #expect(try store.alerts(includeResolved: true).first?.state == "resolved")
+    }
+
+    @Test func judgeStatesBecomeJudgeFailingAndJudgeBudgetExhausted() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try StateStore.open(path: root + "/evald.db")
+        let clock = ManualClock()
+        let runtime = DaemonRuntime()
+        runtime.markProgress(IngestCounts(), pendingBytes: 0, at: clock.now)
+        let service = HealthAlertService(store: store, config: try config(), receivers: [], runtime: runtime, logger: Logger(label: "test"),
+                                         now: { clock.now })
+        runtime.setJudgeStates([
+            JudgeStateRecord(judgeName: "helpfulness", identity: "helpfulness@1+aaaa0000", endpoint: "default", state: "paused",
+                             reason: "circuit open: endpoint default failed repeatedly", updatedAt: clock.now),
+            JudgeStateRecord(judgeName: "tone", identity: "tone@1+bbbb0000", endpoint: "default", state: "paused",
+                             reason: "budget spent: endpoint default spent its daily_token_budget of 1000 tokens", updatedAt: clock.now),
+        ])
+        try service.evaluate()
+        let names = try store.alerts(includeResolved: false).map(\.name).sorted()
+        #expect(names == ["JudgeBudgetExhausted", "JudgeFailing"])
+        #expect(try store.alerts(includeResolved: false).first { $0.name == "JudgeFailing" }?.labels["metric"] == "judge:helpfulness")
+
+        runtime.setJudgeStates([])
+        try service.evaluate()
+        #expect(try store.alerts(includeResolved: false).isEmpty)
+    }
+}
