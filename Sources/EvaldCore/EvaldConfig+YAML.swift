@@ -155,7 +155,7 @@ extension EvaldConfig {
             let baseURL = w.string(e["base_url"], "\(at).base_url") ?? defaultURL
             if baseURL.isEmpty { w.report(node, "\(at).base_url", "is required for kind openai (e.g. http://127.0.0.1:11434/v1 for Ollama)") }
             else if URL(string: baseURL)?.scheme.map({ ["http", "https"].contains($0) }) != true {
-                w.report(e["base_url"], "\(at).base_url", "\"\(baseURL)\" is not an http(s) URL")
+                w.report(e["base_url"], "\(at).base_url", "is not an http(s) URL (the value is not shown: it may carry credentials)")
             }
             guard let model = w.string(e["model"], "\(at).model") else {
                 w.report(node, "\(at).model", "is required")

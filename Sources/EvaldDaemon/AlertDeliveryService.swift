@@ -26,6 +26,9 @@ public final class AlertDeliveryService: Service, @unchecked Sendable {
     private let now: @Sendable () -> Date
     private let random: @Sendable () -> Double
     static let pollInterval = 1.0
+    /// Entries a receiver acknowledged but whose record failed to be written, and entries
+    /// whose retry could not be written: held back in memory so they are not sent every round.
+    private let heldBack = HeldBack()
 
     public init(store: StateStore, receivers: [any AlertReceiver], config: AlertsConfig, runtime: DaemonRuntime, logger: Logger,
                 now: @escaping @Sendable () -> Date = Date.init, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
@@ -93,7 +96,11 @@ public final class AlertDeliveryService: Service, @unchecked Sendable {
                 let receiver = receivers[name]
                 group.addTask {
                     var part = DrainSummary()
-                    for entry in entries { await self.deliver(entry, via: receiver, into: &part) }
+                    for entry in entries {
+                        // After a retryable failure the receiver is taken to be down for this
+                        // round: its other notifications wait rather than each timing out.
+                        guard await self.deliver(entry, via: receiver, into: &part) else { break }
+                    }
                     return part
                 }
             }
@@ -116,29 +123,37 @@ public final class AlertDeliveryService: Service, @unchecked Sendable {
         return config.repeatInterval
     }
 
-    private func deliver(_ entry: OutboxEntry, via receiver: (any AlertReceiver)?, into summary: inout DrainSummary) async {
+    /// Returns false when the receiver failed in a way worth retrying (it is likely down).
+    @discardableResult
+    private func deliver(_ entry: OutboxEntry, via receiver: (any AlertReceiver)?, into summary: inout DrainSummary) async -> Bool {
         let metrics = runtime.metrics
+        if let acknowledgedAt = heldBack.acknowledged(entry.id) {
+            // Sent before; only the record is missing: write it, never send again.
+            if (try? store.markNotificationSent(id: entry.id, at: acknowledgedAt)) != nil { heldBack.clear(entry.id) }
+            return true
+        }
+        if heldBack.isWaiting(entry.id, now: now()) { return true }
         do {
             // Checked right before sending: a restart, or another round, may have sent it already.
-            guard try store.notificationPending(id: entry.id) else { return }
+            guard try store.notificationPending(id: entry.id) else { return true }
             guard let receiver else {
                 try store.giveUpNotification(id: entry.id, at: now(), error: "receiver \(entry.receiver) is no longer configured")
                 summary.gaveUp += 1
                 logger.warning("alerts.notification_dropped", metadata: ["receiver": "\(entry.receiver)", "reason": "receiver removed from the config"])
-                return
+                return true
             }
             if now().timeIntervalSince(entry.createdAt) > config.maxAge {
                 try store.giveUpNotification(id: entry.id, at: now(), error: "not delivered within alerts.max_age")
                 summary.gaveUp += 1
                 logger.error("alerts.notification_given_up", metadata: ["receiver": "\(entry.receiver)", "alert": "a-\(entry.alertID)",
                                                                        "event": "\(entry.event)", "attempts": "\(entry.attempts)", "reason": "older than alerts.max_age"])
-                return
+                return true
             }
-            guard let stored = try store.alert(id: entry.alertID) else { return }
+            guard let stored = try store.alert(id: entry.alertID) else { return true }
             let alert = try makeAlert(stored)
             guard receiver.accepts(alert.severity) else {
-                try store.giveUpNotification(id: entry.id, at: now(), error: "below the receiver's min_severity")
-                return
+                try store.giveUpNotification(id: entry.id, at: now(), error: "below the receiver's min_severity", countAsFailure: false)
+                return true
             }
             let notification = AlertNotification(alert: alert, event: AlertNotification.Event(rawValue: entry.event) ?? .firing)
             let failure: DeliveryError?
@@ -149,12 +164,15 @@ public final class AlertDeliveryService: Service, @unchecked Sendable {
                 failure = error
             }
             guard let error = failure else {
-                try store.markNotificationSent(id: entry.id, at: now())
+                let sentAt = now()
+                heldBack.acknowledge(entry.id, at: sentAt)
+                try store.markNotificationSent(id: entry.id, at: sentAt)
+                heldBack.clear(entry.id)
                 metrics.notificationsSent.increment()
                 summary.sent += 1
                 logger.info("alerts.notification_sent", metadata: ["receiver": "\(receiver.name)", "alert": "\(alert.id)",
                                                                    "alertname": "\(alert.name)", "event": "\(entry.event)"])
-                return
+                return true
             }
             metrics.notificationsFailed.increment()
             summary.failedAttempts += 1
@@ -163,14 +181,18 @@ public final class AlertDeliveryService: Service, @unchecked Sendable {
                 summary.gaveUp += 1
                 logger.error("alerts.notification_rejected", metadata: ["receiver": "\(receiver.name)", "alert": "\(alert.id)",
                                                                        "error": "\(error)", "action": "not retried: fix the receiver's config"])
-                return
+                return true
             }
             let delay = backoff(attempt: entry.attempts + 1, retryAfter: error.retryAfter)
+            heldBack.wait(entry.id, until: now() + delay)
             try store.retryNotification(id: entry.id, at: now() + delay, error: error.description)
+            heldBack.clear(entry.id)
             logger.warning("alerts.notification_failed", metadata: ["receiver": "\(receiver.name)", "alert": "\(alert.id)",
                                                                    "error": "\(error)", "retry_in_s": "\(String(format: "%.1f", delay))"])
+            return false
         } catch {
             logger.error("alerts.outbox_write_failed", metadata: ["error": "\(error)"])
+            return true
         }
     }
 
@@ -191,5 +213,23 @@ public final class AlertDeliveryService: Service, @unchecked Sendable {
         return Alert(id: stored.publicID, name: stored.name, severity: AlertSeverity(rawValue: stored.severity) ?? .warning,
                      labels: stored.labels, annotations: annotations,
                      state: stored.state == "resolved" ? .resolved : .firing, startsAt: stored.startedAt, endsAt: stored.resolvedAt)
+    }
+}
+
+/// In-memory notes that outlive a failed database write within this process.
+final class HeldBack: @unchecked Sendable {
+    private let lock = NSLock()
+    private var acknowledgedAt: [Int64: Date] = [:]
+    private var waitUntil: [Int64: Date] = [:]
+
+    func acknowledge(_ id: Int64, at: Date) { lock.withLock { acknowledgedAt[id] = at } }
+    func acknowledged(_ id: Int64) -> Date? { lock.withLock { acknowledgedAt[id] } }
+    func wait(_ id: Int64, until: Date) { lock.withLock { waitUntil[id] = until } }
+    func isWaiting(_ id: Int64, now: Date) -> Bool { lock.withLock { (waitUntil[id] ?? .distantPast) > now } }
+    func clear(_ id: Int64) {
+        lock.withLock {
+            acknowledgedAt[id] = nil
+            waitUntil[id] = nil
+        }
     }
 }

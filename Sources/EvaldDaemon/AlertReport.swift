@@ -42,7 +42,8 @@ public struct AlertReport: Sendable {
             ("annotations", strings(a.annotations)),
             ("started_at", .string(RFC3339.format(a.startedAt, fractional: false))),
             ("resolved_at", .optional(a.resolvedAt.map { RFC3339.format($0, fractional: false) })),
-            ("numbers", .object((entry.transitions.last?.numbers ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, .double($0.value)) })),
+            // The numbers of the last state change that had any (a resolution by a cleared condition has none).
+            ("numbers", .object((entry.transitions.last { !$0.numbers.isEmpty }?.numbers ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, .double($0.value)) })),
             ("examples", .array(entry.examples.map { .string("e-\($0)") })),
             ("notifications", .object([("sent", .int(Int64(entry.sent))), ("pending", .int(Int64(entry.pending))), ("gave_up", .int(Int64(entry.gaveUp)))])),
         ])

@@ -37,6 +37,7 @@ public final class DaemonRuntime: @unchecked Sendable {
     private var refusedReloads = 0
     private var pendingBytes: Int64 = 0
     private var linesAt = Date()
+    private var pollFailingSince: Date?
     public let metrics: DaemonMetrics
 
     public init(metrics: DaemonMetrics = DaemonMetrics()) {
@@ -102,6 +103,7 @@ public final class DaemonRuntime: @unchecked Sendable {
         lock.withLock {
             progressAt = now
             if counts.linesRead > 0 { linesAt = now }
+            pollFailingSince = nil
             totals += counts
             if let pending { pendingBytes = pending }
         }
@@ -111,14 +113,17 @@ public final class DaemonRuntime: @unchecked Sendable {
     public var lastProgress: Date { lock.withLock { progressAt } }
 
     /// When a spool line was last read, and the bytes still unread: `SpoolStalled`.
-    public var spoolProgress: (lastLinesAt: Date, pendingBytes: Int64) { lock.withLock { (linesAt, pendingBytes) } }
+    public var spoolProgress: (lastLinesAt: Date, pendingBytes: Int64, failingSince: Date?) { lock.withLock { (linesAt, pendingBytes, pollFailingSince) } }
 
     public func countRefusedReload() {
         lock.withLock { refusedReloads += 1 }
         metrics.reloadsRefused.increment()
     }
 
-    public func countPollFailure() { metrics.pollFailures.increment() }
+    public func countPollFailure(at now: Date = Date()) {
+        lock.withLock { if pollFailingSince == nil { pollFailingSince = now } }
+        metrics.pollFailures.increment()
+    }
 
     public var refusedReloadCount: Int { lock.withLock { refusedReloads } }
 

@@ -86,7 +86,9 @@ public final class HealthAlertService: Service, @unchecked Sendable {
             let reason = state.reason ?? ""
             let counts = outcomes[state.judgeName] ?? (0, 0)
             let rate = counts.judged > 0 ? Double(counts.errors) / Double(counts.judged) : 0
-            let circuitOpen = state.state == "paused" && reason.hasPrefix("circuit open")
+            // Half-open counts too: the endpoint is not known to be back until a call succeeds,
+            // and resolving in between would flap the alert at every trial.
+            let circuitOpen = reason.hasPrefix("circuit open") || reason.hasPrefix("circuit half-open")
             if circuitOpen || (counts.judged >= Self.minVerdicts && rate >= Self.errorRateThreshold) {
                 let examples = try store.recentJudgeErrorEvaluations(judgeName: state.judgeName, since: at - Self.window, limit: 5)
                 let why = circuitOpen ? reason : String(format: "%.0f%% of its last %d verdicts are judge errors", 100 * rate, counts.judged)
@@ -109,11 +111,13 @@ public final class HealthAlertService: Service, @unchecked Sendable {
         }
         let progress = runtime.spoolProgress
         let stalledFor = at.timeIntervalSince(progress.lastLinesAt)
-        if progress.pendingBytes > 0, stalledFor > config.alerts.spoolStalledAfter {
+        // Bytes waiting with no line read, or polls failing all along (the backlog is then unknown).
+        let failingFor = progress.failingSince.map { at.timeIntervalSince($0) } ?? 0
+        if (progress.pendingBytes > 0 && stalledFor > config.alerts.spoolStalledAfter) || failingFor > config.alerts.spoolStalledAfter {
             firing.append(make("SpoolStalled", .critical, labels: ["spool_dir": config.spool.dir],
                                summary: "evald has read no spool line for \(Int(stalledFor)) s while \(progress.pendingBytes) bytes wait",
-                               description: "spool \(config.spool.dir): \(progress.pendingBytes) bytes unread, no line read for \(Int(stalledFor)) s (alerts.spool_stalled_after \(Int(config.alerts.spoolStalledAfter)) s); check the logs for spool.poll_failed and the state database's disk.",
-                               numbers: ["pending_bytes": Double(progress.pendingBytes), "stalled_seconds": stalledFor,
+                               description: "spool \(config.spool.dir): \(progress.pendingBytes) bytes unread, no line read for \(Int(stalledFor)) s\(failingFor > 0 ? ", polls failing for \(Int(failingFor)) s" : "") (alerts.spool_stalled_after \(Int(config.alerts.spoolStalledAfter)) s); check the logs for spool.poll_failed and the state database's disk.",
+                               numbers: ["pending_bytes": Double(progress.pendingBytes), "stalled_seconds": stalledFor, "failing_seconds": failingFor,
                                          "threshold_seconds": config.alerts.spoolStalledAfter], examples: []))
         }
         return firing

@@ -15,6 +15,9 @@ public struct JudgeRoster: Sendable {
         public var dailyTokenBudget: Int?
         /// Why the judge cannot run at all (no endpoint, no API key); nil when it can.
         public var unavailable: String?
+        /// Whether its traces are queued: yes when its endpoint is configured, even while the
+        /// key is missing (they wait for the fix and a reload), no when there is no endpoint.
+        public var queues: Bool
     }
 
     public var members: [Member]
@@ -26,9 +29,9 @@ public struct JudgeRoster: Sendable {
     /// What `evald status` and the `--once` summary say when judges cannot run for want of an endpoint.
     public static let enableHint = "to enable, add an OpenAI-compatible endpoint under `endpoints` (e.g. a local Ollama: {kind: openai, base_url: http://127.0.0.1:11434/v1, model: llama3.1}) and set judge.default_endpoint, or an Anthropic one with an API key (api_key_env)"
 
-    /// The judges that can run, for queueing at ingest.
+    /// The judges whose traces are queued at ingest.
     public var routing: JudgeRouting {
-        JudgeRouting(members.filter { $0.client != nil }.map { .init(name: $0.rubric.name, appliesTo: $0.rubric.appliesTo) })
+        JudgeRouting(members.filter(\.queues).map { .init(name: $0.rubric.name, appliesTo: $0.rubric.appliesTo) })
     }
 
     public func member(named name: String) -> Member? { members.first { $0.rubric.name == name } }
@@ -50,7 +53,7 @@ public struct JudgeRoster: Sendable {
             let endpointName = rubric.endpoint ?? config.judge.defaultEndpoint
             guard let endpointName, let endpoint = config.endpoints[endpointName] else {
                 members.append(Member(rubric: rubric, endpointName: endpointName, client: nil, concurrency: 0, dailyTokenBudget: nil,
-                                      unavailable: "no judge endpoint configured; " + enableHint))
+                                      unavailable: "no judge endpoint configured; " + enableHint, queues: false))
                 continue
             }
             if clients[endpointName] == nil {
@@ -66,10 +69,10 @@ public struct JudgeRoster: Sendable {
             switch clients[endpointName]! {
             case .success(let client):
                 members.append(Member(rubric: rubric, endpointName: endpointName, client: client, concurrency: endpoint.concurrency,
-                                      dailyTokenBudget: endpoint.dailyTokenBudget, unavailable: nil))
+                                      dailyTokenBudget: endpoint.dailyTokenBudget, unavailable: nil, queues: true))
             case .failure(let error):
                 members.append(Member(rubric: rubric, endpointName: endpointName, client: nil, concurrency: 0,
-                                      dailyTokenBudget: endpoint.dailyTokenBudget, unavailable: "endpoint \(endpointName) has no API key: \(error)"))
+                                      dailyTokenBudget: endpoint.dailyTokenBudget, unavailable: "endpoint \(endpointName) has no API key: \(error)", queues: true))
             }
         }
         return (JudgeRoster(members: members, redactPII: config.judge.redactPII, maxQueueAge: config.judge.maxQueueAge), warnings)

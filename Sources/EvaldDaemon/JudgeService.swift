@@ -40,6 +40,10 @@ public final class JudgeService: Service, @unchecked Sendable {
     private let detector = PIIDetector()
     private var lastStates: [String: JudgeStateRecord] = [:]
     private var lastHousekeeping = Date.distantPast
+    /// Judgements whose verdict or deferral could not be written (a full disk, a locked
+    /// database): held back in memory so the loop does not pay for the same call again at once.
+    private var heldBack: [JudgementKey: Date] = [:]
+    static let heldBackFor = 60.0
     static let tickInterval = 0.5
 
     /// A new process starts with closed circuits, so judgements put off by the last one's
@@ -104,7 +108,7 @@ public final class JudgeService: Service, @unchecked Sendable {
                     let capacity = free.values.reduce(0) { $0 + max(0, $1) }
                     var due: [PendingJudgement] = []
                     do {
-                        due = try store.dueJudgements(limit: capacity, now: now(), judges: names, excluding: Set(inFlight.keys))
+                        due = try store.dueJudgements(limit: capacity, now: now(), judges: names, excluding: Set(inFlight.keys).union(heldBackKeys()))
                     } catch {
                         logger.error("judge.queue_read_failed", metadata: ["error": "\(error)"])
                     }
@@ -128,7 +132,8 @@ public final class JudgeService: Service, @unchecked Sendable {
                         }
                     }
                 }
-                if !tickerRunning {
+                // No ticker while stopping: cancelled, it would return at once and spin the loop.
+                if !tickerRunning, !stopping {
                     tickerRunning = true
                     group.addTask {
                         try? await Task.sleep(for: .seconds(Self.tickInterval))
@@ -146,7 +151,8 @@ public final class JudgeService: Service, @unchecked Sendable {
                         summary.judged += 1
                         if isError { summary.errors += 1 }
                     case .deferred: summary.deferred += 1
-                    case .cancelled, .failedToStore: break
+                    case .failedToStore: heldBack[key] = now() + Self.heldBackFor
+                    case .cancelled: break
                     }
                 }
             }
@@ -155,6 +161,12 @@ public final class JudgeService: Service, @unchecked Sendable {
             runtime.setJudgeQueueDepth(summary.stillQueued)
             return summary
         }
+    }
+
+    private func heldBackKeys() -> Set<JudgementKey> {
+        let at = now()
+        heldBack = heldBack.filter { $0.value > at }
+        return Set(heldBack.keys)
     }
 
     /// Once a second at most: drops stale judgements, records each judge's state for
@@ -170,7 +182,8 @@ public final class JudgeService: Service, @unchecked Sendable {
                 if dropped > 0 {
                     logger.warning("judge.queue_dropped_stale", metadata: ["judge.dropped": "\(dropped)", "judge.max_queue_age_s": "\(Int(roster.maxQueueAge))"])
                 }
-                let unknown = try store.dropJudgements(notIn: roster.members.map(\.rubric.name))
+                // Only with judges loaded: an empty judge.dir (a typo, a mount not ready) must not empty the queue.
+                let unknown = roster.members.isEmpty ? 0 : try store.dropJudgements(notIn: roster.members.map(\.rubric.name))
                 if unknown > 0 {
                     logger.warning("judge.queue_dropped_unknown", metadata: ["judge.dropped": "\(unknown)", "reason": "their judge is no longer in judge.dir"])
                 }
@@ -206,10 +219,19 @@ public final class JudgeService: Service, @unchecked Sendable {
             record.reason = member.unavailable
             return record
         }
-        if case .open(let until) = client.circuit {
+        switch client.circuit {
+        case .open(let until):
             record.state = "paused"
             record.reason = "circuit open: endpoint \(endpoint) failed repeatedly; next try at \(RFC3339.format(until, fractional: false))"
-        } else if let budget = member.dailyTokenBudget, let used = try? store.tokensUsed(endpoint: endpoint, on: at), used >= Int64(budget) {
+            return record
+        case .halfOpen:
+            // Runnable (the trial call must go out), but not yet known to be healthy: JudgeFailing stays.
+            record.reason = "circuit half-open: the next call decides whether endpoint \(endpoint) is back"
+            return record
+        case .closed:
+            break
+        }
+        if let budget = member.dailyTokenBudget, let used = try? store.tokensUsed(endpoint: endpoint, on: at), used >= Int64(budget) {
             record.state = "paused"
             record.reason = "budget spent: endpoint \(endpoint) spent its daily_token_budget of \(budget) tokens; judging resumes at 00:00 UTC"
         }
@@ -236,9 +258,9 @@ public final class JudgeService: Service, @unchecked Sendable {
             verdict.outcome = .failed(kind: "render_error", message: error.message, excerpt: nil)
             return commit(verdict)
         }
-        metrics.judgeRequests.increment()
         do {
             let completion = try await client.complete(JudgeRequest(prompt: prompt, temperature: rubric.temperature, maxOutputTokens: rubric.maxOutputTokens))
+            metrics.judgeRequests.increment(by: Int64(completion.attempts))
             metrics.judgeLatency.record(.milliseconds(Int64(completion.latencyMs.rounded())))
             metrics.judgeTokens.increment(by: Int64(completion.inputTokens + completion.outputTokens))
             verdict.judgeModel = completion.responseModel
@@ -257,8 +279,9 @@ public final class JudgeService: Service, @unchecked Sendable {
             }
             return commit(verdict)
         } catch {
-            metrics.judgeErrors.increment()
+            metrics.judgeRequests.increment(by: Int64(error.attempts))
             if error.kind == .cancelled { return .cancelled }
+            if error.attempts > 0 { metrics.judgeErrors.increment() }
             if error.isTransient {
                 var until = now() + min(600, 15 * pow(2, Double(min(pending.attempts, 10))))
                 if case .open(let reopen) = client.circuit { until = max(until, reopen) }
@@ -266,6 +289,7 @@ public final class JudgeService: Service, @unchecked Sendable {
                     try store.deferJudgement(pending.key, until: until, error: error.kind.rawValue)
                 } catch {
                     logger.error("judge.defer_failed", metadata: ["error": "\(error)"])
+                    return .failedToStore
                 }
                 logger.debug("judge.deferred", metadata: ["judge": "\(rubric.identity)", "evaluation": "\(pending.evaluationID)", "error": "\(error)"])
                 return .deferred

@@ -183,11 +183,25 @@ extension StateStore {
         }
     }
 
-    public func giveUpNotification(id: Int64, at: Date, error: String) throws {
+    /// Stops trying a notification; counted as failed and given up unless it was only skipped
+    /// (below the receiver's min_severity).
+    public func giveUpNotification(id: Int64, at: Date, error: String, countAsFailure: Bool = true) throws {
         try write { db in
             try db.execute(sql: "UPDATE outbox SET attempts = attempts + 1, gave_up_at = ?, last_error = ? WHERE id = ? AND sent_at IS NULL",
                            arguments: [at.timeIntervalSince1970, error, id])
-            try Self.add(db, ["notifications_failed": 1, "notifications_given_up": 1])
+            if countAsFailure { try Self.add(db, ["notifications_failed": 1, "notifications_given_up": 1]) }
+        }
+    }
+
+    /// Deletes notifications settled (sent or given up) before `cutoff`, keeping the latest of
+    /// each alert and receiver (the repeat schedule counts from it); returns how many.
+    public func pruneOutbox(settledBefore cutoff: Date) throws -> Int {
+        try write { db in
+            try db.execute(sql: """
+                DELETE FROM outbox WHERE COALESCE(sent_at, gave_up_at) < ?
+                  AND id NOT IN (SELECT MAX(id) FROM outbox GROUP BY alert_id, receiver)
+                """, arguments: [cutoff.timeIntervalSince1970])
+            return db.changesCount
         }
     }
 

@@ -134,8 +134,10 @@ import Glibc
         let env = ["EVALD_TEST_WEBHOOK_SECRET": Self.secret]
         let daemon = try h.startDaemon(environment: env)
         defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
+        #expect(try h.waitUntil { (try h.status()["daemon"] as? [String: Any])?["running"] as? Bool == true })
         let alert = try Self.fire(h, receivers: ["hook"])
-        #expect(try h.waitUntil(timeout: 60) { try h.store().notifications(alertID: alert.id).first?.sentAt != nil })
+        #expect(try h.waitUntil(timeout: 60) { try h.store().notifications(alertID: alert.id).first?.sentAt != nil },
+                "\((try? String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)) ?? "")")
         try h.store().resolveAlert(id: alert.id, receivers: ["hook"], at: Date())
         #expect(try h.waitUntil(timeout: 30) { try h.store().notifications(alertID: alert.id).allSatisfy { $0.sentAt != nil } })
         usleep(1_500_000) // nothing more may arrive
