@@ -64,7 +64,7 @@ struct ReceiverPoster: Sendable {
         let body = excerpt.isEmpty ? "" : ": \(excerpt)"
         return DeliveryError(
             retryable: retryable, status: response.status,
-            retryAfter: response.header("retry-after").flatMap { RetryAfterHeader.seconds($0, now: now) },
+            retryAfter: response.header("retry-after").flatMap { RetryAfter.seconds($0, now: now).map { max(0, $0) } },
             message: "\(who): HTTP \(response.status)\(body) (\(hint))",
             shortDescription: DeliveryError.label(status: response.status))
     }

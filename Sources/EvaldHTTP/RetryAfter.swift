@@ -1,25 +1,25 @@
 import Foundation
 
-/// Reads `Retry-After` (RFC 9110 section 10.2.3): delay-seconds, or an HTTP-date.
-///
-/// Kept here rather than shared with the judge's `RetryPolicy`: the edge modules do not
-/// import each other (DESIGN), and this is all alert delivery needs.
-enum RetryAfterHeader {
-    /// Seconds from `now`, at least 0; nil when the value is neither form.
-    static func seconds(_ value: String, now: Date) -> Double? {
+/// Reads `Retry-After` (RFC 9110 section 10.2.3): delay-seconds, or an HTTP-date. Shared by
+/// the judge clients and the alert receivers, which both honour it.
+public enum RetryAfter {
+    /// Seconds from `now` that the value asks for, or nil when it is neither delay-seconds
+    /// nor an HTTP-date. A date in the past gives a negative number.
+    public static func seconds(_ value: String, now: Date) -> Double? {
         let text = value.trimmingCharacters(in: .whitespaces)
         guard !text.isEmpty else { return nil }
+        // delay-seconds is 1*DIGIT; a fraction is accepted because some gateways send one.
         if text.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }) {
             guard let seconds = Double(text), seconds.isFinite else { return nil }
-            return max(0, seconds)
+            return seconds
         }
         guard let date = httpDate(text) else { return nil }
-        return max(0, date.timeIntervalSince(now))
+        return date.timeIntervalSince(now)
     }
 
     /// IMF-fixdate, and the obsolete RFC 850 and asctime forms recipients must accept
     /// (RFC 9110 section 5.6.7).
-    static func httpDate(_ text: String) -> Date? {
+    public static func httpDate(_ text: String) -> Date? {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(secondsFromGMT: 0)
