@@ -28,7 +28,7 @@ import Glibc
     /// A record whose question and answer carry an e-mail address and a card number.
     static func line(_ n: Int, route: String = "support-chat") -> String {
         let id = EvaldHarness.traceID(n)
-        return #"{"trace_id":"\#(id)","timestamp":"2026-11-28T10:00:00.000Z","route":"\#(route)","model":"gpt-4o-mini","input":[{"role":"user","content":"I am jane.doe\#(n)@example.com, card 4111 1111 1111 1111. Where is order \#(n)?"}],"output":"Order \#(n) shipped; we wrote to jane.doe\#(n)@example.com.","latency_ms":900}"# + "\n"
+        return #"{"trace_id":"\#(id)","timestamp":"2026-11-28T10:00:00.000Z","route":"\#(route)","model":"gpt-4o-mini","input":[{"role":"user","content":"I am jane.doe\#(n)@example.com, card 4111 1111 1111 1111, my key sk-proj-Q2x9LmN4vB7cR1tY6uK3wE8aZ5. Where is order \#(n)?"}],"output":"Order \#(n) shipped; we wrote to jane.doe\#(n)@example.com.","latency_ms":900}"# + "\n"
     }
 
     func harness(stub: StubJudgeServer, extra: String = "") throws -> EvaldHarness {
@@ -73,6 +73,7 @@ import Glibc
         for prompt in stub.prompts {
             #expect(!prompt.contains("@example.com"))
             #expect(!prompt.contains("4111"))
+            #expect(!prompt.contains("sk-proj-Q2x9"))
             #expect(prompt.contains("Where is order"))
         }
         #expect(stub.requests.allSatisfy { $0.header("authorization") == "Bearer \(Self.apiKey)" })
