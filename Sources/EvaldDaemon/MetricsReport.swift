@@ -6,6 +6,8 @@ import Foundation
 public struct MetricsReport: Sendable {
     public struct Row: Sendable {
         public var metric: String
+        /// For judge series, the judge identity (`helpfulness@3+1a2b3c4d`); `metric` is `judge:NAME`.
+        public var judge: String?
         public var route: String
         public var model: String
         public var n: Int64
@@ -31,6 +33,11 @@ public struct MetricsReport: Sendable {
         let rows = totals.map { series -> Row in
             let c = series.cell
             var row = Row(metric: series.metric, route: series.route, model: series.model, n: c.n)
+            // Judge series are stored per identity (SPEC 5); SPEC 10 names the metric judge:NAME.
+            if series.metric.hasPrefix("judge:"), let at = series.metric.firstIndex(of: "@") {
+                row.judge = String(series.metric[series.metric.index(series.metric.startIndex, offsetBy: 6)...])
+                row.metric = String(series.metric[..<at])
+            }
             switch series.metric {
             case MetricName.errorRate:
                 // pass_rate and its interval mean the same in every row (the share that went
@@ -63,6 +70,7 @@ public struct MetricsReport: Sendable {
             ("series", .array(rows.map { row in
                 .object([
                     ("metric", .string(row.metric)),
+                    ("judge", .optional(row.judge)),
                     ("route", .string(row.route)),
                     ("model", .string(row.model)),
                     ("n", .int(row.n)),
@@ -96,7 +104,7 @@ public struct MetricsReport: Sendable {
         for row in rows {
             let ci = row.ciLow.map { "\(percent($0))-\(percent(row.ciHigh))" } ?? ""
             let value = row.metric == MetricName.errorRate ? percent(row.value) : number(row.value)
-            table.append([row.metric, row.route.isEmpty ? "-" : row.route, row.model, String(row.n), percent(row.passRate), ci,
+            table.append([row.judge.map { "judge:\($0)" } ?? row.metric, row.route.isEmpty ? "-" : row.route, row.model, String(row.n), percent(row.passRate), ci,
                           number(row.meanScore), value, number(row.p50), number(row.p95)])
         }
         let widths = table[0].indices.map { column in table.map { $0[column].count }.max() ?? 0 }

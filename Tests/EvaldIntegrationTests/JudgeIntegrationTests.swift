@@ -217,6 +217,13 @@ import Glibc
         let verdicts = try scores(h).map(\.verdict.outcome)
         #expect(verdicts == Array(repeating: .scored(score: 2, passed: false, reason: "misses the point"), count: 5))
         #expect(stub.requests.allSatisfy { $0.path == "/v1/messages" && $0.header("x-api-key") == Self.apiKey && $0.header("anthropic-version") != nil })
+        // evald metrics: the judge series named judge:NAME, with its identity, pass rate and mean score.
+        let metrics = try h.run(["metrics", "--json", "--until", "2026-11-29T00:00:00Z", "--window", "1d"])
+        let series = try #require((metrics.json["series"] as? [[String: Any]])?.first { $0["metric"] as? String == "judge:helpfulness" })
+        #expect((series["judge"] as? String)?.hasPrefix("helpfulness@2+") == true)
+        #expect(series["n"] as? Int == 5)
+        #expect(series["pass_rate"] as? Double == 0)
+        #expect(series["mean_score"] as? Double == 2)
         // A failing score makes explain exit 1 and show the reason.
         let explain = try h.run(["explain", "e-1"])
         #expect(explain.code == 1)
