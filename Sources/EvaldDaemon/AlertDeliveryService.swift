@@ -78,10 +78,11 @@ public final class AlertDeliveryService: Service, @unchecked Sendable {
         var summary = DrainSummary()
         let at = now()
         do {
-            let intervals = receivers.values.map { receiver -> (name: String, interval: Double) in
-                (receiver.name, Self.repeatInterval(receiver, config: config))
+            let schedules = receivers.values.map { receiver in
+                StateStore.RepeatSchedule(receiver: receiver.name, interval: Self.repeatInterval(receiver, config: config),
+                                          severities: AlertSeverity.allCases.filter(receiver.accepts).map(\.rawValue))
             }
-            try store.enqueueRepeats(receivers: intervals, now: at)
+            try store.enqueueRepeats(schedules, now: at)
         } catch {
             logger.error("alerts.repeat_failed", metadata: ["error": "\(error)"])
         }

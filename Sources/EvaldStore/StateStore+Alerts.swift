@@ -205,22 +205,39 @@ extension StateStore {
         }
     }
 
-    /// Queues a repeat for each firing alert and receiver whose last notification is older
-    /// than the receiver's interval and that has none pending. Returns how many.
+    /// A receiver as the repeat schedule sees it.
+    public struct RepeatSchedule: Sendable {
+        public var receiver: String
+        public var interval: Double
+        /// The severities it takes (its min_severity and above).
+        public var severities: [String]
+        public init(receiver: String, interval: Double, severities: [String]) {
+            self.receiver = receiver
+            self.interval = interval
+            self.severities = severities
+        }
+    }
+
+    /// Queues a notification for each firing alert and receiver that has none pending and
+    /// whose last one is older than the receiver's interval: the repeats while firing, and the
+    /// first notification for a receiver added while the alert was already firing. Returns how many.
     @discardableResult
-    public func enqueueRepeats(receivers: [(name: String, interval: Double)], now: Date) throws -> Int {
+    public func enqueueRepeats(_ schedules: [RepeatSchedule], now: Date) throws -> Int {
         try write { db in
             var queued = 0
             let t = now.timeIntervalSince1970
-            for receiver in receivers {
+            for schedule in schedules where !schedule.severities.isEmpty {
+                let placeholders = Array(repeating: "?", count: schedule.severities.count).joined(separator: ",")
+                var arguments: [any DatabaseValueConvertible] = [schedule.receiver, t, t]
+                arguments += schedule.severities
+                arguments += [schedule.receiver, schedule.receiver, t - schedule.interval]
                 try db.execute(sql: """
                     INSERT INTO outbox (alert_id, receiver, event, created_at, next_attempt_at)
                     SELECT a.id, ?, 'repeat', ?, ? FROM alert a
-                    WHERE a.state = 'firing'
-                      AND EXISTS (SELECT 1 FROM outbox o WHERE o.alert_id = a.id AND o.receiver = ?)
+                    WHERE a.state = 'firing' AND a.severity IN (\(placeholders))
                       AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.alert_id = a.id AND o.receiver = ? AND o.sent_at IS NULL AND o.gave_up_at IS NULL)
-                      AND (SELECT MAX(COALESCE(o.sent_at, o.created_at)) FROM outbox o WHERE o.alert_id = a.id AND o.receiver = ?) <= ?
-                    """, arguments: [receiver.name, t, t, receiver.name, receiver.name, receiver.name, t - receiver.interval])
+                      AND COALESCE((SELECT MAX(COALESCE(o.sent_at, o.gave_up_at, o.created_at)) FROM outbox o WHERE o.alert_id = a.id AND o.receiver = ?), 0) <= ?
+                    """, arguments: StatementArguments(arguments))
                 queued += db.changesCount
             }
             return queued
