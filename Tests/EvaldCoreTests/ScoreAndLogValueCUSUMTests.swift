@@ -6,7 +6,7 @@ import Testing
 @Suite struct ScoreAndLogValueCUSUMTests {
     @Test func brookEvansMatchesMonteCarloForScoresUnderAShift() throws {
         let base = ScoreBaseline(counts: [30, 40, 100, 330, 500])
-        var cusum = try ScoreCUSUM(baseline: base, minMeanDrop: 0.1, targetARL: 2_000)
+        var cusum = try ScoreCUSUM(baseline: base, minMeanDrop: 0.1, targetARL: 2_000, estimationGuard: false)
         // Half a point of mean moved from 5 to 3: the run length under a drop of 0.2.
         let shifted = [0.03, 0.04, 0.20, 0.33, 0.40]
         let predicted = cusum.averageRunLength(probabilities: shifted)
@@ -29,7 +29,7 @@ import Testing
         var base = ScoreBaseline(counts: [0, 0, 0, 0, 0])
         for _ in 0..<2_000 { base.record(score: score(&rng, probabilities)) }
         #expect(base.isReady(minSamples: 1_000))
-        var cusum = try ScoreCUSUM(baseline: base, minMeanDrop: 0.1, targetARL: 1_000_000)
+        var cusum = try ScoreCUSUM(baseline: base, minMeanDrop: 0.1, targetARL: 200_000, estimationGuard: false)
         var alarms = 0
         for _ in 0..<8_000 where cusum.update(score: score(&rng, probabilities)).isAlarm { alarms += 1 }
         #expect(alarms == 0)
@@ -59,5 +59,17 @@ import Testing
         var n = 0
         repeat { n += 1 } while !cusum.update(value: exp(7 + log(1.5) + 0.5 * normal())).isAlarm && n < 2_000
         #expect(n < 200)
+    }
+
+    @Test func scoreThresholdAllowsForTheBaselinesEstimationError() throws {
+        let small = ScoreBaseline(counts: [30, 40, 100, 330, 500])
+        let guarded = try ScoreCUSUM(baseline: small, minMeanDrop: 0.1, targetARL: 1_000)
+        let bare = try ScoreCUSUM(baseline: small, minMeanDrop: 0.1, targetARL: 1_000, estimationGuard: false)
+        #expect(guarded.threshold > bare.threshold)
+        #expect(bare.averageRunLength(probabilities: small.probabilities) >= 1_000)
+        // 1,000 scores: the mean's standard error is about 0.03 points; allowing for it costs
+        // about 1.1x in ARL at the point estimate at this target.
+        #expect(guarded.averageRunLength(probabilities: small.probabilities)
+                > 1.08 * bare.averageRunLength(probabilities: small.probabilities))
     }
 }

@@ -62,7 +62,10 @@ public struct BernoulliCUSUM: Sendable, Equatable {
                             failUnits: Int((onFail / unit).rounded()),
                             passUnits: Int((onPass / unit).rounded()), thresholdUnits: 1)
         let chain = design
-        design.thresholdUnits = try CUSUMThreshold.thresholdUnits(targetARL: targetARL) { units in
+        // The threshold for the point estimate is a lower bound for the guarded one (the
+        // average false-alarm rate over a spread is higher), and is cheap to find first.
+        let unguarded = try CUSUMThreshold.thresholdUnits(steps: design.steps(failRate: q0), targetARL: targetARL)
+        design.thresholdUnits = try CUSUMThreshold.thresholdUnits(targetARL: targetARL, atLeast: unguarded) { units in
             BaselineGuard.effectiveRunLength(center: q0, spread: spread) {
                 CUSUMThreshold.averageRunLength(steps: chain.steps(failRate: $0), thresholdUnits: units)
             }

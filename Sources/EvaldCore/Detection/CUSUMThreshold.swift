@@ -24,7 +24,10 @@ public enum CUSUMThreshold {
         // band[i * width + (j - i + down)] holds (I - R)[i][j].
         var band = [Double](repeating: 0, count: n * width)
         var rhs = [Double](repeating: 1, count: n)
-        band.withUnsafeMutableBufferPointer { m in
+        band.withUnsafeMutableBufferPointer { buffer in
+            // Raw pointers: the loops below stay inside the band by construction, and
+            // unchecked access keeps debug builds (the tests) fast.
+            let m = buffer.baseAddress!
             for i in 0..<n {
                 m[i * width + down] += 1
                 for step in steps where step.probability > 0 {
@@ -34,7 +37,8 @@ public enum CUSUMThreshold {
                     m[i * width + (j - i + down)] -= step.probability
                 }
             }
-            rhs.withUnsafeMutableBufferPointer { b in
+            rhs.withUnsafeMutableBufferPointer { rhsBuffer in
+                let b = rhsBuffer.baseAddress!
                 // Forward elimination within the band; no fill-in outside it without pivoting.
                 for k in 0..<n {
                     let pivot = m[k * width + down]
@@ -80,18 +84,37 @@ public enum CUSUMThreshold {
 
     /// The same search for any run length that grows with the threshold (e.g. one averaged
     /// over an uncertain baseline, `BaselineGuard`).
-    public static func thresholdUnits(targetARL: Double, maxUnits: Int = 1 << 16,
+    /// `atLeast`: a threshold known to fall short or be just enough (e.g. the one for the
+    /// point estimate when the run length is averaged over an uncertain baseline); the search
+    /// then starts there instead of at 1.
+    public static func thresholdUnits(targetARL: Double, maxUnits: Int = 1 << 16, atLeast start: Int = 1,
                                       runLength: (Int) -> Double) throws -> Int {
         guard targetARL > 1 else { return 1 }
-        var high = 1
-        while runLength(high) < targetARL {
-            high *= 2
-            if high > maxUnits {
-                throw Problem(description: "no threshold below \(maxUnits) units reaches an ARL of \(targetARL)")
+        // Bracket: ARL(low) < target <= ARL(high); low = 0 stands for "nothing shorter".
+        var low = 0, lowARL = 1.0, high = 1, highARL = 0.0
+        if start > 1 {
+            let startARL = runLength(start)
+            if startARL >= targetARL { return start }
+            low = start; lowARL = startARL
+            var stride = max(1, start / 16)
+            high = start + stride
+            while true {
+                highARL = runLength(high)
+                if highARL >= targetARL { break }
+                low = high; lowARL = highARL
+                stride *= 2
+                high += stride
+                if high > maxUnits { throw Problem(description: "no threshold below \(maxUnits) units reaches an ARL of \(targetARL)") }
+            }
+        } else {
+            while true {
+                highARL = runLength(high)
+                if highARL >= targetARL { break }
+                low = high; lowARL = highARL
+                high *= 2
+                if high > maxUnits { throw Problem(description: "no threshold below \(maxUnits) units reaches an ARL of \(targetARL)") }
             }
         }
-        var low = high / 2  // ARL(low) < target, or low == 0
-        var lowARL = low > 0 ? runLength(low) : 1, highARL = runLength(high)
         // ln ARL is close to linear in the threshold (ARL grows like exp(h), Siegmund 1985), so
         // interpolating on it finds N in a few solves; bisection takes over if it stalls.
         var iteration = 0

@@ -1,0 +1,324 @@
+// The detection benchmark (issue 6): a simulation that drives the production detectors of
+// EvaldCore (BernoulliCUSUM, ScoreCUSUM, RecoveryCUSUM, DriftSPRT, with their thresholds from
+// CUSUMThreshold and baselines estimated by PassRateBaseline / ScoreBaseline) and prints a
+// Markdown section for Benchmarks/RESULTS.md. Seeded (SplitMix64): the numbers reproduce.
+//
+// Usage: evald-detection-benchmark [scale]   (scale 1 = the recorded run; 0.1 for a quick look)
+import EvaldCore
+import EvaldTesting
+import Foundation
+
+let scale = CommandLine.arguments.count > 1 ? Double(CommandLine.arguments[1]) ?? 1 : 1
+func reps(_ n: Int) -> Int { max(20, Int(Double(n) * scale)) }
+
+// Single-threaded simulation: the generator and the design cache are only touched from
+// top-level code and the functions it calls, all on the main thread.
+nonisolated(unsafe) var rng = SplitMix64(state: 20_261_130)
+func uniform() -> Double { Double(rng.next() >> 11) / Double(1 << 53) }
+func normal() -> Double {
+    let u = max(uniform(), 1e-300), v = uniform()
+    return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
+}
+func draw(_ probabilities: [Double]) -> Int {
+    var u = uniform()
+    for (i, p) in probabilities.enumerated() {
+        if u < p { return i + 1 }
+        u -= p
+    }
+    return probabilities.count
+}
+func mean(_ xs: [Int]) -> Double { Double(xs.reduce(0, +)) / Double(max(1, xs.count)) }
+func p90(_ xs: [Int]) -> Int {
+    let s = xs.sorted()
+    return s.isEmpty ? 0 : s[min(s.count - 1, Int((0.9 * Double(s.count)).rounded(.up)) - 1)]
+}
+func f0(_ x: Double) -> String { x.isFinite ? String(format: "%.0f", x) : "inf" }
+func f1(_ x: Double) -> String { String(format: "%.1f", x) }
+func f3(_ x: Double) -> String { String(format: "%.3f", x) }
+
+// The budget: one false alarm per 10,000 samples for one series sampled once a second,
+// through the same mapping the daemon uses.
+let targetARL = DetectionBudget.targetARL(falseAlarmEvery: 10_000, sampledPerSecond: 1, seriesCount: 1)
+let minDrop = 0.05
+let p0 = 0.90
+let historySizes = [1_000, 5_000]
+let started = Date()
+
+func estimatedBaseline(passRate: Double, samples: Int) -> PassRateBaseline {
+    var b = PassRateBaseline(samples: 0, passes: 0)
+    for _ in 0..<samples { b.record(passed: uniform() < passRate) }
+    return b
+}
+
+/// Designs by (history, passes, guard): the design depends on the baseline only through its
+/// counts, so equal estimates share one Brook-Evans computation.
+nonisolated(unsafe) var designCache: [String: BernoulliCUSUM] = [:]
+func detector(_ baseline: PassRateBaseline, _ margin: BaselineGuard) -> BernoulliCUSUM {
+    let key = "\(baseline.samples)/\(baseline.passes)/\(margin.estimationError)/\(margin.wanderStandardDeviation)"
+    if let cached = designCache[key] { return cached }
+    let made = try! BernoulliCUSUM(baseline: baseline, minDrop: minDrop, targetARL: targetARL, guard: margin)
+    designCache[key] = made
+    return made
+}
+
+/// Samples per false alarm: episodes each with a freshly estimated baseline, run until an
+/// alarm or `cap` samples; total samples / alarms (censoring-safe rate estimate).
+/// `passRate(i, baselineRate)` gives the true pass rate at sample i of the episode.
+func inControlARL(episodes: Int, cap: Int, history: Int, guard margin: BaselineGuard,
+                  passRate: (Int, Double) -> Double) -> Double {
+    var samples = 0, alarms = 0
+    for _ in 0..<episodes {
+        let baseline = estimatedBaseline(passRate: p0, samples: history)
+        var cusum = detector(baseline, margin)
+        var i = 0
+        while i < cap {
+            let failed = uniform() >= passRate(i, baseline.passRate)
+            i += 1
+            if cusum.update(failed: failed).isAlarm { alarms += 1; break }
+        }
+        samples += i
+    }
+    return alarms == 0 ? .infinity : Double(samples) / Double(alarms)
+}
+
+/// Worst-case (zero-start) delays: a fresh detector on a freshly estimated baseline meets the
+/// new rate from its first sample.
+func cusumDelays(to passRate: Double, runs: Int, history: Int, guard margin: BaselineGuard) -> [Int] {
+    (0..<runs).map { _ in
+        var cusum = detector(estimatedBaseline(passRate: p0, samples: history), margin)
+        var n = 0
+        repeat { n += 1 } while !cusum.update(failed: uniform() >= passRate).isAlarm && n < 100_000
+        return n
+    }
+}
+
+// MARK: Fixed-window rule, calibrated by simulation to the same false-alarm rate.
+
+/// "At least m fails among the last W samples" (a pass rate below 1 - m/W), alarming then
+/// starting over with an empty window. Returns the smallest m whose simulated false-alarm rate
+/// at p0 is at most 1/targetARL, and that rate.
+func calibrateWindow(width: Int, length: Int, outcome: () -> Double, alarmsAbove: (Double) -> Bool = { _ in true },
+                     candidates: [Double]) -> (threshold: Double, arl: Double) {
+    let stream = (0..<length).map { _ in outcome() }
+    for c in candidates {
+        var alarms = 0, sum = 0.0, filled = 0
+        var window = [Double](repeating: 0, count: width)
+        for (i, x) in stream.enumerated() {
+            let slot = i % width
+            if filled == width { sum -= window[slot] } else { filled += 1 }
+            window[slot] = x
+            sum += x
+            if filled == width && sum >= c - 1e-9 {
+                alarms += 1
+                filled = 0; sum = 0
+                window = [Double](repeating: 0, count: width)
+            }
+        }
+        let arl = alarms == 0 ? Double.infinity : Double(length) / Double(alarms)
+        if arl >= targetARL { return (c, arl) }
+    }
+    return (candidates.last!, .nan)
+}
+
+/// Steady-state window delays (favourable to the window: it starts full of in-control data).
+func windowDelays(width: Int, threshold: Double, runs: Int, inControl: () -> Double, changed: () -> Double) -> [Int] {
+    (0..<runs).map { _ in
+        var window = (0..<width).map { _ in inControl() }
+        var sum = window.reduce(0, +)
+        var n = 0
+        while n < 100_000 {
+            let x = changed()
+            sum += x - window[n % width]
+            window[n % width] = x
+            n += 1
+            if sum >= threshold - 1e-9 { break }
+        }
+        return n
+    }
+}
+
+var out: [String] = []
+let stamp = ISO8601DateFormatter().string(from: Date())
+out.append("## Detection, \(stamp)\n")
+out.append("Simulation driving the production detectors (`Benchmarks/detection`, seeded; scale \(scale)). "
+    + "Budget: one false alarm per \(f0(targetARL)) samples (`DetectionBudget.targetARL(falseAlarmEvery: 10000 s, sampledPerSecond: 1, seriesCount: 1)`). "
+    + "p0 = \(p0), min_drop = \(minDrop). Baselines are estimated per run from the stated number of history samples by `PassRateBaseline` / `ScoreBaseline`. "
+    + "CUSUM delays are zero-start (the worst case, as in the issue's optimum); window delays start from a full in-control window (the window's best case). "
+    + "In-control ARL = samples / false alarms over many episodes, each with a freshly estimated baseline.\n")
+
+// MARK: 1. Pass rates
+
+let standardGuard = BaselineGuard.standard(minDrop: minDrop)
+let drops = [0.85, 0.80, 0.70]
+let goals = [0.85: 370, 0.80: 133, 0.70: 48]
+out.append("### Pass rate (p0 = 0.90), BernoulliCUSUM vs a 1,000-sample window\n")
+out.append("| detector | history | guard | threshold h | in-control ARL | 0.85 mean / p90 | 0.80 mean / p90 | 0.70 mean / p90 |")
+out.append("|:--|---:|:--|---:|---:|---:|---:|---:|")
+let known = PassRateBaseline(samples: 10_000_000, passes: 9_000_000)
+let exact = try! BernoulliCUSUM(baseline: known, minDrop: minDrop, targetARL: targetARL, guard: .none)
+out.append("| CUSUM, Brook-Evans (exact baseline) | known | none | \(f3(exact.threshold)) | \(f0(exact.averageRunLength(failRate: 0.1))) | "
+    + drops.map { "\(f0(exact.averageRunLength(failRate: 1 - $0))) / -" }.joined(separator: " | ") + " |")
+for history in historySizes {
+    for (name, margin) in [("none", BaselineGuard.none), ("standard", standardGuard)] {
+        let sampleDesign = try! BernoulliCUSUM(baseline: PassRateBaseline(samples: history, passes: history * 9 / 10),
+                                               minDrop: minDrop, targetARL: targetARL, guard: margin)
+        let arl = inControlARL(episodes: reps(300), cap: 200_000, history: history, guard: margin) { _, _ in p0 }
+        let cells = drops.map { drop -> String in
+            let d = cusumDelays(to: drop, runs: reps(1_000), history: history, guard: margin)
+            return "\(f1(mean(d))) / \(p90(d))"
+        }
+        out.append("| CUSUM (simulated) | \(history) | \(name) | \(f3(sampleDesign.threshold)) | \(f0(arl)) | " + cells.joined(separator: " | ") + " |")
+    }
+}
+let windowWidth = 1_000
+let window = calibrateWindow(width: windowWidth, length: Int(3_000_000 * max(scale, 0.2)),
+                             outcome: { uniform() >= p0 ? 1 : 0 }, candidates: (100...200).map(Double.init))
+let windowCells = drops.map { drop -> String in
+    let d = windowDelays(width: windowWidth, threshold: window.threshold, runs: reps(1_000),
+                         inControl: { uniform() >= p0 ? 1 : 0 }, changed: { uniform() >= drop ? 1 : 0 })
+    return "\(f1(mean(d))) / \(p90(d))"
+}
+out.append("| window: >= \(Int(window.threshold)) fails in last \(windowWidth) (calibrated by simulation) | known | - | - | \(f0(window.arl)) | "
+    + windowCells.joined(separator: " | ") + " |")
+out.append("\nGoals at one false alarm per 10,000 samples (mean delay): 0.85 <= \(goals[0.85]!), 0.80 <= \(goals[0.80]!), 0.70 <= \(goals[0.70]!).\n")
+
+// MARK: 2. Robustness: a baseline a little off, hourly wander
+
+out.append("### False alarms when the baseline is off (pass rate, history 5,000)\n")
+out.append("| true pass rate | guard | samples per false alarm | vs budget |")
+out.append("|:--|:--|---:|---:|")
+let wanderGuard = BaselineGuard(estimationError: true, wanderStandardDeviation: 0.01)
+let scenarios: [(String, BaselineGuard, String)] = [
+    ("none", .none, "off"), ("standard", standardGuard, "off"), ("wander sd 0.01", wanderGuard, "off"),
+    ("none", .none, "wander"), ("standard", standardGuard, "wander"), ("wander sd 0.01", wanderGuard, "wander"),
+]
+for (name, margin, kind) in scenarios {
+    var hourRates: [Int: Double] = [:]
+    let arl = inControlARL(episodes: reps(200), cap: 300_000, history: 5_000, guard: margin) { i, estimate in
+        if kind == "off" { return estimate - 0.005 }
+        // Hourly wander at 1 sample a second: each block of 3,600 samples has its own rate.
+        let hour = i / 3_600
+        if i % 3_600 == 0 || hourRates[hour] == nil { hourRates = [hour: min(1, p0 + 0.01 * normal())] }
+        return hourRates[hour]!
+    }
+    let label = kind == "off" ? "0.005 below the estimate" : "0.90, wandering hourly (sd 0.01)"
+    out.append("| \(label) | \(name) | \(f0(arl)) | \(f3(targetARL / arl))x |")
+}
+let wanderDesign = try! BernoulliCUSUM(baseline: PassRateBaseline(samples: 5_000, passes: 4_500), minDrop: minDrop,
+                                       targetARL: targetARL, guard: wanderGuard)
+out.append("\nCost of the wander guard (sd 0.01) in delay, Brook-Evans at history 5,000: "
+    + drops.map { "\($0): \(f0(wanderDesign.averageRunLength(failRate: 1 - $0)))" }.joined(separator: ", ") + ".\n")
+
+// MARK: 3. Recovery
+
+let recovery = try! RecoveryCUSUM(baseline: known, minDrop: minDrop, resolveSamples: 100)
+var resolveTimes: [Int] = []
+for _ in 0..<reps(1_000) {
+    var r = recovery
+    var n = 0
+    repeat { n += 1 } while !r.update(failed: uniform() >= p0) && n < 100_000
+    resolveTimes.append(n)
+}
+var falseResolves = 0, stillDownSamples = 0
+for _ in 0..<reps(40) {
+    var r = recovery
+    var n = 0
+    while n < 200_000 {
+        n += 1
+        if r.update(failed: uniform() >= p0 - minDrop) { falseResolves += 1; break }
+    }
+    stillDownSamples += n
+}
+out.append("### Recovery (hysteresis), resolve_samples = 100\n")
+out.append("| case | Brook-Evans ARL | simulated |")
+out.append("|:--|---:|---:|")
+out.append("| full recovery to 0.90: samples to resolve (mean / p90) | \(f0(recovery.averageRunLength(failRate: 0.1))) | \(f1(mean(resolveTimes))) / \(p90(resolveTimes)) |")
+out.append("| still 0.05 below (0.85): samples per false resolve | \(f0(recovery.averageRunLength(failRate: 0.15))) | "
+    + (falseResolves == 0 ? "none in \(stillDownSamples)" : f0(Double(stillDownSamples) / Double(falseResolves))) + " |\n")
+
+// MARK: 4. Scores
+
+let scoreP = [0.03, 0.04, 0.10, 0.33, 0.50]
+func droppedScores(_ d: Double) -> [Double] {
+    // Move d/2 of probability from 5 to 3: the mean falls by d.
+    var p = scoreP
+    p[4] -= d / 2
+    p[2] += d / 2
+    return p
+}
+func scoreBaseline(_ n: Int) -> ScoreBaseline {
+    var b = ScoreBaseline(counts: [0, 0, 0, 0, 0])
+    for _ in 0..<n { b.record(score: draw(scoreP)) }
+    return b
+}
+let scoreDrops = [0.1, 0.2, 0.4]
+let scoreHistory = 5_000
+out.append("### Judge scores 1-5 (\(scoreP.map { String($0) }.joined(separator: ", "))), ScoreCUSUM (min mean drop 0.1) vs a 500-sample window\n")
+out.append("| detector | history | in-control ARL | -0.1 mean / p90 | -0.2 mean / p90 | -0.4 mean / p90 |")
+out.append("|:--|---:|---:|---:|---:|---:|")
+let exactScores = try! ScoreCUSUM(baseline: ScoreBaseline(counts: scoreP.map { Int($0 * 1_000_000) }), minMeanDrop: 0.1,
+                                  targetARL: targetARL, estimationGuard: false)
+out.append("| ScoreCUSUM, Brook-Evans (exact baseline) | known | \(f0(exactScores.averageRunLength(probabilities: scoreP))) | "
+    + scoreDrops.map { "\(f0(exactScores.averageRunLength(probabilities: droppedScores($0)))) / -" }.joined(separator: " | ") + " |")
+// A pool of detectors, each designed on its own freshly estimated baseline (a design on a
+// 5-value histogram costs ~0.1 s, so runs draw from the pool instead of each making one).
+let scoreDetectors = (0..<max(10, Int(60 * min(1, scale * 4)))).map { _ in
+    try! ScoreCUSUM(baseline: scoreBaseline(scoreHistory), minMeanDrop: 0.1, targetARL: targetARL)
+}
+var scoreSamples = 0, scoreAlarms = 0
+for _ in 0..<reps(200) {
+    var c = scoreDetectors[Int(rng.next() % UInt64(scoreDetectors.count))]
+    var i = 0
+    while i < 200_000 {
+        i += 1
+        if c.update(score: draw(scoreP)).isAlarm { scoreAlarms += 1; break }
+    }
+    scoreSamples += i
+}
+let scoreCells = scoreDrops.map { d -> String in
+    let p = droppedScores(d)
+    let delays = (0..<reps(1_000)).map { _ -> Int in
+        var c = scoreDetectors[Int(rng.next() % UInt64(scoreDetectors.count))]
+        var n = 0
+        repeat { n += 1 } while !c.update(score: draw(p)).isAlarm && n < 100_000
+        return n
+    }
+    return "\(f1(mean(delays))) / \(p90(delays))"
+}
+out.append("| ScoreCUSUM (simulated) | \(scoreHistory) | \(scoreAlarms == 0 ? "inf" : f0(Double(scoreSamples) / Double(scoreAlarms))) | " + scoreCells.joined(separator: " | ") + " |")
+// Window on the mean score: alarm when the sum of (5 - score) over the last 500 reaches c.
+let scoreWindow = calibrateWindow(width: 500, length: Int(3_000_000 * max(scale, 0.2)), outcome: { Double(5 - draw(scoreP)) },
+                                  candidates: stride(from: 385.0, through: 600, by: 1).map { $0 })
+let scoreWindowCells = scoreDrops.map { d -> String in
+    let p = droppedScores(d)
+    let delays = windowDelays(width: 500, threshold: scoreWindow.threshold, runs: reps(1_000),
+                              inControl: { Double(5 - draw(scoreP)) }, changed: { Double(5 - draw(p)) })
+    return "\(f1(mean(delays))) / \(p90(delays))"
+}
+out.append("| window: mean of last 500 <= \(String(format: "%.3f", 5 - scoreWindow.threshold / 500)) (calibrated) | known | \(f0(scoreWindow.arl)) | "
+    + scoreWindowCells.joined(separator: " | ") + " |\n")
+
+// MARK: 5. Drift
+
+let alpha = 0.01
+out.append("### Provider drift: DriftSPRT (alpha = \(alpha), old baseline 1,000 samples, watched after every sample for up to 5,000)\n")
+out.append("| new version's pass rate | switches | drift alerts | rate per switch | mean / p90 samples to alert | mean samples to \"no drift\" |")
+out.append("|:--|---:|---:|---:|---:|---:|")
+for newPass in [0.90, 0.85, 0.80, 0.70] {
+    let switches = reps(newPass == 0.90 ? 3_000 : 500)
+    var alerts = 0, delays: [Int] = [], clears: [Int] = []
+    for _ in 0..<switches {
+        var sprt = DriftSPRT(oldBaseline: estimatedBaseline(passRate: p0, samples: 1_000), alpha: alpha, minDrop: minDrop,
+                             minSamples: 100)!
+        var cleared = false
+        for n in 1...5_000 {
+            let verdict = sprt.update(failed: uniform() >= newPass)
+            if verdict == .noDrift && !cleared { cleared = true; clears.append(n) }
+            if verdict == .drift { alerts += 1; delays.append(n); break }
+        }
+    }
+    out.append("| \(newPass) | \(switches) | \(alerts) | \(String(format: "%.4f", Double(alerts) / Double(switches))) | "
+        + (delays.isEmpty ? "-" : "\(f1(mean(delays))) / \(p90(delays))") + " | " + (clears.isEmpty ? "-" : f1(mean(clears))) + " |")
+}
+out.append("\nRun time \(f1(Date().timeIntervalSince(started))) s.\n")
+print(out.joined(separator: "\n"))
