@@ -306,7 +306,7 @@ out.append("| window: mean of last 500 <= \(String(format: "%.3f", 5 - scoreWind
 
 let alpha = 0.01
 out.append("### Provider drift: DriftSPRT (alpha = \(alpha), old baseline 1,000 samples, watched after every sample for up to 5,000)\n")
-out.append("| new version's pass rate | switches | drift alerts | rate per switch | mean / p90 samples to alert | mean samples to \"no drift\" |")
+out.append("| new version's pass rate | switches | drift alerts | rate per switch | mean / p90 samples to alert | \"no drift\" said: share / mean samples |")
 out.append("|:--|---:|---:|---:|---:|---:|")
 for newPass in [0.90, 0.85, 0.80, 0.70] {
     let switches = reps(newPass == 0.90 ? 3_000 : 500)
@@ -322,7 +322,7 @@ for newPass in [0.90, 0.85, 0.80, 0.70] {
         }
     }
     out.append("| \(newPass) | \(switches) | \(alerts) | \(String(format: "%.4f", Double(alerts) / Double(switches))) | "
-        + (delays.isEmpty ? "-" : "\(f1(mean(delays))) / \(p90(delays))") + " | " + (clears.isEmpty ? "-" : f1(mean(clears))) + " |")
+        + (delays.isEmpty ? "-" : "\(f1(mean(delays))) / \(p90(delays))") + " | " + (clears.isEmpty ? "0" : "\(String(format: "%.4f", Double(clears.count) / Double(switches))) / \(f1(mean(clears)))") + " |")
 }
 out.append("\nRun time \(f1(Date().timeIntervalSince(started))) s.\n")
 print(out.joined(separator: "\n"))

@@ -19,7 +19,7 @@ import Foundation
 /// slightly worse.
 ///
 /// "No drift" is the mirror image, so it is always valid too: a mixture SPRT of the new fail
-/// rate against q_none = old rate + min_drop, with alternatives q_none - {1/2, 1, 3/2} x
+/// rate against q_none = (old rate's Wilson lower bound) + min_drop, with alternatives q_none - {1/2, 1, 3/2} x
 /// min_drop, says it once it reaches 1/alpha after at least `minSamples` samples. If the new
 /// version really is min_drop worse, it says "no drift" with probability at most alpha, however
 /// often it is checked (a fixed-sample confidence bound re-checked after every sample would
@@ -61,7 +61,11 @@ public struct DriftSPRT: Codable, Sendable, Equatable {
         alternatives = candidates.isEmpty ? [(reference + 1) / 2] : candidates
         logRatioOnFail = alternatives.map { log($0 / reference) }
         logRatioOnPass = alternatives.map { log((1 - $0) / (1 - reference)) }
-        let worse = min(0.999, oldBaseline.failRate + minDrop)
+        // The old rate at its lower bound: an old baseline that came out high must not make a
+        // min_drop-worse version look acceptable.
+        let oldLow = WilsonInterval.bounds(passes: Int64(oldBaseline.failures), n: Int64(oldBaseline.samples), z: z)?.low
+            ?? oldBaseline.failRate
+        let worse = min(0.999, min(oldLow, oldBaseline.failRate) + minDrop)
         let better = [0.5, 1, 1.5].map { worse - $0 * minDrop }.filter { $0 > 0.0005 }
         let clearing = better.isEmpty ? [worse / 2] : better
         clearRatioOnFail = clearing.map { log($0 / worse) }
