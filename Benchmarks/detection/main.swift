@@ -61,22 +61,24 @@ func detector(_ baseline: PassRateBaseline, _ margin: BaselineGuard) -> Bernoull
     return made
 }
 
-/// Samples per false alarm: episodes each with a freshly estimated baseline, run until an
-/// alarm or `cap` samples; total samples / alarms (censoring-safe rate estimate).
+/// Samples per false alarm, as a deployment sees it: each episode estimates a baseline,
+/// designs the detector once and runs it for `length` samples, resetting after each alarm (a
+/// series keeps its design for a long time). Total samples / total alarms over equal-length
+/// episodes is then 1 / E[1 / ARL], the average false-alarm rate over baseline estimates.
+/// (Stopping each episode at its first alarm would instead average the ARLs themselves, which
+/// the lucky, high-estimate baselines dominate, and would flatter an unguarded design.)
 /// `passRate(i, baselineRate)` gives the true pass rate at sample i of the episode.
-func inControlARL(episodes: Int, cap: Int, history: Int, guard margin: BaselineGuard,
+func inControlARL(episodes: Int, length: Int, history: Int, guard margin: BaselineGuard,
                   passRate: (Int, Double) -> Double) -> Double {
     var samples = 0, alarms = 0
     for _ in 0..<episodes {
         let baseline = estimatedBaseline(passRate: p0, samples: history)
         var cusum = detector(baseline, margin)
-        var i = 0
-        while i < cap {
-            let failed = uniform() >= passRate(i, baseline.passRate)
-            i += 1
-            if cusum.update(failed: failed).isAlarm { alarms += 1; break }
+        for i in 0..<length where cusum.update(failed: uniform() >= passRate(i, baseline.passRate)).isAlarm {
+            alarms += 1
+            cusum.reset()
         }
-        samples += i
+        samples += length
     }
     return alarms == 0 ? .infinity : Double(samples) / Double(alarms)
 }
@@ -144,7 +146,7 @@ out.append("Simulation driving the production detectors (`Benchmarks/detection`,
     + "Budget: one false alarm per \(f0(targetARL)) samples (`DetectionBudget.targetARL(falseAlarmEvery: 10000 s, sampledPerSecond: 1, seriesCount: 1)`). "
     + "p0 = \(p0), min_drop = \(minDrop). Baselines are estimated per run from the stated number of history samples by `PassRateBaseline` / `ScoreBaseline`. "
     + "CUSUM delays are zero-start (the worst case, as in the issue's optimum); window delays start from a full in-control window (the window's best case). "
-    + "In-control ARL = samples / false alarms over many episodes, each with a freshly estimated baseline.\n")
+    + "In-control ARL = samples / false alarms over many episodes of fixed length, each with a freshly estimated baseline designed once (reset after each alarm): 1 / E[1 / ARL], the false-alarm rate averaged over baseline estimates.\n")
 
 // MARK: 1. Pass rates
 
@@ -162,7 +164,7 @@ for history in historySizes {
     for (name, margin) in [("none", BaselineGuard.none), ("standard", standardGuard)] {
         let sampleDesign = try! BernoulliCUSUM(baseline: PassRateBaseline(samples: history, passes: history * 9 / 10),
                                                minDrop: minDrop, targetARL: targetARL, guard: margin)
-        let arl = inControlARL(episodes: reps(300), cap: 200_000, history: history, guard: margin) { _, _ in p0 }
+        let arl = inControlARL(episodes: reps(400), length: 50_000, history: history, guard: margin) { _, _ in p0 }
         let cells = drops.map { drop -> String in
             let d = cusumDelays(to: drop, runs: reps(1_000), history: history, guard: margin)
             return "\(f1(mean(d))) / \(p90(d))"
@@ -194,7 +196,7 @@ let scenarios: [(String, BaselineGuard, String)] = [
 ]
 for (name, margin, kind) in scenarios {
     var hourRates: [Int: Double] = [:]
-    let arl = inControlARL(episodes: reps(200), cap: 300_000, history: 5_000, guard: margin) { i, estimate in
+    let arl = inControlARL(episodes: reps(300), length: 36_000, history: 5_000, guard: margin) { i, estimate in
         if kind == "off" { return estimate - 0.005 }
         // Hourly wander at 1 sample a second: each block of 3,600 samples has its own rate.
         let hour = i / 3_600
@@ -220,7 +222,7 @@ for _ in 0..<reps(1_000) {
     resolveTimes.append(n)
 }
 var falseResolves = 0, stillDownSamples = 0
-for _ in 0..<reps(40) {
+for _ in 0..<reps(300) {
     var r = recovery
     var n = 0
     while n < 200_000 {
@@ -265,15 +267,17 @@ out.append("| ScoreCUSUM, Brook-Evans (exact baseline) | known | \(f0(exactScore
 let scoreDetectors = (0..<max(10, Int(60 * min(1, scale * 4)))).map { _ in
     try! ScoreCUSUM(baseline: scoreBaseline(scoreHistory), minMeanDrop: 0.1, targetARL: targetARL)
 }
+// Each pooled design (its own estimated baseline) runs 50,000 in-control scores, reset after
+// each alarm, as for pass rates.
 var scoreSamples = 0, scoreAlarms = 0
-for _ in 0..<reps(200) {
-    var c = scoreDetectors[Int(rng.next() % UInt64(scoreDetectors.count))]
-    var i = 0
-    while i < 200_000 {
-        i += 1
-        if c.update(score: draw(scoreP)).isAlarm { scoreAlarms += 1; break }
+for (index, design) in scoreDetectors.enumerated() {
+    var c = design
+    let length = max(10_000, Int(50_000 * min(1, scale * 4) * 3 / 2)) * (index < scoreDetectors.count ? 1 : 0)
+    for _ in 0..<length where c.update(score: draw(scoreP)).isAlarm {
+        scoreAlarms += 1
+        c.reset()
     }
-    scoreSamples += i
+    scoreSamples += length
 }
 let scoreCells = scoreDrops.map { d -> String in
     let p = droppedScores(d)
@@ -302,7 +306,7 @@ out.append("| window: mean of last 500 <= \(String(format: "%.3f", 5 - scoreWind
 
 let alpha = 0.01
 out.append("### Provider drift: DriftSPRT (alpha = \(alpha), old baseline 1,000 samples, watched after every sample for up to 5,000)\n")
-out.append("| new version's pass rate | switches | drift alerts | rate per switch | mean / p90 samples to alert | mean samples to \"no drift\" |")
+out.append("| new version's pass rate | switches | drift alerts | rate per switch | mean / p90 samples to alert | \"no drift\" said: share / mean samples |")
 out.append("|:--|---:|---:|---:|---:|---:|")
 for newPass in [0.90, 0.85, 0.80, 0.70] {
     let switches = reps(newPass == 0.90 ? 3_000 : 500)
@@ -318,7 +322,7 @@ for newPass in [0.90, 0.85, 0.80, 0.70] {
         }
     }
     out.append("| \(newPass) | \(switches) | \(alerts) | \(String(format: "%.4f", Double(alerts) / Double(switches))) | "
-        + (delays.isEmpty ? "-" : "\(f1(mean(delays))) / \(p90(delays))") + " | " + (clears.isEmpty ? "-" : f1(mean(clears))) + " |")
+        + (delays.isEmpty ? "-" : "\(f1(mean(delays))) / \(p90(delays))") + " | " + (clears.isEmpty ? "0" : "\(String(format: "%.4f", Double(clears.count) / Double(switches))) / \(f1(mean(clears)))") + " |")
 }
 out.append("\nRun time \(f1(Date().timeIntervalSince(started))) s.\n")
 print(out.joined(separator: "\n"))

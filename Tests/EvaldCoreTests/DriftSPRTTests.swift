@@ -36,8 +36,26 @@ import Testing
         var same = try #require(DriftSPRT(oldBaseline: old, alpha: 0.01, minDrop: 0.05, minSamples: 100))
         n = 0
         while same.update(failed: uniform(&rng) < 0.1) != .noDrift && n < 5_000 { n += 1 }
-        #expect(same.verdict == .noDrift && n < 1_000)
+        #expect(same.verdict == .noDrift && n < 2_000)
         let copy = try JSONDecoder().decode(DriftSPRT.self, from: JSONEncoder().encode(same))
         #expect(copy == same)
+    }
+
+    @Test func noDriftIsRarelySaidOfAVersionThatIsMinDropWorse() throws {
+        // The "no drift" verdict is always valid too: at a new fail rate of old + min_drop it
+        // may be said with probability at most alpha however long the watch.
+        var rng = SplitMix64(state: 83)
+        let old = PassRateBaseline(samples: 1_000, passes: 900)
+        let fresh = try #require(DriftSPRT(oldBaseline: old, alpha: 0.05, minDrop: 0.05, minSamples: 100))
+        var cleared = 0
+        let trials = 200
+        for _ in 0..<trials {
+            var test = fresh
+            for _ in 0..<1_000 where test.update(failed: uniform(&rng) < old.failRate + 0.05) == .noDrift {
+                cleared += 1
+                break
+            }
+        }
+        #expect(Double(cleared) / Double(trials) <= 0.05 + 2 * (0.05 * 0.95 / Double(trials)).squareRoot())
     }
 }

@@ -18,8 +18,12 @@ import Foundation
 /// P(old rate > its bound), and the second term matters only when the new version is in fact
 /// slightly worse.
 ///
-/// "No drift" is said once at least `minSamples` samples of the new version put the upper
-/// bound of its fail rate below the old rate + min_drop: a drop of min_drop is ruled out.
+/// "No drift" is the mirror image, so it is always valid too: a mixture SPRT of the new fail
+/// rate against q_none = (old rate's Wilson lower bound) + min_drop, with alternatives q_none - {1/2, 1, 3/2} x
+/// min_drop, says it once it reaches 1/alpha after at least `minSamples` samples. If the new
+/// version really is min_drop worse, it says "no drift" with probability at most alpha, however
+/// often it is checked (a fixed-sample confidence bound re-checked after every sample would
+/// not keep that promise).
 public struct DriftSPRT: Codable, Sendable, Equatable {
     public enum Verdict: String, Codable, Sendable {
         case undecided
@@ -43,6 +47,9 @@ public struct DriftSPRT: Codable, Sendable, Equatable {
     /// costs no logarithms.
     private let logRatioOnFail: [Double]
     private let logRatioOnPass: [Double]
+    /// The same for the "no drift" test against old rate + min_drop.
+    private let clearRatioOnFail: [Double]
+    private let clearRatioOnPass: [Double]
 
     /// nil while the old version's baseline is under `detection.drift_min_samples`.
     public init?(oldBaseline: PassRateBaseline, alpha: Double, minDrop: Double, minSamples: Int, z: Double = 1.96) {
@@ -54,6 +61,15 @@ public struct DriftSPRT: Codable, Sendable, Equatable {
         alternatives = candidates.isEmpty ? [(reference + 1) / 2] : candidates
         logRatioOnFail = alternatives.map { log($0 / reference) }
         logRatioOnPass = alternatives.map { log((1 - $0) / (1 - reference)) }
+        // The old rate at its lower bound: an old baseline that came out high must not make a
+        // min_drop-worse version look acceptable.
+        let oldLow = WilsonInterval.bounds(passes: Int64(oldBaseline.failures), n: Int64(oldBaseline.samples), z: z)?.low
+            ?? oldBaseline.failRate
+        let worse = min(0.999, min(oldLow, oldBaseline.failRate) + minDrop)
+        let better = [0.5, 1, 1.5].map { worse - $0 * minDrop }.filter { $0 > 0.0005 }
+        let clearing = better.isEmpty ? [worse / 2] : better
+        clearRatioOnFail = clearing.map { log($0 / worse) }
+        clearRatioOnPass = clearing.map { log((1 - $0) / (1 - worse)) }
         self.alpha = alpha
         self.minDrop = minDrop
         self.minSamples = minSamples
@@ -62,12 +78,21 @@ public struct DriftSPRT: Codable, Sendable, Equatable {
 
     /// ln Lambda_n.
     public var logLikelihoodRatio: Double {
+        Self.logMixture(failures: failures, samples: samples, onFail: logRatioOnFail, onPass: logRatioOnPass)
+    }
+
+    /// ln of the "no drift" mixture likelihood ratio.
+    public var clearingLogLikelihoodRatio: Double {
+        Self.logMixture(failures: failures, samples: samples, onFail: clearRatioOnFail, onPass: clearRatioOnPass)
+    }
+
+    static func logMixture(failures: Int, samples: Int, onFail: [Double], onPass: [Double]) -> Double {
         let passes = Double(samples - failures), fails = Double(failures)
         var top = -Double.infinity
-        for j in logRatioOnFail.indices { top = max(top, fails * logRatioOnFail[j] + passes * logRatioOnPass[j]) }
+        for j in onFail.indices { top = max(top, fails * onFail[j] + passes * onPass[j]) }
         var sum = 0.0
-        for j in logRatioOnFail.indices { sum += exp(fails * logRatioOnFail[j] + passes * logRatioOnPass[j] - top) }
-        return top + log(sum / Double(logRatioOnFail.count))
+        for j in onFail.indices { sum += exp(fails * onFail[j] + passes * onPass[j] - top) }
+        return top + log(sum / Double(onFail.count))
     }
 
     /// ln(1/alpha).
@@ -82,9 +107,7 @@ public struct DriftSPRT: Codable, Sendable, Equatable {
         if failed { failures += 1 }
         if logLikelihoodRatio >= logThreshold {
             verdict = .drift
-        } else if verdict == .undecided, samples >= minSamples,
-                  let bounds = WilsonInterval.bounds(passes: Int64(failures), n: Int64(samples), z: z),
-                  bounds.high < oldFailRate + minDrop {
+        } else if verdict == .undecided, samples >= minSamples, clearingLogLikelihoodRatio >= logThreshold {
             verdict = .noDrift
         }
         return verdict
