@@ -167,10 +167,11 @@ public final class AlertDeliveryService: Service, @unchecked Sendable {
             guard let error = failure else {
                 let sentAt = now()
                 heldBack.acknowledge(entry.id, at: sentAt)
-                try store.markNotificationSent(id: entry.id, at: sentAt)
-                heldBack.clear(entry.id)
+                // Counted when the receiver took it, even if the record below fails to be written.
                 metrics.notificationsSent.increment()
                 summary.sent += 1
+                try store.markNotificationSent(id: entry.id, at: sentAt)
+                heldBack.clear(entry.id)
                 logger.info("alerts.notification_sent", metadata: ["receiver": "\(receiver.name)", "alert": "\(alert.id)",
                                                                    "alertname": "\(alert.name)", "event": "\(entry.event)"])
                 return true
@@ -186,8 +187,13 @@ public final class AlertDeliveryService: Service, @unchecked Sendable {
             }
             let delay = backoff(attempt: entry.attempts + 1, retryAfter: error.retryAfter)
             heldBack.wait(entry.id, until: now() + delay)
-            try store.retryNotification(id: entry.id, at: now() + delay, error: error.description)
-            heldBack.clear(entry.id)
+            do {
+                try store.retryNotification(id: entry.id, at: now() + delay, error: error.description)
+                heldBack.clear(entry.id)
+            } catch {
+                logger.error("alerts.outbox_write_failed", metadata: ["error": "\(error)"])
+                return false
+            }
             logger.warning("alerts.notification_failed", metadata: ["receiver": "\(receiver.name)", "alert": "\(alert.id)",
                                                                    "error": "\(error)", "retry_in_s": "\(String(format: "%.1f", delay))"])
             return false

@@ -24,7 +24,8 @@ public final class JudgeService: Service, @unchecked Sendable {
         case committed(isError: Bool)
         case deferred
         case cancelled
-        case failedToStore
+        /// The verdict (when there is one) is kept to be written again, never paid for twice.
+        case failedToStore(JudgeVerdictRecord?)
     }
 
     private enum Event: Sendable {
@@ -43,6 +44,8 @@ public final class JudgeService: Service, @unchecked Sendable {
     /// Judgements whose verdict or deferral could not be written (a full disk, a locked
     /// database): held back in memory so the loop does not pay for the same call again at once.
     private var heldBack: [JudgementKey: Date] = [:]
+    /// Verdicts paid for but not yet written; written again once a second, their judgements held back meanwhile.
+    private var unwritten: [JudgementKey: JudgeVerdictRecord] = [:]
     static let heldBackFor = 60.0
     static let tickInterval = 0.5
 
@@ -151,7 +154,9 @@ public final class JudgeService: Service, @unchecked Sendable {
                         summary.judged += 1
                         if isError { summary.errors += 1 }
                     case .deferred: summary.deferred += 1
-                    case .failedToStore: heldBack[key] = now() + Self.heldBackFor
+                    case .failedToStore(let verdict):
+                        heldBack[key] = now() + Self.heldBackFor
+                        if let verdict { unwritten[key] = verdict }
                     case .cancelled: break
                     }
                 }
@@ -166,7 +171,15 @@ public final class JudgeService: Service, @unchecked Sendable {
     private func heldBackKeys() -> Set<JudgementKey> {
         let at = now()
         heldBack = heldBack.filter { $0.value > at }
-        return Set(heldBack.keys)
+        return Set(heldBack.keys).union(unwritten.keys)
+    }
+
+    private func writeUnwrittenVerdicts() {
+        for (key, verdict) in unwritten {
+            guard (try? store.commitJudgement(verdict)) != nil else { return }
+            unwritten[key] = nil
+            heldBack[key] = nil
+        }
     }
 
     /// Once a second at most: drops stale judgements, records each judge's state for
@@ -178,6 +191,7 @@ public final class JudgeService: Service, @unchecked Sendable {
             try recordChanges(states)
             if at.timeIntervalSince(lastHousekeeping) >= 1 {
                 lastHousekeeping = at
+                writeUnwrittenVerdicts()
                 let dropped = try store.dropStaleJudgements(queuedBefore: at - roster.maxQueueAge)
                 if dropped > 0 {
                     logger.warning("judge.queue_dropped_stale", metadata: ["judge.dropped": "\(dropped)", "judge.max_queue_age_s": "\(Int(roster.maxQueueAge))"])
@@ -225,9 +239,9 @@ public final class JudgeService: Service, @unchecked Sendable {
             record.reason = "circuit open: endpoint \(endpoint) failed repeatedly; next try at \(RFC3339.format(until, fractional: false))"
             return record
         case .halfOpen:
-            // Runnable (the trial call must go out), but not yet known to be healthy: JudgeFailing stays.
+            // Runnable (the trial call must go out), but not yet known to be healthy: JudgeFailing
+            // stays. The budget below still applies.
             record.reason = "circuit half-open: the next call decides whether endpoint \(endpoint) is back"
-            return record
         case .closed:
             break
         }
@@ -289,7 +303,7 @@ public final class JudgeService: Service, @unchecked Sendable {
                     try store.deferJudgement(pending.key, until: until, error: error.kind.rawValue)
                 } catch {
                     logger.error("judge.defer_failed", metadata: ["error": "\(error)"])
-                    return .failedToStore
+                    return .failedToStore(nil)
                 }
                 logger.debug("judge.deferred", metadata: ["judge": "\(rubric.identity)", "evaluation": "\(pending.evaluationID)", "error": "\(error)"])
                 return .deferred
@@ -309,7 +323,7 @@ public final class JudgeService: Service, @unchecked Sendable {
             return .committed(isError: false)
         } catch {
             logger.error("judge.commit_failed", metadata: ["evaluation": "\(verdict.evaluationID)", "error": "\(error)"])
-            return .failedToStore
+            return .failedToStore(verdict)
         }
     }
 }
