@@ -71,6 +71,7 @@ let package = Package(
         // Helpers shared by the test targets: a manual clock, seeded randomness, and a stub
         // HTTP server (judge APIs, webhook receivers) on 127.0.0.1 that can misbehave.
         .target(name: "EvaldTesting", dependencies: [
+            "EvaldHTTP",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import EvaldCore
+import EvaldHTTP
 import EvaldJudge
 import EvaldStore
 import Foundation
@@ -63,13 +64,13 @@ public final class JudgeService: Service, @unchecked Sendable {
     }
 
     public func run() async throws {
-        let stop = StopFlag()
+        let stop = LockedValue(false)
         // On SIGTERM: stop taking new work and let calls in flight finish; the group cancels
         // what is left after shutdown_grace, and those judgements simply stay queued.
         _ = await withGracefulShutdownHandler {
-            await self.dispatch(stopWhenIdle: false, deadline: nil, shouldStop: { stop.isSet })
+            await self.dispatch(stopWhenIdle: false, deadline: nil, shouldStop: { stop.withLock { $0 } })
         } onGracefulShutdown: {
-            stop.set()
+            stop.withLock { $0 = true }
         }
         logger.info("judge.workers_stopped")
     }
@@ -326,12 +327,4 @@ public final class JudgeService: Service, @unchecked Sendable {
             return .failedToStore(verdict)
         }
     }
-}
-
-/// Set once by the graceful-shutdown handler, read by the dispatcher.
-final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    func set() { lock.withLock { value = true } }
-    var isSet: Bool { lock.withLock { value } }
 }

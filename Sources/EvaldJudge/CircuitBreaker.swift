@@ -1,3 +1,4 @@
+import EvaldHTTP
 import Foundation
 
 /// One endpoint's circuit breaker (Nygard, "Release It!"): after `failureThreshold`

@@ -1,3 +1,4 @@
+import EvaldHTTP
 import Foundation
 import NIOCore
 import NIOHTTP1

@@ -1,3 +1,4 @@
+import EvaldHTTP
 import Foundation
 
 /// A stub LLM API with both shapes: OpenAI chat completions (`POST /v1/chat/completions`
