@@ -51,6 +51,9 @@ import Glibc
         // Restart once more and let it finish.
         let daemon = try h.startDaemon(logName: "daemon-final.log")
         #expect(try h.waitUntil(timeout: 60) { try h.spoolStatus("lines_read") == Int64(total) && h.spoolStatus("bytes_pending") == 0 })
+        // SIGTERM only once the daemon is up (its heartbeat written): before its signal handler
+        // is installed, the default action ends it, which is not what this test is about.
+        #expect(try h.waitUntil { (try h.status()["daemon"] as? [String: Any])?["running"] as? Bool == true })
         kill(daemon.processIdentifier, SIGTERM)
         daemon.waitUntilExit()
         #expect(daemon.terminationStatus == 0)
