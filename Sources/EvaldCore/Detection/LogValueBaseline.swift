@@ -9,6 +9,13 @@ public struct LogValueBaseline: Codable, Sendable, Equatable {
 
     public init() {}
 
+    /// A baseline from kept totals (count, mean and standard deviation of the logs).
+    public init(samples: Int, mean: Double, standardDeviation: Double) {
+        self.samples = max(0, samples)
+        self.mean = mean
+        self.sumOfSquares = samples > 1 ? standardDeviation * standardDeviation * Double(samples - 1) : 0
+    }
+
     public init(values: some Sequence<Double>) {
         for value in values { record(value) }
     }

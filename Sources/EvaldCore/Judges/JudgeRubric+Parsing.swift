@@ -7,6 +7,7 @@ extension JudgeRubric {
     /// leave a judge on its default.
     public static let frontMatterKeys: Set<String> = [
         "name", "version", "applies_to", "endpoint", "scale", "pass_at", "temperature", "max_output_tokens", "description",
+        "min_pass_rate",
     ]
 
     /// Parses a rubric file: front matter "---\n...\n---\n" then the Mustache template, which is
@@ -49,7 +50,7 @@ extension JudgeRubric {
         return JudgeRubric(
             name: front.name, version: front.version, appliesTo: front.appliesTo.map(Glob.init), appliesToPatterns: front.appliesTo,
             endpoint: front.endpoint, scale: front.scale, passAt: front.passAt, temperature: front.temperature,
-            maxOutputTokens: front.maxOutputTokens, summary: front.summary, sourcePath: path,
+            maxOutputTokens: front.maxOutputTokens, summary: front.summary, minPassRate: front.minPassRate, sourcePath: path,
             contentHash: SHA256.hash(data: bytes).prefix(4).map { String(format: "%02x", $0) }.joined(),
             keyLines: front.keyLines, templateLine: templateLine, template: template)
     }
@@ -67,6 +68,7 @@ struct FrontMatter {
     var temperature = 0.0
     var maxOutputTokens = 300
     var summary: String?
+    var minPassRate: Double?
     var keyLines: [String: Int] = [:]
 
     /// The reply `{"score": 4, "reason": "<one sentence>"}` is about 30 tokens; fewer than this
@@ -155,6 +157,11 @@ struct FrontMatter {
             maxOutputTokens = value
         }
         if let node = nodes["description"], !isNull(node) { summary = try scalar(node, "description") }
+        if let node = nodes["min_pass_rate"], !isNull(node) {
+            let floor = try number(node, "min_pass_rate")
+            guard (0...1).contains(floor) else { throw failure(node, "min_pass_rate", "\(JudgeNumber.text(floor)) is not a pass rate from 0 to 1") }
+            minPassRate = floor
+        }
     }
 
     private func readScale(_ node: Node) throws(JudgeRubricError) -> JudgeScale {

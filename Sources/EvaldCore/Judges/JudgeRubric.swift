@@ -16,6 +16,9 @@ public struct JudgeRubric: Sendable {
     public var maxOutputTokens: Int
     /// The front matter's `description`: free text for people.
     public var summary: String?
+    /// `min_pass_rate`: an optional static floor on the judge's pass rate (SPEC 7), fired as
+    /// QualityRegression beside the sequential detector.
+    public var minPassRate: Double?
     public var sourcePath: String
     /// The first 8 hex digits of the SHA-256 of the file's bytes.
     public var contentHash: String

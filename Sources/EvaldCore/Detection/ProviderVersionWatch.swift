@@ -1,0 +1,179 @@
+import Foundation
+
+/// Provider-update drift for one (route, model) (SPEC 7): the versions the provider answered
+/// with (`response_model` and `system_fingerprint`), each version's pass counts per metric,
+/// and for every switch to a new version a sequential test per metric of the new version
+/// against the previous version's baseline (`DriftSPRT`).
+///
+/// A version is "new" the first time it is seen. Samples always count for the version that
+/// answered, so a fleet answering from two fingerprints at once does not mix their rates, and
+/// a switch back to a known version starts no new test.
+///
+/// The false-alert probability per switch is kept at `drift_alpha` over all the metrics
+/// watched: each metric's test gets alpha / m (Bonferroni), and each test alone keeps its
+/// share however often it is checked (Ville's inequality, see `DriftSPRT`).
+public struct ProviderVersionWatch: Codable, Sendable, Equatable {
+    public struct VersionStats: Codable, Sendable, Equatable {
+        public var firstSeenAt: Double
+        public var firstEvaluationID: Int64
+        public var samples = 0
+        /// metric -> pass counts of this version.
+        public var metrics: [String: SeriesTally] = [:]
+    }
+
+    public enum SwitchState: String, Codable, Sendable {
+        /// Tests are running.
+        case watching
+        /// At least one metric is worse: ProviderDrift fired.
+        case drift
+        /// Every metric's test ruled out a min_drop drop.
+        case noDrift = "no_drift"
+        /// The previous version had fewer than drift_min_samples samples on every metric.
+        case insufficientBaseline = "insufficient_baseline"
+    }
+
+    public struct MetricTest: Codable, Sendable, Equatable {
+        public var test: DriftSPRT
+        public var oldSamples: Int
+        public var oldPassRate: Double
+        public var alerted = false
+    }
+
+    public struct Switch: Codable, Sendable, Equatable {
+        public var before: String
+        public var after: String
+        public var at: Double
+        public var evaluationID: Int64
+        public var tests: [String: MetricTest]
+        public var state: SwitchState
+        /// A later switch on this (route, model) replaced it.
+        public var superseded = false
+    }
+
+    public let route: String
+    public let model: String
+    public var current: String?
+    public var versions: [String: VersionStats] = [:]
+    public var switches: [Switch] = []
+
+    /// Switches kept for `evald drift`; older ones are dropped.
+    static let keptSwitches = 50
+
+    public init(route: String, model: String) {
+        self.route = route
+        self.model = model
+    }
+
+    /// The version label of an answer: response_model, and the fingerprint when there is one.
+    public static func version(responseModel: String?, systemFingerprint: String?) -> String? {
+        switch (responseModel, systemFingerprint) {
+        case (nil, nil): nil
+        case (let model?, nil): model
+        case (nil, let fingerprint?): fingerprint
+        case (let model?, let fingerprint?): "\(model)/\(fingerprint)"
+        }
+    }
+
+    public enum Event: Sendable, Equatable {
+        /// A new version answered.
+        case versionChanged(Switch)
+        /// A metric of the switch's new version is worse than the old version's baseline.
+        case drift(Switch, metric: String, numbers: [String: Double])
+        /// The switch's watch ended (no drift on any metric, or no baseline to test against),
+        /// or a later switch superseded it.
+        case settled(Switch)
+    }
+
+    /// Records an evaluation's answer: notices a new version. Call before `observe`.
+    public mutating func noteAnswer(version: String, at date: Date, evaluationID: Int64, settings: DriftSettings) -> [Event] {
+        let t = date.timeIntervalSince1970
+        guard versions[version] == nil else { return [] }
+        versions[version] = VersionStats(firstSeenAt: t, firstEvaluationID: evaluationID)
+        guard let before = current else {
+            current = version
+            return []
+        }
+        current = version
+        var events: [Event] = []
+        for index in switches.indices where !switches[index].superseded {
+            switches[index].superseded = true
+            events.append(.settled(switches[index]))
+        }
+        let old = versions[before]?.metrics ?? [:]
+        let eligible = old.filter { $0.value.n >= settings.minSamples }
+        let alpha = settings.alpha / Double(max(1, eligible.count))
+        var tests: [String: MetricTest] = [:]
+        for (metric, tally) in eligible {
+            if let test = DriftSPRT(oldBaseline: tally.passRateBaseline, alpha: alpha, minDrop: settings.minDrop, minSamples: settings.minSamples) {
+                tests[metric] = MetricTest(test: test, oldSamples: tally.n, oldPassRate: tally.level(.passRate) ?? .nan)
+            }
+        }
+        let change = Switch(before: before, after: version, at: t, evaluationID: evaluationID, tests: tests,
+                            state: tests.isEmpty ? .insufficientBaseline : .watching)
+        switches.append(change)
+        if switches.count > Self.keptSwitches {
+            switches.removeFirst(switches.count - Self.keptSwitches)
+        }
+        events.append(.versionChanged(change))
+        if tests.isEmpty { events.append(.settled(change)) }
+        return events
+    }
+
+    /// Counts one pass/fail outcome of `metric` for the version that answered, and feeds the
+    /// drift tests of switches to that version.
+    public mutating func observe(version: String, metric: String, passed: Bool) -> [Event] {
+        if versions[version] == nil { return [] }
+        versions[version]!.samples += 1
+        versions[version]!.metrics[metric, default: SeriesTally()].add(.passed(passed))
+        var events: [Event] = []
+        for index in switches.indices where switches[index].after == version && switches[index].state == .watching {
+            guard var test = switches[index].tests[metric] else { continue }
+            var pendingDrift: (String, [String: Double])?
+            let verdict = test.test.update(failed: !passed)
+            if verdict == .drift, !test.alerted {
+                test.alerted = true
+                pendingDrift = (metric, [
+                    "rate_before": test.oldPassRate, "n_before": Double(test.oldSamples),
+                    "rate_after": 1 - test.test.newFailRate, "n_after": Double(test.test.samples),
+                    "statistic": test.test.logLikelihoodRatio, "threshold": test.test.logThreshold,
+                    "alpha": test.test.alpha,
+                ])
+            }
+            switches[index].tests[metric] = test
+            let verdicts = switches[index].tests.values.map(\.test.verdict)
+            if verdicts.contains(.drift) {
+                switches[index].state = .drift
+            } else if verdicts.allSatisfy({ $0 == .noDrift }) {
+                switches[index].state = .noDrift
+                events.append(.settled(switches[index]))
+            }
+            if let (metric, numbers) = pendingDrift { events.append(.drift(switches[index], metric: metric, numbers: numbers)) }
+        }
+        return events
+    }
+
+    /// The switch on this (route, model) whose time lies near `start`, for attributing a
+    /// regression alarm to it: within 15 minutes or a quarter of the time from `start` to
+    /// the alarm, whichever is longer.
+    public func switchNear(_ start: Date, alarmAt: Date) -> Switch? {
+        let tolerance = max(900, 0.25 * alarmAt.timeIntervalSince(start))
+        return switches.filter { abs($0.at - start.timeIntervalSince1970) <= tolerance }
+            .min { abs($0.at - start.timeIntervalSince1970) < abs($1.at - start.timeIntervalSince1970) }
+    }
+}
+
+public struct DriftSettings: Sendable, Equatable {
+    public var alpha: Double
+    public var minDrop: Double
+    public var minSamples: Int
+
+    public init(alpha: Double, minDrop: Double, minSamples: Int) {
+        self.alpha = alpha
+        self.minDrop = minDrop
+        self.minSamples = minSamples
+    }
+
+    public init(_ config: DetectionConfig) {
+        self.init(alpha: config.driftAlpha, minDrop: config.minDrop, minSamples: config.driftMinSamples)
+    }
+}

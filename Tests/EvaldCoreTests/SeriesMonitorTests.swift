@@ -1,0 +1,222 @@
+import EvaldCore
+import EvaldTesting
+import Foundation
+import Testing
+
+/// The daemon's per-series detection on seeded synthetic streams: one sample every 10 s, so
+/// `false_alarm_every` of 10^7 s is an in-control run length of 10^6 samples (1 series).
+@Suite struct SeriesMonitorTests {
+    let start = Date(timeIntervalSince1970: 1_800_000_000)
+    let settings = DetectionSettings(minDrop: 0.05, falseAlarmEvery: 1e7, baselineMinSamples: 1_000, resolveSamples: 100, seriesCount: 1)
+
+    struct Feed {
+        var monitor: SeriesMonitor
+        var clock: Double
+        var id: Int64 = 0
+        var events: [(Int64, SeriesEvent)] = []
+
+        mutating func feed(_ observation: SeriesObservation, settings: DetectionSettings) {
+            id += 1
+            clock += 10
+            for event in monitor.observe(observation, at: Date(timeIntervalSince1970: clock), evaluationID: id, settings: settings) {
+                events.append((id, event))
+            }
+        }
+    }
+
+    func passRateFeed() -> Feed {
+        Feed(monitor: SeriesMonitor(key: SeriesKey(metric: "check:ok", measure: .passRate, route: "r", model: "m")),
+             clock: start.timeIntervalSince1970)
+    }
+
+    func regressions(_ feed: Feed) -> [(Int64, SeriesFinding)] {
+        feed.events.compactMap { if case .regression(let f) = $0.1 { return ($0.0, f) } else { return nil } }
+    }
+
+    func recoveries(_ feed: Feed) -> [Int64] {
+        feed.events.compactMap { if case .recovered = $0.1 { return $0.0 } else { return nil } }
+    }
+
+    @Test func staysQuietInControlAndDesignsOnlyOnceTheBaselineIsReady() {
+        var rng = SplitMix64(state: 1)
+        var feed = passRateFeed()
+        for index in 0..<30_000 {
+            feed.feed(.passed(uniform(&rng) >= 0.1), settings: settings)
+            if index == 998 { #expect(feed.monitor.detector == nil) }
+            if index == 999 { #expect(feed.monitor.detector != nil) }
+        }
+        #expect(feed.events.isEmpty)
+        // The baseline learnt the series' own rate.
+        let level = feed.monitor.baseline(at: feed.clock).level(.passRate)!
+        #expect(abs(level - 0.9) < 0.01)
+    }
+
+    @Test func detectsAStepDropReportsItsStartAndResolvesAfterRecoveryWithoutFlapping() throws {
+        var rng = SplitMix64(state: 2)
+        var feed = passRateFeed()
+        for _ in 0..<5_000 { feed.feed(.passed(uniform(&rng) >= 0.1), settings: settings) }
+        let changedAt = feed.clock
+        let firstChangedID = feed.id + 1
+        while regressions(feed).isEmpty, feed.id < 10_000 { feed.feed(.passed(uniform(&rng) >= 0.3), settings: settings) }
+        let (alarmID, finding) = try #require(regressions(feed).first)
+        // A drop to 0.70 is found within a few hundred samples (ARL 10^6, the 0.70 delay is ~60).
+        #expect(alarmID - firstChangedID < 300)
+        #expect(abs(finding.numbers["baseline"]! - 0.9) < 0.015)
+        #expect(finding.numbers["current"]! < 0.8)
+        #expect(finding.numbers["statistic"]! >= finding.numbers["threshold"]!)
+        let changeStart = try #require(finding.changeStart).timeIntervalSince1970
+        // Page's estimate: the last zero of S, which an in-control excursion can put a little early.
+        #expect(abs(changeStart - changedAt) < 1_500, "estimated start \(changeStart - changedAt) s from the change")
+        #expect(!finding.examples.isEmpty && finding.examples.count <= 5)
+        #expect(finding.examples.allSatisfy { $0 >= firstChangedID - 20 })
+        #expect(feed.monitor.open != nil)
+        let baselineAtAlarm = feed.monitor.baseline(at: feed.clock)
+
+        // Still min_drop below baseline: the alert must not resolve (false resolution < 1e-5 a sample).
+        for _ in 0..<20_000 { feed.feed(.passed(uniform(&rng) >= 0.15), settings: settings) }
+        #expect(recoveries(feed).isEmpty)
+        // The baseline is frozen while the alert is open.
+        #expect(feed.monitor.baseline(at: feed.clock).n <= baselineAtAlarm.n)
+
+        let recoveredFrom = feed.id
+        for _ in 0..<3_000 { feed.feed(.passed(uniform(&rng) >= 0.1), settings: settings) }
+        let resolvedAt = try #require(recoveries(feed).first)
+        #expect(resolvedAt - recoveredFrom >= 100 && resolvedAt - recoveredFrom < 2_000)
+        #expect(feed.monitor.open == nil)
+
+        // Back in control: no new alarm (no flapping).
+        for _ in 0..<20_000 { feed.feed(.passed(uniform(&rng) >= 0.1), settings: settings) }
+        #expect(regressions(feed).count == 1)
+        #expect(recoveries(feed).count == 1)
+    }
+
+    @Test func aRestoredMonitorContinuesExactly() throws {
+        var rngA = SplitMix64(state: 3), rngB = SplitMix64(state: 3)
+        var whole = passRateFeed()
+        var split = passRateFeed()
+        for index in 0..<8_000 {
+            let failRate = index < 4_000 ? 0.1 : 0.25
+            whole.feed(.passed(uniform(&rngA) >= failRate), settings: settings)
+            split.feed(.passed(uniform(&rngB) >= failRate), settings: settings)
+            if index % 1_500 == 0 {
+                let data = try JSONEncoder().encode(split.monitor)
+                split.monitor = try JSONDecoder().decode(SeriesMonitor.self, from: data)
+            }
+        }
+        #expect(!regressions(whole).isEmpty)
+        #expect(whole.monitor == split.monitor)
+        #expect(whole.events.map(\.0) == split.events.map(\.0))
+    }
+
+    @Test func latencyRiseFiresAndResolves() throws {
+        var rng = SplitMix64(state: 4)
+        var feed = Feed(monitor: SeriesMonitor(key: SeriesKey(metric: "op:latency_ms", measure: .logValue, route: "r", model: "m")),
+                        clock: start.timeIntervalSince1970)
+        func lognormal(_ median: Double) -> Double {
+            // Box-Muller, sigma 0.4 in log terms.
+            let u1 = max(1e-12, uniform(&rng)), u2 = uniform(&rng)
+            return median * exp(0.4 * (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2))
+        }
+        for _ in 0..<20_000 { feed.feed(.value(lognormal(800)), settings: settings) }
+        #expect(regressions(feed).isEmpty)
+        let changed = feed.id
+        for _ in 0..<500 { feed.feed(.value(lognormal(1_400)), settings: settings) }
+        let (alarmID, finding) = try #require(regressions(feed).first)
+        #expect(alarmID - changed < 100)
+        #expect(abs(finding.numbers["baseline"]! - 800) < 40)
+        #expect(finding.numbers["current"]! > 1_100)
+        for _ in 0..<3_000 { feed.feed(.value(lognormal(800)), settings: settings) }
+        #expect(recoveries(feed).count == 1)
+    }
+
+    @Test func judgeScoreDropFiresAndResolves() throws {
+        var rng = SplitMix64(state: 5)
+        let good = [0.03, 0.04, 0.10, 0.33, 0.50]
+        let worse = [0.08, 0.08, 0.14, 0.35, 0.35]   // mean 3.85 vs 4.23
+        var feed = Feed(monitor: SeriesMonitor(key: SeriesKey(metric: "judge:helpfulness", measure: .meanScore, route: "r", model: "m")),
+                        clock: start.timeIntervalSince1970)
+        for _ in 0..<20_000 { feed.feed(.score(score(&rng, good)), settings: settings) }
+        #expect(regressions(feed).isEmpty)
+        let changed = feed.id
+        for _ in 0..<1_000 { feed.feed(.score(score(&rng, worse)), settings: settings) }
+        let (alarmID, finding) = try #require(regressions(feed).first)
+        #expect(alarmID - changed < 600)
+        #expect(abs(finding.numbers["baseline"]! - 4.23) < 0.05)
+        for _ in 0..<20_000 { feed.feed(.score(score(&rng, worse)), settings: settings) }
+        #expect(recoveries(feed).isEmpty, "still 0.38 below baseline")
+        for _ in 0..<4_000 { feed.feed(.score(score(&rng, good)), settings: settings) }
+        #expect(recoveries(feed).count == 1)
+    }
+
+    @Test func staticFloorFiresOnlyWhenConfidentlyUnderAndClears() {
+        var rng = SplitMix64(state: 6)
+        var floorSettings = settings
+        floorSettings.minPassRate = 0.8
+        var feed = passRateFeed()
+        for _ in 0..<3_000 { feed.feed(.passed(uniform(&rng) >= 0.15), settings: floorSettings) }   // 0.85: above the floor
+        let breaches = { (feed: Feed) in feed.events.filter { if case .floorBreached = $0.1 { return true } else { return false } }.count }
+        #expect(breaches(feed) == 0)
+        for _ in 0..<300 { feed.feed(.passed(uniform(&rng) >= 0.4), settings: floorSettings) }
+        #expect(breaches(feed) == 1)
+        for _ in 0..<300 { feed.feed(.passed(uniform(&rng) >= 0.05), settings: floorSettings) }
+        #expect(feed.events.contains { if case .floorCleared = $0.1 { return true } else { return false } })
+        for _ in 0..<3_000 { feed.feed(.passed(uniform(&rng) >= 0.05), settings: floorSettings) }
+        #expect(breaches(feed) == 1, "no flapping once back above")
+    }
+}
+
+@Suite struct ProviderVersionWatchTests {
+    let settings = DriftSettings(alpha: 0.01, minDrop: 0.05, minSamples: 100)
+
+    func run(newFailRate: Double, seed: UInt64) -> (ProviderVersionWatch, [ProviderVersionWatch.Event]) {
+        var rng = SplitMix64(state: seed)
+        var watch = ProviderVersionWatch(route: "support-chat", model: "gpt-4o-mini")
+        var events: [ProviderVersionWatch.Event] = []
+        var t = 1_800_000_000.0
+        for id in 1...6_000 {
+            t += 10
+            let version = id <= 3_000 ? "gpt-4o-mini-2024-07-18" : "gpt-4o-mini-2025-01-01"
+            let failRate = id <= 3_000 ? 0.1 : newFailRate
+            events += watch.noteAnswer(version: version, at: Date(timeIntervalSince1970: t), evaluationID: Int64(id), settings: settings)
+            events += watch.observe(version: version, metric: "check:ok", passed: uniform(&rng) >= failRate)
+            events += watch.observe(version: version, metric: "check:no-pii", passed: uniform(&rng) >= 0.02)
+        }
+        return (watch, events)
+    }
+
+    @Test func aWorseNewVersionDriftsNamingBothVersions() throws {
+        let (watch, events) = run(newFailRate: 0.25, seed: 7)
+        #expect(watch.switches.count == 1)
+        let change = try #require(watch.switches.first)
+        #expect(change.before == "gpt-4o-mini-2024-07-18" && change.after == "gpt-4o-mini-2025-01-01")
+        #expect(change.state == .drift)
+        let drifts = events.compactMap { if case .drift(let s, let metric, let numbers) = $0 { return (s, metric, numbers) } else { return nil } }
+        #expect(drifts.count == 1)
+        #expect(drifts.first?.1 == "check:ok")
+        #expect(drifts.first.map { $0.2["n_after"]! < 300 } == true)
+        #expect(events.contains { if case .versionChanged = $0 { return true } else { return false } })
+    }
+
+    @Test func anEqualNewVersionIsClearedNotDrifted() throws {
+        let (watch, events) = run(newFailRate: 0.1, seed: 8)
+        #expect(!events.contains { if case .drift = $0 { return true } else { return false } })
+        #expect(watch.switches.first?.state == .noDrift)
+    }
+
+    @Test func aVersionWithoutBaselineIsRecordedAsInsufficient() {
+        var watch = ProviderVersionWatch(route: "r", model: "m")
+        _ = watch.noteAnswer(version: "a", at: Date(), evaluationID: 1, settings: settings)
+        _ = watch.observe(version: "a", metric: "check:ok", passed: true)
+        let events = watch.noteAnswer(version: "b", at: Date(), evaluationID: 2, settings: settings)
+        #expect(watch.switches.first?.state == .insufficientBaseline)
+        #expect(events.count == 2)
+    }
+
+    @Test func switchesNearAnAlarmStartAreFound() {
+        var watch = ProviderVersionWatch(route: "r", model: "m")
+        _ = watch.noteAnswer(version: "a", at: Date(timeIntervalSince1970: 0), evaluationID: 1, settings: settings)
+        _ = watch.noteAnswer(version: "b", at: Date(timeIntervalSince1970: 10_000), evaluationID: 2, settings: settings)
+        #expect(watch.switchNear(Date(timeIntervalSince1970: 10_300), alarmAt: Date(timeIntervalSince1970: 11_000))?.after == "b")
+        #expect(watch.switchNear(Date(timeIntervalSince1970: 20_000), alarmAt: Date(timeIntervalSince1970: 21_000)) == nil)
+    }
+}
