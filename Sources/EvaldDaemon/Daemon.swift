@@ -70,6 +70,7 @@ public enum Daemon {
         let receivers = try makeReceivers(config, transport: transport)
         let reader = try makeReader(config, store: store, judges: roster.routing, logger: logger)
         let runtime = DaemonRuntime()
+        runtime.setJudgeSeries(roster)
         // Metrics recorded through swift-metrics (by evald or a library) land in the same registry.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: runtime.metrics.registry))
         let notifier = SystemdNotifier(environment: environment)
@@ -80,6 +81,8 @@ public enum Daemon {
             .init(service: SpoolIngestService(reader: reader, pollInterval: config.spool.pollInterval, logger: logger, runtime: runtime),
                   successTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: JudgeService(store: store, roster: roster, runtime: runtime, logger: logger),
+                  successTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: DetectionService(store: store, config: config, receivers: receivers, runtime: runtime, logger: logger),
                   successTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: HealthAlertService(store: store, config: config, receivers: receivers, runtime: runtime, logger: logger),
                   successTerminationBehavior: .gracefullyShutdownGroup),
@@ -96,7 +99,7 @@ public enum Daemon {
         ]
         if let http = HTTPEndpoints.makeApplication(config: config, metrics: runtime.metrics, runtime: runtime, logger: logger) {
             // After the ingest services, so it stops first and scrapes never see a half-stopped daemon.
-            services.insert(.init(service: http, successTerminationBehavior: .gracefullyShutdownGroup), at: 6)
+            services.insert(.init(service: http, successTerminationBehavior: .gracefullyShutdownGroup), at: 7)
         }
         var groupConfig = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfig.maximumGracefulShutdownDuration = .seconds(config.shutdownGrace)
@@ -121,6 +124,7 @@ public enum Daemon {
         public var judgeTimeout: Double = 0
         public var judgeNote: String?
         public var notifications: AlertDeliveryService.DrainSummary?
+        public var detection: DetectionService.RoundSummary?
         public var firingAlerts = 0
     }
 
@@ -140,6 +144,7 @@ public enum Daemon {
             let roster = try makeJudgeRoster(config, transport: transport, logger: logger)
             let receivers = try makeReceivers(config, transport: transport)
             let runtime = DaemonRuntime()
+            runtime.setJudgeSeries(roster)
             let reader = try makeReader(config, store: store, judges: roster.routing, logger: logger)
             while true {
                 let poll = try reader.poll()
@@ -160,6 +165,7 @@ public enum Daemon {
                 summary.judgeNote = "no judges in \(config.judge.dir)"
             }
             // Rules are evaluated on what this run saw, and what they decide is delivered.
+            summary.detection = try DetectionService(store: store, config: config, receivers: receivers, runtime: runtime, logger: logger).catchUp()
             try HealthAlertService(store: store, config: config, receivers: receivers, runtime: runtime, logger: logger).evaluate()
             if !receivers.isEmpty {
                 let delivery = AlertDeliveryService(store: store, receivers: receivers, config: config.alerts, runtime: runtime, logger: logger)

@@ -52,7 +52,36 @@ public final class DaemonRuntime: @unchecked Sendable {
     /// The judges of a reloaded configuration, for the judge workers (who own the roster).
     public func offerJudges(_ roster: JudgeRoster) {
         lock.withLock { pendingJudges = roster }
+        setJudgeSeries(roster)
     }
+
+    /// What detection needs to know of each judge: its floor and whether its scores are 1-5.
+    public struct JudgeSeriesInfo: Sendable, Equatable {
+        public var minPassRate: Double?
+        public var scoresOneToFive: Bool
+    }
+
+    private var judgeSeries: [String: JudgeSeriesInfo] = [:]
+    private var boosted: Set<String> = []
+
+    public func setJudgeSeries(_ roster: JudgeRoster) {
+        var info: [String: JudgeSeriesInfo] = [:]
+        for member in roster.members {
+            let rubric = member.rubric
+            info[rubric.name] = JudgeSeriesInfo(minPassRate: rubric.minPassRate, scoresOneToFive: rubric.scale == .numeric(min: 1, max: 5))
+        }
+        lock.withLock { judgeSeries = info }
+    }
+
+    public var currentJudgeSeries: [String: JudgeSeriesInfo] { lock.withLock { judgeSeries } }
+
+    /// Routes with a suspected regression (SPEC 3 confirmation boost), set by detection and
+    /// read by the spool reader.
+    public func setBoostedRoutes(_ routes: Set<String>) {
+        lock.withLock { boosted = routes }
+    }
+
+    public var boostedRoutes: Set<String> { lock.withLock { boosted } }
 
     public func takeJudgeReload() -> JudgeRoster? {
         lock.withLock {

@@ -66,46 +66,50 @@ extension StateStore {
     /// Stores a new firing alert, its first transition and one notification per receiver, in
     /// one transaction. Returns nil when an alert with these labels is already firing.
     public func fireAlert(_ firing: AlertFiring, receivers: [String], at: Date) throws -> StoredAlert? {
-        try write { db in
-            if try Int64.fetchOne(db, sql: "SELECT id FROM alert WHERE fingerprint = ? AND state = 'firing'", arguments: [firing.fingerprint]) != nil {
-                return nil
-            }
-            let t = at.timeIntervalSince1970
-            try db.execute(sql: """
-                INSERT INTO alert (fingerprint, alertname, severity, labels_json, annotations_json, state, started_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, 'firing', ?, ?)
-                """, arguments: [firing.fingerprint, firing.name, firing.severity, Self.encode(firing.labels), Self.encode(firing.annotations), t, t])
-            let id = db.lastInsertedRowID
-            try db.execute(sql: "INSERT INTO alert_transition (alert_id, state, at, numbers_json) VALUES (?, 'firing', ?, ?)",
-                           arguments: [id, t, Self.encode(firing.numbers)])
-            for example in firing.examples.prefix(Self.maxExamples) {
-                try db.execute(sql: "INSERT OR IGNORE INTO alert_example (alert_id, evaluation_id) VALUES (?, ?)", arguments: [id, example])
-            }
-            try Self.enqueue(db, alertID: id, receivers: receivers, event: "firing", at: t)
-            try Self.add(db, ["alerts_fired": 1])
-            return StoredAlert(id: id, name: firing.name, severity: firing.severity, labels: firing.labels, annotations: firing.annotations,
-                               fingerprint: firing.fingerprint, state: "firing", startedAt: at, resolvedAt: nil)
+        try write { db in try Self.fire(db, firing, receivers: receivers, at: at) }
+    }
+
+    static func fire(_ db: Database, _ firing: AlertFiring, receivers: [String], at: Date) throws -> StoredAlert? {
+        if try Int64.fetchOne(db, sql: "SELECT id FROM alert WHERE fingerprint = ? AND state = 'firing'", arguments: [firing.fingerprint]) != nil {
+            return nil
         }
+        let t = at.timeIntervalSince1970
+        try db.execute(sql: """
+            INSERT INTO alert (fingerprint, alertname, severity, labels_json, annotations_json, state, started_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, 'firing', ?, ?)
+            """, arguments: [firing.fingerprint, firing.name, firing.severity, Self.encode(firing.labels), Self.encode(firing.annotations), t, t])
+        let id = db.lastInsertedRowID
+        try db.execute(sql: "INSERT INTO alert_transition (alert_id, state, at, numbers_json) VALUES (?, 'firing', ?, ?)",
+                       arguments: [id, t, Self.encode(firing.numbers)])
+        for example in firing.examples.prefix(Self.maxExamples) {
+            try db.execute(sql: "INSERT OR IGNORE INTO alert_example (alert_id, evaluation_id) VALUES (?, ?)", arguments: [id, example])
+        }
+        try Self.enqueue(db, alertID: id, receivers: receivers, event: "firing", at: t)
+        try Self.add(db, ["alerts_fired": 1])
+        return StoredAlert(id: id, name: firing.name, severity: firing.severity, labels: firing.labels, annotations: firing.annotations,
+                           fingerprint: firing.fingerprint, state: "firing", startedAt: at, resolvedAt: nil)
     }
 
     /// Resolves a firing alert with the numbers that resolved it and queues the resolved
     /// notifications; false when it was not firing.
     @discardableResult
     public func resolveAlert(id: Int64, receivers: [String], numbers: [String: Double] = [:], at: Date) throws -> Bool {
-        try write { db in
-            let t = at.timeIntervalSince1970
-            try db.execute(sql: "UPDATE alert SET state = 'resolved', resolved_at = ?, updated_at = ? WHERE id = ? AND state = 'firing'",
-                           arguments: [t, t, id])
-            guard db.changesCount == 1 else { return false }
-            try db.execute(sql: "INSERT INTO alert_transition (alert_id, state, at, numbers_json) VALUES (?, 'resolved', ?, ?)",
-                           arguments: [id, t, Self.encode(numbers)])
-            // A repeat not sent yet is moot once the resolution is on its way.
-            try db.execute(sql: "UPDATE outbox SET gave_up_at = ?, last_error = 'superseded by the resolution' WHERE alert_id = ? AND event = 'repeat' AND sent_at IS NULL AND gave_up_at IS NULL",
-                           arguments: [t, id])
-            try Self.enqueue(db, alertID: id, receivers: receivers, event: "resolved", at: t)
-            try Self.add(db, ["alerts_resolved": 1])
-            return true
-        }
+        try write { db in try Self.resolve(db, id: id, receivers: receivers, numbers: numbers, at: at) }
+    }
+
+    static func resolve(_ db: Database, id: Int64, receivers: [String], numbers: [String: Double], at: Date) throws -> Bool {
+        let t = at.timeIntervalSince1970
+        try db.execute(sql: "UPDATE alert SET state = 'resolved', resolved_at = ?, updated_at = ? WHERE id = ? AND state = 'firing'",
+                       arguments: [t, t, id])
+        guard db.changesCount == 1 else { return false }
+        try db.execute(sql: "INSERT INTO alert_transition (alert_id, state, at, numbers_json) VALUES (?, 'resolved', ?, ?)",
+                       arguments: [id, t, Self.encode(numbers)])
+        // A repeat not sent yet is moot once the resolution is on its way.
+        try db.execute(sql: "UPDATE outbox SET gave_up_at = ?, last_error = 'superseded by the resolution' WHERE alert_id = ? AND event = 'repeat' AND sent_at IS NULL AND gave_up_at IS NULL",
+                       arguments: [t, id])
+        try Self.enqueue(db, alertID: id, receivers: receivers, event: "resolved", at: t)
+        try Self.add(db, ["alerts_resolved": 1])
+        return true
     }
 
     /// Alerts, newest first: the firing ones, or all.

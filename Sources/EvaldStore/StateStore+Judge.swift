@@ -150,6 +150,9 @@ extension StateStore {
                     """, arguments: [verdict.endpoint, Self.budgetDay(verdict.judgedAt), tokens])
             }
             guard inserted else { return false }
+            if score != nil {
+                try db.execute(sql: "INSERT INTO judge_feed (evaluation_id, judge) VALUES (?, ?)", arguments: [verdict.evaluationID, verdict.identity])
+            }
             if let score, let passed,
                let row = try Row.fetchOne(db, sql: "SELECT ts, route, model FROM evaluation WHERE id = ?", arguments: [verdict.evaluationID]) {
                 var rollups = RollupBatch()

@@ -239,6 +239,31 @@ extension StateStore {
                 CREATE INDEX outbox_by_alert ON outbox(alert_id, receiver);
                 """)
         }
+        migrator.registerMigration("v5-detection") { db in
+            try db.execute(sql: """
+                -- Judge scores in commit order, for the detection service: judge_score has no rowid
+                -- and its judged_at is not a safe cursor (workers commit out of clock order).
+                -- Rows are deleted once detection has consumed them.
+                CREATE TABLE judge_feed (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    evaluation_id INTEGER NOT NULL,
+                    judge TEXT NOT NULL
+                );
+                INSERT INTO judge_feed (evaluation_id, judge)
+                    SELECT evaluation_id, judge FROM judge_score WHERE score IS NOT NULL ORDER BY judged_at;
+
+                -- Detection state (SPEC 7) as JSON, written with the alerts it decides in one
+                -- transaction: kind 'series' (one per metric, measure, route, model), 'versions'
+                -- (provider versions per route and model), 'cursor' (what has been consumed).
+                CREATE TABLE detection_state (
+                    kind TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    state_json TEXT NOT NULL,
+                    updated_at REAL NOT NULL,
+                    PRIMARY KEY (kind, key)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

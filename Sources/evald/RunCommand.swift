@@ -42,6 +42,9 @@ struct RunCommand: AsyncParsableCommand {
             } else if let note = summary.judgeNote {
                 print(note)
             }
+            if let d = summary.detection, d.evaluations + d.judgeScores > 0 {
+                print("detection: \(d.evaluations) evaluations and \(d.judgeScores) judge scores fed to the detectors; \(d.fired) alerts fired (evald drift, evald alerts)")
+            }
             if let n = summary.notifications {
                 print("alerts: \(summary.firingAlerts) firing; notifications: \(n.sent) sent" + (n.gaveUp > 0 ? ", \(n.gaveUp) given up" : "")
                       + (n.stillPending > 0 ? ", \(n.stillPending) still pending (they are sent by the next run)" : ""))

@@ -37,6 +37,8 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
         public var oldSamples: Int
         public var oldPassRate: Double
         public var alerted = false
+        /// The new version's latest failing evaluations on this metric (up to 5).
+        public var examples: [Int64] = []
     }
 
     public struct Switch: Codable, Sendable, Equatable {
@@ -121,7 +123,7 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
 
     /// Counts one pass/fail outcome of `metric` for the version that answered, and feeds the
     /// drift tests of switches to that version.
-    public mutating func observe(version: String, metric: String, passed: Bool) -> [Event] {
+    public mutating func observe(version: String, metric: String, passed: Bool, evaluationID: Int64 = 0) -> [Event] {
         if versions[version] == nil { return [] }
         versions[version]!.samples += 1
         versions[version]!.metrics[metric, default: SeriesTally()].add(.passed(passed))
@@ -130,6 +132,10 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
             guard var test = switches[index].tests[metric] else { continue }
             var pendingDrift: (String, [String: Double])?
             let verdict = test.test.update(failed: !passed)
+            if !passed, evaluationID > 0 {
+                test.examples.append(evaluationID)
+                if test.examples.count > 5 { test.examples.removeFirst() }
+            }
             if verdict == .drift, !test.alerted {
                 test.alerted = true
                 pendingDrift = (metric, [

@@ -1,0 +1,410 @@
+import EvaldAlerting
+import EvaldCore
+import EvaldStore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Detection (SPEC 7): reads what ingest and the judges committed, in commit order, feeds
+/// every series' monitor and every (route, model)'s provider-version watch, and turns their
+/// findings into alerts. The state, the cursors and the alerts of a round are written in one
+/// transaction, so kill -9 at any moment redoes the round from the last state: no outcome is
+/// lost or counted twice, and no alert fires twice.
+public final class DetectionService: Service, @unchecked Sendable {
+    static let interval = 2.0
+    static let batchSize = 2_000
+    static let seriesKind = "series"
+    static let versionsKind = "versions"
+    static let cursorKind = "cursor"
+
+    public struct RoundSummary: Sendable, Equatable {
+        public var evaluations = 0
+        public var judgeScores = 0
+        public var fired = 0
+    }
+
+    private let store: StateStore
+    private var config: EvaldConfig
+    private var receivers: [any AlertReceiver]
+    private let runtime: DaemonRuntime
+    private var setupVersion = 0
+    private let logger: Logger
+    private let now: @Sendable () -> Date
+
+    private var loaded = false
+    private var monitors: [SeriesKey: SeriesMonitor] = [:]
+    private var watches: [String: ProviderVersionWatch] = [:]
+    private var evaluationCursor: Int64 = 0
+    private var judgeCursor: Int64 = 0
+    // One round's work.
+    private var dirtySeries: Set<SeriesKey> = []
+    private var dirtyWatches: Set<String> = []
+    private var actions: [DetectionAlertAction] = []
+    private var checkFloors: [String: Double] = [:]
+
+    public init(store: StateStore, config: EvaldConfig, receivers: [any AlertReceiver], runtime: DaemonRuntime, logger: Logger,
+                now: @escaping @Sendable () -> Date = Date.init) {
+        self.store = store
+        self.config = config
+        self.receivers = receivers
+        self.runtime = runtime
+        self.logger = logger
+        self.now = now
+        self.checkFloors = Self.checkFloors(config)
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do { try await Task.sleep(for: .seconds(Self.interval)) } catch { break }
+                if let (version, setup) = self.runtime.alertSetup(newerThan: self.setupVersion) {
+                    self.setupVersion = version
+                    self.config = setup.config
+                    self.receivers = setup.receivers
+                    self.checkFloors = Self.checkFloors(setup.config)
+                }
+                do {
+                    // A bounded number of batches per tick, so a backlog never holds the loop for long.
+                    for _ in 0..<10 where !Task.isCancelled {
+                        guard try self.round() != nil else { break }
+                    }
+                } catch {
+                    self.logger.error("detection.round_failed", metadata: ["error": "\(error)", "action": "retrying from the last committed state"])
+                }
+            }
+        }
+    }
+
+    /// Runs rounds until everything committed so far is consumed (`evald run --once`).
+    public func catchUp() throws -> RoundSummary {
+        var total = RoundSummary()
+        while let summary = try round() {
+            total.evaluations += summary.evaluations
+            total.judgeScores += summary.judgeScores
+            total.fired += summary.fired
+        }
+        return total
+    }
+
+    /// One batch; nil when there was nothing new.
+    func round() throws -> RoundSummary? {
+        if !loaded { try load() }
+        let evaluations = try store.detectionEvaluations(after: evaluationCursor, limit: Self.batchSize)
+        let judged = try store.detectionJudgeOutcomes(after: judgeCursor, limit: Self.batchSize)
+        guard !evaluations.isEmpty || judged.through > judgeCursor else { return nil }
+        dirtySeries = []
+        dirtyWatches = []
+        actions = []
+        do {
+            for evaluation in evaluations { process(evaluation) }
+            for outcome in judged.outcomes { process(outcome) }
+            let newEvaluationCursor = evaluations.last?.id ?? evaluationCursor
+            let rows = try stateRows(evaluationCursor: newEvaluationCursor, judgeCursor: judged.through)
+            let fired = try store.commitDetectionRound(states: rows, actions: actions, judgeFeedConsumed: judged.through, at: now())
+            evaluationCursor = newEvaluationCursor
+            judgeCursor = judged.through
+            for alert in fired {
+                logger.warning("alerts.firing", metadata: ["alert": "\(alert.publicID)", "alertname": "\(alert.name)",
+                                                           "summary": "\(alert.annotations["summary"] ?? "")"])
+            }
+            publishBoost()
+            return RoundSummary(evaluations: evaluations.count, judgeScores: judged.outcomes.count, fired: fired.count)
+        } catch {
+            // The in-memory state ran ahead of the database: drop it and start again from what
+            // was committed.
+            loaded = false
+            throw error
+        }
+    }
+
+    private func load() throws {
+        let decoder = JSONDecoder()
+        monitors = [:]
+        for (key, json) in try store.detectionStates(kind: Self.seriesKind) {
+            do {
+                let monitor = try decoder.decode(SeriesMonitor.self, from: Data(json.utf8))
+                monitors[monitor.key] = monitor
+            } catch {
+                logger.warning("detection.state_unreadable", metadata: ["series": "\(key)", "error": "\(error)", "action": "starting the series afresh"])
+            }
+        }
+        watches = [:]
+        for (key, json) in try store.detectionStates(kind: Self.versionsKind) {
+            if let watch = try? decoder.decode(ProviderVersionWatch.self, from: Data(json.utf8)) { watches[key] = watch }
+        }
+        let cursors = try store.detectionStates(kind: Self.cursorKind)
+        evaluationCursor = cursors["evaluation"].flatMap { Int64($0) } ?? 0
+        judgeCursor = cursors["judge_feed"].flatMap { Int64($0) } ?? 0
+        loaded = true
+    }
+
+    private func stateRows(evaluationCursor: Int64, judgeCursor: Int64) throws -> [DetectionStateRow] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        var rows: [DetectionStateRow] = []
+        for key in dirtySeries.sorted() {
+            guard let monitor = monitors[key] else { continue }
+            rows.append(DetectionStateRow(kind: Self.seriesKind, key: key.description, json: String(decoding: try encoder.encode(monitor), as: UTF8.self)))
+        }
+        for key in dirtyWatches.sorted() {
+            guard let watch = watches[key] else { continue }
+            rows.append(DetectionStateRow(kind: Self.versionsKind, key: key, json: String(decoding: try encoder.encode(watch), as: UTF8.self)))
+        }
+        rows.append(DetectionStateRow(kind: Self.cursorKind, key: "evaluation", json: "\(evaluationCursor)"))
+        rows.append(DetectionStateRow(kind: Self.cursorKind, key: "judge_feed", json: "\(judgeCursor)"))
+        return rows
+    }
+
+    // MARK: feeding
+
+    private func process(_ evaluation: DetectionEvaluation) {
+        let route = evaluation.route, model = evaluation.model
+        let version = ProviderVersionWatch.version(responseModel: evaluation.responseModel, systemFingerprint: evaluation.systemFingerprint)
+        if let version {
+            let watchKey = "\(route)|\(model)"
+            var watch = watches[watchKey] ?? ProviderVersionWatch(route: route, model: model)
+            let events = watch.noteAnswer(version: version, at: evaluation.ts, evaluationID: evaluation.id, settings: DriftSettings(config.detection))
+            for check in evaluation.checks {
+                handle(watch.observe(version: version, metric: "check:\(check.name)", passed: check.passed, evaluationID: evaluation.id),
+                       route: route, model: model)
+            }
+            handle(events, route: route, model: model)
+            watches[watchKey] = watch
+            dirtyWatches.insert(watchKey)
+        }
+        observe(SeriesKey(metric: "op:error_rate", measure: .passRate, route: route, model: model), .passed(evaluation.ok),
+                at: evaluation.ts, evaluationID: evaluation.id)
+        if let latency = evaluation.latencyMs, latency > 0 {
+            observe(SeriesKey(metric: "op:latency_ms", measure: .logValue, route: route, model: model), .value(latency),
+                    at: evaluation.ts, evaluationID: evaluation.id)
+        }
+        if let cost = evaluation.costUSD, cost > 0 {
+            observe(SeriesKey(metric: "op:cost_usd", measure: .logValue, route: route, model: model), .value(cost),
+                    at: evaluation.ts, evaluationID: evaluation.id)
+        }
+        for check in evaluation.checks {
+            observe(SeriesKey(metric: "check:\(check.name)", measure: .passRate, route: route, model: model), .passed(check.passed),
+                    at: evaluation.ts, evaluationID: evaluation.id, floor: checkFloors[check.name])
+        }
+    }
+
+    private func process(_ outcome: DetectionJudgeOutcome) {
+        let metric = "judge:\(outcome.judgeName)"
+        let info = runtime.currentJudgeSeries[outcome.judgeName]
+        observe(SeriesKey(metric: metric, measure: .passRate, route: outcome.route, model: outcome.model), .passed(outcome.passed),
+                at: outcome.ts, evaluationID: outcome.evaluationID, identity: outcome.identity, floor: info?.minPassRate)
+        if info?.scoresOneToFive == true, outcome.score == outcome.score.rounded(), (1...5).contains(outcome.score) {
+            observe(SeriesKey(metric: metric, measure: .meanScore, route: outcome.route, model: outcome.model), .score(Int(outcome.score)),
+                    at: outcome.ts, evaluationID: outcome.evaluationID, identity: outcome.identity)
+        }
+        if let version = ProviderVersionWatch.version(responseModel: outcome.responseModel, systemFingerprint: outcome.systemFingerprint) {
+            let watchKey = "\(outcome.route)|\(outcome.model)"
+            if var watch = watches[watchKey] {
+                handle(watch.observe(version: version, metric: metric, passed: outcome.passed, evaluationID: outcome.evaluationID),
+                       route: outcome.route, model: outcome.model)
+                watches[watchKey] = watch
+                dirtyWatches.insert(watchKey)
+            }
+        }
+    }
+
+    private func observe(_ key: SeriesKey, _ observation: SeriesObservation, at date: Date, evaluationID: Int64,
+                         identity: String? = nil, floor: Double? = nil) {
+        var monitor = monitors[key] ?? SeriesMonitor(key: key, identity: identity)
+        if let identity, let previous = monitor.identity, previous != identity {
+            // An edited rubric is a new series (SPEC 5): its alerts end, its baseline starts over.
+            if monitor.open != nil {
+                actions.append(.resolve(fingerprint: AlertFingerprint.of(regressionLabels(key)), numbers: ["rubric_changed": 1],
+                                        receivers: receiverNames(severity(for: key))))
+            }
+            if monitor.floor?.open == true {
+                actions.append(.resolve(fingerprint: AlertFingerprint.of(floorLabels(key)), numbers: ["rubric_changed": 1],
+                                        receivers: receiverNames(.critical)))
+            }
+            logger.info("detection.series_restarted", metadata: ["series": "\(key)", "from": "\(previous)", "to": "\(identity)"])
+            monitor = SeriesMonitor(key: key, identity: identity)
+        }
+        if monitor.identity == nil { monitor.identity = identity }
+        let settings = DetectionSettings(config.detection, seriesCount: max(1, monitors.count), minPassRate: floor)
+        let events = monitor.observe(observation, at: date, evaluationID: evaluationID, settings: settings)
+        monitors[key] = monitor
+        dirtySeries.insert(key)
+        for event in events {
+            switch event {
+            case .regression(let finding):
+                actions.append(.fire(regressionFiring(key, monitor, finding), receivers: receiverNames(severity(for: key))))
+            case .recovered(let numbers):
+                actions.append(.resolve(fingerprint: AlertFingerprint.of(regressionLabels(key)), numbers: numbers,
+                                        receivers: receiverNames(severity(for: key))))
+            case .floorBreached(let finding):
+                actions.append(.fire(floorFiring(key, finding), receivers: receiverNames(.critical)))
+            case .floorCleared(let numbers):
+                actions.append(.resolve(fingerprint: AlertFingerprint.of(floorLabels(key)), numbers: numbers, receivers: receiverNames(.critical)))
+            }
+        }
+    }
+
+    private func handle(_ events: [ProviderVersionWatch.Event], route: String, model: String) {
+        for event in events {
+            switch event {
+            case .versionChanged(let change):
+                let labels = versionLabels(route: route, model: model, change)
+                let watching = change.tests.keys.sorted()
+                let plan = watching.isEmpty
+                    ? "No drift test: the previous version had fewer than \(config.detection.driftMinSamples) samples (detection.drift_min_samples) on every metric."
+                    : "Drift tests started on \(watching.count) metrics (\(watching.prefix(8).joined(separator: ", "))\(watching.count > 8 ? ", ..." : "")) at a false-alert probability of \(config.detection.driftAlpha) for the switch; ProviderDrift fires if the new version is worse."
+                actions.append(.fire(firing("ProviderVersionChanged", .info, labels: labels,
+                                            summary: "Provider version changed on \(route)/\(model): \(change.before) -> \(change.after)",
+                                            description: "\(route)/\(model) answered with \(change.after) (evaluation e-\(change.evaluationID) at \(RFC3339.format(Date(timeIntervalSince1970: change.at), fractional: false))); before: \(change.before). \(plan)",
+                                            numbers: ["metrics_watched": Double(watching.count), "switched_at": change.at],
+                                            examples: [change.evaluationID]),
+                                     receivers: receiverNames(.info)))
+            case .drift(let change, let metric, let numbers):
+                var labels = versionLabels(route: route, model: model, change)
+                labels["metric"] = metric
+                labels["alertname"] = "ProviderDrift"
+                labels["severity"] = AlertSeverity.warning.rawValue
+                let before = numbers["rate_before"] ?? .nan, after = numbers["rate_after"] ?? .nan
+                actions.append(.fire(firing("ProviderDrift", .warning, labels: labels,
+                                            summary: "\(metric) on \(route)/\(model) is worse since the provider switched \(change.before) -> \(change.after): pass rate \(Self.rate(before)) -> \(Self.rate(after))",
+                                            description: "version \(change.before): pass rate \(Self.rate(before)) over \(Int(numbers["n_before"] ?? 0)) samples; version \(change.after): \(Self.rate(after)) over \(Int(numbers["n_after"] ?? 0)) samples. Mixture SPRT log-likelihood ratio \(String(format: "%.2f", numbers["statistic"] ?? 0)) >= ln(1/alpha) = \(String(format: "%.2f", numbers["threshold"] ?? 0)) (alpha \(String(format: "%.4g", numbers["alpha"] ?? 0)) for this metric, detection.drift_alpha \(config.detection.driftAlpha) per switch).",
+                                            numbers: numbers, examples: change.tests[metric]?.examples ?? []),
+                                     receivers: receiverNames(.warning)))
+            case .settled(let change):
+                actions.append(.resolve(fingerprint: AlertFingerprint.of(versionLabels(route: route, model: model, change)),
+                                        numbers: ["state_\(change.state.rawValue)": 1], receivers: receiverNames(.info)))
+                if change.superseded {
+                    for (metric, test) in change.tests where test.alerted {
+                        var labels = versionLabels(route: route, model: model, change)
+                        labels["metric"] = metric
+                        labels["alertname"] = "ProviderDrift"
+                        labels["severity"] = AlertSeverity.warning.rawValue
+                        actions.append(.resolve(fingerprint: AlertFingerprint.of(labels), numbers: ["superseded": 1], receivers: receiverNames(.warning)))
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: alerts
+
+    static func alertName(for key: SeriesKey) -> String {
+        switch key.metric {
+        case "op:error_rate": "ErrorRateRegression"
+        case "op:latency_ms": "LatencyRegression"
+        case "op:cost_usd": "CostSpike"
+        default: "QualityRegression"
+        }
+    }
+
+    /// Quality and error-rate regressions page; latency and cost warn.
+    func severity(for key: SeriesKey) -> AlertSeverity {
+        switch key.metric {
+        case "op:latency_ms", "op:cost_usd": .warning
+        default: .critical
+        }
+    }
+
+    func regressionLabels(_ key: SeriesKey) -> [String: String] {
+        var labels = ["alertname": Self.alertName(for: key), "severity": severity(for: key).rawValue,
+                      "route": key.route, "model": key.model, "metric": key.metric]
+        if key.measure == .meanScore { labels["measure"] = key.measure.rawValue }
+        return labels.filter { !$0.value.isEmpty }
+    }
+
+    func floorLabels(_ key: SeriesKey) -> [String: String] {
+        ["alertname": "QualityRegression", "severity": AlertSeverity.critical.rawValue, "route": key.route, "model": key.model,
+         "metric": key.metric, "rule": "min_pass_rate"].filter { !$0.value.isEmpty }
+    }
+
+    func versionLabels(route: String, model: String, _ change: ProviderVersionWatch.Switch) -> [String: String] {
+        ["alertname": "ProviderVersionChanged", "severity": AlertSeverity.info.rawValue, "route": route, "model": model,
+         "version_before": change.before, "version_after": change.after].filter { !$0.value.isEmpty }
+    }
+
+    private func regressionFiring(_ key: SeriesKey, _ monitor: SeriesMonitor, _ finding: SeriesFinding) -> AlertFiring {
+        let numbers = finding.numbers
+        let what = Self.describe(key)
+        let baseline = Self.format(numbers["baseline"], key.measure, metric: key.metric)
+        let current = Self.format(numbers["current"], key.measure, metric: key.metric)
+        let direction = key.measure == .logValue ? "rose" : "dropped"
+        var description = "\(what) on \(key.route.isEmpty ? "(no route)" : key.route)/\(key.model): baseline \(baseline) over \(Int(numbers["baseline_n"] ?? 0)) samples; \(current) over the \(Int(numbers["n"] ?? 0)) samples since the estimated start"
+        if let start = finding.changeStart { description += " (\(RFC3339.format(start, fractional: false)))" }
+        description += ". One-sided CUSUM statistic \(String(format: "%.2f", numbers["statistic"] ?? 0)) >= threshold \(String(format: "%.2f", numbers["threshold"] ?? 0)), set for an in-control run length of \(Int(numbers["target_arl"] ?? 0)) samples (this series' share of detection.false_alarm_every)."
+        var annotations: [String: String] = [:]
+        var allNumbers = numbers
+        if let start = finding.changeStart, let watch = watches["\(key.route)|\(key.model)"],
+           let change = watch.switchNear(start, alarmAt: Date(timeIntervalSince1970: monitor.lastSampleAt ?? start.timeIntervalSince1970)) {
+            description += " The estimated start lies near the provider version switch \(change.before) -> \(change.after) at \(RFC3339.format(Date(timeIntervalSince1970: change.at), fractional: false)): likely the cause."
+            annotations["version_switch"] = "\(change.before) -> \(change.after)"
+            allNumbers["version_switch_at"] = change.at
+        }
+        if let identity = monitor.identity { annotations["judge_identity"] = identity }
+        var firing = firing(Self.alertName(for: key), severity(for: key), labels: regressionLabels(key),
+                            summary: "\(what) on \(key.route.isEmpty ? "(no route)" : key.route)/\(key.model) \(direction) from \(baseline) to \(current)",
+                            description: description, numbers: allNumbers, examples: finding.examples)
+        firing.annotations.merge(annotations) { a, _ in a }
+        return firing
+    }
+
+    private func floorFiring(_ key: SeriesKey, _ finding: SeriesFinding) -> AlertFiring {
+        let numbers = finding.numbers
+        let what = Self.describe(key)
+        return firing("QualityRegression", .critical, labels: floorLabels(key),
+                      summary: "\(what) on \(key.route.isEmpty ? "(no route)" : key.route)/\(key.model) is under its floor: \(Self.rate(numbers["current"])) < min_pass_rate \(Self.rate(numbers["min_pass_rate"]))",
+                      description: "pass rate \(Self.rate(numbers["current"])) over the last \(Int(numbers["n"] ?? 0)) samples, 99.7% upper bound \(Self.rate(numbers["ci_high"])), under the configured min_pass_rate \(Self.rate(numbers["min_pass_rate"])).",
+                      numbers: numbers, examples: finding.examples)
+    }
+
+    private func firing(_ name: String, _ severity: AlertSeverity, labels: [String: String], summary: String, description: String,
+                        numbers: [String: Double], examples: [Int64]) -> AlertFiring {
+        var labels = labels
+        labels["alertname"] = name
+        labels["severity"] = severity.rawValue
+        var annotations = ["summary": summary, "description": description]
+        if let runbook = config.alerts.runbookURL { annotations["runbook_url"] = RunbookURL.render(runbook, labels: labels) }
+        return AlertFiring(name: name, severity: severity.rawValue, labels: labels, annotations: annotations,
+                           fingerprint: AlertFingerprint.of(labels), numbers: numbers.filter { $0.value.isFinite }, examples: examples)
+    }
+
+    private func receiverNames(_ severity: AlertSeverity) -> [String] {
+        receivers.filter { $0.accepts(severity) }.map(\.name)
+    }
+
+    static func describe(_ key: SeriesKey) -> String {
+        switch (key.metric, key.measure) {
+        case ("op:error_rate", _): "Success rate (1 - op:error_rate)"
+        case ("op:latency_ms", _): "Typical latency (op:latency_ms)"
+        case ("op:cost_usd", _): "Typical cost per call (op:cost_usd)"
+        case (_, .meanScore): "Mean score of \(key.metric)"
+        default: "Pass rate of \(key.metric)"
+        }
+    }
+
+    static func format(_ value: Double?, _ measure: SeriesMeasure, metric: String) -> String {
+        guard let value, value.isFinite else { return "-" }
+        switch measure {
+        case .passRate: return rate(value)
+        case .meanScore: return String(format: "%.2f", value)
+        case .logValue: return metric == "op:cost_usd" ? String(format: "$%.5f", value) : String(format: "%.0f ms", value)
+        }
+    }
+
+    static func rate(_ value: Double?) -> String {
+        guard let value, value.isFinite else { return "-" }
+        return String(format: "%.3f", value)
+    }
+
+    static func checkFloors(_ config: EvaldConfig) -> [String: Double] {
+        var floors: [String: Double] = [:]
+        for routeChecks in config.checks {
+            for check in routeChecks.checks { if let floor = check.minPassRate, floors[check.name] == nil { floors[check.name] = floor } }
+        }
+        return floors
+    }
+
+    /// SPEC 3 confirmation boost: routes where a monitor is past half its threshold.
+    private func publishBoost() {
+        runtime.setBoostedRoutes(Set(monitors.values.filter(\.suspect).map(\.key.route)))
+    }
+}

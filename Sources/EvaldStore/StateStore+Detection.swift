@@ -1,0 +1,151 @@
+import EvaldCore
+import Foundation
+import GRDB
+
+/// An evaluation as detection reads it: the operational numbers, the provider version and
+/// each check's verdict.
+public struct DetectionEvaluation: Sendable, Equatable {
+    public var id: Int64
+    public var ts: Date
+    public var route: String
+    public var model: String
+    public var responseModel: String?
+    public var systemFingerprint: String?
+    public var ok: Bool
+    public var latencyMs: Double?
+    public var costUSD: Double?
+    public var checks: [CheckOutcome]
+
+    public struct CheckOutcome: Sendable, Equatable {
+        public var name: String
+        public var passed: Bool
+    }
+}
+
+/// A judge score as detection reads it, with its evaluation's series and provider version.
+public struct DetectionJudgeOutcome: Sendable, Equatable {
+    public var seq: Int64
+    public var evaluationID: Int64
+    public var ts: Date
+    public var route: String
+    public var model: String
+    public var responseModel: String?
+    public var systemFingerprint: String?
+    public var judgeName: String
+    public var identity: String
+    public var score: Double
+    public var passed: Bool
+}
+
+/// What a detection round decided about alerts, applied in order with its state.
+public enum DetectionAlertAction: Sendable {
+    case fire(AlertFiring, receivers: [String])
+    /// Resolves the open alert with this fingerprint, if there is one.
+    case resolve(fingerprint: String, numbers: [String: Double], receivers: [String])
+}
+
+/// One row of detection state.
+public struct DetectionStateRow: Sendable, Equatable {
+    public var kind: String
+    public var key: String
+    public var json: String
+
+    public init(kind: String, key: String, json: String) {
+        self.kind = kind
+        self.key = key
+        self.json = json
+    }
+}
+
+extension StateStore {
+    /// Evaluations with an id above `after`, in id order (the order they were committed).
+    public func detectionEvaluations(after: Int64, limit: Int) throws -> [DetectionEvaluation] {
+        try read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT id, ts, route, model, response_model, system_fingerprint, status, latency_ms, cost_usd
+                FROM evaluation WHERE id > ? ORDER BY id LIMIT ?
+                """, arguments: [after, limit])
+            guard let first = rows.first?["id"] as Int64?, let last = rows.last?["id"] as Int64? else { return [] }
+            var checks: [Int64: [DetectionEvaluation.CheckOutcome]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT evaluation_id, name, passed FROM check_result WHERE evaluation_id BETWEEN ? AND ?",
+                                        arguments: [first, last]) {
+                checks[row["evaluation_id"], default: []].append(.init(name: row["name"], passed: row["passed"]))
+            }
+            return rows.map { row in
+                let id: Int64 = row["id"]
+                return DetectionEvaluation(id: id, ts: Date(timeIntervalSince1970: row["ts"]), route: row["route"] ?? "", model: row["model"],
+                                           responseModel: row["response_model"], systemFingerprint: row["system_fingerprint"],
+                                           ok: (row["status"] as String) == "ok", latencyMs: row["latency_ms"], costUSD: row["cost_usd"],
+                                           checks: (checks[id] ?? []).sorted { $0.name < $1.name })
+            }
+        }
+    }
+
+    /// Judge scores not yet consumed by detection, in commit order, and the last feed position
+    /// read (rows whose evaluation retention already removed are passed over, not returned).
+    public func detectionJudgeOutcomes(after: Int64, limit: Int) throws -> (outcomes: [DetectionJudgeOutcome], through: Int64) {
+        try read { db in
+            var through = after
+            var outcomes: [DetectionJudgeOutcome] = []
+            for row in try Row.fetchAll(db, sql: """
+                SELECT f.seq, f.evaluation_id, e.ts, e.route, e.model, e.response_model, e.system_fingerprint,
+                       s.judge_name, s.judge, s.score, s.passed
+                FROM judge_feed f
+                LEFT JOIN judge_score s ON s.evaluation_id = f.evaluation_id AND s.judge = f.judge
+                LEFT JOIN evaluation e ON e.id = f.evaluation_id
+                WHERE f.seq > ?
+                ORDER BY f.seq LIMIT ?
+                """, arguments: [after, limit]) {
+                through = row["seq"]
+                guard let ts = row["ts"] as Double?, let score = row["score"] as Double?, let passed = row["passed"] as Bool? else { continue }
+                outcomes.append(DetectionJudgeOutcome(
+                    seq: row["seq"], evaluationID: row["evaluation_id"], ts: Date(timeIntervalSince1970: ts), route: row["route"] ?? "",
+                    model: row["model"], responseModel: row["response_model"], systemFingerprint: row["system_fingerprint"],
+                    judgeName: row["judge_name"], identity: row["judge"], score: score, passed: passed))
+            }
+            return (outcomes, through)
+        }
+    }
+
+    public func detectionStates(kind: String) throws -> [String: String] {
+        try read { db in
+            var states: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT key, state_json FROM detection_state WHERE kind = ?", arguments: [kind]) {
+                states[row["key"]] = row["state_json"]
+            }
+            return states
+        }
+    }
+
+    /// Writes a round's state and applies its alert decisions in one transaction, and drops
+    /// the judge feed up to `judgeFeedConsumed`: a crash before it leaves the round to be redone
+    /// from the previous state, a crash after it leaves it done; an outcome is never counted twice.
+    /// Returns the alerts fired.
+    @discardableResult
+    public func commitDetectionRound(states: [DetectionStateRow], actions: [DetectionAlertAction], judgeFeedConsumed: Int64?,
+                                     at: Date) throws -> [StoredAlert] {
+        try write { db in
+            let t = at.timeIntervalSince1970
+            let upsert = try db.cachedStatement(sql: """
+                INSERT INTO detection_state (kind, key, state_json, updated_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT(kind, key) DO UPDATE SET state_json = excluded.state_json, updated_at = excluded.updated_at
+                """)
+            for row in states { try upsert.execute(arguments: [row.kind, row.key, row.json, t]) }
+            if let consumed = judgeFeedConsumed {
+                try db.execute(sql: "DELETE FROM judge_feed WHERE seq <= ?", arguments: [consumed])
+            }
+            var fired: [StoredAlert] = []
+            for action in actions {
+                switch action {
+                case .fire(let firing, let receivers):
+                    if let alert = try Self.fire(db, firing, receivers: receivers, at: at) { fired.append(alert) }
+                case .resolve(let fingerprint, let numbers, let receivers):
+                    if let id = try Int64.fetchOne(db, sql: "SELECT id FROM alert WHERE fingerprint = ? AND state = 'firing'", arguments: [fingerprint]) {
+                        _ = try Self.resolve(db, id: id, receivers: receivers, numbers: numbers, at: at)
+                    }
+                }
+            }
+            return fired
+        }
+    }
+}
