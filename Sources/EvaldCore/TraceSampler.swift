@@ -16,26 +16,46 @@ public struct TraceSampler: Sendable {
     /// The lowest threshold any route can have: a trace below it is unsampled whatever its route,
     /// so the route need not be looked for.
     public let lowestThreshold: UInt64
+    /// Rates raised for exact routes at run time (SPEC 3: the confirmation boost and the
+    /// low-traffic floor); they only ever raise a route's configured rate.
+    public let raisedRates: [String: Double]
 
-    public init(globalRate: Double, routeRates: [(glob: Glob, rate: Double)] = [], shard: Shard = .all) {
+    public init(globalRate: Double, routeRates: [(glob: Glob, rate: Double)] = [], shard: Shard = .all,
+                raisedRates: [String: Double] = [:]) {
         self.globalRate = globalRate
         self.routeRates = routeRates
         self.shard = shard
-        let highest = routeRates.map(\.rate).reduce(globalRate, max)
+        self.raisedRates = raisedRates
+        let highest = raisedRates.values.reduce(routeRates.map(\.rate).reduce(globalRate, max), max)
         self.lowestThreshold = Self.threshold(rate: highest)
     }
 
-    public var hasRouteRates: Bool { !routeRates.isEmpty }
+    /// The same sampler with these routes sampled at (at least) these rates. A trace kept at
+    /// the configured rate is kept at the raised one too (a higher rate keeps a superset), so
+    /// raising never loses a trace the base sample has.
+    public func raising(_ rates: [String: Double]) -> TraceSampler {
+        TraceSampler(globalRate: globalRate, routeRates: routeRates, shard: shard, raisedRates: rates)
+    }
 
-    /// The rate that applies to `route`: the first matching route glob, else the global rate.
+    public var hasRouteRates: Bool { !routeRates.isEmpty || !raisedRates.isEmpty }
+
+    /// The rate that applies to `route`: the first matching route glob, else the global rate,
+    /// raised where the daemon raised it.
     public func rate(forRoute route: String?) -> Double {
         guard let route else { return globalRate }
+        let configured = configuredRate(forRoute: route)
+        guard let raised = raisedRates[route] else { return configured }
+        return max(configured, raised)
+    }
+
+    public func configuredRate(forRoute route: String) -> Double {
         for entry in routeRates where entry.glob.matches(route) { return entry.rate }
         return globalRate
     }
 
     public func rate(forRouteUTF8 route: UnsafeRawBufferPointer?) -> Double {
         guard let route else { return globalRate }
+        if !raisedRates.isEmpty { return rate(forRoute: String(decoding: route, as: UTF8.self)) }
         for entry in routeRates where entry.glob.matches(utf8: route) { return entry.rate }
         return globalRate
     }

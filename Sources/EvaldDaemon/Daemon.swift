@@ -78,7 +78,7 @@ public enum Daemon {
         // Graceful shutdown runs in reverse: systemd hears STOPPING=1 first, the heartbeat stops last.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: HeartbeatService(store: store, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup),
-            .init(service: SpoolIngestService(reader: reader, pollInterval: config.spool.pollInterval, logger: logger, runtime: runtime),
+            .init(service: SpoolIngestService(reader: reader, config: config, logger: logger, runtime: runtime),
                   successTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: JudgeService(store: store, roster: roster, runtime: runtime, logger: logger),
                   successTerminationBehavior: .gracefullyShutdownGroup),

@@ -62,7 +62,8 @@ public final class DaemonRuntime: @unchecked Sendable {
     }
 
     private var judgeSeries: [String: JudgeSeriesInfo] = [:]
-    private var boosted: Set<String> = []
+    private var raised: [String: Double] = [:]
+    private var raisedVersion = 0
 
     public func setJudgeSeries(_ roster: JudgeRoster) {
         var info: [String: JudgeSeriesInfo] = [:]
@@ -75,13 +76,21 @@ public final class DaemonRuntime: @unchecked Sendable {
 
     public var currentJudgeSeries: [String: JudgeSeriesInfo] { lock.withLock { judgeSeries } }
 
-    /// Routes with a suspected regression (SPEC 3 confirmation boost), set by detection and
-    /// read by the spool reader.
-    public func setBoostedRoutes(_ routes: Set<String>) {
-        lock.withLock { boosted = routes }
+    /// Routes sampled above their configured rate (SPEC 3: the confirmation boost while a
+    /// regression is suspected, the low-traffic floor), set by detection, applied by ingest.
+    public func setRaisedRates(_ rates: [String: Double]) {
+        lock.withLock {
+            guard rates != raised else { return }
+            raised = rates
+            raisedVersion += 1
+        }
     }
 
-    public var boostedRoutes: Set<String> { lock.withLock { boosted } }
+    public func raisedRates(newerThan version: Int) -> (version: Int, rates: [String: Double])? {
+        lock.withLock { raisedVersion > version ? (raisedVersion, raised) : nil }
+    }
+
+    public var currentRaisedRates: [String: Double] { lock.withLock { raised } }
 
     public func takeJudgeReload() -> JudgeRoster? {
         lock.withLock {

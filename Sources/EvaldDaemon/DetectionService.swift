@@ -41,6 +41,8 @@ public final class DetectionService: Service, @unchecked Sendable {
     private var dirtyWatches: Set<String> = []
     private var actions: [DetectionAlertAction] = []
     private var checkFloors: [String: Double] = [:]
+    private var trafficCheckedAt = Date.distantPast
+    private var floorRates: [String: Double] = [:]
 
     public init(store: StateStore, config: EvaldConfig, receivers: [any AlertReceiver], runtime: DaemonRuntime, logger: Logger,
                 now: @escaping @Sendable () -> Date = Date.init) {
@@ -68,6 +70,7 @@ public final class DetectionService: Service, @unchecked Sendable {
                     for _ in 0..<10 where !Task.isCancelled {
                         guard try self.round() != nil else { break }
                     }
+                    try self.publishRaisedRates()
                 } catch {
                     self.logger.error("detection.round_failed", metadata: ["error": "\(error)", "action": "retrying from the last committed state"])
                 }
@@ -107,7 +110,6 @@ public final class DetectionService: Service, @unchecked Sendable {
                 logger.warning("alerts.firing", metadata: ["alert": "\(alert.publicID)", "alertname": "\(alert.name)",
                                                            "summary": "\(alert.annotations["summary"] ?? "")"])
             }
-            publishBoost()
             return RoundSummary(evaluations: evaluations.count, judgeScores: judged.outcomes.count, fired: fired.count)
         } catch {
             // The in-memory state ran ahead of the database: drop it and start again from what
@@ -403,8 +405,34 @@ public final class DetectionService: Service, @unchecked Sendable {
         return floors
     }
 
-    /// SPEC 3 confirmation boost: routes where a monitor is past half its threshold.
-    private func publishBoost() {
-        runtime.setBoostedRoutes(Set(monitors.values.filter(\.suspect).map(\.key.route)))
+    /// SPEC 3: the routes to sample above their configured rate. The low-traffic floor: a
+    /// route whose traffic at its rate yields fewer than `sampling.min_per_minute` samples is
+    /// sampled at the rate that would (capped by `sampling.max_rate`), its traffic estimated
+    /// from the last hour's sample. The confirmation boost: a route with a series past half its
+    /// threshold (and no alert open) is sampled at `sampling.boost_rate` until the suspicion
+    /// is confirmed or cleared.
+    public func publishRaisedRates() throws {
+        let sampling = config.sampling
+        let sampler = sampling.makeSampler()
+        let at = now()
+        if sampling.minPerMinute <= 0 {
+            floorRates = [:]
+        } else if at.timeIntervalSince(trafficCheckedAt) >= 60 {
+            trafficCheckedAt = at
+            let since = at - 3600
+            var rates: [String: Double] = [:]
+            for (route, traffic) in try store.estimatedTraffic(since: since) where !route.isEmpty && traffic.calls > 0 {
+                let minutes = max(1, at.timeIntervalSince(max(since, traffic.firstAt)) / 60)
+                let wanted = min(sampling.maxRate, sampling.minPerMinute / (traffic.calls / minutes))
+                if wanted > sampler.configuredRate(forRoute: route) { rates[route] = wanted }
+            }
+            floorRates = rates
+        }
+        var rates = floorRates
+        let boost = sampling.effectiveBoostRate
+        for route in Set(monitors.values.filter(\.suspect).map(\.key.route)) where !route.isEmpty && sampler.configuredRate(forRoute: route) < boost {
+            rates[route] = max(rates[route] ?? 0, boost)
+        }
+        runtime.setRaisedRates(rates)
     }
 }

@@ -11,12 +11,20 @@ public final class SpoolIngestService: Service, @unchecked Sendable {
     private var pollInterval: Double
     private let logger: Logger
     private let runtime: DaemonRuntime
+    private var config: EvaldConfig
+    private var raisedVersion = 0
+    private var raised: [String: Double] = [:]
 
-    public init(reader: SpoolReader, pollInterval: Double, logger: Logger, runtime: DaemonRuntime = DaemonRuntime()) {
+    public init(reader: SpoolReader, config: EvaldConfig, logger: Logger, runtime: DaemonRuntime = DaemonRuntime()) {
         self.reader = reader
-        self.pollInterval = pollInterval
+        self.config = config
+        self.pollInterval = config.spool.pollInterval
         self.logger = logger
         self.runtime = runtime
+    }
+
+    private func classifier() -> LineClassifier {
+        LineClassifier(sampler: config.sampling.makeSampler().raising(raised), validatesEveryLine: config.spool.validate == .all)
     }
 
     public func run() async throws {
@@ -25,10 +33,18 @@ public final class SpoolIngestService: Service, @unchecked Sendable {
             while !Task.isCancelled {
                 if let reload = self.runtime.takeReload() {
                     // Applied here, between polls, because only this task touches the reader.
-                    self.reader.update(settings: .init(reload.config.spool),
-                                       classifier: LineClassifier(config: reload.config),
+                    self.config = reload.config
+                    self.reader.update(settings: .init(reload.config.spool), classifier: self.classifier(),
                                        checks: reload.checks, judges: reload.judges)
                     self.pollInterval = reload.config.spool.pollInterval
+                }
+                if let (version, rates) = self.runtime.raisedRates(newerThan: self.raisedVersion) {
+                    self.raisedVersion = version
+                    self.raised = rates
+                    self.reader.update(classifier: self.classifier())
+                    self.logger.info("sampling.rates_raised", metadata: [
+                        "routes": "\(rates.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
+                    ])
                 }
                 do {
                     // A long catch-up gives the other services (heartbeat) a turn twice a second.

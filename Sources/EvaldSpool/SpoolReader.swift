@@ -113,6 +113,11 @@ public final class SpoolReader: @unchecked Sendable {
         self.judges = judges
     }
 
+    /// Applies new sampling rates (raised or lowered by detection) between polls.
+    public func update(classifier: LineClassifier) {
+        self.classifier = classifier
+    }
+
     /// Closes every descriptor and forgets the in-memory state; the next poll reloads it from the store.
     public func closeAll() {
         files?.values.forEach { $0.close() }

@@ -107,6 +107,24 @@ extension StateStore {
         }
     }
 
+    /// Each route's traffic since `since` (trace time), estimated from its sample: every
+    /// evaluation stands for 1 / (the rate it was sampled at) calls (Horvitz-Thompson), so the
+    /// estimate stays right while rates are raised and lowered.
+    /// Also returns the first sampled trace time per route, so a route that started recently
+    /// is not taken for a quiet one.
+    public func estimatedTraffic(since: Date) throws -> [String: (calls: Double, firstAt: Date)] {
+        try read { db in
+            var traffic: [String: (calls: Double, firstAt: Date)] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT COALESCE(route, '') AS route, SUM(1.0 / sample_rate) AS calls, MIN(ts) AS first FROM evaluation
+                WHERE ts >= ? AND sample_rate > 0 GROUP BY route
+                """, arguments: [since.timeIntervalSince1970]) {
+                traffic[row["route"]] = (row["calls"], Date(timeIntervalSince1970: row["first"]))
+            }
+            return traffic
+        }
+    }
+
     public func detectionStates(kind: String) throws -> [String: String] {
         try read { db in
             var states: [String: String] = [:]

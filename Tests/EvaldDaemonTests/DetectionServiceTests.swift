@@ -1,0 +1,93 @@
+import EvaldCore
+import EvaldDaemon
+import EvaldStore
+import EvaldTesting
+import Foundation
+import Logging
+import Testing
+
+/// SPEC 3's confirmation boost and low-traffic floor as detection publishes them.
+@Suite struct DetectionServiceTests {
+    let root = NSTemporaryDirectory() + "evald-detection-\(UUID().uuidString)"
+
+    func config() throws -> EvaldConfig {
+        try EvaldConfig.parse(yaml: """
+            spool: {dir: /var/spool/evald}
+            sampling: {rate: 0.01, boost_rate: 0.08, min_per_minute: 0.5, max_rate: 0.25}
+            detection: {baseline_min_samples: 1000}
+            """, path: root + "/evald.yaml", environment: [:]).0
+    }
+
+    /// Commits evaluations on `route` at `now - secondsAgo`, each with one `ok` check verdict.
+    func commit(_ store: StateStore, route: String, rate: Double, passes: [Bool], at times: [Date], from offset: Int64) throws -> Int64 {
+        let file = try store.trackedSpoolFiles().first ?? store.trackSpoolFile(path: "/s/a.jsonl", device: 1, inode: 2, fingerprint: "fp", at: Date())
+        var batch = IngestBatch(fileID: file.id, startOffset: offset, newOffset: offset + Int64(passes.count), committedAt: Date())
+        for (index, passed) in passes.enumerated() {
+            let n = offset + Int64(index)
+            var record = TraceRecord(recordID: "t\(n)", traceID: "t\(n)", timestamp: times[index], model: "m")
+            record.route = route
+            record.output = "o"
+            var line = SampledLine(record: record, sampleRate: rate, lineOffset: n, recordJSON: "{}")
+            line.checkResults = [CheckResult(name: "ok", kind: "status_ok", passed: passed, detail: "")]
+            batch.sampled.append(line)
+        }
+        try store.commitBatch(batch)
+        return offset + Int64(passes.count)
+    }
+
+    @Test func suspectedRegressionBoostsItsRouteAndAQuietRouteGetsTheFloorRate() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let store = try StateStore.open(path: root + "/evald.db")
+        let now = Date()
+        let runtime = DaemonRuntime()
+        let service = DetectionService(store: store, config: try config(), receivers: [], runtime: runtime, logger: Logger(label: "test"),
+                                       now: { now })
+        // A busy route (sampled at 1 for the test: 1,200 calls in 20 minutes) passing 9 in 10...
+        let busyTimes = (0..<1_200).map { now - 1_200 + Double($0) }
+        var offset = try commit(store, route: "support", rate: 1, passes: (0..<1_200).map { $0 % 10 != 0 }, at: busyTimes, from: 0)
+        // ...and a quiet one: two samples at 1% in 20 minutes, about 10 calls a minute, which
+        // at 1% yields 0.1 samples a minute, under min_per_minute 0.5.
+        offset = try commit(store, route: "quiet", rate: 0.01, passes: [true, true], at: [now - 1_200, now - 60], from: offset)
+        _ = try service.catchUp()
+        try service.publishRaisedRates()
+        #expect(runtime.currentRaisedRates == ["quiet": 0.05], "no suspicion yet; the quiet route raised to 0.5 / 10 a minute")
+
+        // Failures in a row: the route is boosted once the statistic is past half its
+        // threshold, before any alarm.
+        var fails = 0
+        while runtime.currentRaisedRates["support"] == nil, fails < 60 {
+            offset = try commit(store, route: "support", rate: 1, passes: [false], at: [now], from: offset)
+            fails += 1
+            _ = try service.catchUp()
+            try service.publishRaisedRates()
+        }
+        #expect(runtime.currentRaisedRates["support"] == 0.08)
+        #expect(try store.firingAlertCount() == 0, "boosted after \(fails) failures, before the alarm")
+        #expect(fails > 3)
+
+        // Passes bring the statistic back to 0: the boost ends.
+        offset = try commit(store, route: "support", rate: 1, passes: Array(repeating: true, count: 200), at: Array(repeating: now, count: 200), from: offset)
+        _ = try service.catchUp()
+        try service.publishRaisedRates()
+        #expect(runtime.currentRaisedRates["support"] == nil)
+    }
+
+    @Test func raisedRatesKeepEveryTraceTheConfiguredRateKeeps() {
+        let sampler = TraceSampler(globalRate: 0.01, routeRates: [(Glob("refunds-*"), 0.05)])
+        let raised = sampler.raising(["support": 0.08, "refunds-assist": 0.02])
+        var rng = SplitMix64(state: 12)
+        for _ in 0..<20_000 {
+            let randomness = rng.next() >> 8
+            for route in ["support", "refunds-assist", "other"] {
+                if sampler.keptRate(randomness: randomness, route: route) != nil {
+                    #expect(raised.keptRate(randomness: randomness, route: route) != nil)
+                }
+            }
+        }
+        #expect(raised.rate(forRoute: "support") == 0.08)
+        #expect(raised.rate(forRoute: "refunds-assist") == 0.05, "a raise never lowers a configured rate")
+        #expect(raised.rate(forRoute: "other") == 0.01)
+        #expect(raised.lowestThreshold == TraceSampler.threshold(rate: 0.08))
+    }
+}
