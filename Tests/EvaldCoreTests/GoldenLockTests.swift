@@ -75,7 +75,7 @@ import Testing
 
     @Test func theSetUsesTheJudgesAndSchemasOfItsRoutes() throws {
         func rubric(_ name: String, _ appliesTo: String) throws -> JudgeRubric {
-            let text = "---\nname: \(name)\nversion: 1\napplies_to: [\"\(appliesTo)\"]\nscale: pass_fail\n---\nGrade {{output}}\n"
+            let text = "---\nname: \(name)\nversion: 1\napplies_to: [\"\(appliesTo)\"]\nscale: pass_fail\n---\nGrade {{output}}\nReply with JSON only: {\"pass\": true|false, \"reason\": \"...\"}\n"
             return try JudgeRubric.parse(path: "/j/\(name).md", bytes: Array(text.utf8))
         }
         let rubrics = [try rubric("support", "support-*"), try rubric("other", "billing-*"), try rubric("all", "*")]
