@@ -138,7 +138,7 @@ struct GateCommand: AsyncParsableCommand {
         }
         lines += report.warnings
         if !calibrations.isEmpty {
-            lines.append("calibration against the human labels (calibration.min_kappa \(S.number(config_minKappa(calibrations), digits: 2))):")
+            lines.append("calibration against the human labels (calibration.min_kappa \(S.number(calibrations.first?.minKappa, digits: 2))):")
             lines += S.calibrationLines(calibrations)
         }
         let regressed = report.regressed
@@ -150,8 +150,6 @@ struct GateCommand: AsyncParsableCommand {
         }
         return lines.joined(separator: "\n")
     }
-
-    private func config_minKappa(_ calibrations: [JudgeCalibration]) -> Double? { calibrations.first?.minKappa }
 }
 
 enum GoldenSetLoaderPath {
