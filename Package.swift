@@ -88,7 +88,7 @@ let package = Package(
                                                                .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "EvaldStoreTests", dependencies: ["EvaldStore"]),
         .testTarget(name: "EvaldSpoolTests", dependencies: ["EvaldSpool", "EvaldCore", "EvaldStore", "EvaldTesting"]),
-        .testTarget(name: "EvaldDaemonTests", dependencies: ["EvaldDaemon", "EvaldCore", "EvaldStore", "EvaldTesting",
+        .testTarget(name: "EvaldDaemonTests", dependencies: ["EvaldDaemon", "EvaldCore", "EvaldStore", "EvaldTesting", "EvaldHTTP",
                                                              .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "EvaldIntegrationTests", dependencies: ["EvaldCore", "EvaldStore", "EvaldTesting",
                                                                   .product(name: "Crypto", package: "swift-crypto")], exclude: ["Fixtures"]),

@@ -15,7 +15,13 @@ public enum JudgePromptBuilder {
         } catch {
             throw Failure(message: "the stored record cannot be decoded (\(error))")
         }
-        var variables = JudgePromptVariables(record: record, metadata: metadataStrings(value["metadata"]))
+        return try prompt(record: record, metadata: metadataStrings(value["metadata"]), rubric: rubric, redactingWith: detector)
+    }
+
+    /// The same prompt from a decoded record: golden cases are judged without a stored row.
+    public static func prompt(record: TraceRecord, metadata: [String: String], rubric: JudgeRubric,
+                              redactingWith detector: PIIDetector?) throws(Failure) -> String {
+        var variables = JudgePromptVariables(record: record, metadata: metadata)
         if let detector { variables = variables.redacted(by: detector) }
         do {
             return try rubric.render(variables)

@@ -14,3 +14,16 @@ public enum WilsonInterval {
         return (max(0, center - half), min(1, center + half))
     }
 }
+
+extension WilsonInterval {
+    /// The same interval for a proportion given as a fraction (a mean score mapped onto [0, 1]).
+    public static func bounds(proportion p: Double, n: Int, z: Double = 1.959964) -> (low: Double, high: Double)? {
+        guard n > 0, p.isFinite else { return nil }
+        let nn = Double(n), z2 = z * z
+        let p = min(1, max(0, p))
+        let denominator = 1 + z2 / nn
+        let center = (p + z2 / (2 * nn)) / denominator
+        let half = z * ((p * (1 - p) / nn + z2 / (4 * nn * nn)).squareRoot()) / denominator
+        return (max(0, center - half), min(1, center + half))
+    }
+}
