@@ -47,7 +47,8 @@ import Testing
         // The canary's way: the case's input with a fresh answer.
         let replayed = [cases[0].answered(output: "fresh answer, mail me at a@example.com"), cases[1], cases[2]]
         stub.enqueue([.hang])
-        let result = await runner.run(set: "s", cases: replayed, judgeTimeout: 1)
+        // 5 s: the two good calls must finish in time even on a loaded machine.
+        let result = await runner.run(set: "s", cases: replayed, judgeTimeout: 5)
         try? await transport.shutdown()
 
         #expect(result.judgeTimedOut)
