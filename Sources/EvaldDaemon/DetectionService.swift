@@ -41,6 +41,7 @@ public final class DetectionService: Service, @unchecked Sendable {
     private var dirtyWatches: Set<String> = []
     private var actions: [DetectionAlertAction] = []
     private var checkFloors: [String: Double] = [:]
+    private var alertBuilder: DetectionAlerts { DetectionAlerts(config: config, receivers: receivers) }
     private var trafficCheckedAt = Date.distantPast
     private var floorRates: [String: Double] = [:]
 
@@ -217,11 +218,11 @@ public final class DetectionService: Service, @unchecked Sendable {
             // An edited rubric is a new series (SPEC 5): its alerts end, its baseline starts over.
             if monitor.open != nil {
                 actions.append(.resolve(fingerprint: AlertFingerprint.of(regressionLabels(key)), numbers: ["rubric_changed": 1],
-                                        receivers: receiverNames(severity(for: key))))
+                                        receivers: alertBuilder.receiverNames(severity(for: key))))
             }
             if monitor.floor?.open == true {
                 actions.append(.resolve(fingerprint: AlertFingerprint.of(floorLabels(key)), numbers: ["rubric_changed": 1],
-                                        receivers: receiverNames(.critical)))
+                                        receivers: alertBuilder.receiverNames(.critical)))
             }
             logger.info("detection.series_restarted", metadata: ["series": "\(key)", "from": "\(previous)", "to": "\(identity)"])
             monitor = SeriesMonitor(key: key, identity: identity)
@@ -234,58 +235,20 @@ public final class DetectionService: Service, @unchecked Sendable {
         for event in events {
             switch event {
             case .regression(let finding):
-                actions.append(.fire(regressionFiring(key, monitor, finding), receivers: receiverNames(severity(for: key))))
+                actions.append(.fire(regressionFiring(key, monitor, finding), receivers: alertBuilder.receiverNames(severity(for: key))))
             case .recovered(let numbers):
                 actions.append(.resolve(fingerprint: AlertFingerprint.of(regressionLabels(key)), numbers: numbers,
-                                        receivers: receiverNames(severity(for: key))))
+                                        receivers: alertBuilder.receiverNames(severity(for: key))))
             case .floorBreached(let finding):
-                actions.append(.fire(floorFiring(key, finding), receivers: receiverNames(.critical)))
+                actions.append(.fire(floorFiring(key, finding), receivers: alertBuilder.receiverNames(.critical)))
             case .floorCleared(let numbers):
-                actions.append(.resolve(fingerprint: AlertFingerprint.of(floorLabels(key)), numbers: numbers, receivers: receiverNames(.critical)))
+                actions.append(.resolve(fingerprint: AlertFingerprint.of(floorLabels(key)), numbers: numbers, receivers: alertBuilder.receiverNames(.critical)))
             }
         }
     }
 
     private func handle(_ events: [ProviderVersionWatch.Event], route: String, model: String) {
-        for event in events {
-            switch event {
-            case .versionChanged(let change):
-                let labels = versionLabels(route: route, model: model, change)
-                let watching = change.tests.keys.sorted()
-                let plan = watching.isEmpty
-                    ? "No drift test: the previous version had fewer than \(config.detection.driftMinSamples) samples (detection.drift_min_samples) on every metric."
-                    : "Drift tests started on \(watching.count) metrics (\(watching.prefix(8).joined(separator: ", "))\(watching.count > 8 ? ", ..." : "")) at a false-alert probability of \(config.detection.driftAlpha) for the switch; ProviderDrift fires if the new version is worse."
-                actions.append(.fire(firing("ProviderVersionChanged", .info, labels: labels,
-                                            summary: "Provider version changed on \(route)/\(model): \(change.before) -> \(change.after)",
-                                            description: "\(route)/\(model) answered with \(change.after) (evaluation e-\(change.evaluationID) at \(RFC3339.format(Date(timeIntervalSince1970: change.at), fractional: false))); before: \(change.before). \(plan)",
-                                            numbers: ["metrics_watched": Double(watching.count), "switched_at": change.at],
-                                            examples: [change.evaluationID]),
-                                     receivers: receiverNames(.info)))
-            case .drift(let change, let metric, let numbers):
-                var labels = versionLabels(route: route, model: model, change)
-                labels["metric"] = metric
-                labels["alertname"] = "ProviderDrift"
-                labels["severity"] = AlertSeverity.warning.rawValue
-                let before = numbers["rate_before"] ?? .nan, after = numbers["rate_after"] ?? .nan
-                actions.append(.fire(firing("ProviderDrift", .warning, labels: labels,
-                                            summary: "\(metric) on \(route)/\(model) is worse since the provider switched \(change.before) -> \(change.after): pass rate \(Self.rate(before)) -> \(Self.rate(after))",
-                                            description: "version \(change.before): pass rate \(Self.rate(before)) over \(Int(numbers["n_before"] ?? 0)) samples; version \(change.after): \(Self.rate(after)) over \(Int(numbers["n_after"] ?? 0)) samples. Mixture SPRT log-likelihood ratio \(String(format: "%.2f", numbers["statistic"] ?? 0)) >= ln(1/alpha) = \(String(format: "%.2f", numbers["threshold"] ?? 0)) (alpha \(String(format: "%.4g", numbers["alpha"] ?? 0)) for this metric, detection.drift_alpha \(config.detection.driftAlpha) per switch).",
-                                            numbers: numbers, examples: change.tests[metric]?.examples ?? []),
-                                     receivers: receiverNames(.warning)))
-            case .settled(let change):
-                actions.append(.resolve(fingerprint: AlertFingerprint.of(versionLabels(route: route, model: model, change)),
-                                        numbers: ["state_\(change.state.rawValue)": 1], receivers: receiverNames(.info)))
-                if change.superseded {
-                    for (metric, test) in change.tests where test.alerted {
-                        var labels = versionLabels(route: route, model: model, change)
-                        labels["metric"] = metric
-                        labels["alertname"] = "ProviderDrift"
-                        labels["severity"] = AlertSeverity.warning.rawValue
-                        actions.append(.resolve(fingerprint: AlertFingerprint.of(labels), numbers: ["superseded": 1], receivers: receiverNames(.warning)))
-                    }
-                }
-            }
-        }
+        actions += alertBuilder.versionActions(events, route: route, model: model)
     }
 
     // MARK: alerts
@@ -319,11 +282,6 @@ public final class DetectionService: Service, @unchecked Sendable {
          "metric": key.metric, "rule": "min_pass_rate"].filter { !$0.value.isEmpty }
     }
 
-    func versionLabels(route: String, model: String, _ change: ProviderVersionWatch.Switch) -> [String: String] {
-        ["alertname": "ProviderVersionChanged", "severity": AlertSeverity.info.rawValue, "route": route, "model": model,
-         "version_before": change.before, "version_after": change.after].filter { !$0.value.isEmpty }
-    }
-
     private func regressionFiring(_ key: SeriesKey, _ monitor: SeriesMonitor, _ finding: SeriesFinding) -> AlertFiring {
         let numbers = finding.numbers
         let what = Self.describe(key)
@@ -342,7 +300,7 @@ public final class DetectionService: Service, @unchecked Sendable {
             allNumbers["version_switch_at"] = change.at
         }
         if let identity = monitor.identity { annotations["judge_identity"] = identity }
-        var firing = firing(Self.alertName(for: key), severity(for: key), labels: regressionLabels(key),
+        var firing = alertBuilder.firing(Self.alertName(for: key), severity(for: key), labels: regressionLabels(key),
                             summary: "\(what) on \(key.route.isEmpty ? "(no route)" : key.route)/\(key.model) \(direction) from \(baseline) to \(current)",
                             description: description, numbers: allNumbers, examples: finding.examples)
         firing.annotations.merge(annotations) { a, _ in a }
@@ -352,25 +310,10 @@ public final class DetectionService: Service, @unchecked Sendable {
     private func floorFiring(_ key: SeriesKey, _ finding: SeriesFinding) -> AlertFiring {
         let numbers = finding.numbers
         let what = Self.describe(key)
-        return firing("QualityRegression", .critical, labels: floorLabels(key),
-                      summary: "\(what) on \(key.route.isEmpty ? "(no route)" : key.route)/\(key.model) is under its floor: \(Self.rate(numbers["current"])) < min_pass_rate \(Self.rate(numbers["min_pass_rate"]))",
-                      description: "pass rate \(Self.rate(numbers["current"])) over the last \(Int(numbers["n"] ?? 0)) samples, 99.7% upper bound \(Self.rate(numbers["ci_high"])), under the configured min_pass_rate \(Self.rate(numbers["min_pass_rate"])).",
+        return alertBuilder.firing("QualityRegression", .critical, labels: floorLabels(key),
+                      summary: "\(what) on \(key.route.isEmpty ? "(no route)" : key.route)/\(key.model) is under its floor: \(DetectionAlerts.rate(numbers["current"])) < min_pass_rate \(DetectionAlerts.rate(numbers["min_pass_rate"]))",
+                      description: "pass rate \(DetectionAlerts.rate(numbers["current"])) over the last \(Int(numbers["n"] ?? 0)) samples, 99.7% upper bound \(DetectionAlerts.rate(numbers["ci_high"])), under the configured min_pass_rate \(DetectionAlerts.rate(numbers["min_pass_rate"])).",
                       numbers: numbers, examples: finding.examples)
-    }
-
-    private func firing(_ name: String, _ severity: AlertSeverity, labels: [String: String], summary: String, description: String,
-                        numbers: [String: Double], examples: [Int64]) -> AlertFiring {
-        var labels = labels
-        labels["alertname"] = name
-        labels["severity"] = severity.rawValue
-        var annotations = ["summary": summary, "description": description]
-        if let runbook = config.alerts.runbookURL { annotations["runbook_url"] = RunbookURL.render(runbook, labels: labels) }
-        return AlertFiring(name: name, severity: severity.rawValue, labels: labels, annotations: annotations,
-                           fingerprint: AlertFingerprint.of(labels), numbers: numbers.filter { $0.value.isFinite }, examples: examples)
-    }
-
-    private func receiverNames(_ severity: AlertSeverity) -> [String] {
-        receivers.filter { $0.accepts(severity) }.map(\.name)
     }
 
     static func describe(_ key: SeriesKey) -> String {
@@ -386,15 +329,10 @@ public final class DetectionService: Service, @unchecked Sendable {
     static func format(_ value: Double?, _ measure: SeriesMeasure, metric: String) -> String {
         guard let value, value.isFinite else { return "-" }
         switch measure {
-        case .passRate: return rate(value)
+        case .passRate: return DetectionAlerts.rate(value)
         case .meanScore: return String(format: "%.2f", value)
         case .logValue: return metric == "op:cost_usd" ? String(format: "$%.5f", value) : String(format: "%.0f ms", value)
         }
-    }
-
-    static func rate(_ value: Double?) -> String {
-        guard let value, value.isFinite else { return "-" }
-        return String(format: "%.3f", value)
     }
 
     static func checkFloors(_ config: EvaldConfig) -> [String: Double] {

@@ -26,9 +26,13 @@ struct AnthropicMessagesFormat: JudgeWireFormat {
 
     func body(for request: JudgeRequest, model: String, jsonMode: Bool) -> [UInt8] {
         // The Messages API has no JSON mode; the rubric's prompt asks for JSON instead.
-        Self.encode(Body(
+        // System messages go in the top-level `system` field; the Messages API takes only
+        // user and assistant turns.
+        let system = request.messages.filter { $0.role == "system" }.map(\.content)
+        return Self.encode(Body(
             model: model, maxTokens: request.maxOutputTokens, temperature: request.temperature,
-            messages: [.init(role: "user", content: request.prompt)]))
+            system: system.isEmpty ? nil : system.joined(separator: "\n\n"),
+            messages: request.messages.filter { $0.role != "system" }.map { .init(role: $0.role == "assistant" ? "assistant" : "user", content: $0.content) }))
     }
 
     func parse(_ body: [UInt8]) throws(MalformedReply) -> WireReply {
@@ -51,10 +55,11 @@ struct AnthropicMessagesFormat: JudgeWireFormat {
         var model: String
         var maxTokens: Int
         var temperature: Double
+        var system: String?
         var messages: [Message]
 
         enum CodingKeys: String, CodingKey {
-            case model, temperature, messages
+            case model, temperature, messages, system
             case maxTokens = "max_tokens"
         }
     }

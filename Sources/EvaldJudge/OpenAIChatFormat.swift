@@ -17,7 +17,7 @@ struct OpenAIChatFormat: JudgeWireFormat {
 
     func body(for request: JudgeRequest, model: String, jsonMode: Bool) -> [UInt8] {
         Self.encode(Body(
-            model: model, messages: [.init(role: "user", content: request.prompt)],
+            model: model, messages: request.messages.map { .init(role: $0.role, content: $0.content) },
             temperature: request.temperature, maxTokens: request.maxOutputTokens,
             responseFormat: jsonMode ? .init(type: "json_object") : nil))
     }

@@ -51,7 +51,8 @@ import Testing
         offset = try commit(store, route: "quiet", rate: 0.01, passes: [true, true], at: [now - 1_200, now - 60], from: offset)
         _ = try service.catchUp()
         try service.publishRaisedRates()
-        #expect(runtime.currentRaisedRates == ["quiet": 0.05], "no suspicion yet; the quiet route raised to 0.5 / 10 a minute")
+        #expect(runtime.currentRaisedRates.keys.sorted() == ["quiet"], "no suspicion yet")
+        #expect(abs((runtime.currentRaisedRates["quiet"] ?? 0) - 0.05) < 1e-6, "the quiet route raised to 0.5 / 10 a minute")
 
         // Failures in a row: the route is boosted once the statistic is past half its
         // threshold, before any alarm.

@@ -1,0 +1,81 @@
+import EvaldAlerting
+import EvaldCore
+import EvaldStore
+import Foundation
+
+/// Turns detection findings into alerts (SPEC 8): labels, the summary and description with the
+/// numbers, the runbook, and the receivers that take the severity. Shared by the detection
+/// service and the golden-set canary, whose provider versions are watched the same way.
+struct DetectionAlerts {
+    var config: EvaldConfig
+    var receivers: [any AlertReceiver]
+
+    func versionActions(_ events: [ProviderVersionWatch.Event], route: String, model: String) -> [DetectionAlertAction] {
+        var actions: [DetectionAlertAction] = []
+        for event in events {
+            switch event {
+            case .versionChanged(let change):
+                let labels = versionLabels(route: route, model: model, change)
+                let watching = change.tests.keys.sorted()
+                let plan = watching.isEmpty
+                    ? "No drift test: the previous version had fewer than \(config.detection.driftMinSamples) samples (detection.drift_min_samples) on every metric."
+                    : "Drift tests started on \(watching.count) metrics (\(watching.prefix(8).joined(separator: ", "))\(watching.count > 8 ? ", ..." : "")) at a false-alert probability of \(config.detection.driftAlpha) for the switch; ProviderDrift fires if the new version is worse."
+                actions.append(.fire(firing("ProviderVersionChanged", .info, labels: labels,
+                                            summary: "Provider version changed on \(route)/\(model): \(change.before) -> \(change.after)",
+                                            description: "\(route)/\(model) answered with \(change.after) (evaluation e-\(change.evaluationID) at \(RFC3339.format(Date(timeIntervalSince1970: change.at), fractional: false))); before: \(change.before). \(plan)",
+                                            numbers: ["metrics_watched": Double(watching.count), "switched_at": change.at],
+                                            examples: [change.evaluationID]),
+                                     receivers: receiverNames(.info)))
+            case .drift(let change, let metric, let numbers):
+                var labels = versionLabels(route: route, model: model, change)
+                labels["metric"] = metric
+                labels["alertname"] = "ProviderDrift"
+                labels["severity"] = AlertSeverity.warning.rawValue
+                let before = numbers["rate_before"] ?? .nan, after = numbers["rate_after"] ?? .nan
+                actions.append(.fire(firing("ProviderDrift", .warning, labels: labels,
+                                            summary: "\(metric) on \(route)/\(model) is worse since the provider switched \(change.before) -> \(change.after): pass rate \(Self.rate(before)) -> \(Self.rate(after))",
+                                            description: "version \(change.before): pass rate \(Self.rate(before)) over \(Int(numbers["n_before"] ?? 0)) samples; version \(change.after): \(Self.rate(after)) over \(Int(numbers["n_after"] ?? 0)) samples. Mixture SPRT log-likelihood ratio \(String(format: "%.2f", numbers["statistic"] ?? 0)) >= ln(1/alpha) = \(String(format: "%.2f", numbers["threshold"] ?? 0)) (alpha \(String(format: "%.4g", numbers["alpha"] ?? 0)) for this metric, detection.drift_alpha \(config.detection.driftAlpha) per switch).",
+                                            numbers: numbers, examples: change.tests[metric]?.examples ?? []),
+                                     receivers: receiverNames(.warning)))
+            case .settled(let change):
+                actions.append(.resolve(fingerprint: AlertFingerprint.of(versionLabels(route: route, model: model, change)),
+                                        numbers: ["state_\(change.state.rawValue)": 1], receivers: receiverNames(.info)))
+                if change.superseded {
+                    for (metric, test) in change.tests where test.alerted {
+                        var labels = versionLabels(route: route, model: model, change)
+                        labels["metric"] = metric
+                        labels["alertname"] = "ProviderDrift"
+                        labels["severity"] = AlertSeverity.warning.rawValue
+                        actions.append(.resolve(fingerprint: AlertFingerprint.of(labels), numbers: ["superseded": 1], receivers: receiverNames(.warning)))
+                    }
+                }
+            }
+        }
+        return actions
+    }
+
+    func versionLabels(route: String, model: String, _ change: ProviderVersionWatch.Switch) -> [String: String] {
+        ["alertname": "ProviderVersionChanged", "severity": AlertSeverity.info.rawValue, "route": route, "model": model,
+         "version_before": change.before, "version_after": change.after].filter { !$0.value.isEmpty }
+    }
+
+    func firing(_ name: String, _ severity: AlertSeverity, labels: [String: String], summary: String, description: String,
+                numbers: [String: Double], examples: [Int64]) -> AlertFiring {
+        var labels = labels
+        labels["alertname"] = name
+        labels["severity"] = severity.rawValue
+        var annotations = ["summary": summary, "description": description]
+        if let runbook = config.alerts.runbookURL { annotations["runbook_url"] = RunbookURL.render(runbook, labels: labels) }
+        return AlertFiring(name: name, severity: severity.rawValue, labels: labels, annotations: annotations,
+                           fingerprint: AlertFingerprint.of(labels), numbers: numbers.filter { $0.value.isFinite }, examples: examples)
+    }
+
+    func receiverNames(_ severity: AlertSeverity) -> [String] {
+        receivers.filter { $0.accepts(severity) }.map(\.name)
+    }
+
+    static func rate(_ value: Double?) -> String {
+        guard let value, value.isFinite else { return "-" }
+        return String(format: "%.3f", value)
+    }
+}
