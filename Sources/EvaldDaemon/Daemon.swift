@@ -97,9 +97,14 @@ public enum Daemon {
                                           watchdog: SystemdNotifier.watchdogInterval(environment: environment)),
                   successTerminationBehavior: .gracefullyShutdownGroup),
         ]
+        if config.golden.canary != nil {
+            services.insert(.init(service: CanaryService(store: store, config: config, receivers: receivers, roster: roster, transport: transport,
+                                                         logger: logger, environment: environment),
+                                  successTerminationBehavior: .gracefullyShutdownGroup), at: 4)
+        }
         if let http = HTTPEndpoints.makeApplication(config: config, metrics: runtime.metrics, runtime: runtime, logger: logger) {
             // After the ingest services, so it stops first and scrapes never see a half-stopped daemon.
-            services.insert(.init(service: http, successTerminationBehavior: .gracefullyShutdownGroup), at: 7)
+            services.insert(.init(service: http, successTerminationBehavior: .gracefullyShutdownGroup), at: services.count - 2)
         }
         var groupConfig = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfig.maximumGracefulShutdownDuration = .seconds(config.shutdownGrace)

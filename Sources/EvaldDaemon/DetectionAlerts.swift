@@ -22,9 +22,9 @@ struct DetectionAlerts {
                     : "Drift tests started on \(watching.count) metrics (\(watching.prefix(8).joined(separator: ", "))\(watching.count > 8 ? ", ..." : "")) at a false-alert probability of \(config.detection.driftAlpha) for the switch; ProviderDrift fires if the new version is worse."
                 actions.append(.fire(firing("ProviderVersionChanged", .info, labels: labels,
                                             summary: "Provider version changed on \(route)/\(model): \(change.before) -> \(change.after)",
-                                            description: "\(route)/\(model) answered with \(change.after) (evaluation e-\(change.evaluationID) at \(RFC3339.format(Date(timeIntervalSince1970: change.at), fractional: false))); before: \(change.before). \(plan)",
+                                            description: "\(route)/\(model) answered with \(change.after) (\(change.evaluationID > 0 ? "evaluation e-\(change.evaluationID) " : "")at \(RFC3339.format(Date(timeIntervalSince1970: change.at), fractional: false))); before: \(change.before). \(plan)",
                                             numbers: ["metrics_watched": Double(watching.count), "switched_at": change.at],
-                                            examples: [change.evaluationID]),
+                                            examples: change.evaluationID > 0 ? [change.evaluationID] : []),
                                      receivers: receiverNames(.info)))
             case .drift(let change, let metric, let numbers):
                 var labels = versionLabels(route: route, model: model, change)

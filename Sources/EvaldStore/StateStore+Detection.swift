@@ -143,27 +143,106 @@ extension StateStore {
     public func commitDetectionRound(states: [DetectionStateRow], actions: [DetectionAlertAction], judgeFeedConsumed: Int64?,
                                      at: Date) throws -> [StoredAlert] {
         try write { db in
-            let t = at.timeIntervalSince1970
-            let upsert = try db.cachedStatement(sql: """
-                INSERT INTO detection_state (kind, key, state_json, updated_at) VALUES (?, ?, ?, ?)
-                ON CONFLICT(kind, key) DO UPDATE SET state_json = excluded.state_json, updated_at = excluded.updated_at
-                """)
-            for row in states { try upsert.execute(arguments: [row.kind, row.key, row.json, t]) }
             if let consumed = judgeFeedConsumed {
                 try db.execute(sql: "DELETE FROM judge_feed WHERE seq <= ?", arguments: [consumed])
             }
-            var fired: [StoredAlert] = []
-            for action in actions {
-                switch action {
-                case .fire(let firing, let receivers):
-                    if let alert = try Self.fire(db, firing, receivers: receivers, at: at) { fired.append(alert) }
-                case .resolve(let fingerprint, let numbers, let receivers):
-                    if let id = try Int64.fetchOne(db, sql: "SELECT id FROM alert WHERE fingerprint = ? AND state = 'firing'", arguments: [fingerprint]) {
-                        _ = try Self.resolve(db, id: id, receivers: receivers, numbers: numbers, at: at)
-                    }
+            return try Self.apply(db, states: states, actions: actions, at: at)
+        }
+    }
+
+    static func apply(_ db: Database, states: [DetectionStateRow], actions: [DetectionAlertAction], at: Date) throws -> [StoredAlert] {
+        let t = at.timeIntervalSince1970
+        let upsert = try db.cachedStatement(sql: """
+            INSERT INTO detection_state (kind, key, state_json, updated_at) VALUES (?, ?, ?, ?)
+            ON CONFLICT(kind, key) DO UPDATE SET state_json = excluded.state_json, updated_at = excluded.updated_at
+            """)
+        for row in states { try upsert.execute(arguments: [row.kind, row.key, row.json, t]) }
+        var fired: [StoredAlert] = []
+        for action in actions {
+            switch action {
+            case .fire(let firing, let receivers):
+                if let alert = try Self.fire(db, firing, receivers: receivers, at: at) { fired.append(alert) }
+            case .resolve(let fingerprint, let numbers, let receivers):
+                if let id = try Int64.fetchOne(db, sql: "SELECT id FROM alert WHERE fingerprint = ? AND state = 'firing'", arguments: [fingerprint]) {
+                    _ = try Self.resolve(db, id: id, receivers: receivers, numbers: numbers, at: at)
                 }
             }
-            return fired
+        }
+        return fired
+    }
+
+    /// Whether an alert with these labels is firing.
+    public func isFiring(fingerprint: String) throws -> Bool {
+        try read { db in
+            try Int64.fetchOne(db, sql: "SELECT id FROM alert WHERE fingerprint = ? AND state = 'firing'", arguments: [fingerprint]) != nil
+        }
+    }
+}
+
+/// One golden-set canary run.
+public struct CanaryRunRecord: Sendable, Equatable {
+    public var id: Int64 = 0
+    public var set: String
+    public var endpoint: String
+    public var startedAt: Date
+    public var finishedAt: Date
+    public var cases: Int
+    public var answered: Int
+    /// Provider version -> answers that carried it.
+    public var versions: [String: Int]
+    public var regressed: [String]
+    public var error: String?
+    public var resultJSON: String
+
+    public init(set: String, endpoint: String, startedAt: Date, finishedAt: Date, cases: Int, answered: Int, versions: [String: Int],
+                regressed: [String], error: String?, resultJSON: String) {
+        self.set = set
+        self.endpoint = endpoint
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.cases = cases
+        self.answered = answered
+        self.versions = versions
+        self.regressed = regressed
+        self.error = error
+        self.resultJSON = resultJSON
+    }
+}
+
+extension StateStore {
+    /// Stores a canary run with the drift-watch state and alerts it decided, in one transaction.
+    @discardableResult
+    public func commitCanaryRun(_ run: CanaryRunRecord, states: [DetectionStateRow], actions: [DetectionAlertAction], at: Date) throws -> [StoredAlert] {
+        try write { db in
+            try db.execute(sql: """
+                INSERT INTO canary_run (golden_set, endpoint, started_at, finished_at, cases, answered, versions_json, regressed_json, error, result_json)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [run.set, run.endpoint, run.startedAt.timeIntervalSince1970, run.finishedAt.timeIntervalSince1970, run.cases,
+                                 run.answered, Self.encode(run.versions.mapValues(Double.init)),
+                                 JSONValue.array(run.regressed.map(JSONValue.string)).serialized(), run.error, run.resultJSON])
+            return try Self.apply(db, states: states, actions: actions, at: at)
+        }
+    }
+
+    /// The latest canary runs, newest first.
+    public func canaryRuns(set: String? = nil, limit: Int = 10) throws -> [CanaryRunRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM canary_run \(set == nil ? "" : "WHERE golden_set = ?") ORDER BY id DESC LIMIT ?",
+                             arguments: set.map { [$0, limit] } ?? [limit]).map { row in
+                var versions: [String: Int] = [:]
+                if case .object(let pairs)? = try? JSONParser.parse(row["versions_json"] as String) {
+                    for (key, value) in pairs { if case .int(let count) = value { versions[key] = Int(count) } else if case .double(let count) = value { versions[key] = Int(count) } }
+                }
+                var regressed: [String] = []
+                if case .array(let items)? = try? JSONParser.parse(row["regressed_json"] as String) {
+                    regressed = items.compactMap(\.stringValue)
+                }
+                var run = CanaryRunRecord(set: row["golden_set"], endpoint: row["endpoint"], startedAt: Date(timeIntervalSince1970: row["started_at"]),
+                                          finishedAt: Date(timeIntervalSince1970: row["finished_at"]), cases: row["cases"], answered: row["answered"],
+                                          versions: versions, regressed: regressed, error: row["error"], resultJSON: row["result_json"])
+                run.id = row["id"]
+                return run
+            }
         }
     }
 }

@@ -264,6 +264,26 @@ extension StateStore {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v6-canary") { db in
+            try db.execute(sql: """
+                -- Golden-set canary runs (SPEC 9): what the production endpoint answered, how the
+                -- set scored, and what regressed against the baseline.
+                CREATE TABLE canary_run (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    golden_set TEXT NOT NULL,
+                    endpoint TEXT NOT NULL,
+                    started_at REAL NOT NULL,
+                    finished_at REAL NOT NULL,
+                    cases INTEGER NOT NULL,
+                    answered INTEGER NOT NULL,
+                    versions_json TEXT NOT NULL,
+                    regressed_json TEXT NOT NULL,
+                    error TEXT,
+                    result_json TEXT NOT NULL
+                );
+                CREATE INDEX canary_run_by_set ON canary_run(golden_set, started_at);
+                """)
+        }
         return migrator
     }
 }

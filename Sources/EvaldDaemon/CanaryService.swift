@@ -1,0 +1,222 @@
+import EvaldAlerting
+import EvaldCore
+import EvaldHTTP
+import EvaldJudge
+import EvaldStore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Canary replay (SPEC 9, `golden.canary`): every `every`, sends each case's conversation of a
+/// locked golden set to the production endpoint, scores the fresh answers with the set's
+/// checks and judges, compares them with the set's baseline and fires `GoldenRegression`
+/// when a metric falls below it, resolving it when a later run is back within tolerance.
+/// The provider versions the endpoint reports feed a drift watch of their own (route
+/// `canary:SET`), so a silent model update is seen even when production traffic is quiet.
+///
+/// The run, the watch's state and the alerts are stored in one transaction; the schedule is
+/// kept in the database, so a restart neither skips nor repeats a run.
+public final class CanaryService: Service, @unchecked Sendable {
+    /// Below this share of cases answered the run says nothing about quality (the endpoint
+    /// is failing, and the health alerts speak to that); it is recorded as failed.
+    static let minAnsweredShare = 0.8
+    static let maxOutputTokens = 1_024
+
+    private let store: StateStore
+    private let config: EvaldConfig
+    private let receivers: [any AlertReceiver]
+    private let roster: JudgeRoster
+    private let transport: HTTPTransport
+    private let logger: Logger
+    private let environment: [String: String]
+    private let now: @Sendable () -> Date
+
+    public init(store: StateStore, config: EvaldConfig, receivers: [any AlertReceiver], roster: JudgeRoster, transport: HTTPTransport,
+                logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment,
+                now: @escaping @Sendable () -> Date = Date.init) {
+        self.store = store
+        self.config = config
+        self.receivers = receivers
+        self.roster = roster
+        self.transport = transport
+        self.logger = logger
+        self.environment = environment
+        self.now = now
+    }
+
+    public func run() async throws {
+        guard let canary = config.golden.canary else { return }
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                let last = (try? self.store.canaryRuns(set: canary.set, limit: 1).first?.startedAt) ?? nil
+                let wait = last.map { canary.every - self.now().timeIntervalSince($0) } ?? 0
+                if wait <= 0 {
+                    do {
+                        _ = try await self.runCanary()
+                    } catch {
+                        self.logger.error("canary.failed", metadata: ["set": "\(canary.set)", "error": "\(error)"])
+                        // Recorded so the schedule moves on instead of retrying in a tight loop.
+                        _ = try? self.store.commitCanaryRun(CanaryRunRecord(set: canary.set, endpoint: canary.endpoint, startedAt: self.now(),
+                                                                        finishedAt: self.now(), cases: 0, answered: 0, versions: [:], regressed: [],
+                                                                        error: "\(error)", resultJSON: "{}"),
+                                                        states: [], actions: [], at: self.now())
+                    }
+                    continue
+                }
+                do { try await Task.sleep(for: .seconds(min(wait, 30))) } catch { break }
+            }
+        }
+    }
+
+    public struct CanaryError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// One run now.
+    public func runCanary() async throws -> CanaryRunRecord {
+        guard let canary = config.golden.canary, let endpoint = config.endpoints[canary.endpoint] else {
+            throw CanaryError(description: "golden.canary is not configured")
+        }
+        let startedAt = now()
+        let configDirectory = (config.sourcePath as NSString).deletingLastPathComponent
+        let key = try SecretLoader.load(env: endpoint.apiKeyEnv, file: endpoint.apiKeyFile,
+                                        key: "endpoints.\(canary.endpoint).\(endpoint.apiKeyEnv != nil ? "api_key_env" : "api_key_file")",
+                                        configDirectory: configDirectory, environment: environment)
+        let target = JudgeEndpointClient(endpoint: endpoint, apiKey: key, transport: transport, retry: RetryPolicy(maxRetries: endpoint.maxRetries))
+        let set = try GoldenSetLoader.load(name: canary.set, config: config, rubrics: roster.members.map(\.rubric))
+        try GoldenSetLoader.verifyLock(set)
+        let baseline: GoldenBaseline? = try FileManager.default.contents(atPath: set.baselinePath).map {
+            try GoldenBaseline.parse([UInt8]($0), path: set.baselinePath)
+        }
+
+        let replies = await answer(set.cases, with: target, concurrency: max(1, endpoint.concurrency))
+        let answered = replies.filter { $0.version != nil || $0.case.record.status == .ok }.count
+        let result = await GoldenRunner(checks: try Daemon.makeCheckPlan(config), roster: roster)
+            .run(set: set.name, cases: replies.map(\.case), judgeTimeout: 600)
+        var versions: [String: Int] = [:]
+        for reply in replies { if let version = reply.version { versions[version, default: 0] += 1 } }
+
+        // The drift watch of the canary's answers.
+        let route = "canary:\(set.name)"
+        let watchKey = "\(route)|\(endpoint.model)"
+        var watch = try store.detectionStates(kind: DetectionService.versionsKind)[watchKey]
+            .flatMap { try? JSONDecoder().decode(ProviderVersionWatch.self, from: Data($0.utf8)) }
+            ?? ProviderVersionWatch(route: route, model: endpoint.model)
+        let alerts = DetectionAlerts(config: config, receivers: receivers)
+        var actions: [DetectionAlertAction] = []
+        let settings = DriftSettings(config.detection)
+        for (reply, scored) in zip(replies, result.cases) {
+            guard let version = reply.version else { continue }
+            actions += alerts.versionActions(watch.noteAnswer(version: version, at: startedAt, evaluationID: 0, settings: settings),
+                                             route: route, model: endpoint.model)
+            for check in scored.checks {
+                actions += alerts.versionActions(watch.observe(version: version, metric: "check:\(check.name)", passed: check.passed),
+                                                 route: route, model: endpoint.model)
+            }
+            for judge in scored.judges where judge.status == .scored {
+                guard let passed = judge.passed else { continue }
+                actions += alerts.versionActions(watch.observe(version: version, metric: "judge:\(judge.judge)", passed: passed),
+                                                 route: route, model: endpoint.model)
+            }
+        }
+
+        var regressed: [String] = []
+        var error: String?
+        let labels = ["alertname": "GoldenRegression", "severity": AlertSeverity.warning.rawValue, "golden_set": set.name,
+                      "model": endpoint.model, "endpoint": canary.endpoint]
+        if Double(answered) < Self.minAnsweredShare * Double(max(1, set.cases.count)) {
+            error = "only \(answered) of \(set.cases.count) cases were answered by endpoint \(canary.endpoint); no comparison with the baseline"
+            logger.error("canary.unanswered", metadata: ["set": "\(set.name)", "answered": "\(answered)", "cases": "\(set.cases.count)"])
+        } else if let baseline {
+            let report = GoldenGate.compare(current: result.metrics, baseline: baseline)
+            regressed = report.regressed.map(\.metric)
+            if report.regressed.isEmpty {
+                actions.append(.resolve(fingerprint: AlertFingerprint.of(labels), numbers: ["regressed_metrics": 0, "cases": Double(set.cases.count)],
+                                        receivers: alerts.receiverNames(.warning)))
+            } else {
+                actions.append(.fire(goldenRegression(labels: labels, set: set, report: report, result: result, versions: versions, alerts: alerts),
+                                     receivers: alerts.receiverNames(.warning)))
+            }
+        } else {
+            error = "no baseline at \(set.baselinePath); write one with `evald gate \(set.name) --write-baseline`"
+            logger.warning("canary.no_baseline", metadata: ["set": "\(set.name)", "path": "\(set.baselinePath)"])
+        }
+
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let run = CanaryRunRecord(set: set.name, endpoint: canary.endpoint, startedAt: startedAt, finishedAt: now(), cases: set.cases.count,
+                                  answered: answered, versions: versions, regressed: regressed, error: error,
+                                  resultJSON: String(decoding: try encoder.encode(result), as: UTF8.self))
+        let state = DetectionStateRow(kind: DetectionService.versionsKind, key: watchKey, json: String(decoding: try encoder.encode(watch), as: UTF8.self))
+        let fired = try store.commitCanaryRun(run, states: [state], actions: actions, at: now())
+        logger.info("canary.run", metadata: ["set": "\(set.name)", "cases": "\(set.cases.count)", "answered": "\(answered)",
+                                             "regressed": "\(regressed.joined(separator: ","))", "versions": "\(versions.keys.sorted().joined(separator: ","))"])
+        for alert in fired {
+            logger.warning("alerts.firing", metadata: ["alert": "\(alert.publicID)", "alertname": "\(alert.name)",
+                                                       "summary": "\(alert.annotations["summary"] ?? "")"])
+        }
+        return run
+    }
+
+    struct Reply: Sendable {
+        var `case`: GoldenCase
+        var version: String?
+    }
+
+    /// Each case's conversation sent to the target, `concurrency` at a time, in case order.
+    private func answer(_ cases: [GoldenCase], with target: JudgeEndpointClient, concurrency: Int) async -> [Reply] {
+        var replies = [Reply?](repeating: nil, count: cases.count)
+        var next = 0
+        await withTaskGroup(of: (Int, Reply).self) { group in
+            func start(_ index: Int) {
+                let golden = cases[index]
+                group.addTask {
+                    let messages = golden.record.input.map { JudgeRequest.Message(role: $0.role, content: $0.content) }
+                    guard !messages.isEmpty else {
+                        return (index, Reply(case: golden.answered(output: "", status: .error, error: "the case has no input to replay"), version: nil))
+                    }
+                    do {
+                        let completion = try await target.complete(JudgeRequest(messages: messages, temperature: 0, maxOutputTokens: Self.maxOutputTokens))
+                        return (index, Reply(case: golden.answered(output: completion.text, latencyMs: completion.latencyMs,
+                                                                   inputTokens: completion.inputTokens, outputTokens: completion.outputTokens),
+                                             version: ProviderVersionWatch.version(responseModel: completion.responseModel,
+                                                                                   systemFingerprint: completion.systemFingerprint)))
+                    } catch {
+                        return (index, Reply(case: golden.answered(output: "", status: .error, error: "\(error)"), version: nil))
+                    }
+                }
+            }
+            while next < min(concurrency, cases.count) { start(next); next += 1 }
+            for await (index, reply) in group {
+                replies[index] = reply
+                if next < cases.count { start(next); next += 1 }
+            }
+        }
+        return replies.map { $0! }
+    }
+
+    private func goldenRegression(labels: [String: String], set: GoldenSet, report: GateReport, result: GoldenRunResult,
+                                  versions: [String: Int], alerts: DetectionAlerts) -> AlertFiring {
+        let rows = report.regressed
+        let lines = rows.map { row in
+            "\(row.metric) \(DetectionAlerts.rate(row.baseline)) -> \(DetectionAlerts.rate(row.current)) (tolerance \(DetectionAlerts.rate(row.tolerance)), n=\(row.n ?? 0))"
+        }
+        var numbers: [String: Double] = ["regressed_metrics": Double(rows.count), "cases": Double(set.cases.count)]
+        for row in rows {
+            numbers["\(row.metric):baseline"] = row.baseline
+            numbers["\(row.metric):current"] = row.current
+            numbers["\(row.metric):tolerance"] = row.tolerance
+        }
+        let failing = Set(rows.map(\.metric))
+        let failingCases = result.cases.filter { scored in
+            scored.checks.contains { !$0.passed && failing.contains("check:\($0.name)") }
+                || scored.judges.contains { $0.passed == false && failing.contains("judge:\($0.judge)") }
+        }.map(\.id)
+        var firing = alerts.firing("GoldenRegression", .warning, labels: labels,
+                                   summary: "Golden set \(set.name) regressed on \(labels["model"] ?? "") (\(rows.count) metric\(rows.count == 1 ? "" : "s")): \(lines.first ?? "")",
+                                   description: "Canary replay of \(set.cases.count) cases against endpoint \(labels["endpoint"] ?? "") (\(versions.keys.sorted().joined(separator: ", "))) fell below the baseline \(set.baselinePath): " + lines.joined(separator: "; ") + ". The tolerance is the baseline's 95% Wilson half-width unless baseline.json overrides it.",
+                                   numbers: numbers, examples: [])
+        if !failingCases.isEmpty { firing.annotations["cases"] = failingCases.prefix(5).joined(separator: ",") }
+        return firing
+    }
+}
