@@ -20,6 +20,12 @@ public struct MetricsReport: Sendable {
         public var value: Double?
         public var p50: Double?
         public var p95: Double?
+        /// The detector's baseline for the series (SPEC 7), in the row's own terms: the pass
+        /// rate, the error rate for op:error_rate, the typical (geometric-mean) value for
+        /// latency and cost; nil until the series has history.
+        public var baseline: Double?
+        /// passRate (or value, or p50 for latency and cost) minus the baseline.
+        public var delta: Double?
     }
 
     public var window: String
@@ -30,6 +36,7 @@ public struct MetricsReport: Sendable {
     public static func gather(store: StateStore?, window: String, seconds: Double, until: Date, route: String?, model: String?) throws -> MetricsReport {
         let since = until - seconds
         let totals = try store?.seriesTotals(since: since, until: until, route: route, model: model) ?? []
+        let monitors = Self.monitors(store)
         let rows = totals.map { series -> Row in
             let c = series.cell
             var row = Row(metric: series.metric, route: series.route, model: series.model, n: c.n)
@@ -54,9 +61,42 @@ public struct MetricsReport: Sendable {
                 if let ci = WilsonInterval.bounds(passes: c.passN, n: c.n) { (row.ciLow, row.ciHigh) = ci }
                 if c.sum != 0 || series.metric.hasPrefix("judge:") { row.meanScore = c.n > 0 ? c.sum / Double(c.n) : nil }
             }
+            addBaseline(&row, monitors, at: until)
             return row
         }
         return MetricsReport(window: window, since: since, until: until, rows: rows)
+    }
+
+    /// The detectors' monitors by (metric, measure, route, model).
+    static func monitors(_ store: StateStore?) -> [String: SeriesMonitor] {
+        guard let states = try? store?.detectionStates(kind: DetectionService.seriesKind) else { return [:] }
+        let decoder = JSONDecoder()
+        var monitors: [String: SeriesMonitor] = [:]
+        for (key, json) in states { monitors[key] = try? decoder.decode(SeriesMonitor.self, from: Data(json.utf8)) }
+        return monitors
+    }
+
+    static func addBaseline(_ row: inout Row, _ monitors: [String: SeriesMonitor], at until: Date) {
+        let t = until.timeIntervalSince1970
+        func level(_ measure: SeriesMeasure) -> Double? {
+            let key = SeriesKey(metric: row.metric, measure: measure, route: row.route, model: row.model).description
+            guard let monitor = monitors[key], row.judge == nil || monitor.identity == row.judge else { return nil }
+            let base = monitor.open == nil ? monitor.baseline(at: t) : monitor.baseline(at: monitor.open!.firedAt)
+            return base.level(measure)
+        }
+        switch row.metric {
+        case MetricName.errorRate:
+            row.baseline = level(.passRate).map { 1 - $0 }
+            if let baseline = row.baseline, let value = row.value { row.delta = value - baseline }
+        case MetricName.latency, MetricName.cost:
+            row.baseline = level(.logValue)
+            if let baseline = row.baseline, let p50 = row.p50 { row.delta = p50 - baseline }
+        case MetricName.outputTokens:
+            return
+        default:
+            row.baseline = level(.passRate)
+            if let baseline = row.baseline, let rate = row.passRate { row.delta = rate - baseline }
+        }
     }
 
     public var json: JSONValue {
@@ -81,9 +121,8 @@ public struct MetricsReport: Sendable {
                     ("value", round(row.value, 1e6)),
                     ("p50", round(row.p50, 10)),
                     ("p95", round(row.p95, 10)),
-                    // The detectors (a later issue) own baselines; until then there is none.
-                    ("baseline", .null),
-                    ("delta", .null),
+                    ("baseline", round(row.baseline, row.metric == MetricName.cost ? 1e6 : 1e4)),
+                    ("delta", round(row.delta, row.metric == MetricName.cost ? 1e6 : 1e4)),
                 ])
             })),
         ])
@@ -100,12 +139,16 @@ public struct MetricsReport: Sendable {
             if v >= 1 { return String(format: "%.1f", v) }
             return String(format: "%.5f", v)
         }
-        var table: [[String]] = [["METRIC", "ROUTE", "MODEL", "N", "PASS", "95% CI", "SCORE", "VALUE", "P50", "P95"]]
+        var table: [[String]] = [["METRIC", "ROUTE", "MODEL", "N", "PASS", "95% CI", "SCORE", "VALUE", "P50", "P95", "BASELINE", "DELTA"]]
         for row in rows {
+            // Rates as percentages (delta in points), values in their unit.
+            let isRate = row.metric != MetricName.latency && row.metric != MetricName.cost && row.metric != MetricName.outputTokens
+            let baselineText = row.baseline.map { isRate ? percent($0) : number($0) } ?? ""
+            let deltaText = row.delta.map { isRate ? String(format: "%+.1f", $0 * 100) : String(format: "%+.3g", $0) } ?? ""
             let ci = row.ciLow.map { "\(percent($0))-\(percent(row.ciHigh))" } ?? ""
             let value = row.metric == MetricName.errorRate ? percent(row.value) : number(row.value)
             table.append([row.judge.map { "judge:\($0)" } ?? row.metric, row.route.isEmpty ? "-" : row.route, row.model, String(row.n), percent(row.passRate), ci,
-                          number(row.meanScore), value, number(row.p50), number(row.p95)])
+                          number(row.meanScore), value, number(row.p50), number(row.p95), baselineText, deltaText])
         }
         let widths = table[0].indices.map { column in table.map { $0[column].count }.max() ?? 0 }
         let header = "window \(window): \(RFC3339.format(since, fractional: false)) .. \(RFC3339.format(until, fractional: false))"
