@@ -371,6 +371,12 @@ public final class DetectionService: Service, @unchecked Sendable {
         for route in Set(monitors.values.filter(\.suspect).map(\.key.route)) where !route.isEmpty && sampler.configuredRate(forRoute: route) < boost {
             rates[route] = max(rates[route] ?? 0, boost)
         }
-        runtime.setRaisedRates(rates)
+        if rates != runtime.currentRaisedRates {
+            runtime.setRaisedRates(rates)
+            // Kept for `evald status`, which reads the database, not the daemon.
+            let json = JSONValue.object(rates.sorted { $0.key < $1.key }.map { ($0.key, .double($0.value)) }).serialized()
+            try store.commitDetectionRound(states: [DetectionStateRow(kind: "sampling", key: "raised", json: json)], actions: [],
+                                           judgeFeedConsumed: nil, at: at)
+        }
     }
 }

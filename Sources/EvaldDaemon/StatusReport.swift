@@ -29,6 +29,29 @@ public struct StatusReport: Sendable {
     public var judge: JudgeStatus
     public var firingAlerts: Int
     public var pendingNotifications: Int
+    public var detection: DetectionStatus
+    public var canary: CanaryStatus?
+
+    /// What the detectors are doing (SPEC 7).
+    public struct DetectionStatus: Sendable {
+        public var series = 0
+        /// Series whose baseline reached detection.baseline_min_samples: they may fire.
+        public var armed = 0
+        /// Series past half their threshold (their routes are boosted).
+        public var suspect = 0
+        public var regressionsOpen = 0
+        public var versionWatches = 0
+        public var driftWatching = 0
+        public var drifted = 0
+        /// Routes sampled above their configured rate (boost or low-traffic floor).
+        public var raisedRates: [String: Double] = [:]
+    }
+
+    public struct CanaryStatus: Sendable {
+        public var set: String
+        public var every: Double
+        public var last: CanaryRunRecord?
+    }
 
     public func counter(_ name: String) -> Int64 { counters[name] ?? 0 }
 
@@ -61,12 +84,29 @@ public struct StatusReport: Sendable {
 
         let counters = try store?.counters() ?? [:]
         let judge = try JudgeStatus.gather(config: config, store: store, daemonRunning: daemon.running, counters: counters, now: now)
+        var detection = DetectionStatus()
+        for monitor in MetricsReport.monitors(store).values {
+            detection.series += 1
+            if monitor.detector != nil { detection.armed += 1 }
+            if monitor.suspect { detection.suspect += 1 }
+            if monitor.open != nil { detection.regressionsOpen += 1 }
+        }
+        for watch in try DriftReport.gather(store: store).watches {
+            detection.versionWatches += 1
+            detection.driftWatching += watch.switches.count { $0.state == .watching && !$0.superseded }
+            detection.drifted += watch.switches.count { $0.state == .drift && !$0.superseded }
+        }
+        if let raised = try store?.detectionStates(kind: "sampling")["raised"], case .object(let pairs)? = try? JSONParser.parse(raised) {
+            for (route, value) in pairs { if case .double(let rate) = value { detection.raisedRates[route] = rate } else if case .int(let rate) = value { detection.raisedRates[route] = Double(rate) } }
+        }
+        let canary = try config.golden.canary.map { CanaryStatus(set: $0.set, every: $0.every, last: try store?.canaryRuns(set: $0.set, limit: 1).first) }
         return StatusReport(
             databasePath: config.databasePath, databaseExists: store != nil, daemon: daemon,
             spoolDir: config.spool.dir, spoolFiles: entries.count, counters: counters,
             bytesPending: pending, quarantined: try store?.quarantine(limit: 0).total ?? 0,
             samplingRate: config.sampling.rate, shard: config.sampling.shard.description, judge: judge,
-            firingAlerts: try store?.firingAlertCount() ?? 0, pendingNotifications: try store?.pendingNotificationCount() ?? 0)
+            firingAlerts: try store?.firingAlertCount() ?? 0, pendingNotifications: try store?.pendingNotificationCount() ?? 0,
+            detection: detection, canary: canary)
     }
 
     public var json: JSONValue {
@@ -92,8 +132,29 @@ public struct StatusReport: Sendable {
                 ("rate", .double(samplingRate)),
                 ("shard", .string(shard)),
                 ("sampled", .int(counter("sampled"))),
+                ("raised", .object(detection.raisedRates.sorted { $0.key < $1.key }.map { ($0.key, .double($0.value)) })),
             ])),
             ("judge", judge.json),
+            ("detection", .object([
+                ("series", .int(Int64(detection.series))),
+                ("armed", .int(Int64(detection.armed))),
+                ("suspect", .int(Int64(detection.suspect))),
+                ("regressions_open", .int(Int64(detection.regressionsOpen))),
+                ("version_watches", .int(Int64(detection.versionWatches))),
+                ("drift_watching", .int(Int64(detection.driftWatching))),
+                ("drifted", .int(Int64(detection.drifted))),
+            ])),
+            ("canary", canary.map { canary in
+                .object([
+                    ("set", .string(canary.set)),
+                    ("every_seconds", .double(canary.every)),
+                    ("last_run_at", .optional(canary.last.map { RFC3339.format($0.startedAt, fractional: false) })),
+                    ("cases", canary.last.map { .int(Int64($0.cases)) } ?? .null),
+                    ("answered", canary.last.map { .int(Int64($0.answered)) } ?? .null),
+                    ("regressed", .array((canary.last?.regressed ?? []).map(JSONValue.string))),
+                    ("error", .optional(canary.last?.error)),
+                ])
+            } ?? .null),
             ("alerts", .object([("firing", .int(Int64(firingAlerts))), ("notifications_pending", .int(Int64(pendingNotifications)))])),
             ("database", .string(databasePath)),
         ])
@@ -112,6 +173,17 @@ public struct StatusReport: Sendable {
         let rate = counter("records") > 0 ? String(format: " (%.2f%% of records)", 100 * Double(counter("sampled")) / Double(counter("records"))) : ""
         lines.append("sampling:  rate \(samplingRate), shard \(shard): \(counter("sampled")) sampled\(rate)")
         lines += judge.textLines
+        let raised = detection.raisedRates.sorted { $0.key < $1.key }.map { "\($0.key) at \($0.value)" }
+        lines.append("detection: \(detection.series) series, \(detection.armed) armed (baseline of detection.baseline_min_samples reached), \(detection.suspect) suspect, \(detection.regressionsOpen) regressions open; \(detection.versionWatches) provider version watches, \(detection.driftWatching) watching a switch, \(detection.drifted) drifted (evald drift)"
+                     + (raised.isEmpty ? "" : "; sampling raised: " + raised.joined(separator: ", ")))
+        if let canary {
+            if let last = canary.last {
+                let outcome = last.error ?? (last.regressed.isEmpty ? "within baseline" : "REGRESSED: " + last.regressed.joined(separator: ", "))
+                lines.append("canary:    set \(canary.set), last run \(time(last.startedAt)): \(last.answered)/\(last.cases) answered, \(outcome)")
+            } else {
+                lines.append("canary:    set \(canary.set), every \(Int(canary.every)) s: no run yet")
+            }
+        }
         lines.append("alerts:    \(firingAlerts) firing" + (firingAlerts > 0 ? " (evald alerts)" : "") + (pendingNotifications > 0 ? ", \(pendingNotifications) notifications waiting to be sent" : ""))
         lines.append("database:  \(databasePath)")
         return lines.joined(separator: "\n")
