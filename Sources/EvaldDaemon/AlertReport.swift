@@ -62,7 +62,7 @@ public struct AlertReport: Sendable {
             let labels = a.labels.filter { $0.key != "alertname" && $0.key != "severity" }.sorted { $0.key < $1.key }
             if !labels.isEmpty { lines.append("    labels:  " + labels.map { "\($0.key)=\($0.value)" }.joined(separator: " ")) }
             if let summary = a.annotations["summary"] { lines.append("    summary: \(summary)") }
-            if let description = a.annotations["description"] { lines.append("    numbers: \(description)") }
+            if let description = a.annotations["description"] { lines.append("    detail:  \(description)") }
             if !e.examples.isEmpty { lines.append("    examples: " + e.examples.map { "e-\($0)" }.joined(separator: " ") + "   (evald explain \(a.publicID))") }
             lines.append("    notifications: \(e.sent) sent, \(e.pending) pending" + (e.gaveUp > 0 ? ", \(e.gaveUp) given up" : ""))
         }
