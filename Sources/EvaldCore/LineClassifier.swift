@@ -36,7 +36,9 @@ public struct LineClassifier: Sendable {
     public func classify(_ line: UnsafeRawBufferPointer) -> Outcome {
         // The common case, a writer that puts a plain W3C trace id first: decide from the first
         // 46 bytes. Anything else (or a kept line) takes the general path below.
-        if !validatesEveryLine, !sampler.hasRouteRates, let randomness = Self.leadingTraceIDRandomness(line),
+        // A trace under the lowest threshold is unsampled at every route's rate, so the route need
+        // not be found (per-route and raised rates keep this path).
+        if !validatesEveryLine, let randomness = Self.leadingTraceIDRandomness(line),
            !(sampler.shard.contains(randomness) && randomness >= sampler.lowestThreshold), Self.endsLikeAnObject(line) {
             return .unsampled
         }

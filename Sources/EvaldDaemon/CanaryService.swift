@@ -89,8 +89,11 @@ public final class CanaryService: Service, @unchecked Sendable {
             try GoldenBaseline.parse([UInt8]($0), path: set.baselinePath)
         }
 
-        let replies = await answer(set.cases, with: target, concurrency: max(1, endpoint.concurrency))
-        let answered = replies.filter { $0.version != nil || $0.case.record.status == .ok }.count
+        let all = await answer(set.cases, with: target, concurrency: max(1, endpoint.concurrency))
+        // Only answered cases are scored: a timeout is the endpoint's health, not the answers'
+        // quality, and must not show up as a failing check.
+        let replies = all.filter { $0.case.record.status == .ok }
+        let answered = replies.count
         let result = await GoldenRunner(checks: try Daemon.makeCheckPlan(config), roster: roster)
             .run(set: set.name, cases: replies.map(\.case), judgeTimeout: 600)
         var versions: [String: Int] = [:]
@@ -100,7 +103,7 @@ public final class CanaryService: Service, @unchecked Sendable {
         let route = "canary:\(set.name)"
         let watchKey = "\(route)|\(endpoint.model)"
         var watch = try store.detectionStates(kind: DetectionService.versionsKind)[watchKey]
-            .flatMap { try? JSONDecoder().decode(ProviderVersionWatch.self, from: Data($0.utf8)) }
+            .flatMap { try? DetectionService.decoder().decode(ProviderVersionWatch.self, from: Data($0.utf8)) }
             ?? ProviderVersionWatch(route: route, model: endpoint.model)
         let alerts = DetectionAlerts(config: config, receivers: receivers)
         var actions: [DetectionAlertAction] = []
@@ -122,28 +125,37 @@ public final class CanaryService: Service, @unchecked Sendable {
 
         var regressed: [String] = []
         var error: String?
-        let labels = ["alertname": "GoldenRegression", "severity": AlertSeverity.warning.rawValue, "golden_set": set.name,
-                      "model": endpoint.model, "endpoint": canary.endpoint]
+        // Hysteresis across runs: a metric fires after two regressed runs in a row and resolves
+        // after two clean ones. The gate's tolerance is a 95% bound per metric; with a dozen
+        // metrics a run in which one dips by chance is common, two in a row on the same metric
+        // are not, and a real regression persists.
+        let previous = try store.canaryRuns(set: set.name, limit: 1).first.flatMap { $0.error == nil ? Set($0.regressed) : nil } ?? []
+        let open = try store.alerts(includeResolved: false).filter { $0.name == "GoldenRegression" && $0.labels["golden_set"] == set.name }
         if Double(answered) < Self.minAnsweredShare * Double(max(1, set.cases.count)) {
             error = "only \(answered) of \(set.cases.count) cases were answered by endpoint \(canary.endpoint); no comparison with the baseline"
             logger.error("canary.unanswered", metadata: ["set": "\(set.name)", "answered": "\(answered)", "cases": "\(set.cases.count)"])
         } else if let baseline {
             let report = GoldenGate.compare(current: result.metrics, baseline: baseline)
             regressed = report.regressed.map(\.metric)
-            if report.regressed.isEmpty {
-                actions.append(.resolve(fingerprint: AlertFingerprint.of(labels), numbers: ["regressed_metrics": 0, "cases": Double(set.cases.count)],
-                                        receivers: alerts.receiverNames(.warning)))
-            } else {
-                actions.append(.fire(goldenRegression(labels: labels, set: set, report: report, result: result, versions: versions, alerts: alerts),
+            for row in report.regressed where previous.contains(row.metric) {
+                actions.append(.fire(goldenRegression(row, endpoint: canary.endpoint, model: endpoint.model, set: set, result: result,
+                                                      versions: versions, alerts: alerts),
                                      receivers: alerts.receiverNames(.warning)))
+            }
+            for alert in open {
+                guard let metric = alert.labels["metric"], !regressed.contains(metric), !previous.contains(metric) else { continue }
+                let row = report.rows.first { $0.metric == metric }
+                var numbers = ["cases": Double(answered)]
+                numbers["baseline"] = row?.baseline
+                numbers["current"] = row?.current
+                actions.append(.resolve(fingerprint: alert.fingerprint, numbers: numbers, receivers: alerts.receiverNames(.warning)))
             }
         } else {
             error = "no baseline at \(set.baselinePath); write one with `evald gate \(set.name) --write-baseline`"
             logger.warning("canary.no_baseline", metadata: ["set": "\(set.name)", "path": "\(set.baselinePath)"])
         }
 
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
+        let encoder = DetectionService.encoder()
         let run = CanaryRunRecord(set: set.name, endpoint: canary.endpoint, startedAt: startedAt, finishedAt: now(), cases: set.cases.count,
                                   answered: answered, versions: versions, regressed: regressed, error: error,
                                   resultJSON: String(decoding: try encoder.encode(result), as: UTF8.self))
@@ -195,26 +207,26 @@ public final class CanaryService: Service, @unchecked Sendable {
         return replies.map { $0! }
     }
 
-    private func goldenRegression(labels: [String: String], set: GoldenSet, report: GateReport, result: GoldenRunResult,
+    static func labels(set: String, metric: String, model: String, endpoint: String) -> [String: String] {
+        ["alertname": "GoldenRegression", "severity": AlertSeverity.warning.rawValue, "route": "canary:\(set)", "model": model,
+         "metric": metric, "golden_set": set, "endpoint": endpoint]
+    }
+
+    private func goldenRegression(_ row: GateRow, endpoint: String, model: String, set: GoldenSet, result: GoldenRunResult,
                                   versions: [String: Int], alerts: DetectionAlerts) -> AlertFiring {
-        let rows = report.regressed
-        let lines = rows.map { row in
-            "\(row.metric) \(DetectionAlerts.rate(row.baseline)) -> \(DetectionAlerts.rate(row.current)) (tolerance \(DetectionAlerts.rate(row.tolerance)), n=\(row.n ?? 0))"
-        }
-        var numbers: [String: Double] = ["regressed_metrics": Double(rows.count), "cases": Double(set.cases.count)]
-        for row in rows {
-            numbers["\(row.metric):baseline"] = row.baseline
-            numbers["\(row.metric):current"] = row.current
-            numbers["\(row.metric):tolerance"] = row.tolerance
-        }
-        let failing = Set(rows.map(\.metric))
+        var numbers: [String: Double] = ["cases": Double(result.cases.count)]
+        numbers["baseline"] = row.baseline
+        numbers["current"] = row.current
+        numbers["tolerance"] = row.tolerance
+        numbers["n"] = row.n.map(Double.init)
+        numbers["baseline_n"] = row.baselineN.map(Double.init)
         let failingCases = result.cases.filter { scored in
-            scored.checks.contains { !$0.passed && failing.contains("check:\($0.name)") }
-                || scored.judges.contains { $0.passed == false && failing.contains("judge:\($0.judge)") }
+            scored.checks.contains { !$0.passed && row.metric == "check:\($0.name)" }
+                || scored.judges.contains { $0.passed == false && row.metric.hasPrefix("judge:\($0.judge)") }
         }.map(\.id)
-        var firing = alerts.firing("GoldenRegression", .warning, labels: labels,
-                                   summary: "Golden set \(set.name) regressed on \(labels["model"] ?? "") (\(rows.count) metric\(rows.count == 1 ? "" : "s")): \(lines.first ?? "")",
-                                   description: "Canary replay of \(set.cases.count) cases against endpoint \(labels["endpoint"] ?? "") (\(versions.keys.sorted().joined(separator: ", "))) fell below the baseline \(set.baselinePath): " + lines.joined(separator: "; ") + ". The tolerance is the baseline's 95% Wilson half-width unless baseline.json overrides it.",
+        var firing = alerts.firing("GoldenRegression", .warning, labels: Self.labels(set: set.name, metric: row.metric, model: model, endpoint: endpoint),
+                                   summary: "Golden set \(set.name): \(row.metric) on \(model) fell from \(DetectionAlerts.rate(row.baseline)) to \(DetectionAlerts.rate(row.current)) in two canary runs in a row",
+                                   description: "Canary replay of \(result.cases.count) answered cases against endpoint \(endpoint) (\(versions.keys.sorted().joined(separator: ", "))): \(row.metric) \(DetectionAlerts.rate(row.baseline)) (baseline, n=\(row.baselineN ?? 0)) -> \(DetectionAlerts.rate(row.current)) (n=\(row.n ?? 0)), beyond the tolerance \(DetectionAlerts.rate(row.tolerance)) (the baseline's 95% Wilson half-width unless \(set.baselinePath) overrides it), in this run and the one before.",
                                    numbers: numbers, examples: [])
         if !failingCases.isEmpty { firing.annotations["cases"] = failingCases.prefix(5).joined(separator: ",") }
         return firing

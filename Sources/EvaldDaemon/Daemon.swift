@@ -130,6 +130,7 @@ public enum Daemon {
         public var judgeNote: String?
         public var notifications: AlertDeliveryService.DrainSummary?
         public var detection: DetectionService.RoundSummary?
+        public var detectionSeconds: Double = 0
         public var firingAlerts = 0
     }
 
@@ -170,7 +171,9 @@ public enum Daemon {
                 summary.judgeNote = "no judges in \(config.judge.dir)"
             }
             // Rules are evaluated on what this run saw, and what they decide is delivered.
+            let detectionStarted = Date()
             summary.detection = try DetectionService(store: store, config: config, receivers: receivers, runtime: runtime, logger: logger).catchUp()
+            summary.detectionSeconds = Date().timeIntervalSince(detectionStarted)
             try HealthAlertService(store: store, config: config, receivers: receivers, runtime: runtime, logger: logger).evaluate()
             if !receivers.isEmpty {
                 let delivery = AlertDeliveryService(store: store, receivers: receivers, config: config.alerts, runtime: runtime, logger: logger)

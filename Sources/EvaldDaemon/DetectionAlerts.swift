@@ -27,26 +27,22 @@ struct DetectionAlerts {
                                             examples: change.evaluationID > 0 ? [change.evaluationID] : []),
                                      receivers: receiverNames(.info)))
             case .drift(let change, let metric, let numbers):
-                var labels = versionLabels(route: route, model: model, change)
-                labels["metric"] = metric
-                labels["alertname"] = "ProviderDrift"
-                labels["severity"] = AlertSeverity.warning.rawValue
+                let labels = driftLabels(route: route, model: model, change, metric: metric)
+                let shown = labels["metric"] ?? metric
                 let before = numbers["rate_before"] ?? .nan, after = numbers["rate_after"] ?? .nan
-                actions.append(.fire(firing("ProviderDrift", .warning, labels: labels,
-                                            summary: "\(metric) on \(route)/\(model) is worse since the provider switched \(change.before) -> \(change.after): pass rate \(Self.rate(before)) -> \(Self.rate(after))",
-                                            description: "version \(change.before): pass rate \(Self.rate(before)) over \(Int(numbers["n_before"] ?? 0)) samples; version \(change.after): \(Self.rate(after)) over \(Int(numbers["n_after"] ?? 0)) samples. Mixture SPRT log-likelihood ratio \(String(format: "%.2f", numbers["statistic"] ?? 0)) >= ln(1/alpha) = \(String(format: "%.2f", numbers["threshold"] ?? 0)) (alpha \(String(format: "%.4g", numbers["alpha"] ?? 0)) for this metric, detection.drift_alpha \(config.detection.driftAlpha) per switch).",
-                                            numbers: numbers, examples: change.tests[metric]?.examples ?? []),
-                                     receivers: receiverNames(.warning)))
+                var drift = firing("ProviderDrift", .warning, labels: labels,
+                                   summary: "\(shown) on \(route)/\(model) is worse since the provider switched \(change.before) -> \(change.after): pass rate \(Self.rate(before)) -> \(Self.rate(after))",
+                                   description: "version \(change.before): pass rate \(Self.rate(before)) over \(Int(numbers["n_before"] ?? 0)) samples; version \(change.after): \(Self.rate(after)) over \(Int(numbers["n_after"] ?? 0)) samples. Mixture SPRT log-likelihood ratio \(String(format: "%.2f", numbers["statistic"] ?? 0)) >= ln(1/alpha) = \(String(format: "%.2f", numbers["threshold"] ?? 0)) (alpha \(String(format: "%.4g", numbers["alpha"] ?? 0)) for this metric, detection.drift_alpha \(config.detection.driftAlpha) per switch).",
+                                   numbers: numbers, examples: change.tests[metric]?.examples ?? [])
+                if shown != metric { drift.annotations["judge_identity"] = String(metric.dropFirst(6)) }
+                actions.append(.fire(drift, receivers: receiverNames(.warning)))
             case .settled(let change):
                 actions.append(.resolve(fingerprint: AlertFingerprint.of(versionLabels(route: route, model: model, change)),
                                         numbers: ["state_\(change.state.rawValue)": 1], receivers: receiverNames(.info)))
                 if change.superseded {
                     for (metric, test) in change.tests where test.alerted {
-                        var labels = versionLabels(route: route, model: model, change)
-                        labels["metric"] = metric
-                        labels["alertname"] = "ProviderDrift"
-                        labels["severity"] = AlertSeverity.warning.rawValue
-                        actions.append(.resolve(fingerprint: AlertFingerprint.of(labels), numbers: ["superseded": 1], receivers: receiverNames(.warning)))
+                        actions.append(.resolve(fingerprint: AlertFingerprint.of(driftLabels(route: route, model: model, change, metric: metric)),
+                                                numbers: ["superseded": 1], receivers: receiverNames(.warning)))
                     }
                 }
             }
@@ -57,6 +53,16 @@ struct DetectionAlerts {
     func versionLabels(route: String, model: String, _ change: ProviderVersionWatch.Switch) -> [String: String] {
         ["alertname": "ProviderVersionChanged", "severity": AlertSeverity.info.rawValue, "route": route, "model": model,
          "version_before": change.before, "version_after": change.after].filter { !$0.value.isEmpty }
+    }
+
+    /// ProviderDrift's labels; a judge metric is keyed by identity in the watch but labelled
+    /// `judge:NAME` as everywhere else (SPEC 10), the identity in an annotation.
+    func driftLabels(route: String, model: String, _ change: ProviderVersionWatch.Switch, metric: String) -> [String: String] {
+        var labels = versionLabels(route: route, model: model, change)
+        labels["metric"] = metric.hasPrefix("judge:") ? String(metric.prefix { $0 != "@" }) : metric
+        labels["alertname"] = "ProviderDrift"
+        labels["severity"] = AlertSeverity.warning.rawValue
+        return labels
     }
 
     func firing(_ name: String, _ severity: AlertSeverity, labels: [String: String], summary: String, description: String,

@@ -36,11 +36,18 @@ public final class DetectionService: Service, @unchecked Sendable {
     private var watches: [String: ProviderVersionWatch] = [:]
     private var evaluationCursor: Int64 = 0
     private var judgeCursor: Int64 = 0
+    /// What the database held when detection was installed (migration v5): replayed to build
+    /// baselines, but its findings are history, not news, and are not notified.
+    private var warmupEvaluation: Int64 = 0
+    private var warmupJudgeFeed: Int64 = 0
+    /// Series with a sample in the last baseline window: the k that shares the budget.
+    private var activeSeries = 1
+    private var floorCache: [String: Double?] = [:]
+    private var replaying = false
     // One round's work.
     private var dirtySeries: Set<SeriesKey> = []
     private var dirtyWatches: Set<String> = []
     private var actions: [DetectionAlertAction] = []
-    private var checkFloors: [String: Double] = [:]
     private var alertBuilder: DetectionAlerts { DetectionAlerts(config: config, receivers: receivers) }
     private var trafficCheckedAt = Date.distantPast
     private var floorRates: [String: Double] = [:]
@@ -53,7 +60,6 @@ public final class DetectionService: Service, @unchecked Sendable {
         self.runtime = runtime
         self.logger = logger
         self.now = now
-        self.checkFloors = Self.checkFloors(config)
     }
 
     public func run() async throws {
@@ -64,7 +70,8 @@ public final class DetectionService: Service, @unchecked Sendable {
                     self.setupVersion = version
                     self.config = setup.config
                     self.receivers = setup.receivers
-                    self.checkFloors = Self.checkFloors(setup.config)
+                    // Floors, checks and receivers may have changed: load again and reconcile.
+                    self.loaded = false
                 }
                 do {
                     // A bounded number of batches per tick, so a backlog never holds the loop for long.
@@ -94,15 +101,30 @@ public final class DetectionService: Service, @unchecked Sendable {
     func round() throws -> RoundSummary? {
         if !loaded { try load() }
         let evaluations = try store.detectionEvaluations(after: evaluationCursor, limit: Self.batchSize)
-        let judged = try store.detectionJudgeOutcomes(after: judgeCursor, limit: Self.batchSize)
+        var judged = try store.detectionJudgeOutcomes(after: judgeCursor, limit: Self.batchSize)
+        let newEvaluationCursor = evaluations.last?.id ?? evaluationCursor
+        // A score is read after its evaluation (the version watch must have seen the answer):
+        // stop at the first score whose evaluation this round has not reached.
+        if let ahead = judged.outcomes.firstIndex(where: { $0.evaluationID > newEvaluationCursor }) {
+            judged.through = judged.outcomes[ahead].seq - 1
+            judged.outcomes.removeSubrange(ahead...)
+        }
         guard !evaluations.isEmpty || judged.through > judgeCursor else { return nil }
         dirtySeries = []
         dirtyWatches = []
         actions = []
+        let reference = monitors.values.compactMap(\.lastSampleAt).max() ?? now().timeIntervalSince1970
+        activeSeries = max(1, monitors.values.count { ($0.lastSampleAt ?? 0) >= reference - Double(DetectionSettings.baselineDays) * 86400 })
         do {
-            for evaluation in evaluations { process(evaluation) }
-            for outcome in judged.outcomes { process(outcome) }
-            let newEvaluationCursor = evaluations.last?.id ?? evaluationCursor
+            for evaluation in evaluations {
+                replaying = evaluation.id <= warmupEvaluation
+                process(evaluation)
+            }
+            for outcome in judged.outcomes {
+                replaying = outcome.seq <= warmupJudgeFeed
+                process(outcome)
+            }
+            replaying = false
             let rows = try stateRows(evaluationCursor: newEvaluationCursor, judgeCursor: judged.through)
             let fired = try store.commitDetectionRound(states: rows, actions: actions, judgeFeedConsumed: judged.through, at: now())
             evaluationCursor = newEvaluationCursor
@@ -120,8 +142,22 @@ public final class DetectionService: Service, @unchecked Sendable {
         }
     }
 
-    private func load() throws {
+    /// Non-finite numbers (a rate over nothing) are written as strings rather than failing the round.
+    static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return encoder
+    }
+
+    static func decoder() -> JSONDecoder {
         let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return decoder
+    }
+
+    private func load() throws {
+        let decoder = Self.decoder()
         monitors = [:]
         for (key, json) in try store.detectionStates(kind: Self.seriesKind) {
             do {
@@ -138,16 +174,74 @@ public final class DetectionService: Service, @unchecked Sendable {
         let cursors = try store.detectionStates(kind: Self.cursorKind)
         evaluationCursor = cursors["evaluation"].flatMap { Int64($0) } ?? 0
         judgeCursor = cursors["judge_feed"].flatMap { Int64($0) } ?? 0
+        warmupEvaluation = cursors["warmup_evaluation"].flatMap { Int64($0) } ?? 0
+        warmupJudgeFeed = cursors["warmup_judge_feed"].flatMap { Int64($0) } ?? 0
+        floorCache = [:]
         loaded = true
+        try reconcile()
+    }
+
+    /// Resolves firing detection alerts that no state holds open any more: a series whose
+    /// state could not be read, a floor or check removed from the config, a judge removed, a
+    /// canary no longer configured. Without it they would fire (and repeat) forever.
+    private func reconcile() throws {
+        var held = Set<String>()
+        let checks = Set(config.checks.flatMap { $0.checks.map { "check:\($0.name)" } })
+        let judges = runtime.currentJudgeSeries
+        for (key, monitor) in monitors {
+            let configured = key.metric.hasPrefix("op:") || checks.contains(key.metric)
+                || (key.metric.hasPrefix("judge:") && (judges.isEmpty || judges[String(key.metric.dropFirst(6))] != nil))
+            guard configured else { continue }
+            if monitor.open != nil { held.insert(AlertFingerprint.of(regressionLabels(key))) }
+            if monitor.floor?.open == true { held.insert(AlertFingerprint.of(floorLabels(key))) }
+        }
+        for (_, watch) in watches {
+            for change in watch.switches where !change.superseded {
+                if change.state == .watching { held.insert(AlertFingerprint.of(alertBuilder.versionLabels(route: watch.route, model: watch.model, change))) }
+                for (metric, test) in change.tests where test.alerted && change.state == .drift {
+                    held.insert(AlertFingerprint.of(alertBuilder.driftLabels(route: watch.route, model: watch.model, change, metric: metric)))
+                }
+            }
+        }
+        let owned: Set<String> = ["QualityRegression", "ErrorRateRegression", "LatencyRegression", "CostSpike", "ProviderDrift", "ProviderVersionChanged"]
+        var resolutions: [DetectionAlertAction] = []
+        for alert in try store.alerts(includeResolved: false) {
+            let canary = alert.labels["route"]?.hasPrefix("canary:") == true || alert.name == "GoldenRegression"
+            if canary {
+                // The canary's own alerts: only orphaned when the canary is gone from the config.
+                if config.golden.canary == nil {
+                    resolutions.append(.resolve(fingerprint: alert.fingerprint, numbers: ["canary_removed": 1],
+                                                receivers: alertBuilder.receiverNames(AlertSeverity(rawValue: alert.severity) ?? .warning)))
+                }
+                continue
+            }
+            guard owned.contains(alert.name), !held.contains(alert.fingerprint) else { continue }
+            resolutions.append(.resolve(fingerprint: alert.fingerprint, numbers: ["state_reset": 1],
+                                        receivers: alertBuilder.receiverNames(AlertSeverity(rawValue: alert.severity) ?? .warning)))
+            logger.warning("detection.alert_orphaned", metadata: ["alert": "\(alert.publicID)", "alertname": "\(alert.name)",
+                                                                  "action": "resolved: no series or watch holds it open (removed from the config, or its state was reset)"])
+        }
+        if !resolutions.isEmpty {
+            try store.commitDetectionRound(states: [], actions: resolutions, judgeFeedConsumed: nil, at: now())
+        }
+        // Drop the series of checks no longer configured: they would only count against the budget.
+        for key in monitors.keys where key.metric.hasPrefix("check:") && !checks.contains(key.metric) { monitors[key] = nil }
     }
 
     private func stateRows(evaluationCursor: Int64, judgeCursor: Int64) throws -> [DetectionStateRow] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
+        let encoder = Self.encoder()
         var rows: [DetectionStateRow] = []
         for key in dirtySeries.sorted() {
             guard let monitor = monitors[key] else { continue }
-            rows.append(DetectionStateRow(kind: Self.seriesKind, key: key.description, json: String(decoding: try encoder.encode(monitor), as: UTF8.self)))
+            do {
+                rows.append(DetectionStateRow(kind: Self.seriesKind, key: key.description, json: String(decoding: try encoder.encode(monitor), as: UTF8.self)))
+            } catch {
+                // One series that cannot be stored must not stop detection for all: start it afresh.
+                logger.error("detection.state_unwritable", metadata: ["series": "\(key)", "error": "\(error)", "action": "starting the series afresh"])
+                monitors[key] = SeriesMonitor(key: key, identity: monitor.identity)
+                rows.append(DetectionStateRow(kind: Self.seriesKind, key: key.description,
+                                              json: String(decoding: try encoder.encode(monitors[key]!), as: UTF8.self)))
+            }
         }
         for key in dirtyWatches.sorted() {
             guard let watch = watches[key] else { continue }
@@ -160,50 +254,73 @@ public final class DetectionService: Service, @unchecked Sendable {
 
     // MARK: feeding
 
+    /// Trace time is the detectors' clock (a backfill is judged by when it happened), but a
+    /// timestamp far in the future (milliseconds written as seconds) must not age out every
+    /// baseline: it is taken as now.
+    private func clock(_ ts: Date) -> Date { min(ts, now() + 3600) }
+
     private func process(_ evaluation: DetectionEvaluation) {
-        let route = evaluation.route, model = evaluation.model
-        let version = ProviderVersionWatch.version(responseModel: evaluation.responseModel, systemFingerprint: evaluation.systemFingerprint)
-        if let version {
+        let route = evaluation.route, model = evaluation.model, at = clock(evaluation.ts)
+        if let version = ProviderVersionWatch.version(responseModel: evaluation.responseModel, systemFingerprint: evaluation.systemFingerprint) {
             let watchKey = "\(route)|\(model)"
-            var watch = watches[watchKey] ?? ProviderVersionWatch(route: route, model: model)
-            let events = watch.noteAnswer(version: version, at: evaluation.ts, evaluationID: evaluation.id, settings: DriftSettings(config.detection))
+            // Taken out of the dictionary while it changes, so its storage is not copied.
+            var watch = watches.removeValue(forKey: watchKey) ?? ProviderVersionWatch(route: route, model: model)
+            handle(watch.noteAnswer(version: version, at: at, evaluationID: evaluation.id, settings: DriftSettings(config.detection)),
+                   route: route, model: model)
             for check in evaluation.checks {
                 handle(watch.observe(version: version, metric: "check:\(check.name)", passed: check.passed, evaluationID: evaluation.id),
                        route: route, model: model)
             }
-            handle(events, route: route, model: model)
             watches[watchKey] = watch
             dirtyWatches.insert(watchKey)
         }
         observe(SeriesKey(metric: "op:error_rate", measure: .passRate, route: route, model: model), .passed(evaluation.ok),
-                at: evaluation.ts, evaluationID: evaluation.id)
+                at: at, evaluationID: evaluation.id)
         if let latency = evaluation.latencyMs, latency > 0 {
             observe(SeriesKey(metric: "op:latency_ms", measure: .logValue, route: route, model: model), .value(latency),
-                    at: evaluation.ts, evaluationID: evaluation.id)
+                    at: at, evaluationID: evaluation.id)
         }
         if let cost = evaluation.costUSD, cost > 0 {
             observe(SeriesKey(metric: "op:cost_usd", measure: .logValue, route: route, model: model), .value(cost),
-                    at: evaluation.ts, evaluationID: evaluation.id)
+                    at: at, evaluationID: evaluation.id)
         }
         for check in evaluation.checks {
             observe(SeriesKey(metric: "check:\(check.name)", measure: .passRate, route: route, model: model), .passed(check.passed),
-                    at: evaluation.ts, evaluationID: evaluation.id, floor: checkFloors[check.name])
+                    at: at, evaluationID: evaluation.id, floor: floor(check: check.name, route: route))
         }
+    }
+
+    /// A check's `min_pass_rate` on a route: from the first configured rule of that name whose
+    /// glob matches the route, the rule that scored it.
+    private func floor(check name: String, route: String) -> Double? {
+        let key = "\(name)|\(route)"
+        if let cached = floorCache[key] { return cached }
+        var floor: Double?
+        search: for routeChecks in config.checks where routeChecks.glob.matches(route) {
+            for check in routeChecks.checks where check.name == name {
+                floor = check.minPassRate
+                break search
+            }
+        }
+        floorCache[key] = floor
+        return floor
     }
 
     private func process(_ outcome: DetectionJudgeOutcome) {
         let metric = "judge:\(outcome.judgeName)"
         let info = runtime.currentJudgeSeries[outcome.judgeName]
+        let at = clock(outcome.ts)
         observe(SeriesKey(metric: metric, measure: .passRate, route: outcome.route, model: outcome.model), .passed(outcome.passed),
-                at: outcome.ts, evaluationID: outcome.evaluationID, identity: outcome.identity, floor: info?.minPassRate)
+                at: at, evaluationID: outcome.evaluationID, identity: outcome.identity, floor: info?.minPassRate)
         if info?.scoresOneToFive == true, outcome.score == outcome.score.rounded(), (1...5).contains(outcome.score) {
             observe(SeriesKey(metric: metric, measure: .meanScore, route: outcome.route, model: outcome.model), .score(Int(outcome.score)),
-                    at: outcome.ts, evaluationID: outcome.evaluationID, identity: outcome.identity)
+                    at: at, evaluationID: outcome.evaluationID, identity: outcome.identity)
         }
         if let version = ProviderVersionWatch.version(responseModel: outcome.responseModel, systemFingerprint: outcome.systemFingerprint) {
             let watchKey = "\(outcome.route)|\(outcome.model)"
-            if var watch = watches[watchKey] {
-                handle(watch.observe(version: version, metric: metric, passed: outcome.passed, evaluationID: outcome.evaluationID),
+            if var watch = watches.removeValue(forKey: watchKey) {
+                // Keyed by identity: an edited rubric is another metric (SPEC 5), never drift.
+                handle(watch.observe(version: version, metric: "judge:\(outcome.identity)", passed: outcome.passed, evaluationID: outcome.evaluationID),
                        route: outcome.route, model: outcome.model)
                 watches[watchKey] = watch
                 dirtyWatches.insert(watchKey)
@@ -213,7 +330,8 @@ public final class DetectionService: Service, @unchecked Sendable {
 
     private func observe(_ key: SeriesKey, _ observation: SeriesObservation, at date: Date, evaluationID: Int64,
                          identity: String? = nil, floor: Double? = nil) {
-        var monitor = monitors[key] ?? SeriesMonitor(key: key, identity: identity)
+        // Taken out of the dictionary while it changes, so its day buckets are not copied.
+        var monitor = monitors.removeValue(forKey: key) ?? SeriesMonitor(key: key, identity: identity)
         if let identity, let previous = monitor.identity, previous != identity {
             // An edited rubric is a new series (SPEC 5): its alerts end, its baseline starts over.
             if monitor.open != nil {
@@ -228,18 +346,20 @@ public final class DetectionService: Service, @unchecked Sendable {
             monitor = SeriesMonitor(key: key, identity: identity)
         }
         if monitor.identity == nil { monitor.identity = identity }
-        let settings = DetectionSettings(config.detection, seriesCount: max(1, monitors.count), minPassRate: floor)
+        let settings = DetectionSettings(config.detection, seriesCount: activeSeries, minPassRate: floor)
         let events = monitor.observe(observation, at: date, evaluationID: evaluationID, settings: settings)
         monitors[key] = monitor
         dirtySeries.insert(key)
         for event in events {
             switch event {
             case .regression(let finding):
+                if replaying { continue }
                 actions.append(.fire(regressionFiring(key, monitor, finding), receivers: alertBuilder.receiverNames(severity(for: key))))
             case .recovered(let numbers):
                 actions.append(.resolve(fingerprint: AlertFingerprint.of(regressionLabels(key)), numbers: numbers,
                                         receivers: alertBuilder.receiverNames(severity(for: key))))
             case .floorBreached(let finding):
+                if replaying { continue }
                 actions.append(.fire(floorFiring(key, finding), receivers: alertBuilder.receiverNames(.critical)))
             case .floorCleared(let numbers):
                 actions.append(.resolve(fingerprint: AlertFingerprint.of(floorLabels(key)), numbers: numbers, receivers: alertBuilder.receiverNames(.critical)))
@@ -248,7 +368,9 @@ public final class DetectionService: Service, @unchecked Sendable {
     }
 
     private func handle(_ events: [ProviderVersionWatch.Event], route: String, model: String) {
-        actions += alertBuilder.versionActions(events, route: route, model: model)
+        guard !events.isEmpty else { return }
+        let decided = alertBuilder.versionActions(events, route: route, model: model)
+        actions += replaying ? decided.filter { if case .fire = $0 { return false } else { return true } } : decided
     }
 
     // MARK: alerts
@@ -335,18 +457,10 @@ public final class DetectionService: Service, @unchecked Sendable {
         }
     }
 
-    static func checkFloors(_ config: EvaldConfig) -> [String: Double] {
-        var floors: [String: Double] = [:]
-        for routeChecks in config.checks {
-            for check in routeChecks.checks { if let floor = check.minPassRate, floors[check.name] == nil { floors[check.name] = floor } }
-        }
-        return floors
-    }
-
     /// SPEC 3: the routes to sample above their configured rate. The low-traffic floor: a
     /// route whose traffic at its rate yields fewer than `sampling.min_per_minute` samples is
     /// sampled at the rate that would (capped by `sampling.max_rate`), its traffic estimated
-    /// from the last hour's sample. The confirmation boost: a route with a series past half its
+    /// from the last day's sample. The confirmation boost: a route with a series past half its
     /// threshold (and no alert open) is sampled at `sampling.boost_rate` until the suspicion
     /// is confirmed or cleared.
     public func publishRaisedRates() throws {
@@ -357,11 +471,15 @@ public final class DetectionService: Service, @unchecked Sendable {
             floorRates = [:]
         } else if at.timeIntervalSince(trafficCheckedAt) >= 60 {
             trafficCheckedAt = at
-            let since = at - 3600
+            // A day back: a quiet route has few samples, and an hour can hold none. The span runs
+            // from the route's first sample in that day, so a route that started recently is not
+            // taken for a quiet one. With shards, this instance sees 1/N of the traffic.
+            let since = at - 86400
+            let shards = Double(sampling.shard.count)
             var rates: [String: Double] = [:]
             for (route, traffic) in try store.estimatedTraffic(since: since) where !route.isEmpty && traffic.calls > 0 {
                 let minutes = max(1, at.timeIntervalSince(max(since, traffic.firstAt)) / 60)
-                let wanted = min(sampling.maxRate, sampling.minPerMinute / (traffic.calls / minutes))
+                let wanted = min(sampling.maxRate, sampling.minPerMinute / (shards * traffic.calls / minutes))
                 if wanted > sampler.configuredRate(forRoute: route) { rates[route] = wanted }
             }
             floorRates = rates

@@ -76,6 +76,7 @@ public struct DriftReport: Sendable {
                 case .drift: state = "DRIFT"
                 case .noDrift: state = "no drift"
                 case .insufficientBaseline: state = "not tested: the previous version had too few samples"
+                case .inconclusive: state = "inconclusive: too few samples on some metric"
                 }
                 lines.append("  \(Self.time(change.at))  \(change.before) -> \(change.after)  \(state)\(change.superseded ? " (superseded)" : "")  first seen in e-\(change.evaluationID)")
                 for (metric, test) in change.tests.sorted(by: { $0.key < $1.key }) {

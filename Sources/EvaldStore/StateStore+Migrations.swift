@@ -262,6 +262,13 @@ extension StateStore {
                     updated_at REAL NOT NULL,
                     PRIMARY KEY (kind, key)
                 ) WITHOUT ROWID;
+
+                -- What the database held when detection was installed: replayed to build the
+                -- baselines, but its findings are history and are not notified.
+                INSERT INTO detection_state (kind, key, state_json, updated_at)
+                    SELECT 'cursor', 'warmup_evaluation', CAST(COALESCE(MAX(id), 0) AS TEXT), 0 FROM evaluation;
+                INSERT INTO detection_state (kind, key, state_json, updated_at)
+                    SELECT 'cursor', 'warmup_judge_feed', CAST(COALESCE(MAX(seq), 0) AS TEXT), 0 FROM judge_feed;
                 """)
         }
         migrator.registerMigration("v6-canary") { db in

@@ -43,7 +43,7 @@ struct RunCommand: AsyncParsableCommand {
                 print(note)
             }
             if let d = summary.detection, d.evaluations + d.judgeScores > 0 {
-                print("detection: \(d.evaluations) evaluations and \(d.judgeScores) judge scores fed to the detectors; \(d.fired) alerts fired (evald drift, evald alerts)")
+                print("detection: \(d.evaluations) evaluations and \(d.judgeScores) judge scores fed to the detectors in \(String(format: "%.2f", summary.detectionSeconds)) s; \(d.fired) alerts fired (evald drift, evald alerts)")
             }
             if let n = summary.notifications {
                 print("alerts: \(summary.firingAlerts) firing; notifications: \(n.sent) sent" + (n.gaveUp > 0 ? ", \(n.gaveUp) given up" : "")

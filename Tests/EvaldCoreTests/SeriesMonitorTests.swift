@@ -163,6 +163,47 @@ import Testing
         for _ in 0..<3_000 { feed.feed(.passed(uniform(&rng) >= 0.05), settings: floorSettings) }
         #expect(breaches(feed) == 1, "no flapping once back above")
     }
+
+    @Test func aDesignThatOutlivedItsBaselineDisarmsInsteadOfFiring() throws {
+        var rng = SplitMix64(state: 13)
+        var feed = passRateFeed()
+        for _ in 0..<2_000 { feed.feed(.passed(uniform(&rng) >= 0.1), settings: settings) }
+        #expect(feed.monitor.detector != nil)
+        feed.clock += 15 * 86_400   // idle for longer than the baseline window
+        for _ in 0..<60 { feed.feed(.passed(false), settings: settings) }
+        #expect(regressions(feed).isEmpty, "no baseline left to compare with")
+        #expect(feed.monitor.detector == nil)
+        let data = try JSONEncoder().encode(feed.monitor)   // and the state stays storable
+        #expect(!data.isEmpty)
+        for _ in 0..<1_100 { feed.feed(.passed(uniform(&rng) >= 0.1), settings: settings) }
+        #expect(feed.monitor.detector != nil, "armed again on the new history")
+    }
+
+    @Test func aHighFloorFiresOnADropAndClearsOnRecovery() {
+        var rng = SplitMix64(state: 14)
+        var floorSettings = settings
+        floorSettings.minPassRate = 0.99
+        var feed = passRateFeed()
+        let isBreach = { (e: (Int64, SeriesEvent)) in if case .floorBreached = e.1 { return true } else { return false } }
+        let isClear = { (e: (Int64, SeriesEvent)) in if case .floorCleared = e.1 { return true } else { return false } }
+        for _ in 0..<3_000 { feed.feed(.passed(uniform(&rng) >= 0.002), settings: floorSettings) }
+        #expect(!feed.events.contains(where: isBreach))
+        for _ in 0..<1_000 { feed.feed(.passed(uniform(&rng) >= 0.05), settings: floorSettings) }
+        #expect(feed.events.filter(isBreach).count == 1)
+        for _ in 0..<3_000 { feed.feed(.passed(uniform(&rng) >= 0.002), settings: floorSettings) }
+        #expect(feed.events.filter(isClear).count == 1, "a 0.99 floor must be able to clear")
+        #expect(feed.events.filter(isBreach).count == 1)
+    }
+
+    @Test func aSteadyCostSeriesIsArmedAndCatchesAPriceJump() throws {
+        var rng = SplitMix64(state: 15)
+        var feed = Feed(monitor: SeriesMonitor(key: SeriesKey(metric: "op:cost_usd", measure: .logValue, route: "r", model: "m")),
+                        clock: start.timeIntervalSince1970)
+        for _ in 0..<2_000 { feed.feed(.value(0.0004 * (1 + 0.02 * (uniform(&rng) - 0.5))), settings: settings) }
+        #expect(feed.monitor.detector != nil, "a series with 1% spread must still be watched")
+        for _ in 0..<20 { feed.feed(.value(0.004), settings: settings) }
+        #expect(regressions(feed).count == 1)
+    }
 }
 
 @Suite struct ProviderVersionWatchTests {
@@ -210,6 +251,34 @@ import Testing
         let events = watch.noteAnswer(version: "b", at: Date(), evaluationID: 2, settings: settings)
         #expect(watch.switches.first?.state == .insufficientBaseline)
         #expect(events.count == 2)
+    }
+
+    @Test func aRollbackSettlesTheDriftedSwitch() throws {
+        var (watch, events) = run(newFailRate: 0.25, seed: 16)
+        #expect(watch.switches.first?.state == .drift)
+        for id in 6_001...6_200 {
+            events += watch.noteAnswer(version: "gpt-4o-mini-2024-07-18", at: Date(), evaluationID: Int64(id), settings: settings)
+        }
+        let change = try #require(watch.switches.first)
+        #expect(change.superseded, "the drifted version stopped answering")
+        #expect(events.contains { if case .settled(let s) = $0 { return s.superseded } else { return false } })
+        #expect(watch.current == "gpt-4o-mini-2024-07-18")
+        // Going back is not a new switch.
+        #expect(watch.switches.count == 1)
+    }
+
+    @Test func aWatchThatCannotDecideEndsInconclusive() {
+        var watch = ProviderVersionWatch(route: "r", model: "m")
+        for id in 1...200 {
+            _ = watch.noteAnswer(version: "a", at: Date(), evaluationID: Int64(id), settings: settings)
+            _ = watch.observe(version: "a", metric: "judge:helpfulness@1+abc", passed: id % 10 != 0)
+        }
+        var events: [ProviderVersionWatch.Event] = []
+        for id in 201...(201 + 20 * 100) {   // the judge never scores the new version
+            events += watch.noteAnswer(version: "b", at: Date(), evaluationID: Int64(id), settings: settings)
+        }
+        #expect(watch.switches.first?.state == .inconclusive)
+        #expect(events.contains { if case .settled = $0 { return true } else { return false } })
     }
 
     @Test func switchesNearAnAlarmStartAreFound() {

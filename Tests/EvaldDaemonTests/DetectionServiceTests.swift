@@ -74,6 +74,41 @@ import Testing
         #expect(runtime.currentRaisedRates["support"] == nil)
     }
 
+    @Test func anAlertNoStateHoldsOpenIsResolvedAtLoad() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let store = try StateStore.open(path: root + "/evald.db")
+        // A QualityRegression whose series state is gone (a check removed from the config, or a state reset).
+        let labels = ["alertname": "QualityRegression", "severity": "critical", "route": "support", "model": "m", "metric": "check:gone"]
+        _ = try store.fireAlert(AlertFiring(name: "QualityRegression", severity: "critical", labels: labels, annotations: [:],
+                                            fingerprint: AlertFingerprint.of(labels), numbers: [:], examples: []), receivers: [], at: Date())
+        #expect(try store.firingAlertCount() == 1)
+        let service = DetectionService(store: store, config: try config(), receivers: [], runtime: DaemonRuntime(), logger: Logger(label: "test"))
+        _ = try service.catchUp()
+        #expect(try store.firingAlertCount() == 0)
+        #expect(try store.alertTransitions(id: 1).last?.numbers["state_reset"] == 1)
+    }
+
+    @Test func historyPresentAtInstallBuildsBaselinesWithoutNotifying() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let store = try StateStore.open(path: root + "/evald.db")
+        let now = Date()
+        let times = (0..<1_300).map { now - 2_000 + Double($0) }
+        let offset = try commit(store, route: "support", rate: 1, passes: (0..<1_300).map { $0 < 1_100 ? $0 % 10 != 0 : $0 % 2 == 0 }, at: times, from: 0)
+        // As migration v5 records it for a database that already held these evaluations.
+        try store.commitDetectionRound(states: [DetectionStateRow(kind: "cursor", key: "warmup_evaluation", json: "\(offset)")],
+                                       actions: [], judgeFeedConsumed: nil, at: now)
+        let service = DetectionService(store: store, config: try config(), receivers: [], runtime: DaemonRuntime(), logger: Logger(label: "test"),
+                                       now: { now })
+        _ = try service.catchUp()
+        #expect(try store.firingAlertCount() == 0, "a regression in replayed history is not news")
+        let monitor = try JSONDecoder().decode(SeriesMonitor.self, from: Data(try #require(try store.detectionStates(kind: "series")["check:ok|pass_rate|support|m"]).utf8))
+        #expect(monitor.trafficDays.values.reduce(0, +) == 1_300)
+        #expect(monitor.detector != nil, "the baseline was learnt from the history")
+        #expect(monitor.open != nil, "the regression in it was found, only not notified")
+    }
+
     @Test func raisedRatesKeepEveryTraceTheConfiguredRateKeeps() {
         let sampler = TraceSampler(globalRate: 0.01, routeRates: [(Glob("refunds-*"), 0.05)])
         let raised = sampler.raising(["support": 0.08, "refunds-assist": 0.02])

@@ -63,15 +63,27 @@ import Glibc
         let alert = try #require(notifications(hook).first { ($0["labels"] as? [String: String])?["alertname"] == "GoldenRegression" })
         let labels = try #require(alert["labels"] as? [String: String])
         #expect(labels["golden_set"] == "support" && labels["model"] == "gpt-4o-mini" && labels["endpoint"] == "production")
+        #expect(labels["metric"] == "check:polite" && labels["route"] == "canary:support")
         let description = (alert["annotations"] as? [String: String])?["description"] ?? ""
-        #expect(description.contains("check:polite") && description.contains("1.000 -> 0.000"))
+        #expect(description.contains("1.000 (baseline, n=20) -> 0.000 (n=20)"), "\(description)")
         #expect(description.contains("gpt-4o-mini-2025-05-01"))
+        // It took two regressed runs in a row (hysteresis against a single unlucky run).
+        let runs = try h.store().canaryRuns(set: "support", limit: 100)
+        #expect(runs.filter { $0.regressed.contains("check:polite") }.count >= 2)
 
         // The version change was seen without any production traffic.
         let drift = try h.run(["drift", "--json"])
         let watch = try #require((drift.json["watches"] as? [[String: Any]])?.first { $0["route"] as? String == "canary:support" })
         #expect(watch["current_version"] as? String == "gpt-4o-mini-2025-05-01/fp_stub0001")
         #expect((watch["switches"] as? [[String: Any]])?.isEmpty == false)
+
+        // The provider fixes it: two clean runs resolve the alert.
+        degraded.clear()
+        #expect(try h.waitUntil(timeout: 60) {
+            notifications(hook).contains { ($0["labels"] as? [String: String])?["alertname"] == "GoldenRegression" && $0["status"] as? String == "resolved" }
+        })
+        let fired = try h.store().alerts(includeResolved: true).filter { $0.name == "GoldenRegression" }
+        #expect(fired.count == 1, "one episode, no flapping")
         kill(daemon.processIdentifier, SIGTERM)
         daemon.waitUntilExit()
     }

@@ -54,12 +54,15 @@ public struct LogValueCUSUM: Sendable, Equatable {
     public init(baseline: LogValueBaseline, minRatio: Double, targetARL: Double,
                 designShiftMultiplier: Double = 2, cap: Double = 3, state: CUSUMState = CUSUMState()) throws {
         guard minRatio > 1 else { throw CUSUMThreshold.Problem(description: "minRatio must be above 1") }
-        // A floor on sigma: constant costs (sd 0) would otherwise turn any change into an
-        // infinite step; 1% in log terms is below anything that matters.
-        let sigma = max(baseline.standardDeviation, 0.01)
+        // sigma is floored at a quarter of ln(minRatio): below it a series is so steady that a
+        // rise of minRatio is many standard deviations, and the winsorizing cap below must stay
+        // above the reference value or no increment could ever be positive (the detector would
+        // never arm, silently). Steadier series are watched as if this noisy: a 25% rise is still
+        // found within a handful of samples.
+        let sigma = max(baseline.standardDeviation, log(minRatio) / 4)
         let k = designShiftMultiplier * log(minRatio) / sigma / 2
         var design = Design(baselineMean: baseline.mean, baselineStandardDeviation: sigma, referenceValue: k,
-                            cap: cap, targetARL: targetARL, unit: 0.05, thresholdUnits: 1)
+                            cap: max(cap, k + 3), targetARL: targetARL, unit: 0.05, thresholdUnits: 1)
         design.thresholdUnits = try CUSUMThreshold.thresholdUnits(steps: design.steps(shift: 0), targetARL: targetARL)
         self.init(design: design, state: state)
     }

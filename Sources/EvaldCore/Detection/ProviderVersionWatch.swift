@@ -17,6 +17,8 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
         public var firstSeenAt: Double
         public var firstEvaluationID: Int64
         public var samples = 0
+        /// The watch's answer count when this version last answered.
+        public var lastAnswer = 0
         /// metric -> pass counts of this version.
         public var metrics: [String: SeriesTally] = [:]
     }
@@ -30,6 +32,9 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
         case noDrift = "no_drift"
         /// The previous version had fewer than drift_min_samples samples on every metric.
         case insufficientBaseline = "insufficient_baseline"
+        /// The new version answered 20 x drift_min_samples times and some metric's test got too
+        /// few samples to decide (a judge that stopped, a check that rarely applies).
+        case inconclusive
     }
 
     public struct MetricTest: Codable, Sendable, Equatable {
@@ -48,8 +53,11 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
         public var evaluationID: Int64
         public var tests: [String: MetricTest]
         public var state: SwitchState
-        /// A later switch on this (route, model) replaced it.
+        /// A later switch on this (route, model) replaced it, or its version stopped answering
+        /// (a rollback).
         public var superseded = false
+        /// Answers from the new version since the switch.
+        public var answers = 0
     }
 
     public let route: String
@@ -57,9 +65,14 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
     public var current: String?
     public var versions: [String: VersionStats] = [:]
     public var switches: [Switch] = []
+    /// Answers seen, all versions.
+    public var answers = 0
 
     /// Switches kept for `evald drift`; older ones are dropped.
     static let keptSwitches = 50
+    /// A version that has not answered for this many answers of its (route, model) is taken
+    /// for rolled back: its switch is settled and its alerts resolve.
+    static let rollbackAfter = 100
 
     public init(route: String, model: String) {
         self.route = route
@@ -89,8 +102,13 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
     /// Records an evaluation's answer: notices a new version. Call before `observe`.
     public mutating func noteAnswer(version: String, at date: Date, evaluationID: Int64, settings: DriftSettings) -> [Event] {
         let t = date.timeIntervalSince1970
-        guard versions[version] == nil else { return [] }
-        versions[version] = VersionStats(firstSeenAt: t, firstEvaluationID: evaluationID)
+        answers += 1
+        guard versions[version] == nil else {
+            versions[version]!.lastAnswer = answers
+            current = version
+            return settleStale(settings: settings, answering: version)
+        }
+        versions[version] = VersionStats(firstSeenAt: t, firstEvaluationID: evaluationID, lastAnswer: answers)
         guard let before = current else {
             current = version
             return []
@@ -103,10 +121,14 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
         }
         let old = versions[before]?.metrics ?? [:]
         let eligible = old.filter { $0.value.n >= settings.minSamples }
-        let alpha = settings.alpha / Double(max(1, eligible.count))
+        // alpha is split over the metrics and, within each, between the test and the upper
+        // confidence bound of the old rate it tests against (DriftSPRT's guarantee is alpha plus
+        // the chance that bound is too low): 2m terms of alpha / 2m.
+        let share = settings.alpha / Double(2 * max(1, eligible.count))
+        let z = NormalDistribution.quantile(1 - share)
         var tests: [String: MetricTest] = [:]
         for (metric, tally) in eligible {
-            if let test = DriftSPRT(oldBaseline: tally.passRateBaseline, alpha: alpha, minDrop: settings.minDrop, minSamples: settings.minSamples) {
+            if let test = DriftSPRT(oldBaseline: tally.passRateBaseline, alpha: share, minDrop: settings.minDrop, minSamples: settings.minSamples, z: z) {
                 tests[metric] = MetricTest(test: test, oldSamples: tally.n, oldPassRate: tally.level(.passRate) ?? .nan)
             }
         }
@@ -118,6 +140,26 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
         }
         events.append(.versionChanged(change))
         if tests.isEmpty { events.append(.settled(change)) }
+        return events
+    }
+
+    /// Settles what answering `version` ends: a drifted version that stopped answering (rolled
+    /// back), and a watch that got too few samples to ever decide.
+    private mutating func settleStale(settings: DriftSettings, answering version: String) -> [Event] {
+        var events: [Event] = []
+        for index in switches.indices where !switches[index].superseded {
+            let after = switches[index].after
+            if after == version {
+                switches[index].answers += 1
+                if switches[index].state == .watching, switches[index].answers >= 20 * max(1, settings.minSamples) {
+                    switches[index].state = .inconclusive
+                    events.append(.settled(switches[index]))
+                }
+            } else if answers - (versions[after]?.lastAnswer ?? 0) >= Self.rollbackAfter {
+                switches[index].superseded = true
+                events.append(.settled(switches[index]))
+            }
+        }
         return events
     }
 

@@ -295,7 +295,9 @@ public struct SeriesMonitor: Codable, Sendable, Equatable {
             changeStartAt = nil
             examples = []
             suspect = false
-            designIfDue(at: t, settings: settings)
+            // Armed: a redesign only matters when the baseline doubled or halved, so look every
+            // 64 samples rather than on each (the check sums the baseline's days).
+            if state.samplesSeen % 64 == 0 { designIfDue(at: t, settings: settings) }
             return events
         }
         pending.add(observation)
@@ -356,6 +358,14 @@ public struct SeriesMonitor: Codable, Sendable, Equatable {
     /// start the recovery detector.
     private mutating func fire(_ alarm: CUSUMAlarm, at t: Double, settings: DetectionSettings) -> SeriesFinding? {
         let base = baseline(at: t)
+        // The design outlived its baseline (the series was idle longer than the window):
+        // disarm and learn again rather than fire against nothing.
+        guard base.n >= settings.baselineMinSamples, let level = base.level(key.measure), level.isFinite else {
+            detector = nil
+            designedSamples = 0
+            restartDetector()
+            return nil
+        }
         let recovery: Recovery
         do {
             switch key.measure {
@@ -386,7 +396,7 @@ public struct SeriesMonitor: Codable, Sendable, Equatable {
         numbers["current"] = pending.level(key.measure)
         if let start = changeStartAt { numbers["change_start"] = start }
         let finding = SeriesFinding(numbers: numbers, examples: examples, changeStart: changeStartAt.map(Date.init(timeIntervalSince1970:)))
-        open = OpenRegression(firedAt: t, recovery: recovery, baselineLevel: base.level(key.measure) ?? .nan, baselineSamples: base.n)
+        open = OpenRegression(firedAt: t, recovery: recovery, baselineLevel: level, baselineSamples: base.n)
         pending = SeriesTally()
         return finding
     }
@@ -400,14 +410,16 @@ public struct SeriesMonitor: Codable, Sendable, Equatable {
     }
 
     private mutating func addToBaseline(_ observation: SeriesObservation, at t: Double) {
-        baselineDays[String(Self.day(t)), default: SeriesTally()].add(observation)
-        pruneDays(at: t)
+        let day = String(Self.day(t))
+        if baselineDays[day] == nil { pruneDays(at: t) }
+        baselineDays[day, default: SeriesTally()].add(observation)
     }
 
     private mutating func addPendingToBaseline(at t: Double) {
-        baselineDays[String(Self.day(t)), default: SeriesTally()].merge(pending)
+        let day = String(Self.day(t))
+        if baselineDays[day] == nil { pruneDays(at: t) }
+        baselineDays[day, default: SeriesTally()].merge(pending)
         pending = SeriesTally()
-        pruneDays(at: t)
     }
 
     private mutating func pruneDays(at t: Double) {
@@ -456,14 +468,25 @@ public struct SeriesMonitor: Codable, Sendable, Equatable {
 
     static let floorZ = 3.0
 
+    /// The floor's window: at least 100 samples and resolve_samples, and enough that a window
+    /// without a failure has its upper bound clear of the floor by a margin (9 floor / (1 -
+    /// floor) samples put the z = 3 bound of a perfect window at the floor itself), so a high
+    /// floor (0.99) is not blind to drops a small window cannot resolve.
+    static func floorWindow(minimum: Double, resolveSamples: Int) -> Int {
+        let resolving = minimum < 1 ? Int((9 * minimum / (1 - minimum)).rounded(.up)) : 2_000
+        return max(100, resolveSamples, min(2_000, resolving))
+    }
+
     private mutating func observeFloor(_ observation: SeriesObservation, evaluationID: Int64, settings: DetectionSettings) -> SeriesEvent? {
         guard key.measure == .passRate, let minimum = settings.minPassRate, case .passed(let passed) = observation else {
+            // A floor removed from the config while it fired: its alert must not stay open.
+            let wasOpen = floor?.open == true
             floor = nil
-            return nil
+            return wasOpen ? .floorCleared(numbers: ["floor_removed": 1]) : nil
         }
         var floor = self.floor ?? Floor()
         defer { self.floor = floor }
-        let size = max(100, settings.resolveSamples)
+        let size = Self.floorWindow(minimum: minimum, resolveSamples: settings.resolveSamples)
         floor.window.append(passed ? 1 : 0)
         if floor.window.count > size { floor.window.removeFirst(floor.window.count - size) }
         if !passed {
@@ -477,16 +500,17 @@ public struct SeriesMonitor: Codable, Sendable, Equatable {
         let bounds = WilsonInterval.bounds(passes: Int64(passes), n: Int64(n), z: Self.floorZ)
         if floor.open {
             floor.sinceFiring += 1
-            if floor.sinceFiring >= settings.resolveSamples, let bounds, bounds.low >= minimum {
+            // Cleared by a whole fresh window at or above the floor: firing needed a confident
+            // breach, so a series sitting on the floor clears and does not fire again at once.
+            if floor.sinceFiring >= size, rate >= minimum {
                 floor.open = false
                 return .floorCleared(numbers: numbers)
             }
             return nil
         }
-        // Fire only when the window is full and even its upper bound is under the floor, clear
-        // only when its lower bound is over it: a floor is a hard line, but not one crossed by a
-        // few unlucky samples, and a series sitting on it must not flap. z = 3 because the
-        // window slides: it is tested after every sample.
+        // Fire only when the window is full and even its upper bound is under the floor: a floor
+        // is a hard line, but not one crossed by a few unlucky samples. z = 3 because the window
+        // slides: it is tested after every sample.
         guard n == size, let bounds, bounds.high < minimum else {
             return nil
         }
