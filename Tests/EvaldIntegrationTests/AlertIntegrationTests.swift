@@ -27,7 +27,9 @@ import Glibc
     }
 
     /// A test firing straight into the store, as the detectors do: the outbox is the contract.
-    static func fire(_ h: EvaldHarness, receivers: [String], name: String = "QualityRegression") throws -> StoredAlert {
+    /// An alert stored by hand, for the delivery path. Its name is none the daemon's own
+    /// services raise: those resolve, at start, any alert of theirs that no state holds open.
+    static func fire(_ h: EvaldHarness, receivers: [String], name: String = "DeliveryTest") throws -> StoredAlert {
         let labels = ["alertname": name, "severity": "critical", "route": "support-chat", "model": "gpt-4o-mini", "metric": "judge:helpfulness"]
         let firing = AlertFiring(name: name, severity: "critical", labels: labels,
                                  annotations: ["summary": "helpfulness dropped", "description": "baseline 0.90, current 0.78, n 400"],

@@ -17,26 +17,38 @@ public struct BaselineGuard: Codable, Sendable, Equatable {
     public var estimationError: Bool
     /// The hour-to-hour standard deviation of the fail rate to allow for.
     public var wanderStandardDeviation: Double
+    /// When set, `wanderStandardDeviation` holds at this fail rate and scales with the binomial
+    /// standard deviation sqrt(q (1 - q)) elsewhere: a series that fails 1 in 2,000 does not
+    /// wander by 0.005 an hour (that is 10x its rate), and allowing it would need a threshold
+    /// far past any real drop (and a chain of tens of thousands of states to find it).
+    public var wanderReferenceFailRate: Double?
 
-    public init(estimationError: Bool, wanderStandardDeviation: Double) {
+    public init(estimationError: Bool, wanderStandardDeviation: Double, wanderReferenceFailRate: Double? = nil) {
         self.estimationError = estimationError
         self.wanderStandardDeviation = wanderStandardDeviation
+        self.wanderReferenceFailRate = wanderReferenceFailRate
     }
 
     /// No margin: calibrate at the point estimate.
     public static let none = BaselineGuard(estimationError: false, wanderStandardDeviation: 0)
 
     /// The default: the estimation error plus a wander of a tenth of `min_drop` (0.005 at the
-    /// default 0.05). Series known to wander more should say so.
+    /// default 0.05) for a series failing 10% of the time, scaled like the binomial standard
+    /// deviation for others (the same 0.005 at p0 = 0.90, where the benchmark measures it).
+    /// Series known to wander more should say so.
     public static func standard(minDrop: Double) -> BaselineGuard {
-        BaselineGuard(estimationError: true, wanderStandardDeviation: minDrop / 10)
+        BaselineGuard(estimationError: true, wanderStandardDeviation: minDrop / 10, wanderReferenceFailRate: 0.1)
     }
 
     /// The standard deviation of the true fail rate around the estimate.
     public func spread(_ baseline: PassRateBaseline) -> Double {
         let q = baseline.failRate
         let se2 = estimationError && baseline.samples > 0 ? q * (1 - q) / Double(baseline.samples) : 0
-        return (se2 + wanderStandardDeviation * wanderStandardDeviation).squareRoot()
+        var wander = wanderStandardDeviation
+        if let reference = wanderReferenceFailRate {
+            wander *= (q * (1 - q) / (reference * (1 - reference))).squareRoot()
+        }
+        return (se2 + wander * wander).squareRoot()
     }
 
     /// Probabilists' Gauss-Hermite nodes and weights (5 points; the weights sum to 1).
