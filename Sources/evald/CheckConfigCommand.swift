@@ -51,6 +51,21 @@ struct CheckConfigCommand: AsyncParsableCommand {
                 problems.append(ConfigProblem(file: file, line: nil, key: error.key, message: error.message + " (its judges are skipped until it is there)", severity: .warning))
             }
         }
+        // The canary's set must load, be locked and have a baseline, or every scheduled run
+        // would only log a failure.
+        if let canary = config.golden.canary {
+            do {
+                let set = try GoldenSetLoader.load(name: canary.set, config: config, rubrics: judges.catalog.rubrics)
+                try GoldenSetLoader.verifyLock(set)
+                if !FileManager.default.fileExists(atPath: set.baselinePath) {
+                    problems.append(ConfigProblem(file: file, line: nil, key: "golden.canary.set",
+                                                  message: "golden set \(canary.set) has no baseline (\(set.baselinePath)); write one with `evald gate \(canary.set) --write-baseline`"))
+                }
+            } catch {
+                let message = error.message.hasPrefix("evald: ") ? String(error.message.dropFirst(7)) : error.message
+                problems.append(ConfigProblem(file: file, line: nil, key: "golden.canary.set", message: message))
+            }
+        }
         for problem in problems { CLIFailure.printError(problem.description) }
         for problem in judges.problems { CLIFailure.printError(problem.description) }
         let errors = problems.filter { $0.severity == .error }.count + judges.problems.count
