@@ -23,17 +23,21 @@ public final class CanaryService: Service, @unchecked Sendable {
     static let maxOutputTokens = 1_024
 
     private let store: StateStore
-    private let config: EvaldConfig
-    private let receivers: [any AlertReceiver]
-    private let roster: JudgeRoster
+    private var config: EvaldConfig
+    private var receivers: [any AlertReceiver]
+    private var roster: JudgeRoster
+    private let runtime: DaemonRuntime
+    private var setupVersion = 0
+    private var rosterVersion = 0
     private let transport: HTTPTransport
     private let logger: Logger
     private let environment: [String: String]
     private let now: @Sendable () -> Date
 
     public init(store: StateStore, config: EvaldConfig, receivers: [any AlertReceiver], roster: JudgeRoster, transport: HTTPTransport,
-                logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment,
+                runtime: DaemonRuntime = DaemonRuntime(), logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment,
                 now: @escaping @Sendable () -> Date = Date.init) {
+        self.runtime = runtime
         self.store = store
         self.config = config
         self.receivers = receivers
@@ -44,10 +48,28 @@ public final class CanaryService: Service, @unchecked Sendable {
         self.now = now
     }
 
+    /// Takes what a SIGHUP reloaded: the canary's settings, the receivers, the judges.
+    private func applyReloads() {
+        if let (version, setup) = runtime.alertSetup(newerThan: setupVersion) {
+            setupVersion = version
+            config = setup.config
+            receivers = setup.receivers
+        }
+        if let (version, reloaded) = runtime.judgeRoster(newerThan: rosterVersion) {
+            rosterVersion = version
+            roster = reloaded
+        }
+    }
+
     public func run() async throws {
-        guard let canary = config.golden.canary else { return }
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
+                self.applyReloads()
+                guard let canary = self.config.golden.canary else {
+                    // Removed by a reload: idle until one brings it back.
+                    do { try await Task.sleep(for: .seconds(30)) } catch { break }
+                    continue
+                }
                 let last = (try? self.store.canaryRuns(set: canary.set, limit: 1).first?.startedAt) ?? nil
                 let wait = last.map { canary.every - self.now().timeIntervalSince($0) } ?? 0
                 if wait <= 0 {

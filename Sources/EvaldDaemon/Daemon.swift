@@ -97,11 +97,10 @@ public enum Daemon {
                                           watchdog: SystemdNotifier.watchdogInterval(environment: environment)),
                   successTerminationBehavior: .gracefullyShutdownGroup),
         ]
-        if config.golden.canary != nil {
-            services.insert(.init(service: CanaryService(store: store, config: config, receivers: receivers, roster: roster, transport: transport,
-                                                         logger: logger, environment: environment),
-                                  successTerminationBehavior: .gracefullyShutdownGroup), at: 4)
-        }
+        // Always present: it idles without golden.canary, and a reload can add one.
+        services.insert(.init(service: CanaryService(store: store, config: config, receivers: receivers, roster: roster, transport: transport,
+                                                     runtime: runtime, logger: logger, environment: environment),
+                              successTerminationBehavior: .gracefullyShutdownGroup), at: 4)
         if let http = HTTPEndpoints.makeApplication(config: config, metrics: runtime.metrics, runtime: runtime, logger: logger) {
             // After the ingest services, so it stops first and scrapes never see a half-stopped daemon.
             services.insert(.init(service: http, successTerminationBehavior: .gracefullyShutdownGroup), at: services.count - 2)

@@ -51,8 +51,24 @@ public final class DaemonRuntime: @unchecked Sendable {
 
     /// The judges of a reloaded configuration, for the judge workers (who own the roster).
     public func offerJudges(_ roster: JudgeRoster) {
-        lock.withLock { pendingJudges = roster }
+        lock.withLock {
+            pendingJudges = roster
+            latestRoster = roster
+            rosterVersion += 1
+        }
         setJudgeSeries(roster)
+    }
+
+    private var latestRoster: JudgeRoster?
+    private var rosterVersion = 0
+
+    /// The newest reloaded roster when newer than `version`, for readers other than the judge
+    /// workers (the canary), which must not take it from them.
+    public func judgeRoster(newerThan version: Int) -> (version: Int, roster: JudgeRoster)? {
+        lock.withLock {
+            guard rosterVersion > version, let latestRoster else { return nil }
+            return (rosterVersion, latestRoster)
+        }
     }
 
     /// What detection needs to know of each judge: its floor and whether its scores are 1-5.
