@@ -197,7 +197,9 @@ public final class DetectionService: Service, @unchecked Sendable {
         }
         for (_, watch) in watches {
             for change in watch.switches where !change.superseded {
-                if change.state == .watching { held.insert(AlertFingerprint.of(alertBuilder.versionLabels(route: watch.route, model: watch.model, change))) }
+                if change.state == .watching || change.state == .drift {
+                    held.insert(AlertFingerprint.of(alertBuilder.versionLabels(route: watch.route, model: watch.model, change)))
+                }
                 for (metric, test) in change.tests where test.alerted && change.state == .drift {
                     held.insert(AlertFingerprint.of(alertBuilder.driftLabels(route: watch.route, model: watch.model, change, metric: metric)))
                 }
