@@ -29,18 +29,28 @@ struct DetectionAlerts {
             case .drift(let change, let metric, let numbers):
                 let labels = driftLabels(route: route, model: model, change, metric: metric)
                 let shown = labels["metric"] ?? metric
-                let before = numbers["rate_before"] ?? .nan, after = numbers["rate_after"] ?? .nan
-                var drift = firing("ProviderDrift", .warning, labels: labels,
-                                   summary: "\(shown) on \(route)/\(model) is worse since the provider switched \(change.before) -> \(change.after): pass rate \(Self.rate(before)) -> \(Self.rate(after))",
-                                   description: "version \(change.before): pass rate \(Self.rate(before)) over \(Int(numbers["n_before"] ?? 0)) samples; version \(change.after): \(Self.rate(after)) over \(Int(numbers["n_after"] ?? 0)) samples. Mixture SPRT log-likelihood ratio \(String(format: "%.2f", numbers["statistic"] ?? 0)) >= ln(1/alpha) = \(String(format: "%.2f", numbers["threshold"] ?? 0)) (alpha \(String(format: "%.4g", numbers["alpha"] ?? 0)) for this metric, detection.drift_alpha \(config.detection.driftAlpha) per switch).",
-                                   numbers: numbers, examples: change.tests[metric]?.examples ?? [])
-                if shown != metric { drift.annotations["judge_identity"] = String(metric.dropFirst(6)) }
+                let summary: String, description: String, examples: [Int64]
+                let statistic = "log-likelihood ratio \(String(format: "%.2f", numbers["statistic"] ?? 0)) >= ln(1/alpha) = \(String(format: "%.2f", numbers["threshold"] ?? 0)) (alpha \(String(format: "%.4g", numbers["alpha"] ?? 0)) for this metric, detection.drift_alpha \(config.detection.driftAlpha) per switch)"
+                if metric.hasSuffix(ProviderVersionWatch.meanScoreSuffix) {
+                    let before = numbers["mean_before"] ?? .nan, after = numbers["mean_after"] ?? .nan
+                    summary = "Mean score of \(shown) on \(route)/\(model) is lower since the provider switched \(change.before) -> \(change.after): \(String(format: "%.2f", before)) -> \(String(format: "%.2f", after))"
+                    description = "version \(change.before): mean score \(String(format: "%.2f", before)) over \(Int(numbers["n_before"] ?? 0)) scores (lower bound \(String(format: "%.2f", numbers["reference_mean"] ?? .nan))); version \(change.after): \(String(format: "%.2f", after)) over \(Int(numbers["n_after"] ?? 0)) scores. Betting martingale on bounded scores, \(statistic)."
+                    examples = change.meanTests[metric]?.examples ?? []
+                } else {
+                    let before = numbers["rate_before"] ?? .nan, after = numbers["rate_after"] ?? .nan
+                    summary = "\(shown) on \(route)/\(model) is worse since the provider switched \(change.before) -> \(change.after): pass rate \(Self.rate(before)) -> \(Self.rate(after))"
+                    description = "version \(change.before): pass rate \(Self.rate(before)) over \(Int(numbers["n_before"] ?? 0)) samples; version \(change.after): \(Self.rate(after)) over \(Int(numbers["n_after"] ?? 0)) samples. Mixture SPRT \(statistic)."
+                    examples = change.tests[metric]?.examples ?? []
+                }
+                var drift = firing("ProviderDrift", .warning, labels: labels, summary: summary, description: description,
+                                   numbers: numbers, examples: examples)
+                if shown.hasPrefix("judge:") { drift.annotations["judge_identity"] = String(metric.dropFirst(6).prefix { $0 != "#" }) }
                 actions.append(.fire(drift, receivers: receiverNames(.warning)))
             case .settled(let change):
                 actions.append(.resolve(fingerprint: AlertFingerprint.of(versionLabels(route: route, model: model, change)),
                                         numbers: ["state_\(change.state.rawValue)": 1], receivers: receiverNames(.info)))
                 if change.superseded {
-                    for (metric, test) in change.tests where test.alerted {
+                    for metric in Self.alertedMetrics(change) {
                         actions.append(.resolve(fingerprint: AlertFingerprint.of(driftLabels(route: route, model: model, change, metric: metric)),
                                                 numbers: ["superseded": 1], receivers: receiverNames(.warning)))
                     }
@@ -59,10 +69,16 @@ struct DetectionAlerts {
     /// `judge:NAME` as everywhere else (SPEC 10), the identity in an annotation.
     func driftLabels(route: String, model: String, _ change: ProviderVersionWatch.Switch, metric: String) -> [String: String] {
         var labels = versionLabels(route: route, model: model, change)
-        labels["metric"] = metric.hasPrefix("judge:") ? String(metric.prefix { $0 != "@" }) : metric
+        labels["metric"] = metric.hasPrefix("judge:") ? String(metric.prefix { $0 != "@" && $0 != "#" }) : metric
+        if metric.hasSuffix(ProviderVersionWatch.meanScoreSuffix) { labels["measure"] = "mean_score" }
         labels["alertname"] = "ProviderDrift"
         labels["severity"] = AlertSeverity.warning.rawValue
         return labels
+    }
+
+    /// The metrics of a switch whose drift was alerted (pass-rate and mean-score tests).
+    static func alertedMetrics(_ change: ProviderVersionWatch.Switch) -> [String] {
+        change.tests.filter(\.value.alerted).map(\.key) + change.meanTests.filter(\.value.alerted).map(\.key)
     }
 
     func firing(_ name: String, _ severity: AlertSeverity, labels: [String: String], summary: String, description: String,

@@ -200,7 +200,7 @@ public final class DetectionService: Service, @unchecked Sendable {
                 if change.state == .watching || change.state == .drift {
                     held.insert(AlertFingerprint.of(alertBuilder.versionLabels(route: watch.route, model: watch.model, change)))
                 }
-                for (metric, test) in change.tests where test.alerted && change.state == .drift {
+                for metric in DetectionAlerts.alertedMetrics(change) where change.state == .drift {
                     held.insert(AlertFingerprint.of(alertBuilder.driftLabels(route: watch.route, model: watch.model, change, metric: metric)))
                 }
             }
@@ -324,6 +324,10 @@ public final class DetectionService: Service, @unchecked Sendable {
                 // Keyed by identity: an edited rubric is another metric (SPEC 5), never drift.
                 handle(watch.observe(version: version, metric: "judge:\(outcome.identity)", passed: outcome.passed, evaluationID: outcome.evaluationID),
                        route: outcome.route, model: outcome.model)
+                if info?.scoresOneToFive == true, outcome.score == outcome.score.rounded(), (1...5).contains(outcome.score) {
+                    handle(watch.observe(version: version, metric: "judge:\(outcome.identity)", score: Int(outcome.score), evaluationID: outcome.evaluationID),
+                           route: outcome.route, model: outcome.model)
+                }
                 watches[watchKey] = watch
                 dirtyWatches.insert(watchKey)
             }

@@ -54,6 +54,18 @@ public struct DriftReport: Sendable {
                                 ("statistic", .double(test.test.logLikelihoodRatio)),
                                 ("threshold", .double(test.test.logThreshold)),
                             ])
+                        } + change.meanTests.sorted { $0.key < $1.key }.map { metric, test in
+                            .object([
+                                ("metric", .string(String(metric.dropLast(ProviderVersionWatch.meanScoreSuffix.count)))),
+                                ("measure", .string("mean_score")),
+                                ("verdict", .string(test.test.drifted ? "drift" : "undecided")),
+                                ("mean_before", .double(test.test.oldMean)),
+                                ("n_before", .int(Int64(test.oldSamples))),
+                                ("mean_after", test.test.samples > 0 ? .double(test.test.newMean) : .null),
+                                ("n_after", .int(Int64(test.test.samples))),
+                                ("statistic", .double(test.test.logStatistic)),
+                                ("threshold", .double(test.test.logThreshold)),
+                            ])
                         })),
                     ])
                 })),
@@ -82,6 +94,10 @@ public struct DriftReport: Sendable {
                 for (metric, test) in change.tests.sorted(by: { $0.key < $1.key }) {
                     let after = test.test.samples > 0 ? String(format: "%.3f", 1 - test.test.newFailRate) : "-"
                     lines.append("    \(metric): \(Self.verdict(test)); pass rate \(String(format: "%.3f", test.oldPassRate)) (n=\(test.oldSamples)) -> \(after) (n=\(test.test.samples)); log LR \(String(format: "%.2f", test.test.logLikelihoodRatio)) / \(String(format: "%.2f", test.test.logThreshold))")
+                }
+                for (metric, test) in change.meanTests.sorted(by: { $0.key < $1.key }) {
+                    let after = test.test.samples > 0 ? String(format: "%.2f", test.test.newMean) : "-"
+                    lines.append("    \(metric.dropLast(ProviderVersionWatch.meanScoreSuffix.count)) mean score: \(test.test.drifted ? "drift" : "undecided"); \(String(format: "%.2f", test.test.oldMean)) (n=\(test.oldSamples)) -> \(after) (n=\(test.test.samples)); log wealth \(String(format: "%.2f", test.test.logStatistic)) / \(String(format: "%.2f", test.test.logThreshold))")
                 }
             }
         }

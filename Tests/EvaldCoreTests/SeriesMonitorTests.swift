@@ -289,3 +289,62 @@ import Testing
         #expect(watch.switchNear(Date(timeIntervalSince1970: 20_000), alarmAt: Date(timeIntervalSince1970: 21_000)) == nil)
     }
 }
+
+@Suite struct MeanDriftTestTests {
+    let good = [0.03, 0.04, 0.10, 0.33, 0.50]     // mean 4.23
+    let worse = [0.08, 0.08, 0.14, 0.35, 0.35]    // mean 3.85
+
+    func oldScores(_ rng: inout SplitMix64, _ n: Int) -> ScoreBaseline {
+        var baseline = ScoreBaseline(counts: [0, 0, 0, 0, 0])
+        for _ in 0..<n { baseline.record(score: score(&rng, good)) }
+        return baseline
+    }
+
+    @Test func anEqualVersionRarelyAlertsHoweverLongItIsWatched() throws {
+        var rng = SplitMix64(state: 21)
+        var alerts = 0
+        let switches = 300
+        for _ in 0..<switches {
+            var test = try #require(MeanDriftTest(oldScores: oldScores(&rng, 1_000), alpha: 0.05, minSamples: 100, z: 1.96))
+            for _ in 0..<2_000 where !test.drifted { _ = test.update(score: score(&rng, good)) }
+            if test.drifted { alerts += 1 }
+        }
+        print("MeanDriftTest: \(alerts) false alerts in \(switches) switches at alpha 0.05")
+        // Guaranteed <= alpha + P(bound too high) = 0.05 + 0.025; in practice far below.
+        #expect(Double(alerts) / Double(switches) <= 0.05, "\(alerts) of \(switches)")
+    }
+
+    @Test func aWorseVersionIsFoundWithinAFewHundredScores() throws {
+        var rng = SplitMix64(state: 22)
+        var delays: [Int] = []
+        for _ in 0..<50 {
+            var test = try #require(MeanDriftTest(oldScores: oldScores(&rng, 1_000), alpha: 0.005, minSamples: 100, z: 2.8))
+            var n = 0
+            while !test.drifted, n < 5_000 { _ = test.update(score: score(&rng, worse)); n += 1 }
+            delays.append(n)
+        }
+        #expect(delays.allSatisfy { $0 < 5_000 })
+        let mean = Double(delays.reduce(0, +)) / Double(delays.count)
+        print("MeanDriftTest: mean delay \(mean) scores for a drop of 0.38 at alpha 0.005")
+        #expect(mean < 400, "mean delay \(mean)")
+    }
+
+    @Test func theWatchFiresMeanScoreDriftForAJudge() throws {
+        var rng = SplitMix64(state: 23)
+        var watch = ProviderVersionWatch(route: "support-chat", model: "m")
+        let settings = DriftSettings(alpha: 0.01, minDrop: 0.05, minSamples: 100)
+        var events: [ProviderVersionWatch.Event] = []
+        for id in 1...3_000 {
+            let version = id <= 1_000 ? "v1" : "v2"
+            events += watch.noteAnswer(version: version, at: Date(), evaluationID: Int64(id), settings: settings)
+            // The pass rate at pass_at 4 barely moves (0.83 -> 0.70 is what moves): watch the mean.
+            events += watch.observe(version: version, metric: "judge:helpfulness@1+abcd", score: score(&rng, id <= 1_000 ? good : worse),
+                                    evaluationID: Int64(id))
+        }
+        let drift = events.compactMap { if case .drift(let s, let metric, let numbers) = $0 { return (s, metric, numbers) } else { return nil } }
+        #expect(drift.count == 1)
+        #expect(drift.first?.1 == "judge:helpfulness@1+abcd" + ProviderVersionWatch.meanScoreSuffix)
+        #expect(drift.first.map { abs($0.2["mean_before"]! - 4.23) < 0.1 && $0.2["mean_after"]! < 4.0 } == true)
+        #expect(watch.switches.first?.state == .drift)
+    }
+}

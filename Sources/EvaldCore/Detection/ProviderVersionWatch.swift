@@ -46,12 +46,26 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
         public var examples: [Int64] = []
     }
 
+    /// A judge's mean score on the new version against the old one's (`MeanDriftTest`).
+    public struct MeanTest: Codable, Sendable, Equatable {
+        public var test: MeanDriftTest
+        public var oldSamples: Int
+        public var alerted = false
+        public var examples: [Int64] = []
+    }
+
+    /// The key of a mean-score test: the judge metric with this suffix.
+    public static let meanScoreSuffix = "#mean_score"
+
     public struct Switch: Codable, Sendable, Equatable {
         public var before: String
         public var after: String
         public var at: Double
         public var evaluationID: Int64
         public var tests: [String: MetricTest]
+        /// Keyed by metric + `meanScoreSuffix`. "No drift" is decided by the pass-rate tests; a
+        /// mean test can only find drift.
+        public var meanTests: [String: MeanTest] = [:]
         public var state: SwitchState
         /// A later switch on this (route, model) replaced it, or its version stopped answering
         /// (a rollback).
@@ -120,11 +134,12 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
             events.append(.settled(switches[index]))
         }
         let old = versions[before]?.metrics ?? [:]
-        let eligible = old.filter { $0.value.n >= settings.minSamples }
+        let eligible = old.filter { $0.value.n >= settings.minSamples && $0.value.scores == nil }
+        let scored = old.filter { $0.value.n >= settings.minSamples && $0.value.scores != nil }
         // alpha is split over the metrics and, within each, between the test and the upper
         // confidence bound of the old rate it tests against (DriftSPRT's guarantee is alpha plus
         // the chance that bound is too low): 2m terms of alpha / 2m.
-        let share = settings.alpha / Double(2 * max(1, eligible.count))
+        let share = settings.alpha / Double(2 * max(1, eligible.count + scored.count))
         let z = NormalDistribution.quantile(1 - share)
         var tests: [String: MetricTest] = [:]
         for (metric, tally) in eligible {
@@ -132,14 +147,20 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
                 tests[metric] = MetricTest(test: test, oldSamples: tally.n, oldPassRate: tally.level(.passRate) ?? .nan)
             }
         }
-        let change = Switch(before: before, after: version, at: t, evaluationID: evaluationID, tests: tests,
-                            state: tests.isEmpty ? .insufficientBaseline : .watching)
+        var meanTests: [String: MeanTest] = [:]
+        for (metric, tally) in scored {
+            if let test = MeanDriftTest(oldScores: tally.scoreBaseline, alpha: share, minSamples: settings.minSamples, z: z) {
+                meanTests[metric] = MeanTest(test: test, oldSamples: tally.n)
+            }
+        }
+        let change = Switch(before: before, after: version, at: t, evaluationID: evaluationID, tests: tests, meanTests: meanTests,
+                            state: tests.isEmpty && meanTests.isEmpty ? .insufficientBaseline : .watching)
         switches.append(change)
         if switches.count > Self.keptSwitches {
             switches.removeFirst(switches.count - Self.keptSwitches)
         }
         events.append(.versionChanged(change))
-        if tests.isEmpty { events.append(.settled(change)) }
+        if tests.isEmpty && meanTests.isEmpty { events.append(.settled(change)) }
         return events
     }
 
@@ -191,11 +212,44 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
             let verdicts = switches[index].tests.values.map(\.test.verdict)
             if verdicts.contains(.drift) {
                 switches[index].state = .drift
-            } else if verdicts.allSatisfy({ $0 == .noDrift }) {
+            } else if !verdicts.isEmpty, verdicts.allSatisfy({ $0 == .noDrift }) {
                 switches[index].state = .noDrift
                 events.append(.settled(switches[index]))
             }
             if let (metric, numbers) = pendingDrift { events.append(.drift(switches[index], metric: metric, numbers: numbers)) }
+        }
+        return events
+    }
+
+    /// Counts one 1-5 score of a judge `metric` for the version that answered, and feeds the
+    /// mean-score drift tests of switches to that version.
+    public mutating func observe(version: String, metric: String, score: Int, evaluationID: Int64 = 0) -> [Event] {
+        guard versions[version] != nil, (1...5).contains(score) else { return [] }
+        let key = metric + Self.meanScoreSuffix
+        versions[version]!.metrics[key, default: SeriesTally()].add(.score(score))
+        var events: [Event] = []
+        for index in switches.indices where switches[index].after == version && switches[index].state == .watching {
+            guard var test = switches[index].meanTests[key] else { continue }
+            let oldMean = test.test.oldMean
+            if Double(score) < oldMean, evaluationID > 0 {
+                test.examples.append(evaluationID)
+                if test.examples.count > 5 { test.examples.removeFirst() }
+            }
+            var fire = false
+            if test.test.update(score: score), !test.alerted {
+                test.alerted = true
+                fire = true
+            }
+            switches[index].meanTests[key] = test
+            if fire {
+                switches[index].state = .drift
+                events.append(.drift(switches[index], metric: key, numbers: [
+                    "mean_before": oldMean, "n_before": Double(test.oldSamples),
+                    "mean_after": test.test.newMean, "n_after": Double(test.test.samples),
+                    "reference_mean": test.test.referenceMean,
+                    "statistic": test.test.logStatistic, "threshold": test.test.logThreshold, "alpha": test.test.alpha,
+                ]))
+            }
         }
         return events
     }
