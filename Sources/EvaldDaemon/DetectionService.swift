@@ -27,7 +27,6 @@ public final class DetectionService: Service, @unchecked Sendable {
     private var config: EvaldConfig
     private var receivers: [any AlertReceiver]
     private let runtime: DaemonRuntime
-    private var setupVersion = 0
     private let logger: Logger
     private let now: @Sendable () -> Date
 
@@ -63,27 +62,21 @@ public final class DetectionService: Service, @unchecked Sendable {
     }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do { try await Task.sleep(for: .seconds(Self.interval)) } catch { break }
-                if let (version, setup) = self.runtime.alertSetup(newerThan: self.setupVersion) {
-                    self.setupVersion = version
-                    self.config = setup.config
-                    self.receivers = setup.receivers
-                    // Floors, checks and receivers may have changed: load again and reconcile.
-                    self.loaded = false
-                }
-                do {
-                    // A bounded number of batches per tick, so a backlog never holds the loop for long.
-                    for _ in 0..<10 where !Task.isCancelled {
-                        guard try self.round() != nil else { break }
-                    }
-                    try self.publishRaisedRates()
-                } catch {
-                    self.logger.error("detection.round_failed", metadata: ["error": "\(error)", "action": "retrying from the last committed state"])
-                }
-            }
-        }
+        await runPeriodically(every: Self.interval, runtime: runtime, logger: logger, failure: "detection.round_failed",
+                              metadata: ["action": "retrying from the last committed state"],
+                              apply: { setup in
+                                  self.config = setup.config
+                                  self.receivers = setup.receivers
+                                  // Floors, checks and receivers may have changed: load again and reconcile.
+                                  self.loaded = false
+                              },
+                              round: {
+                                  // A bounded number of batches per tick, so a backlog never holds the loop for long.
+                                  for _ in 0..<10 where !Task.isCancelled {
+                                      guard try self.round() != nil else { break }
+                                  }
+                                  try self.publishRaisedRates()
+                              })
     }
 
     /// Runs rounds until everything committed so far is consumed (`evald run --once`).

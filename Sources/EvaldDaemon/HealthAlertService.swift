@@ -21,7 +21,6 @@ public final class HealthAlertService: Service, @unchecked Sendable {
     private var config: EvaldConfig
     private var receivers: [any AlertReceiver]
     private let runtime: DaemonRuntime
-    private var setupVersion = 0
     private let logger: Logger
     private let now: @Sendable () -> Date
 
@@ -36,19 +35,12 @@ public final class HealthAlertService: Service, @unchecked Sendable {
     }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do { try await Task.sleep(for: .seconds(Self.interval)) } catch { break }
-                if let (version, setup) = self.runtime.alertSetup(newerThan: self.setupVersion) {
-                    self.setupVersion = version
-                    self.config = setup.config
-                    self.receivers = setup.receivers
-                }
-                do { try self.evaluate() } catch {
-                    self.logger.error("alerts.health_check_failed", metadata: ["error": "\(error)"])
-                }
-            }
-        }
+        await runPeriodically(every: Self.interval, runtime: runtime, logger: logger, failure: "alerts.health_check_failed",
+                              apply: { setup in
+                                  self.config = setup.config
+                                  self.receivers = setup.receivers
+                              },
+                              round: { try self.evaluate() })
     }
 
     /// One round: fire the conditions that hold and have no open alert, resolve open alerts

@@ -46,24 +46,28 @@ import Testing
         #expect(problems.isEmpty)
         // The canary's way: the case's input with a fresh answer.
         let replayed = [cases[0].answered(output: "fresh answer, mail me at a@example.com"), cases[1], cases[2]]
-        stub.enqueue([.hang])
-        // 5 s: the two good calls must finish in time even on a loaded machine.
-        let result = await runner.run(set: "s", cases: replayed, judgeTimeout: 5)
-        try? await transport.shutdown()
-
-        #expect(result.judgeTimedOut)
+        // First every call answers: the fresh answer and the recorded ones are graded.
+        let result = await runner.run(set: "s", cases: replayed, judgeTimeout: 600)
+        #expect(!result.judgeTimedOut)
         let judge = try #require(result.judges.first)
-        #expect(judge.cases == 3)
-        #expect(judge.scored == 2)
-        #expect(judge.errors == 1)
-        let errors = result.cases.flatMap(\.judges).filter { $0.status == .error }
-        #expect(errors.first?.error?.contains("--judge-timeout") == true)
-        // The hung call is not scored: the pass rate is over the 2 verdicts only.
+        #expect(judge.cases == 3 && judge.scored == 3 && judge.errors == 0)
         let rate = try #require(result.metrics.first { $0.name == "judge:helpfulness" })
-        #expect(rate.n == 2)
+        #expect(rate.n == 3 && rate.passes == 1, "the fresh answer scores 5, the recorded ones 2")
         // The fresh answer was checked (its e-mail fails no-pii) and sent redacted.
         let pii = try #require(result.metrics.first { $0.name == "check:no-pii" })
         #expect(pii.passes == 2)
+
+        // Then the endpoint hangs: at --judge-timeout every unfinished call is a judge error,
+        // never a failing verdict. (All of them hang, so the outcome does not depend on how
+        // fast a loaded machine runs the others.)
+        stub.enqueue([.hang, .hang, .hang])
+        let hung = await runner.run(set: "s", cases: replayed, judgeTimeout: 2)
+        try? await transport.shutdown()
+        #expect(hung.judgeTimedOut)
+        let hungJudge = try #require(hung.judges.first)
+        #expect(hungJudge.scored == 0 && hungJudge.errors == 3)
+        #expect(hung.cases.flatMap(\.judges).allSatisfy { $0.status == .error && $0.error?.contains("--judge-timeout") == true })
+        #expect(hung.metrics.first { $0.name == "judge:helpfulness" } == nil, "no verdict, no pass rate")
         #expect(stub.prompts.contains { $0.contains("fresh answer") })
         #expect(!stub.prompts.contains { $0.contains("a@example.com") })
     }
