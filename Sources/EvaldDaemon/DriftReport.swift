@@ -9,7 +9,7 @@ public struct DriftReport: Sendable {
 
     public static func gather(store: StateStore?) throws -> DriftReport {
         guard let store else { return DriftReport(watches: []) }
-        let decoder = JSONDecoder()
+        let decoder = DetectionService.decoder()
         let watches = try store.detectionStates(kind: DetectionService.versionsKind).values.compactMap {
             try? decoder.decode(ProviderVersionWatch.self, from: Data($0.utf8))
         }

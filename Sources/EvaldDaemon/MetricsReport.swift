@@ -70,7 +70,7 @@ public struct MetricsReport: Sendable {
     /// The detectors' monitors by (metric, measure, route, model).
     static func monitors(_ store: StateStore?) -> [String: SeriesMonitor] {
         guard let states = try? store?.detectionStates(kind: DetectionService.seriesKind) else { return [:] }
-        let decoder = JSONDecoder()
+        let decoder = DetectionService.decoder()
         var monitors: [String: SeriesMonitor] = [:]
         for (key, json) in states { monitors[key] = try? decoder.decode(SeriesMonitor.self, from: Data(json.utf8)) }
         return monitors
