@@ -52,6 +52,13 @@ private func variables(output: String = "Shipped.", reference: String = "", tool
         #expect(rubric.identity == "helpfulness@3+\(rubric.contentHash)")
     }
 
+    @Test func minPassRateIsAFloorBetweenZeroAndOne() throws {
+        #expect(try parse(rubricText(basicFront + ["min_pass_rate: 0.9"], basicBody)).minPassRate == 0.9)
+        #expect(try parse(rubricText(basicFront, basicBody)).minPassRate == nil)
+        let error = try #require(parseError(rubricText(basicFront + ["min_pass_rate: 90"], basicBody)))
+        #expect(error.key == "min_pass_rate" && error.line == 5)
+    }
+
     @Test func defaults() throws {
         let rubric = try parse(rubricText(basicFront, basicBody))
         #expect(rubric.appliesToPatterns == ["*"])
