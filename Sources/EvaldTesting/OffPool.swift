@@ -19,3 +19,10 @@ final class HeavyWorkExecutor: TaskExecutor, @unchecked Sendable {
         queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }
+
+/// Runs a whole test (an integration test that waits on child processes and sleeps between
+/// polls) on the same dispatch-backed executor: its blocking waits then hold dispatch threads,
+/// which grow as needed, instead of the cooperative pool's two.
+public func onTestThreads<T: Sendable>(_ body: () async throws -> T) async rethrows -> T {
+    try await withTaskExecutorPreference(HeavyWorkExecutor.shared) { try await body() }
+}

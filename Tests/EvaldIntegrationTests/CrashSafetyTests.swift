@@ -9,80 +9,82 @@ import Glibc
 
 /// kill -9 at random moments must lose no trace and count none twice.
 @Suite(.serialized) struct CrashSafetyTests {
-    @Test func killMinusNineLosesNothingAndCountsNothingTwice() throws {
-        let rate = 0.3
-        let total = 6000
-        let checks = """
-            checks:
-              "*":
-                - {name: fast, kind: latency, max_ms: 2500}
-            """
-        let h = try EvaldHarness(config: checks, rate: rate, pollInterval: "50ms")
-        // The writer is another process, as the collector is.
-        let writer = Process()
-        writer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        writer.arguments = ["python3", URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/spool_writer.py").path,
-                            h.spool, "\(total)", "11"]
-        try writer.run()
-        defer { if writer.isRunning { writer.terminate() } }
+    @Test func killMinusNineLosesNothingAndCountsNothingTwice() async throws {
+        try await onTestThreads {
+            let rate = 0.3
+            let total = 6000
+            let checks = """
+                checks:
+                  "*":
+                    - {name: fast, kind: latency, max_ms: 2500}
+                """
+            let h = try EvaldHarness(config: checks, rate: rate, pollInterval: "50ms")
+            // The writer is another process, as the collector is.
+            let writer = Process()
+            writer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            writer.arguments = ["python3", URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/spool_writer.py").path,
+                                h.spool, "\(total)", "11"]
+            try writer.run()
+            defer { if writer.isRunning { writer.terminate() } }
 
-        var rng = SplitMix64(state: 5)
-        var kills = 0
-        var progress: [Int64] = []
-        while kills < 25 || writer.isRunning {
-            let daemon = try h.startDaemon(logName: "daemon-\(kills).log")
-            usleep(useconds_t(30_000 + rng.next() % 400_000))
-            kill(daemon.processIdentifier, SIGKILL)
+            var rng = SplitMix64(state: 5)
+            var kills = 0
+            var progress: [Int64] = []
+            while kills < 25 || writer.isRunning {
+                let daemon = try h.startDaemon(logName: "daemon-\(kills).log")
+                usleep(useconds_t(30_000 + rng.next() % 400_000))
+                kill(daemon.processIdentifier, SIGKILL)
+                daemon.waitUntilExit()
+                #expect(daemon.terminationReason == .uncaughtSignal)
+                progress.append(try h.store().counters()["lines_read"] ?? 0)
+                kills += 1
+                if kills > 200 { break }
+            }
+            writer.waitUntilExit()
+            #expect(writer.terminationStatus == 0)
+            // The kills fell while there was work: the count moved between many of them.
+            // (At least 5 distinct counts: a loaded machine may start evald slowly enough that
+            // some kills land before its first read.)
+            #expect(Set(progress).count >= 5, "lines read after each kill: \(progress)")
+            let rotations = try FileManager.default.contentsOfDirectory(atPath: h.spool).filter { $0.hasPrefix("traces-") }.count
+            #expect(rotations >= 3)
+
+            // Restart once more and let it finish.
+            let daemon = try h.startDaemon(logName: "daemon-final.log")
+            #expect(try h.waitUntil(timeout: 60) { try h.spoolStatus("lines_read") == Int64(total) && h.spoolStatus("bytes_pending") == 0 })
+            // SIGTERM only once the daemon is up (its heartbeat written): before its signal handler
+            // is installed, the default action ends it, which is not what this test is about.
+            #expect(try h.waitUntil { (try h.status()["daemon"] as? [String: Any])?["running"] as? Bool == true })
+            kill(daemon.processIdentifier, SIGTERM)
             daemon.waitUntilExit()
-            #expect(daemon.terminationReason == .uncaughtSignal)
-            progress.append(try h.store().counters()["lines_read"] ?? 0)
-            kills += 1
-            if kills > 200 { break }
+            #expect(daemon.terminationStatus == 0)
+
+            let crashed = try h.store()
+            let ids = try crashed.evaluations().map(\.traceID)
+            #expect(ids.count == Set(ids).count, "duplicates after \(kills) kills")
+            let counters = try crashed.counters()
+            #expect(counters["lines_read"] == Int64(total))
+            #expect(counters["records"] == Int64(total))
+            #expect(counters["malformed"] == nil)
+            #expect(counters["sampled"] == Int64(ids.count))
+            // Scores and rollups committed with their evaluations: each counted exactly once.
+            let totals = try crashed.seriesTotals(since: .distantPast, until: .distantFuture)
+            let fast = totals.filter { $0.metric == "check:fast" }.reduce(0) { $0 + $1.cell.n }
+            let calls = totals.filter { $0.metric == "op:error_rate" }.reduce(0) { $0 + $1.cell.n }
+            #expect(fast == Int64(ids.count))
+            #expect(calls == Int64(ids.count))
+            let stored = try crashed.evaluations()
+            #expect(try stored.allSatisfy { try crashed.checkResults(evaluationID: $0.id).count == 1 })
+
+            // The same spool read by a run that was never killed.
+            let reference = try EvaldHarness(config: checks, rate: rate)
+            try FileManager.default.removeItem(atPath: reference.spool)
+            try FileManager.default.copyItem(atPath: h.spool, toPath: reference.spool)
+            #expect(try reference.run(["run", "--once"]).code == 0)
+            let referenceIDs = try reference.store().evaluations().map(\.traceID)
+            #expect(Set(ids) == Set(referenceIDs))
+            #expect(ids.count == referenceIDs.count)
+            #expect(Set(ids) == EvaldHarness.expectedSample(0..<total, rate: rate))
         }
-        writer.waitUntilExit()
-        #expect(writer.terminationStatus == 0)
-        // The kills fell while there was work: the count moved between many of them.
-        // (At least 5 distinct counts: a loaded machine may start evald slowly enough that
-        // some kills land before its first read.)
-        #expect(Set(progress).count >= 5, "lines read after each kill: \(progress)")
-        let rotations = try FileManager.default.contentsOfDirectory(atPath: h.spool).filter { $0.hasPrefix("traces-") }.count
-        #expect(rotations >= 3)
-
-        // Restart once more and let it finish.
-        let daemon = try h.startDaemon(logName: "daemon-final.log")
-        #expect(try h.waitUntil(timeout: 60) { try h.spoolStatus("lines_read") == Int64(total) && h.spoolStatus("bytes_pending") == 0 })
-        // SIGTERM only once the daemon is up (its heartbeat written): before its signal handler
-        // is installed, the default action ends it, which is not what this test is about.
-        #expect(try h.waitUntil { (try h.status()["daemon"] as? [String: Any])?["running"] as? Bool == true })
-        kill(daemon.processIdentifier, SIGTERM)
-        daemon.waitUntilExit()
-        #expect(daemon.terminationStatus == 0)
-
-        let crashed = try h.store()
-        let ids = try crashed.evaluations().map(\.traceID)
-        #expect(ids.count == Set(ids).count, "duplicates after \(kills) kills")
-        let counters = try crashed.counters()
-        #expect(counters["lines_read"] == Int64(total))
-        #expect(counters["records"] == Int64(total))
-        #expect(counters["malformed"] == nil)
-        #expect(counters["sampled"] == Int64(ids.count))
-        // Scores and rollups committed with their evaluations: each counted exactly once.
-        let totals = try crashed.seriesTotals(since: .distantPast, until: .distantFuture)
-        let fast = totals.filter { $0.metric == "check:fast" }.reduce(0) { $0 + $1.cell.n }
-        let calls = totals.filter { $0.metric == "op:error_rate" }.reduce(0) { $0 + $1.cell.n }
-        #expect(fast == Int64(ids.count))
-        #expect(calls == Int64(ids.count))
-        let stored = try crashed.evaluations()
-        #expect(try stored.allSatisfy { try crashed.checkResults(evaluationID: $0.id).count == 1 })
-
-        // The same spool read by a run that was never killed.
-        let reference = try EvaldHarness(config: checks, rate: rate)
-        try FileManager.default.removeItem(atPath: reference.spool)
-        try FileManager.default.copyItem(atPath: h.spool, toPath: reference.spool)
-        #expect(try reference.run(["run", "--once"]).code == 0)
-        let referenceIDs = try reference.store().evaluations().map(\.traceID)
-        #expect(Set(ids) == Set(referenceIDs))
-        #expect(ids.count == referenceIDs.count)
-        #expect(Set(ids) == EvaldHarness.expectedSample(0..<total, rate: rate))
     }
 }

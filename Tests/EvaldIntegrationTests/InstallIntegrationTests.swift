@@ -1,4 +1,5 @@
 import Foundation
+import EvaldTesting
 import Testing
 
 /// `make install` into a temporary DESTDIR, with the binary the tests use (CI does not build
@@ -29,31 +30,33 @@ import Testing
         return found
     }
 
-    @Test func installsIntoDestdirAndUninstalls() throws {
-        let destdir = NSTemporaryDirectory() + "evald-install-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: destdir) }
-        let (code, output) = try make(["install", "DESTDIR=\(destdir)", "PREFIX=/usr", "BINARY=\(EvaldHarness.binary)"])
-        #expect(code == 0, "\(output)")
-        let installed = files(under: destdir)
-        let expected: Set<String> = [
-            "usr/bin/evald", "etc/systemd/system/evald.service", "etc/evald/evald.yaml",
-            "usr/share/evald/README.md", "usr/share/evald/schemas/order.json", "usr/share/evald/schemas/issue_refund.json",
-        ]
-        #expect(expected.isSubset(of: installed), "missing: \(expected.subtracting(installed))")
-        #expect(installed.allSatisfy { $0.hasPrefix("usr/") || $0.hasPrefix("etc/") })
-        #expect(FileManager.default.isExecutableFile(atPath: destdir + "/usr/bin/evald"))
-        let unit = try String(contentsOfFile: destdir + "/etc/systemd/system/evald.service", encoding: .utf8)
-        #expect(unit.contains("ExecStart=/usr/bin/evald run --config /etc/evald/evald.yaml"))
-        // The installed starting config is valid.
-        let check = try EvaldHarness().run(["check-config", "--config", destdir + "/etc/evald/evald.yaml"], config: false)
-        #expect(check.code == 0, "\(check.stderr)")
+    @Test func installsIntoDestdirAndUninstalls() async throws {
+        try await onTestThreads {
+            let destdir = NSTemporaryDirectory() + "evald-install-\(UUID().uuidString)"
+            defer { try? FileManager.default.removeItem(atPath: destdir) }
+            let (code, output) = try make(["install", "DESTDIR=\(destdir)", "PREFIX=/usr", "BINARY=\(EvaldHarness.binary)"])
+            #expect(code == 0, "\(output)")
+            let installed = files(under: destdir)
+            let expected: Set<String> = [
+                "usr/bin/evald", "etc/systemd/system/evald.service", "etc/evald/evald.yaml",
+                "usr/share/evald/README.md", "usr/share/evald/schemas/order.json", "usr/share/evald/schemas/issue_refund.json",
+            ]
+            #expect(expected.isSubset(of: installed), "missing: \(expected.subtracting(installed))")
+            #expect(installed.allSatisfy { $0.hasPrefix("usr/") || $0.hasPrefix("etc/") })
+            #expect(FileManager.default.isExecutableFile(atPath: destdir + "/usr/bin/evald"))
+            let unit = try String(contentsOfFile: destdir + "/etc/systemd/system/evald.service", encoding: .utf8)
+            #expect(unit.contains("ExecStart=/usr/bin/evald run --config /etc/evald/evald.yaml"))
+            // The installed starting config is valid.
+            let check = try EvaldHarness().run(["check-config", "--config", destdir + "/etc/evald/evald.yaml"], config: false)
+            #expect(check.code == 0, "\(check.stderr)")
 
-        // A second install keeps an existing (edited) config.
-        try "# edited\n".write(toFile: destdir + "/etc/evald/evald.yaml", atomically: true, encoding: .utf8)
-        #expect(try make(["install", "DESTDIR=\(destdir)", "PREFIX=/usr", "BINARY=\(EvaldHarness.binary)"]).0 == 0)
-        #expect(try String(contentsOfFile: destdir + "/etc/evald/evald.yaml", encoding: .utf8) == "# edited\n")
+            // A second install keeps an existing (edited) config.
+            try "# edited\n".write(toFile: destdir + "/etc/evald/evald.yaml", atomically: true, encoding: .utf8)
+            #expect(try make(["install", "DESTDIR=\(destdir)", "PREFIX=/usr", "BINARY=\(EvaldHarness.binary)"]).0 == 0)
+            #expect(try String(contentsOfFile: destdir + "/etc/evald/evald.yaml", encoding: .utf8) == "# edited\n")
 
-        #expect(try make(["uninstall", "DESTDIR=\(destdir)", "PREFIX=/usr"]).0 == 0)
-        #expect(files(under: destdir) == ["etc/evald/evald.yaml"])
+            #expect(try make(["uninstall", "DESTDIR=\(destdir)", "PREFIX=/usr"]).0 == 0)
+            #expect(files(under: destdir) == ["etc/evald/evald.yaml"])
+        }
     }
 }

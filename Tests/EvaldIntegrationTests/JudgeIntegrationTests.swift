@@ -52,216 +52,230 @@ import Glibc
     }
 
     @Test func runOnceJudgesEverySampledTraceWithRedactedPromptsAndNoKeyInLogsOrDatabase() async throws {
-        let stub = try await StubJudgeServer.start { _ in #"{"score": 4, "reason": "answers the question"}"# }
-        defer { Task { try? await stub.stop() } }
-        let h = try harness(stub: stub)
-        // 30 judged routes, 10 on a route no judge applies to.
-        try h.append("a.jsonl", (0..<30).map { Self.line($0) }.joined() + (30..<40).map { Self.line($0, route: "extract-order") }.joined())
+        try await onTestThreads {
+            let stub = try await StubJudgeServer.start { _ in #"{"score": 4, "reason": "answers the question"}"# }
+            defer { Task { try? await stub.stop() } }
+            let h = try harness(stub: stub)
+            // 30 judged routes, 10 on a route no judge applies to.
+            try h.append("a.jsonl", (0..<30).map { Self.line($0) }.joined() + (30..<40).map { Self.line($0, route: "extract-order") }.joined())
 
-        let once = try h.run(["run", "--once"], environment: env)
-        #expect(once.code == 0, "\(once.stderr)")
-        #expect(once.stdout.contains("judges: 30 judged"), "\(once.stdout)")
+            let once = try h.run(["run", "--once"], environment: env)
+            #expect(once.code == 0, "\(once.stderr)")
+            #expect(once.stdout.contains("judges: 30 judged"), "\(once.stdout)")
 
-        let scores = try scores(h)
-        #expect(scores.count == 30)
-        #expect(Set(scores.map(\.evaluation)).count == 30)
-        #expect(scores.allSatisfy { $0.verdict.outcome == .scored(score: 4, passed: true, reason: "answers the question") })
-        #expect(scores.allSatisfy { $0.verdict.identity.hasPrefix("helpfulness@2+") && $0.verdict.identity.count == "helpfulness@2+".count + 8 })
+            let scores = try scores(h)
+            #expect(scores.count == 30)
+            #expect(Set(scores.map(\.evaluation)).count == 30)
+            #expect(scores.allSatisfy { $0.verdict.outcome == .scored(score: 4, passed: true, reason: "answers the question") })
+            #expect(scores.allSatisfy { $0.verdict.identity.hasPrefix("helpfulness@2+") && $0.verdict.identity.count == "helpfulness@2+".count + 8 })
 
-        // What left the machine: redacted, and the key only in its header.
-        #expect(stub.prompts.count == 30, "a timeout made the client retry: is the stub starved?")
-        for prompt in stub.prompts {
-            #expect(!prompt.contains("@example.com"))
-            #expect(!prompt.contains("4111"))
-            #expect(!prompt.contains("sk-proj-Q2x9"))
-            #expect(prompt.contains("Where is order"))
+            // What left the machine: redacted, and the key only in its header.
+            #expect(stub.prompts.count == 30, "a timeout made the client retry: is the stub starved?")
+            for prompt in stub.prompts {
+                #expect(!prompt.contains("@example.com"))
+                #expect(!prompt.contains("4111"))
+                #expect(!prompt.contains("sk-proj-Q2x9"))
+                #expect(prompt.contains("Where is order"))
+            }
+            #expect(stub.requests.allSatisfy { $0.header("authorization") == "Bearer \(Self.apiKey)" })
+
+            // The key is nowhere in what evald wrote.
+            let status = try h.run(["status", "--json"], environment: env)
+            let judge = status.json["judge"] as? [String: Any]
+            #expect(judge?["queue_depth"] as? Int == 0)
+            #expect(judge?["judged"] as? Int == 30)
+            #expect(judge?["errors"] as? Int == 0)
+            for text in [once.stdout, once.stderr, status.stdout, try h.run(["status"], environment: env).stdout] {
+                #expect(!text.contains(Self.apiKey))
+            }
+            for file in try FileManager.default.contentsOfDirectory(atPath: h.state) {
+                let bytes = FileManager.default.contents(atPath: h.state + "/" + file) ?? Data()
+                #expect(bytes.range(of: Data(Self.apiKey.utf8)) == nil, "key found in \(file)")
+            }
+
+            // explain shows the judge's reason.
+            let explain = try h.run(["explain", "e-1"])
+            #expect(explain.stdout.contains("helpfulness@2+"))
+            #expect(explain.stdout.contains("answers the question"))
         }
-        #expect(stub.requests.allSatisfy { $0.header("authorization") == "Bearer \(Self.apiKey)" })
-
-        // The key is nowhere in what evald wrote.
-        let status = try h.run(["status", "--json"], environment: env)
-        let judge = status.json["judge"] as? [String: Any]
-        #expect(judge?["queue_depth"] as? Int == 0)
-        #expect(judge?["judged"] as? Int == 30)
-        #expect(judge?["errors"] as? Int == 0)
-        for text in [once.stdout, once.stderr, status.stdout, try h.run(["status"], environment: env).stdout] {
-            #expect(!text.contains(Self.apiKey))
-        }
-        for file in try FileManager.default.contentsOfDirectory(atPath: h.state) {
-            let bytes = FileManager.default.contents(atPath: h.state + "/" + file) ?? Data()
-            #expect(bytes.range(of: Data(Self.apiKey.utf8)) == nil, "key found in \(file)")
-        }
-
-        // explain shows the judge's reason.
-        let explain = try h.run(["explain", "e-1"])
-        #expect(explain.stdout.contains("helpfulness@2+"))
-        #expect(explain.stdout.contains("answers the question"))
     }
 
     @Test func faultsAreRetriedAndUnusableRepliesBecomeJudgeErrorsNotFailingScores() async throws {
-        let stub = try await StubJudgeServer.start { _ in #"{"score": 5, "reason": "good"}"# }
-        defer { Task { try? await stub.stop() } }
-        // Consumed in order by the first requests; the client retries the transient ones.
-        stub.enqueue([.tooManyRequests(retryAfter: "1"), .serverError(503), .closeConnection, .malformedJSON,
-                      .answer("Sure! Here is my grade:\n```json\n{\"score\": 9, \"reason\": \"off the scale\"}\n```"),
-                      .answer("I think the answer is fine.")])
-        let h = try harness(stub: stub)
-        try h.append("a.jsonl", (0..<6).map { Self.line($0) }.joined())
-        let once = try h.run(["run", "--once"], environment: env)
-        #expect(once.code == 0, "\(once.stderr)")
+        try await onTestThreads {
+            let stub = try await StubJudgeServer.start { _ in #"{"score": 5, "reason": "good"}"# }
+            defer { Task { try? await stub.stop() } }
+            // Consumed in order by the first requests; the client retries the transient ones.
+            stub.enqueue([.tooManyRequests(retryAfter: "1"), .serverError(503), .closeConnection, .malformedJSON,
+                          .answer("Sure! Here is my grade:\n```json\n{\"score\": 9, \"reason\": \"off the scale\"}\n```"),
+                          .answer("I think the answer is fine.")])
+            let h = try harness(stub: stub)
+            try h.append("a.jsonl", (0..<6).map { Self.line($0) }.joined())
+            let once = try h.run(["run", "--once"], environment: env)
+            #expect(once.code == 0, "\(once.stderr)")
 
-        let verdicts = try scores(h).map(\.verdict)
-        #expect(verdicts.count == 6)
-        let errors = verdicts.compactMap { v -> String? in if case .failed(let kind, _, _) = v.outcome { return kind } else { return nil } }
-        // 429, 503 and the closed connection are retried into good answers. The malformed body
-        // is the endpoint's fault (bad_response), the score of 9 is out of range, the prose has no JSON.
-        #expect(errors.sorted() == ["bad_response", "no_json", "out_of_range"].sorted(), "\(verdicts)")
-        #expect(verdicts.filter { if case .scored(5, true, _) = $0.outcome { return true } else { return false } }.count == 3)
-        let outOfRange = try #require(verdicts.first { if case .failed("out_of_range", _, _) = $0.outcome { return true } else { return false } })
-        if case .failed(_, _, let excerpt) = outOfRange.outcome { #expect(excerpt?.hasPrefix("Sure! Here is my grade") == true) }
-        // A judge error is never a failing score: the judge series counts only the three scores.
-        let totals = try h.store().seriesTotals(since: .distantPast, until: .distantFuture)
-        let series = try #require(totals.first { $0.metric.hasPrefix("judge:helpfulness@2+") })
-        #expect(series.cell.n == 3 && series.cell.passN == 3)
+            let verdicts = try scores(h).map(\.verdict)
+            #expect(verdicts.count == 6)
+            let errors = verdicts.compactMap { v -> String? in if case .failed(let kind, _, _) = v.outcome { return kind } else { return nil } }
+            // 429, 503 and the closed connection are retried into good answers. The malformed body
+            // is the endpoint's fault (bad_response), the score of 9 is out of range, the prose has no JSON.
+            #expect(errors.sorted() == ["bad_response", "no_json", "out_of_range"].sorted(), "\(verdicts)")
+            #expect(verdicts.filter { if case .scored(5, true, _) = $0.outcome { return true } else { return false } }.count == 3)
+            let outOfRange = try #require(verdicts.first { if case .failed("out_of_range", _, _) = $0.outcome { return true } else { return false } })
+            if case .failed(_, _, let excerpt) = outOfRange.outcome { #expect(excerpt?.hasPrefix("Sure! Here is my grade") == true) }
+            // A judge error is never a failing score: the judge series counts only the three scores.
+            let totals = try h.store().seriesTotals(since: .distantPast, until: .distantFuture)
+            let series = try #require(totals.first { $0.metric.hasPrefix("judge:helpfulness@2+") })
+            #expect(series.cell.n == 3 && series.cell.passN == 3)
 
-        let status = try h.run(["status", "--json"])
-        #expect((status.json["judge"] as? [String: Any])?["errors"] as? Int == 3)
+            let status = try h.run(["status", "--json"])
+            #expect((status.json["judge"] as? [String: Any])?["errors"] as? Int == 3)
+        }
     }
 
     @Test func anOutageDelaysScoresAndLosesNone() async throws {
-        let stub = try await StubJudgeServer.start { _ in #"{"score": 3, "reason": "partly"}"# }
-        defer { Task { try? await stub.stop() } }
-        stub.enqueue(Array(repeating: .serverError(500), count: 1000))
-        let h = try harness(stub: stub)
-        try h.append("a.jsonl", (0..<10).map { Self.line($0) }.joined())
-        let first = try h.run(["run", "--once", "--judge-timeout", "2s"], environment: env)
-        #expect(first.code == 0, "\(first.stderr)")
-        #expect(first.stdout.contains("10 still queued"), "\(first.stdout)")
-        #expect(try scores(h).isEmpty)
-        #expect(try h.store().judgeQueueSummary().depth == 10)
+        try await onTestThreads {
+            let stub = try await StubJudgeServer.start { _ in #"{"score": 3, "reason": "partly"}"# }
+            defer { Task { try? await stub.stop() } }
+            stub.enqueue(Array(repeating: .serverError(500), count: 1000))
+            let h = try harness(stub: stub)
+            try h.append("a.jsonl", (0..<10).map { Self.line($0) }.joined())
+            let first = try h.run(["run", "--once", "--judge-timeout", "2s"], environment: env)
+            #expect(first.code == 0, "\(first.stderr)")
+            #expect(first.stdout.contains("10 still queued"), "\(first.stdout)")
+            #expect(try scores(h).isEmpty)
+            #expect(try h.store().judgeQueueSummary().depth == 10)
 
-        // The endpoint recovers: the next run judges all ten, once each.
-        stub.clearQueue()
-        let second = try h.run(["run", "--once", "--judge-timeout", "60s"], environment: env)
-        #expect(second.code == 0, "\(second.stderr)")
-        let verdicts = try scores(h)
-        #expect(verdicts.count == 10)
-        #expect(Set(verdicts.map(\.evaluation)).count == 10)
-        #expect(try h.store().judgeQueueSummary().depth == 0)
+            // The endpoint recovers: the next run judges all ten, once each.
+            stub.clearQueue()
+            let second = try h.run(["run", "--once", "--judge-timeout", "60s"], environment: env)
+            #expect(second.code == 0, "\(second.stderr)")
+            let verdicts = try scores(h)
+            #expect(verdicts.count == 10)
+            #expect(Set(verdicts.map(\.evaluation)).count == 10)
+            #expect(try h.store().judgeQueueSummary().depth == 0)
+        }
     }
 
     @Test func killDuringJudgingLosesNoQueuedTraceAndScoresNoneTwice() async throws {
-        let stub = try await StubJudgeServer.start { _ in #"{"score": 4, "reason": "ok"}"# }
-        defer { Task { try? await stub.stop() } }
-        stub.delay = 0.3
-        let h = try harness(stub: stub)
-        let total = 60
-        try h.append("a.jsonl", (0..<total).map { Self.line($0) }.joined())
-        for round in 0..<6 {
-            let daemon = try h.startDaemon(logName: "daemon-\(round).log", environment: env)
-            // Let it ingest and judge a little, then kill it without warning.
-            usleep(useconds_t(300_000 + round * 150_000))
-            kill(daemon.processIdentifier, SIGKILL)
-            daemon.waitUntilExit()
-            #expect(daemon.terminationReason == .uncaughtSignal)
+        try await onTestThreads {
+            let stub = try await StubJudgeServer.start { _ in #"{"score": 4, "reason": "ok"}"# }
+            defer { Task { try? await stub.stop() } }
+            stub.delay = 0.3
+            let h = try harness(stub: stub)
+            let total = 60
+            try h.append("a.jsonl", (0..<total).map { Self.line($0) }.joined())
+            for round in 0..<6 {
+                let daemon = try h.startDaemon(logName: "daemon-\(round).log", environment: env)
+                // Let it ingest and judge a little, then kill it without warning.
+                usleep(useconds_t(300_000 + round * 150_000))
+                kill(daemon.processIdentifier, SIGKILL)
+                daemon.waitUntilExit()
+                #expect(daemon.terminationReason == .uncaughtSignal)
+            }
+            // The kills fell in the middle of the work: some verdicts stored, not all.
+            let beforeFinish = try scores(h).count
+            #expect(beforeFinish > 0 && beforeFinish < total, "\(beforeFinish) of \(total) judged before the last run")
+            let finish = try h.run(["run", "--once", "--judge-timeout", "60s"], environment: env)
+            #expect(finish.code == 0, "\(finish.stderr)")
+            let verdicts = try scores(h)
+            #expect(verdicts.count == total)
+            #expect(Set(verdicts.map(\.evaluation)).count == total)
+            #expect(try h.store().judgeQueueSummary().depth == 0)
+            let counters = try h.store().counters()
+            #expect(counters["judged"] == Int64(total))
+            #expect(counters["judge_queued"] == Int64(total))
+            // Some calls were in flight at a kill and were sent again: that costs tokens, not correctness.
+            #expect(stub.prompts.count >= total)
         }
-        // The kills fell in the middle of the work: some verdicts stored, not all.
-        let beforeFinish = try scores(h).count
-        #expect(beforeFinish > 0 && beforeFinish < total, "\(beforeFinish) of \(total) judged before the last run")
-        let finish = try h.run(["run", "--once", "--judge-timeout", "60s"], environment: env)
-        #expect(finish.code == 0, "\(finish.stderr)")
-        let verdicts = try scores(h)
-        #expect(verdicts.count == total)
-        #expect(Set(verdicts.map(\.evaluation)).count == total)
-        #expect(try h.store().judgeQueueSummary().depth == 0)
-        let counters = try h.store().counters()
-        #expect(counters["judged"] == Int64(total))
-        #expect(counters["judge_queued"] == Int64(total))
-        // Some calls were in flight at a kill and were sent again: that costs tokens, not correctness.
-        #expect(stub.prompts.count >= total)
     }
 
     @Test func aSpentDailyBudgetPausesJudgingAndKeepsTheRestQueued() async throws {
-        let stub = try await StubJudgeServer.start { _ in #"{"score": 4, "reason": "ok"}"# }
-        defer { Task { try? await stub.stop() } }
-        let h = try harness(stub: stub)
-        // About 100 tokens a call (the stub counts characters / 4): the budget lasts a few calls.
-        try h.writeConfig(try String(contentsOfFile: h.configPath, encoding: .utf8)
-            .replacingOccurrences(of: "max_retries: 2}", with: "max_retries: 2, concurrency: 1, daily_token_budget: 300}"))
-        try h.append("a.jsonl", (0..<20).map { Self.line($0) }.joined())
-        let once = try h.run(["run", "--once"], environment: env)
-        #expect(once.code == 0, "\(once.stderr)")
-        #expect(once.stdout.contains("still queued: helpfulness: budget spent"), "\(once.stdout)")
-        let judged = try scores(h).count
-        #expect(judged >= 1 && judged < 20)
-        #expect(stub.prompts.count == judged)
+        try await onTestThreads {
+            let stub = try await StubJudgeServer.start { _ in #"{"score": 4, "reason": "ok"}"# }
+            defer { Task { try? await stub.stop() } }
+            let h = try harness(stub: stub)
+            // About 100 tokens a call (the stub counts characters / 4): the budget lasts a few calls.
+            try h.writeConfig(try String(contentsOfFile: h.configPath, encoding: .utf8)
+                .replacingOccurrences(of: "max_retries: 2}", with: "max_retries: 2, concurrency: 1, daily_token_budget: 300}"))
+            try h.append("a.jsonl", (0..<20).map { Self.line($0) }.joined())
+            let once = try h.run(["run", "--once"], environment: env)
+            #expect(once.code == 0, "\(once.stderr)")
+            #expect(once.stdout.contains("still queued: helpfulness: budget spent"), "\(once.stdout)")
+            let judged = try scores(h).count
+            #expect(judged >= 1 && judged < 20)
+            #expect(stub.prompts.count == judged)
 
-        let status = try h.run(["status", "--json"])
-        let judge = try #require(status.json["judge"] as? [String: Any])
-        #expect(judge["budget_left_tokens"] as? Int == 0)
-        #expect(judge["queue_depth"] as? Int == 20 - judged)
-        let helpfulness = try #require((judge["judges"] as? [[String: Any]])?.first)
-        #expect(helpfulness["state"] as? String == "paused")
-        #expect((helpfulness["reason"] as? String)?.contains("daily_token_budget of 300") == true)
+            let status = try h.run(["status", "--json"])
+            let judge = try #require(status.json["judge"] as? [String: Any])
+            #expect(judge["budget_left_tokens"] as? Int == 0)
+            #expect(judge["queue_depth"] as? Int == 20 - judged)
+            let helpfulness = try #require((judge["judges"] as? [[String: Any]])?.first)
+            #expect(helpfulness["state"] as? String == "paused")
+            #expect((helpfulness["reason"] as? String)?.contains("daily_token_budget of 300") == true)
+        }
     }
 
     @Test func anthropicEndpointsJudgeThroughTheMessagesAPI() async throws {
-        let stub = try await StubJudgeServer.start { _ in "Grade:\n```json\n{\"score\": 2, \"reason\": \"misses the point\"}\n```" }
-        defer { Task { try? await stub.stop() } }
-        let h = try harness(stub: stub)
-        try h.writeConfig(try String(contentsOfFile: h.configPath, encoding: .utf8)
-            .replacingOccurrences(of: "kind: openai, base_url: \"\(stub.baseURL)/v1\"", with: "kind: anthropic, base_url: \"\(stub.baseURL)\""))
-        try h.append("a.jsonl", (0..<5).map { Self.line($0) }.joined())
-        let once = try h.run(["run", "--once"], environment: env)
-        #expect(once.code == 0, "\(once.stderr)")
-        let verdicts = try scores(h).map(\.verdict.outcome)
-        #expect(verdicts == Array(repeating: .scored(score: 2, passed: false, reason: "misses the point"), count: 5))
-        #expect(stub.requests.allSatisfy { $0.path == "/v1/messages" && $0.header("x-api-key") == Self.apiKey && $0.header("anthropic-version") != nil })
-        // evald metrics: the judge series named judge:NAME, with its identity, pass rate and mean score.
-        let metrics = try h.run(["metrics", "--json", "--until", "2026-11-29T00:00:00Z", "--window", "1d"])
-        let series = try #require((metrics.json["series"] as? [[String: Any]])?.first { $0["metric"] as? String == "judge:helpfulness" })
-        #expect((series["judge"] as? String)?.hasPrefix("helpfulness@2+") == true)
-        #expect(series["n"] as? Int == 5)
-        #expect(series["pass_rate"] as? Double == 0)
-        #expect(series["mean_score"] as? Double == 2)
-        // A failing score makes explain exit 1 and show the reason.
-        let explain = try h.run(["explain", "e-1"])
-        #expect(explain.code == 1)
-        #expect(explain.stdout.contains("FAIL helpfulness@2+"))
+        try await onTestThreads {
+            let stub = try await StubJudgeServer.start { _ in "Grade:\n```json\n{\"score\": 2, \"reason\": \"misses the point\"}\n```" }
+            defer { Task { try? await stub.stop() } }
+            let h = try harness(stub: stub)
+            try h.writeConfig(try String(contentsOfFile: h.configPath, encoding: .utf8)
+                .replacingOccurrences(of: "kind: openai, base_url: \"\(stub.baseURL)/v1\"", with: "kind: anthropic, base_url: \"\(stub.baseURL)\""))
+            try h.append("a.jsonl", (0..<5).map { Self.line($0) }.joined())
+            let once = try h.run(["run", "--once"], environment: env)
+            #expect(once.code == 0, "\(once.stderr)")
+            let verdicts = try scores(h).map(\.verdict.outcome)
+            #expect(verdicts == Array(repeating: .scored(score: 2, passed: false, reason: "misses the point"), count: 5))
+            #expect(stub.requests.allSatisfy { $0.path == "/v1/messages" && $0.header("x-api-key") == Self.apiKey && $0.header("anthropic-version") != nil })
+            // evald metrics: the judge series named judge:NAME, with its identity, pass rate and mean score.
+            let metrics = try h.run(["metrics", "--json", "--until", "2026-11-29T00:00:00Z", "--window", "1d"])
+            let series = try #require((metrics.json["series"] as? [[String: Any]])?.first { $0["metric"] as? String == "judge:helpfulness" })
+            #expect((series["judge"] as? String)?.hasPrefix("helpfulness@2+") == true)
+            #expect(series["n"] as? Int == 5)
+            #expect(series["pass_rate"] as? Double == 0)
+            #expect(series["mean_score"] as? Double == 2)
+            // A failing score makes explain exit 1 and show the reason.
+            let explain = try h.run(["explain", "e-1"])
+            #expect(explain.code == 1)
+            #expect(explain.stdout.contains("FAIL helpfulness@2+"))
+        }
     }
 
     @Test func sighupLoadsANewJudgeForTracesReadAfterIt() async throws {
-        let stub = try await StubJudgeServer.start { prompt in
-            prompt.contains("Is the tone polite") ? #"{"pass": true, "reason": "polite"}"# : #"{"score": 5, "reason": "good"}"#
-        }
-        defer { Task { try? await stub.stop() } }
-        let h = try harness(stub: stub)
-        try h.append("a.jsonl", (0..<5).map { Self.line($0) }.joined())
-        let daemon = try h.startDaemon(environment: env)
-        defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
-        #expect(try h.waitUntil { try scores(h).count == 5 })
+        try await onTestThreads {
+            let stub = try await StubJudgeServer.start { prompt in
+                prompt.contains("Is the tone polite") ? #"{"pass": true, "reason": "polite"}"# : #"{"score": 5, "reason": "good"}"#
+            }
+            defer { Task { try? await stub.stop() } }
+            let h = try harness(stub: stub)
+            try h.append("a.jsonl", (0..<5).map { Self.line($0) }.joined())
+            let daemon = try h.startDaemon(environment: env)
+            defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
+            #expect(try h.waitUntil { try scores(h).count == 5 })
 
-        try """
-            ---
-            name: tone
-            version: 1
-            scale: pass_fail
-            ---
-            Is the tone polite? Answer: {{output}}
-            Reply with JSON only: {"pass": true or false, "reason": "<one sentence>"}
-            """.write(toFile: h.root + "/judges/tone.md", atomically: true, encoding: .utf8)
-        kill(daemon.processIdentifier, SIGHUP)
-        #expect(try h.waitUntil { (try String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)).contains("msg=config.reloaded") })
-        try h.append("a.jsonl", (5..<10).map { Self.line($0) }.joined())
-        #expect(try h.waitUntil { try scores(h).count == 15 })
-        let tone = try scores(h).filter { $0.verdict.judgeName == "tone" }
-        #expect(tone.count == 5)
-        #expect(tone.allSatisfy { $0.verdict.outcome == .scored(score: 1, passed: true, reason: "polite") })
-        let status = try h.run(["status", "--json"])
-        let judges = ((status.json["judge"] as? [String: Any])?["judges"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
-        #expect(judges == ["helpfulness", "tone"])
-        kill(daemon.processIdentifier, SIGTERM)
-        daemon.waitUntilExit()
-        #expect(daemon.terminationStatus == 0)
+            try """
+                ---
+                name: tone
+                version: 1
+                scale: pass_fail
+                ---
+                Is the tone polite? Answer: {{output}}
+                Reply with JSON only: {"pass": true or false, "reason": "<one sentence>"}
+                """.write(toFile: h.root + "/judges/tone.md", atomically: true, encoding: .utf8)
+            kill(daemon.processIdentifier, SIGHUP)
+            #expect(try h.waitUntil { (try String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)).contains("msg=config.reloaded") })
+            try h.append("a.jsonl", (5..<10).map { Self.line($0) }.joined())
+            #expect(try h.waitUntil { try scores(h).count == 15 })
+            let tone = try scores(h).filter { $0.verdict.judgeName == "tone" }
+            #expect(tone.count == 5)
+            #expect(tone.allSatisfy { $0.verdict.outcome == .scored(score: 1, passed: true, reason: "polite") })
+            let status = try h.run(["status", "--json"])
+            let judges = ((status.json["judge"] as? [String: Any])?["judges"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
+            #expect(judges == ["helpfulness", "tone"])
+            kill(daemon.processIdentifier, SIGTERM)
+            daemon.waitUntilExit()
+            #expect(daemon.terminationStatus == 0)
+        }
     }
 }

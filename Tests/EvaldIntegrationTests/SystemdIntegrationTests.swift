@@ -1,4 +1,5 @@
 import Foundation
+import EvaldTesting
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -57,81 +58,89 @@ final class NotifySocketListener: @unchecked Sendable {
 }
 
 @Suite(.serialized) struct SystemdIntegrationTests {
-    @Test func readyWatchdogStatusReloadAndStop() throws {
-        let h = try EvaldHarness()
-        try h.append("a.jsonl", (0..<20).map(EvaldHarness.line).joined())
-        let listener = try NotifySocketListener(path: h.root + "/notify.sock")
-        defer { listener.stop() }
-        let daemon = try h.startDaemon(environment: ["NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "1000000"])
-        defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
+    @Test func readyWatchdogStatusReloadAndStop() async throws {
+        try await onTestThreads {
+            let h = try EvaldHarness()
+            try h.append("a.jsonl", (0..<20).map(EvaldHarness.line).joined())
+            let listener = try NotifySocketListener(path: h.root + "/notify.sock")
+            defer { listener.stop() }
+            let daemon = try h.startDaemon(environment: ["NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "1000000"])
+            defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
 
-        #expect(h.waitUntil(timeout: 20) { listener.count("READY=1") >= 1 })
-        #expect(h.waitUntil(timeout: 20) { listener.count("WATCHDOG=1") >= 3 })
-        #expect(listener.messages.contains { $0.contains("STATUS=lines read 20") && $0.contains("lag 0 bytes") && $0.contains("judge queue 0") })
+            #expect(h.waitUntil(timeout: 20) { listener.count("READY=1") >= 1 })
+            #expect(h.waitUntil(timeout: 20) { listener.count("WATCHDOG=1") >= 3 })
+            #expect(listener.messages.contains { $0.contains("STATUS=lines read 20") && $0.contains("lag 0 bytes") && $0.contains("judge queue 0") })
 
-        // A valid new config: RELOADING=1 (with MONOTONIC_USEC), then READY=1, and it is applied.
-        let readyBefore = listener.count("READY=1")
-        try h.writeConfig("state_dir: state\nspool:\n  dir: spool\n  poll_interval: 100ms\nsampling:\n  rate: 1\nhttp:\n  listen: \"\"\nchecks:\n  \"*\":\n    - {name: fast, kind: latency, max_ms: 1000}\n")
-        kill(daemon.processIdentifier, SIGHUP)
-        #expect(h.waitUntil(timeout: 20) { listener.count("READY=1") > readyBefore })
-        let reload = try #require(listener.messages.first { $0.contains("RELOADING=1") })
-        #expect(reload.contains("MONOTONIC_USEC="))
-        try h.append("a.jsonl", (20..<30).map(EvaldHarness.line).joined())
-        #expect(h.waitUntil(timeout: 20) { (try? h.store().seriesTotals(since: .distantPast, until: .distantFuture).contains { $0.metric == "check:fast" }) == true })
+            // A valid new config: RELOADING=1 (with MONOTONIC_USEC), then READY=1, and it is applied.
+            let readyBefore = listener.count("READY=1")
+            try h.writeConfig("state_dir: state\nspool:\n  dir: spool\n  poll_interval: 100ms\nsampling:\n  rate: 1\nhttp:\n  listen: \"\"\nchecks:\n  \"*\":\n    - {name: fast, kind: latency, max_ms: 1000}\n")
+            kill(daemon.processIdentifier, SIGHUP)
+            #expect(h.waitUntil(timeout: 20) { listener.count("READY=1") > readyBefore })
+            let reload = try #require(listener.messages.first { $0.contains("RELOADING=1") })
+            #expect(reload.contains("MONOTONIC_USEC="))
+            try h.append("a.jsonl", (20..<30).map(EvaldHarness.line).joined())
+            #expect(h.waitUntil(timeout: 20) { (try? h.store().seriesTotals(since: .distantPast, until: .distantFuture).contains { $0.metric == "check:fast" }) == true })
 
-        // A broken config is refused: the daemon goes on with the one it has.
-        let readyBeforeBroken = listener.count("READY=1")
-        try h.writeConfig("spool:\n  dir: spool\n  pol_interval: 1s\n")
-        kill(daemon.processIdentifier, SIGHUP)
-        #expect(h.waitUntil(timeout: 20) { listener.count("READY=1") > readyBeforeBroken })
-        try h.append("a.jsonl", (30..<40).map(EvaldHarness.line).joined())
-        // (`evald status` would refuse the broken file too: read the database directly.)
-        #expect(h.waitUntil(timeout: 20) { (try? h.store().counters()["lines_read"]) == 40 })
-        #expect(daemon.isRunning)
-        #expect(h.waitUntil(timeout: 10) { listener.messages.contains { $0.contains("1 reload(s) refused") } })
+            // A broken config is refused: the daemon goes on with the one it has.
+            let readyBeforeBroken = listener.count("READY=1")
+            try h.writeConfig("spool:\n  dir: spool\n  pol_interval: 1s\n")
+            kill(daemon.processIdentifier, SIGHUP)
+            #expect(h.waitUntil(timeout: 20) { listener.count("READY=1") > readyBeforeBroken })
+            try h.append("a.jsonl", (30..<40).map(EvaldHarness.line).joined())
+            // (`evald status` would refuse the broken file too: read the database directly.)
+            #expect(h.waitUntil(timeout: 20) { (try? h.store().counters()["lines_read"]) == 40 })
+            #expect(daemon.isRunning)
+            #expect(h.waitUntil(timeout: 10) { listener.messages.contains { $0.contains("1 reload(s) refused") } })
 
-        kill(daemon.processIdentifier, SIGTERM)
-        daemon.waitUntilExit()
-        #expect(daemon.terminationReason == .exit && daemon.terminationStatus == 0)
-        #expect(h.waitUntil(timeout: 5) { listener.count("STOPPING=1") == 1 })
-        let log = try String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)
-        #expect(log.contains("msg=config.reloaded"))
-        #expect(log.contains("msg=config.reload_refused"))
-        #expect(log.contains("pol_interval"))
+            kill(daemon.processIdentifier, SIGTERM)
+            daemon.waitUntilExit()
+            #expect(daemon.terminationReason == .exit && daemon.terminationStatus == 0)
+            #expect(h.waitUntil(timeout: 5) { listener.count("STOPPING=1") == 1 })
+            let log = try String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)
+            #expect(log.contains("msg=config.reloaded"))
+            #expect(log.contains("msg=config.reload_refused"))
+            #expect(log.contains("pol_interval"))
+        }
     }
 
-    @Test func aReloadRightAfterReadyDoesNotEndTheProcess() throws {
-        let h = try EvaldHarness()
-        let listener = try NotifySocketListener(path: h.root + "/notify.sock")
-        defer { listener.stop() }
-        let daemon = try h.startDaemon(environment: ["NOTIFY_SOCKET": listener.path])
-        defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
-        #expect(h.waitUntil(timeout: 20) { listener.count("READY=1") >= 1 })
-        kill(daemon.processIdentifier, SIGHUP)
-        #expect(h.waitUntil(timeout: 20) { listener.count("READY=1") >= 2 })
-        #expect(daemon.isRunning)
-        kill(daemon.processIdentifier, SIGTERM)
-        daemon.waitUntilExit()
-        #expect(daemon.terminationStatus == 0)
+    @Test func aReloadRightAfterReadyDoesNotEndTheProcess() async throws {
+        try await onTestThreads {
+            let h = try EvaldHarness()
+            let listener = try NotifySocketListener(path: h.root + "/notify.sock")
+            defer { listener.stop() }
+            let daemon = try h.startDaemon(environment: ["NOTIFY_SOCKET": listener.path])
+            defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
+            #expect(h.waitUntil(timeout: 20) { listener.count("READY=1") >= 1 })
+            kill(daemon.processIdentifier, SIGHUP)
+            #expect(h.waitUntil(timeout: 20) { listener.count("READY=1") >= 2 })
+            #expect(daemon.isRunning)
+            kill(daemon.processIdentifier, SIGTERM)
+            daemon.waitUntilExit()
+            #expect(daemon.terminationStatus == 0)
+        }
     }
 
-    @Test func withoutNotifySocketNothingIsSentAndItStillRuns() throws {
-        let h = try EvaldHarness()
-        try h.append("a.jsonl", (0..<5).map(EvaldHarness.line).joined())
-        let daemon = try h.startDaemon(environment: ["WATCHDOG_USEC": "1000000"])
-        #expect(h.waitUntil { (try? h.spoolStatus("lines_read")) == 5 })
-        kill(daemon.processIdentifier, SIGTERM)
-        daemon.waitUntilExit()
-        #expect(daemon.terminationStatus == 0)
+    @Test func withoutNotifySocketNothingIsSentAndItStillRuns() async throws {
+        try await onTestThreads {
+            let h = try EvaldHarness()
+            try h.append("a.jsonl", (0..<5).map(EvaldHarness.line).joined())
+            let daemon = try h.startDaemon(environment: ["WATCHDOG_USEC": "1000000"])
+            #expect(h.waitUntil { (try? h.spoolStatus("lines_read")) == 5 })
+            kill(daemon.processIdentifier, SIGTERM)
+            daemon.waitUntilExit()
+            #expect(daemon.terminationStatus == 0)
+        }
     }
 
-    @Test func unitFileVerifiesAndIsHardened() throws {
-        let unit = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("systemd/evald.service")
-        let text = try String(contentsOf: unit, encoding: .utf8)
-        for directive in ["Type=notify", "WatchdogSec=", "ExecReload=/bin/kill -HUP $MAINPID", "Restart=on-failure", "StateDirectory=evald",
-                          "ConfigurationDirectory=evald", "LoadCredential=", "ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes", "DynamicUser=yes"] {
-            #expect(text.contains(directive), "\(directive)")
+    @Test func unitFileVerifiesAndIsHardened() async throws {
+        try await onTestThreads {
+            let unit = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("systemd/evald.service")
+            let text = try String(contentsOf: unit, encoding: .utf8)
+            for directive in ["Type=notify", "WatchdogSec=", "ExecReload=/bin/kill -HUP $MAINPID", "Restart=on-failure", "StateDirectory=evald",
+                              "ConfigurationDirectory=evald", "LoadCredential=", "ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes", "DynamicUser=yes"] {
+                #expect(text.contains(directive), "\(directive)")
+            }
         }
     }
 }
