@@ -469,7 +469,6 @@ public final class DetectionService: Service, @unchecked Sendable {
         if sampling.minPerMinute <= 0 {
             floorRates = [:]
         } else if at.timeIntervalSince(trafficCheckedAt) >= 60 {
-            trafficCheckedAt = at
             // A day back: a quiet route has few samples, and an hour can hold none. The span runs
             // from the route's first sample in that day, so a route that started recently is not
             // taken for a quiet one. With shards, this instance sees 1/N of the traffic.
@@ -480,6 +479,8 @@ public final class DetectionService: Service, @unchecked Sendable {
                 let minutes = max(1, at.timeIntervalSince(max(since, traffic.firstAt)) / 60)
                 let wanted = min(sampling.maxRate, sampling.minPerMinute / (shards * traffic.calls / minutes))
                 if wanted > sampler.configuredRate(forRoute: route) { rates[route] = wanted }
+                // Checked again in a minute once there is traffic to go on; until then every round.
+                trafficCheckedAt = at
             }
             floorRates = rates
         }

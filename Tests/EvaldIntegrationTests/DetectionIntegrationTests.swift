@@ -158,4 +158,55 @@ import Glibc
             #expect(fired.filter { $0.name == "QualityRegression" }.count == 1)
         }
     }
+
+    @Test func aQuietRouteIsSampledAtTheFloorRateAndEachEvaluationRecordsIt() async throws {
+        try await onTestThreads {
+            let h = try EvaldHarness()
+            try h.writeConfig("""
+                state_dir: state
+                spool:
+                  dir: spool
+                  poll_interval: 100ms
+                sampling:
+                  rate: 0.01
+                  min_per_minute: 1000
+                  max_rate: 0.5
+                http:
+                  listen: ""
+                """)
+            let ts = RFC3339.format(Date(), fractional: false)
+            func line(_ n: Int) -> String {
+                #"{"trace_id":"\#(EvaldHarness.traceID(n))","timestamp":"\#(ts)","route":"quiet","model":"m","output":"ok \#(n)"}"# + "\n"
+            }
+            try h.append("traces.jsonl", (0..<5_000).map(line).joined())
+            let daemon = try h.startDaemon()
+            defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
+            // 1% of 5,000 calls in a minute is ~50 samples a minute, under min_per_minute 1000:
+            // the route is raised to about 1000 / 5000 = 0.2.
+            var raised = 0.0
+            #expect(try h.waitUntil(timeout: 60) {
+                raised = ((try h.status()["sampling"] as? [String: Any])?["raised"] as? [String: Double])?["quiet"] ?? 0
+                return raised > 0
+            }, "\((try? String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)) ?? "")")
+            #expect(raised > 0.15 && raised < 0.3, "raised to \(raised)")
+            // Give the reader a poll to take the new rate, then more traffic.
+            #expect(try h.waitUntil(timeout: 30) {
+                ((try? String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)) ?? "").contains("sampling.rates_raised")
+            })
+            try h.append("traces.jsonl", (5_000..<10_000).map(line).joined())
+            #expect(try h.waitUntil(timeout: 60) { try h.spoolStatus("lines_read") == 10_000 })
+            kill(daemon.processIdentifier, SIGTERM)
+            daemon.waitUntilExit()
+
+            let evaluations = try h.store().evaluations()
+            let first = evaluations.filter { $0.lineOffset < Int64(5_000 * line(0).utf8.count) }
+            let second = evaluations.filter { $0.lineOffset >= Int64(5_000 * line(0).utf8.count) }
+            // The deterministic rule at the rate in force, and the rate recorded with each.
+            #expect(Set(first.map(\.traceID)) == EvaldHarness.expectedSample(0..<5_000, rate: 0.01))
+            #expect(first.allSatisfy { $0.sampleRate == 0.01 })
+            #expect(Set(second.map(\.traceID)) == EvaldHarness.expectedSample(5_000..<10_000, rate: raised))
+            #expect(second.allSatisfy { abs($0.sampleRate - raised) < 1e-12 })
+            #expect(second.count > 10 * first.count / 2, "\(second.count) sampled after the raise, \(first.count) before")
+        }
+    }
 }
