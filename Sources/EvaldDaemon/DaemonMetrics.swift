@@ -31,6 +31,11 @@ public final class DaemonMetrics: Sendable {
     public let alertsFiring: Gauge
     public let notificationsSent: Counter
     public let notificationsFailed: Counter
+    let detectionSeries: Gauge
+    let detectionArmed: Gauge
+    let detectionSuspect: Gauge
+    let regressionsOpen: Gauge
+    let driftWatching: Gauge
 
     public init() {
         let registry = PrometheusCollectorRegistry()
@@ -65,6 +70,11 @@ public final class DaemonMetrics: Sendable {
         alertsFiring = gauge("alerts_firing", "", "Alerts currently firing.")
         notificationsSent = counter("notifications_sent", "Alert notifications delivered to receivers.")
         notificationsFailed = counter("notifications_failed", "Alert notification attempts that failed.")
+        detectionSeries = gauge("detection_series", "", "Series (metric, route, model) the detectors watch.")
+        detectionArmed = gauge("detection_armed_series", "", "Series whose baseline reached detection.baseline_min_samples (they may fire).")
+        detectionSuspect = gauge("detection_suspect_series", "", "Series past half their threshold (their routes sampled at boost_rate).")
+        regressionsOpen = gauge("detection_regressions_open", "", "Series with a regression alert open.")
+        driftWatching = gauge("drift_switches_watching", "", "Provider version switches whose drift test is still running.")
     }
 
     func recordPoll(_ counts: IngestCounts, checkFailures failed: Int, at now: Date) {
@@ -82,6 +92,11 @@ public final class DaemonMetrics: Sendable {
         if let status {
             bytesPending.set(Double(status.bytesPending))
             spoolFiles.set(Double(status.spoolFiles))
+            detectionSeries.set(Double(status.detection.series))
+            detectionArmed.set(Double(status.detection.armed))
+            detectionSuspect.set(Double(status.detection.suspect))
+            regressionsOpen.set(Double(status.detection.regressionsOpen))
+            driftWatching.set(Double(status.detection.driftWatching))
         }
         return registry.emitToString()
     }

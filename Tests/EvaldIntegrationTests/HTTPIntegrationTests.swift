@@ -55,6 +55,9 @@ import Glibc
                            "evald_alerts_firing", "evald_notifications_sent_total", "evald_notifications_failed_total"] {
                 #expect(values[family] == 0, "\(family)")
             }
+            // Detection gauges: present; nothing armed on 50 samples (baseline_min_samples 1000).
+            #expect(values["evald_detection_series"] != nil && values["evald_detection_armed_series"] == 0)
+            #expect(values["evald_detection_regressions_open"] == 0 && values["evald_drift_switches_watching"] == 0)
             #expect(metrics.contains("# TYPE evald_judge_request_duration_seconds histogram"))
             // Prometheus conventions: every metric has HELP and TYPE, counters end in _total.
             func family(_ sample: String) -> String {
