@@ -82,6 +82,8 @@ public final class CanaryService: Service, @unchecked Sendable {
                                                                         finishedAt: self.now(), cases: 0, answered: 0, versions: [:], regressed: [],
                                                                         error: "\(error)", resultJSON: "{}"),
                                                         states: [], actions: [], at: self.now())
+                        // If even that could not be stored (the database is failing), do not spin.
+                        do { try await Task.sleep(for: .seconds(5)) } catch { break }
                     }
                     continue
                 }
