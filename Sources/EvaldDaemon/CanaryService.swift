@@ -113,7 +113,7 @@ public final class CanaryService: Service, @unchecked Sendable {
             try GoldenBaseline.parse([UInt8]($0), path: set.baselinePath)
         }
 
-        let all = await answer(set.cases, with: target, concurrency: max(1, endpoint.concurrency))
+        let all = await answer(set.cases, with: target)
         // Only answered cases are scored: a timeout is the endpoint's health, not the answers'
         // quality, and must not show up as a failing check.
         let replies = all.filter { $0.case.record.status == .ok }
@@ -126,10 +126,10 @@ public final class CanaryService: Service, @unchecked Sendable {
         // The drift watch of the canary's answers.
         let route = "canary:\(set.name)"
         let watchKey = "\(route)|\(endpoint.model)"
-        var watch = try store.detectionStates(kind: DetectionService.versionsKind)[watchKey]
+        var watch = try store.detectionState(kind: DetectionService.versionsKind, key: watchKey)
             .flatMap { try? DetectionService.decoder().decode(ProviderVersionWatch.self, from: Data($0.utf8)) }
             ?? ProviderVersionWatch(route: route, model: endpoint.model)
-        let alerts = DetectionAlerts(config: config, receivers: receivers)
+        let alerts = AlertBuilder(config: config, receivers: receivers)
         var actions: [DetectionAlertAction] = []
         let settings = DriftSettings(config.detection)
         for (reply, scored) in zip(replies, result.cases) {
@@ -199,13 +199,11 @@ public final class CanaryService: Service, @unchecked Sendable {
         var version: String?
     }
 
-    /// Each case's conversation sent to the target, `concurrency` at a time, in case order.
-    private func answer(_ cases: [GoldenCase], with target: JudgeEndpointClient, concurrency: Int) async -> [Reply] {
-        var replies = [Reply?](repeating: nil, count: cases.count)
-        var next = 0
+    /// Each case's conversation sent to the target, in case order. The client keeps to the
+    /// endpoint's `concurrency` (a permit per attempt), so all cases are handed to it at once.
+    private func answer(_ cases: [GoldenCase], with target: JudgeEndpointClient) async -> [Reply] {
         await withTaskGroup(of: (Int, Reply).self) { group in
-            func start(_ index: Int) {
-                let golden = cases[index]
+            for (index, golden) in cases.enumerated() {
                 group.addTask {
                     let messages = golden.record.input.map { JudgeRequest.Message(role: $0.role, content: $0.content) }
                     guard !messages.isEmpty else {
@@ -222,13 +220,10 @@ public final class CanaryService: Service, @unchecked Sendable {
                     }
                 }
             }
-            while next < min(concurrency, cases.count) { start(next); next += 1 }
-            for await (index, reply) in group {
-                replies[index] = reply
-                if next < cases.count { start(next); next += 1 }
-            }
+            var replies = [Reply?](repeating: nil, count: cases.count)
+            for await (index, reply) in group { replies[index] = reply }
+            return replies.map { $0! }
         }
-        return replies.map { $0! }
     }
 
     static func labels(set: String, metric: String, model: String, endpoint: String) -> [String: String] {
@@ -237,7 +232,7 @@ public final class CanaryService: Service, @unchecked Sendable {
     }
 
     private func goldenRegression(_ row: GateRow, endpoint: String, model: String, set: GoldenSet, result: GoldenRunResult,
-                                  versions: [String: Int], alerts: DetectionAlerts) -> AlertFiring {
+                                  versions: [String: Int], alerts: AlertBuilder) -> AlertFiring {
         var numbers: [String: Double] = ["cases": Double(result.cases.count)]
         numbers["baseline"] = row.baseline
         numbers["current"] = row.current
@@ -249,8 +244,8 @@ public final class CanaryService: Service, @unchecked Sendable {
                 || scored.judges.contains { $0.passed == false && row.metric.hasPrefix("judge:\($0.judge)") }
         }.map(\.id)
         var firing = alerts.firing("GoldenRegression", .warning, labels: Self.labels(set: set.name, metric: row.metric, model: model, endpoint: endpoint),
-                                   summary: "Golden set \(set.name): \(row.metric) on \(model) fell from \(DetectionAlerts.rate(row.baseline)) to \(DetectionAlerts.rate(row.current)) in two canary runs in a row",
-                                   description: "Canary replay of \(result.cases.count) answered cases against endpoint \(endpoint) (\(versions.keys.sorted().joined(separator: ", "))): \(row.metric) \(DetectionAlerts.rate(row.baseline)) (baseline, n=\(row.baselineN ?? 0)) -> \(DetectionAlerts.rate(row.current)) (n=\(row.n ?? 0)), beyond the tolerance \(DetectionAlerts.rate(row.tolerance)) (the baseline's 95% Wilson half-width unless \(set.baselinePath) overrides it), in this run and the one before.",
+                                   summary: "Golden set \(set.name): \(row.metric) on \(model) fell from \(AlertBuilder.rate(row.baseline)) to \(AlertBuilder.rate(row.current)) in two canary runs in a row",
+                                   description: "Canary replay of \(result.cases.count) answered cases against endpoint \(endpoint) (\(versions.keys.sorted().joined(separator: ", "))): \(row.metric) \(AlertBuilder.rate(row.baseline)) (baseline, n=\(row.baselineN ?? 0)) -> \(AlertBuilder.rate(row.current)) (n=\(row.n ?? 0)), beyond the tolerance \(AlertBuilder.rate(row.tolerance)) (the baseline's 95% Wilson half-width unless \(set.baselinePath) overrides it), in this run and the one before.",
                                    numbers: numbers, examples: [])
         if !failingCases.isEmpty { firing.annotations["cases"] = failingCases.prefix(5).joined(separator: ",") }
         return firing

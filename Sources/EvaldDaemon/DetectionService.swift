@@ -47,7 +47,7 @@ public final class DetectionService: Service, @unchecked Sendable {
     private var dirtySeries: Set<SeriesKey> = []
     private var dirtyWatches: Set<String> = []
     private var actions: [DetectionAlertAction] = []
-    private var alertBuilder: DetectionAlerts { DetectionAlerts(config: config, receivers: receivers) }
+    private var alertBuilder: AlertBuilder { AlertBuilder(config: config, receivers: receivers) }
     private var trafficCheckedAt = Date.distantPast
     private var floorRates: [String: Double] = [:]
 
@@ -193,7 +193,7 @@ public final class DetectionService: Service, @unchecked Sendable {
                 if change.state == .watching || change.state == .drift {
                     held.insert(AlertFingerprint.of(alertBuilder.versionLabels(route: watch.route, model: watch.model, change)))
                 }
-                for metric in DetectionAlerts.alertedMetrics(change) where change.state == .drift {
+                for metric in AlertBuilder.alertedMetrics(change) where change.state == .drift {
                     held.insert(AlertFingerprint.of(alertBuilder.driftLabels(route: watch.route, model: watch.model, change, metric: metric)))
                 }
             }
@@ -206,13 +206,13 @@ public final class DetectionService: Service, @unchecked Sendable {
                 // The canary's own alerts: only orphaned when the canary is gone from the config.
                 if config.golden.canary == nil {
                     resolutions.append(.resolve(fingerprint: alert.fingerprint, numbers: ["canary_removed": 1],
-                                                receivers: alertBuilder.receiverNames(AlertSeverity(rawValue: alert.severity) ?? .warning)))
+                                                receivers: alertBuilder.receiverNames(alert.severity)))
                 }
                 continue
             }
             guard owned.contains(alert.name), !held.contains(alert.fingerprint) else { continue }
             resolutions.append(.resolve(fingerprint: alert.fingerprint, numbers: ["state_reset": 1],
-                                        receivers: alertBuilder.receiverNames(AlertSeverity(rawValue: alert.severity) ?? .warning)))
+                                        receivers: alertBuilder.receiverNames(alert.severity)))
             logger.warning("detection.alert_orphaned", metadata: ["alert": "\(alert.publicID)", "alertname": "\(alert.name)",
                                                                   "action": "resolved: no series or watch holds it open (removed from the config, or its state was reset)"])
         }
@@ -305,20 +305,24 @@ public final class DetectionService: Service, @unchecked Sendable {
         let metric = "judge:\(outcome.judgeName)"
         let info = runtime.currentJudgeSeries[outcome.judgeName]
         let at = clock(outcome.ts)
+        // A whole 1-5 score of a judge on a 1-5 scale: its mean is watched too.
+        let score = info?.scoresOneToFive == true && outcome.score == outcome.score.rounded() && (1...5).contains(outcome.score)
+            ? Int(outcome.score) : nil
         observe(SeriesKey(metric: metric, measure: .passRate, route: outcome.route, model: outcome.model), .passed(outcome.passed),
                 at: at, evaluationID: outcome.evaluationID, identity: outcome.identity, floor: info?.minPassRate)
-        if info?.scoresOneToFive == true, outcome.score == outcome.score.rounded(), (1...5).contains(outcome.score) {
-            observe(SeriesKey(metric: metric, measure: .meanScore, route: outcome.route, model: outcome.model), .score(Int(outcome.score)),
+        if let score {
+            observe(SeriesKey(metric: metric, measure: .meanScore, route: outcome.route, model: outcome.model), .score(score),
                     at: at, evaluationID: outcome.evaluationID, identity: outcome.identity)
         }
         if let version = ProviderVersionWatch.version(responseModel: outcome.responseModel, systemFingerprint: outcome.systemFingerprint) {
             let watchKey = "\(outcome.route)|\(outcome.model)"
             if var watch = watches.removeValue(forKey: watchKey) {
                 // Keyed by identity: an edited rubric is another metric (SPEC 5), never drift.
-                handle(watch.observe(version: version, metric: "judge:\(outcome.identity)", passed: outcome.passed, evaluationID: outcome.evaluationID),
+                let judgeMetric = "judge:\(outcome.identity)"
+                handle(watch.observe(version: version, metric: judgeMetric, passed: outcome.passed, evaluationID: outcome.evaluationID),
                        route: outcome.route, model: outcome.model)
-                if info?.scoresOneToFive == true, outcome.score == outcome.score.rounded(), (1...5).contains(outcome.score) {
-                    handle(watch.observe(version: version, metric: "judge:\(outcome.identity)", score: Int(outcome.score), evaluationID: outcome.evaluationID),
+                if let score {
+                    handle(watch.observe(version: version, metric: judgeMetric, score: score, evaluationID: outcome.evaluationID),
                            route: outcome.route, model: outcome.model)
                 }
                 watches[watchKey] = watch
@@ -432,8 +436,8 @@ public final class DetectionService: Service, @unchecked Sendable {
         let numbers = finding.numbers
         let what = Self.describe(key)
         return alertBuilder.firing("QualityRegression", .critical, labels: floorLabels(key),
-                      summary: "\(what) on \(key.route.isEmpty ? "(no route)" : key.route)/\(key.model) is under its floor: \(DetectionAlerts.rate(numbers["current"])) < min_pass_rate \(DetectionAlerts.rate(numbers["min_pass_rate"]))",
-                      description: "pass rate \(DetectionAlerts.rate(numbers["current"])) over the last \(Int(numbers["n"] ?? 0)) samples, 99.7% upper bound \(DetectionAlerts.rate(numbers["ci_high"])), under the configured min_pass_rate \(DetectionAlerts.rate(numbers["min_pass_rate"])).",
+                      summary: "\(what) on \(key.route.isEmpty ? "(no route)" : key.route)/\(key.model) is under its floor: \(AlertBuilder.rate(numbers["current"])) < min_pass_rate \(AlertBuilder.rate(numbers["min_pass_rate"]))",
+                      description: "pass rate \(AlertBuilder.rate(numbers["current"])) over the last \(Int(numbers["n"] ?? 0)) samples, 99.7% upper bound \(AlertBuilder.rate(numbers["ci_high"])), under the configured min_pass_rate \(AlertBuilder.rate(numbers["min_pass_rate"])).",
                       numbers: numbers, examples: finding.examples)
     }
 
@@ -450,7 +454,7 @@ public final class DetectionService: Service, @unchecked Sendable {
     static func format(_ value: Double?, _ measure: SeriesMeasure, metric: String) -> String {
         guard let value, value.isFinite else { return "-" }
         switch measure {
-        case .passRate: return DetectionAlerts.rate(value)
+        case .passRate: return AlertBuilder.rate(value)
         case .meanScore: return String(format: "%.2f", value)
         case .logValue: return metric == "op:cost_usd" ? String(format: "$%.5f", value) : String(format: "%.0f ms", value)
         }

@@ -50,26 +50,20 @@ public final class HealthAlertService: Service, @unchecked Sendable {
         let wanted = Dictionary(try conditions(at: at).map { ($0.fingerprint, $0) }, uniquingKeysWith: { a, _ in a })
         let open = try store.alerts(includeResolved: false).filter { Self.names.contains($0.name) }
         for alert in open where wanted[alert.fingerprint] == nil {
-            try store.resolveAlert(id: alert.id, receivers: receiverNames(for: alert.severity), at: at)
+            try store.resolveAlert(id: alert.id, receivers: builder.receiverNames(alert.severity), at: at)
             logger.info("alerts.resolved", metadata: ["alert": "\(alert.publicID)", "alertname": "\(alert.name)"])
         }
         let openFingerprints = Set(open.map(\.fingerprint))
         for (fingerprint, firing) in wanted where !openFingerprints.contains(fingerprint) {
             let severity = AlertSeverity(rawValue: firing.severity) ?? .warning
-            if let alert = try store.fireAlert(firing, receivers: receiverNames(for: severity), at: at) {
+            if let alert = try store.fireAlert(firing, receivers: builder.receiverNames(severity), at: at) {
                 logger.warning("alerts.firing", metadata: ["alert": "\(alert.publicID)", "alertname": "\(alert.name)",
                                                            "summary": "\(firing.annotations["summary"] ?? "")"])
             }
         }
     }
 
-    private func receiverNames(for severity: String) -> [String] {
-        receiverNames(for: AlertSeverity(rawValue: severity) ?? .warning)
-    }
-
-    private func receiverNames(for severity: AlertSeverity) -> [String] {
-        receivers.filter { $0.accepts(severity) }.map(\.name)
-    }
+    private var builder: AlertBuilder { AlertBuilder(config: config, receivers: receivers) }
 
     func conditions(at: Date) throws -> [AlertFiring] {
         var firing: [AlertFiring] = []
@@ -84,7 +78,7 @@ public final class HealthAlertService: Service, @unchecked Sendable {
             if circuitOpen || (counts.judged >= Self.minVerdicts && rate >= Self.errorRateThreshold) {
                 let examples = try store.recentJudgeErrorEvaluations(judgeName: state.judgeName, since: at - Self.window, limit: 5)
                 let why = circuitOpen ? reason : String(format: "%.0f%% of its last %d verdicts are judge errors", 100 * rate, counts.judged)
-                firing.append(make("JudgeFailing", .warning,
+                firing.append(builder.firing("JudgeFailing", .warning,
                                    labels: ["metric": "judge:\(state.judgeName)", "endpoint": state.endpoint ?? ""],
                                    summary: "Judge \(state.judgeName) is failing: \(why)",
                                    description: "judge \(state.identity) on endpoint \(state.endpoint ?? "-"): \(counts.errors) judge errors in \(counts.judged) verdicts over the last \(Int(Self.window / 60)) min (threshold \(Int(Self.errorRateThreshold * 100))% of at least \(Self.minVerdicts)); circuit \(circuitOpen ? "open" : "closed"). Scores are delayed, none is lost: traces wait in the judge queue.",
@@ -95,7 +89,7 @@ public final class HealthAlertService: Service, @unchecked Sendable {
             if state.state == "paused", reason.hasPrefix("budget spent"), let endpoint = state.endpoint {
                 let budget = config.endpoints[endpoint]?.dailyTokenBudget ?? 0
                 let used = try store.tokensUsed(endpoint: endpoint, on: at)
-                firing.append(make("JudgeBudgetExhausted", .warning, labels: ["endpoint": endpoint],
+                firing.append(builder.firing("JudgeBudgetExhausted", .warning, labels: ["endpoint": endpoint],
                                    summary: "Judging is paused: endpoint \(endpoint) spent its daily token budget",
                                    description: "endpoint \(endpoint) used \(used) tokens today (daily_token_budget \(budget)); its judges resume at 00:00 UTC. Traces wait in the judge queue (up to judge.max_queue_age).",
                                    numbers: ["tokens_used": Double(used), "daily_token_budget": Double(budget)], examples: []))
@@ -106,23 +100,12 @@ public final class HealthAlertService: Service, @unchecked Sendable {
         // Bytes waiting with no line read, or polls failing all along (the backlog is then unknown).
         let failingFor = progress.failingSince.map { at.timeIntervalSince($0) } ?? 0
         if (progress.pendingBytes > 0 && stalledFor > config.alerts.spoolStalledAfter) || failingFor > config.alerts.spoolStalledAfter {
-            firing.append(make("SpoolStalled", .critical, labels: ["spool_dir": config.spool.dir],
+            firing.append(builder.firing("SpoolStalled", .critical, labels: ["spool_dir": config.spool.dir],
                                summary: "evald has read no spool line for \(Int(stalledFor)) s while \(progress.pendingBytes) bytes wait",
                                description: "spool \(config.spool.dir): \(progress.pendingBytes) bytes unread, no line read for \(Int(stalledFor)) s\(failingFor > 0 ? ", polls failing for \(Int(failingFor)) s" : "") (alerts.spool_stalled_after \(Int(config.alerts.spoolStalledAfter)) s); check the logs for spool.poll_failed and the state database's disk.",
                                numbers: ["pending_bytes": Double(progress.pendingBytes), "stalled_seconds": stalledFor, "failing_seconds": failingFor,
                                          "threshold_seconds": config.alerts.spoolStalledAfter], examples: []))
         }
         return firing
-    }
-
-    private func make(_ name: String, _ severity: AlertSeverity, labels extra: [String: String], summary: String, description: String,
-                      numbers: [String: Double], examples: [Int64]) -> AlertFiring {
-        var labels = extra.filter { !$0.value.isEmpty }
-        labels["alertname"] = name
-        labels["severity"] = severity.rawValue
-        var annotations = ["summary": summary, "description": description]
-        if let runbook = config.alerts.runbookURL { annotations["runbook_url"] = RunbookURL.render(runbook, labels: labels) }
-        return AlertFiring(name: name, severity: severity.rawValue, labels: labels, annotations: annotations,
-                           fingerprint: AlertFingerprint.of(labels), numbers: numbers, examples: examples)
     }
 }

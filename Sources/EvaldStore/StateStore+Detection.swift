@@ -125,6 +125,13 @@ extension StateStore {
         }
     }
 
+    /// One row of detection state (the canary's watch), without reading the others.
+    public func detectionState(kind: String, key: String) throws -> String? {
+        try read { db in
+            try String.fetchOne(db, sql: "SELECT state_json FROM detection_state WHERE kind = ? AND key = ?", arguments: [kind, key])
+        }
+    }
+
     public func detectionStates(kind: String) throws -> [String: String] {
         try read { db in
             var states: [String: String] = [:]
@@ -169,13 +176,6 @@ extension StateStore {
             }
         }
         return fired
-    }
-
-    /// Whether an alert with these labels is firing.
-    public func isFiring(fingerprint: String) throws -> Bool {
-        try read { db in
-            try Int64.fetchOne(db, sql: "SELECT id FROM alert WHERE fingerprint = ? AND state = 'firing'", arguments: [fingerprint]) != nil
-        }
     }
 }
 

@@ -247,15 +247,6 @@ public struct SeriesMonitor: Codable, Sendable, Equatable {
         return Double(count) / max(3600, t - since)
     }
 
-    public var threshold: Double? {
-        switch detector {
-        case .passRate(let d): d.threshold
-        case .meanScore(let d): d.threshold
-        case .logValue(let d): d.threshold
-        case nil: nil
-        }
-    }
-
     /// Feeds one sample; returns what the daemon must act on.
     public mutating func observe(_ observation: SeriesObservation, at date: Date, evaluationID: Int64,
                                  settings: DetectionSettings) -> [SeriesEvent] {

@@ -3,10 +3,10 @@ import EvaldCore
 import EvaldStore
 import Foundation
 
-/// Turns detection findings into alerts (SPEC 8): labels, the summary and description with the
-/// numbers, the runbook, and the receivers that take the severity. Shared by the detection
-/// service and the golden-set canary, whose provider versions are watched the same way.
-struct DetectionAlerts {
+/// Turns findings into alerts (SPEC 8): labels, the summary and description with the numbers,
+/// the runbook, and the receivers that take the severity. Shared by the health alerts, the
+/// detection service and the golden-set canary (whose provider versions are watched the same way).
+struct AlertBuilder {
     var config: EvaldConfig
     var receivers: [any AlertReceiver]
 
@@ -83,7 +83,7 @@ struct DetectionAlerts {
 
     func firing(_ name: String, _ severity: AlertSeverity, labels: [String: String], summary: String, description: String,
                 numbers: [String: Double], examples: [Int64]) -> AlertFiring {
-        var labels = labels
+        var labels = labels.filter { !$0.value.isEmpty }
         labels["alertname"] = name
         labels["severity"] = severity.rawValue
         var annotations = ["summary": summary, "description": description]
@@ -94,6 +94,11 @@ struct DetectionAlerts {
 
     func receiverNames(_ severity: AlertSeverity) -> [String] {
         receivers.filter { $0.accepts(severity) }.map(\.name)
+    }
+
+    /// The receivers of a stored alert's severity (an unknown one is taken as warning).
+    func receiverNames(_ severity: String) -> [String] {
+        receiverNames(AlertSeverity(rawValue: severity) ?? .warning)
     }
 
     static func rate(_ value: Double?) -> String {
