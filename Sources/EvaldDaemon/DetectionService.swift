@@ -285,18 +285,13 @@ public final class DetectionService: Service, @unchecked Sendable {
         }
     }
 
-    /// A check's `min_pass_rate` on a route: from the first configured rule of that name whose
-    /// glob matches the route, the rule that scored it.
+    /// A check's `min_pass_rate` on a route: from the rule that scored it, chosen as the
+    /// check plan chooses (a later matching glob overrides an earlier one of the same name).
     private func floor(check name: String, route: String) -> Double? {
         let key = "\(name)|\(route)"
         if let cached = floorCache[key] { return cached }
-        var floor: Double?
-        search: for routeChecks in config.checks where routeChecks.glob.matches(route) {
-            for check in routeChecks.checks where check.name == name {
-                floor = check.minPassRate
-                break search
-            }
-        }
+        let floor = CheckPlan.merge(config.checks.map { ($0.glob, $0.checks) }, forRoute: route, name: \.name)
+            .first { $0.name == name }?.minPassRate
         floorCache[key] = floor
         return floor
     }

@@ -253,6 +253,22 @@ func verdict(_ check: Check, _ record: TraceRecord) -> Bool? { check.evaluate(re
         #expect(plan.checks(forRoute: nil).count == 2)
     }
 
+    @Test func aConfiguredFloorFollowsTheSameOverride() throws {
+        // Detection reads min_pass_rate from the configured checks by the plan's own rule.
+        let yaml = """
+            spool: {dir: /s}
+            checks:
+              "*":
+                - {name: fast, kind: latency, max_ms: 8000}
+              "autocomplete-*":
+                - {name: fast, kind: latency, max_ms: 500, min_pass_rate: 0.9}
+            """
+        let config = try EvaldConfig.parse(yaml: yaml, path: "/etc/evald/evald.yaml", environment: [:]).0
+        let routes = config.checks.map { ($0.glob, $0.checks) }
+        #expect(CheckPlan.merge(routes, forRoute: "autocomplete-x", name: \.name).first { $0.name == "fast" }?.minPassRate == 0.9)
+        #expect(CheckPlan.merge(routes, forRoute: "support", name: \.name).first { $0.name == "fast" }?.minPassRate == nil)
+    }
+
     @Test func everyBadCheckIsReported() throws {
         let yaml = """
             spool: {dir: /s}

@@ -38,21 +38,30 @@ public final class CheckPlan: @unchecked Sendable {
     public func checks(forRoute route: String?) -> [Check] {
         let key = route ?? ""
         if let cached = lock.withLock({ cache[key] }) { return cached }
-        var merged: [Check] = []
-        for entry in routes where entry.glob.matches(key) {
-            for check in entry.checks {
-                if let index = merged.firstIndex(where: { $0.name == check.name }) {
-                    merged[index] = check
-                } else {
-                    merged.append(check)
-                }
-            }
-        }
+        let merged = Self.merge(routes, forRoute: key, name: \.name)
         lock.withLock {
             // Routes come from the traces: bound the cache so a producer that puts ids in
             // route names cannot grow it without end.
             if cache.count >= 4096 { cache.removeAll(keepingCapacity: true) }
             cache[key] = merged
+        }
+        return merged
+    }
+
+    /// The rule above, for checks built or only configured (`CheckConfig`, as detection reads
+    /// a check's `min_pass_rate`): the checks of every matching glob in order, a later one
+    /// replacing an earlier one of the same name.
+    public static func merge<Item>(_ routes: [(glob: Glob, checks: [Item])], forRoute route: String,
+                                   name: (Item) -> String) -> [Item] {
+        var merged: [Item] = []
+        for entry in routes where entry.glob.matches(route) {
+            for check in entry.checks {
+                if let index = merged.firstIndex(where: { name($0) == name(check) }) {
+                    merged[index] = check
+                } else {
+                    merged.append(check)
+                }
+            }
         }
         return merged
     }
