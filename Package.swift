@@ -3,7 +3,8 @@ import PackageDescription
 
 let package = Package(
     name: "evald",
-    platforms: [.macOS(.v14)],
+    // Linux only: evald is a systemd daemon (sd_notify, Glibc, /proc); it is built and tested
+    // on Debian with Swift 6.x.
     products: [
         .executable(name: "evald", targets: ["evald"]),
     ],
@@ -40,6 +41,7 @@ let package = Package(
         .target(name: "EvaldJudge", dependencies: [
             "EvaldCore", "EvaldHTTP",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         // The SQLite state database: migrations and intent-named transactions.
         .target(name: "EvaldStore", dependencies: [
@@ -63,6 +65,8 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         .executableTarget(name: "evald", dependencies: [
             "EvaldCore", "EvaldStore", "EvaldDaemon", "EvaldHTTP",
@@ -73,6 +77,7 @@ let package = Package(
         .target(name: "EvaldTesting", dependencies: [
             "EvaldHTTP",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
@@ -82,8 +87,11 @@ let package = Package(
         .executableTarget(name: "evald-judge-stub", dependencies: ["EvaldTesting"], path: "Benchmarks/JudgeStub"),
         // Benchmarks/run_detection_benchmark.sh: a seeded simulation of the detectors (issue 6).
         .executableTarget(name: "evald-detection-benchmark", dependencies: ["EvaldCore", "EvaldTesting"], path: "Benchmarks/detection"),
+        // Benchmarks/run_design_benchmark.sh: detector design time at targets up to 1e12 samples.
+        .executableTarget(name: "evald-design-benchmark", dependencies: ["EvaldCore", "EvaldTesting"], path: "Benchmarks/DesignBenchmark"),
         .testTarget(name: "EvaldCoreTests", dependencies: ["EvaldCore", "EvaldTesting"], exclude: ["Fixtures"]),
-        .testTarget(name: "EvaldJudgeTests", dependencies: ["EvaldJudge", "EvaldHTTP", "EvaldCore", "EvaldTesting"]),
+        .testTarget(name: "EvaldJudgeTests", dependencies: ["EvaldJudge", "EvaldHTTP", "EvaldCore", "EvaldTesting",
+                                                            .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
         .testTarget(name: "EvaldAlertingTests", dependencies: ["EvaldAlerting", "EvaldHTTP", "EvaldCore", "EvaldTesting",
                                                                .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "EvaldStoreTests", dependencies: ["EvaldStore"]),

@@ -4,12 +4,13 @@ import EvaldStore
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Delivers the outbox (SPEC 8), in small stages as Alertmanager's notifier does: check the
 /// record (already sent? too old?), send, record the result. A notification is marked sent
 /// only after the receiver's 2xx; failures wait with exponential backoff and jitter (or the
 /// receiver's Retry-After), up to `alerts.max_backoff`, and are given up after `alerts.max_age`.
-public final class AlertDeliveryService: Service, @unchecked Sendable {
+public struct AlertDeliveryService: Service {
     public struct DrainSummary: Sendable, Equatable {
         public var sent = 0
         public var failedAttempts = 0
@@ -17,24 +18,21 @@ public final class AlertDeliveryService: Service, @unchecked Sendable {
         public var stillPending = 0
     }
 
-    private let store: StateStore
-    private var receivers: [String: any AlertReceiver]
-    private var config: AlertsConfig
-    private let runtime: DaemonRuntime
-    private var setupVersion = 0
-    private let logger: Logger
-    private let now: @Sendable () -> Date
-    private let random: @Sendable () -> Double
+    let store: StateStore
+    let setups: SetupSource
+    let runtime: DaemonRuntime
+    let logger: Logger
+    let now: @Sendable () -> Date
+    let random: @Sendable () -> Double
     static let pollInterval = 1.0
     /// Entries a receiver acknowledged but whose record failed to be written, and entries
     /// whose retry could not be written: held back in memory so they are not sent every round.
-    private let heldBack = HeldBack()
+    let heldBack = HeldBack()
 
-    public init(store: StateStore, receivers: [any AlertReceiver], config: AlertsConfig, runtime: DaemonRuntime, logger: Logger,
+    public init(store: StateStore, setups: SetupSource, runtime: DaemonRuntime, logger: Logger,
                 now: @escaping @Sendable () -> Date = Date.init, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
         self.store = store
-        self.receivers = Dictionary(receivers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        self.config = config
+        self.setups = setups
         self.runtime = runtime
         self.logger = logger
         self.now = now
@@ -42,15 +40,12 @@ public final class AlertDeliveryService: Service, @unchecked Sendable {
     }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                if let (version, setup) = self.runtime.alertSetup(newerThan: self.setupVersion) {
-                    self.setupVersion = version
-                    self.receivers = Dictionary(setup.receivers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-                    self.config = setup.config.alerts
+        await BlockingExecutor.shared.run {
+            await cancelWhenGracefulShutdown {
+                while !Task.isCancelled {
+                    _ = await self.deliverDue()
+                    do { try await Task.sleep(for: .seconds(Self.pollInterval)) } catch { break }
                 }
-                _ = await self.deliverDue()
-                do { try await Task.sleep(for: .seconds(Self.pollInterval)) } catch { break }
             }
         }
     }
@@ -76,6 +71,9 @@ public final class AlertDeliveryService: Service, @unchecked Sendable {
     /// in parallel, each receiver's notifications in order.
     func deliverDue() async -> DrainSummary {
         var summary = DrainSummary()
+        let setup = setups.current
+        let config = setup.config.alerts
+        let receivers = Dictionary(setup.receivers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let at = now()
         do {
             let schedules = receivers.values.map { receiver in
@@ -100,7 +98,7 @@ public final class AlertDeliveryService: Service, @unchecked Sendable {
                     for entry in entries {
                         // After a retryable failure the receiver is taken to be down for this
                         // round: its other notifications wait rather than each timing out.
-                        guard await self.deliver(entry, via: receiver, into: &part) else { break }
+                        guard await self.deliver(entry, via: receiver, config: config, into: &part) else { break }
                     }
                     return part
                 }
@@ -126,7 +124,8 @@ public final class AlertDeliveryService: Service, @unchecked Sendable {
 
     /// Returns false when the receiver failed in a way worth retrying (it is likely down).
     @discardableResult
-    private func deliver(_ entry: OutboxEntry, via receiver: (any AlertReceiver)?, into summary: inout DrainSummary) async -> Bool {
+    private func deliver(_ entry: OutboxEntry, via receiver: (any AlertReceiver)?, config: AlertsConfig,
+                         into summary: inout DrainSummary) async -> Bool {
         let metrics = runtime.metrics
         if let acknowledgedAt = heldBack.acknowledged(entry.id) {
             // Sent before; only the record is missing: write it, never send again.
@@ -185,7 +184,7 @@ public final class AlertDeliveryService: Service, @unchecked Sendable {
                                                                        "error": "\(error)", "action": "not retried: fix the receiver's config"])
                 return true
             }
-            let delay = backoff(attempt: entry.attempts + 1, retryAfter: error.retryAfter)
+            let delay = backoff(attempt: entry.attempts + 1, retryAfter: error.retryAfter, maxBackoff: config.maxBackoff)
             heldBack.wait(entry.id, until: now() + delay)
             do {
                 try store.retryNotification(id: entry.id, at: now() + delay, error: error.description)
@@ -205,10 +204,10 @@ public final class AlertDeliveryService: Service, @unchecked Sendable {
 
     /// Full-jitter exponential backoff from 1 s, capped at `alerts.max_backoff`; a receiver's
     /// Retry-After wins when it is longer (still capped).
-    func backoff(attempt: Int, retryAfter: Double?) -> Double {
-        let ceiling = min(config.maxBackoff, pow(2, Double(min(attempt, 30))))
+    func backoff(attempt: Int, retryAfter: Double?, maxBackoff: Double) -> Double {
+        let ceiling = min(maxBackoff, pow(2, Double(min(attempt, 30))))
         let jittered = max(0.05, ceiling * random())
-        return min(config.maxBackoff, max(jittered, retryAfter ?? 0))
+        return min(maxBackoff, max(jittered, retryAfter ?? 0))
     }
 
     func makeAlert(_ stored: StoredAlert) throws -> Alert {
@@ -223,20 +222,24 @@ public final class AlertDeliveryService: Service, @unchecked Sendable {
     }
 }
 
-/// In-memory notes that outlive a failed database write within this process.
-final class HeldBack: @unchecked Sendable {
-    private let lock = NSLock()
-    private var acknowledgedAt: [Int64: Date] = [:]
-    private var waitUntil: [Int64: Date] = [:]
+/// In-memory notes that outlive a failed database write within this process; shared by the
+/// round's per-receiver tasks.
+final class HeldBack: Sendable {
+    private struct Notes {
+        var acknowledgedAt: [Int64: Date] = [:]
+        var waitUntil: [Int64: Date] = [:]
+    }
 
-    func acknowledge(_ id: Int64, at: Date) { lock.withLock { acknowledgedAt[id] = at } }
-    func acknowledged(_ id: Int64) -> Date? { lock.withLock { acknowledgedAt[id] } }
-    func wait(_ id: Int64, until: Date) { lock.withLock { waitUntil[id] = until } }
-    func isWaiting(_ id: Int64, now: Date) -> Bool { lock.withLock { (waitUntil[id] ?? .distantPast) > now } }
+    private let notes = Mutex(Notes())
+
+    func acknowledge(_ id: Int64, at: Date) { notes.withLock { $0.acknowledgedAt[id] = at } }
+    func acknowledged(_ id: Int64) -> Date? { notes.withLock { $0.acknowledgedAt[id] } }
+    func wait(_ id: Int64, until: Date) { notes.withLock { $0.waitUntil[id] = until } }
+    func isWaiting(_ id: Int64, now: Date) -> Bool { notes.withLock { ($0.waitUntil[id] ?? .distantPast) > now } }
     func clear(_ id: Int64) {
-        lock.withLock {
-            acknowledgedAt[id] = nil
-            waitUntil[id] = nil
+        notes.withLock {
+            $0.acknowledgedAt[id] = nil
+            $0.waitUntil[id] = nil
         }
     }
 }

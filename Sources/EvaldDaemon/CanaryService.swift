@@ -16,79 +16,63 @@ import ServiceLifecycle
 ///
 /// The run, the watch's state and the alerts are stored in one transaction; the schedule is
 /// kept in the database, so a restart neither skips nor repeats a run.
-public final class CanaryService: Service, @unchecked Sendable {
+public struct CanaryService: Service {
     /// Below this share of cases answered the run says nothing about quality (the endpoint
     /// is failing, and the health alerts speak to that); it is recorded as failed.
     static let minAnsweredShare = 0.8
     static let maxOutputTokens = 1_024
 
-    private let store: StateStore
-    private var config: EvaldConfig
-    private var receivers: [any AlertReceiver]
-    private var roster: JudgeRoster
-    private let runtime: DaemonRuntime
-    private var setupVersion = 0
-    private var rosterVersion = 0
-    private let transport: HTTPTransport
-    private let logger: Logger
-    private let environment: [String: String]
-    private let now: @Sendable () -> Date
+    let store: StateStore
+    let setups: SetupSource
+    let transport: HTTPTransport
+    let logger: Logger
+    let environment: [String: String]
+    let now: @Sendable () -> Date
 
-    public init(store: StateStore, config: EvaldConfig, receivers: [any AlertReceiver], roster: JudgeRoster, transport: HTTPTransport,
-                runtime: DaemonRuntime = DaemonRuntime(), logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment,
-                now: @escaping @Sendable () -> Date = Date.init) {
-        self.runtime = runtime
+    public init(store: StateStore, setups: SetupSource, transport: HTTPTransport, logger: Logger,
+                environment: [String: String] = ProcessInfo.processInfo.environment, now: @escaping @Sendable () -> Date = Date.init) {
         self.store = store
-        self.config = config
-        self.receivers = receivers
-        self.roster = roster
+        self.setups = setups
         self.transport = transport
         self.logger = logger
         self.environment = environment
         self.now = now
     }
 
-    /// Takes what a SIGHUP reloaded: the canary's settings, the receivers, the judges.
-    private func applyReloads() {
-        if let (version, setup) = runtime.alertSetup(newerThan: setupVersion) {
-            setupVersion = version
-            config = setup.config
-            receivers = setup.receivers
-        }
-        if let (version, reloaded) = runtime.judgeRoster(newerThan: rosterVersion) {
-            rosterVersion = version
-            roster = reloaded
+    public func run() async throws {
+        await BlockingExecutor.shared.run {
+            await cancelWhenGracefulShutdown { await self.loop() }
         }
     }
 
-    public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                self.applyReloads()
-                guard let canary = self.config.golden.canary else {
-                    // Removed by a reload: idle until one brings it back.
-                    do { try await Task.sleep(for: .seconds(30)) } catch { break }
-                    continue
-                }
-                let last = (try? self.store.canaryRuns(set: canary.set, limit: 1).first?.startedAt) ?? nil
-                let wait = last.map { canary.every - self.now().timeIntervalSince($0) } ?? 0
-                if wait <= 0 {
-                    do {
-                        _ = try await self.runCanary()
-                    } catch {
-                        self.logger.error("canary.failed", metadata: ["set": "\(canary.set)", "error": "\(error)"])
-                        // Recorded so the schedule moves on instead of retrying in a tight loop.
-                        _ = try? self.store.commitCanaryRun(CanaryRunRecord(set: canary.set, endpoint: canary.endpoint, startedAt: self.now(),
-                                                                        finishedAt: self.now(), cases: 0, answered: 0, versions: [:], regressed: [],
-                                                                        error: "\(error)", resultJSON: "{}"),
-                                                        states: [], actions: [], at: self.now())
-                        // If even that could not be stored (the database is failing), do not spin.
-                        do { try await Task.sleep(for: .seconds(5)) } catch { break }
-                    }
-                    continue
-                }
-                do { try await Task.sleep(for: .seconds(min(wait, 30))) } catch { break }
+    /// Follows reloads: each pass reads the setup in force (the canary's settings, the
+    /// receivers, the judges).
+    private func loop() async {
+        while !Task.isCancelled {
+            let setup = setups.current
+            guard let canary = setup.config.golden.canary else {
+                // Removed by a reload: idle until one brings it back.
+                do { try await Task.sleep(for: .seconds(30)) } catch { break }
+                continue
             }
+            let last = (try? store.canaryRuns(set: canary.set, limit: 1).first?.startedAt) ?? nil
+            let wait = last.map { canary.every - now().timeIntervalSince($0) } ?? 0
+            if wait <= 0 {
+                do {
+                    _ = try await runCanary(setup)
+                } catch {
+                    logger.error("canary.failed", metadata: ["set": "\(canary.set)", "error": "\(error)"])
+                    // Recorded so the schedule moves on instead of retrying in a tight loop.
+                    _ = try? store.commitCanaryRun(CanaryRunRecord(set: canary.set, endpoint: canary.endpoint, startedAt: now(),
+                                                                   finishedAt: now(), cases: 0, answered: 0, versions: [:], regressed: [],
+                                                                   error: "\(error)", resultJSON: "{}"),
+                                                   states: [], actions: [], at: now())
+                    // If even that could not be stored (the database is failing), do not spin.
+                    do { try await Task.sleep(for: .seconds(5)) } catch { break }
+                }
+                continue
+            }
+            do { try await Task.sleep(for: .seconds(min(wait, 30))) } catch { break }
         }
     }
 
@@ -96,8 +80,9 @@ public final class CanaryService: Service, @unchecked Sendable {
         public var description: String
     }
 
-    /// One run now.
-    public func runCanary() async throws -> CanaryRunRecord {
+    /// One run now, on `setup`.
+    public func runCanary(_ setup: DaemonSetup) async throws -> CanaryRunRecord {
+        let (config, receivers, roster) = (setup.config, setup.receivers, setup.roster)
         guard let canary = config.golden.canary, let endpoint = config.endpoints[canary.endpoint] else {
             throw CanaryError(description: "golden.canary is not configured")
         }
@@ -118,7 +103,7 @@ public final class CanaryService: Service, @unchecked Sendable {
         // quality, and must not show up as a failing check.
         let replies = all.filter { $0.case.record.status == .ok }
         let answered = replies.count
-        let result = await GoldenRunner(checks: try Daemon.makeCheckPlan(config), roster: roster)
+        let result = await GoldenRunner(checks: setup.checks, roster: roster)
             .run(set: set.name, cases: replies.map(\.case), judgeTimeout: 600)
         var versions: [String: Int] = [:]
         for reply in replies { if let version = reply.version { versions[version, default: 0] += 1 } }
@@ -126,8 +111,8 @@ public final class CanaryService: Service, @unchecked Sendable {
         // The drift watch of the canary's answers.
         let route = "canary:\(set.name)"
         let watchKey = "\(route)|\(endpoint.model)"
-        var watch = try store.detectionState(kind: DetectionService.versionsKind, key: watchKey)
-            .flatMap { try? DetectionService.decoder().decode(ProviderVersionWatch.self, from: Data($0.utf8)) }
+        var watch = try store.detectionState(kind: DetectionEngine.versionsKind, key: watchKey)
+            .flatMap { try? DetectionEngine.decoder().decode(ProviderVersionWatch.self, from: Data($0.utf8)) }
             ?? ProviderVersionWatch(route: route, model: endpoint.model)
         let alerts = AlertBuilder(config: config, receivers: receivers)
         var actions: [DetectionAlertAction] = []
@@ -179,11 +164,11 @@ public final class CanaryService: Service, @unchecked Sendable {
             logger.warning("canary.no_baseline", metadata: ["set": "\(set.name)", "path": "\(set.baselinePath)"])
         }
 
-        let encoder = DetectionService.encoder()
+        let encoder = DetectionEngine.encoder()
         let run = CanaryRunRecord(set: set.name, endpoint: canary.endpoint, startedAt: startedAt, finishedAt: now(), cases: set.cases.count,
                                   answered: answered, versions: versions, regressed: regressed, error: error,
                                   resultJSON: String(decoding: try encoder.encode(result), as: UTF8.self))
-        let state = DetectionStateRow(kind: DetectionService.versionsKind, key: watchKey, json: String(decoding: try encoder.encode(watch), as: UTF8.self))
+        let state = DetectionStateRow(kind: DetectionEngine.versionsKind, key: watchKey, json: String(decoding: try encoder.encode(watch), as: UTF8.self))
         let fired = try store.commitCanaryRun(run, states: [state], actions: actions, at: now())
         logger.info("canary.run", metadata: ["set": "\(set.name)", "cases": "\(set.cases.count)", "answered": "\(answered)",
                                              "regressed": "\(regressed.joined(separator: ","))", "versions": "\(versions.keys.sorted().joined(separator: ","))"])

@@ -17,13 +17,6 @@ public enum Daemon {
         return Logger(label: "evald") { label in LogfmtLogHandler(label: label, level: level) }
     }
 
-    static func makeReader(_ config: EvaldConfig, store: StateStore, judges: JudgeRouting, logger: Logger) throws -> SpoolReader {
-        SpoolReader(settings: .init(config.spool), store: store,
-                    classifier: LineClassifier(config: config),
-                    checks: try makeCheckPlan(config), judges: judges,
-                    onEvent: { $0.log(to: logger) })
-    }
-
     /// The judges of a configuration; problems with API keys are logged (their judges are skipped).
     static func makeJudgeRoster(_ config: EvaldConfig, transport: HTTPTransport, logger: Logger) throws(ConfigErrors) -> JudgeRoster {
         let (roster, warnings) = try JudgeRoster.build(config: config, transport: transport)
@@ -56,6 +49,14 @@ public enum Daemon {
         }
     }
 
+    /// The setup of a configuration: its checks, judges and receivers, built whole.
+    static func makeSetup(_ config: EvaldConfig, transport: HTTPTransport, logger: Logger,
+                          environment: [String: String]) throws(ConfigErrors) -> DaemonSetup {
+        let roster = try makeJudgeRoster(config, transport: transport, logger: logger)
+        let receivers = try makeReceivers(config, transport: transport, environment: environment)
+        return DaemonSetup(config: config, checks: try makeCheckPlan(config), roster: roster, receivers: receivers)
+    }
+
     /// The daemon: every long-running loop as a `Service` in one group, in dependency order
     /// (graceful shutdown runs in reverse). SIGTERM and SIGINT stop it gracefully.
     public static func run(config: EvaldConfig, logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment) async throws {
@@ -66,46 +67,35 @@ public enum Daemon {
             logger.warning("spool.dir_missing", metadata: ["spool.dir": "\(config.spool.dir)", "action": "waiting for it to appear"])
         }
         let transport = HTTPTransport()
-        let roster = try makeJudgeRoster(config, transport: transport, logger: logger)
-        let receivers = try makeReceivers(config, transport: transport)
-        let reader = try makeReader(config, store: store, judges: roster.routing, logger: logger)
+        let setups = SetupSource(try makeSetup(config, transport: transport, logger: logger, environment: environment))
         let runtime = DaemonRuntime()
-        runtime.setJudgeSeries(roster)
         // Metrics recorded through swift-metrics (by evald or a library) land in the same registry.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: runtime.metrics.registry))
         let notifier = SystemdNotifier(environment: environment)
         let hangups = await UnixSignalsSequence(trapping: .sighup)
-        // Graceful shutdown runs in reverse: systemd hears STOPPING=1 first, the heartbeat stops last.
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: HeartbeatService(store: store, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup),
-            .init(service: SpoolIngestService(reader: reader, config: config, logger: logger, runtime: runtime),
-                  successTerminationBehavior: .gracefullyShutdownGroup),
-            .init(service: JudgeService(store: store, roster: roster, runtime: runtime, logger: logger),
-                  successTerminationBehavior: .gracefullyShutdownGroup),
-            .init(service: DetectionService(store: store, config: config, receivers: receivers, runtime: runtime, logger: logger),
-                  successTerminationBehavior: .gracefullyShutdownGroup),
-            .init(service: HealthAlertService(store: store, config: config, receivers: receivers, runtime: runtime, logger: logger),
-                  successTerminationBehavior: .gracefullyShutdownGroup),
-            .init(service: AlertDeliveryService(store: store, receivers: receivers, config: config.alerts, runtime: runtime, logger: logger),
-                  successTerminationBehavior: .gracefullyShutdownGroup),
-            .init(service: RetentionService(store: store, retention: config.retention, logger: logger),
-                  successTerminationBehavior: .gracefullyShutdownGroup),
-            .init(service: ReloadService(configPath: config.sourcePath, current: config, runtime: runtime, notifier: notifier, logger: logger,
-                                         signals: hangups, transport: transport),
-                  successTerminationBehavior: .gracefullyShutdownGroup),
-            .init(service: SystemdService(notifier: notifier, runtime: runtime, logger: logger,
-                                          watchdog: SystemdNotifier.watchdogInterval(environment: environment)),
-                  successTerminationBehavior: .gracefullyShutdownGroup),
+        let http = HTTPEndpoints.makeApplication(setups: setups, metrics: runtime.metrics, runtime: runtime, logger: logger)
+        // In dependency order; graceful shutdown runs in reverse: systemd hears STOPPING=1
+        // first, then the listener stops (scrapes never see a half-stopped daemon), and the
+        // heartbeat stops last. Every service's end ends the group.
+        let services: [any Service] = [
+            HeartbeatService(store: store, logger: logger),
+            SpoolIngestService(store: store, setups: setups, runtime: runtime, logger: logger),
+            JudgeService(store: store, setups: setups, runtime: runtime, logger: logger),
+            DetectionService(store: store, setups: setups, runtime: runtime, logger: logger),
+            // Always present: it idles without golden.canary, and a reload can add one.
+            CanaryService(store: store, setups: setups, transport: transport, logger: logger, environment: environment),
+            HealthAlertService(store: store, setups: setups, runtime: runtime, logger: logger),
+            AlertDeliveryService(store: store, setups: setups, runtime: runtime, logger: logger),
+            RetentionService(store: store, retention: config.retention, logger: logger),
+        ] + (http.map { [$0] } ?? []) + [
+            ReloadService(configPath: config.sourcePath, setups: setups, runtime: runtime, notifier: notifier, logger: logger,
+                          signals: hangups, transport: transport),
+            SystemdService(notifier: notifier, runtime: runtime, logger: logger,
+                           watchdog: SystemdNotifier.watchdogInterval(environment: environment)),
         ]
-        // Always present: it idles without golden.canary, and a reload can add one.
-        services.insert(.init(service: CanaryService(store: store, config: config, receivers: receivers, roster: roster, transport: transport,
-                                                     runtime: runtime, logger: logger, environment: environment),
-                              successTerminationBehavior: .gracefullyShutdownGroup), at: 4)
-        if let http = HTTPEndpoints.makeApplication(config: config, metrics: runtime.metrics, runtime: runtime, logger: logger) {
-            // After the ingest services, so it stops first and scrapes never see a half-stopped daemon.
-            services.insert(.init(service: http, successTerminationBehavior: .gracefullyShutdownGroup), at: services.count - 2)
-        }
-        var groupConfig = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        var groupConfig = ServiceGroupConfiguration(
+            services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) },
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfig.maximumGracefulShutdownDuration = .seconds(config.shutdownGrace)
         let group = ServiceGroup(configuration: groupConfig)
         logger.info("evald.started", metadata: [
@@ -118,24 +108,55 @@ public enum Daemon {
         logger.info("evald.stopped")
     }
 
-    /// What `evald run --once` did.
+    /// What `evald run --once` did, stage by stage (SPEC 10: each stage bounded, what is left reported).
     public struct OnceSummary: Sendable {
+        public struct Stage: Sendable {
+            public var seconds = 0.0
+            /// CPU time of the process during the stage (user + system).
+            public var cpuSeconds = 0.0
+        }
+
         public var spool = SpoolPollSummary()
-        public var spoolSeconds: Double = 0
+        public var spoolStage = Stage()
         /// nil when no judge can run (none configured, no endpoint): see `judgeNote`.
         public var judges: JudgeService.DrainSummary?
-        public var judgeSeconds: Double = 0
+        public var judgeStage = Stage()
         public var judgeTimeout: Double = 0
         public var judgeNote: String?
+        public var detection: DetectionEngine.RoundSummary?
+        public var detectionStage = Stage()
+        public var detectionTimeout: Double = 0
         public var notifications: AlertDeliveryService.DrainSummary?
-        public var detection: DetectionService.RoundSummary?
-        public var detectionSeconds: Double = 0
+        public var notificationStage = Stage()
         public var firingAlerts = 0
     }
 
-    /// `evald run --once`: reads what the spool holds now, then judges what is queued, waiting
-    /// at most `judgeTimeout` seconds for the judges (what is left stays queued).
-    public static func runOnce(config: EvaldConfig, logger: Logger, judgeTimeout: Double, notifyTimeout: Double = 60) async throws -> OnceSummary {
+    /// Timeouts of the `--once` stages after the spool (which reads what is there and stops).
+    public struct OnceTimeouts: Sendable {
+        public var judges: Double
+        public var detection: Double
+        public var notifications: Double
+
+        public init(judges: Double, detection: Double = 600, notifications: Double = 60) {
+            self.judges = judges
+            self.detection = detection
+            self.notifications = notifications
+        }
+    }
+
+    /// `evald run --once`: reads what the spool holds now, judges what is queued, feeds the
+    /// detectors, evaluates the health alerts and delivers notifications; each stage waits at
+    /// most its timeout and what it leaves stays for the next run. All of it on the blocking
+    /// executor.
+    public static func runOnce(config: EvaldConfig, logger: Logger, timeouts: OnceTimeouts,
+                               environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> OnceSummary {
+        try await BlockingExecutor.shared.run {
+            try await once(config: config, logger: logger, timeouts: timeouts, environment: environment)
+        }
+    }
+
+    private static func once(config: EvaldConfig, logger: Logger, timeouts: OnceTimeouts,
+                             environment: [String: String]) async throws -> OnceSummary {
         let lock = try StateDirectoryLock(stateDir: config.stateDir)
         defer { withExtendedLifetime(lock) {} }
         let store = try StateStore.open(path: config.databasePath)
@@ -146,38 +167,39 @@ public enum Daemon {
         let transport = HTTPTransport()
         var summary = OnceSummary()
         do {
-            let roster = try makeJudgeRoster(config, transport: transport, logger: logger)
-            let receivers = try makeReceivers(config, transport: transport)
+            let setups = SetupSource(try makeSetup(config, transport: transport, logger: logger, environment: environment))
+            let setup = setups.current
             let runtime = DaemonRuntime()
-            runtime.setJudgeSeries(roster)
-            let reader = try makeReader(config, store: store, judges: roster.routing, logger: logger)
+            var stage = StageClock()
+            let reader = SpoolReader(settings: .init(config.spool), store: store, classifier: SpoolIngestService.classifier(config, raised: [:]),
+                                     checks: setup.checks, judges: setup.roster.routing, onEvent: { $0.log(to: logger) })
             while true {
                 let poll = try reader.poll()
                 summary.spool.bytesRead += poll.bytesRead
                 summary.spool.counts += poll.counts
                 if poll.caughtUp, poll.bytesRead == 0 { break }
             }
-            summary.spoolSeconds = Date().timeIntervalSince(startedAt)
-            if roster.members.contains(where: { $0.client != nil }) {
-                let judgingStarted = Date()
-                let service = JudgeService(store: store, roster: roster, runtime: runtime, logger: logger)
-                summary.judges = await service.drain(timeout: judgeTimeout)
-                summary.judgeSeconds = Date().timeIntervalSince(judgingStarted)
-                summary.judgeTimeout = judgeTimeout
-            } else if let reason = roster.members.first?.unavailable {
+            summary.spoolStage = stage.lap()
+            if setup.roster.members.contains(where: { $0.client != nil }) {
+                summary.judges = await JudgeService(store: store, setups: setups, runtime: runtime, logger: logger).drain(timeout: timeouts.judges)
+                summary.judgeTimeout = timeouts.judges
+            } else if let reason = setup.roster.members.first?.unavailable {
                 summary.judgeNote = "judges skipped: \(reason)"
             } else {
                 summary.judgeNote = "no judges in \(config.judge.dir)"
             }
+            summary.judgeStage = stage.lap()
             // Rules are evaluated on what this run saw, and what they decide is delivered.
-            let detectionStarted = Date()
-            summary.detection = try DetectionService(store: store, config: config, receivers: receivers, runtime: runtime, logger: logger).catchUp()
-            summary.detectionSeconds = Date().timeIntervalSince(detectionStarted)
-            try HealthAlertService(store: store, config: config, receivers: receivers, runtime: runtime, logger: logger).evaluate()
-            if !receivers.isEmpty {
-                let delivery = AlertDeliveryService(store: store, receivers: receivers, config: config.alerts, runtime: runtime, logger: logger)
-                summary.notifications = await delivery.drain(timeout: notifyTimeout)
+            let engine = DetectionEngine(store: store, setup: setup, runtime: runtime, logger: logger)
+            summary.detection = try engine.catchUp(deadline: Date() + timeouts.detection)
+            summary.detectionTimeout = timeouts.detection
+            summary.detectionStage = stage.lap()
+            try HealthAlertService(store: store, setups: setups, runtime: runtime, logger: logger).evaluate()
+            if !setup.receivers.isEmpty {
+                let delivery = AlertDeliveryService(store: store, setups: setups, runtime: runtime, logger: logger)
+                summary.notifications = await delivery.drain(timeout: timeouts.notifications)
             }
+            summary.notificationStage = stage.lap()
             summary.firingAlerts = try store.firingAlertCount()
         } catch {
             try? await transport.shutdown()
@@ -185,5 +207,24 @@ public enum Daemon {
         }
         try? await transport.shutdown()
         return summary
+    }
+}
+
+/// Wall and CPU time between laps, for the `--once` stages.
+struct StageClock {
+    private var wall = Date()
+    private var cpu = StageClock.processCPUSeconds()
+
+    mutating func lap() -> Daemon.OnceSummary.Stage {
+        let (nowWall, nowCPU) = (Date(), Self.processCPUSeconds())
+        defer { (wall, cpu) = (nowWall, nowCPU) }
+        return .init(seconds: nowWall.timeIntervalSince(wall), cpuSeconds: nowCPU - cpu)
+    }
+
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 }

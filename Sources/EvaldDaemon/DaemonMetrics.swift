@@ -36,6 +36,10 @@ public final class DaemonMetrics: Sendable {
     let detectionSuspect: Gauge
     let regressionsOpen: Gauge
     let driftWatching: Gauge
+    let detectionLag: Gauge
+    let detectionDesigns: Counter
+    let detectionDesignSeconds: Counter
+    let detectionEvaluations: Counter
 
     public init() {
         let registry = PrometheusCollectorRegistry()
@@ -75,6 +79,10 @@ public final class DaemonMetrics: Sendable {
         detectionSuspect = gauge("detection_suspect_series", "", "Series past half their threshold (their routes sampled at boost_rate).")
         regressionsOpen = gauge("detection_regressions_open", "", "Series with a regression alert open.")
         driftWatching = gauge("drift_switches_watching", "", "Provider version switches whose drift test is still running.")
+        detectionLag = gauge("detection_lag", "seconds", "How long the oldest evaluation detection has not fed yet has been committed (0: caught up).")
+        detectionDesigns = counter("detection_designs", "Detector designs made (threshold searches for a series' CUSUM).")
+        detectionDesignSeconds = counter("detection_design_seconds", "Seconds spent designing detectors.")
+        detectionEvaluations = counter("detection_evaluations", "Evaluations fed to the detectors.")
     }
 
     func recordPoll(_ counts: IngestCounts, checkFailures failed: Int, at now: Date) {
@@ -97,7 +105,17 @@ public final class DaemonMetrics: Sendable {
             detectionSuspect.set(Double(status.detection.suspect))
             regressionsOpen.set(Double(status.detection.regressionsOpen))
             driftWatching.set(Double(status.detection.driftWatching))
+            detectionLag.set(status.detection.lagSeconds)
         }
         return registry.emitToString()
+    }
+
+    /// What a detection round did, for the counters.
+    func recordDetection(_ summary: DetectionEngine.RoundSummary) {
+        detectionEvaluations.increment(by: Int64(summary.evaluations))
+        if summary.designs > 0 {
+            detectionDesigns.increment(by: Int64(summary.designs))
+            detectionDesignSeconds.increment(by: summary.designSeconds)
+        }
     }
 }

@@ -16,7 +16,9 @@ public enum HTTPEndpoints {
         return (host.isEmpty ? "0.0.0.0" : host, port)
     }
 
-    public static func makeApplication(config: EvaldConfig, metrics: DaemonMetrics, runtime: DaemonRuntime, logger: Logger) -> (any Service)? {
+    public static func makeApplication(setups: SetupSource, metrics: DaemonMetrics, runtime: DaemonRuntime, logger: Logger) -> (any Service)? {
+        // The listener is bound once: a reload that changes http.listen needs a restart.
+        let config = setups.current.config
         guard let listen = config.http.listen, let (host, port) = address(listen) else { return nil }
         let router = Router()
         let stallLimit = max(30, 3 * config.spool.pollInterval)
@@ -25,13 +27,15 @@ public enum HTTPEndpoints {
             let healthy = idle < stallLimit
             return text(healthy ? "ok\n" : "stalled: the spool loop has made no progress for \(Int(idle)) s\n", status: healthy ? .ok : .serviceUnavailable)
         }
+        // The reports read SQLite and the spool directory: built on the blocking executor, so a
+        // scrape never holds a cooperative thread (and /healthz never waits behind one).
         router.get("/metrics") { _, _ -> Response in
-            let status = try? StatusReport.gather(config: config)
+            let status = await BlockingExecutor.shared.run { try? StatusReport.gather(config: setups.current.config) }
             return text(metrics.render(status: status), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         router.get("/api/v1/status") { _, _ -> Response in
             do {
-                let status = try StatusReport.gather(config: config)
+                let status = try await BlockingExecutor.shared.run { try StatusReport.gather(config: setups.current.config) }
                 return text(status.json.serialized(pretty: true) + "\n", contentType: "application/json")
             } catch {
                 return text(#"{"error": "status unavailable"}"# + "\n", status: .internalServerError, contentType: "application/json")

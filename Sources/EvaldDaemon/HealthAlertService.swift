@@ -8,7 +8,7 @@ import ServiceLifecycle
 /// The alerts evald raises about itself (SPEC 8): `JudgeFailing`, `JudgeBudgetExhausted`,
 /// `SpoolStalled`. Every few seconds it compares the conditions with the open alerts of these
 /// names, fires what is new and resolves what has cleared; the outbox does the rest.
-public final class HealthAlertService: Service, @unchecked Sendable {
+public struct HealthAlertService: Service {
     public static let names: Set<String> = ["JudgeFailing", "JudgeBudgetExhausted", "SpoolStalled"]
     /// JudgeFailing: at least this share of judge errors among at least `minVerdicts` verdicts
     /// in the last `window` (or the endpoint's circuit open).
@@ -17,37 +17,34 @@ public final class HealthAlertService: Service, @unchecked Sendable {
     static let window = 900.0
     static let interval = 5.0
 
-    private let store: StateStore
-    private var config: EvaldConfig
-    private var receivers: [any AlertReceiver]
-    private let runtime: DaemonRuntime
-    private let logger: Logger
-    private let now: @Sendable () -> Date
+    let store: StateStore
+    let setups: SetupSource
+    let runtime: DaemonRuntime
+    let logger: Logger
+    let now: @Sendable () -> Date
 
-    public init(store: StateStore, config: EvaldConfig, receivers: [any AlertReceiver], runtime: DaemonRuntime, logger: Logger,
+    public init(store: StateStore, setups: SetupSource, runtime: DaemonRuntime, logger: Logger,
                 now: @escaping @Sendable () -> Date = Date.init) {
         self.store = store
-        self.config = config
-        self.receivers = receivers
+        self.setups = setups
         self.runtime = runtime
         self.logger = logger
         self.now = now
     }
 
     public func run() async throws {
-        await runPeriodically(every: Self.interval, runtime: runtime, logger: logger, failure: "alerts.health_check_failed",
-                              apply: { setup in
-                                  self.config = setup.config
-                                  self.receivers = setup.receivers
-                              },
-                              round: { try self.evaluate() })
+        let service = self
+        await runPeriodically(every: Self.interval, setups: setups, logger: logger, failure: "alerts.health_check_failed",
+                              makeState: { _ in () }, round: { _ in try service.evaluate(); return false })
     }
 
     /// One round: fire the conditions that hold and have no open alert, resolve open alerts
     /// whose condition is gone.
     public func evaluate() throws {
+        let setup = setups.current
+        let builder = AlertBuilder(config: setup.config, receivers: setup.receivers)
         let at = now()
-        let wanted = Dictionary(try conditions(at: at).map { ($0.fingerprint, $0) }, uniquingKeysWith: { a, _ in a })
+        let wanted = Dictionary(try conditions(at: at, config: setup.config, builder: builder).map { ($0.fingerprint, $0) }, uniquingKeysWith: { a, _ in a })
         let open = try store.alerts(includeResolved: false).filter { Self.names.contains($0.name) }
         for alert in open where wanted[alert.fingerprint] == nil {
             try store.resolveAlert(id: alert.id, receivers: builder.receiverNames(alert.severity), at: at)
@@ -63,31 +60,28 @@ public final class HealthAlertService: Service, @unchecked Sendable {
         }
     }
 
-    private var builder: AlertBuilder { AlertBuilder(config: config, receivers: receivers) }
-
-    func conditions(at: Date) throws -> [AlertFiring] {
+    func conditions(at: Date, config: EvaldConfig, builder: AlertBuilder) throws -> [AlertFiring] {
         var firing: [AlertFiring] = []
         let outcomes = try store.judgeOutcomesByJudge(since: at - Self.window)
-        for state in runtime.currentJudgeStates {
-            let reason = state.reason ?? ""
-            let counts = outcomes[state.judgeName] ?? (0, 0)
+        for health in runtime.currentJudgeStates {
+            let counts = outcomes[health.judgeName] ?? (0, 0)
             let rate = counts.judged > 0 ? Double(counts.errors) / Double(counts.judged) : 0
             // Half-open counts too: the endpoint is not known to be back until a call succeeds,
             // and resolving in between would flap the alert at every trial.
-            let circuitOpen = reason.hasPrefix("circuit open") || reason.hasPrefix("circuit half-open")
+            let circuitOpen = health.state.circuitNotClosed
             if circuitOpen || (counts.judged >= Self.minVerdicts && rate >= Self.errorRateThreshold) {
-                let examples = try store.recentJudgeErrorEvaluations(judgeName: state.judgeName, since: at - Self.window, limit: 5)
-                let why = circuitOpen ? reason : String(format: "%.0f%% of its last %d verdicts are judge errors", 100 * rate, counts.judged)
+                let examples = try store.recentJudgeErrorEvaluations(judgeName: health.judgeName, since: at - Self.window, limit: 5)
+                let why = circuitOpen ? (health.state.reason ?? "circuit open")
+                    : String(format: "%.0f%% of its last %d verdicts are judge errors", 100 * rate, counts.judged)
                 firing.append(builder.firing("JudgeFailing", .warning,
-                                   labels: ["metric": "judge:\(state.judgeName)", "endpoint": state.endpoint ?? ""],
-                                   summary: "Judge \(state.judgeName) is failing: \(why)",
-                                   description: "judge \(state.identity) on endpoint \(state.endpoint ?? "-"): \(counts.errors) judge errors in \(counts.judged) verdicts over the last \(Int(Self.window / 60)) min (threshold \(Int(Self.errorRateThreshold * 100))% of at least \(Self.minVerdicts)); circuit \(circuitOpen ? "open" : "closed"). Scores are delayed, none is lost: traces wait in the judge queue.",
+                                   labels: ["metric": "judge:\(health.judgeName)", "endpoint": health.endpoint ?? ""],
+                                   summary: "Judge \(health.judgeName) is failing: \(why)",
+                                   description: "judge \(health.identity) on endpoint \(health.endpoint ?? "-"): \(counts.errors) judge errors in \(counts.judged) verdicts over the last \(Int(Self.window / 60)) min (threshold \(Int(Self.errorRateThreshold * 100))% of at least \(Self.minVerdicts)); circuit \(circuitOpen ? "open" : "closed"). Scores are delayed, none is lost: traces wait in the judge queue.",
                                    numbers: ["judged": Double(counts.judged), "errors": Double(counts.errors), "error_rate": rate,
                                              "threshold": Self.errorRateThreshold, "circuit_open": circuitOpen ? 1 : 0],
                                    examples: examples))
             }
-            if state.state == "paused", reason.hasPrefix("budget spent"), let endpoint = state.endpoint {
-                let budget = config.endpoints[endpoint]?.dailyTokenBudget ?? 0
+            if case .paused(.budgetSpent(let endpoint, let budget)) = health.state {
                 let used = try store.tokensUsed(endpoint: endpoint, on: at)
                 firing.append(builder.firing("JudgeBudgetExhausted", .warning, labels: ["endpoint": endpoint],
                                    summary: "Judging is paused: endpoint \(endpoint) spent its daily token budget",

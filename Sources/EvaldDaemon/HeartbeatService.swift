@@ -19,17 +19,19 @@ public struct HeartbeatService: Service {
     public func run() async throws {
         let pid = ProcessInfo.processInfo.processIdentifier
         let host = ProcessInfo.processInfo.hostName
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try store.recordHeartbeat(pid: pid, hostname: host, startedAt: startedAt, at: Date(), version: EvaldVersion.current)
-                } catch {
-                    logger.error("heartbeat.write_failed", metadata: ["error": "\(error)"])
+        await BlockingExecutor.shared.run {
+            await cancelWhenGracefulShutdown {
+                while !Task.isCancelled {
+                    do {
+                        try store.recordHeartbeat(pid: pid, hostname: host, startedAt: startedAt, at: Date(), version: EvaldVersion.current)
+                    } catch {
+                        logger.error("heartbeat.write_failed", metadata: ["error": "\(error)"])
+                    }
+                    do { try await Task.sleep(for: .seconds(Self.interval)) } catch { break }
                 }
-                do { try await Task.sleep(for: .seconds(Self.interval)) } catch { break }
             }
+            try? store.recordStop(pid: pid, at: Date())
         }
-        try? store.recordStop(pid: pid, at: Date())
     }
 }
 

@@ -4,12 +4,13 @@ import EvaldJudge
 import EvaldStore
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import ServiceLifecycle
 
 /// The judge workers: take due judgements from the durable queue, call the judge, commit the
 /// verdict. The queue row leaves the database only in the transaction that stores the verdict,
 /// so a crash or a stop at any moment loses no trace and scores none twice.
-public final class JudgeService: Service, @unchecked Sendable {
+public struct JudgeService: Service {
     /// How a `--once` drain ended.
     public struct DrainSummary: Sendable, Equatable {
         public var judged = 0
@@ -21,7 +22,7 @@ public final class JudgeService: Service, @unchecked Sendable {
         public var blockedReason: String?
     }
 
-    private enum Attempt: Sendable {
+    enum Attempt: Sendable {
         case committed(isError: Bool)
         case deferred
         case cancelled
@@ -34,43 +35,38 @@ public final class JudgeService: Service, @unchecked Sendable {
         case done(JudgementKey, Attempt)
     }
 
-    private let store: StateStore
-    private var roster: JudgeRoster
-    private let runtime: DaemonRuntime
-    private let logger: Logger
-    private let now: @Sendable () -> Date
-    private let detector = PIIDetector()
-    private var lastStates: [String: JudgeStateRecord] = [:]
-    private var lastHousekeeping = Date.distantPast
-    /// Judgements whose verdict or deferral could not be written (a full disk, a locked
-    /// database): held back in memory so the loop does not pay for the same call again at once.
-    private var heldBack: [JudgementKey: Date] = [:]
-    /// Verdicts paid for but not yet written; written again once a second, their judgements held back meanwhile.
-    private var unwritten: [JudgementKey: JudgeVerdictRecord] = [:]
+    let store: StateStore
+    let setups: SetupSource
+    let runtime: DaemonRuntime
+    let logger: Logger
+    let now: @Sendable () -> Date
+    let detector = PIIDetector()
     static let heldBackFor = 60.0
     static let tickInterval = 0.5
 
     /// A new process starts with closed circuits, so judgements put off by the last one's
     /// backoff are due again at once: an operator who fixed the endpoint and restarted sees scores.
-    public init(store: StateStore, roster: JudgeRoster, runtime: DaemonRuntime, logger: Logger, now: @escaping @Sendable () -> Date = Date.init) {
+    public init(store: StateStore, setups: SetupSource, runtime: DaemonRuntime, logger: Logger, now: @escaping @Sendable () -> Date = Date.init) {
         do { try store.makeDeferredJudgementsDue() } catch {
             logger.error("judge.queue_reset_failed", metadata: ["error": "\(error)"])
         }
         self.store = store
-        self.roster = roster
+        self.setups = setups
         self.runtime = runtime
         self.logger = logger
         self.now = now
     }
 
     public func run() async throws {
-        let stop = LockedValue(false)
+        let stop = NIOLockedValueBox(false)
         // On SIGTERM: stop taking new work and let calls in flight finish; the group cancels
         // what is left after shutdown_grace, and those judgements simply stay queued.
-        _ = await withGracefulShutdownHandler {
-            await self.dispatch(stopWhenIdle: false, deadline: nil, shouldStop: { stop.withLock { $0 } })
-        } onGracefulShutdown: {
-            stop.withLock { $0 = true }
+        _ = await BlockingExecutor.shared.run {
+            await withGracefulShutdownHandler {
+                await self.dispatch(stopWhenIdle: false, deadline: nil, shouldStop: { stop.withLockedValue { $0 } })
+            } onGracefulShutdown: {
+                stop.withLockedValue { $0 = true }
+            }
         }
         logger.info("judge.workers_stopped")
     }
@@ -78,19 +74,44 @@ public final class JudgeService: Service, @unchecked Sendable {
     /// `evald run --once`: judges what is queued, returning when the queue is empty, nothing
     /// more can run, or `timeout` has passed (the rest stays queued).
     public func drain(timeout: Double) async -> DrainSummary {
-        await dispatch(stopWhenIdle: true, deadline: now() + timeout, shouldStop: { false })
+        await BlockingExecutor.shared.run {
+            await dispatch(stopWhenIdle: true, deadline: now() + timeout, shouldStop: { false })
+        }
+    }
+
+    /// The dispatch loop's own state: the judges in force and what this process remembers
+    /// between rounds. Owned by the loop alone; the calls it starts get only values.
+    final class Workers {
+        var roster: JudgeRoster
+        var rosterVersion: Int
+        var lastStates: [String: JudgeHealth] = [:]
+        var lastHousekeeping = Date.distantPast
+        /// Judgements whose verdict or deferral could not be written (a full disk, a locked
+        /// database): held back in memory so the loop does not pay for the same call again at once.
+        var heldBack: [JudgementKey: Date] = [:]
+        /// Verdicts paid for but not yet written; written again once a second, their judgements held back meanwhile.
+        var unwritten: [JudgementKey: JudgeVerdictRecord] = [:]
+
+        init(_ setup: DaemonSetup) {
+            roster = setup.roster
+            rosterVersion = setup.version
+        }
     }
 
     private func dispatch(stopWhenIdle: Bool, deadline: Date?, shouldStop: @escaping @Sendable () -> Bool) async -> DrainSummary {
-        await withTaskGroup(of: Event.self) { group in
+        let workers = Workers(setups.current)
+        return await withTaskGroup(of: Event.self) { group in
             var summary = DrainSummary()
             var inFlight: [JudgementKey: String] = [:]
             var tickerRunning = false
             while true {
-                if let reloaded = runtime.takeJudgeReload() {
-                    roster = reloaded
-                    lastHousekeeping = .distantPast
+                let setup = setups.current
+                if setup.version != workers.rosterVersion {
+                    workers.roster = setup.roster
+                    workers.rosterVersion = setup.version
+                    workers.lastHousekeeping = .distantPast
                 }
+                let roster = workers.roster
                 let timedOut = deadline.map { now() >= $0 } ?? false
                 let stopping = shouldStop() || Task.isCancelled || timedOut
                 if timedOut, !summary.timedOut {
@@ -102,7 +123,7 @@ public final class JudgeService: Service, @unchecked Sendable {
                 if stopping {
                     if inFlight.isEmpty { break }
                 } else {
-                    let runnable = housekeeping()
+                    let runnable = housekeeping(workers)
                     var free: [String: Int] = [:]
                     for member in runnable {
                         guard let endpoint = member.endpointName else { continue }
@@ -112,7 +133,8 @@ public final class JudgeService: Service, @unchecked Sendable {
                     let capacity = free.values.reduce(0) { $0 + max(0, $1) }
                     var due: [PendingJudgement] = []
                     do {
-                        due = try store.dueJudgements(limit: capacity, now: now(), judges: names, excluding: Set(inFlight.keys).union(heldBackKeys()))
+                        due = try store.dueJudgements(limit: capacity, now: now(), judges: names,
+                                                      excluding: Set(inFlight.keys).union(heldBackKeys(workers)))
                     } catch {
                         logger.error("judge.queue_read_failed", metadata: ["error": "\(error)"])
                     }
@@ -131,7 +153,7 @@ public final class JudgeService: Service, @unchecked Sendable {
                         // Done when nothing a runnable judge could take is left; what waits for a
                         // paused or unavailable judge stays queued for the daemon.
                         if !waiting.keys.contains(where: runnableNames.contains) {
-                            if summary.stillQueued > 0 { summary.blockedReason = blockedReason() }
+                            if summary.stillQueued > 0 { summary.blockedReason = blockedReason(workers) }
                             break
                         }
                     }
@@ -156,8 +178,8 @@ public final class JudgeService: Service, @unchecked Sendable {
                         if isError { summary.errors += 1 }
                     case .deferred: summary.deferred += 1
                     case .failedToStore(let verdict):
-                        heldBack[key] = now() + Self.heldBackFor
-                        if let verdict { unwritten[key] = verdict }
+                        workers.heldBack[key] = now() + Self.heldBackFor
+                        if let verdict { workers.unwritten[key] = verdict }
                     case .cancelled: break
                     }
                 }
@@ -169,30 +191,31 @@ public final class JudgeService: Service, @unchecked Sendable {
         }
     }
 
-    private func heldBackKeys() -> Set<JudgementKey> {
+    private func heldBackKeys(_ workers: Workers) -> Set<JudgementKey> {
         let at = now()
-        heldBack = heldBack.filter { $0.value > at }
-        return Set(heldBack.keys).union(unwritten.keys)
+        workers.heldBack = workers.heldBack.filter { $0.value > at }
+        return Set(workers.heldBack.keys).union(workers.unwritten.keys)
     }
 
-    private func writeUnwrittenVerdicts() {
-        for (key, verdict) in unwritten {
+    private func writeUnwrittenVerdicts(_ workers: Workers) {
+        for (key, verdict) in workers.unwritten {
             guard (try? store.commitJudgement(verdict)) != nil else { return }
-            unwritten[key] = nil
-            heldBack[key] = nil
+            workers.unwritten[key] = nil
+            workers.heldBack[key] = nil
         }
     }
 
     /// Once a second at most: drops stale judgements, records each judge's state for
     /// `evald status`, updates the queue gauge. Returns the judges that may run now.
-    private func housekeeping() -> [JudgeRoster.Member] {
+    private func housekeeping(_ workers: Workers) -> [JudgeRoster.Member] {
         let at = now()
+        let roster = workers.roster
         let states = roster.members.map { state(of: $0, at: at) }
         do {
-            try recordChanges(states)
-            if at.timeIntervalSince(lastHousekeeping) >= 1 {
-                lastHousekeeping = at
-                writeUnwrittenVerdicts()
+            try recordChanges(states, workers)
+            if at.timeIntervalSince(workers.lastHousekeeping) >= 1 {
+                workers.lastHousekeeping = at
+                writeUnwrittenVerdicts(workers)
                 let dropped = try store.dropStaleJudgements(queuedBefore: at - roster.maxQueueAge)
                 if dropped > 0 {
                     logger.warning("judge.queue_dropped_stale", metadata: ["judge.dropped": "\(dropped)", "judge.max_queue_age_s": "\(Int(roster.maxQueueAge))"])
@@ -207,54 +230,55 @@ public final class JudgeService: Service, @unchecked Sendable {
         } catch {
             logger.error("judge.housekeeping_failed", metadata: ["error": "\(error)"])
         }
-        return zip(roster.members, states).filter { $0.1.state == "running" }.map(\.0)
+        return zip(roster.members, states).filter { $0.1.state.isRunnable }.map(\.0)
     }
 
     /// Logs and stores a judge's state when it changes (paused, resumed), for status and alerting.
-    private func recordChanges(_ states: [JudgeStateRecord]) throws {
-        var changed = lastStates.count != states.count
+    private func recordChanges(_ states: [JudgeHealth], _ workers: Workers) throws {
+        var changed = workers.lastStates.count != states.count
         for new in states {
-            let old = lastStates[new.judgeName]
-            guard old?.state != new.state || old?.reason != new.reason || old?.identity != new.identity else { continue }
+            let old = workers.lastStates[new.judgeName]
+            guard old?.state != new.state || old?.identity != new.identity else { continue }
             changed = true
-            logger.log(level: new.state == "running" ? .info : .warning, "judge.state",
-                       metadata: ["judge": "\(new.identity)", "judge.state": "\(new.state)", "reason": "\(new.reason ?? "")"])
+            logger.log(level: new.state.isRunnable ? .info : .warning, "judge.state",
+                       metadata: ["judge": "\(new.identity)", "judge.state": "\(new.state.name)", "reason": "\(new.state.reason ?? "")"])
         }
         guard changed else { return }
-        lastStates = Dictionary(states.map { ($0.judgeName, $0) }, uniquingKeysWith: { a, _ in a })
-        try store.recordJudgeStates(states)
+        workers.lastStates = Dictionary(states.map { ($0.judgeName, $0) }, uniquingKeysWith: { a, _ in a })
+        try store.recordJudgeStates(states.map {
+            JudgeStateRecord(judgeName: $0.judgeName, identity: $0.identity, endpoint: $0.endpoint, state: $0.state.name,
+                             reason: $0.state.reason, updatedAt: $0.updatedAt)
+        })
         runtime.setJudgeStates(states)
     }
 
-    private func state(of member: JudgeRoster.Member, at: Date) -> JudgeStateRecord {
-        var record = JudgeStateRecord(judgeName: member.rubric.name, identity: member.rubric.identity, endpoint: member.endpointName,
-                                      state: "running", reason: nil, updatedAt: at)
+    private func state(of member: JudgeRoster.Member, at: Date) -> JudgeHealth {
+        var health = JudgeHealth(judgeName: member.rubric.name, identity: member.rubric.identity, endpoint: member.endpointName,
+                                 state: .running, updatedAt: at)
         guard let client = member.client, let endpoint = member.endpointName else {
-            record.state = "skipped"
-            record.reason = member.unavailable
-            return record
+            health.state = .skipped(reason: member.unavailable ?? "the judge cannot run under this configuration")
+            return health
         }
         switch client.circuit {
         case .open(let until):
-            record.state = "paused"
-            record.reason = "circuit open: endpoint \(endpoint) failed repeatedly; next try at \(RFC3339.format(until, fractional: false))"
-            return record
+            health.state = .paused(.circuitOpen(endpoint: endpoint, until: until))
+            return health
         case .halfOpen:
             // Runnable (the trial call must go out), but not yet known to be healthy: JudgeFailing
             // stays. The budget below still applies.
-            record.reason = "circuit half-open: the next call decides whether endpoint \(endpoint) is back"
+            health.state = .trial(endpoint: endpoint)
         case .closed:
             break
         }
         if let budget = member.dailyTokenBudget, let used = try? store.tokensUsed(endpoint: endpoint, on: at), used >= Int64(budget) {
-            record.state = "paused"
-            record.reason = "budget spent: endpoint \(endpoint) spent its daily_token_budget of \(budget) tokens; judging resumes at 00:00 UTC"
+            health.state = .paused(.budgetSpent(endpoint: endpoint, dailyTokenBudget: budget))
         }
-        return record
+        return health
     }
 
-    private func blockedReason() -> String? {
-        let reasons = lastStates.values.sorted { $0.judgeName < $1.judgeName }.compactMap { $0.state == "running" ? nil : "\($0.judgeName): \($0.reason ?? $0.state)" }
+    private func blockedReason(_ workers: Workers) -> String? {
+        let reasons = workers.lastStates.values.sorted { $0.judgeName < $1.judgeName }
+            .compactMap { $0.state.isRunnable ? nil : "\($0.judgeName): \($0.state.reason ?? $0.state.name)" }
         return reasons.isEmpty ? nil : reasons.joined(separator: "; ")
     }
 

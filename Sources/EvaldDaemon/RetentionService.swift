@@ -35,6 +35,10 @@ public struct RetentionService: Service {
     }
 
     public func run() async throws {
+        await BlockingExecutor.shared.run { await loop() }
+    }
+
+    private func loop() async {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {

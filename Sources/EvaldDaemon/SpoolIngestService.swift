@@ -5,80 +5,89 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// The loop that polls the spool every `spool.poll_interval` and commits what it reads.
-public final class SpoolIngestService: Service, @unchecked Sendable {
-    private let reader: SpoolReader
-    private var pollInterval: Double
-    private let logger: Logger
-    private let runtime: DaemonRuntime
-    private var config: EvaldConfig
-    private var raisedVersion = 0
-    private var raised: [String: Double] = [:]
+/// The loop that polls the spool every `spool.poll_interval` and commits what it reads. The
+/// reader, and with it every file read and every commit, lives on the blocking executor.
+public struct SpoolIngestService: Service {
+    let store: StateStore
+    let setups: SetupSource
+    let runtime: DaemonRuntime
+    let logger: Logger
 
-    public init(reader: SpoolReader, config: EvaldConfig, logger: Logger, runtime: DaemonRuntime = DaemonRuntime()) {
-        self.reader = reader
-        self.config = config
-        self.pollInterval = config.spool.pollInterval
-        self.logger = logger
+    public init(store: StateStore, setups: SetupSource, runtime: DaemonRuntime, logger: Logger) {
+        self.store = store
+        self.setups = setups
         self.runtime = runtime
+        self.logger = logger
     }
 
-    private func classifier() -> LineClassifier {
+    static func classifier(_ config: EvaldConfig, raised: [String: Double]) -> LineClassifier {
         LineClassifier(sampler: config.sampling.makeSampler().raising(raised), validatesEveryLine: config.spool.validate == .all)
     }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            var consecutiveFailures = 0
-            while !Task.isCancelled {
-                if let reload = self.runtime.takeReload() {
-                    // Applied here, between polls, because only this task touches the reader.
-                    self.config = reload.config
-                    self.reader.update(settings: .init(reload.config.spool), classifier: self.classifier(),
-                                       checks: reload.checks, judges: reload.judges)
-                    self.pollInterval = reload.config.spool.pollInterval
-                }
-                if let (version, rates) = self.runtime.raisedRates(newerThan: self.raisedVersion) {
-                    self.raisedVersion = version
-                    self.raised = rates
-                    self.reader.update(classifier: self.classifier())
-                    self.logger.info("sampling.rates_raised", metadata: [
-                        "routes": "\(rates.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
-                    ])
-                }
-                do {
-                    // A long catch-up gives the other services (heartbeat) a turn twice a second.
-                    let deadline = Date() + 0.5
-                    let summary = try self.reader.poll(shouldStop: { Task.isCancelled || Date() > deadline })
-                    consecutiveFailures = 0
-                    self.runtime.markProgress(summary.counts, pendingBytes: summary.pendingBytes)
-                    if summary.bytesRead > 0 {
-                        self.logger.debug("spool.poll", metadata: [
-                            "spool.bytes": "\(summary.bytesRead)", "spool.lines": "\(summary.counts.linesRead)",
-                            "spool.sampled": "\(summary.counts.sampled)", "spool.malformed": "\(summary.counts.malformed)",
-                        ])
-                    }
-                    // More is waiting (a batch limit or a stop request ended the poll): go on at once.
-                    if !summary.caughtUp { await Task.yield(); continue }
-                } catch {
-                    consecutiveFailures += 1
-                    self.runtime.countPollFailure()
-                    self.logger.error("spool.poll_failed", metadata: ["error": "\(error)", "failures": "\(consecutiveFailures)"])
-                }
-                // Back off on repeated failures (a full disk, a locked database) up to 30 s.
-                let delay = consecutiveFailures == 0 ? self.pollInterval : min(30, self.pollInterval * pow(2, Double(consecutiveFailures)))
-                // Sleep in slices of at most a second, each a sign of life for the watchdog,
-                // so a long poll_interval is not mistaken for a stuck loop.
-                var remaining = delay
-                while remaining > 0, !Task.isCancelled {
-                    let slice = min(remaining, 1)
-                    do { try await Task.sleep(for: .seconds(slice)) } catch { break }
-                    remaining -= slice
-                    if consecutiveFailures == 0 { self.runtime.markProgress(IngestCounts()) }
-                }
-            }
+        await BlockingExecutor.shared.run {
+            await cancelWhenGracefulShutdown { await self.loop() }
         }
         logger.info("spool.reader_stopped")
+    }
+
+    private func loop() async {
+        var setup = setups.current
+        var raisedVersion = 0
+        var raised: [String: Double] = [:]
+        let logger = self.logger
+        let reader = SpoolReader(settings: .init(setup.config.spool), store: store,
+                                 classifier: Self.classifier(setup.config, raised: raised),
+                                 checks: setup.checks, judges: setup.roster.routing, onEvent: { $0.log(to: logger) })
+        var consecutiveFailures = 0
+        while !Task.isCancelled {
+            let latest = setups.current
+            if latest.version != setup.version {
+                setup = latest
+                reader.update(settings: .init(setup.config.spool), classifier: Self.classifier(setup.config, raised: raised),
+                              checks: setup.checks, judges: setup.roster.routing)
+            }
+            if let (version, rates) = runtime.raisedRates(newerThan: raisedVersion) {
+                raisedVersion = version
+                raised = rates
+                reader.update(classifier: Self.classifier(setup.config, raised: raised))
+                logger.info("sampling.rates_raised", metadata: [
+                    "routes": "\(rates.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
+                ])
+            }
+            do {
+                // A long catch-up commits and reports progress (the watchdog's proof of life)
+                // at least twice a second.
+                let deadline = Date() + 0.5
+                let summary = try reader.poll(shouldStop: { Task.isCancelled || Date() > deadline })
+                consecutiveFailures = 0
+                runtime.markProgress(summary.counts, pendingBytes: summary.pendingBytes)
+                if summary.bytesRead > 0 {
+                    logger.debug("spool.poll", metadata: [
+                        "spool.bytes": "\(summary.bytesRead)", "spool.lines": "\(summary.counts.linesRead)",
+                        "spool.sampled": "\(summary.counts.sampled)", "spool.malformed": "\(summary.counts.malformed)",
+                    ])
+                }
+                // More is waiting (a batch limit or a stop request ended the poll): go on at once.
+                if !summary.caughtUp { await Task.yield(); continue }
+            } catch {
+                consecutiveFailures += 1
+                runtime.countPollFailure()
+                logger.error("spool.poll_failed", metadata: ["error": "\(error)", "failures": "\(consecutiveFailures)"])
+            }
+            // Back off on repeated failures (a full disk, a locked database) up to 30 s.
+            let pollInterval = setup.config.spool.pollInterval
+            let delay = consecutiveFailures == 0 ? pollInterval : min(30, pollInterval * pow(2, Double(consecutiveFailures)))
+            // Sleep in slices of at most a second, each a sign of life for the watchdog,
+            // so a long poll_interval is not mistaken for a stuck loop.
+            var remaining = delay
+            while remaining > 0, !Task.isCancelled {
+                let slice = min(remaining, 1)
+                do { try await Task.sleep(for: .seconds(slice)) } catch { break }
+                remaining -= slice
+                if consecutiveFailures == 0 { runtime.markProgress(IngestCounts()) }
+            }
+        }
     }
 }
 

@@ -45,6 +45,8 @@ public struct StatusReport: Sendable {
         public var drifted = 0
         /// Routes sampled above their configured rate (boost or low-traffic floor).
         public var raisedRates: [String: Double] = [:]
+        /// How long the oldest evaluation detection has not fed yet has waited (0: caught up).
+        public var lagSeconds = 0.0
     }
 
     public struct CanaryStatus: Sendable {
@@ -96,9 +98,8 @@ public struct StatusReport: Sendable {
             detection.driftWatching += watch.switches.count { $0.state == .watching && !$0.superseded }
             detection.drifted += watch.switches.count { $0.state == .drift && !$0.superseded }
         }
-        if let raised = try store?.detectionStates(kind: "sampling")["raised"], case .object(let pairs)? = try? JSONParser.parse(raised) {
-            for (route, value) in pairs { if case .double(let rate) = value { detection.raisedRates[route] = rate } else if case .int(let rate) = value { detection.raisedRates[route] = Double(rate) } }
-        }
+        detection.raisedRates = try store?.raisedSamplingRates() ?? [:]
+        detection.lagSeconds = try store?.detectionLag(now: now) ?? 0
         let canary = try config.golden.canary.map { CanaryStatus(set: $0.set, every: $0.every, last: try store?.canaryRuns(set: $0.set, limit: 1).first) }
         return StatusReport(
             databasePath: config.databasePath, databaseExists: store != nil, daemon: daemon,
@@ -143,6 +144,7 @@ public struct StatusReport: Sendable {
                 ("version_watches", .int(Int64(detection.versionWatches))),
                 ("drift_watching", .int(Int64(detection.driftWatching))),
                 ("drifted", .int(Int64(detection.drifted))),
+                ("lag_seconds", .double(detection.lagSeconds)),
             ])),
             ("canary", canary.map { canary in
                 .object([
@@ -174,7 +176,7 @@ public struct StatusReport: Sendable {
         lines.append("sampling:  rate \(samplingRate), shard \(shard): \(counter("sampled")) sampled\(rate)")
         lines += judge.textLines
         let raised = detection.raisedRates.sorted { $0.key < $1.key }.map { "\($0.key) at \($0.value)" }
-        lines.append("detection: \(detection.series) series, \(detection.armed) armed (baseline of detection.baseline_min_samples reached), \(detection.suspect) suspect, \(detection.regressionsOpen) regressions open; \(detection.versionWatches) provider version watches, \(detection.driftWatching) watching a switch, \(detection.drifted) drifted (evald drift)"
+        lines.append("detection: \(detection.series) series, \(detection.armed) armed (baseline of detection.baseline_min_samples reached), \(detection.suspect) suspect, \(detection.regressionsOpen) regressions open; \(detection.versionWatches) provider version watches, \(detection.driftWatching) watching a switch, \(detection.drifted) drifted (evald drift); \(Self.lag(detection.lagSeconds))"
                      + (raised.isEmpty ? "" : "; sampling raised: " + raised.joined(separator: ", ")))
         if let canary {
             if let last = canary.last {
@@ -187,5 +189,9 @@ public struct StatusReport: Sendable {
         lines.append("alerts:    \(firingAlerts) firing" + (firingAlerts > 0 ? " (evald alerts)" : "") + (pendingNotifications > 0 ? ", \(pendingNotifications) notifications waiting to be sent" : ""))
         lines.append("database:  \(databasePath)")
         return lines.joined(separator: "\n")
+    }
+
+    static func lag(_ seconds: Double) -> String {
+        seconds <= 0 ? "caught up with ingest" : String(format: "%.1f s behind ingest", seconds)
     }
 }

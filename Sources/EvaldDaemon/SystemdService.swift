@@ -48,7 +48,7 @@ public struct SystemdService: Service {
 /// logged and counted, and the running one stays in force (SPEC 11).
 public struct ReloadService: Service {
     let configPath: String
-    let current: EvaldConfig
+    let setups: SetupSource
     let runtime: DaemonRuntime
     let notifier: SystemdNotifier
     let logger: Logger
@@ -57,10 +57,10 @@ public struct ReloadService: Service {
 
     /// `signals` must trap SIGHUP before READY=1 is sent: a reload that arrives before the
     /// handler exists would end the process (SIGHUP's default action).
-    public init(configPath: String, current: EvaldConfig, runtime: DaemonRuntime, notifier: SystemdNotifier, logger: Logger,
+    public init(configPath: String, setups: SetupSource, runtime: DaemonRuntime, notifier: SystemdNotifier, logger: Logger,
                 signals: UnixSignalsSequence, transport: HTTPTransport) {
         self.configPath = configPath
-        self.current = current
+        self.setups = setups
         self.runtime = runtime
         self.notifier = notifier
         self.logger = logger
@@ -71,24 +71,28 @@ public struct ReloadService: Service {
     public func run() async throws {
         for await _ in signals.cancelOnGracefulShutdown() {
             notifier.notify(["RELOADING=1", SystemdNotifier.monotonicMicroseconds(), "STATUS=reloading \(configPath)"])
-            do {
-                let (config, _) = try EvaldConfig.load(path: configPath, environment: ProcessInfo.processInfo.environment)
-                guard config.stateDir == current.stateDir else {
-                    throw ConfigErrors([ConfigProblem(file: configPath, line: nil, key: "state_dir", message: "cannot change on reload; restart evald to move its state")])
-                }
-                let checks = try Daemon.makeCheckPlan(config)
-                let roster = try Daemon.makeJudgeRoster(config, transport: transport, logger: logger)
-                let receivers = try Daemon.makeReceivers(config, transport: transport)
-                // Everything is built before anything is offered: a reload applies whole or not at all.
-                runtime.offer(.init(config: config, checks: checks, judges: roster.routing))
-                runtime.offerJudges(roster)
-                runtime.offerAlertSetup(AlertSetup(config: config, receivers: receivers))
-                logger.info("config.reloaded", metadata: ["config": "\(configPath)"])
-            } catch {
-                runtime.countRefusedReload()
-                logger.error("config.reload_refused", metadata: ["config": "\(configPath)", "error": "\(error)", "action": "the previous configuration stays in force"])
-            }
+            // Reading the files, building judge clients and loading secrets block: off the pool.
+            await BlockingExecutor.shared.run { reload() }
             notifier.notify(["READY=1", "STATUS=\(runtime.statusLine)"])
+        }
+    }
+
+    private func reload() {
+        do {
+            let (config, _) = try EvaldConfig.load(path: configPath, environment: ProcessInfo.processInfo.environment)
+            guard config.stateDir == setups.current.config.stateDir else {
+                throw ConfigErrors([ConfigProblem(file: configPath, line: nil, key: "state_dir", message: "cannot change on reload; restart evald to move its state")])
+            }
+            let checks = try Daemon.makeCheckPlan(config)
+            let roster = try Daemon.makeJudgeRoster(config, transport: transport, logger: logger)
+            let receivers = try Daemon.makeReceivers(config, transport: transport)
+            // Everything is built before it is published: a reload applies whole or not at all.
+            setups.publish(config: config, checks: checks, roster: roster, receivers: receivers)
+            runtime.countReload()
+            logger.info("config.reloaded", metadata: ["config": "\(configPath)"])
+        } catch {
+            runtime.countRefusedReload()
+            logger.error("config.reload_refused", metadata: ["config": "\(configPath)", "error": "\(error)", "action": "the previous configuration stays in force"])
         }
     }
 }

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import EvaldHTTP
 /// A counting semaphore for async code: `acquire` suspends (never blocks a thread) while
 /// no permit is free; a cancelled waiter leaves the queue at once and throws.
@@ -9,14 +10,14 @@ final class AsyncSemaphore: Sendable {
         var nextID: UInt64 = 0
     }
 
-    private let state: LockedValue<State>
+    private let state: NIOLockedValueBox<State>
 
     init(permits: Int) {
-        state = LockedValue(State(permits: max(1, permits)))
+        state = NIOLockedValueBox(State(permits: max(1, permits)))
     }
 
     func acquire() async throws(CancellationError) {
-        let id: UInt64? = state.withLock { state in
+        let id: UInt64? = state.withLockedValue { state in
             if state.permits > 0 {
                 state.permits -= 1
                 return nil
@@ -30,7 +31,7 @@ final class AsyncSemaphore: Sendable {
                 try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                     // Under the lock, so a cancellation either sees this waiter queued or
                     // is seen here: the flag is set before the cancel handler runs.
-                    let immediate: Result<Void, any Error>? = state.withLock { state in
+                    let immediate: Result<Void, any Error>? = state.withLockedValue { state in
                         if Task.isCancelled { return .failure(CancellationError()) }
                         if state.permits > 0 {
                             state.permits -= 1
@@ -42,7 +43,7 @@ final class AsyncSemaphore: Sendable {
                     if let immediate { continuation.resume(with: immediate) }
                 }
             } onCancel: {
-                let continuation = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+                let continuation = state.withLockedValue { state -> CheckedContinuation<Void, any Error>? in
                     guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
                     return state.waiters.remove(at: index).continuation
                 }
@@ -55,7 +56,7 @@ final class AsyncSemaphore: Sendable {
 
     /// Hands the permit to the longest waiter, or returns it to the pool.
     func release() {
-        let next = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+        let next = state.withLockedValue { state -> CheckedContinuation<Void, any Error>? in
             if state.waiters.isEmpty {
                 state.permits += 1
                 return nil
@@ -66,5 +67,5 @@ final class AsyncSemaphore: Sendable {
     }
 
     /// Permits free right now (for tests and status).
-    var availablePermits: Int { state.withLock { $0.permits } }
+    var availablePermits: Int { state.withLockedValue { $0.permits } }
 }

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import EvaldHTTP
 import Foundation
 
@@ -27,7 +28,7 @@ final class CircuitBreaker: Sendable {
     }
 
     private let policy: CircuitBreakerPolicy
-    private let state = LockedValue(State.closed(consecutiveFailures: 0))
+    private let state = NIOLockedValueBox(State.closed(consecutiveFailures: 0))
 
     init(policy: CircuitBreakerPolicy) {
         self.policy = CircuitBreakerPolicy(failureThreshold: max(1, policy.failureThreshold), openFor: max(0, policy.openFor))
@@ -35,7 +36,7 @@ final class CircuitBreaker: Sendable {
 
     /// nil: fail fast, the circuit is open (or a trial call is already out).
     func admit(now: Date) -> Admission? {
-        state.withLock { state in
+        state.withLockedValue { state in
             switch state {
             case .closed:
                 return .normal
@@ -55,14 +56,14 @@ final class CircuitBreaker: Sendable {
     /// opened the circuit, its retries would only add load to a failing endpoint.
     func mayContinue(_ admission: Admission) -> Bool {
         if admission == .trial { return true }
-        return state.withLock { state in
+        return state.withLockedValue { state in
             if case .closed = state { return true }
             return false
         }
     }
 
     func record(_ outcome: Outcome, admission: Admission, now: Date) {
-        state.withLock { state in
+        state.withLockedValue { state in
             switch admission {
             case .trial:
                 switch outcome {
@@ -88,7 +89,7 @@ final class CircuitBreaker: Sendable {
     }
 
     func current(now: Date) -> CircuitState {
-        state.withLock { state in
+        state.withLockedValue { state in
             switch state {
             case .closed: .closed
             case .open(let until): now < until ? .open(until: until) : .halfOpen
@@ -98,7 +99,7 @@ final class CircuitBreaker: Sendable {
     }
 
     var openUntil: Date? {
-        state.withLock { state in
+        state.withLockedValue { state in
             if case .open(let until) = state { return until }
             return nil
         }

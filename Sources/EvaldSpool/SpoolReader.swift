@@ -19,8 +19,8 @@ import Foundation
 /// - A line longer than `maxLineBytes` is never held in memory: its first 4 KiB are kept
 ///   for the quarantine and the rest is skipped up to its newline.
 ///
-/// Not thread-safe: one task polls it.
-public final class SpoolReader: @unchecked Sendable {
+/// Not Sendable: the one task that polls it owns it.
+public final class SpoolReader {
     public struct Settings: Sendable {
         public var directory: String
         public var maxLineBytes: Int

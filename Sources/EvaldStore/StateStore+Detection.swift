@@ -107,6 +107,53 @@ extension StateStore {
         }
     }
 
+    /// Evaluations committed after `cursor`: what detection has yet to feed.
+    public func evaluationCount(after cursor: Int64) throws -> Int {
+        try read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM evaluation WHERE id > ?", arguments: [cursor]) ?? 0
+        }
+    }
+
+    /// How far detection is behind ingest, in seconds: how long the oldest evaluation it has
+    /// not fed yet has been committed (0 when it is caught up). Wall time, so a backfill of old
+    /// traces counts by when it arrived, not by when it happened.
+    public func detectionLag(now: Date) throws -> Double {
+        try read { db in
+            let cursor = try String.fetchOne(db, sql: "SELECT state_json FROM detection_state WHERE kind = 'cursor' AND key = 'evaluation'")
+                .flatMap { Int64($0) } ?? 0
+            guard let oldest = try Double.fetchOne(db, sql: "SELECT ingested_at FROM evaluation WHERE id > ? ORDER BY id LIMIT 1",
+                                                   arguments: [cursor]) else { return 0 }
+            return max(0, now.timeIntervalSince1970 - oldest)
+        }
+    }
+
+    /// The routes sampled above their configured rate (SPEC 3), for `evald status`, which reads
+    /// the database, not the daemon.
+    public func recordRaisedSamplingRates(_ rates: [String: Double], at: Date) throws {
+        let json = JSONValue.object(rates.sorted { $0.key < $1.key }.map { ($0.key, .double($0.value)) }).serialized()
+        try write { db in
+            try db.execute(sql: """
+                INSERT INTO detection_state (kind, key, state_json, updated_at) VALUES ('sampling', 'raised', ?, ?)
+                ON CONFLICT (kind, key) DO UPDATE SET state_json = excluded.state_json, updated_at = excluded.updated_at
+                """, arguments: [json, at.timeIntervalSince1970])
+        }
+    }
+
+    public func raisedSamplingRates() throws -> [String: Double] {
+        guard let json = try detectionState(kind: "sampling", key: "raised"), case .object(let pairs)? = try? JSONParser.parse(json) else {
+            return [:]
+        }
+        var rates: [String: Double] = [:]
+        for (route, value) in pairs {
+            switch value {
+            case .double(let rate): rates[route] = rate
+            case .int(let rate): rates[route] = Double(rate)
+            default: continue
+            }
+        }
+        return rates
+    }
+
     /// Each route's traffic since `since` (trace time), estimated from its sample: every
     /// evaluation stands for 1 / (the rate it was sampled at) calls (Horvitz-Thompson), so the
     /// estimate stays right while rates are raised and lowered.

@@ -1,6 +1,6 @@
 /// A seeded random generator (SplitMix64, Steele et al. 2014) so statistical and timing
 /// tests are reproducible.
-public struct SplitMix64: RandomNumberGenerator {
+public struct SplitMix64: RandomNumberGenerator, Sendable {
     public var state: UInt64
 
     public init(state: UInt64) { self.state = state }

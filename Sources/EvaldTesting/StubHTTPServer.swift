@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import EvaldHTTP
 import Foundation
 import NIOCore
@@ -46,10 +47,10 @@ public final class StubHTTPServer: Sendable {
     }
 
     public let port: Int
-    private let record: LockedValue<Record>
+    private let record: NIOLockedValueBox<Record>
     private let serverTask: Task<Void, Never>
 
-    private init(port: Int, record: LockedValue<Record>, serverTask: Task<Void, Never>) {
+    private init(port: Int, record: NIOLockedValueBox<Record>, serverTask: Task<Void, Never>) {
         self.port = port
         self.record = record
         self.serverTask = serverTask
@@ -66,7 +67,7 @@ public final class StubHTTPServer: Sendable {
                 }
             }
         let boundPort = server.channel.localAddress?.port ?? port
-        let record = LockedValue(Record())
+        let record = NIOLockedValueBox(Record())
         let task = Task<Void, Never>(executorPreference: StubExecutor.shared) {
             _ = try? await server.executeThenClose { connections in
                 try await withThrowingDiscardingTaskGroup { group in
@@ -82,10 +83,10 @@ public final class StubHTTPServer: Sendable {
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
     /// Every request received, in order of arrival.
-    public var requests: [Request] { record.withLock { $0.requests } }
+    public var requests: [Request] { record.withLockedValue { $0.requests } }
 
     /// The most requests that were being handled at once (received, not yet answered).
-    public var maxConcurrentRequests: Int { record.withLock { $0.maxInFlight } }
+    public var maxConcurrentRequests: Int { record.withLockedValue { $0.maxInFlight } }
 
     /// Closes the listener and every connection, hung ones included.
     public func stop() async throws {
@@ -95,7 +96,7 @@ public final class StubHTTPServer: Sendable {
 
     private static func serve(
         _ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>,
-        record: LockedValue<Record>, handler: @Sendable (Request) async -> Reply
+        record: NIOLockedValueBox<Record>, handler: @Sendable (Request) async -> Reply
     ) async {
         try? await connection.executeThenClose { inbound, outbound in
             var head: HTTPRequestHead?
@@ -114,7 +115,7 @@ public final class StubHTTPServer: Sendable {
                         method: requestHead.method.rawValue, path: requestHead.uri,
                         headers: requestHead.headers.map { (name: $0.name, value: $0.value) },
                         body: Array(buffer: body))
-                    record.withLock { record in
+                    record.withLockedValue { record in
                         record.requests.append(request)
                         record.inFlight += 1
                         record.maxInFlight = max(record.maxInFlight, record.inFlight)
@@ -122,7 +123,7 @@ public final class StubHTTPServer: Sendable {
                     // Counted as answered before the reply is written: the client may send
                     // its next request as soon as it has read this one, and must not be seen
                     // as one more at once.
-                    let finish = { record.withLock { $0.inFlight -= 1 } }
+                    let finish = { record.withLockedValue { $0.inFlight -= 1 } }
                     let reply = await handler(request)
                     switch reply {
                     case .respond(let status, let headers, let bytes, let delay):
@@ -152,7 +153,7 @@ public final class StubHTTPServer: Sendable {
                     }
                 }
             }
-            if hanging { record.withLock { $0.inFlight -= 1 } }
+            if hanging { record.withLockedValue { $0.inFlight -= 1 } }
         }
     }
 }

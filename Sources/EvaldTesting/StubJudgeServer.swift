@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import EvaldHTTP
 import Foundation
 
@@ -39,16 +40,16 @@ public final class StubJudgeServer: Sendable {
     private enum Shape { case openai, anthropic }
 
     private let server: StubHTTPServer
-    private let state: LockedValue<State>
+    private let state: NIOLockedValueBox<State>
 
-    private init(server: StubHTTPServer, state: LockedValue<State>) {
+    private init(server: StubHTTPServer, state: NIOLockedValueBox<State>) {
         self.server = server
         self.state = state
     }
 
     /// - Parameter defaultAnswer: the reply text for a prompt when no behaviour is queued.
     public static func start(port: Int = 0, default defaultAnswer: @escaping @Sendable (_ prompt: String) -> String) async throws -> StubJudgeServer {
-        let state = LockedValue(State())
+        let state = NIOLockedValueBox(State())
         let server = try await StubHTTPServer.start(port: port) { request in
             reply(to: request, state: state, defaultAnswer: defaultAnswer)
         }
@@ -56,36 +57,36 @@ public final class StubJudgeServer: Sendable {
     }
 
     public func enqueue(_ behaviours: [Behaviour]) {
-        state.withLock { $0.queue.append(contentsOf: behaviours) }
+        state.withLockedValue { $0.queue.append(contentsOf: behaviours) }
     }
 
     /// Drops the behaviours not consumed yet: the endpoint "recovers".
     public func clearQueue() {
-        state.withLock { $0.queue.removeAll() }
+        state.withLockedValue { $0.queue.removeAll() }
     }
 
     /// Seconds added before every default answer (the judge benchmark uses 0.2).
     public var delay: Double {
-        get { state.withLock { $0.delay } }
-        set { state.withLock { $0.delay = newValue } }
+        get { state.withLockedValue { $0.delay } }
+        set { state.withLockedValue { $0.delay = newValue } }
     }
 
     /// The model named in replies; nil (default) echoes the requested model.
     public var responseModel: String? {
-        get { state.withLock { $0.responseModel } }
-        set { state.withLock { $0.responseModel = newValue } }
+        get { state.withLockedValue { $0.responseModel } }
+        set { state.withLockedValue { $0.responseModel = newValue } }
     }
 
     /// OpenAI's `system_fingerprint` in replies: change it to simulate a provider update.
     public var systemFingerprint: String {
-        get { state.withLock { $0.systemFingerprint } }
-        set { state.withLock { $0.systemFingerprint = newValue } }
+        get { state.withLockedValue { $0.systemFingerprint } }
+        set { state.withLockedValue { $0.systemFingerprint = newValue } }
     }
 
     public var port: Int { server.port }
     public var baseURL: String { server.baseURL }
     /// The user content of every API request, in order.
-    public var prompts: [String] { state.withLock { $0.prompts } }
+    public var prompts: [String] { state.withLockedValue { $0.prompts } }
     public var requests: [StubHTTPServer.Request] { server.requests }
     public var maxConcurrentRequests: Int { server.maxConcurrentRequests }
 
@@ -94,7 +95,7 @@ public final class StubJudgeServer: Sendable {
     }
 
     private static func reply(
-        to request: StubHTTPServer.Request, state: LockedValue<State>, defaultAnswer: @Sendable (String) -> String
+        to request: StubHTTPServer.Request, state: NIOLockedValueBox<State>, defaultAnswer: @Sendable (String) -> String
     ) -> StubHTTPServer.Reply {
         let path = request.path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.path
         let shape: Shape
@@ -111,7 +112,7 @@ public final class StubJudgeServer: Sendable {
         }
         let model = object["model"] as? String ?? "unknown"
         let prompt = lastUserContent(object["messages"])
-        let (behaviour, delay, fingerprint, responseModel, sequence) = state.withLock { state in
+        let (behaviour, delay, fingerprint, responseModel, sequence) = state.withLockedValue { state in
             state.prompts.append(prompt)
             state.served += 1
             let next = state.queue.isEmpty ? nil : state.queue.removeFirst()

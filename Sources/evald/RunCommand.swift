@@ -10,49 +10,44 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
-    @Flag(name: .long, help: "Process what the spool holds now, wait for the judge queue to drain, then exit.")
+    @Flag(name: .long, help: "Process what the spool holds now, wait for the judge queue to drain, feed the detectors, deliver notifications, then exit.")
     var once = false
+
+    @Flag(name: .long, help: "With --once: print the summary as JSON.")
+    var json = false
 
     @Option(name: .long, help: "With --once: how long to wait for the judges (a duration such as 90s or 10m); what is left stays queued.")
     var judgeTimeout = "10m"
 
+    @Option(name: .long, help: "With --once: how long detection may take to catch up (a duration); what is left is fed by the next run.")
+    var detectionTimeout = "10m"
+
+    @Option(name: .long, help: "With --once: how long to wait for alert notifications to be delivered (a duration); what is left stays in the outbox.")
+    var notifyTimeout = "60s"
+
     func validate() throws {
-        guard ConfigDuration.seconds(judgeTimeout).map({ $0 > 0 }) == true else {
-            throw ValidationError("--judge-timeout must be a duration such as 90s or 10m")
+        for (name, value) in [("--judge-timeout", judgeTimeout), ("--detection-timeout", detectionTimeout), ("--notify-timeout", notifyTimeout)] {
+            guard ConfigDuration.seconds(value).map({ $0 > 0 }) == true else {
+                throw ValidationError("\(name) must be a duration such as 90s or 10m")
+            }
         }
+        if json && !once { throw ValidationError("--json goes with --once (the daemon logs to stderr)") }
     }
 
     func run() async throws {
         let config = try options.load()
         let logger = Daemon.makeLogger(config)
-        if once {
-            let summary = try await Daemon.runOnce(config: config, logger: logger, judgeTimeout: ConfigDuration.seconds(judgeTimeout)!)
-            let c = summary.spool.counts
-            print("evald: read \(c.linesRead) lines (\(summary.spool.bytesRead) bytes) in \(String(format: "%.2f", summary.spoolSeconds)) s: \(c.records) records, \(c.sampled) sampled, \(c.malformed) quarantined")
-            if let judges = summary.judges {
-                var line = "judges: \(judges.judged) judged (\(judges.errors) judge errors) in \(String(format: "%.2f", summary.judgeSeconds)) s; "
-                if judges.stillQueued == 0 {
-                    line += "queue empty"
-                } else if judges.timedOut {
-                    line += "stopped waiting after --judge-timeout \(judgeTimeout) with \(judges.stillQueued) still queued; they stay queued for the next run"
-                } else {
-                    line += "\(judges.stillQueued) still queued" + (judges.blockedReason.map { ": \($0)" } ?? "")
-                }
-                print(line)
-            } else if let note = summary.judgeNote {
-                print(note)
-            }
-            if let d = summary.detection, d.evaluations + d.judgeScores > 0 {
-                print("detection: \(d.evaluations) evaluations and \(d.judgeScores) judge scores fed to the detectors in \(String(format: "%.2f", summary.detectionSeconds)) s; \(d.fired) alerts fired (evald drift, evald alerts)")
-            }
-            if let n = summary.notifications {
-                print("alerts: \(summary.firingAlerts) firing; notifications: \(n.sent) sent" + (n.gaveUp > 0 ? ", \(n.gaveUp) given up" : "")
-                      + (n.stillPending > 0 ? ", \(n.stillPending) still pending (they are sent by the next run)" : ""))
-            } else if summary.firingAlerts > 0 {
-                print("alerts: \(summary.firingAlerts) firing; no receivers configured (evald alerts)")
-            }
-        } else {
+        guard once else {
             try await Daemon.run(config: config, logger: logger)
+            return
+        }
+        let timeouts = Daemon.OnceTimeouts(judges: ConfigDuration.seconds(judgeTimeout)!, detection: ConfigDuration.seconds(detectionTimeout)!,
+                                           notifications: ConfigDuration.seconds(notifyTimeout)!)
+        let summary = try await Daemon.runOnce(config: config, logger: logger, timeouts: timeouts)
+        if json {
+            print(OnceReport(summary: summary).json.serialized(pretty: true))
+        } else {
+            print(OnceReport(summary: summary).text(judgeTimeout: judgeTimeout, detectionTimeout: detectionTimeout))
         }
     }
 }

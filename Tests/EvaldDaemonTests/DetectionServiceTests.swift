@@ -41,7 +41,7 @@ import Testing
         let store = try StateStore.open(path: root + "/evald.db")
         let now = Date()
         let runtime = DaemonRuntime()
-        let service = DetectionService(store: store, config: try config(), receivers: [], runtime: runtime, logger: Logger(label: "test"),
+        let service = DetectionEngine(store: store, setup: DaemonSetup(config: try config(), checks: .empty, roster: .empty, receivers: []), runtime: runtime, logger: Logger(label: "test"),
                                        now: { now })
         // A busy route (sampled at 1 for the test: 1,200 calls in 20 minutes) passing 9 in 10...
         let busyTimes = (0..<1_200).map { now - 1_200 + Double($0) }
@@ -83,7 +83,7 @@ import Testing
         _ = try store.fireAlert(AlertFiring(name: "QualityRegression", severity: "critical", labels: labels, annotations: [:],
                                             fingerprint: AlertFingerprint.of(labels), numbers: [:], examples: []), receivers: [], at: Date())
         #expect(try store.firingAlertCount() == 1)
-        let service = DetectionService(store: store, config: try config(), receivers: [], runtime: DaemonRuntime(), logger: Logger(label: "test"))
+        let service = DetectionEngine(store: store, setup: DaemonSetup(config: try config(), checks: .empty, roster: .empty, receivers: []), runtime: DaemonRuntime(), logger: Logger(label: "test"))
         _ = try service.catchUp()
         #expect(try store.firingAlertCount() == 0)
         #expect(try store.alertTransitions(id: 1).last?.numbers["state_reset"] == 1)
@@ -99,7 +99,7 @@ import Testing
         // As migration v5 records it for a database that already held these evaluations.
         try store.commitDetectionRound(states: [DetectionStateRow(kind: "cursor", key: "warmup_evaluation", json: "\(offset)")],
                                        actions: [], judgeFeedConsumed: nil, at: now)
-        let service = DetectionService(store: store, config: try config(), receivers: [], runtime: DaemonRuntime(), logger: Logger(label: "test"),
+        let service = DetectionEngine(store: store, setup: DaemonSetup(config: try config(), checks: .empty, roster: .empty, receivers: []), runtime: DaemonRuntime(), logger: Logger(label: "test"),
                                        now: { now })
         _ = try service.catchUp()
         #expect(try store.firingAlertCount() == 0, "a regression in replayed history is not news")

@@ -32,7 +32,7 @@ import Testing
         let clock = ManualClock()
         let runtime = DaemonRuntime()
         runtime.markProgress(lines(10), pendingBytes: 5000, at: clock.now)
-        let service = HealthAlertService(store: store, config: try config(), receivers: [], runtime: runtime, logger: Logger(label: "test"),
+        let service = HealthAlertService(store: store, setups: SetupSource(DaemonSetup(config: try config(), checks: .empty, roster: .empty, receivers: [])), runtime: runtime, logger: Logger(label: "test"),
                                          now: { clock.now })
         clock.advance(9 * 60)
         try service.evaluate()
@@ -59,13 +59,13 @@ import Testing
         let clock = ManualClock()
         let runtime = DaemonRuntime()
         runtime.markProgress(IngestCounts(), pendingBytes: 0, at: clock.now)
-        let service = HealthAlertService(store: store, config: try config(), receivers: [], runtime: runtime, logger: Logger(label: "test"),
+        let service = HealthAlertService(store: store, setups: SetupSource(DaemonSetup(config: try config(), checks: .empty, roster: .empty, receivers: [])), runtime: runtime, logger: Logger(label: "test"),
                                          now: { clock.now })
         runtime.setJudgeStates([
-            JudgeStateRecord(judgeName: "helpfulness", identity: "helpfulness@1+aaaa0000", endpoint: "default", state: "paused",
-                             reason: "circuit open: endpoint default failed repeatedly", updatedAt: clock.now),
-            JudgeStateRecord(judgeName: "tone", identity: "tone@1+bbbb0000", endpoint: "default", state: "paused",
-                             reason: "budget spent: endpoint default spent its daily_token_budget of 1000 tokens", updatedAt: clock.now),
+            JudgeHealth(judgeName: "helpfulness", identity: "helpfulness@1+aaaa0000", endpoint: "default",
+                        state: .paused(.circuitOpen(endpoint: "default", until: clock.now + 30)), updatedAt: clock.now),
+            JudgeHealth(judgeName: "tone", identity: "tone@1+bbbb0000", endpoint: "default",
+                        state: .paused(.budgetSpent(endpoint: "default", dailyTokenBudget: 1000)), updatedAt: clock.now),
         ])
         try service.evaluate()
         let names = try store.alerts(includeResolved: false).map(\.name).sorted()

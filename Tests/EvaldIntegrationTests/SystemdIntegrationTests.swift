@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import EvaldTesting
 import Testing
 #if canImport(Glibc)
@@ -6,13 +7,10 @@ import Glibc
 #endif
 
 /// A Unix datagram socket standing in for systemd's $NOTIFY_SOCKET.
-final class NotifySocketListener: @unchecked Sendable {
+final class NotifySocketListener: Sendable {
     let path: String
     private let fd: Int32
-    private let lock = NSLock()
-    private var received: [String] = []
-    private var running = true
-    private var thread: Thread?
+    private let state = Mutex<(running: Bool, received: [(at: Date, message: String)])>((true, []))
 
     init(path: String) throws {
         self.path = path
@@ -29,32 +27,37 @@ final class NotifySocketListener: @unchecked Sendable {
         guard fd >= 0, bound == 0 else { throw CocoaError(.fileWriteUnknown) }
         var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let thread = Thread { [unowned self] in self.receive() }
-        self.thread = thread
-        thread.start()
+        Thread.detachNewThread { [self] in receive() }
     }
 
     private func receive() {
         var buffer = [UInt8](repeating: 0, count: 4096)
-        while lock.withLock({ running }) {
+        while state.withLock({ $0.running }) {
             let count = recv(fd, &buffer, buffer.count, 0)
             if count > 0 {
                 let message = String(decoding: buffer.prefix(count), as: UTF8.self)
-                lock.withLock { received.append(message) }
+                state.withLock { $0.received.append((Date(), message)) }
             }
         }
     }
 
-    var messages: [String] { lock.withLock { received } }
+    var messages: [String] { state.withLock { $0.received.map(\.message) } }
 
     func stop() {
-        lock.withLock { running = false }
+        state.withLock { $0.running = false }
         usleep(200_000)
         close(fd)
     }
 
     /// Messages carrying `field` (a whole line, e.g. "READY=1").
-    func count(_ field: String) -> Int { messages.filter { $0.split(separator: "\n").contains { $0 == field || $0.hasPrefix(field) } }.count }
+    func count(_ field: String) -> Int { timestamps(field).count }
+
+    /// When each message carrying `field` arrived, in seconds since 1970.
+    func timestamps(_ field: String) -> [Double] {
+        state.withLock { $0.received }
+            .filter { $0.message.split(separator: "\n").contains { $0 == field || $0.hasPrefix(field) } }
+            .map(\.at.timeIntervalSince1970)
+    }
 }
 
 @Suite(.serialized) struct SystemdIntegrationTests {

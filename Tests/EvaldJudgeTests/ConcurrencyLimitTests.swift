@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import EvaldHTTP
 import EvaldTesting
 import Foundation
@@ -46,12 +47,12 @@ import Testing
     @Test func waitersAreServedInOrder() async throws {
         let semaphore = AsyncSemaphore(permits: 1)
         try await semaphore.acquire()
-        let order = LockedValue<[Int]>([])
+        let order = NIOLockedValueBox<[Int]>([])
         var waiters: [Task<Void, Never>] = []
         for index in 0..<3 {
             waiters.append(Task {
                 try? await semaphore.acquire()
-                order.withLock { $0.append(index) }
+                order.withLockedValue { $0.append(index) }
                 semaphore.release()
             })
             // Each waiter queues before the next starts.
@@ -59,7 +60,7 @@ import Testing
         }
         semaphore.release()
         for waiter in waiters { await waiter.value }
-        #expect(order.withLock { $0 } == [0, 1, 2])
+        #expect(order.withLockedValue { $0 } == [0, 1, 2])
         #expect(semaphore.availablePermits == 1)
     }
 

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import EvaldHTTP
 import EvaldTesting
 import Foundation
@@ -27,13 +28,13 @@ func baseURL(_ kind: EndpointConfig.Kind, _ stub: StubJudgeServer) -> String {
 /// Records the backoff delays a client asks for and returns at once, so retry tests take
 /// no time; still throws when the task is cancelled, like `Task.sleep`.
 final class SleepRecorder: Sendable {
-    private let delays = LockedValue<[Double]>([])
+    private let delays = NIOLockedValueBox<[Double]>([])
 
-    var recorded: [Double] { delays.withLock { $0 } }
+    var recorded: [Double] { delays.withLockedValue { $0 } }
 
     var sleep: @Sendable (Double) async throws -> Void {
         { [delays] seconds in
-            delays.withLock { $0.append(seconds) }
+            delays.withLockedValue { $0.append(seconds) }
             try Task.checkCancellation()
         }
     }
@@ -41,12 +42,12 @@ final class SleepRecorder: Sendable {
 
 /// SplitMix64 shared by concurrent calls.
 final class SeededRandom: Sendable {
-    private let generator: LockedValue<SplitMix64>
+    private let generator: NIOLockedValueBox<SplitMix64>
 
-    init(seed: UInt64 = 42) { generator = LockedValue(SplitMix64(state: seed)) }
+    init(seed: UInt64 = 42) { generator = NIOLockedValueBox(SplitMix64(state: seed)) }
 
     var next: @Sendable () -> Double {
-        { [generator] in generator.withLock { Double.random(in: 0..<1, using: &$0) } }
+        { [generator] in generator.withLockedValue { Double.random(in: 0..<1, using: &$0) } }
     }
 }
 

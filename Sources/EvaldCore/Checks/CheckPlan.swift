@@ -1,12 +1,13 @@
 import Foundation
+import Synchronization
 
 /// Which checks run on which route: every route glob that matches contributes its checks, in
 /// config order; a later check with the same name replaces an earlier one, so a route can
 /// override a `*` default (`fast` at 8 s for all, at 2 s for `autocomplete-*`).
-public final class CheckPlan: @unchecked Sendable {
+public final class CheckPlan: Sendable {
     private let routes: [(glob: Glob, checks: [Check])]
-    private let lock = NSLock()
-    private var cache: [String: [Check]] = [:]
+    /// The merged checks per route seen, shared by ingest and the CLI's threads.
+    private let cache = Mutex<[String: [Check]]>([:])
 
     public init(routes: [(glob: Glob, checks: [Check])]) {
         self.routes = routes
@@ -37,13 +38,13 @@ public final class CheckPlan: @unchecked Sendable {
 
     public func checks(forRoute route: String?) -> [Check] {
         let key = route ?? ""
-        if let cached = lock.withLock({ cache[key] }) { return cached }
+        if let cached = cache.withLock({ $0[key] }) { return cached }
         let merged = Self.merge(routes, forRoute: key, name: \.name)
-        lock.withLock {
+        cache.withLock {
             // Routes come from the traces: bound the cache so a producer that puts ids in
             // route names cannot grow it without end.
-            if cache.count >= 4096 { cache.removeAll(keepingCapacity: true) }
-            cache[key] = merged
+            if $0.count >= 4096 { $0.removeAll(keepingCapacity: true) }
+            $0[key] = merged
         }
         return merged
     }

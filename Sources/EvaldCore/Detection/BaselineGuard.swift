@@ -58,14 +58,10 @@ public struct BaselineGuard: Codable, Sendable, Equatable {
         (2.856970013872806, 0.011257411327721), (-2.856970013872806, 0.011257411327721),
     ]
 
-    /// The in-control ARL the guard holds a detector to: 1 / E[1 / ARL(q)].
-    static func effectiveRunLength(center: Double, spread: Double, runLength: (Double) -> Double) -> Double {
-        guard spread > 0 else { return runLength(center) }
-        var rate = 0.0
-        for node in nodes {
-            let q = min(0.999, max(1e-6, center + node.x * spread))
-            rate += node.weight / runLength(q)
-        }
-        return 1 / rate
+    /// The fail rates and weights over which the guard averages the false-alarm rate: the
+    /// threshold makes 1 / E[1 / ARL(q)] meet the target.
+    func calibrationPoints(center: Double, spread: Double) -> [(failRate: Double, weight: Double)] {
+        guard spread > 0 else { return [(center, 1)] }
+        return Self.nodes.map { (min(0.999, max(1e-6, center + $0.x * spread)), $0.weight) }
     }
 }

@@ -61,15 +61,13 @@ public struct BernoulliCUSUM: Sendable, Equatable {
                             targetARL: targetARL, unit: unit,
                             failUnits: Int((onFail / unit).rounded()),
                             passUnits: Int((onPass / unit).rounded()), thresholdUnits: 1)
-        let chain = design
-        // The threshold for the point estimate is a lower bound for the guarded one (the
-        // average false-alarm rate over a spread is higher), and is cheap to find first.
-        let unguarded = try CUSUMThreshold.thresholdUnits(steps: design.steps(failRate: q0), targetARL: targetARL)
-        design.thresholdUnits = try CUSUMThreshold.thresholdUnits(targetARL: targetARL, atLeast: unguarded) { units in
-            BaselineGuard.effectiveRunLength(center: q0, spread: spread) {
-                CUSUMThreshold.averageRunLength(steps: chain.steps(failRate: $0), thresholdUnits: units)
-            }
+        guard design.failUnits > 0 else {
+            throw CUSUMThreshold.Problem(description: "the CUSUM can never rise under this distribution; no threshold is needed")
         }
+        let points = margin.calibrationPoints(center: q0, spread: spread)
+        let stepSets = points.map { design.steps(failRate: $0.failRate) }
+        let curves = zip(stepSets, points).map { (RunLengthCurve(steps: $0.0), $0.1.weight) }
+        design.thresholdUnits = try CUSUMThreshold.thresholdUnits(curves: curves, targetARL: targetARL)
         self.init(design: design, state: state)
     }
 

@@ -15,8 +15,14 @@ public enum CUSUMThreshold {
         public var description: String
     }
 
-    /// The ARL from S = 0 for threshold N units.
+    /// The ARL from S = 0 for threshold N units: exact where the chain is small, the
+    /// chain's exponential tail beyond (`RunLengthCurve`).
     public static func averageRunLength(steps: [LatticeStep], thresholdUnits n: Int) -> Double {
+        RunLengthCurve(steps: steps).averageRunLength(thresholdUnits: n)
+    }
+
+    /// The ARL from S = 0 for threshold N units by the chain itself (cost N x up x down).
+    public static func exactAverageRunLength(steps: [LatticeStep], thresholdUnits n: Int) -> Double {
         precondition(n > 0)
         let up = max(0, steps.map(\.units).max() ?? 0)
         let down = max(0, -(steps.map(\.units).min() ?? 0))
@@ -71,72 +77,88 @@ public enum CUSUMThreshold {
         return rhs[0]
     }
 
-    /// The smallest threshold N (in units) whose in-control ARL is at least `targetARL`:
-    /// doubling, then bisection on the integer N (the ARL grows with N).
-    public static func thresholdUnits(steps: [LatticeStep], targetARL: Double, maxUnits: Int = 1 << 16) throws -> Int {
+    /// The smallest threshold N (in units) whose in-control ARL is at least `targetARL`.
+    public static func thresholdUnits(steps: [LatticeStep], targetARL: Double, maxUnits: Int = maxThresholdUnits) throws -> Int {
         guard steps.contains(where: { $0.units > 0 && $0.probability > 0 }) else {
             throw Problem(description: "the CUSUM can never rise under this distribution; no threshold is needed")
         }
-        return try thresholdUnits(targetARL: targetARL, maxUnits: maxUnits) {
-            averageRunLength(steps: steps, thresholdUnits: $0)
-        }
+        return try thresholdUnits(curves: [(RunLengthCurve(steps: steps), 1)], targetARL: targetARL, maxUnits: maxUnits)
     }
 
-    /// The same search for any run length that grows with the threshold (e.g. one averaged
-    /// over an uncertain baseline, `BaselineGuard`).
-    /// `atLeast`: a threshold known to fall short or be just enough (e.g. the one for the
-    /// point estimate when the run length is averaged over an uncertain baseline); the search
-    /// then starts there instead of at 1.
-    public static func thresholdUnits(targetARL: Double, maxUnits: Int = 1 << 16, atLeast start: Int = 1,
-                                      runLength: (Int) -> Double) throws -> Int {
+    /// Thresholds are searched up to this many units; the tail makes any of them cheap, and a
+    /// threshold this high would never fire on a real drop anyway.
+    public static let maxThresholdUnits = 1 << 40
+
+    /// The smallest threshold N whose ARL averaged over several distributions (the nodes of a
+    /// guard against an uncertain baseline, with weights summing to 1) reaches the target: the
+    /// false-alarm rate sum w_i / ARL_i(N) is at most 1 / target.
+    ///
+    /// The cost does not grow with the target: each curve factorises its chain once, up to
+    /// its exact limit, and answers every threshold below it in O(1) and every one beyond it in
+    /// closed form; the search is a bracket by doubling and a bracketed secant on ln ARL
+    /// (close to linear in N).
+    public static func thresholdUnits(curves: [(curve: RunLengthCurve, weight: Double)], targetARL: Double,
+                                      maxUnits: Int = maxThresholdUnits) throws -> Int {
         guard targetARL > 1 else { return 1 }
-        // Bracket: ARL(low) < target <= ARL(high); low = 0 stands for "nothing shorter".
-        var low = 0, lowARL = 1.0, high = 1, highARL = 0.0
-        if start > 1 {
-            let startARL = runLength(start)
-            if startARL >= targetARL { return start }
-            low = start; lowARL = startARL
-            var stride = max(1, start / 16)
-            high = start + stride
-            while true {
-                highARL = runLength(high)
-                if highARL >= targetARL { break }
-                low = high; lowARL = highARL
-                stride *= 2
-                high += stride
-                if high > maxUnits { throw Problem(description: "no threshold below \(maxUnits) units reaches an ARL of \(targetARL)") }
-            }
-        } else {
-            while true {
-                highARL = runLength(high)
-                if highARL >= targetARL { break }
-                low = high; lowARL = highARL
-                high *= 2
-                if high > maxUnits { throw Problem(description: "no threshold below \(maxUnits) units reaches an ARL of \(targetARL)") }
-            }
+        let goal = log(targetARL)
+        // ln of the averaged run length, -ln sum w_i e^(-ln ARL_i), without overflow.
+        func logRunLength(_ n: Int) -> Double {
+            let logs = curves.map { $0.curve.logAverageRunLength(thresholdUnits: n) }
+            let finite = zip(logs, curves).filter { $0.0.isFinite && $0.1.weight > 0 }
+            guard let smallest = finite.map(\.0).min() else { return .infinity }
+            let sum = finite.reduce(0) { $0 + $1.1.weight * exp(smallest - $1.0) }
+            return smallest - log(sum)
         }
-        // ln ARL is close to linear in the threshold (ARL grows like exp(h), Siegmund 1985), so
-        // interpolating on it finds N in a few solves; bisection takes over if it stalls.
-        var iteration = 0
-        while high - low > 1 {
-            iteration += 1
-            var mid = (low + high) / 2
-            if iteration <= 4, lowARL > 0, highARL > lowARL {
-                let t = (log(targetARL) - log(lowARL)) / (log(highARL) - log(lowARL))
-                mid = min(high - 1, max(low + 1, low + Int((t * Double(high - low)).rounded())))
+        // A first probe where the tail alone would put the answer (ln ARL >= theta N).
+        let slowest = curves.map(\.curve.tailRate).filter { $0 > 0 }.min()
+        var high = max(1, min(maxUnits, slowest.map { Int(min(Double(maxUnits), (goal / $0).rounded(.up))) } ?? 1))
+        var highValue = logRunLength(high)
+        var low = 0, lowValue = 0.0
+        // Bracket: low < N* <= high (low = 0 stands for "nothing shorter", ln ARL = 0).
+        var stride = high
+        while highValue < goal {
+            guard high < maxUnits else {
+                throw Problem(description: "no threshold below \(maxUnits) units reaches an ARL of \(targetARL)")
             }
-            let midARL = runLength(mid)
-            if midARL >= targetARL {
-                high = mid; highARL = midARL
-                if iteration <= 4, mid - 1 > low {
-                    let belowARL = runLength(mid - 1)
-                    if belowARL < targetARL { low = mid - 1; lowARL = belowARL } else { high = mid - 1; highARL = belowARL }
-                }
+            low = high; lowValue = highValue
+            high = min(maxUnits, low + stride)
+            highValue = logRunLength(high)
+            stride *= 2
+        }
+        return refine(low: low, lowValue: lowValue, high: high, highValue: highValue, goal: goal, logRunLength)
+    }
+
+    /// Regula falsi on ln ARL (Illinois-like, so one end cannot stick), rounded to integers
+    /// and kept strictly inside the bracket, with bisection once the secant stops halving it.
+    private static func refine(low: Int, lowValue: Double, high: Int, highValue: Double, goal: Double,
+                               _ logRunLength: (Int) -> Double) -> Int {
+        var low = low, lowValue = lowValue, high = high, highValue = highValue
+        var lowWeight = 1.0, highWeight = 1.0
+        while high - low > 1 {
+            let width = high - low
+            var mid: Int
+            let denominator = highWeight * (highValue - goal) - lowWeight * (lowValue - goal)
+            if denominator > 0, highValue.isFinite {
+                let t = -lowWeight * (lowValue - goal) / denominator
+                mid = low + Int((t * Double(width)).rounded())
             } else {
-                low = mid; lowARL = midARL
-                if iteration <= 4, mid + 1 < high {
-                    let aboveARL = runLength(mid + 1)
-                    if aboveARL >= targetARL { high = mid + 1; highARL = aboveARL } else { low = mid + 1; lowARL = aboveARL }
+                mid = low + width / 2
+            }
+            mid = min(high - 1, max(low + 1, mid))
+            let value = logRunLength(mid)
+            if value >= goal {
+                high = mid; highValue = value
+                lowWeight /= 2; highWeight = 1
+            } else {
+                low = mid; lowValue = value
+                highWeight /= 2; lowWeight = 1
+            }
+            if high - low > width / 2 {
+                // The secant moved the bracket by little: also test the midpoint.
+                let half = low + (high - low) / 2
+                if half > low, half < high {
+                    let halfValue = logRunLength(half)
+                    if halfValue >= goal { high = half; highValue = halfValue } else { low = half; lowValue = halfValue }
                 }
             }
         }

@@ -62,37 +62,37 @@ public struct ScoreCUSUM: Sendable, Equatable {
         let calibrations = BaselineGuard.nodes.map {
             (Self.tilted(center, meanShift: $0.x * standardError), $0.weight)
         }
-        let chain = design
-        let unguarded = try CUSUMThreshold.thresholdUnits(steps: design.steps(probabilities: center), targetARL: targetARL)
-        design.thresholdUnits = try CUSUMThreshold.thresholdUnits(targetARL: targetARL, atLeast: unguarded) { units in
-            var rate = 0.0
-            for (probabilities, weight) in calibrations {
-                rate += weight / CUSUMThreshold.averageRunLength(steps: chain.steps(probabilities: probabilities),
-                                                                 thresholdUnits: units)
-            }
-            return 1 / rate
+        guard design.steps(probabilities: center).contains(where: { $0.units > 0 && $0.probability > 0 }) else {
+            throw CUSUMThreshold.Problem(description: "the CUSUM can never rise under this distribution; no threshold is needed")
         }
+        let stepSets = calibrations.map { design.steps(probabilities: $0.0) }
+        let curves = zip(stepSets, calibrations).map { (RunLengthCurve(steps: $0.0), $0.1.1) }
+        design.thresholdUnits = try CUSUMThreshold.thresholdUnits(curves: curves, targetARL: targetARL)
         self.init(design: design, state: state)
     }
 
     /// The exponential tilt p_i e^(theta i) / Z of a score distribution whose mean is
-    /// `meanShift` away from the original (Newton on theta; the tilt is the distribution
-    /// closest to the original in Kullback-Leibler divergence with that mean).
+    /// `meanShift` away from the original (the tilt is the distribution closest to the original
+    /// in Kullback-Leibler divergence with that mean). The mean of the tilt grows with theta,
+    /// so theta is found by bisection, which cannot diverge on the lopsided histograms real
+    /// judges produce (nearly all 5s); a mean past what the support allows gets the extreme.
     static func tilted(_ p: [Double], meanShift: Double) -> [Double] {
-        guard meanShift != 0 else { return p }
-        let target = zip(1...5, p).reduce(0) { $0 + Double($1.0) * $1.1 } + meanShift
-        var theta = 0.0
-        var q = p
-        for _ in 0..<8 {
-            let raw = zip(1...5, p).map { $0.1 * exp(theta * Double($0.0)) }
+        guard meanShift != 0, p.contains(where: { $0 > 0 }) else { return p }
+        func tilt(_ theta: Double) -> [Double] {
+            let logs = zip(1...5, p).map { $0.1 > 0 ? log($0.1) + theta * Double($0.0) : -Double.infinity }
+            let top = logs.max()!
+            let raw = logs.map { exp($0 - top) }
             let z = raw.reduce(0, +)
-            q = raw.map { $0 / z }
-            let mean = zip(1...5, q).reduce(0) { $0 + Double($1.0) * $1.1 }
-            let variance = zip(1...5, q).reduce(0) { $0 + (Double($1.0) - mean) * (Double($1.0) - mean) * $1.1 }
-            guard variance > 1e-12 else { break }
-            theta += (target - mean) / variance
+            return raw.map { $0 / z }
         }
-        return q
+        func mean(_ q: [Double]) -> Double { zip(1...5, q).reduce(0) { $0 + Double($1.0) * $1.1 } }
+        let target = mean(p) + meanShift
+        var (low, high) = (-60.0, 60.0)
+        for _ in 0..<100 {
+            let mid = (low + high) / 2
+            if mean(tilt(mid)) < target { low = mid } else { high = mid }
+        }
+        return tilt((low + high) / 2)
     }
 
     public init(design: Design, state: CUSUMState = CUSUMState()) {

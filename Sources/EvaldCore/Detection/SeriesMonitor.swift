@@ -215,6 +215,11 @@ public struct SeriesMonitor: Codable, Sendable, Equatable {
     public var state = CUSUMState()
     public var designedSamples = 0
     public var designedARL = 0.0
+    /// The last design attempt failed (e.g. the series can never fail): wait for the baseline
+    /// or the target to move 2x before trying again, as for a redesign.
+    public var designFailed: Bool?
+    /// Designs made (or attempted) since the series started, for the daemon's counters.
+    public var designs: Int?
     public var changeStartAt: Double?
     public var examples: [Int64] = []
     public var open: OpenRegression?
@@ -433,10 +438,14 @@ public struct SeriesMonitor: Codable, Sendable, Equatable {
         }
         let arl = DetectionBudget.targetARL(falseAlarmEvery: settings.falseAlarmEvery, sampledPerSecond: sampledPerSecond(at: t),
                                             seriesCount: settings.seriesCount)
-        if detector != nil, designedSamples > 0, base.n < 2 * designedSamples, 2 * base.n > designedSamples,
+        if detector != nil || designFailed == true, designedSamples > 0, base.n < 2 * designedSamples, 2 * base.n > designedSamples,
            arl / designedARL < 2, designedARL / arl < 2 {
             return
         }
+        designs = (designs ?? 0) + 1
+        designedSamples = base.n
+        designedARL = arl
+        designFailed = nil
         do {
             switch key.measure {
             case .passRate:
@@ -448,10 +457,9 @@ public struct SeriesMonitor: Codable, Sendable, Equatable {
                 detector = .logValue(try LogValueCUSUM(baseline: base.logValueBaseline, minRatio: DetectionSettings.minRatio,
                                                        targetARL: arl).design)
             }
-            designedSamples = base.n
-            designedARL = arl
         } catch {
             detector = nil
+            designFailed = true
         }
     }
 
@@ -463,7 +471,7 @@ public struct SeriesMonitor: Codable, Sendable, Equatable {
     /// without a failure has its upper bound clear of the floor by a margin (9 floor / (1 -
     /// floor) samples put the z = 3 bound of a perfect window at the floor itself), so a high
     /// floor (0.99) is not blind to drops a small window cannot resolve.
-    static func floorWindow(minimum: Double, resolveSamples: Int) -> Int {
+    public static func floorWindow(minimum: Double, resolveSamples: Int) -> Int {
         let resolving = minimum < 1 ? Int((9 * minimum / (1 - minimum)).rounded(.up)) : 2_000
         return max(100, resolveSamples, min(2_000, resolving))
     }

@@ -1,0 +1,578 @@
+import EvaldAlerting
+import EvaldCore
+import EvaldStore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Detection (SPEC 7): reads what ingest and the judges committed, in commit order, feeds
+/// every series' monitor and every (route, model)'s provider-version watch, and turns their
+/// findings into alerts. The state, the cursors and the alerts of a round are written in one
+/// transaction, so kill -9 at any moment redoes the round from the last state: no outcome is
+/// lost or counted twice, and no alert fires twice.
+///
+/// Not Sendable: one task owns it (the `DetectionService` loop, or `evald run --once`), and
+/// it runs on the blocking executor (its rounds read and write SQLite and design detectors).
+public final class DetectionEngine {
+    static let batchSize = 2_000
+    static let seriesKind = "series"
+    static let versionsKind = "versions"
+    static let cursorKind = "cursor"
+
+    public struct RoundSummary: Sendable, Equatable {
+        public var evaluations = 0
+        public var judgeScores = 0
+        public var fired = 0
+        /// Detector designs made (thresholds searched) and the time they took.
+        public var designs = 0
+        public var designSeconds = 0.0
+        /// Evaluations committed but not yet fed (a `--once` catch-up that hit its deadline).
+        public var remaining = 0
+
+        public init() {}
+
+        mutating func add(_ other: RoundSummary) {
+            evaluations += other.evaluations
+            judgeScores += other.judgeScores
+            fired += other.fired
+            designs += other.designs
+            designSeconds += other.designSeconds
+        }
+    }
+
+    private let store: StateStore
+    private var config: EvaldConfig
+    private var receivers: [any AlertReceiver]
+    private var judgeSeries: [String: JudgeSeriesInfo] = [:]
+    private let runtime: DaemonRuntime
+    private let logger: Logger
+    private let now: @Sendable () -> Date
+
+    private var loaded = false
+    private var monitors: [SeriesKey: SeriesMonitor] = [:]
+    private var watches: [String: ProviderVersionWatch] = [:]
+    public private(set) var evaluationCursor: Int64 = 0
+    private var judgeCursor: Int64 = 0
+    /// What the database held when detection was installed (migration v5): replayed to build
+    /// baselines, but its findings are history, not news, and are not notified.
+    private var warmupEvaluation: Int64 = 0
+    private var warmupJudgeFeed: Int64 = 0
+    /// Series with a sample in the last baseline window: the k that shares the budget.
+    private var activeSeries = 1
+    private var floorCache: [String: Double?] = [:]
+    private var replaying = false
+    // One round's work.
+    private var dirtySeries: Set<SeriesKey> = []
+    private var dirtyWatches: Set<String> = []
+    private var actions: [DetectionAlertAction] = []
+    private var designs = 0
+    private var designSeconds = 0.0
+    private var alertBuilder: AlertBuilder { AlertBuilder(config: config, receivers: receivers) }
+    private var trafficCheckedAt = Date.distantPast
+    private var floorRates: [String: Double] = [:]
+
+    /// What detection needs to know of each judge: its floor and whether its scores are 1-5.
+    struct JudgeSeriesInfo: Sendable, Equatable {
+        var minPassRate: Double?
+        var scoresOneToFive: Bool
+    }
+
+    public init(store: StateStore, setup: DaemonSetup, runtime: DaemonRuntime, logger: Logger,
+                now: @escaping @Sendable () -> Date = Date.init) {
+        self.store = store
+        self.config = setup.config
+        self.receivers = setup.receivers
+        self.runtime = runtime
+        self.logger = logger
+        self.now = now
+        apply(setup)
+    }
+
+    /// Takes a reloaded setup: floors, checks, judges and receivers may have changed, so the
+    /// state is loaded again and reconciled before the next round.
+    public func apply(_ setup: DaemonSetup) {
+        config = setup.config
+        receivers = setup.receivers
+        judgeSeries = Dictionary(setup.roster.members.map {
+            ($0.rubric.name, JudgeSeriesInfo(minPassRate: $0.rubric.minPassRate, scoresOneToFive: $0.rubric.scale == .numeric(min: 1, max: 5)))
+        }, uniquingKeysWith: { a, _ in a })
+        loaded = false
+    }
+
+    /// Runs rounds until everything committed so far is consumed, or until `deadline`
+    /// (`evald run --once`); says what is left. Logs its progress on a long catch-up.
+    public func catchUp(deadline: Date? = nil, progressEvery: Double = 10) throws -> RoundSummary {
+        var total = RoundSummary()
+        let started = now()
+        var reportedAt = started
+        while let summary = try round() {
+            total.add(summary)
+            let at = now()
+            if at.timeIntervalSince(reportedAt) >= progressEvery {
+                reportedAt = at
+                let rate = Double(total.evaluations) / max(0.001, at.timeIntervalSince(started))
+                let remaining = try remainingEvaluations()
+                logger.info("detection.catching_up", metadata: [
+                    "detection.evaluations": "\(total.evaluations)", "detection.remaining": "\(remaining)",
+                    "detection.rate_per_s": "\(Int(rate))", "detection.designs": "\(total.designs)",
+                ])
+            }
+            if let deadline, at >= deadline { break }
+        }
+        total.remaining = try remainingEvaluations()
+        return total
+    }
+
+    private var catchUp: (since: Date, fed: Int, loggedAt: Date)?
+
+    /// The daemon's view of a backlog: while rounds keep finding full batches, logs progress
+    /// every `every` seconds, and once when the backlog is gone.
+    func noteBacklog(fed: Int, more: Bool, every: Double = 10) {
+        let at = now()
+        guard more || catchUp != nil else { return }
+        var progress = catchUp ?? (at, 0, at)
+        progress.fed += fed
+        if !more {
+            logger.info("detection.caught_up", metadata: [
+                "detection.evaluations": "\(progress.fed)", "detection.seconds": "\(Int(at.timeIntervalSince(progress.since)))",
+            ])
+            catchUp = nil
+            return
+        }
+        if at.timeIntervalSince(progress.loggedAt) >= every {
+            progress.loggedAt = at
+            let rate = Double(progress.fed) / max(0.001, at.timeIntervalSince(progress.since))
+            logger.info("detection.catching_up", metadata: [
+                "detection.evaluations": "\(progress.fed)", "detection.remaining": "\((try? remainingEvaluations()) ?? -1)",
+                "detection.rate_per_s": "\(Int(rate))",
+            ])
+        }
+        catchUp = progress
+    }
+
+    /// Evaluations committed after the cursor.
+    public func remainingEvaluations() throws -> Int {
+        if !loaded { try load() }
+        return try store.evaluationCount(after: evaluationCursor)
+    }
+
+    /// One batch; nil when there was nothing new.
+    func round() throws -> RoundSummary? {
+        if !loaded { try load() }
+        let evaluations = try store.detectionEvaluations(after: evaluationCursor, limit: Self.batchSize)
+        var judged = try store.detectionJudgeOutcomes(after: judgeCursor, limit: Self.batchSize)
+        let newEvaluationCursor = evaluations.last?.id ?? evaluationCursor
+        // A score is read after its evaluation (the version watch must have seen the answer):
+        // stop at the first score whose evaluation this round has not reached.
+        if let ahead = judged.outcomes.firstIndex(where: { $0.evaluationID > newEvaluationCursor }) {
+            judged.through = judged.outcomes[ahead].seq - 1
+            judged.outcomes.removeSubrange(ahead...)
+        }
+        guard !evaluations.isEmpty || judged.through > judgeCursor else { return nil }
+        dirtySeries = []
+        dirtyWatches = []
+        actions = []
+        designs = 0
+        designSeconds = 0
+        let reference = monitors.values.compactMap(\.lastSampleAt).max() ?? now().timeIntervalSince1970
+        activeSeries = max(1, monitors.values.count { ($0.lastSampleAt ?? 0) >= reference - Double(DetectionSettings.baselineDays) * 86400 })
+        do {
+            for evaluation in evaluations {
+                replaying = evaluation.id <= warmupEvaluation
+                process(evaluation)
+            }
+            for outcome in judged.outcomes {
+                replaying = outcome.seq <= warmupJudgeFeed
+                process(outcome)
+            }
+            replaying = false
+            let rows = try stateRows(evaluationCursor: newEvaluationCursor, judgeCursor: judged.through)
+            let fired = try store.commitDetectionRound(states: rows, actions: actions, judgeFeedConsumed: judged.through, at: now())
+            var summary = RoundSummary()
+            summary.evaluations = evaluations.count
+            summary.judgeScores = judged.outcomes.count
+            summary.fired = fired.count
+            summary.designs = designs
+            summary.designSeconds = designSeconds
+            evaluationCursor = newEvaluationCursor
+            judgeCursor = judged.through
+            for alert in fired {
+                logger.warning("alerts.firing", metadata: ["alert": "\(alert.publicID)", "alertname": "\(alert.name)",
+                                                           "summary": "\(alert.annotations["summary"] ?? "")"])
+            }
+            return summary
+        } catch {
+            // The in-memory state ran ahead of the database: drop it and start again from what
+            // was committed.
+            loaded = false
+            throw error
+        }
+    }
+
+    /// Non-finite numbers (a rate over nothing) are written as strings rather than failing the round.
+    static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return encoder
+    }
+
+    static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return decoder
+    }
+
+    private func load() throws {
+        let decoder = Self.decoder()
+        monitors = [:]
+        for (key, json) in try store.detectionStates(kind: Self.seriesKind) {
+            do {
+                let monitor = try decoder.decode(SeriesMonitor.self, from: Data(json.utf8))
+                monitors[monitor.key] = monitor
+            } catch {
+                logger.warning("detection.state_unreadable", metadata: ["series": "\(key)", "error": "\(error)", "action": "starting the series afresh"])
+            }
+        }
+        watches = [:]
+        for (key, json) in try store.detectionStates(kind: Self.versionsKind) {
+            if let watch = try? decoder.decode(ProviderVersionWatch.self, from: Data(json.utf8)) { watches[key] = watch }
+        }
+        let cursors = try store.detectionStates(kind: Self.cursorKind)
+        evaluationCursor = cursors["evaluation"].flatMap { Int64($0) } ?? 0
+        judgeCursor = cursors["judge_feed"].flatMap { Int64($0) } ?? 0
+        warmupEvaluation = cursors["warmup_evaluation"].flatMap { Int64($0) } ?? 0
+        warmupJudgeFeed = cursors["warmup_judge_feed"].flatMap { Int64($0) } ?? 0
+        floorCache = [:]
+        loaded = true
+        try reconcile()
+    }
+
+    /// Resolves firing detection alerts that no state holds open any more: a series whose
+    /// state could not be read, a floor or check removed from the config, a judge removed, a
+    /// canary no longer configured. Without it they would fire (and repeat) forever.
+    private func reconcile() throws {
+        var held = Set<String>()
+        let checks = Set(config.checks.flatMap { $0.checks.map { "check:\($0.name)" } })
+        let judges = judgeSeries
+        for (key, monitor) in monitors {
+            let configured = key.metric.hasPrefix("op:") || checks.contains(key.metric)
+                || (key.metric.hasPrefix("judge:") && (judges.isEmpty || judges[String(key.metric.dropFirst(6))] != nil))
+            guard configured else { continue }
+            if monitor.open != nil { held.insert(AlertFingerprint.of(regressionLabels(key))) }
+            if monitor.floor?.open == true { held.insert(AlertFingerprint.of(floorLabels(key))) }
+        }
+        for (_, watch) in watches {
+            for change in watch.switches where !change.superseded {
+                if change.state == .watching || change.state == .drift {
+                    held.insert(AlertFingerprint.of(alertBuilder.versionLabels(route: watch.route, model: watch.model, change)))
+                }
+                for metric in AlertBuilder.alertedMetrics(change) where change.state == .drift {
+                    held.insert(AlertFingerprint.of(alertBuilder.driftLabels(route: watch.route, model: watch.model, change, metric: metric)))
+                }
+            }
+        }
+        let owned: Set<String> = ["QualityRegression", "ErrorRateRegression", "LatencyRegression", "CostSpike", "ProviderDrift", "ProviderVersionChanged"]
+        var resolutions: [DetectionAlertAction] = []
+        for alert in try store.alerts(includeResolved: false) {
+            let canary = alert.labels["route"]?.hasPrefix("canary:") == true || alert.name == "GoldenRegression"
+            if canary {
+                // The canary's own alerts: only orphaned when the canary is gone from the config.
+                if config.golden.canary == nil {
+                    resolutions.append(.resolve(fingerprint: alert.fingerprint, numbers: ["canary_removed": 1],
+                                                receivers: alertBuilder.receiverNames(alert.severity)))
+                }
+                continue
+            }
+            guard owned.contains(alert.name), !held.contains(alert.fingerprint) else { continue }
+            resolutions.append(.resolve(fingerprint: alert.fingerprint, numbers: ["state_reset": 1],
+                                        receivers: alertBuilder.receiverNames(alert.severity)))
+            logger.warning("detection.alert_orphaned", metadata: ["alert": "\(alert.publicID)", "alertname": "\(alert.name)",
+                                                                  "action": "resolved: no series or watch holds it open (removed from the config, or its state was reset)"])
+        }
+        if !resolutions.isEmpty {
+            try store.commitDetectionRound(states: [], actions: resolutions, judgeFeedConsumed: nil, at: now())
+        }
+        // Drop the series of checks no longer configured: they would only count against the budget.
+        for key in monitors.keys where key.metric.hasPrefix("check:") && !checks.contains(key.metric) { monitors[key] = nil }
+    }
+
+    private func stateRows(evaluationCursor: Int64, judgeCursor: Int64) throws -> [DetectionStateRow] {
+        let encoder = Self.encoder()
+        var rows: [DetectionStateRow] = []
+        for key in dirtySeries.sorted() {
+            guard let monitor = monitors[key] else { continue }
+            do {
+                rows.append(DetectionStateRow(kind: Self.seriesKind, key: key.description, json: String(decoding: try encoder.encode(monitor), as: UTF8.self)))
+            } catch {
+                // One series that cannot be stored must not stop detection for all: start it afresh.
+                logger.error("detection.state_unwritable", metadata: ["series": "\(key)", "error": "\(error)", "action": "starting the series afresh"])
+                monitors[key] = SeriesMonitor(key: key, identity: monitor.identity)
+                rows.append(DetectionStateRow(kind: Self.seriesKind, key: key.description,
+                                              json: String(decoding: try encoder.encode(monitors[key]!), as: UTF8.self)))
+            }
+        }
+        for key in dirtyWatches.sorted() {
+            guard let watch = watches[key] else { continue }
+            rows.append(DetectionStateRow(kind: Self.versionsKind, key: key, json: String(decoding: try encoder.encode(watch), as: UTF8.self)))
+        }
+        rows.append(DetectionStateRow(kind: Self.cursorKind, key: "evaluation", json: "\(evaluationCursor)"))
+        rows.append(DetectionStateRow(kind: Self.cursorKind, key: "judge_feed", json: "\(judgeCursor)"))
+        return rows
+    }
+
+    // MARK: feeding
+
+    /// Trace time is the detectors' clock (a backfill is judged by when it happened), but a
+    /// timestamp far in the future (milliseconds written as seconds) must not age out every
+    /// baseline: it is taken as now.
+    private func clock(_ ts: Date) -> Date { min(ts, now() + 3600) }
+
+    private func process(_ evaluation: DetectionEvaluation) {
+        let route = evaluation.route, model = evaluation.model, at = clock(evaluation.ts)
+        if let version = ProviderVersionWatch.version(responseModel: evaluation.responseModel, systemFingerprint: evaluation.systemFingerprint) {
+            let watchKey = "\(route)|\(model)"
+            // Taken out of the dictionary while it changes, so its storage is not copied.
+            var watch = watches.removeValue(forKey: watchKey) ?? ProviderVersionWatch(route: route, model: model)
+            handle(watch.noteAnswer(version: version, at: at, evaluationID: evaluation.id, settings: DriftSettings(config.detection)),
+                   route: route, model: model)
+            for check in evaluation.checks {
+                handle(watch.observe(version: version, metric: "check:\(check.name)", passed: check.passed, evaluationID: evaluation.id),
+                       route: route, model: model)
+            }
+            watches[watchKey] = watch
+            dirtyWatches.insert(watchKey)
+        }
+        observe(SeriesKey(metric: "op:error_rate", measure: .passRate, route: route, model: model), .passed(evaluation.ok),
+                at: at, evaluationID: evaluation.id)
+        if let latency = evaluation.latencyMs, latency > 0 {
+            observe(SeriesKey(metric: "op:latency_ms", measure: .logValue, route: route, model: model), .value(latency),
+                    at: at, evaluationID: evaluation.id)
+        }
+        if let cost = evaluation.costUSD, cost > 0 {
+            observe(SeriesKey(metric: "op:cost_usd", measure: .logValue, route: route, model: model), .value(cost),
+                    at: at, evaluationID: evaluation.id)
+        }
+        for check in evaluation.checks {
+            observe(SeriesKey(metric: "check:\(check.name)", measure: .passRate, route: route, model: model), .passed(check.passed),
+                    at: at, evaluationID: evaluation.id, floor: floor(check: check.name, route: route))
+        }
+    }
+
+    /// A check's `min_pass_rate` on a route: from the rule that scored it, chosen as the
+    /// check plan chooses (a later matching glob overrides an earlier one of the same name).
+    private func floor(check name: String, route: String) -> Double? {
+        let key = "\(name)|\(route)"
+        if let cached = floorCache[key] { return cached }
+        let floor = CheckPlan.merge(config.checks.map { ($0.glob, $0.checks) }, forRoute: route, name: \.name)
+            .first { $0.name == name }?.minPassRate
+        floorCache[key] = floor
+        return floor
+    }
+
+    private func process(_ outcome: DetectionJudgeOutcome) {
+        let metric = "judge:\(outcome.judgeName)"
+        let info = judgeSeries[outcome.judgeName]
+        let at = clock(outcome.ts)
+        // A whole 1-5 score of a judge on a 1-5 scale: its mean is watched too.
+        let score = info?.scoresOneToFive == true && outcome.score == outcome.score.rounded() && (1...5).contains(outcome.score)
+            ? Int(outcome.score) : nil
+        observe(SeriesKey(metric: metric, measure: .passRate, route: outcome.route, model: outcome.model), .passed(outcome.passed),
+                at: at, evaluationID: outcome.evaluationID, identity: outcome.identity, floor: info?.minPassRate)
+        if let score {
+            observe(SeriesKey(metric: metric, measure: .meanScore, route: outcome.route, model: outcome.model), .score(score),
+                    at: at, evaluationID: outcome.evaluationID, identity: outcome.identity)
+        }
+        if let version = ProviderVersionWatch.version(responseModel: outcome.responseModel, systemFingerprint: outcome.systemFingerprint) {
+            let watchKey = "\(outcome.route)|\(outcome.model)"
+            if var watch = watches.removeValue(forKey: watchKey) {
+                // Keyed by identity: an edited rubric is another metric (SPEC 5), never drift.
+                let judgeMetric = "judge:\(outcome.identity)"
+                handle(watch.observe(version: version, metric: judgeMetric, passed: outcome.passed, evaluationID: outcome.evaluationID),
+                       route: outcome.route, model: outcome.model)
+                if let score {
+                    handle(watch.observe(version: version, metric: judgeMetric, score: score, evaluationID: outcome.evaluationID),
+                           route: outcome.route, model: outcome.model)
+                }
+                watches[watchKey] = watch
+                dirtyWatches.insert(watchKey)
+            }
+        }
+    }
+
+    private func observe(_ key: SeriesKey, _ observation: SeriesObservation, at date: Date, evaluationID: Int64,
+                         identity: String? = nil, floor: Double? = nil) {
+        // Taken out of the dictionary while it changes, so its day buckets are not copied.
+        var monitor = monitors.removeValue(forKey: key) ?? SeriesMonitor(key: key, identity: identity)
+        if let identity, let previous = monitor.identity, previous != identity {
+            // An edited rubric is a new series (SPEC 5): its alerts end, its baseline starts over.
+            if monitor.open != nil {
+                actions.append(.resolve(fingerprint: AlertFingerprint.of(regressionLabels(key)), numbers: ["rubric_changed": 1],
+                                        receivers: alertBuilder.receiverNames(severity(for: key))))
+            }
+            if monitor.floor?.open == true {
+                actions.append(.resolve(fingerprint: AlertFingerprint.of(floorLabels(key)), numbers: ["rubric_changed": 1],
+                                        receivers: alertBuilder.receiverNames(.critical)))
+            }
+            logger.info("detection.series_restarted", metadata: ["series": "\(key)", "from": "\(previous)", "to": "\(identity)"])
+            monitor = SeriesMonitor(key: key, identity: identity)
+        }
+        if monitor.identity == nil { monitor.identity = identity }
+        let settings = DetectionSettings(config.detection, seriesCount: activeSeries, minPassRate: floor)
+        let designsBefore = monitor.designs ?? 0
+        let started = ContinuousClock.now
+        let events = monitor.observe(observation, at: date, evaluationID: evaluationID, settings: settings)
+        if let made = monitor.designs, made > designsBefore {
+            // A sample that designed is timed whole: the rest of it is microseconds.
+            designs += made - designsBefore
+            let elapsed = ContinuousClock.now - started
+            designSeconds += Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        }
+        monitors[key] = monitor
+        dirtySeries.insert(key)
+        for event in events {
+            switch event {
+            case .regression(let finding):
+                if replaying { continue }
+                actions.append(.fire(regressionFiring(key, monitor, finding), receivers: alertBuilder.receiverNames(severity(for: key))))
+            case .recovered(let numbers):
+                actions.append(.resolve(fingerprint: AlertFingerprint.of(regressionLabels(key)), numbers: numbers,
+                                        receivers: alertBuilder.receiverNames(severity(for: key))))
+            case .floorBreached(let finding):
+                if replaying { continue }
+                actions.append(.fire(floorFiring(key, finding), receivers: alertBuilder.receiverNames(.critical)))
+            case .floorCleared(let numbers):
+                actions.append(.resolve(fingerprint: AlertFingerprint.of(floorLabels(key)), numbers: numbers, receivers: alertBuilder.receiverNames(.critical)))
+            }
+        }
+    }
+
+    private func handle(_ events: [ProviderVersionWatch.Event], route: String, model: String) {
+        guard !events.isEmpty else { return }
+        let decided = alertBuilder.versionActions(events, route: route, model: model)
+        actions += replaying ? decided.filter { if case .fire = $0 { return false } else { return true } } : decided
+    }
+
+    // MARK: alerts
+
+    static func alertName(for key: SeriesKey) -> String {
+        switch key.metric {
+        case "op:error_rate": "ErrorRateRegression"
+        case "op:latency_ms": "LatencyRegression"
+        case "op:cost_usd": "CostSpike"
+        default: "QualityRegression"
+        }
+    }
+
+    /// Quality and error-rate regressions page; latency and cost warn.
+    func severity(for key: SeriesKey) -> AlertSeverity {
+        switch key.metric {
+        case "op:latency_ms", "op:cost_usd": .warning
+        default: .critical
+        }
+    }
+
+    func regressionLabels(_ key: SeriesKey) -> [String: String] {
+        var labels = ["alertname": Self.alertName(for: key), "severity": severity(for: key).rawValue,
+                      "route": key.route, "model": key.model, "metric": key.metric]
+        if key.measure == .meanScore { labels["measure"] = key.measure.rawValue }
+        return labels.filter { !$0.value.isEmpty }
+    }
+
+    func floorLabels(_ key: SeriesKey) -> [String: String] {
+        ["alertname": "QualityRegression", "severity": AlertSeverity.critical.rawValue, "route": key.route, "model": key.model,
+         "metric": key.metric, "rule": "min_pass_rate"].filter { !$0.value.isEmpty }
+    }
+
+    private func regressionFiring(_ key: SeriesKey, _ monitor: SeriesMonitor, _ finding: SeriesFinding) -> AlertFiring {
+        let numbers = finding.numbers
+        let what = Self.describe(key)
+        let baseline = Self.format(numbers["baseline"], key.measure, metric: key.metric)
+        let current = Self.format(numbers["current"], key.measure, metric: key.metric)
+        let direction = key.measure == .logValue ? "rose" : "dropped"
+        var description = "\(what) on \(key.route.isEmpty ? "(no route)" : key.route)/\(key.model): baseline \(baseline) over \(Int(numbers["baseline_n"] ?? 0)) samples; \(current) over the \(Int(numbers["n"] ?? 0)) samples since the estimated start"
+        if let start = finding.changeStart { description += " (\(RFC3339.format(start, fractional: false)))" }
+        description += ". One-sided CUSUM statistic \(String(format: "%.2f", numbers["statistic"] ?? 0)) >= threshold \(String(format: "%.2f", numbers["threshold"] ?? 0)), set for an in-control run length of \(Int(numbers["target_arl"] ?? 0)) samples (this series' share of detection.false_alarm_every)."
+        var annotations: [String: String] = [:]
+        var allNumbers = numbers
+        if let start = finding.changeStart, let watch = watches["\(key.route)|\(key.model)"],
+           let change = watch.switchNear(start, alarmAt: Date(timeIntervalSince1970: monitor.lastSampleAt ?? start.timeIntervalSince1970)) {
+            description += " The estimated start lies near the provider version switch \(change.before) -> \(change.after) at \(RFC3339.format(Date(timeIntervalSince1970: change.at), fractional: false)): likely the cause."
+            annotations["version_switch"] = "\(change.before) -> \(change.after)"
+            allNumbers["version_switch_at"] = change.at
+        }
+        if let identity = monitor.identity { annotations["judge_identity"] = identity }
+        var firing = alertBuilder.firing(Self.alertName(for: key), severity(for: key), labels: regressionLabels(key),
+                            summary: "\(what) on \(key.route.isEmpty ? "(no route)" : key.route)/\(key.model) \(direction) from \(baseline) to \(current)",
+                            description: description, numbers: allNumbers, examples: finding.examples)
+        firing.annotations.merge(annotations) { a, _ in a }
+        return firing
+    }
+
+    private func floorFiring(_ key: SeriesKey, _ finding: SeriesFinding) -> AlertFiring {
+        let numbers = finding.numbers
+        let what = Self.describe(key)
+        return alertBuilder.firing("QualityRegression", .critical, labels: floorLabels(key),
+                      summary: "\(what) on \(key.route.isEmpty ? "(no route)" : key.route)/\(key.model) is under its floor: \(AlertBuilder.rate(numbers["current"])) < min_pass_rate \(AlertBuilder.rate(numbers["min_pass_rate"]))",
+                      description: "pass rate \(AlertBuilder.rate(numbers["current"])) over the last \(Int(numbers["n"] ?? 0)) samples, 99.7% upper bound \(AlertBuilder.rate(numbers["ci_high"])), under the configured min_pass_rate \(AlertBuilder.rate(numbers["min_pass_rate"])).",
+                      numbers: numbers, examples: finding.examples)
+    }
+
+    static func describe(_ key: SeriesKey) -> String {
+        switch (key.metric, key.measure) {
+        case ("op:error_rate", _): "Success rate (1 - op:error_rate)"
+        case ("op:latency_ms", _): "Typical latency (op:latency_ms)"
+        case ("op:cost_usd", _): "Typical cost per call (op:cost_usd)"
+        case (_, .meanScore): "Mean score of \(key.metric)"
+        default: "Pass rate of \(key.metric)"
+        }
+    }
+
+    static func format(_ value: Double?, _ measure: SeriesMeasure, metric: String) -> String {
+        guard let value, value.isFinite else { return "-" }
+        switch measure {
+        case .passRate: return AlertBuilder.rate(value)
+        case .meanScore: return String(format: "%.2f", value)
+        case .logValue: return metric == "op:cost_usd" ? String(format: "$%.5f", value) : String(format: "%.0f ms", value)
+        }
+    }
+
+    /// SPEC 3: the routes to sample above their configured rate. The low-traffic floor: a
+    /// route whose traffic at its rate yields fewer than `sampling.min_per_minute` samples is
+    /// sampled at the rate that would (capped by `sampling.max_rate`), its traffic estimated
+    /// from the last day's sample. The confirmation boost: a route with a series past half its
+    /// threshold (and no alert open) is sampled at `sampling.boost_rate` until the suspicion
+    /// is confirmed or cleared.
+    public func publishRaisedRates() throws {
+        let sampling = config.sampling
+        let sampler = sampling.makeSampler()
+        let at = now()
+        if sampling.minPerMinute <= 0 {
+            floorRates = [:]
+        } else if at.timeIntervalSince(trafficCheckedAt) >= 60 {
+            // A day back: a quiet route has few samples, and an hour can hold none. The span runs
+            // from the route's first sample in that day, so a route that started recently is not
+            // taken for a quiet one. With shards, this instance sees 1/N of the traffic.
+            let since = at - 86400
+            let shards = Double(sampling.shard.count)
+            var rates: [String: Double] = [:]
+            for (route, traffic) in try store.estimatedTraffic(since: since) where !route.isEmpty && traffic.calls > 0 {
+                let minutes = max(1, at.timeIntervalSince(max(since, traffic.firstAt)) / 60)
+                let wanted = min(sampling.maxRate, sampling.minPerMinute / (shards * traffic.calls / minutes))
+                if wanted > sampler.configuredRate(forRoute: route) { rates[route] = wanted }
+                // Checked again in a minute once there is traffic to go on; until then every round.
+                trafficCheckedAt = at
+            }
+            floorRates = rates
+        }
+        var rates = floorRates
+        let boost = sampling.effectiveBoostRate
+        for route in Set(monitors.values.filter(\.suspect).map(\.key.route)) where !route.isEmpty && sampler.configuredRate(forRoute: route) < boost {
+            rates[route] = max(rates[route] ?? 0, boost)
+        }
+        if rates != runtime.currentRaisedRates {
+            runtime.setRaisedRates(rates)
+            try store.recordRaisedSamplingRates(rates, at: at)
+        }
+    }
+}
