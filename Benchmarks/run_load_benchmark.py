@@ -89,15 +89,19 @@ def parse_text_summary(text):
 
 
 def run_evald(binary, config):
-    """`evald run --once --json` (falls back to the text summary of a binary without --json)."""
-    base = [binary, "run", "--once", "--judge-timeout", "60m", "--config", config]
-    code, wall, cpu, rss, out, err = timed(base[:3] + ["--json"] + base[3:])
-    source = "json"
-    if code == 2 and "--json" in err:
-        code, wall, cpu, rss, out, err = timed(base)
-        source = "text"
+    """`evald run --once --json` with generous stage timeouts; a binary without --json (or without
+    a timeout option) gets what its `run --help` lists, and its text summary is parsed."""
+    help_text = subprocess.run([binary, "run", "--help"], capture_output=True, text=True).stdout
+    cmd = [binary, "run", "--once", "--config", config]
+    for option, value in (("--judge-timeout", "60m"), ("--detection-timeout", "60m"), ("--notify-timeout", "1m")):
+        if option in help_text:
+            cmd += [option, value]
+    source = "json" if "--json" in help_text else "text"
+    if source == "json":
+        cmd.append("--json")
+    code, wall, cpu, rss, out, err = timed(cmd)
     if code != 0:
-        sys.exit(f"evald run --once failed with {code}:\n{out[-3000:]}\n{err[-3000:]}")
+        sys.exit(f"{' '.join(cmd)} failed with {code}:\n{out[-3000:]}\n{err[-3000:]}")
     if source == "json":
         try:
             summary = json.JSONDecoder().raw_decode(out[out.index("{"):])[0]
@@ -141,13 +145,15 @@ def phase_report(name, run, baselines, goal):
         out.append(f"| {stage} | {num(wall)} | {num(cpu)} | {num(r, '{:,.0f}') + (' ' + unit if r is not None else '')} |")
     designs = dt.get("designs")
     out.append("")
-    out.append(f"- detector designs: {num(designs, '{:,}')} in {num(dt.get('design_seconds'), '{:.3f}')} s; detection lag {num(dt.get('lag_seconds'))} s")
+    out.append(f"- detector designs: {num(designs, '{:,}')} in {num(dt.get('design_seconds'), '{:.3f}')} s; detection lag {num(dt.get('lag_seconds'), '{:.2f} s')}")
     out.append(f"- peak RSS {run['rss'] / 2**20:.1f} MiB ({run['rss'] / 1e6:.1f} MB); goal < {GOAL_RSS_MB} MB: {'met' if run['rss'] < GOAL_RSS_MB * 1e6 else 'NOT met'}")
     verdict = "n/a" if det_rate is None else ("met" if det_rate >= goal else "NOT met")
-    out.append(f"- detection {num(det_rate, '{:,.0f}')} evaluations/s; goal >= {goal:,}: {verdict}")
+    design_s = dt.get("design_seconds")
+    feed_rate = rate(evaluations, det_s - design_s) if det_s is not None and design_s is not None and det_s > design_s else None
+    out.append(f"- detection {num(det_rate, '{:,.0f}')} evaluations/s ({num(feed_rate, '{:,.0f}')} without the design time); goal >= {goal:,}: {verdict}")
     ingest_s = sp.get("seconds")
     out.append(f"- baselines over the same files: `wc -l` {wc_s:.3f} s, Python reader (json.loads + count per series) {py_s:.2f} s; "
-               f"evald ingest / wc -l = {num(rate(ingest_s, wc_s), '{:.1f}x')}, Python / evald ingest = {num(rate(py_s, ingest_s), '{:.1f}x')}, "
+               f"evald ingest / wc -l = {num(rate(ingest_s, wc_s), '{:,.1f}x')}, evald ingest / Python = {num(rate(ingest_s, py_s), '{:.2f}x')}, "
                f"evald detection / Python = {num(rate(det_s, py_s), '{:.2f}x')}")
     if run["source"] != "json":
         out.append("- (the binary has no `run --once --json`: numbers from its text summary, stage CPU n/a)")
@@ -232,7 +238,7 @@ log_level: warning
             subprocess.run(["cat", *paths], stdout=subprocess.DEVNULL)  # warm the page cache
             base = baselines(paths)
             run = run_evald(args.binary, config)
-            print(f"{name}: evald {run['wall']:.1f} s: {run['out'][:2000]}", file=sys.stderr, flush=True)
+            print(f"{name}: evald {run['wall']:.1f} s: {json.dumps(run['summary'], separators=(',', ':'))}", file=sys.stderr, flush=True)
             title = (f"Cold: {args.records:,} records, {args.span_hours:g} h of trace time, empty state" if stretch == 0 else
                      f"Armed: {args.records:,} more records, the next {args.span_hours:g} h, armed detectors")
             block, verdict = phase_report(title, run, base, goal)

@@ -378,6 +378,10 @@ log_level: warning
     except sqlite3.Error as e:
         print(f"cannot read {db_path}: {e}", file=sys.stderr)
 
+    with open(os.path.join(WORK, "samples.csv"), "w") as f:
+        f.write("seconds,rss_bytes,wal_bytes,lag_seconds,healthz_seconds,healthz_status\n")
+        for row in samples:
+            f.write(",".join("" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v)) for v in row) + "\n")
     rss_all = [s[1] for s in samples if s[1]]
     start_index = next((i for i, s in enumerate(samples) if s[0] >= min(60.0, duration / 2)), 0)
     rss_start = samples[start_index][1] if samples else None
@@ -426,7 +430,7 @@ log_level: warning
            f"- READY=1 {ready_after:.2f} s after start; {len(statuses)} STATUS= lines (last: `{statuses[-1][7:] if statuses else 'none'}`); "
            f"STOPPING=1 {'received' if stopping else 'not received'}",
            f"- writer: {writer.rotations} rotations, {writer.deleted} rotated files deleted, at most {writer.behind_max:,} lines behind its schedule; "
-           f"evald caught up {num(caught_up)} s after the writer stopped" + (f"; evald DIED with exit code {died} during the soak" if died is not None else "")]
+           f"evald caught up {num(caught_up)} s after the writer stopped; per-second samples in `Benchmarks/work/soak/samples.csv`" + (f"; evald DIED with exit code {died} during the soak" if died is not None else "")]
     if webhook.posts:
         out.append(f"- first webhook POST: `{webhook.posts[0][2][:300]}`")
     print("\n".join(out))
