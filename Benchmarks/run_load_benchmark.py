@@ -143,9 +143,10 @@ def phase_report(name, run, baselines, goal):
            "| stage | wall s | CPU s | rate |", "|:--|---:|---:|---:|"]
     for stage, wall, cpu, r, unit in rows:
         out.append(f"| {stage} | {num(wall)} | {num(cpu)} | {num(r, '{:,.0f}') + (' ' + unit if r is not None else '')} |")
-    designs = dt.get("designs")
+    designs, st = dt.get("designs"), run.get("status") or {}
     out.append("")
-    out.append(f"- detector designs: {num(designs, '{:,}')} in {num(dt.get('design_seconds'), '{:.3f}')} s; detection lag {num(dt.get('lag_seconds'), '{:.2f} s')}")
+    out.append(f"- detector designs: {num(designs, '{:,}')} in {num(dt.get('design_seconds'), '{:.3f}')} s; detection lag {num(dt.get('lag_seconds'), '{:.2f} s')} "
+               f"(`evald status` after the run: {num(st.get('lag_seconds'), '{:.2f} s')}; series {num(st.get('series'), '{:,}')}, armed {num(st.get('armed'), '{:,}')})")
     out.append(f"- peak RSS {run['rss'] / 2**20:.1f} MiB ({run['rss'] / 1e6:.1f} MB); goal < {GOAL_RSS_MB} MB: {'met' if run['rss'] < GOAL_RSS_MB * 1e6 else 'NOT met'}")
     verdict = "n/a" if det_rate is None else ("met" if det_rate >= goal else "NOT met")
     design_s = dt.get("design_seconds")
@@ -238,6 +239,11 @@ log_level: warning
             subprocess.run(["cat", *paths], stdout=subprocess.DEVNULL)  # warm the page cache
             base = baselines(paths)
             run = run_evald(args.binary, config)
+            status = subprocess.run([args.binary, "status", "--json", "--config", config], capture_output=True, text=True)
+            try:
+                run["status"] = json.loads(status.stdout).get("detection") or {}
+            except ValueError:
+                run["status"] = {}
             print(f"{name}: evald {run['wall']:.1f} s: {json.dumps(run['summary'], separators=(',', ':'))}", file=sys.stderr, flush=True)
             title = (f"Cold: {args.records:,} records, {args.span_hours:g} h of trace time, empty state" if stretch == 0 else
                      f"Armed: {args.records:,} more records, the next {args.span_hours:g} h, armed detectors")
