@@ -1,20 +1,22 @@
 // evald-judge-stub: a stub judge API for the judge benchmark.
 //
-//   evald-judge-stub --delay 0.2 [--port N]
+//   evald-judge-stub --delay 0.2 [--port N] [--score N]
 //
 // Answers every OpenAI or Anthropic request with {"score": 4, "reason": "ok"} after the
 // delay (a judge model's typical latency is what the benchmark measures against), prints
-// "port=N" once it listens, and runs until killed.
+// "port=N" once it listens, and runs until killed. --score sets the score it answers
+// (default 4; 5 makes a near-perfect judge for the load benchmark).
 import EvaldTesting
 import Foundation
 
 func usage(_ problem: String) -> Never {
-    FileHandle.standardError.write(Data("evald-judge-stub: \(problem)\nusage: evald-judge-stub --delay SECONDS [--port N]\n".utf8))
+    FileHandle.standardError.write(Data("evald-judge-stub: \(problem)\nusage: evald-judge-stub --delay SECONDS [--port N] [--score N]\n".utf8))
     exit(2)
 }
 
 var delay = 0.0
 var port = 0
+var score = 4
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
     switch argument {
@@ -24,6 +26,9 @@ while let argument = arguments.popFirst() {
     case "--port":
         guard let value = arguments.popFirst().flatMap(Int.init), (0...65535).contains(value) else { usage("--port needs 0...65535") }
         port = value
+    case "--score":
+        guard let value = arguments.popFirst().flatMap(Int.init), (0...100).contains(value) else { usage("--score needs 0...100") }
+        score = value
     case "-h", "--help":
         usage("a stub judge API")
     default:
@@ -31,7 +36,7 @@ while let argument = arguments.popFirst() {
     }
 }
 
-let answer = #"{"score": 4, "reason": "ok"}"#
+let answer = #"{"score": \#(score), "reason": "ok"}"#
 let stub: StubJudgeServer
 do {
     stub = try await StubJudgeServer.start(port: port) { _ in answer }
