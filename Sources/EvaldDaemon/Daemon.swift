@@ -118,6 +118,8 @@ public enum Daemon {
 
         public var spool = SpoolPollSummary()
         public var spoolStage = Stage()
+        /// Of the spool stage, the time the checks took.
+        public var checkSeconds = 0.0
         /// nil when no judge can run (none configured, no endpoint): see `judgeNote`.
         public var judges: JudgeService.DrainSummary?
         public var judgeStage = Stage()
@@ -126,6 +128,8 @@ public enum Daemon {
         public var detection: DetectionEngine.RoundSummary?
         public var detectionStage = Stage()
         public var detectionTimeout: Double = 0
+        /// How far detection was behind ingest when the stage ended (0: caught up).
+        public var detectionLag = 0.0
         public var notifications: AlertDeliveryService.DrainSummary?
         public var notificationStage = Stage()
         public var firingAlerts = 0
@@ -180,6 +184,7 @@ public enum Daemon {
                 if poll.caughtUp, poll.bytesRead == 0 { break }
             }
             summary.spoolStage = stage.lap()
+            summary.checkSeconds = Double(reader.checkTime.components.seconds) + Double(reader.checkTime.components.attoseconds) / 1e18
             if setup.roster.members.contains(where: { $0.client != nil }) {
                 summary.judges = await JudgeService(store: store, setups: setups, runtime: runtime, logger: logger).drain(timeout: timeouts.judges)
                 summary.judgeTimeout = timeouts.judges
@@ -193,6 +198,7 @@ public enum Daemon {
             let engine = DetectionEngine(store: store, setup: setup, runtime: runtime, logger: logger)
             summary.detection = try engine.catchUp(deadline: Date() + timeouts.detection)
             summary.detectionTimeout = timeouts.detection
+            summary.detectionLag = try store.detectionLag(now: Date())
             summary.detectionStage = stage.lap()
             try HealthAlertService(store: store, setups: setups, runtime: runtime, logger: logger).evaluate()
             if !setup.receivers.isEmpty {

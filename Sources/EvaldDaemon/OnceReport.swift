@@ -24,6 +24,7 @@ public struct OnceReport: Sendable {
             ("spool", .object([
                 ("lines_read", .int(c.linesRead)), ("records", .int(c.records)), ("sampled", .int(c.sampled)),
                 ("quarantined", .int(c.malformed)), ("bytes_read", .int(summary.spool.bytesRead)),
+                ("check_seconds", .double(Self.rounded(summary.checkSeconds))),
             ] + Self.stage(summary.spoolStage))),
             ("judges", .object([
                 ("judged", .int(Int64(judges?.judged ?? 0))), ("errors", .int(Int64(judges?.errors ?? 0))),
@@ -34,6 +35,7 @@ public struct OnceReport: Sendable {
                 ("evaluations", .int(Int64(detection.evaluations))), ("judge_scores", .int(Int64(detection.judgeScores))),
                 ("remaining", .int(Int64(detection.remaining))), ("fired", .int(Int64(detection.fired))),
                 ("designs", .int(Int64(detection.designs))), ("design_seconds", .double(Self.rounded(detection.designSeconds))),
+                ("lag_seconds", .double(Self.rounded(summary.detectionLag))),
             ] + Self.stage(summary.detectionStage))),
             ("notifications", .object([
                 ("sent", .int(Int64(notifications.sent))), ("pending", .int(Int64(notifications.stillPending))),

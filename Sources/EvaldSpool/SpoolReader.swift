@@ -77,6 +77,8 @@ public final class SpoolReader {
     }
 
     public private(set) var settings: Settings
+    /// Time spent in the checks since the reader was made (the benchmarks' ingest breakdown).
+    public private(set) var checkTime: Duration = .zero
     private let store: any SpoolCheckpointStore
     private var classifier: LineClassifier
     private var checks: CheckPlan
@@ -456,7 +458,9 @@ public final class SpoolReader {
     /// so they are scored here and commit with the evaluation.
     private func score(_ line: SampledLine, into batch: inout IngestBatch) {
         var line = line
+        let started = ContinuousClock.now
         line.checkResults = checks.evaluate(line.record)
+        checkTime += ContinuousClock.now - started
         line.judgeNames = judges.judges(for: line.record)
         batch.counts.sampled += 1
         batch.counts.failedChecks += Int64(line.checkResults.count { !$0.passed })

@@ -10,7 +10,7 @@ public func offPool<T: Sendable>(_ body: () throws -> T) async rethrows -> T {
     try await withTaskExecutorPreference(HeavyWorkExecutor.shared) { try body() }
 }
 
-final class HeavyWorkExecutor: TaskExecutor, @unchecked Sendable {
+final class HeavyWorkExecutor: TaskExecutor {
     static let shared = HeavyWorkExecutor()
     private let queue = DispatchQueue(label: "evald.test-heavy-work", attributes: .concurrent)
 

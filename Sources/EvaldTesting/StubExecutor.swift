@@ -4,7 +4,7 @@ import Dispatch
 /// cooperative pool. Integration tests block pool threads while they wait for the `evald`
 /// child process; on a 2-core machine that starved the stub, evald's judge timed out, and a
 /// test's retry counts depended on the load of the machine.
-final class StubExecutor: TaskExecutor, @unchecked Sendable {
+final class StubExecutor: TaskExecutor {
     static let shared = StubExecutor()
     private let queue = DispatchQueue(label: "evald.stub-http", attributes: .concurrent)
 
