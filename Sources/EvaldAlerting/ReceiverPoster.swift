@@ -52,7 +52,7 @@ struct ReceiverPoster: Sendable {
 
     private func statusFailure(_ response: OutboundResponse, now: Date) -> DeliveryError {
         let retryable = DeliveryError.isRetryable(status: response.status)
-        let excerpt = DeliveryBodyExcerpt.make(response.body, secrets: redactionTokens)
+        let excerpt = ResponseBodyExcerpt.make(response.body, secrets: redactionTokens)
         let hint: String = switch response.status {
         case 429: "rate limited; will retry"
         case 408, 500..<600: "will retry"

@@ -100,7 +100,7 @@ public struct EvaluationExplanation: Sendable {
         for v in verdicts {
             switch v.outcome {
             case .scored(let score, let passed, let reason):
-                lines.append("  \(passed ? "pass" : "FAIL") \(v.identity): score \(score.formatted())" + (reason.map { ": \(cut($0))" } ?? ""))
+                lines.append("  \(passed ? "pass" : "FAIL") \(v.identity): score \(NumberText.compact(score))" + (reason.map { ": \(cut($0))" } ?? ""))
             case .failed(let kind, let message, let excerpt):
                 lines.append("  ERROR \(v.identity): judge_error \(kind): \(cut(message))" + (excerpt.map { "; reply began: \"\(cut($0))\"" } ?? ""))
             }
@@ -111,9 +111,4 @@ public struct EvaluationExplanation: Sendable {
         }
         return lines.joined(separator: "\n")
     }
-}
-
-public extension Double {
-    /// 4 rather than 4.0; 3.5 as it is.
-    func formatted() -> String { self == rounded() && abs(self) < 1e15 ? String(Int64(self)) : String(self) }
 }

@@ -190,7 +190,7 @@ public final class JudgeEndpointClient: Sendable {
     }
 
     private func excerpt(_ body: [UInt8]) -> String {
-        ErrorBodyExcerpt.make(body, apiKey: apiKey?.value)
+        ResponseBodyExcerpt.make(body, apiKey: apiKey?.value, credentialTokens: true)
     }
 
     private func error(_ kind: JudgeCallError.Kind, _ message: String, status: Int? = nil, attempts: Int) -> JudgeCallError {

@@ -39,7 +39,7 @@ struct ExplainCommand: AsyncParsableCommand {
             } else {
                 print(AlertReport(entries: report.map { [$0] } ?? []).text)
                 for t in report?.transitions ?? [] {
-                    print("    \(t.state) at \(RFC3339.format(t.at, fractional: false)): " + t.numbers.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.formatted())" }.joined(separator: " "))
+                    print("    \(t.state) at \(RFC3339.format(t.at, fractional: false)): " + t.numbers.sorted { $0.key < $1.key }.map { "\($0.key)=\(NumberText.compact($0.value))" }.joined(separator: " "))
                 }
                 if examples.isEmpty { print("\nno example evaluations are attached to this alert") }
                 for example in examples { print("\n" + example.text) }

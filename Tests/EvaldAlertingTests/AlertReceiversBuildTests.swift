@@ -36,7 +36,7 @@ import Testing
 
     @Test func urlFileComesFromCredentialsDirectory() async throws {
         try await withTemporaryDirectory { credentials in
-            try await withReceiverStub { stub, transport in
+            try await withStubServer { stub, transport in
                 let path = "/services/T0001/B0002/FROMCREDENTIALS"
                 try (stub.baseURL + path + "\n").write(toFile: credentials + "/slack_url", atomically: true, encoding: .utf8)
                 var slack = ReceiverConfig(name: "chat", kind: .slack)

@@ -12,7 +12,7 @@ import Testing
     let firing = AlertNotification(alert: sampleAlert(), event: .firing)
 
     @Test func alertmanagerPostsToTheAlertsAPI() async throws {
-        try await withReceiverStub { stub, transport in
+        try await withStubServer { stub, transport in
             let receiver = AlertmanagerReceiver(
                 name: "am", url: Secret(stub.baseURL + "/"), transport: transport, resendInterval: 30, generatorURL: "http://evald:9464")
             try await receiver.deliver(firing, now: deliveryNow)
@@ -29,7 +29,7 @@ import Testing
     }
 
     @Test func alertmanagerResolveEndsAtOnceEvenWithoutAnEndTime() async throws {
-        try await withReceiverStub { stub, transport in
+        try await withStubServer { stub, transport in
             let receiver = AlertmanagerReceiver(name: "am", url: Secret(stub.baseURL), transport: transport)
             // The state field was not updated by the caller: the event decides.
             try await receiver.deliver(AlertNotification(alert: sampleAlert(), event: .resolved), now: deliveryNow)
@@ -41,7 +41,7 @@ import Testing
 
     @Test func webhookPostsTheSignedPayload() async throws {
         let secret = "whsec-0123456789abcdef"
-        try await withReceiverStub { stub, transport in
+        try await withStubServer { stub, transport in
             let receiver = WebhookReceiver(
                 name: "oncall", url: Secret(stub.baseURL + "/hooks/evald?team=llm"), hmacSecret: Secret(secret),
                 transport: transport, externalURL: "http://evald:9464")
@@ -72,7 +72,7 @@ import Testing
     }
 
     @Test func unsignedWebhookHasNoSignatureHeader() async throws {
-        try await withReceiverStub { stub, transport in
+        try await withStubServer { stub, transport in
             let receiver = WebhookReceiver(name: "plain", url: Secret(stub.baseURL + "/in"), transport: transport)
             try await receiver.deliver(AlertNotification(alert: sampleAlert(), event: .resolved), now: deliveryNow)
             let request = try #require(stub.requests.first)
@@ -85,7 +85,7 @@ import Testing
     }
 
     @Test func slackPostsBlocks() async throws {
-        try await withReceiverStub { stub, transport in
+        try await withStubServer { stub, transport in
             let receiver = SlackReceiver(name: "chat", url: Secret(stub.baseURL + "/services/T0001/B0002/XXXXXXXXXXXXXXXX"), transport: transport)
             try await receiver.deliver(firing, now: deliveryNow)
             let request = try #require(stub.requests.first)
@@ -97,7 +97,7 @@ import Testing
 
     @Test func pagerDutyPostsEventsToTheOverriddenURL() async throws {
         let key = Secret("R0UT1NGKEY0123456789abcdef012345")
-        try await withReceiverStub({ _ in .respond(status: 202, body: Array(#"{"status":"success"}"#.utf8)) }) { stub, transport in
+        try await withStubServer({ _ in .respond(status: 202, body: Array(#"{"status":"success"}"#.utf8)) }) { stub, transport in
             let receiver = PagerDutyReceiver(name: "pager", routingKey: key, transport: transport, url: Secret(stub.baseURL + "/v2/enqueue"))
             try await receiver.deliver(AlertNotification(alert: sampleAlert(severity: .critical), event: .firing), now: deliveryNow)
             try await receiver.deliver(AlertNotification(alert: sampleAlert(severity: .critical), event: .resolved), now: deliveryNow)
@@ -131,7 +131,7 @@ import Testing
     // MARK: failures
 
     @Test func serverErrorIsRetryable() async throws {
-        try await withReceiverStub({ _ in .respond(status: 500, body: Array("internal error".utf8)) }) { stub, transport in
+        try await withStubServer({ _ in .respond(status: 500, body: Array("internal error".utf8)) }) { stub, transport in
             let receiver = WebhookReceiver(name: "oncall", url: Secret(stub.baseURL + "/hook"), transport: transport)
             let error = try #require(await deliveryError { () async throws(DeliveryError) in try await receiver.deliver(firing, now: deliveryNow) })
             #expect(error.retryable)
@@ -145,7 +145,7 @@ import Testing
     }
 
     @Test func rateLimitedIsRetryableWithRetryAfter() async throws {
-        try await withReceiverStub({ _ in .respond(status: 429, headers: [("Retry-After", "7")], body: Array("slow down".utf8)) }) { stub, transport in
+        try await withStubServer({ _ in .respond(status: 429, headers: [("Retry-After", "7")], body: Array("slow down".utf8)) }) { stub, transport in
             let receiver = SlackReceiver(name: "chat", url: Secret(stub.baseURL + "/services/x"), transport: transport)
             let error = try #require(await deliveryError { () async throws(DeliveryError) in try await receiver.deliver(firing, now: deliveryNow) })
             #expect(error.retryable)
@@ -159,7 +159,7 @@ import Testing
     @Test func retryAfterAsHTTPDate() async throws {
         // deliveryNow is 2026-11-28T10:10:00Z; ask for 90 s later.
         let header = "Sat, 28 Nov 2026 10:11:30 GMT"
-        try await withReceiverStub({ _ in .respond(status: 503, headers: [("Retry-After", header)], body: []) }) { stub, transport in
+        try await withStubServer({ _ in .respond(status: 503, headers: [("Retry-After", header)], body: []) }) { stub, transport in
             let receiver = AlertmanagerReceiver(name: "am", url: Secret(stub.baseURL), transport: transport)
             let error = try #require(await deliveryError { () async throws(DeliveryError) in try await receiver.deliver(firing, now: deliveryNow) })
             #expect(error.retryable)
@@ -168,7 +168,7 @@ import Testing
     }
 
     @Test func closedConnectionIsRetryable() async throws {
-        try await withReceiverStub({ _ in .closeConnection }) { stub, transport in
+        try await withStubServer({ _ in .closeConnection }) { stub, transport in
             let receiver = AlertmanagerReceiver(name: "am", url: Secret(stub.baseURL), transport: transport)
             let error = try #require(await deliveryError { () async throws(DeliveryError) in try await receiver.deliver(firing, now: deliveryNow) })
             #expect(error.retryable)
@@ -178,7 +178,7 @@ import Testing
     }
 
     @Test func timeoutIsRetryable() async throws {
-        try await withReceiverStub({ _ in .hang }) { stub, transport in
+        try await withStubServer({ _ in .hang }) { stub, transport in
             let receiver = SlackReceiver(name: "chat", url: Secret(stub.baseURL + "/s"), transport: transport, timeout: 0.5)
             let error = try #require(await deliveryError { () async throws(DeliveryError) in try await receiver.deliver(firing, now: deliveryNow) })
             #expect(error.retryable)
@@ -202,7 +202,7 @@ import Testing
     }
 
     @Test func badRequestIsNotRetryable() async throws {
-        try await withReceiverStub({ _ in .respond(status: 400, body: Array("invalid_payload".utf8)) }) { stub, transport in
+        try await withStubServer({ _ in .respond(status: 400, body: Array("invalid_payload".utf8)) }) { stub, transport in
             let receiver = SlackReceiver(name: "chat", url: Secret(stub.baseURL + "/s"), transport: transport)
             let error = try #require(await deliveryError { () async throws(DeliveryError) in try await receiver.deliver(firing, now: deliveryNow) })
             #expect(!error.retryable)
@@ -234,7 +234,7 @@ import Testing
     }
 
     @Test func slackURLNeverInErrors() async throws {
-        try await withReceiverStub(Self.echo) { stub, transport in
+        try await withStubServer(Self.echo) { stub, transport in
             let token = "ABCdef123456GHIjkl789012"
             let url = stub.baseURL + "/services/T0ABCDEF1/B0ABCDEF2/\(token)"
             let receiver = SlackReceiver(name: "chat", url: Secret(url), transport: transport)
@@ -250,7 +250,7 @@ import Testing
 
     @Test(arguments: [0, 1])
     func hmacSecretAndWebhookURLNeverInErrors(echoKind: Int) async throws {
-        try await withReceiverStub(echoKind == 0 ? Self.echo : Self.echoBody) { stub, transport in
+        try await withStubServer(echoKind == 0 ? Self.echo : Self.echoBody) { stub, transport in
             let secret = "whsec-VerySecretValue-42"
             let url = stub.baseURL + "/hooks/evald-token-0123456789"
             let receiver = WebhookReceiver(name: "oncall", url: Secret(url), hmacSecret: Secret(secret), transport: transport)
@@ -262,7 +262,7 @@ import Testing
     }
 
     @Test func routingKeyNeverInErrors() async throws {
-        try await withReceiverStub(Self.echoBody) { stub, transport in
+        try await withStubServer(Self.echoBody) { stub, transport in
             let key = "R0UT1NGKEY0123456789abcdef012345"
             let receiver = PagerDutyReceiver(name: "pager", routingKey: Secret(key), transport: transport, url: Secret(stub.baseURL + "/v2/enqueue"))
             let error = try #require(await deliveryError { () async throws(DeliveryError) in
@@ -289,7 +289,7 @@ import Testing
     // MARK: min_severity
 
     @Test func minSeverityIsHonoured() async throws {
-        try await withReceiverStub { stub, transport in
+        try await withStubServer { stub, transport in
             let receiver = PagerDutyReceiver(
                 name: "pager", routingKey: Secret("k"), transport: transport, url: Secret(stub.baseURL + "/e"), minSeverity: .critical)
             #expect(!receiver.accepts(.info))

@@ -51,13 +51,13 @@ import Testing
 
     @Test func excerptsAreShortSingleLineAndRedacted() {
         let long = Array(("line one\n\tline two " + String(repeating: "x ", count: 300)).utf8)
-        let excerpt = ErrorBodyExcerpt.make(long, apiKey: nil)
+        let excerpt = ResponseBodyExcerpt.make(long, credentialTokens: true)
         #expect(!excerpt.contains("\n"))
         #expect(excerpt.hasPrefix("line one line two x"))
-        #expect(excerpt.count <= ErrorBodyExcerpt.maxCharacters + 1)
+        #expect(excerpt.count <= ResponseBodyExcerpt.maxCharacters + 1)
 
-        let keyish = ErrorBodyExcerpt.make(Array("token sk-ant-api03-abcdef and Bearer opaque-thing; id 0123456789abcdef0123456789abcdef01".utf8), apiKey: nil)
+        let keyish = ResponseBodyExcerpt.make(Array("token sk-ant-api03-abcdef and Bearer opaque-thing; id 0123456789abcdef0123456789abcdef01".utf8), credentialTokens: true)
         #expect(keyish == "token <redacted> and Bearer <redacted>; id <redacted>")
-        #expect(ErrorBodyExcerpt.make(Array("model gpt-4o-mini not found".utf8), apiKey: nil) == "model gpt-4o-mini not found")
+        #expect(ResponseBodyExcerpt.make(Array("model gpt-4o-mini not found".utf8), credentialTokens: true) == "model gpt-4o-mini not found")
     }
 }

@@ -51,43 +51,6 @@ final class SeededRandom: Sendable {
     }
 }
 
-/// Runs `body` with a stub judge API and a transport, and always stops both (a transport
-/// that is not shut down traps in debug builds).
-func withStubJudge(
-    default answer: @escaping @Sendable (String) -> String = { _ in #"{"score": 4, "reason": "fine"}"# },
-    _ body: (StubJudgeServer, HTTPTransport) async throws -> Void
-) async throws {
-    let stub = try await StubJudgeServer.start(default: answer)
-    let transport = HTTPTransport()
-    do {
-        try await body(stub, transport)
-    } catch {
-        try? await transport.shutdown()
-        try? await stub.stop()
-        throw error
-    }
-    try await transport.shutdown()
-    try await stub.stop()
-}
-
-/// The same with a plain stub server and a handler of the test's own.
-func withStubServer(
-    _ handler: @escaping @Sendable (StubHTTPServer.Request) async -> StubHTTPServer.Reply,
-    transport: HTTPTransport = HTTPTransport(),
-    _ body: (StubHTTPServer, HTTPTransport) async throws -> Void
-) async throws {
-    let server = try await StubHTTPServer.start(handler: handler)
-    do {
-        try await body(server, transport)
-    } catch {
-        try? await transport.shutdown()
-        try? await server.stop()
-        throw error
-    }
-    try await transport.shutdown()
-    try await server.stop()
-}
-
 /// Calls the client and returns its JudgeCallError, or nil if it succeeded.
 func judgeError(_ client: JudgeEndpointClient, _ request: JudgeRequest = sampleRequest) async -> JudgeCallError? {
     do {

@@ -2,15 +2,15 @@ import EvaldHTTP
 import Testing
 @testable import EvaldAlerting
 
-@Suite struct DeliveryBodyExcerptTests {
+@Suite struct ResponseBodyExcerptTests {
     @Test func redactsSecretsAndKeepsOneShortLine() {
         let body = Array("error:\n  key SECRET-1 is\tinvalid; url https://x/SECRET-2\n".utf8)
-        #expect(DeliveryBodyExcerpt.make(body, secrets: ["SECRET-1", "https://x/SECRET-2"])
+        #expect(ResponseBodyExcerpt.make(body, secrets: ["SECRET-1", "https://x/SECRET-2"])
             == "error: key <redacted> is invalid; url <redacted>")
     }
 
     @Test func cutsAt200Characters() {
-        let excerpt = DeliveryBodyExcerpt.make(Array(String(repeating: "a", count: 5000).utf8), secrets: [])
+        let excerpt = ResponseBodyExcerpt.make(Array(String(repeating: "a", count: 5000).utf8), secrets: [])
         #expect(excerpt.count == 201)
         #expect(excerpt.hasSuffix("…"))
     }

@@ -1,19 +1,26 @@
-/// A short, single-line, redacted excerpt of a server's body for error messages: enough
-/// to tell "invalid model" from "quota exceeded", never the API key. Providers echo keys
-/// back, often masked ("Incorrect API key provided: sk-proj-ab***cd"), and gateways echo
-/// request headers.
-enum ErrorBodyExcerpt {
-    static let maxCharacters = 200
-    static let redacted = "<redacted>"
+/// A short, single-line, redacted excerpt of a server's response body for error messages:
+/// enough to tell "invalid model" from "quota exceeded", or Slack's `invalid_payload` from
+/// `channel_is_archived`, never a secret. Providers echo keys back, often masked ("Incorrect
+/// API key provided: sk-proj-ab***cd"), and gateways and receivers echo requests, which hold
+/// keys, routing keys and signed bodies.
+public enum ResponseBodyExcerpt {
+    public static let maxCharacters = 200
+    public static let redacted = "<redacted>"
 
-    static func make(_ body: [UInt8], apiKey: String?) -> String {
+    /// - Parameters:
+    ///   - secrets: values replaced wherever they appear.
+    ///   - apiKey: the key the request carried: replaced, and a token sharing its first 8
+    ///     characters (a masked echo) redacted too.
+    ///   - credentialTokens: also redact tokens that look like a credential (`sk-...`, the
+    ///     token after `Bearer`, long random-looking tokens).
+    public static func make(_ body: [UInt8], secrets: [String] = [], apiKey: String? = nil, credentialTokens: Bool = false) -> String {
         // Only the start is read: redaction can shorten the text, never lengthen it, so
         // 4 KiB always covers the 200 characters kept.
         var text = String(decoding: body.prefix(4096), as: UTF8.self)
-        if let apiKey, !apiKey.isEmpty {
-            text = text.replacingOccurrences(of: apiKey, with: redacted)
+        for secret in secrets + [apiKey].compactMap({ $0 }) where !secret.isEmpty {
+            text = text.replacingOccurrences(of: secret, with: redacted)
         }
-        text = redactTokens(in: text, apiKey: apiKey)
+        if credentialTokens { text = redactTokens(in: text, apiKey: apiKey) }
         let words = text.split(whereSeparator: { $0.isWhitespace || $0.isNewline || ($0.asciiValue ?? 32) < 32 })
         let line = words.joined(separator: " ")
         return line.count > maxCharacters ? String(line.prefix(maxCharacters)) + "…" : line
