@@ -121,6 +121,7 @@ import Testing
         // No scheme: a folder, relative to the config file's folder.
         #expect(RunbookURL.base(configured: "../docs", configDirectory: "/srv/evald/examples") == "file:///srv/evald/docs")
         #expect(RunbookURL.base(configured: "/srv/my docs/", configDirectory: "/etc/evald") == "file:///srv/my%20docs")
+        #expect(RunbookURL.base(configured: "~/docs", configDirectory: "/etc/evald") == RunbookURL.base(configured: NSHomeDirectory() + "/docs", configDirectory: "/"))
     }
 
     @Test func installedDocsFollowTheBinarysPrefix() {

@@ -28,7 +28,9 @@ public enum RunbookURL {
             while value.hasSuffix("/") { value.removeLast() }
             return value
         }
-        let absolute = value.hasPrefix("/") ? value : (configDirectory as NSString).appendingPathComponent(value)
+        // A folder is resolved like the config's other paths: `~` expanded, relative to the config's folder.
+        let expanded = (value as NSString).expandingTildeInPath
+        let absolute = expanded.hasPrefix("/") ? expanded : (configDirectory as NSString).appendingPathComponent(expanded)
         return fileURL(forDirectory: (absolute as NSString).standardizingPath)
     }
 
