@@ -1,11 +1,15 @@
 # make install [DESTDIR=...] [PREFIX=/usr/local]: builds evald in release mode and installs the
-# binary, the systemd unit, a starting config and the shipped data. make uninstall removes
+# binary, the systemd unit, a starting config, the shipped data and the user docs (docs/, in
+# $(PREFIX)/share/doc/evald: alerts' default runbook_url points there). make uninstall removes
 # them again (but not a config that is already there, nor the state in /var/lib/evald).
 PREFIX ?= /usr/local
 SYSCONFDIR ?= /etc
 UNITDIR ?= /etc/systemd/system
 BINARY ?= .build/release/evald
 DATADIR = $(PREFIX)/share/evald
+# evald derives its default alerts.runbook_base from its own path ($(PREFIX)/bin/evald), so
+# this must stay $(PREFIX)/share/doc/evald.
+DOCDIR = $(PREFIX)/share/doc/evald
 
 INSTALL ?= install
 
@@ -33,8 +37,10 @@ install: $(BINARY)
 		if [ -n "$$(ls -A $$dir 2>/dev/null)" ]; then cp -R $$dir/. $(DESTDIR)$(DATADIR)/$$dir/; fi; \
 	done
 	$(INSTALL) -D -m 644 README.md $(DESTDIR)$(DATADIR)/README.md
+	$(INSTALL) -d $(DESTDIR)$(DOCDIR)
+	$(INSTALL) -m 644 docs/*.md $(DESTDIR)$(DOCDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/evald $(DESTDIR)$(UNITDIR)/evald.service
-	rm -rf $(DESTDIR)$(DATADIR)
+	rm -rf $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)
 	@echo "kept $(DESTDIR)$(SYSCONFDIR)/evald (config) and the state directory"

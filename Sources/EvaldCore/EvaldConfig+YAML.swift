@@ -196,9 +196,16 @@ extension EvaldConfig {
         detection.driftMinSamples = w.int(d["drift_min_samples"], "detection.drift_min_samples", default: detection.driftMinSamples, min: 1)
 
         // alerts
-        let a = w.mapping(top["alerts"], "alerts", allowed: ["runbook_url", "repeat_interval", "resend_interval", "max_backoff", "max_age", "spool_stalled_after", "receivers"])
+        let a = w.mapping(top["alerts"], "alerts", allowed: ["runbook_url", "runbook_base", "repeat_interval", "resend_interval", "max_backoff", "max_age", "spool_stalled_after", "receivers"])
         var alerts = AlertsConfig()
         alerts.runbookURL = w.string(a["runbook_url"], "alerts.runbook_url")
+        if let runbookBase = w.string(a["runbook_base"], "alerts.runbook_base") {
+            if runbookBase.trimmingCharacters(in: .whitespaces).isEmpty {
+                w.report(a["runbook_base"], "alerts.runbook_base", "must not be empty: leave it out for the installed docs, or give a URL or a folder")
+            } else {
+                alerts.runbookBase = RunbookURL.base(configured: runbookBase, configDirectory: base.isEmpty ? "." : base)
+            }
+        }
         alerts.repeatInterval = w.duration(a["repeat_interval"], "alerts.repeat_interval", default: alerts.repeatInterval)
         alerts.resendInterval = w.duration(a["resend_interval"], "alerts.resend_interval", default: alerts.resendInterval)
         alerts.maxBackoff = w.duration(a["max_backoff"], "alerts.max_backoff", default: alerts.maxBackoff)

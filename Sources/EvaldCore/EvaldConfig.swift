@@ -127,12 +127,20 @@ public struct ReceiverConfig: Sendable, Equatable {
 
 public struct AlertsConfig: Sendable {
     public var runbookURL: String?
+    /// Where the alert reference (`alerts.md`) lives when `runbookURL` is not set: a URL
+    /// without a trailing slash.
+    public var runbookBase: String = RunbookURL.installedDocsBase(executablePath: RunbookURL.runningExecutablePath)
     public var repeatInterval: Double = 4 * 3600
     public var resendInterval: Double = 60
     public var maxBackoff: Double = 300
     public var maxAge: Double = 86400
     public var spoolStalledAfter: Double = 900
     public var receivers: [ReceiverConfig] = []
+
+    /// The `runbook_url` annotation of an alert with these labels.
+    public func runbookAnnotation(labels: [String: String]) -> String {
+        RunbookURL.url(template: runbookURL, base: runbookBase, labels: labels)
+    }
 }
 
 public struct CanaryConfig: Sendable {

@@ -87,7 +87,7 @@ struct AlertBuilder {
         labels["alertname"] = name
         labels["severity"] = severity.rawValue
         var annotations = ["summary": summary, "description": description]
-        if let runbook = config.alerts.runbookURL { annotations["runbook_url"] = RunbookURL.render(runbook, labels: labels) }
+        annotations["runbook_url"] = config.alerts.runbookAnnotation(labels: labels)
         return AlertFiring(name: name, severity: severity.rawValue, labels: labels, annotations: annotations,
                            fingerprint: AlertFingerprint.of(labels), numbers: numbers.filter { $0.value.isFinite }, examples: examples)
     }

@@ -104,4 +104,32 @@ import Testing
         #expect(RunbookURL.render("https://wiki/{{alertname", labels: labels) == "https://wiki/{{alertname")
         #expect(RunbookURL.render("https://wiki/{{route}}", labels: ["route": "café"]) == "https://wiki/caf%C3%A9")
     }
+
+    @Test func defaultRunbookIsTheAlertsSectionOfTheDocs() {
+        let labels = ["alertname": "QualityRegression", "route": "support-chat"]
+        #expect(RunbookURL.url(template: nil, base: "file:///usr/local/share/doc/evald", labels: labels)
+            == "file:///usr/local/share/doc/evald/alerts.md#qualityregression")
+        #expect(RunbookURL.url(template: nil, base: "https://docs.example.com/evald", labels: ["alertname": "SpoolStalled"])
+            == "https://docs.example.com/evald/alerts.md#spoolstalled")
+        // runbook_url, when set, wins over the base.
+        #expect(RunbookURL.url(template: "https://wiki/{{alertname}}", base: "file:///x", labels: labels) == "https://wiki/QualityRegression")
+    }
+
+    @Test func runbookBaseFromConfig() {
+        #expect(RunbookURL.base(configured: "https://docs.example.com/evald/", configDirectory: "/etc/evald") == "https://docs.example.com/evald")
+        #expect(RunbookURL.base(configured: "file:///opt/docs", configDirectory: "/etc/evald") == "file:///opt/docs")
+        // No scheme: a folder, relative to the config file's folder.
+        #expect(RunbookURL.base(configured: "../docs", configDirectory: "/srv/evald/examples") == "file:///srv/evald/docs")
+        #expect(RunbookURL.base(configured: "/srv/my docs/", configDirectory: "/etc/evald") == "file:///srv/my%20docs")
+        #expect(RunbookURL.base(configured: "~/docs", configDirectory: "/etc/evald") == RunbookURL.base(configured: NSHomeDirectory() + "/docs", configDirectory: "/"))
+    }
+
+    @Test func installedDocsFollowTheBinarysPrefix() {
+        #expect(RunbookURL.installedDocsBase(executablePath: "/usr/local/bin/evald") == "file:///usr/local/share/doc/evald")
+        #expect(RunbookURL.installedDocsBase(executablePath: "/opt/evald/bin/evald") == "file:///opt/evald/share/doc/evald")
+        #expect(RunbookURL.installedDocsBase(executablePath: "/usr/bin/evald") == "file:///usr/share/doc/evald")
+        // Not in a bin folder (a development build): the Makefile's default PREFIX.
+        #expect(RunbookURL.installedDocsBase(executablePath: "/src/evald/.build/debug/evald") == "file:///usr/local/share/doc/evald")
+        #expect(RunbookURL.installedDocsBase(executablePath: nil) == "file:///usr/local/share/doc/evald")
+    }
 }

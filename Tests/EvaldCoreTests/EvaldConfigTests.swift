@@ -162,6 +162,18 @@ func configProblems(_ yaml: String, env: [String: String] = [:]) -> [ConfigProbl
         #expect(problems[0].line != nil)
     }
 
+    @Test func runbookBaseDefaultsToTheInstalledDocs() throws {
+        let plain = try parseConfig("spool: {dir: /spool}\n")
+        #expect(plain.alerts.runbookURL == nil)
+        #expect(plain.alerts.runbookBase.hasPrefix("file:///") && plain.alerts.runbookBase.hasSuffix("/share/doc/evald"))
+        #expect(plain.alerts.runbookAnnotation(labels: ["alertname": "CostSpike"]) == plain.alerts.runbookBase + "/alerts.md#costspike")
+        let web = try parseConfig("spool: {dir: /spool}\nalerts: {runbook_base: \"https://docs.example.com/evald/\"}\n")
+        #expect(web.alerts.runbookAnnotation(labels: ["alertname": "ProviderDrift"]) == "https://docs.example.com/evald/alerts.md#providerdrift")
+        let folder = try parseConfig("spool: {dir: /spool}\nalerts: {runbook_base: docs}\n")
+        #expect(folder.alerts.runbookBase == "file:///etc/evald/docs")
+        #expect(configProblems("spool: {dir: /spool}\nalerts: {runbook_base: \"\"}\n").map(\.key) == ["alerts.runbook_base"])
+    }
+
     @Test func emptyListenDisablesHTTP() throws {
         #expect(try parseConfig("spool: {dir: /x}\nhttp: {listen: \"\"}\n").http.listen == nil)
     }

@@ -40,6 +40,9 @@ import Testing
             let expected: Set<String> = [
                 "usr/bin/evald", "etc/systemd/system/evald.service", "etc/evald/evald.yaml",
                 "usr/share/evald/README.md", "usr/share/evald/schemas/order.json", "usr/share/evald/schemas/issue_refund.json",
+                // The user docs, where alerts' default runbook_url points (PREFIX/share/doc/evald).
+                "usr/share/doc/evald/README.md", "usr/share/doc/evald/alerts.md", "usr/share/doc/evald/configuration.md",
+                "usr/share/doc/evald/cli.md", "usr/share/doc/evald/metrics.md",
             ]
             #expect(expected.isSubset(of: installed), "missing: \(expected.subtracting(installed))")
             #expect(installed.allSatisfy { $0.hasPrefix("usr/") || $0.hasPrefix("etc/") })
