@@ -436,13 +436,14 @@ public final class DetectionEngine {
                 if replaying { continue }
                 actions.append(.fire(regressionFiring(key, monitor, finding), receivers: alertBuilder.receiverNames(severity(for: key))))
             case .recovered(let numbers):
-                actions.append(.resolve(fingerprint: AlertFingerprint.of(regressionLabels(key)), numbers: numbers,
+                actions.append(.resolve(fingerprint: AlertFingerprint.of(regressionLabels(key)), numbers: numbers.values,
                                         receivers: alertBuilder.receiverNames(severity(for: key))))
             case .floorBreached(let finding):
                 if replaying { continue }
                 actions.append(.fire(floorFiring(key, finding), receivers: alertBuilder.receiverNames(.critical)))
             case .floorCleared(let numbers):
-                actions.append(.resolve(fingerprint: AlertFingerprint.of(floorLabels(key)), numbers: numbers, receivers: alertBuilder.receiverNames(.critical)))
+                actions.append(.resolve(fingerprint: AlertFingerprint.of(floorLabels(key)), numbers: numbers?.values ?? ["floor_removed": 1],
+                                        receivers: alertBuilder.receiverNames(.critical)))
             }
         }
     }
@@ -487,14 +488,14 @@ public final class DetectionEngine {
     private func regressionFiring(_ key: SeriesKey, _ monitor: SeriesMonitor, _ finding: SeriesFinding) -> AlertFiring {
         let numbers = finding.numbers
         let what = Self.describe(key)
-        let baseline = Self.format(numbers["baseline"], key.measure, metric: key.metric)
-        let current = Self.format(numbers["current"], key.measure, metric: key.metric)
+        let baseline = Self.format(numbers.baseline, key.measure, metric: key.metric)
+        let current = Self.format(numbers.current, key.measure, metric: key.metric)
         let direction = key.measure == .logValue ? "rose" : "dropped"
-        var description = "\(what) on \(key.route.isEmpty ? "(no route)" : key.route)/\(key.model): baseline \(baseline) over \(Int(numbers["baseline_n"] ?? 0)) samples; \(current) over the \(Int(numbers["n"] ?? 0)) samples since the estimated start"
+        var description = "\(what) on \(key.route.isEmpty ? "(no route)" : key.route)/\(key.model): baseline \(baseline) over \(numbers.baselineSamples) samples; \(current) over the \(numbers.samples) samples since the estimated start"
         if let start = finding.changeStart { description += " (\(RFC3339.format(start, fractional: false)))" }
-        description += ". One-sided CUSUM statistic \(String(format: "%.2f", numbers["statistic"] ?? 0)) >= threshold \(String(format: "%.2f", numbers["threshold"] ?? 0)), set for an in-control run length of \(Int(numbers["target_arl"] ?? 0)) samples (this series' share of detection.false_alarm_every)."
+        description += ". One-sided CUSUM statistic \(String(format: "%.2f", numbers.statistic)) >= threshold \(String(format: "%.2f", numbers.threshold)), set for an in-control run length of \(Int(numbers.targetARL)) samples (this series' share of detection.false_alarm_every)."
         var annotations: [String: String] = [:]
-        var allNumbers = numbers
+        var allNumbers = numbers.values
         if let start = finding.changeStart, let watch = watches["\(key.route)|\(key.model)"],
            let change = watch.switchNear(start, alarmAt: Date(timeIntervalSince1970: monitor.lastSampleAt ?? start.timeIntervalSince1970)) {
             description += " The estimated start lies near the provider version switch \(change.before) -> \(change.after) at \(RFC3339.format(Date(timeIntervalSince1970: change.at), fractional: false)): likely the cause."
@@ -509,13 +510,13 @@ public final class DetectionEngine {
         return firing
     }
 
-    private func floorFiring(_ key: SeriesKey, _ finding: SeriesFinding) -> AlertFiring {
+    private func floorFiring(_ key: SeriesKey, _ finding: FloorFinding) -> AlertFiring {
         let numbers = finding.numbers
         let what = Self.describe(key)
         return alertBuilder.firing("QualityRegression", .critical, labels: floorLabels(key),
-                      summary: "\(what) on \(key.route.isEmpty ? "(no route)" : key.route)/\(key.model) is under its floor: \(AlertBuilder.rate(numbers["current"])) < min_pass_rate \(AlertBuilder.rate(numbers["min_pass_rate"]))",
-                      description: "pass rate \(AlertBuilder.rate(numbers["current"])) over the last \(Int(numbers["n"] ?? 0)) samples, 99.7% upper bound \(AlertBuilder.rate(numbers["ci_high"])), under the configured min_pass_rate \(AlertBuilder.rate(numbers["min_pass_rate"])).",
-                      numbers: numbers, examples: finding.examples)
+                      summary: "\(what) on \(key.route.isEmpty ? "(no route)" : key.route)/\(key.model) is under its floor: \(AlertBuilder.rate(numbers.current)) < min_pass_rate \(AlertBuilder.rate(numbers.minPassRate))",
+                      description: "pass rate \(AlertBuilder.rate(numbers.current)) over the last \(numbers.samples) samples, 99.7% upper bound \(AlertBuilder.rate(numbers.upperBound)), under the configured min_pass_rate \(AlertBuilder.rate(numbers.minPassRate)).",
+                      numbers: numbers.values, examples: finding.examples)
     }
 
     static func describe(_ key: SeriesKey) -> String {

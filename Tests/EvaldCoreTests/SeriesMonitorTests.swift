@@ -64,9 +64,9 @@ import Testing
             let (alarmID, finding) = try #require(regressions(feed).first)
             // A drop to 0.70 is found within a few hundred samples (ARL 10^6, the 0.70 delay is ~60).
             #expect(alarmID - firstChangedID < 300)
-            #expect(abs(finding.numbers["baseline"]! - 0.9) < 0.015)
-            #expect(finding.numbers["current"]! < 0.8)
-            #expect(finding.numbers["statistic"]! >= finding.numbers["threshold"]!)
+            #expect(abs(finding.numbers.baseline! - 0.9) < 0.015)
+            #expect(finding.numbers.current! < 0.8)
+            #expect(finding.numbers.statistic >= finding.numbers.threshold)
             let changeStart = try #require(finding.changeStart).timeIntervalSince1970
             // Page's estimate: the last zero of S, which an in-control excursion can put a little early.
             #expect(abs(changeStart - changedAt) < 1_500, "estimated start \(changeStart - changedAt) s from the change")
@@ -130,8 +130,8 @@ import Testing
             for _ in 0..<500 { feed.feed(.value(lognormal(1_400)), settings: settings) }
             let (alarmID, finding) = try #require(regressions(feed).first)
             #expect(alarmID - changed < 100)
-            #expect(abs(finding.numbers["baseline"]! - 800) < 40)
-            #expect(finding.numbers["current"]! > 1_100)
+            #expect(abs(finding.numbers.baseline! - 800) < 40)
+            #expect(finding.numbers.current! > 1_100)
             for _ in 0..<3_000 { feed.feed(.value(lognormal(800)), settings: settings) }
             #expect(recoveries(feed).count == 1)
         }
@@ -154,7 +154,7 @@ import Testing
             for _ in 0..<1_000 { feed.feed(.score(score(&rng, worse)), settings: settings) }
             let (alarmID, finding) = try #require(regressions(feed).first)
             #expect(alarmID - changed < 600)
-            #expect(abs(finding.numbers["baseline"]! - 4.23) < 0.05)
+            #expect(abs(finding.numbers.baseline! - 4.23) < 0.05)
             for _ in 0..<10_000 { feed.feed(.score(score(&rng, worse)), settings: settings) }
             #expect(recoveries(feed).isEmpty, "still 0.38 below baseline")
             for _ in 0..<4_000 { feed.feed(.score(score(&rng, good)), settings: settings) }

@@ -145,20 +145,80 @@ public enum SeriesEvent: Sendable, Equatable {
     /// The sequential detector crossed its threshold: fire a regression alert.
     case regression(SeriesFinding)
     /// The recovery detector resolved the open regression.
-    case recovered(numbers: [String: Double])
+    case recovered(RecoveryNumbers)
     /// The static floor (`min_pass_rate`) was breached.
-    case floorBreached(SeriesFinding)
-    case floorCleared(numbers: [String: Double])
+    case floorBreached(FloorFinding)
+    /// The floor's alert ends: a fresh window at or above it, or the floor was removed (nil).
+    case floorCleared(FloorNumbers?)
 }
 
-/// The numbers behind a finding, for the alert (SPEC 8).
+/// The numbers behind a regression alarm (SPEC 8: baseline, current, counts, the statistic).
+public struct RegressionNumbers: Sendable, Equatable {
+    /// The baseline's level (pass rate, mean score, typical value) and its sample count.
+    public var baseline: Double?
+    public var baselineSamples: Int
+    /// The level since the estimated start, over `samples` samples.
+    public var current: Double?
+    public var samples: Int
+    public var statistic: Double
+    public var threshold: Double
+    /// The in-control run length the threshold was designed for.
+    public var targetARL: Double
+    /// The estimated start (unix time): the last time the statistic was 0.
+    public var changeStart: Double?
+
+    /// The form stored with the alert and sent in payloads.
+    public var values: [String: Double] {
+        var values: [String: Double] = ["baseline_n": Double(baselineSamples), "n": Double(samples), "statistic": statistic,
+                                        "threshold": threshold, "target_arl": targetARL]
+        values["baseline"] = baseline
+        values["current"] = current
+        values["change_start"] = changeStart
+        return values
+    }
+}
+
+/// The numbers of a resolution: the frozen baseline and the level since the alert fired.
+public struct RecoveryNumbers: Sendable, Equatable {
+    public var baseline: Double
+    public var baselineSamples: Int
+    public var current: Double?
+    public var samples: Int
+
+    public var values: [String: Double] {
+        var values: [String: Double] = ["baseline": baseline, "baseline_n": Double(baselineSamples), "n": Double(samples)]
+        values["current"] = current
+        return values
+    }
+}
+
+/// A static floor's window: its pass rate against `min_pass_rate`, and the window's upper
+/// bound (z = 3) when it fired.
+public struct FloorNumbers: Sendable, Equatable {
+    public var minPassRate: Double
+    public var current: Double
+    public var samples: Int
+    public var upperBound: Double?
+
+    public var values: [String: Double] {
+        var values: [String: Double] = ["min_pass_rate": minPassRate, "current": current, "n": Double(samples)]
+        values["ci_high"] = upperBound
+        return values
+    }
+}
+
+/// A regression alarm: its numbers, up to 5 evaluations that pushed the statistic up (newest
+/// last), and the estimated start of the regression (Page 1954).
 public struct SeriesFinding: Sendable, Equatable {
-    public var numbers: [String: Double]
-    /// Up to 5 evaluations that pushed the statistic up, newest last.
+    public var numbers: RegressionNumbers
     public var examples: [Int64]
-    /// The estimated start of the regression: the time of the first sample after the
-    /// statistic was last 0 (Page 1954).
-    public var changeStart: Date?
+    public var changeStart: Date? { numbers.changeStart.map(Date.init(timeIntervalSince1970:)) }
+}
+
+/// A floor breach: its window's numbers and the last failing evaluations.
+public struct FloorFinding: Sendable, Equatable {
+    public var numbers: FloorNumbers
+    public var examples: [Int64]
 }
 
 /// One series' detection state (SPEC 7): its baseline by UTC day, the sequential detector and
@@ -266,12 +326,11 @@ public struct SeriesMonitor: Codable, Sendable, Equatable {
             suspect = false
             regression.sinceFiring.add(observation)
             if updateRecovery(&regression, observation) {
-                var numbers = ["baseline": regression.baselineLevel, "baseline_n": Double(regression.baselineSamples),
-                               "n": Double(regression.sinceFiring.n)]
-                numbers["current"] = regression.sinceFiring.level(key.measure)
+                let numbers = RecoveryNumbers(baseline: regression.baselineLevel, baselineSamples: regression.baselineSamples,
+                                              current: regression.sinceFiring.level(key.measure), samples: regression.sinceFiring.n)
                 open = nil
                 restartDetector()
-                events.append(.recovered(numbers: numbers))
+                events.append(.recovered(numbers))
             } else {
                 open = regression
             }
@@ -384,14 +443,10 @@ public struct SeriesMonitor: Codable, Sendable, Equatable {
             restartDetector()
             return nil
         }
-        var numbers: [String: Double] = [
-            "baseline_n": Double(base.n), "n": Double(alarm.samplesSinceChange), "statistic": alarm.statistic,
-            "threshold": alarm.threshold, "target_arl": designedARL,
-        ]
-        numbers["baseline"] = base.level(key.measure)
-        numbers["current"] = pending.level(key.measure)
-        if let start = changeStartAt { numbers["change_start"] = start }
-        let finding = SeriesFinding(numbers: numbers, examples: examples, changeStart: changeStartAt.map(Date.init(timeIntervalSince1970:)))
+        let numbers = RegressionNumbers(baseline: base.level(key.measure), baselineSamples: base.n, current: pending.level(key.measure),
+                                        samples: alarm.samplesSinceChange, statistic: alarm.statistic, threshold: alarm.threshold,
+                                        targetARL: designedARL, changeStart: changeStartAt)
+        let finding = SeriesFinding(numbers: numbers, examples: examples)
         open = OpenRegression(firedAt: t, recovery: recovery, baselineLevel: level, baselineSamples: base.n)
         pending = SeriesTally()
         return finding
@@ -481,7 +536,7 @@ public struct SeriesMonitor: Codable, Sendable, Equatable {
             // A floor removed from the config while it fired: its alert must not stay open.
             let wasOpen = floor?.open == true
             floor = nil
-            return wasOpen ? .floorCleared(numbers: ["floor_removed": 1]) : nil
+            return wasOpen ? .floorCleared(nil) : nil
         }
         var floor = self.floor ?? Floor()
         defer { self.floor = floor }
@@ -495,7 +550,7 @@ public struct SeriesMonitor: Codable, Sendable, Equatable {
         let n = floor.window.count
         let passes = floor.window.reduce(0) { $0 + Int($1) }
         let rate = Double(passes) / Double(n)
-        let numbers: [String: Double] = ["min_pass_rate": minimum, "current": rate, "n": Double(n)]
+        var numbers = FloorNumbers(minPassRate: minimum, current: rate, samples: n)
         let bounds = WilsonInterval.bounds(passes: Int64(passes), n: Int64(n), z: Self.floorZ)
         if floor.open {
             floor.sinceFiring += 1
@@ -503,7 +558,7 @@ public struct SeriesMonitor: Codable, Sendable, Equatable {
             // breach, so a series sitting on the floor clears and does not fire again at once.
             if floor.sinceFiring >= size, rate >= minimum {
                 floor.open = false
-                return .floorCleared(numbers: numbers)
+                return .floorCleared(numbers)
             }
             return nil
         }
@@ -515,8 +570,7 @@ public struct SeriesMonitor: Codable, Sendable, Equatable {
         }
         floor.open = true
         floor.sinceFiring = 0
-        var withBound = numbers
-        withBound["ci_high"] = bounds.high
-        return .floorBreached(SeriesFinding(numbers: withBound, examples: floor.examples, changeStart: nil))
+        numbers.upperBound = bounds.high
+        return .floorBreached(FloorFinding(numbers: numbers, examples: floor.examples))
     }
 }
