@@ -56,9 +56,12 @@ let package = Package(
             "EvaldCore", "EvaldHTTP",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // The read side: what `evald status`, `metrics`, `drift`, `alerts` and `explain` show,
+        // and `/metrics` and `/api/v1/status` serve, assembled from the database.
+        .target(name: "EvaldReports", dependencies: ["EvaldCore", "EvaldStore", "EvaldSpool"]),
         // The long-running services and their wiring.
         .target(name: "EvaldDaemon", dependencies: [
-            "EvaldCore", "EvaldStore", "EvaldSpool", "EvaldHTTP", "EvaldJudge", "EvaldAlerting",
+            "EvaldCore", "EvaldStore", "EvaldSpool", "EvaldHTTP", "EvaldJudge", "EvaldAlerting", "EvaldReports",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -69,7 +72,7 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         .executableTarget(name: "evald", dependencies: [
-            "EvaldCore", "EvaldStore", "EvaldDaemon", "EvaldHTTP",
+            "EvaldCore", "EvaldStore", "EvaldDaemon", "EvaldHTTP", "EvaldReports",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Helpers shared by the test targets: a manual clock, seeded randomness, and a stub
@@ -96,7 +99,7 @@ let package = Package(
                                                                .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "EvaldStoreTests", dependencies: ["EvaldStore"]),
         .testTarget(name: "EvaldSpoolTests", dependencies: ["EvaldSpool", "EvaldCore", "EvaldStore", "EvaldTesting"]),
-        .testTarget(name: "EvaldDaemonTests", dependencies: ["EvaldDaemon", "EvaldCore", "EvaldStore", "EvaldTesting", "EvaldHTTP",
+        .testTarget(name: "EvaldDaemonTests", dependencies: ["EvaldDaemon", "EvaldReports", "EvaldCore", "EvaldStore", "EvaldTesting", "EvaldHTTP",
                                                              .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "EvaldIntegrationTests", dependencies: ["EvaldCore", "EvaldStore", "EvaldTesting",
                                                                   .product(name: "Crypto", package: "swift-crypto")], exclude: ["Fixtures"]),

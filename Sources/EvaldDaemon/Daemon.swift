@@ -73,7 +73,7 @@ public enum Daemon {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: runtime.metrics.registry))
         let notifier = SystemdNotifier(environment: environment)
         let hangups = await UnixSignalsSequence(trapping: .sighup)
-        let http = HTTPEndpoints.makeApplication(setups: setups, metrics: runtime.metrics, runtime: runtime, logger: logger)
+        let http = HTTPEndpoints.makeApplication(store: store, setups: setups, metrics: runtime.metrics, runtime: runtime, logger: logger)
         // In dependency order; graceful shutdown runs in reverse: systemd hears STOPPING=1
         // first, then the listener stops (scrapes never see a half-stopped daemon), and the
         // heartbeat stops last. Every service's end ends the group.

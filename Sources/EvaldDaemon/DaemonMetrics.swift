@@ -1,4 +1,5 @@
 import EvaldCore
+import EvaldReports
 import Foundation
 import Prometheus
 

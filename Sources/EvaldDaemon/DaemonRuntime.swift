@@ -1,4 +1,5 @@
 import EvaldCore
+import EvaldReports
 import EvaldSpool
 import EvaldStore
 import Foundation
@@ -16,6 +17,7 @@ public final class DaemonRuntime: Sendable {
         var totals = IngestCounts()
         var refusedReloads = 0
         var pendingBytes: Int64 = 0
+        var spoolFiles = 0
         var linesAt = Date()
         var pollFailingSince: Date?
         var raised: [String: Double] = [:]
@@ -63,18 +65,24 @@ public final class DaemonRuntime: Sendable {
     }
 
     /// Called by the ingest loop once a round, busy or idle: the watchdog's proof of life.
-    public func markProgress(_ counts: IngestCounts, pendingBytes pending: Int64? = nil, at now: Date = Date()) {
+    public func markProgress(_ counts: IngestCounts, pendingBytes pending: Int64? = nil, files: Int? = nil, at now: Date = Date()) {
         state.withLock {
             $0.progressAt = now
             if counts.linesRead > 0 { $0.linesAt = now }
             $0.pollFailingSince = nil
             $0.totals += counts
             if let pending { $0.pendingBytes = pending }
+            if let files { $0.spoolFiles = files }
         }
         metrics.recordPoll(counts, checkFailures: Int(counts.failedChecks), at: now)
     }
 
     public var lastProgress: Date { state.withLock { $0.progressAt } }
+
+    /// The spool as the ingest loop last saw it: files in the directory and bytes unread.
+    public var spoolSnapshot: StatusReport.SpoolSnapshot {
+        state.withLock { StatusReport.SpoolSnapshot(files: $0.spoolFiles, bytesPending: $0.pendingBytes) }
+    }
 
     /// When a spool line was last read, and the bytes still unread: `SpoolStalled`.
     public var spoolProgress: (lastLinesAt: Date, pendingBytes: Int64, failingSince: Date?) {

@@ -15,9 +15,9 @@ import ServiceLifecycle
 /// it runs on the blocking executor (its rounds read and write SQLite and design detectors).
 public final class DetectionEngine {
     static let batchSize = 2_000
-    static let seriesKind = "series"
-    static let versionsKind = "versions"
-    static let cursorKind = "cursor"
+    static let seriesKind = DetectionStateCodec.seriesKind
+    static let versionsKind = DetectionStateCodec.versionsKind
+    static let cursorKind = DetectionStateCodec.cursorKind
 
     public struct RoundSummary: Sendable, Equatable {
         public var evaluations = 0
@@ -209,19 +209,8 @@ public final class DetectionEngine {
         }
     }
 
-    /// Non-finite numbers (a rate over nothing) are written as strings rather than failing the round.
-    static func encoder() -> JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return encoder
-    }
-
-    static func decoder() -> JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return decoder
-    }
+    static func encoder() -> JSONEncoder { DetectionStateCodec.encoder() }
+    static func decoder() -> JSONDecoder { DetectionStateCodec.decoder() }
 
     private func load() throws {
         let decoder = Self.decoder()

@@ -1,4 +1,6 @@
 import EvaldCore
+import EvaldReports
+import EvaldStore
 import Foundation
 import Hummingbird
 import Logging
@@ -16,7 +18,8 @@ public enum HTTPEndpoints {
         return (host.isEmpty ? "0.0.0.0" : host, port)
     }
 
-    public static func makeApplication(setups: SetupSource, metrics: DaemonMetrics, runtime: DaemonRuntime, logger: Logger) -> (any Service)? {
+    public static func makeApplication(store: StateStore, setups: SetupSource, metrics: DaemonMetrics, runtime: DaemonRuntime,
+                                       logger: Logger) -> (any Service)? {
         // The listener is bound once: a reload that changes http.listen needs a restart.
         let config = setups.current.config
         guard let listen = config.http.listen, let (host, port) = address(listen) else { return nil }
@@ -27,15 +30,20 @@ public enum HTTPEndpoints {
             let healthy = idle < stallLimit
             return text(healthy ? "ok\n" : "stalled: the spool loop has made no progress for \(Int(idle)) s\n", status: healthy ? .ok : .serviceUnavailable)
         }
-        // The reports read SQLite and the spool directory: built on the blocking executor, so a
-        // scrape never holds a cooperative thread (and /healthz never waits behind one).
+        // The reports read SQLite: built on the blocking executor, so a scrape never holds a
+        // cooperative thread (and /healthz never waits behind one), from the daemon's own
+        // database and the ingest loop's view of the spool, not a new pool and a directory
+        // listing per scrape.
+        let gather = { @Sendable () throws -> StatusReport in
+            try StatusReport.gather(config: setups.current.config, store: store, spool: runtime.spoolSnapshot)
+        }
         router.get("/metrics") { _, _ -> Response in
-            let status = await BlockingExecutor.shared.run { try? StatusReport.gather(config: setups.current.config) }
+            let status = await BlockingExecutor.shared.run { try? gather() }
             return text(metrics.render(status: status), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         router.get("/api/v1/status") { _, _ -> Response in
             do {
-                let status = try await BlockingExecutor.shared.run { try StatusReport.gather(config: setups.current.config) }
+                let status = try await BlockingExecutor.shared.run { try gather() }
                 return text(status.json.serialized(pretty: true) + "\n", contentType: "application/json")
             } catch {
                 return text(#"{"error": "status unavailable"}"# + "\n", status: .internalServerError, contentType: "application/json")

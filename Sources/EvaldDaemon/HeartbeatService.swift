@@ -5,7 +5,7 @@ import ServiceLifecycle
 
 /// Writes the daemon's heartbeat so `evald status` can tell a live daemon from a dead one.
 public struct HeartbeatService: Service {
-    public static let interval = 2.0
+    public static let interval = DaemonHeartbeat.interval
 
     let store: StateStore
     let logger: Logger

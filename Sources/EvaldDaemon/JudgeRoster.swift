@@ -1,6 +1,7 @@
 import EvaldCore
 import EvaldHTTP
 import EvaldJudge
+import EvaldReports
 import Foundation
 
 /// The judges in force: each rubric with the endpoint client that runs it, or the reason it
@@ -26,8 +27,6 @@ public struct JudgeRoster: Sendable {
 
     public static let empty = JudgeRoster(members: [], redactPII: true, maxQueueAge: 86400)
 
-    /// What `evald status` and the `--once` summary say when judges cannot run for want of an endpoint.
-    public static let enableHint = "to enable, add an OpenAI-compatible endpoint under `endpoints` (e.g. a local Ollama: {kind: openai, base_url: http://127.0.0.1:11434/v1, model: llama3.1}) and set judge.default_endpoint, or an Anthropic one with an API key (api_key_env)"
 
     /// The judges whose traces are queued at ingest.
     public var routing: JudgeRouting {
@@ -53,7 +52,7 @@ public struct JudgeRoster: Sendable {
             let endpointName = rubric.endpoint ?? config.judge.defaultEndpoint
             guard let endpointName, let endpoint = config.endpoints[endpointName] else {
                 members.append(Member(rubric: rubric, endpointName: endpointName, client: nil, concurrency: 0, dailyTokenBudget: nil,
-                                      unavailable: "no judge endpoint configured; " + enableHint, queues: false))
+                                      unavailable: "no judge endpoint configured; " + JudgeCatalog.enableHint, queues: false))
                 continue
             }
             if clients[endpointName] == nil {

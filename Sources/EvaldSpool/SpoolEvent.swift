@@ -21,5 +21,7 @@ public struct SpoolPollSummary: Sendable, Equatable {
     public var caughtUp = true
     /// Bytes of the directory's files not yet consumed when the poll ended (the reader's lag).
     public var pendingBytes: Int64 = 0
+    /// Spool files in the directory at the last listing.
+    public var files = 0
     public init() {}
 }

@@ -163,6 +163,7 @@ public final class SpoolReader {
         defer {
             // The lag: what the listing saw minus what is committed, for every file in it.
             let offsets = Dictionary(files?.values.map { ($0.key, $0.tracked.offset) } ?? [], uniquingKeysWith: { max($0, $1) })
+            summary.files = inDirectory.count
             summary.pendingBytes = inDirectory.reduce(0) { total, element in
                 total + max(0, element.value.size - (offsets[element.key] ?? 0))
             }

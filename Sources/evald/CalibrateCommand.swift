@@ -1,6 +1,7 @@
 import ArgumentParser
 import EvaldCore
 import EvaldDaemon
+import EvaldReports
 import Foundation
 
 struct CalibrateCommand: AsyncParsableCommand {
@@ -62,7 +63,7 @@ struct CalibrateCommand: AsyncParsableCommand {
             var lines = ["golden set \"\(name)\": \(set.cases.count) cases, \(labelled) labelled; calibration.min_kappa \(GoldenSupport.number(minKappa, digits: 2))"]
             lines += GoldenSupport.judgeLines(result)
             if calibrations.isEmpty {
-                lines.append("nothing to calibrate: no judge of the set's routes could run. " + JudgeRoster.enableHint)
+                lines.append("nothing to calibrate: no judge of the set's routes could run. " + JudgeCatalog.enableHint)
             }
             lines += GoldenSupport.calibrationLines(calibrations)
             if !flagged.isEmpty {

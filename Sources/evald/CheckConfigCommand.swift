@@ -2,6 +2,7 @@ import ArgumentParser
 import EvaldCore
 import EvaldDaemon
 import EvaldHTTP
+import EvaldReports
 import Foundation
 
 struct CheckConfigCommand: AsyncParsableCommand {

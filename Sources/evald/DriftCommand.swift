@@ -1,5 +1,6 @@
 import ArgumentParser
 import EvaldDaemon
+import EvaldReports
 import EvaldStore
 
 struct DriftCommand: AsyncParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EvaldCore
 import EvaldDaemon
+import EvaldReports
 import Foundation
 
 struct GoldenLockCommand: AsyncParsableCommand {

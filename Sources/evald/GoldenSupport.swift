@@ -1,6 +1,7 @@
 import EvaldCore
 import EvaldDaemon
 import EvaldHTTP
+import EvaldReports
 import Foundation
 
 /// What `gate` and `calibrate` share: load the set, refuse it unless its lock matches, score it.

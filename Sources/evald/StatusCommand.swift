@@ -1,5 +1,6 @@
 import ArgumentParser
 import EvaldDaemon
+import EvaldReports
 
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

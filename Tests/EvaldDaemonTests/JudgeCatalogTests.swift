@@ -1,5 +1,6 @@
 import EvaldCore
 import EvaldDaemon
+import EvaldReports
 import Foundation
 import Testing
 

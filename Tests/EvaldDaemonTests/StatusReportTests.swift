@@ -1,5 +1,6 @@
 import EvaldCore
 import EvaldDaemon
+import EvaldReports
 import EvaldStore
 import Foundation
 import Testing

@@ -57,29 +57,33 @@ public struct StatusReport: Sendable {
 
     public func counter(_ name: String) -> Int64 { counters[name] ?? 0 }
 
-    public static func gather(config: EvaldConfig, now: Date = Date()) throws -> StatusReport {
-        let store = try StateStore.openExisting(path: config.databasePath)
-        let heartbeat = try store?.heartbeat()
-        let tracked = try store?.trackedSpoolFiles() ?? []
-        let entries = (try? SpoolDirectory.list(config.spool.dir)) ?? []
+    /// What the spool holds: files and bytes not yet consumed.
+    public struct SpoolSnapshot: Sendable, Equatable {
+        public var files: Int
+        public var bytesPending: Int64
 
-        // Bytes not yet consumed: the unread part of every followed file, and all of every file not followed yet.
-        var pending: Int64 = 0
-        var followed = Set<String>()
-        for file in tracked {
-            followed.insert("\(file.device):\(file.inode)")
-            if let entry = entries.first(where: { $0.device == file.device && $0.inode == file.inode }) {
-                pending += max(0, entry.size - file.offset)
-            }
+        public init(files: Int, bytesPending: Int64) {
+            self.files = files
+            self.bytesPending = bytesPending
         }
-        for entry in entries where !followed.contains("\(entry.device):\(entry.inode)") {
-            pending += entry.size
-        }
+    }
+
+    /// The CLI's status: opens the database read-only and lists the spool directory.
+    public static func gather(config: EvaldConfig, now: Date = Date()) throws -> StatusReport {
+        try gather(config: config, store: try StateStore.openExisting(path: config.databasePath), spool: nil, now: now)
+    }
+
+    /// The status from an open database; `spool` from the ingest loop when the daemon asks (it
+    /// knows its lag), else the directory is listed.
+    public static func gather(config: EvaldConfig, store: StateStore?, spool: SpoolSnapshot?, now: Date = Date()) throws -> StatusReport {
+        let heartbeat = try store?.heartbeat()
+        let snapshot = try spool ?? listSpool(config: config, store: store)
+        let (entries, pending) = (snapshot.files, snapshot.bytesPending)
 
         var daemon = DaemonState(running: false, pid: heartbeat?.pid, lastHeartbeat: heartbeat?.heartbeatAt,
                                  startedAt: heartbeat?.startedAt, stoppedAt: heartbeat?.stoppedAt)
         if let heartbeat, heartbeat.stoppedAt == nil {
-            let fresh = now.timeIntervalSince(heartbeat.heartbeatAt) < max(10, 5 * HeartbeatService.interval)
+            let fresh = now.timeIntervalSince(heartbeat.heartbeatAt) < max(10, 5 * DaemonHeartbeat.interval)
             let sameHost = heartbeat.hostname == ProcessInfo.processInfo.hostName
             daemon.running = fresh && (!sameHost || kill(heartbeat.pid, 0) == 0 || errno == EPERM)
         }
@@ -103,7 +107,7 @@ public struct StatusReport: Sendable {
         let canary = try config.golden.canary.map { CanaryStatus(set: $0.set, every: $0.every, last: try store?.canaryRuns(set: $0.set, limit: 1).first) }
         return StatusReport(
             databasePath: config.databasePath, databaseExists: store != nil, daemon: daemon,
-            spoolDir: config.spool.dir, spoolFiles: entries.count, counters: counters,
+            spoolDir: config.spool.dir, spoolFiles: entries, counters: counters,
             bytesPending: pending, quarantined: try store?.quarantine(limit: 0).total ?? 0,
             samplingRate: config.sampling.rate, shard: config.sampling.shard.description, judge: judge,
             firingAlerts: try store?.firingAlertCount() ?? 0, pendingNotifications: try store?.pendingNotificationCount() ?? 0,
@@ -193,5 +197,23 @@ public struct StatusReport: Sendable {
 
     static func lag(_ seconds: Double) -> String {
         seconds <= 0 ? "caught up with ingest" : String(format: "%.1f s behind ingest", seconds)
+    }
+
+    /// Bytes not yet consumed: the unread part of every followed file, and all of every file not followed yet.
+    static func listSpool(config: EvaldConfig, store: StateStore?) throws -> SpoolSnapshot {
+        let tracked = try store?.trackedSpoolFiles() ?? []
+        let entries = (try? SpoolDirectory.list(config.spool.dir)) ?? []
+        var pending: Int64 = 0
+        var followed = Set<String>()
+        for file in tracked {
+            followed.insert("\(file.device):\(file.inode)")
+            if let entry = entries.first(where: { $0.device == file.device && $0.inode == file.inode }) {
+                pending += max(0, entry.size - file.offset)
+            }
+        }
+        for entry in entries where !followed.contains("\(entry.device):\(entry.inode)") {
+            pending += entry.size
+        }
+        return SpoolSnapshot(files: entries.count, bytesPending: pending)
     }
 }

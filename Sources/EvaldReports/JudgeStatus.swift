@@ -35,7 +35,7 @@ public struct JudgeStatus: Sendable {
 
     /// Why no judge runs, in words an operator can act on; nil when some can.
     public var note: String? {
-        if !endpointsConfigured { return "judges skipped: no judge endpoint configured; " + JudgeRoster.enableHint }
+        if !endpointsConfigured { return "judges skipped: no judge endpoint configured; " + JudgeCatalog.enableHint }
         if judges.isEmpty {
             return problems.isEmpty
                 ? "no judges: \(directory) holds no rubric files (*.md); copy the shipped ones from reference-judges/"
@@ -75,7 +75,7 @@ public struct JudgeStatus: Sendable {
             } else {
                 judge.state = "skipped"
                 judge.reason = endpoint == nil || config.endpoints.isEmpty
-                    ? "no judge endpoint configured; " + JudgeRoster.enableHint
+                    ? "no judge endpoint configured; " + JudgeCatalog.enableHint
                     : "endpoint \(endpoint!) is not in endpoints"
             }
             judges.append(judge)

@@ -9,8 +9,8 @@ public struct DriftReport: Sendable {
 
     public static func gather(store: StateStore?) throws -> DriftReport {
         guard let store else { return DriftReport(watches: []) }
-        let decoder = DetectionEngine.decoder()
-        let watches = try store.detectionStates(kind: DetectionEngine.versionsKind).values.compactMap {
+        let decoder = DetectionStateCodec.decoder()
+        let watches = try store.detectionStates(kind: DetectionStateCodec.versionsKind).values.compactMap {
             try? decoder.decode(ProviderVersionWatch.self, from: Data($0.utf8))
         }
         return DriftReport(watches: watches.sorted { ($0.route, $0.model) < ($1.route, $1.model) })

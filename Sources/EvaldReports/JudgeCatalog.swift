@@ -7,6 +7,9 @@ import Foundation
 public struct JudgeCatalog: Sendable {
     public var rubrics: [JudgeRubric]
 
+    /// What `evald status` and the `--once` summary say when judges cannot run for want of an endpoint.
+    public static let enableHint = "to enable, add an OpenAI-compatible endpoint under `endpoints` (e.g. a local Ollama: {kind: openai, base_url: http://127.0.0.1:11434/v1, model: llama3.1}) and set judge.default_endpoint, or an Anthropic one with an API key (api_key_env)"
+
     public init(rubrics: [JudgeRubric]) { self.rubrics = rubrics }
 
     /// The rubrics that judge traces of `route`, in file-name order.

@@ -69,8 +69,8 @@ public struct MetricsReport: Sendable {
 
     /// The detectors' monitors by (metric, measure, route, model).
     static func monitors(_ store: StateStore?) -> [String: SeriesMonitor] {
-        guard let states = try? store?.detectionStates(kind: DetectionEngine.seriesKind) else { return [:] }
-        let decoder = DetectionEngine.decoder()
+        guard let states = try? store?.detectionStates(kind: DetectionStateCodec.seriesKind) else { return [:] }
+        let decoder = DetectionStateCodec.decoder()
         var monitors: [String: SeriesMonitor] = [:]
         for (key, json) in states { monitors[key] = try? decoder.decode(SeriesMonitor.self, from: Data(json.utf8)) }
         return monitors
