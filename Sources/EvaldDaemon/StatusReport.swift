@@ -32,7 +32,7 @@ public struct StatusReport: Sendable {
     public var detection: DetectionStatus
     public var canary: CanaryStatus?
 
-    /// What the detectors are doing (SPEC 7).
+    /// What the detectors are doing.
     public struct DetectionStatus: Sendable {
         public var series = 0
         /// Series whose baseline reached detection.baseline_min_samples: they may fire.
