@@ -80,7 +80,7 @@ let package = Package(
         .executableTarget(name: "evald-checks-benchmark", dependencies: ["EvaldCore", "EvaldDaemon"], path: "Benchmarks/ChecksBenchmark"),
         // Benchmarks/: a stub judge API (fixed answer after --delay) for the judge benchmark.
         .executableTarget(name: "evald-judge-stub", dependencies: ["EvaldTesting"], path: "Benchmarks/JudgeStub"),
-        // Benchmarks/run_detection_benchmark.sh: a seeded simulation of the detectors (issue 6).
+        // Benchmarks/run_detection_benchmark.sh: a seeded simulation of the detectors.
         .executableTarget(name: "evald-detection-benchmark", dependencies: ["EvaldCore", "EvaldTesting"], path: "Benchmarks/detection"),
         .testTarget(name: "EvaldCoreTests", dependencies: ["EvaldCore", "EvaldTesting"], exclude: ["Fixtures"]),
         .testTarget(name: "EvaldJudgeTests", dependencies: ["EvaldJudge", "EvaldHTTP", "EvaldCore", "EvaldTesting"]),
