@@ -88,7 +88,7 @@ let package = Package(
         .executableTarget(name: "evald-checks-benchmark", dependencies: ["EvaldCore", "EvaldDaemon"], path: "Benchmarks/ChecksBenchmark"),
         // Benchmarks/: a stub judge API (fixed answer after --delay) for the judge benchmark.
         .executableTarget(name: "evald-judge-stub", dependencies: ["EvaldTesting"], path: "Benchmarks/JudgeStub"),
-        // Benchmarks/run_detection_benchmark.sh: a seeded simulation of the detectors (issue 6).
+        // Benchmarks/run_detection_benchmark.sh: a seeded simulation of the detectors.
         .executableTarget(name: "evald-detection-benchmark", dependencies: ["EvaldCore", "EvaldTesting"], path: "Benchmarks/detection"),
         // Benchmarks/run_design_benchmark.sh: detector design time at targets up to 1e12 samples.
         .executableTarget(name: "evald-design-benchmark", dependencies: ["EvaldCore", "EvaldTesting"], path: "Benchmarks/DesignBenchmark"),

@@ -36,7 +36,7 @@ JUDGED = {"helpfulness": "assist-orders", "faithfulness": "extract-invoice"}
 
 TENANTS = ["acme", "globex", "initech", "umbrella"]
 
-# 8 checks per route: 6 on every route, 2 by route family. Kinds per SPEC 4.
+# 8 checks per route: 6 on every route, 2 by route family. Kinds as docs/configuration.md lists them.
 CONFIG_CHECKS = """checks:
   "*":
     - {name: ok, kind: status_ok}
@@ -123,7 +123,7 @@ class Traffic:
         return len(cum) - 1
 
     def line(self, rng, ts_ms):
-        """One native record (SPEC 2.1) as a JSON line without its newline."""
+        """One native record (docs/input-formats.md) as a JSON line without its newline."""
         route = ROUTES[self._pick(self.route_cum, rng.random())]
         model, provider, response_model, fingerprint, _ = MODELS[self._pick(self.model_cum[route], rng.random())]
         p = self.series[(route, model)]

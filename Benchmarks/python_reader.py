@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Baseline for the ingest benchmark: a plain Python reader that parses every line of
-the spool with json.loads and applies evald's sampling rule (SPEC 3)."""
+the spool with json.loads and applies evald's sampling rule."""
 import json
 import os
 import sys

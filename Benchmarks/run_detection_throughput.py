@@ -71,7 +71,9 @@ def main():
     with open(os.path.join(ROOT, "examples", "evald.yaml")) as f:
         config = f.read()
     config = config.replace("dir: spool ", f"dir: {spool} ").replace("rate: 0.01 ", "rate: 1.0 ")
-    config = config.replace("\"refunds-*\": 0.05", "\"refunds-*\": 1.0")
+    config = config.replace("\"refunds-*\": 0.05", "\"refunds-*\": 1.0").replace("\"extract-order\": 0.5", "\"extract-order\": 1.0")
+    # The example arms its detectors on one small day; the benchmark measures the defaults.
+    config = config.replace("baseline_min_samples: 150", "baseline_min_samples: 1000")
     config = config.replace("dir: ../reference-judges", f"dir: {os.path.join(ROOT, 'reference-judges')}")
     config = config.replace("schemas/", os.path.join(ROOT, "examples", "schemas") + "/")
     config = config.replace("state_dir: state ", f"state_dir: {os.path.join(WORK, 'state')} ")

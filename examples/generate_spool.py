@@ -58,7 +58,8 @@ ROUTE_MODELS = {
 }
 
 FP_MINI_OLD = "fp_44709d6fcb"
-FP_MINI_NEW = "fp_0ba0d124f1"   # silent provider update, rolled out from ~13:30
+FP_MINI_NEW = "fp_0ba0d124f1"   # silent provider update of the deployment serving extract-order
+SWITCH_HOUR = 12.0              # ...at 12:00 UTC, all at once; its answers are worse from then on
 FP_4O = "fp_7fcd609668"
 
 # Traffic per UTC hour of day (mean 1 after normalisation).
@@ -561,6 +562,8 @@ EXTRACT_EMAILS = [
     "hi, order {order} pls: {items_inline}. total {total_str}. ship to {city} asap",
     "Guten Tag,\n\nhiermit bestelle ich:\n{items_list_de}\nBestellnummer: {order}\nGesamtbetrag: {total_eu}\n\nMit freundlichen Grüßen\n{name}",
 ]
+CHATTY_PREAMBLES = ["Sure! Here is the order as JSON: ", "Here's the extracted order:\n\n",
+                    "Extracted order:\n", "Of course. The order details are below.\n\n"]
 EXTRACT_PREAMBLES = ["", "", "", "Here is the extracted order:\n", "Sure! Here's the JSON:\n"]
 
 # ---- refunds-assist ----
@@ -1026,8 +1029,7 @@ class Generator:
                 out = self.ch(pool or ASK_ORDER).format_map(S)
             else:
                 out = self.ch(outputs).format_map(S)
-            fp_new = S.get("_fp") == FP_MINI_NEW
-            if rand() < (0.55 if fp_new else 0.35):
+            if rand() < 0.35:
                 out += " " + self.ch(CLOSINGS).format_map(S)
             if tool and gave_order and rand() < 0.8:
                 if tool == "lookup_order":
@@ -1083,6 +1085,19 @@ class Generator:
         k = rand()
         fp_new = S.get("_fp") == FP_MINI_NEW
         fence_p = 0.045 if fp_new else (0.03 if model.startswith("claude") else 0.01)
+        if fp_new:
+            # The provider's new build: it often talks before its JSON (no fence, so the
+            # output is not JSON) and sometimes leaves out the currency.
+            d = rand()
+            if d < 0.15:
+                labels.append("invalid_json")
+                labels.append("provider_update")
+                return msgs, self.ch(CHATTY_PREAMBLES) + J_SPACED(truth), [], "extract-v4", reference, meta
+            if d < 0.23:
+                labels.append("schema:missing_field")
+                labels.append("provider_update")
+                obj = {key: value for key, value in truth.items() if key != "currency"}
+                return msgs, J_SPACED(obj), [], "extract-v4", reference, meta
         if k < 0.008:
             labels.append("refusal")
             labels.append("refusal:unwarranted")
@@ -1324,12 +1339,7 @@ class Generator:
         hrel = (ts_ms - self.start_ms) / 3_600_000.0
 
         if model == "gpt-4o-mini":
-            if hrel < 13.5:
-                fp = FP_MINI_OLD
-            elif hrel < 15.0:
-                fp = FP_MINI_NEW if rand() < (hrel - 13.5) / 1.5 * 0.9 else FP_MINI_OLD
-            else:
-                fp = FP_MINI_NEW if rand() < 0.93 else FP_MINI_OLD
+            fp = FP_MINI_NEW if route == "extract-order" and hrel >= SWITCH_HOUR else FP_MINI_OLD
         elif model == "gpt-4o":
             fp = FP_4O
         else:

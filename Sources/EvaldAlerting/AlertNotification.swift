@@ -1,7 +1,7 @@
 import EvaldCore
 
 /// One delivery: an alert at one of its state changes (or a repeat while firing), to one
-/// receiver. The outbox stores these before sending (SPEC 8), so they are plain values.
+/// receiver. The outbox stores these before sending, so they are plain values.
 public struct AlertNotification: Sendable, Equatable {
     public enum Event: String, Sendable {
         case firing, resolved

@@ -3,13 +3,13 @@ import EvaldCore
 import EvaldHTTP
 import Foundation
 
-/// The bodies evald sends to each kind of receiver (SPEC 8): pure functions of the alert
+/// The bodies evald sends to each kind of receiver: pure functions of the alert
 /// and the time, tested field by field against each receiver's documented schema.
 ///
 /// Maps are written with their keys sorted, so the same alert gives the same bytes, which
 /// keeps signatures and test expectations stable.
 public enum AlertPayloads {
-    /// SPEC 8: the `X-Evald-Signature` header value, `t=<unix>,v1=<hex>`, where hex is the
+    /// The `X-Evald-Signature` header value, `t=<unix>,v1=<hex>`, where hex is the
     /// lowercase HMAC-SHA256, keyed with the secret's UTF-8 bytes, of `"<unix>."` followed by
     /// the exact body bytes. The timestamp inside the signed text lets a consumer reject
     /// replays (the scheme of Stripe's webhook signatures).

@@ -1,7 +1,7 @@
 import EvaldCore
 import Foundation
 
-/// A destination for alert notifications (SPEC 8 `alerts.receivers`).
+/// A destination for alert notifications (`alerts.receivers`).
 public protocol AlertReceiver: Sendable {
     /// The config's `name`, unique among receivers: the outbox's key for this receiver.
     var name: String { get }

@@ -2,7 +2,7 @@ import EvaldCore
 import EvaldHTTP
 import Foundation
 
-/// Builds the configured receivers (SPEC 8 `alerts.receivers`).
+/// Builds the configured receivers (`alerts.receivers`).
 public enum AlertReceivers {
     /// Seconds for one delivery attempt: long enough for a slow SaaS API, short enough that
     /// a receiver that hangs does not hold the outbox (its retries come later).

@@ -3,7 +3,7 @@ import EvaldHTTP
 import Foundation
 
 /// Posts alerts to a Prometheus Alertmanager (API v2), which then routes, groups,
-/// silences, dedups and runs in HA (SPEC 8).
+/// silences, dedups and runs in HA.
 ///
 /// Alertmanager forgets a firing alert once its `endsAt` passes, so the outbox must send a
 /// `repeat` every `resendInterval` while the alert fires (see `AlertPayloads.alertmanager`).

@@ -3,7 +3,7 @@ import EvaldHTTP
 import Foundation
 
 /// Sends PagerDuty Events API v2 events: trigger while firing, resolve when resolved, both
-/// keyed by the alert's fingerprint (SPEC 8).
+/// keyed by the alert's fingerprint.
 public struct PagerDutyReceiver: AlertReceiver {
     public static let defaultURL = "https://events.pagerduty.com/v2/enqueue"
 

@@ -4,7 +4,7 @@ import Foundation
 
 /// Reads one receiver's secrets and checks the keys that apply to its kind, so a key that
 /// would be ignored (an HMAC secret on a Slack receiver) is reported instead of silently
-/// doing nothing (SPEC 1a: a typo must not silently disable something).
+/// doing nothing (a typo must not silently disable something).
 struct ReceiverSecrets {
     let receiver: ReceiverConfig
     /// `alerts.receivers[2]`, the prefix of every key named in an error.

@@ -3,7 +3,7 @@ import EvaldHTTP
 import Foundation
 
 /// Posts the Alertmanager webhook payload (version 4), so existing Alertmanager-webhook
-/// consumers work (SPEC 8); signed with `X-Evald-Signature` when an HMAC secret is set.
+/// consumers work; signed with `X-Evald-Signature` when an HMAC secret is set.
 public struct WebhookReceiver: AlertReceiver {
     public static let signatureHeader = "X-Evald-Signature"
 

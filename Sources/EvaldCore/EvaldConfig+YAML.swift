@@ -2,7 +2,7 @@ import Foundation
 import Yams
 
 extension EvaldConfig {
-    /// The check kinds of SPEC 4 and the parameters each accepts.
+    /// The check kinds and the parameters each accepts.
     public static let checkParameters: [String: Set<String>] = [
         "status_ok": [],
         "json_valid": ["allow_fenced"],

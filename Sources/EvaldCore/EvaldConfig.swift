@@ -1,6 +1,6 @@
 import Foundation
 
-/// The whole configuration of SPEC 1a, with every default filled in and every
+/// The whole configuration, with every default filled in and every
 /// relative path made absolute against the config file's folder.
 public struct EvaldConfig: Sendable {
     public var sourcePath: String
@@ -31,7 +31,7 @@ public struct SpoolConfig: Sendable {
     /// How long a file must stay unchanged before it counts as finished: its partial last
     /// line is then quarantined as incomplete, and with `after_read: delete` it is removed.
     public var idleAfter: Double = 300
-    /// `sampled` (default): only sampled lines are fully decoded and validated, as SPEC 3 asks;
+    /// `sampled` (default): only sampled lines are fully decoded and validated, so an unsampled line costs little more than finding its trace id;
     /// `all`: every line's JSON structure and required fields are checked too.
     public var validate: Validation = .sampled
 
@@ -46,7 +46,7 @@ public struct SamplingConfig: Sendable {
     public var maxRate: Double = 0.25
     public var shard: Shard = .all
 
-    /// SPEC 3: the boost defaults to 5x the rate, at most 0.1.
+    /// The boost defaults to 5x the rate, at most 0.1.
     public var effectiveBoostRate: Double { boostRate ?? min(rate * 5, 0.1) }
 
     public func makeSampler() -> TraceSampler {

@@ -56,7 +56,7 @@ public struct SampledLine: Sendable {
 
 /// A line that could not be used, kept with what is needed to find and fix it.
 public struct QuarantinedLine: Sendable, Equatable {
-    /// How much of a quarantined line is kept (SPEC 2: its first 4 KiB).
+    /// How much of a quarantined line is kept (its first 4 KiB).
     public static let excerptLimit = 4096
 
     public var filePath: String

@@ -6,7 +6,7 @@ import Darwin
 
 /// Finds a few top-level string members of a one-line JSON object without decoding it.
 ///
-/// This is what lets evald decide sampling "before the line is fully decoded" (SPEC 3):
+/// This is what lets evald decide sampling "before the line is fully decoded":
 /// for an unsampled line the only work is framing the line and reading its `trace_id`,
 /// which writers put first. It validates only what it walks over; lines that are kept
 /// are fully decoded afterwards and their errors reported then.
@@ -19,11 +19,11 @@ public struct JSONLineScan: Sendable, Equatable {
     public var traceIDHasEscapes = false
     public var route: Range<Int>?
     public var routeHasEscapes = false
-    /// A top-level `resourceSpans` key: an OTLP/JSON `TracesData` line (SPEC 2.2).
+    /// A top-level `resourceSpans` key: an OTLP/JSON `TracesData` line.
     public var isOTLP = false
     /// The walk met bytes that cannot be JSON.
     public var isBroken = false
-    /// Presence of the other required fields of a native record (SPEC 2.1), known after a full walk.
+    /// Presence of the other required fields of a native record, known after a full walk.
     public var hasTimestamp = false
     public var hasModel = false
     public var hasOutput = false

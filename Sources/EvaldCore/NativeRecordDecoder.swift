@@ -1,6 +1,6 @@
 import Foundation
 
-/// Decodes a native record (SPEC 2.1) from a parsed JSON object.
+/// Decodes a native record from a parsed JSON object.
 public enum NativeRecordDecoder {
     public static func decode(_ object: JSONValue) throws(LineProblem) -> TraceRecord {
         guard case .object = object else { throw LineProblem(.notAnObject, "line is JSON but not an object (\(object.typeName))") }

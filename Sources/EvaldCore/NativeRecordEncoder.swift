@@ -1,6 +1,6 @@
 import Foundation
 
-/// Writes a record as a native record (SPEC 2.1): how records that came from OTLP spans are
+/// Writes a record as a native record: how records that came from OTLP spans are
 /// stored, so everything downstream (checks, judges, `explain`) reads one format.
 public enum NativeRecordEncoder {
     public static func json(_ r: TraceRecord) -> String {

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Decodes an OTLP/JSON `TracesData` line (`{"resourceSpans": [...]}`, as the OpenTelemetry
-/// Collector's file exporter writes it) into records, following SPEC 2.2: every generation of
+/// Collector's file exporter writes it) into records: every generation of
 /// the GenAI semantic conventions is read, newest first.
 ///
 /// Sampling comes before mapping: `decide` is asked with each span's trace id and
@@ -80,7 +80,7 @@ public enum OTLPDecoder {
         return record
     }
 
-    /// Messages and output, newest convention first (SPEC 2.2 table).
+    /// Messages and output, newest convention first.
     static func readContent(into record: inout TraceRecord, attrs: [String: JSONValue], events: [(String, [String: JSONValue], JSONValue?)]) {
         // 1.37+: attributes holding JSON strings or structured arrays.
         if attrs["gen_ai.input.messages"] != nil || attrs["gen_ai.output.messages"] != nil || attrs["gen_ai.system_instructions"] != nil {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// What the `pii` check (SPEC 4) looks for. The raw value names the kind in check details
+/// What the `pii` check looks for. The raw value names the kind in check details
 /// and in redactions (`[REDACTED:payment_card]`), so it is part of the external contract.
 public enum PIIKind: String, Sendable, CaseIterable {
     case email

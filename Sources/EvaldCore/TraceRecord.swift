@@ -1,6 +1,6 @@
 import Foundation
 
-/// One LLM call as evald sees it, whatever format it came in (SPEC 2.1 / 2.2).
+/// One LLM call as evald sees it, whatever format it came in (native record or OTLP span).
 public struct TraceRecord: Sendable, Equatable {
     public struct Message: Sendable, Equatable {
         public var role: String

@@ -1,4 +1,4 @@
-/// The sampling decision of SPEC section 3.
+/// The sampling decision: OpenTelemetry's consistent rule on the trace id.
 ///
 /// It is OpenTelemetry's consistent probability sampling (W3C Trace Context level 2):
 /// the randomness R is the last 56 bits (14 hex digits) of the trace id, or the `rv`
@@ -16,7 +16,7 @@ public struct TraceSampler: Sendable {
     /// The lowest threshold any route can have: a trace below it is unsampled whatever its route,
     /// so the route need not be looked for.
     public let lowestThreshold: UInt64
-    /// Rates raised for exact routes at run time (SPEC 3: the confirmation boost and the
+    /// Rates raised for exact routes at run time (the confirmation boost and the
     /// low-traffic floor); they only ever raise a route's configured rate.
     public let raisedRates: [String: Double]
 

@@ -3,7 +3,7 @@ import EvaldCore
 import EvaldStore
 import Foundation
 
-/// Turns findings into alerts (SPEC 8): labels, the summary and description with the numbers,
+/// Turns findings into alerts: labels, the summary and description with the numbers,
 /// the runbook, and the receivers that take the severity. Shared by the health alerts, the
 /// detection service and the golden-set canary (whose provider versions are watched the same way).
 struct AlertBuilder {
@@ -66,7 +66,7 @@ struct AlertBuilder {
     }
 
     /// ProviderDrift's labels; a judge metric is keyed by identity in the watch but labelled
-    /// `judge:NAME` as everywhere else (SPEC 10), the identity in an annotation.
+    /// `judge:NAME` as everywhere else, the identity in an annotation.
     func driftLabels(route: String, model: String, _ change: ProviderVersionWatch.Switch, metric: String) -> [String: String] {
         var labels = versionLabels(route: route, model: model, change)
         labels["metric"] = metric.hasPrefix("judge:") ? String(metric.prefix { $0 != "@" && $0 != "#" }) : metric

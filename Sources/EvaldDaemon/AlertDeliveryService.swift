@@ -6,7 +6,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// Delivers the outbox (SPEC 8), in small stages as Alertmanager's notifier does: check the
+/// Delivers the outbox, in small stages as Alertmanager's notifier does: check the
 /// record (already sent? too old?), send, record the result. A notification is marked sent
 /// only after the receiver's 2xx; failures wait with exponential backoff and jitter (or the
 /// receiver's Retry-After), up to `alerts.max_backoff`, and are given up after `alerts.max_age`.

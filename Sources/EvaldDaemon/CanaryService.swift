@@ -7,7 +7,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// Canary replay (SPEC 9, `golden.canary`): every `every`, sends each case's conversation of a
+/// Canary replay (`golden.canary`): every `every`, sends each case's conversation of a
 /// locked golden set to the production endpoint, scores the fresh answers with the set's
 /// checks and judges, compares them with the set's baseline and fires `GoldenRegression`
 /// when a metric falls below it, resolving it when a later run is back within tolerance.

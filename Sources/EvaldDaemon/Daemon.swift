@@ -108,7 +108,7 @@ public enum Daemon {
         logger.info("evald.stopped")
     }
 
-    /// What `evald run --once` did, stage by stage (SPEC 10: each stage bounded, what is left reported).
+    /// What `evald run --once` did, stage by stage: each stage bounded, what is left reported.
     public struct OnceSummary: Sendable {
         public struct Stage: Sendable {
             public var seconds = 0.0

@@ -35,7 +35,7 @@ public final class DaemonRuntime: Sendable {
         metrics.reloads.increment()
     }
 
-    /// Routes sampled above their configured rate (SPEC 3: the confirmation boost while a
+    /// Routes sampled above their configured rate (the confirmation boost while a
     /// regression is suspected, the low-traffic floor), set by detection, applied by ingest.
     public func setRaisedRates(_ rates: [String: Double]) {
         state.withLock {

@@ -5,7 +5,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// Detection (SPEC 7): reads what ingest and the judges committed, in commit order, feeds
+/// Detection: reads what ingest and the judges committed, in commit order, feeds
 /// every series' monitor and every (route, model)'s provider-version watch, and turns their
 /// findings into alerts. The state, the cursors and the alerts of a round are written in one
 /// transaction, so kill -9 at any moment redoes the round from the last state: no outcome is
@@ -375,7 +375,7 @@ public final class DetectionEngine {
         if let version = ProviderVersionWatch.version(responseModel: outcome.responseModel, systemFingerprint: outcome.systemFingerprint) {
             let watchKey = "\(outcome.route)|\(outcome.model)"
             if var watch = watches.removeValue(forKey: watchKey) {
-                // Keyed by identity: an edited rubric is another metric (SPEC 5), never drift.
+                // Keyed by identity: an edited rubric is another metric, never drift.
                 let judgeMetric = "judge:\(outcome.identity)"
                 handle(watch.observe(version: version, metric: judgeMetric, passed: outcome.passed, evaluationID: outcome.evaluationID),
                        route: outcome.route, model: outcome.model)
@@ -394,7 +394,7 @@ public final class DetectionEngine {
         // Taken out of the dictionary while it changes, so its day buckets are not copied.
         var monitor = monitors.removeValue(forKey: key) ?? SeriesMonitor(key: key, identity: identity)
         if let identity, let previous = monitor.identity, previous != identity {
-            // An edited rubric is a new series (SPEC 5): its alerts end, its baseline starts over.
+            // An edited rubric is a new series: its alerts end, its baseline starts over.
             if monitor.open != nil {
                 actions.append(.resolve(fingerprint: AlertFingerprint.of(regressionLabels(key)), numbers: ["rubric_changed": 1],
                                         receivers: alertBuilder.receiverNames(severity(for: key))))
@@ -527,7 +527,7 @@ public final class DetectionEngine {
         }
     }
 
-    /// SPEC 3: the routes to sample above their configured rate. The low-traffic floor: a
+    /// The routes to sample above their configured rate. The low-traffic floor: a
     /// route whose traffic at its rate yields fewer than `sampling.min_per_minute` samples is
     /// sampled at the rate that would (capped by `sampling.max_rate`), its traffic estimated
     /// from the last day's sample. The confirmation boost: a route with a series past half its

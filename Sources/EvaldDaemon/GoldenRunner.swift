@@ -2,7 +2,7 @@ import EvaldCore
 import EvaldJudge
 import Foundation
 
-/// Scores a golden set (SPEC 9) as the daemon scores traffic: the checks of the route (the same
+/// Scores a golden set as the daemon scores traffic: the checks of the route (the same
 /// CheckPlan) and every judge that applies, through the production judge client with the same
 /// prompt building, PII redaction and reply parsing. The CLI's `gate` and `calibrate` run it on
 /// the set's recorded answers; the canary replay runs it on fresh answers

@@ -48,7 +48,7 @@ public enum GoldenSetLoader {
         guard let data = FileManager.default.contents(atPath: casesPath) else {
             let exists = FileManager.default.fileExists(atPath: casesPath)
             if exists { throw GoldenSetError(kind: .io, "evald: \(casesPath): cannot be read; check its permissions") }
-            throw GoldenSetError("evald: no golden set \"\(name)\": \(casesPath) does not exist (golden.dir is \(config.golden.dir), set in \(config.sourcePath)); create it with one native record (SPEC 2.1) per line")
+            throw GoldenSetError("evald: no golden set \"\(name)\": \(casesPath) does not exist (golden.dir is \(config.golden.dir), set in \(config.sourcePath)); create it with one native record per line")
         }
         let bytes = [UInt8](data)
         let (cases, problems) = GoldenCaseParser.parse(bytes, path: casesPath)
@@ -58,7 +58,7 @@ public enum GoldenSetLoader {
                                  + "\nevald: \(casesPath): \(count) bad line\(count == 1 ? "" : "s"); fix them, then run `evald golden lock \(name)`")
         }
         guard !cases.isEmpty else {
-            throw GoldenSetError("evald: \(casesPath) holds no case; add one native record (SPEC 2.1) per line")
+            throw GoldenSetError("evald: \(casesPath) holds no case; add one native record per line")
         }
         var hashes = [GoldenLock.casesFile: GoldenLock.sha256(bytes)]
         let configDirectory = (config.sourcePath as NSString).deletingLastPathComponent
@@ -72,7 +72,7 @@ public enum GoldenSetLoader {
     }
 
     /// Refuses a set without a lock, or whose files differ from it: eval sets change on purpose,
-    /// never by accident (SPEC 9).
+    /// never by accident.
     public static func verifyLock(_ set: GoldenSet) throws(GoldenSetError) {
         let relock = "if the change is intended, run `evald golden lock \(set.name)` and commit the new \(GoldenLock.fileName)"
         guard let data = FileManager.default.contents(atPath: set.lockPath) else {

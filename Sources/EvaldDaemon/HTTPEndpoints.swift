@@ -6,7 +6,7 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 
-/// The HTTP listener of SPEC 11 (`http.listen`): `/metrics` (Prometheus text format),
+/// The HTTP listener (`http.listen`): `/metrics` (Prometheus text format),
 /// `/healthz` (200 while the spool loop makes progress, 503 when it is stuck) and
 /// `/api/v1/status` (the JSON of `evald status`).
 public enum HTTPEndpoints {

@@ -5,7 +5,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// The alerts evald raises about itself (SPEC 8): `JudgeFailing`, `JudgeBudgetExhausted`,
+/// The alerts evald raises about itself: `JudgeFailing`, `JudgeBudgetExhausted`,
 /// `SpoolStalled`. Every few seconds it compares the conditions with the open alerts of these
 /// names, fires what is new and resolves what has cleared; the outbox does the rest.
 public struct HealthAlertService: Service {

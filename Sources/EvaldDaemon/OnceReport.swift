@@ -1,7 +1,7 @@
 import EvaldCore
 import Foundation
 
-/// What `evald run --once` prints: SPEC 10's summary, as JSON or as text lines.
+/// What `evald run --once` prints: its summary, as JSON or as text lines.
 public struct OnceReport: Sendable {
     public var summary: Daemon.OnceSummary
 

@@ -5,7 +5,7 @@ import Logging
 import ServiceLifecycle
 
 /// Prunes raw evaluations (and quarantined lines) older than `retention.raw_days` and rollups
-/// older than `retention.rollup_days` (SPEC 6), in small batches with pauses between them so
+/// older than `retention.rollup_days`, in small batches with pauses between them so
 /// that ingestion, which writes to the same database, never waits long.
 public struct RetentionService: Service {
     public struct Pruned: Sendable, Equatable {

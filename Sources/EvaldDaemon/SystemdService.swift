@@ -45,7 +45,7 @@ public struct SystemdService: Service {
 }
 
 /// SIGHUP: reload the config (and the checks it names); a config with any error is refused,
-/// logged and counted, and the running one stays in force (SPEC 11).
+/// logged and counted, and the running one stays in force.
 public struct ReloadService: Service {
     let configPath: String
     let setups: SetupSource

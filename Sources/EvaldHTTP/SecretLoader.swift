@@ -1,6 +1,6 @@
 import Foundation
 
-/// Loads the secrets named in the config: `*_env: NAME` or `*_file: PATH` (SPEC 5).
+/// Loads the secrets named in the config: `*_env: NAME` or `*_file: PATH`.
 public enum SecretLoader {
     /// Secrets are short; a bigger file is a wrong path (a log, a binary), not a key.
     public static let maxFileBytes = 64 * 1024

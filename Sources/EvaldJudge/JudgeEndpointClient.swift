@@ -3,7 +3,7 @@ import EvaldHTTP
 import Foundation
 import Logging
 
-/// Calls one configured judge endpoint (SPEC 5): OpenAI-compatible or Anthropic, with a
+/// Calls one configured judge endpoint: OpenAI-compatible or Anthropic, with a
 /// deadline per attempt, retries with backoff, a circuit breaker and a concurrency limit.
 ///
 /// Thread-safe; make one per endpoint and share it among the judge workers, so the limit

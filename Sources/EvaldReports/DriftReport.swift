@@ -2,7 +2,7 @@ import EvaldCore
 import EvaldStore
 import Foundation
 
-/// What `evald drift` shows (SPEC 7, 10): per (route, model), the provider versions seen and
+/// What `evald drift` shows: per (route, model), the provider versions seen and
 /// every switch with its drift-watch state, per metric.
 public struct DriftReport: Sendable {
     public var watches: [ProviderVersionWatch]

@@ -1,7 +1,7 @@
 import EvaldCore
 import Foundation
 
-/// The rubrics of `judge.dir` (SPEC 5), each parsed, dry-rendered and matched to an endpoint of
+/// The rubrics of `judge.dir`, each parsed, dry-rendered and matched to an endpoint of
 /// the config. Only rubrics without problems are in the catalog, so the daemon can keep judging
 /// with the good ones while `check-config` reports the bad ones.
 public struct JudgeCatalog: Sendable {

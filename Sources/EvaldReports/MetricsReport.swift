@@ -20,7 +20,7 @@ public struct MetricsReport: Sendable {
         public var value: Double?
         public var p50: Double?
         public var p95: Double?
-        /// The detector's baseline for the series (SPEC 7), in the row's own terms: the pass
+        /// The detector's baseline for the series, in the row's own terms: the pass
         /// rate, the error rate for op:error_rate, the typical (geometric-mean) value for
         /// latency and cost; nil until the series has history.
         public var baseline: Double?
@@ -40,7 +40,7 @@ public struct MetricsReport: Sendable {
         let rows = totals.map { series -> Row in
             let c = series.cell
             var row = Row(metric: series.metric, route: series.route, model: series.model, n: c.n)
-            // Judge series are stored per identity (SPEC 5); SPEC 10 names the metric judge:NAME.
+            // Judge series are stored per identity; the CLI names the metric judge:NAME.
             if series.metric.hasPrefix("judge:"), let at = series.metric.firstIndex(of: "@") {
                 row.judge = String(series.metric[series.metric.index(series.metric.startIndex, offsetBy: 6)...])
                 row.metric = String(series.metric[..<at])

@@ -31,8 +31,10 @@ public struct StatusReport: Sendable {
     public var pendingNotifications: Int
     public var detection: DetectionStatus
     public var canary: CanaryStatus?
+    /// The firing alerts the text names, most severe first, then newest (at most `shownAlerts`).
+    public var firing: [StoredAlert] = []
 
-    /// What the detectors are doing (SPEC 7).
+    /// What the detectors are doing.
     public struct DetectionStatus: Sendable {
         public var series = 0
         /// Series whose baseline reached detection.baseline_min_samples: they may fire.
@@ -56,6 +58,9 @@ public struct StatusReport: Sendable {
     }
 
     public func counter(_ name: String) -> Int64 { counters[name] ?? 0 }
+
+    /// How many firing alerts the text names; `evald alerts` lists them all.
+    public static let shownAlerts = 5
 
     /// What the spool holds: files and bytes not yet consumed.
     public struct SpoolSnapshot: Sendable, Equatable {
@@ -111,7 +116,13 @@ public struct StatusReport: Sendable {
             bytesPending: pending, quarantined: try store?.quarantine(limit: 0).total ?? 0,
             samplingRate: config.sampling.rate, shard: config.sampling.shard.description, judge: judge,
             firingAlerts: try store?.firingAlertCount() ?? 0, pendingNotifications: try store?.pendingNotificationCount() ?? 0,
-            detection: detection, canary: canary)
+            detection: detection, canary: canary,
+            firing: Self.mostSevereFirst(try store?.alerts(includeResolved: false) ?? []).prefix(shownAlerts).map { $0 })
+    }
+
+    static func mostSevereFirst(_ alerts: [StoredAlert]) -> [StoredAlert] {
+        let rank = ["critical": 0, "warning": 1, "info": 2]
+        return alerts.sorted { (rank[$0.severity] ?? 3, -$0.id) < (rank[$1.severity] ?? 3, -$1.id) }
     }
 
     public var json: JSONValue {
@@ -191,6 +202,18 @@ public struct StatusReport: Sendable {
             }
         }
         lines.append("alerts:    \(firingAlerts) firing" + (firingAlerts > 0 ? " (evald alerts)" : "") + (pendingNotifications > 0 ? ", \(pendingNotifications) notifications waiting to be sent" : ""))
+        for alert in firing {
+            lines.append("           \(alert.publicID) \(alert.name) (\(alert.severity)): \(alert.annotations["summary"] ?? "")")
+            if let change = alert.annotations["version_switch"] {
+                lines.append("               likely cause: the provider version switch \(change)")
+            }
+        }
+        if firingAlerts > firing.count {
+            lines.append("           ... and \(firingAlerts - firing.count) more (evald alerts)")
+        }
+        if let first = firing.first {
+            lines.append("           next: evald explain \(first.publicID) (its numbers and the traces behind it)")
+        }
         lines.append("database:  \(databasePath)")
         return lines.joined(separator: "\n")
     }

@@ -7,7 +7,7 @@ import EvaldCore
 import Foundation
 
 /// Follows the files of the spool directory and turns their complete lines into committed
-/// batches (SPEC 2's reading rules).
+/// batches.
 ///
 /// - Files are known by (device, inode) plus a fingerprint of their first line, and read
 ///   through an open descriptor, so a renamed (rotated) file is read to its end and a new

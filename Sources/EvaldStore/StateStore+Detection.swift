@@ -127,7 +127,7 @@ extension StateStore {
         }
     }
 
-    /// The routes sampled above their configured rate (SPEC 3), for `evald status`, which reads
+    /// The routes sampled above their configured rate, for `evald status`, which reads
     /// the database, not the daemon.
     public func recordRaisedSamplingRates(_ rates: [String: Double], at: Date) throws {
         let json = JSONValue.object(rates.sorted { $0.key < $1.key }.map { ($0.key, .double($0.value)) }).serialized()

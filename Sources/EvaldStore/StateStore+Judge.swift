@@ -181,7 +181,7 @@ extension StateStore {
         try write { db in try db.execute(sql: "UPDATE judge_queue SET not_before = 0 WHERE not_before > 0") }
     }
 
-    /// Drops judgements queued before `cutoff` (SPEC 5 `judge.max_queue_age`), counted in
+    /// Drops judgements queued before `cutoff` (`judge.max_queue_age`), counted in
     /// `judge_dropped_stale`; returns how many.
     @discardableResult
     public func dropStaleJudgements(queuedBefore cutoff: Date) throws -> Int {

@@ -131,7 +131,7 @@ extension StateStore {
         }
         migrator.registerMigration("v3-judges") { db in
             try db.execute(sql: """
-                -- Sampled traces waiting for a judge (SPEC 5). Keyed by the judge's name, not its
+                -- Sampled traces waiting for a judge. Keyed by the judge's name, not its
                 -- identity: a rubric edited while a trace waits grades it with the new version.
                 CREATE TABLE judge_queue (
                     evaluation_id INTEGER NOT NULL REFERENCES evaluation(id) ON DELETE CASCADE,
@@ -188,7 +188,7 @@ extension StateStore {
         }
         migrator.registerMigration("v4-alerts") { db in
             try db.execute(sql: """
-                -- Alerts (SPEC 8): one row per firing episode of a label set; the fingerprint
+                -- Alerts: one row per firing episode of a label set; the fingerprint
                 -- is a hash of the labels, so at most one open alert per fingerprint.
                 CREATE TABLE alert (
                     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -252,7 +252,7 @@ extension StateStore {
                 INSERT INTO judge_feed (evaluation_id, judge)
                     SELECT evaluation_id, judge FROM judge_score WHERE score IS NOT NULL ORDER BY judged_at;
 
-                -- Detection state (SPEC 7) as JSON, written with the alerts it decides in one
+                -- Detection state as JSON, written with the alerts it decides in one
                 -- transaction: kind 'series' (one per metric, measure, route, model), 'versions'
                 -- (provider versions per route and model), 'cursor' (what has been consumed).
                 CREATE TABLE detection_state (
@@ -273,7 +273,7 @@ extension StateStore {
         }
         migrator.registerMigration("v6-canary") { db in
             try db.execute(sql: """
-                -- Golden-set canary runs (SPEC 9): what the production endpoint answered, how the
+                -- Golden-set canary runs: what the production endpoint answered, how the
                 -- set scored, and what regressed against the baseline.
                 CREATE TABLE canary_run (
                     id INTEGER PRIMARY KEY AUTOINCREMENT,

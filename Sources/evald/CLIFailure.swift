@@ -14,7 +14,7 @@ struct CLIFailure: Error, CustomStringConvertible {
     var message: String
     var description: String { message }
 
-    /// Prints what went wrong and returns the exit code of SPEC 10.
+    /// Prints what went wrong and returns the documented exit code (0 ok, 1 failure found, 2 usage or configuration, 3 runtime).
     static func report(_ error: Error) -> Int32 {
         switch error {
         case let failure as CLIFailure:
@@ -42,7 +42,7 @@ struct CLIFailure: Error, CustomStringConvertible {
                 return 0
             }
             printError(message.isEmpty ? "evald: \(error)" : message)
-            // ArgumentParser's usage errors exit 64 (SPEC says 2); anything else is a runtime failure.
+            // ArgumentParser's usage errors exit 64 (evald's contract says 2); anything else is a runtime failure.
             return code == ExitCode.validationFailure.rawValue ? usage : runtime
         }
     }

@@ -9,7 +9,7 @@ struct ConfigOptions: ParsableArguments {
 
     static let systemPath = "/etc/evald/evald.yaml"
 
-    /// The config path by the order of SPEC 10, or nil when none exists.
+    /// The config path by the documented order (--config, $EVALD_CONFIG, ./evald.yaml, /etc/evald/evald.yaml), or nil when none exists.
     func resolvedPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
         if let config { return config }
         if let path = environment["EVALD_CONFIG"], !path.isEmpty { return path }

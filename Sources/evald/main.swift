@@ -1,5 +1,5 @@
 import Foundation
 
 // A hand-written entry point instead of @main, so that every failure maps to the exit
-// codes of SPEC 10: 2 bad usage or configuration, 3 runtime failure.
+// codes: 2 bad usage or configuration, 3 runtime failure.
 exit(await Evald.runMain())

@@ -271,11 +271,11 @@ import Testing
         Skip(file: "defs", group: "validate definition against metaschema", test: "invalid definition schema", reason: remote),
     ]
 
+    /// The suite's draft 2020-12 files, vendored beside this file (see the fixture folder's README).
     static func suiteDirectory() -> URL {
         URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() // package root
             .deletingLastPathComponent()
-            .appendingPathComponent("shared/testdata/json-schema-test-suite/draft2020-12")
+            .appendingPathComponent("Fixtures/json-schema-test-suite/draft2020-12")
     }
 
     // Last run (suite commit 44401e0): 814 cases run and passed, 39 skipped (see `skips`).

@@ -116,7 +116,7 @@ import Testing
 
     /// OpenLLMetry's opentelemetry-instrumentation-anthropic. The anthropic SDK itself also
     /// emits a GenAI span per call (scope com.anthropic.sdk.python, no content), a sibling of
-    /// OpenLLMetry's: each call is seen twice, as SPEC 2.2 maps every LLM span.
+    /// OpenLLMetry's: each call is seen twice, as every LLM span is mapped.
     @Test func openLLMetryAnthropic() throws {
         let d = try Self.fixture("openllmetry-anthropic.jsonl")
         #expect(d.llmSpans == 4)

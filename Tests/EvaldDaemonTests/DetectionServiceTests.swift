@@ -6,7 +6,7 @@ import Foundation
 import Logging
 import Testing
 
-/// SPEC 3's confirmation boost and low-traffic floor as detection publishes them.
+/// The sampling confirmation boost and low-traffic floor as detection publishes them.
 @Suite struct DetectionServiceTests {
     let root = NSTemporaryDirectory() + "evald-detection-\(UUID().uuidString)"
 

@@ -43,4 +43,33 @@ import Testing
         #expect(json.contains(#""bytes_pending":100"#))
         #expect(json.contains(#""budget_left_tokens":null"#))
     }
+
+    /// The text names the firing alerts, most severe first, with a regression's likely cause and
+    /// the command to look closer; resolved ones are not named.
+    @Test func namesFiringAlertsMostSevereFirst() throws {
+        let root = NSTemporaryDirectory() + "evald-status-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let config = try config(root)
+        let store = try StateStore.open(path: config.databasePath)
+        let now = Date()
+        func fire(_ name: String, _ severity: String, _ summary: String, _ extra: [String: String] = [:]) throws -> StoredAlert? {
+            try store.fireAlert(AlertFiring(name: name, severity: severity, labels: ["alertname": name, "route": "r"],
+                                            annotations: ["summary": summary].merging(extra) { $1 }, fingerprint: name),
+                                receivers: [], at: now)
+        }
+        let resolved = try #require(try fire("LatencyRegression", "warning", "slow calls"))
+        try store.resolveAlert(id: resolved.id, receivers: [], at: now)
+        _ = try fire("ProviderVersionChanged", "info", "version changed")
+        let regression = try #require(try fire("QualityRegression", "critical", "pass rate dropped", ["version_switch": "a -> b"]))
+        _ = try fire("ProviderDrift", "warning", "worse since the switch")
+        let text = try StatusReport.gather(config: config, now: now).text
+        let lines = text.split(separator: "\n").map(String.init)
+        let first = try #require(lines.firstIndex { $0.hasPrefix("alerts:    3 firing") })
+        #expect(lines[first + 1].contains("\(regression.publicID) QualityRegression (critical): pass rate dropped"))
+        #expect(lines[first + 2].contains("likely cause: the provider version switch a -> b"))
+        #expect(lines[first + 3].contains("ProviderDrift (warning)"))
+        #expect(lines[first + 4].contains("ProviderVersionChanged (info)"))
+        #expect(lines[first + 5].contains("next: evald explain \(regression.publicID)"))
+        #expect(!text.contains("slow calls"))
+    }
 }

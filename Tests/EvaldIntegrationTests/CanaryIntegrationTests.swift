@@ -7,7 +7,7 @@ import Testing
 import Glibc
 #endif
 
-/// Canary replay through the daemon (SPEC 9): the golden set's conversations go to the
+/// Canary replay through the daemon: the golden set's conversations go to the
 /// production endpoint (a stub on 127.0.0.1), the fresh answers are scored against the
 /// set's baseline, and a degraded provider ends in a GoldenRegression at a webhook.
 @Suite(.serialized) struct CanaryIntegrationTests {

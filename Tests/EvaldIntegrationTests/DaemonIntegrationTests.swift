@@ -186,7 +186,7 @@ import Glibc
         }
     }
 
-    @Test func sampleCheckPrintsTheSpecVector() async throws {
+    @Test func sampleCheckPrintsTheReferenceVector() async throws {
         try await onTestThreads {
             let h = try EvaldHarness()
             let result = try h.run(["sample-check", "75b15b0be23b7ac193fe040727553980", "--rate", "0.01", "--json"], config: false)

@@ -7,7 +7,7 @@ import Testing
 import Glibc
 #endif
 
-/// Detection through the real binary (SPEC 7): a spool whose provider version changes half
+/// Detection through the real binary: a spool whose provider version changes half
 /// way, regressions fired into a webhook, and kill -9 while detection runs.
 @Suite(.serialized) struct DetectionIntegrationTests {
     static let oldVersion = "gpt-4o-mini-2024-07-18"

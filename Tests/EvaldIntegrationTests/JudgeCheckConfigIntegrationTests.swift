@@ -2,7 +2,7 @@ import Foundation
 import EvaldTesting
 import Testing
 
-/// `evald check-config` validates the rubrics of `judge.dir` (SPEC 10) as an operator runs it.
+/// `evald check-config` validates the rubrics of `judge.dir` as an operator runs it.
 @Suite struct JudgeCheckConfigIntegrationTests {
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path

@@ -192,7 +192,7 @@ import Testing
         _ = try f.reader(rate: 0.01).poll()
         #expect(try f.storedIDs().isEmpty)
         #expect(try f.store.counters()["records"] == 2000)
-        // ...while ids spread over the range are kept by the rule of SPEC 3.
+        // ...while ids spread over the range are kept by the sampling rule.
         let g = try SpoolFixture()
         var expected: [String] = []
         var text = ""

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Write golden/support/cases.jsonl: the example product's golden set (SPEC 9).
+"""Write golden/support/cases.jsonl: the example product's golden set.
 
 Hand-written cases over the four example routes (examples/generate_spool.py: same
-prompts, models and tenants), each a native record (SPEC 2.1) with a human label
+prompts, models and tenants), each a native record with a human label
 {"pass": bool, "score": 1-5}. Good answers and realistic bad ones: wrong facts, PII
 leaks, refusals, invalid JSON, rude tone, missing tool calls, rambling. Some bad answers
 pass every deterministic check (a wrong fact, a missing tool call): only a judge or a

@@ -1,7 +1,7 @@
 import Foundation
 
 extension Alert {
-    /// One entry of `evald alerts --json` (SPEC 10), a stable interface: `id`, `alertname`,
+    /// One entry of `evald alerts --json`, a stable interface: `id`, `alertname`,
     /// `state`, `labels`, `annotations`, `started_at`, `resolved_at` (null while firing), and
     /// also `severity` and `fingerprint`. Labels and annotations are sorted by key so the
     /// output is the same from run to run.

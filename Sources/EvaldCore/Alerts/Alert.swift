@@ -1,6 +1,6 @@
 import Foundation
 
-/// One alert as receivers and the CLI see it (SPEC 8).
+/// One alert as receivers and the CLI see it.
 ///
 /// Invariants kept on every change, not only at init: `labels` holds `alertname` and
 /// `severity` equal to `name` and `severity`, and `fingerprint` is `AlertFingerprint.of(labels)`.

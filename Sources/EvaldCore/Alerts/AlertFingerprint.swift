@@ -1,6 +1,6 @@
 import Crypto
 
-/// SPEC 8: an alert's fingerprint is a hash of its sorted labels.
+/// An alert's fingerprint is a hash of its sorted labels.
 ///
 /// The exact rule, so other tools can recompute it: sort the labels by key, comparing the
 /// keys' UTF-8 bytes; write each as `key U+001F value`, join them with U+001E (the ASCII unit

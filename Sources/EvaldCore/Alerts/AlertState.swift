@@ -1,4 +1,4 @@
-/// SPEC 8: an alert is firing until its recovery detector resolves it. The raw values are
+/// An alert is firing until its recovery detector resolves it. The raw values are
 /// the `status` of the Alertmanager webhook payload and the `state` of `evald alerts --json`.
 public enum AlertState: String, Sendable {
     case firing, resolved

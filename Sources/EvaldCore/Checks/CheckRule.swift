@@ -1,6 +1,6 @@
 import Foundation
 
-/// What a check tests (SPEC 4). Built once from the config; `evaluate` is pure.
+/// What a check tests. Built once from the config; `evaluate` is pure.
 public enum CheckRule: Sendable {
     case statusOK
     case jsonValid(allowFenced: Bool)

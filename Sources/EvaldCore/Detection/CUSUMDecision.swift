@@ -3,7 +3,7 @@ public enum CUSUMDecision: Sendable, Equatable {
     /// Nothing to report.
     case quiet
     /// S is past half its threshold: a regression is suspected but not confirmed. The daemon
-    /// may raise the route's sampling rate (SPEC section 3, confirmation boost).
+    /// may raise the route's sampling rate (confirmation boost).
     case suspect
     /// S reached its threshold.
     case alarm(CUSUMAlarm)

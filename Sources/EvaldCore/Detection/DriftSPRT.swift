@@ -1,7 +1,7 @@
 import Foundation
 
 /// A one-sided mixture sequential probability ratio test of a new provider version's fail
-/// rate against the previous version's baseline (SPEC section 7, provider-update drift).
+/// rate against the previous version's baseline (provider-update drift).
 ///
 /// The statistic is a mixture likelihood ratio (Robbins 1970; the always-valid tests of
 /// Johari et al. 2017): Lambda_n = mean over j of prod_i f_{q_j}(x_i) / f_{q_ref}(x_i), with

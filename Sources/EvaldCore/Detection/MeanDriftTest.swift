@@ -1,7 +1,7 @@
 import Foundation
 
 /// A one-sided always-valid test that a new provider version's mean 1-5 judge score is below
-/// the previous version's (SPEC 7: drift "on a pass rate or mean score").
+/// the previous version's (drift "on a pass rate or mean score").
 ///
 /// Scores are bounded, so no distribution needs assuming: with Y = (score - 1) / 4 in [0, 1] and
 /// m the old mean on that scale, each K_n(lambda) = prod (1 + lambda (m - Y_i)) with

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Hysteresis for a judge-score alert (SPEC 7): after a `ScoreCUSUM` fires, an upward CUSUM
+/// Hysteresis for a judge-score alert: after a `ScoreCUSUM` fires, an upward CUSUM
 /// from "still down" (the frozen baseline histogram tilted down by the design drop) toward
 /// the baseline resolves it.
 ///

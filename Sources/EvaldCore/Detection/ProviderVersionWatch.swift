@@ -1,6 +1,6 @@
 import Foundation
 
-/// Provider-update drift for one (route, model) (SPEC 7): the versions the provider answered
+/// Provider-update drift for one (route, model): the versions the provider answered
 /// with (`response_model` and `system_fingerprint`), each version's pass counts per metric,
 /// and for every switch to a new version a sequential test per metric of the new version
 /// against the previous version's baseline (`DriftSPRT`).

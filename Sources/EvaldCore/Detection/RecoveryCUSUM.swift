@@ -5,7 +5,7 @@ import Foundation
 /// It tests "recovered" (fail rate q0, the frozen baseline) against "still down" (q0 +
 /// min_drop): S = max(0, S + llr) with llr = ln((1-q0)/(1-qd)) on a pass and ln(q0/qd) on a
 /// fail (Page 1954 with the roles of the hypotheses swapped). Its threshold makes the ARL at
-/// qd at least `falseResolveEvery` samples (SPEC section 7: a series still min_drop below
+/// qd at least `falseResolveEvery` samples (a series still min_drop below
 /// baseline resolves falsely less than once per 100,000 samples), by the Brook-Evans chain.
 /// The cost is the delay after a full recovery, about 600 samples at p0 = 0.90 (the
 /// information bound ln(1e5)/KL is not far below: KL(0.10 || 0.15) = 0.011 nats a sample).

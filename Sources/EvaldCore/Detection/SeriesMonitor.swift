@@ -1,6 +1,6 @@
 import Foundation
 
-/// What a series measures (SPEC 7): a pass rate (checks, judges, the error rate), a judge's
+/// What a series measures: a pass rate (checks, judges, the error rate), a judge's
 /// mean 1-5 score, or a positive value watched on its log (latency, cost per call).
 public enum SeriesMeasure: String, Codable, Sendable, Comparable {
     case passRate = "pass_rate"
@@ -10,7 +10,7 @@ public enum SeriesMeasure: String, Codable, Sendable, Comparable {
     public static func < (a: SeriesMeasure, b: SeriesMeasure) -> Bool { a.rawValue < b.rawValue }
 }
 
-/// A series is (metric, route, model) (SPEC 7); judges have two measures on one metric.
+/// A series is (metric, route, model); judges have two measures on one metric.
 public struct SeriesKey: Hashable, Codable, Sendable, Comparable, CustomStringConvertible {
     public var metric: String
     public var measure: SeriesMeasure
@@ -152,7 +152,7 @@ public enum SeriesEvent: Sendable, Equatable {
     case floorCleared(FloorNumbers?)
 }
 
-/// The numbers behind a regression alarm (SPEC 8: baseline, current, counts, the statistic).
+/// The numbers behind a regression alarm: baseline, current, counts, the statistic.
 public struct RegressionNumbers: Sendable, Equatable {
     /// The baseline's level (pass rate, mean score, typical value) and its sample count.
     public var baseline: Double?
@@ -221,7 +221,7 @@ public struct FloorFinding: Sendable, Equatable {
     public var examples: [Int64]
 }
 
-/// One series' detection state (SPEC 7): its baseline by UTC day, the sequential detector and
+/// One series' detection state: its baseline by UTC day, the sequential detector and
 /// its state, the recovery detector while an alert is open, and a static floor. Codable, so
 /// the daemon stores it after every round and a restart resumes exactly.
 ///
@@ -284,7 +284,7 @@ public struct SeriesMonitor: Codable, Sendable, Equatable {
     public var examples: [Int64] = []
     public var open: OpenRegression?
     public var floor: Floor?
-    /// The statistic is past half its threshold and no alert is open (SPEC 3 confirmation boost).
+    /// The statistic is past half its threshold and no alert is open (the confirmation boost).
     public private(set) var suspect = false
     public var lastSampleAt: Double?
 

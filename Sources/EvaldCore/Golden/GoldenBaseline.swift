@@ -137,7 +137,7 @@ public struct GateReport: Codable, Sendable, Equatable {
     }
 }
 
-/// Compares a run's metrics with a baseline (the CI gate of SPEC 9).
+/// Compares a run's metrics with a baseline (the CI gate, `evald gate`).
 public enum GoldenGate {
     /// The tolerance a metric gets unless the baseline file or `--tolerance` says otherwise:
     /// the lower half-width of the baseline's own 95% Wilson interval (for a mean score, of the

@@ -1,6 +1,6 @@
 import Foundation
 
-/// A human's verdict on a golden case (SPEC 9): `label: {"pass": bool, "score": n}`, either part optional.
+/// A human's verdict on a golden case: `label: {"pass": bool, "score": n}`, either part optional.
 public struct GoldenLabel: Sendable, Equatable, Codable {
     public var pass: Bool?
     public var score: Double?
@@ -11,7 +11,7 @@ public struct GoldenLabel: Sendable, Equatable, Codable {
     }
 }
 
-/// One case of a golden set: a native record (SPEC 2.1) and, optionally, a human label.
+/// One case of a golden set: a native record and, optionally, a human label.
 public struct GoldenCase: Sendable, Equatable {
     /// The case's `id`, else its line number in cases.jsonl: stable names for reports and baselines.
     public var id: String
@@ -85,7 +85,7 @@ public enum GoldenCaseParser {
             do {
                 value = try JSONParser.parse(line)
             } catch {
-                problem("json", "not valid JSON (\(error)); each line must be one native record (SPEC 2.1)")
+                problem("json", "not valid JSON (\(error)); each line must be one native record")
                 continue
             }
             let record: TraceRecord

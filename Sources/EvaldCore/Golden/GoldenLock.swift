@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 
-/// `golden/NAME/golden.lock` (SPEC 9): the SHA-256 of every file that decides a golden set's
+/// `golden/NAME/golden.lock`: the SHA-256 of every file that decides a golden set's
 /// result, so a set changed by accident (a merge, an editor, a judge edited for another reason) is
 /// refused instead of silently moving the baseline it is compared with.
 ///

@@ -1,6 +1,6 @@
 import Foundation
 
-/// One metric over a golden set (SPEC 10's names): `check:NAME` and `judge:NAME` pass rates,
+/// One metric over a golden set (named as everywhere else): `check:NAME` and `judge:NAME` pass rates,
 /// `judge:NAME:mean_score` for judges on a numeric scale.
 public struct GoldenMetric: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable {

@@ -29,7 +29,7 @@ public struct ScoreConfusion: Codable, Sendable, Equatable {
     public var counts: [[Int]]
 }
 
-/// How well one judge agrees with the human labels of a golden set (SPEC 9).
+/// How well one judge agrees with the human labels of a golden set.
 public struct JudgeCalibration: Codable, Sendable, Equatable {
     public var judge: String
     public var identity: String

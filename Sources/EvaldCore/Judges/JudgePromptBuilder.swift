@@ -1,4 +1,4 @@
-/// Builds the text sent to a judge from a stored record: decode, take the SPEC 5 variables,
+/// Builds the text sent to a judge from a stored record: decode, take the template variables,
 /// mask personal data (on by default), render the rubric.
 public enum JudgePromptBuilder {
     public struct Failure: Error, Sendable, CustomStringConvertible {

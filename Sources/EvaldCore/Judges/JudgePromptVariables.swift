@@ -1,4 +1,4 @@
-/// The values a rubric's template can use (SPEC 5), taken from one trace.
+/// The values a rubric's template can use, taken from one trace.
 ///
 /// Values that are absent in the trace (no reference, no tool call, no user message) are empty
 /// strings; they render as nothing and are false in a section, so `{{#reference}}...{{/reference}}`
@@ -32,7 +32,7 @@ public struct JudgePromptVariables: Sendable, Equatable {
         self.metadata = metadata
     }
 
-    /// SPEC 5 variables: input_text (messages as "role: content" lines), last_user_message, output, reference, route, model,
+    /// The variables: input_text (messages as "role: content" lines), last_user_message, output, reference, route, model,
     /// tool_calls (JSON array string of {"name","arguments"}), metadata.KEY.
     ///
     /// `metadata` comes beside the record because the record does not keep the trace's free-form
@@ -58,7 +58,7 @@ public struct JudgePromptVariables: Sendable, Equatable {
         }).serialized()
     }
 
-    /// Every value that came from the trace masked with the detector (PIIDetector.redact) — SPEC 5 redact_pii.
+    /// Every value that came from the trace masked with the detector (PIIDetector.redact), for `judge.redact_pii`.
     ///
     /// Route and model name the application, not a person, and stay as they are (a judge may be told
     /// which product it grades).

@@ -1,4 +1,4 @@
-/// A judge reply that carries no usable verdict. SPEC 5: this is a `judge_error`, never a
+/// A judge reply that carries no usable verdict. This is a `judge_error`, never a
 /// failing score, so a judge that rambles does not look like an application regression.
 public struct JudgeReplyError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Short and free of values, for metric labels and the database.

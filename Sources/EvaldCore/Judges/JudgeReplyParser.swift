@@ -1,6 +1,6 @@
 import Foundation
 
-/// Reads a judge's verdict out of its reply (SPEC 5).
+/// Reads a judge's verdict out of its reply.
 ///
 /// Models wrap their JSON in prose, in ```json fences, or answer with a draft object before the
 /// final one, whatever the prompt says; so the parser looks at every balanced `{...}` in the

@@ -1,5 +1,5 @@
 /// Which judges will grade a sampled record, decided when the record is read so the
-/// evaluation and its judge-queue entries commit in one transaction (SPEC 5: the queue is durable).
+/// evaluation and its judge-queue entries commit in one transaction (the queue is durable).
 public struct JudgeRouting: Sendable {
     public struct Entry: Sendable {
         public var name: String

@@ -1,4 +1,4 @@
-/// One reference-model judge (SPEC 5): a Markdown file with YAML front matter and a Mustache
+/// One reference-model judge: a Markdown file with YAML front matter and a Mustache
 /// prompt template, parsed and compiled by `parse(path:bytes:)`.
 public struct JudgeRubric: Sendable {
     /// `[a-z0-9][a-z0-9_-]*`; the metric is `judge:NAME`.
@@ -16,7 +16,7 @@ public struct JudgeRubric: Sendable {
     public var maxOutputTokens: Int
     /// The front matter's `description`: free text for people.
     public var summary: String?
-    /// `min_pass_rate`: an optional static floor on the judge's pass rate (SPEC 7), fired as
+    /// `min_pass_rate`: an optional static floor on the judge's pass rate, fired as
     /// QualityRegression beside the sequential detector.
     public var minPassRate: Double?
     public var sourcePath: String
@@ -30,7 +30,7 @@ public struct JudgeRubric: Sendable {
 
     let template: JudgePromptTemplate
 
-    /// SPEC 5: scores of different identities are different series, so editing a rubric never
+    /// Scores of different identities are different series, so editing a rubric never
     /// shows up as an application regression.
     public var identity: String { "\(name)@\(version)+\(contentHash)" }
 

@@ -1,4 +1,4 @@
-/// What a judge's reply means (SPEC 5): a number on a closed range, or a verdict.
+/// What a judge's reply means: a number on a closed range, or a verdict.
 public enum JudgeScale: Sendable, Equatable {
     case numeric(min: Double, max: Double)
     /// The reply carries `{"pass": true|false}`; stored as the score 1 or 0, so pass rates and

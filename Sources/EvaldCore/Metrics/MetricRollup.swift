@@ -1,10 +1,10 @@
 import Foundation
 
-/// Metric names of SPEC 10: `check:NAME`, `judge:NAME`, `op:*`.
+/// Metric names: `check:NAME`, `judge:NAME`, `op:*`.
 public enum MetricName {
     public static func check(_ name: String) -> String { "check:\(name)" }
     /// Series are kept per judge identity (`judge:helpfulness@3+1a2b3c4d`): editing a rubric
-    /// starts a new series instead of looking like a regression (SPEC 5).
+    /// starts a new series instead of looking like a regression.
     public static func judge(identity: String) -> String { "judge:\(identity)" }
     public static let errorRate = "op:error_rate"
     public static let latency = "op:latency_ms"
