@@ -14,7 +14,9 @@ import ServiceLifecycle
 /// Not Sendable: one task owns it (the `DetectionService` loop, or `evald run --once`), and
 /// it runs on the blocking executor (its rounds read and write SQLite and design detectors).
 public final class DetectionEngine {
-    static let batchSize = 2_000
+    /// Evaluations per round: every series a round touches is encoded and written once, so a
+    /// large round amortises that over more samples; a crash redoes at most one round.
+    static let batchSize = 10_000
     static let seriesKind = DetectionStateCodec.seriesKind
     static let versionsKind = DetectionStateCodec.versionsKind
     static let cursorKind = DetectionStateCodec.cursorKind

@@ -62,6 +62,27 @@ import Testing
         }
     }
 
+    /// The guard against an uncertain baseline is a margin, not a runaway: even a small
+    /// baseline's guarded threshold stays within a small factor of the bare one at any target.
+    @Test func guardedThresholdsStayNearTheBareOnesAtAnyTarget() async throws {
+        try await offPool {
+            for target in Self.targets {
+                for baseline in Self.passRates {
+                    let guarded = try BernoulliCUSUM(baseline: baseline, minDrop: 0.05, targetARL: target, guard: .standard(minDrop: 0.05))
+                    let bare = try BernoulliCUSUM(baseline: baseline, minDrop: 0.05, targetARL: target, guard: .none)
+                    #expect(guarded.threshold >= bare.threshold && guarded.threshold < 3 * bare.threshold + 1,
+                            "p0 \(baseline.passRate) n \(baseline.samples) at \(target): \(guarded.threshold) vs \(bare.threshold)")
+                }
+                for baseline in Self.scores {
+                    let guarded = try ScoreCUSUM(baseline: baseline, minMeanDrop: 0.1, targetARL: target)
+                    let bare = try ScoreCUSUM(baseline: baseline, minMeanDrop: 0.1, targetARL: target, estimationGuard: false)
+                    #expect(guarded.threshold >= bare.threshold && guarded.threshold < 3 * bare.threshold + 1,
+                            "scores \(baseline.counts) at \(target): \(guarded.threshold) vs \(bare.threshold)")
+                }
+            }
+        }
+    }
+
     @Test func theThresholdFoundIsTheSmallestThatMeetsTheTarget() async throws {
         try await offPool {
             for baseline in Self.passRates {

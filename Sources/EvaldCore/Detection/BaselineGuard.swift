@@ -51,6 +51,9 @@ public struct BaselineGuard: Codable, Sendable, Equatable {
         return (se2 + wander * wander).squareRoot()
     }
 
+    /// The largest node, in spreads.
+    static let outermostNode = 2.856970013872806
+
     /// Probabilists' Gauss-Hermite nodes and weights (5 points; the weights sum to 1).
     static let nodes: [(x: Double, weight: Double)] = [
         (0, 0.533333333333333),

@@ -56,7 +56,12 @@ public struct BernoulliCUSUM: Sendable, Equatable {
         let onFail = log(q1 / q0)
         let onPass = log((1 - q1) / (1 - q0))
         let unit = CUSUMThreshold.unit(for: [onFail, onPass])
-        let spread = margin.spread(baseline)
+        // The guard's outermost node (2.86 spreads up) stays at most half way to the fail rate
+        // where the increments stop drifting down: past it a CUSUM rises without a change, its
+        // run length grows only polynomially, and no threshold would meet a large target. A
+        // baseline too small to place q0 that finely gets the widest margin, not an endless one.
+        let zeroDrift = -onPass / (onFail - onPass)
+        let spread = min(margin.spread(baseline), max(0, zeroDrift - q0) / 2 / BaselineGuard.outermostNode)
         var design = Design(baselineFailRate: q0, calibrationSpread: spread, alternativeFailRate: q1,
                             targetARL: targetARL, unit: unit,
                             failUnits: Int((onFail / unit).rounded()),

@@ -188,7 +188,10 @@ public final class RunLengthCurve {
                                 if factor == 0 { continue }
                                 a[at] = 0
                                 // Row k of U spans columns k..k+up; those past k are left to clear.
-                                for j in (k + 1)...(k + up) { a[j - i + down] -= factor * u[k * width + j - k] }
+                                // Plain offsets and a counted loop, so the compiler vectorises it.
+                                let target = a.baseAddress! + (k + 1 - i + down)
+                                let source = u.baseAddress! + (k * width + 1)
+                                for t in 0..<up { target[t] -= factor * source[t] }
                                 rhs -= factor * y[k]
                             }
                             for j in 0..<width { u[i * width + j] = a[down + j] }

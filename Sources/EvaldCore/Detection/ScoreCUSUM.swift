@@ -58,7 +58,10 @@ public struct ScoreCUSUM: Sendable, Equatable {
                             targetARL: targetARL, unit: unit,
                             scoreUnits: increments.map { Int(($0 / unit).rounded()) }, thresholdUnits: 1)
         let center = calibration ?? baseline.probabilities
-        let standardError = estimationGuard && baseline.samples > 0 ? sigma / Double(baseline.samples).squareRoot() : 0
+        // The outermost tilt stays at most half way to the mean where the increments stop drifting
+        // down (k sigma below the baseline), as for pass rates (`BernoulliCUSUM`).
+        let standardError = estimationGuard && baseline.samples > 0
+            ? min(sigma / Double(baseline.samples).squareRoot(), k * sigma / 2 / BaselineGuard.outermostNode) : 0
         let calibrations = BaselineGuard.nodes.map {
             (Self.tilted(center, meanShift: $0.x * standardError), $0.weight)
         }

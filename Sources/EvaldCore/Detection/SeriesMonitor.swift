@@ -264,10 +264,11 @@ public struct SeriesMonitor: Codable, Sendable, Equatable {
     public let key: SeriesKey
     /// The judge identity the series belongs to; a new identity starts a new series.
     public var identity: String?
-    /// Baseline samples per UTC day (unix day number as a string key, for JSON).
-    public var baselineDays: [String: SeriesTally] = [:]
+    /// Baseline samples per UTC day (by unix day number; a JSON object keyed by the number, as
+    /// state written with string keys was).
+    public var baselineDays: [Int: SeriesTally] = [:]
     /// Every sample seen per UTC day, for the sampled rate.
-    public var trafficDays: [String: Int] = [:]
+    public var trafficDays: [Int: Int] = [:]
     public var firstSeenAt: Double?
     /// Samples of the current excursion (statistic above 0), not yet in the baseline.
     public var pending = SeriesTally()
@@ -299,14 +300,14 @@ public struct SeriesMonitor: Codable, Sendable, Equatable {
     public func baseline(at t: Double) -> SeriesTally {
         let first = Self.day(t) - DetectionSettings.baselineDays + 1
         var total = SeriesTally()
-        for (day, tally) in baselineDays where (Int64(day) ?? 0) >= first { total.merge(tally) }
+        for (day, tally) in baselineDays where Int64(day) >= first { total.merge(tally) }
         return total
     }
 
     /// Samples per second this series observes: its traffic over the baseline window.
     public func sampledPerSecond(at t: Double) -> Double {
         let first = Self.day(t) - DetectionSettings.baselineDays + 1
-        let count = trafficDays.reduce(0) { $0 + ((Int64($1.key) ?? 0) >= first ? $1.value : 0) }
+        let count = trafficDays.reduce(0) { $0 + (Int64($1.key) >= first ? $1.value : 0) }
         let windowStart = Double(first) * 86400
         let since = max(windowStart, firstSeenAt ?? t)
         return Double(count) / max(3600, t - since)
@@ -318,7 +319,7 @@ public struct SeriesMonitor: Codable, Sendable, Equatable {
         let t = date.timeIntervalSince1970
         if firstSeenAt == nil { firstSeenAt = t }
         lastSampleAt = max(lastSampleAt ?? t, t)
-        trafficDays[String(Self.day(t)), default: 0] += 1
+        trafficDays[Int(Self.day(t)), default: 0] += 1
         var events: [SeriesEvent] = []
         if let event = observeFloor(observation, evaluationID: evaluationID, settings: settings) { events.append(event) }
 
@@ -461,13 +462,13 @@ public struct SeriesMonitor: Codable, Sendable, Equatable {
     }
 
     private mutating func addToBaseline(_ observation: SeriesObservation, at t: Double) {
-        let day = String(Self.day(t))
+        let day = Int(Self.day(t))
         if baselineDays[day] == nil { pruneDays(at: t) }
         baselineDays[day, default: SeriesTally()].add(observation)
     }
 
     private mutating func addPendingToBaseline(at t: Double) {
-        let day = String(Self.day(t))
+        let day = Int(Self.day(t))
         if baselineDays[day] == nil { pruneDays(at: t) }
         baselineDays[day, default: SeriesTally()].merge(pending)
         pending = SeriesTally()
@@ -476,8 +477,8 @@ public struct SeriesMonitor: Codable, Sendable, Equatable {
     private mutating func pruneDays(at t: Double) {
         let first = Self.day(t) - DetectionSettings.baselineDays + 1
         // Keep a day of slack: samples arrive a little out of order.
-        baselineDays = baselineDays.filter { (Int64($0.key) ?? 0) >= first - 1 }
-        trafficDays = trafficDays.filter { (Int64($0.key) ?? 0) >= first - 1 }
+        baselineDays = baselineDays.filter { Int64($0.key) >= first - 1 }
+        trafficDays = trafficDays.filter { Int64($0.key) >= first - 1 }
     }
 
     /// (Re)designs the detector when the baseline is ready and has changed enough since the
