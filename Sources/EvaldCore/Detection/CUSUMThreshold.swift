@@ -109,21 +109,28 @@ public enum CUSUMThreshold {
             let sum = finite.reduce(0) { $0 + $1.1.weight * exp(smallest - $1.0) }
             return smallest - log(sum)
         }
-        // A first probe where the tail alone would put the answer (ln ARL >= theta N).
-        let slowest = curves.map(\.curve.tailRate).filter { $0 > 0 }.min()
-        var high = max(1, min(maxUnits, slowest.map { Int(min(Double(maxUnits), (goal / $0).rounded(.up))) } ?? 1))
-        var highValue = logRunLength(high)
+        // Bracket: low < N* <= high (low = 0 stands for "nothing shorter", ln ARL = 0). The
+        // steps aim with the steepest tail rate, which ln ARL never outgrows, so they land
+        // short of N* rather than past it (a step past it would factorise chains no threshold
+        // needs); after a few, doubling takes over in case the averaged curve grows slowly.
+        let steepest = curves.map(\.curve.tailRate).max() ?? 0
+        func aim(from value: Double) -> Int {
+            guard steepest > 0 else { return 1 }
+            return max(1, Int(min(Double(maxUnits), ((goal - value) / steepest).rounded(.up))))
+        }
         var low = 0, lowValue = 0.0
-        // Bracket: low < N* <= high (low = 0 stands for "nothing shorter", ln ARL = 0).
-        var stride = high
+        var high = min(maxUnits, aim(from: 0))
+        var highValue = logRunLength(high)
+        var steps = 0
         while highValue < goal {
             guard high < maxUnits else {
                 throw Problem(description: "no threshold below \(maxUnits) units reaches an ARL of \(targetARL)")
             }
+            steps += 1
+            let step = steps <= 4 ? aim(from: highValue) : max(1, high - low) * 2
             low = high; lowValue = highValue
-            high = min(maxUnits, low + stride)
+            high = min(maxUnits, low + step)
             highValue = logRunLength(high)
-            stride *= 2
         }
         return refine(low: low, lowValue: lowValue, high: high, highValue: highValue, goal: goal, logRunLength)
     }
