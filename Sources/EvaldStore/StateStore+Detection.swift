@@ -65,17 +65,18 @@ extension StateStore {
                 SELECT id, ts, route, model, response_model, system_fingerprint, status, latency_ms, cost_usd
                 FROM evaluation WHERE id > ? ORDER BY id LIMIT ?
                 """, arguments: [after, limit])
-            guard let first = rows.first?["id"] as Int64?, let last = rows.last?["id"] as Int64? else { return [] }
+            // Columns by position: the hot path of detection, and a lookup by name lowercases it.
+            guard let first = rows.first?[0] as Int64?, let last = rows.last?[0] as Int64? else { return [] }
             var checks: [Int64: [DetectionEvaluation.CheckOutcome]] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT evaluation_id, name, passed FROM check_result WHERE evaluation_id BETWEEN ? AND ?",
                                         arguments: [first, last]) {
-                checks[row["evaluation_id"], default: []].append(.init(name: row["name"], passed: row["passed"]))
+                checks[row[0], default: []].append(.init(name: row[1], passed: row[2]))
             }
             return rows.map { row in
-                let id: Int64 = row["id"]
-                return DetectionEvaluation(id: id, ts: Date(timeIntervalSince1970: row["ts"]), route: row["route"] ?? "", model: row["model"],
-                                           responseModel: row["response_model"], systemFingerprint: row["system_fingerprint"],
-                                           ok: (row["status"] as String) == "ok", latencyMs: row["latency_ms"], costUSD: row["cost_usd"],
+                let id: Int64 = row[0]
+                return DetectionEvaluation(id: id, ts: Date(timeIntervalSince1970: row[1]), route: row[2] ?? "", model: row[3],
+                                           responseModel: row[4], systemFingerprint: row[5],
+                                           ok: (row[6] as String) == "ok", latencyMs: row[7], costUSD: row[8],
                                            checks: (checks[id] ?? []).sorted { $0.name < $1.name })
             }
         }

@@ -11,17 +11,41 @@ public enum SeriesMeasure: String, Codable, Sendable, Comparable {
 }
 
 /// A series is (metric, route, model); judges have two measures on one metric.
+///
+/// Detection looks a key up several times for every outcome, so the key hashes its four parts
+/// once, when it is made, and hashing it is then a single word.
 public struct SeriesKey: Hashable, Codable, Sendable, Comparable, CustomStringConvertible {
-    public var metric: String
-    public var measure: SeriesMeasure
-    public var route: String
-    public var model: String
+    public let metric: String
+    public let measure: SeriesMeasure
+    public let route: String
+    public let model: String
+    private let hashCode: Int
 
     public init(metric: String, measure: SeriesMeasure, route: String, model: String) {
         self.metric = metric
         self.measure = measure
         self.route = route
         self.model = model
+        var hasher = Hasher()
+        hasher.combine(metric)
+        hasher.combine(measure)
+        hasher.combine(route)
+        hasher.combine(model)
+        hashCode = hasher.finalize()
+    }
+
+    private enum CodingKeys: String, CodingKey { case metric, measure, route, model }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(metric: try container.decode(String.self, forKey: .metric), measure: try container.decode(SeriesMeasure.self, forKey: .measure),
+                  route: try container.decode(String.self, forKey: .route), model: try container.decode(String.self, forKey: .model))
+    }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(hashCode) }
+
+    public static func == (a: SeriesKey, b: SeriesKey) -> Bool {
+        a.hashCode == b.hashCode && a.metric == b.metric && a.measure == b.measure && a.route == b.route && a.model == b.model
     }
 
     /// The row key in the store.
