@@ -235,6 +235,7 @@ public final class DetectionEngine {
         warmupEvaluation = cursors["warmup_evaluation"].flatMap { Int64($0) } ?? 0
         warmupJudgeFeed = cursors["warmup_judge_feed"].flatMap { Int64($0) } ?? 0
         floorCache = [:]
+        routeKeys = [:]
         loaded = true
         try reconcile()
     }
@@ -319,8 +320,45 @@ public final class DetectionEngine {
     /// baseline: it is taken as now.
     private func clock(_ ts: Date) -> Date { min(ts, now() + 3600) }
 
+    /// The series keys of one (route, model), made once: a key hashes its parts when made,
+    /// and every evaluation feeds about ten series.
+    private struct RouteKeys {
+        var errorRate: SeriesKey
+        var latency: SeriesKey
+        var cost: SeriesKey
+        /// Per check name: its metric (`check:NAME`), series key and `min_pass_rate` on the route.
+        var checks: [String: (metric: String, key: SeriesKey, floor: Double?)] = [:]
+
+        init(route: String, model: String) {
+            errorRate = SeriesKey(metric: "op:error_rate", measure: .passRate, route: route, model: model)
+            latency = SeriesKey(metric: "op:latency_ms", measure: .logValue, route: route, model: model)
+            cost = SeriesKey(metric: "op:cost_usd", measure: .logValue, route: route, model: model)
+        }
+    }
+
+    /// Emptied at each load: the floors come from the config.
+    private var routeKeys: [String: [String: RouteKeys]] = [:]
+
+    private func keys(route: String, model: String, checks: [DetectionEvaluation.CheckOutcome]) -> RouteKeys {
+        var keys = routeKeys[route]?[model] ?? RouteKeys(route: route, model: model)
+        var added = false
+        for check in checks where keys.checks[check.name] == nil {
+            let metric = "check:\(check.name)"
+            keys.checks[check.name] = (metric, SeriesKey(metric: metric, measure: .passRate, route: route, model: model),
+                                       floor(check: check.name, route: route))
+            added = true
+        }
+        if added || routeKeys[route]?[model] == nil {
+            // Bounded like the check plan's cache: routes come from the traces.
+            if routeKeys.count >= 4096 { routeKeys.removeAll(keepingCapacity: true) }
+            routeKeys[route, default: [:]][model] = keys
+        }
+        return keys
+    }
+
     private func process(_ evaluation: DetectionEvaluation) {
         let route = evaluation.route, model = evaluation.model, at = clock(evaluation.ts)
+        let keys = keys(route: route, model: model, checks: evaluation.checks)
         if let version = ProviderVersionWatch.version(responseModel: evaluation.responseModel, systemFingerprint: evaluation.systemFingerprint) {
             let watchKey = "\(route)|\(model)"
             // Taken out of the dictionary while it changes, so its storage is not copied.
@@ -328,25 +366,22 @@ public final class DetectionEngine {
             handle(watch.noteAnswer(version: version, at: at, evaluationID: evaluation.id, settings: DriftSettings(config.detection)),
                    route: route, model: model)
             for check in evaluation.checks {
-                handle(watch.observe(version: version, metric: "check:\(check.name)", passed: check.passed, evaluationID: evaluation.id),
+                handle(watch.observe(version: version, metric: keys.checks[check.name]!.metric, passed: check.passed, evaluationID: evaluation.id),
                        route: route, model: model)
             }
             watches[watchKey] = watch
             dirtyWatches.insert(watchKey)
         }
-        observe(SeriesKey(metric: "op:error_rate", measure: .passRate, route: route, model: model), .passed(evaluation.ok),
-                at: at, evaluationID: evaluation.id)
+        observe(keys.errorRate, .passed(evaluation.ok), at: at, evaluationID: evaluation.id)
         if let latency = evaluation.latencyMs, latency > 0 {
-            observe(SeriesKey(metric: "op:latency_ms", measure: .logValue, route: route, model: model), .value(latency),
-                    at: at, evaluationID: evaluation.id)
+            observe(keys.latency, .value(latency), at: at, evaluationID: evaluation.id)
         }
         if let cost = evaluation.costUSD, cost > 0 {
-            observe(SeriesKey(metric: "op:cost_usd", measure: .logValue, route: route, model: model), .value(cost),
-                    at: at, evaluationID: evaluation.id)
+            observe(keys.cost, .value(cost), at: at, evaluationID: evaluation.id)
         }
         for check in evaluation.checks {
-            observe(SeriesKey(metric: "check:\(check.name)", measure: .passRate, route: route, model: model), .passed(check.passed),
-                    at: at, evaluationID: evaluation.id, floor: floor(check: check.name, route: route))
+            let series = keys.checks[check.name]!
+            observe(series.key, .passed(check.passed), at: at, evaluationID: evaluation.id, floor: series.floor)
         }
     }
 
