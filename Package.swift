@@ -6,7 +6,7 @@ let package = Package(
     // Linux only: evald is a systemd daemon (sd_notify, Glibc, /proc); it is built and tested
     // on Debian with Swift 6.x.
     products: [
-        .executable(name: "evald", targets: ["evald"]),
+        .executable(name: "evald", targets: ["evald"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -24,66 +24,82 @@ let package = Package(
     ],
     targets: [
         // Pure core: models, sampling, config, decoding of records. No I/O, no clocks.
-        .target(name: "EvaldCore", dependencies: [
-            .product(name: "Yams", package: "Yams"),
-            .product(name: "Mustache", package: "swift-mustache"),
-            .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        .target(
+            name: "EvaldCore",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         // Outbound HTTP shared by the judge clients and the alert receivers: one client,
         // deadlines, connection pools; and the loading of secrets (keys, webhook URLs).
-        .target(name: "EvaldHTTP", dependencies: [
-            .product(name: "AsyncHTTPClient", package: "async-http-client"),
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
-        ]),
+        .target(
+            name: "EvaldHTTP",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
         // Reference-model judge clients (OpenAI-compatible, Anthropic): retries, circuit
         // breaker, concurrency limit.
-        .target(name: "EvaldJudge", dependencies: [
-            "EvaldCore", "EvaldHTTP",
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-        ]),
+        .target(
+            name: "EvaldJudge",
+            dependencies: [
+                "EvaldCore", "EvaldHTTP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]),
         // The SQLite state database: migrations and intent-named transactions.
-        .target(name: "EvaldStore", dependencies: [
-            "EvaldCore",
-            .product(name: "GRDB", package: "GRDB.swift"),
-        ]),
+        .target(
+            name: "EvaldStore",
+            dependencies: [
+                "EvaldCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         // Spool discovery, tailing, rotation, line framing.
         .target(name: "EvaldSpool", dependencies: ["EvaldCore"]),
         // Alert receivers (Alertmanager, webhook, Slack, PagerDuty): payloads on the wire,
         // signing, delivery over the shared HTTP transport.
-        .target(name: "EvaldAlerting", dependencies: [
-            "EvaldCore", "EvaldHTTP",
-            .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        .target(
+            name: "EvaldAlerting",
+            dependencies: [
+                "EvaldCore", "EvaldHTTP",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         // The read side: what `evald status`, `metrics`, `drift`, `alerts` and `explain` show,
         // and `/metrics` and `/api/v1/status` serve, assembled from the database.
         .target(name: "EvaldReports", dependencies: ["EvaldCore", "EvaldStore", "EvaldSpool"]),
         // The long-running services and their wiring.
-        .target(name: "EvaldDaemon", dependencies: [
-            "EvaldCore", "EvaldStore", "EvaldSpool", "EvaldHTTP", "EvaldJudge", "EvaldAlerting", "EvaldReports",
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-            .product(name: "Metrics", package: "swift-metrics"),
-            .product(name: "Prometheus", package: "swift-prometheus"),
-            .product(name: "Hummingbird", package: "hummingbird"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-        ]),
-        .executableTarget(name: "evald", dependencies: [
-            "EvaldCore", "EvaldStore", "EvaldDaemon", "EvaldHTTP", "EvaldReports",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .target(
+            name: "EvaldDaemon",
+            dependencies: [
+                "EvaldCore", "EvaldStore", "EvaldSpool", "EvaldHTTP", "EvaldJudge", "EvaldAlerting", "EvaldReports",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]),
+        .executableTarget(
+            name: "evald",
+            dependencies: [
+                "EvaldCore", "EvaldStore", "EvaldDaemon", "EvaldHTTP", "EvaldReports",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         // Helpers shared by the test targets: a manual clock, seeded randomness, and a stub
         // HTTP server (judge APIs, webhook receivers) on 127.0.0.1 that can misbehave.
-        .target(name: "EvaldTesting", dependencies: [
-            "EvaldHTTP",
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
-        ]),
+        .target(
+            name: "EvaldTesting",
+            dependencies: [
+                "EvaldHTTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
         // Benchmarks/run_checks_benchmark.sh: the cost of the checks per sampled trace.
         .executableTarget(name: "evald-checks-benchmark", dependencies: ["EvaldCore", "EvaldDaemon"], path: "Benchmarks/ChecksBenchmark"),
         // Benchmarks/: a stub judge API (fixed answer after --delay) for the judge benchmark.
@@ -93,15 +109,31 @@ let package = Package(
         // Benchmarks/run_design_benchmark.sh: detector design time at targets up to 1e12 samples.
         .executableTarget(name: "evald-design-benchmark", dependencies: ["EvaldCore", "EvaldTesting"], path: "Benchmarks/DesignBenchmark"),
         .testTarget(name: "EvaldCoreTests", dependencies: ["EvaldCore", "EvaldTesting"], exclude: ["Fixtures"]),
-        .testTarget(name: "EvaldJudgeTests", dependencies: ["EvaldJudge", "EvaldHTTP", "EvaldCore", "EvaldTesting",
-                                                            .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
-        .testTarget(name: "EvaldAlertingTests", dependencies: ["EvaldAlerting", "EvaldHTTP", "EvaldCore", "EvaldTesting",
-                                                               .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(
+            name: "EvaldJudgeTests",
+            dependencies: [
+                "EvaldJudge", "EvaldHTTP", "EvaldCore", "EvaldTesting",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]),
+        .testTarget(
+            name: "EvaldAlertingTests",
+            dependencies: [
+                "EvaldAlerting", "EvaldHTTP", "EvaldCore", "EvaldTesting",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         .testTarget(name: "EvaldStoreTests", dependencies: ["EvaldStore"]),
         .testTarget(name: "EvaldSpoolTests", dependencies: ["EvaldSpool", "EvaldCore", "EvaldStore", "EvaldTesting"]),
-        .testTarget(name: "EvaldDaemonTests", dependencies: ["EvaldDaemon", "EvaldReports", "EvaldCore", "EvaldStore", "EvaldTesting", "EvaldHTTP",
-                                                             .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "EvaldIntegrationTests", dependencies: ["EvaldCore", "EvaldStore", "EvaldTesting",
-                                                                  .product(name: "Crypto", package: "swift-crypto")], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "EvaldDaemonTests",
+            dependencies: [
+                "EvaldDaemon", "EvaldReports", "EvaldCore", "EvaldStore", "EvaldTesting", "EvaldHTTP",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(
+            name: "EvaldIntegrationTests",
+            dependencies: [
+                "EvaldCore", "EvaldStore", "EvaldTesting",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ], exclude: ["Fixtures"]),
     ]
 )

@@ -51,19 +51,20 @@ func quantile(_ q: Double) -> Double { sorted[min(sorted.count - 1, Int(q * Doub
 let mean = perTrace.reduce(0, +) / Double(perTrace.count)
 let stamp = RFC3339.format(Date(), fractional: false)
 let checkCounts = Set(records.map { $0.route }).map { plan.checks(forRoute: $0).count }
-print("""
+print(
+    """
 
-## Checks per sampled trace, \(stamp)
+    ## Checks per sampled trace, \(stamp)
 
-Config `\(configPath)` (\(checkCounts.min() ?? 0) to \(checkCounts.max() ?? 0) checks a trace, by route); \(records.count) records of its spool, \(rounds) rounds, each trace's whole check plan timed with ContinuousClock; release build.
+    Config `\(configPath)` (\(checkCounts.min() ?? 0) to \(checkCounts.max() ?? 0) checks a trace, by route); \(records.count) records of its spool, \(rounds) rounds, each trace's whole check plan timed with ContinuousClock; release build.
 
-| traces timed | checks run | median µs | p90 µs | p99 µs | max µs | mean µs |
-|---:|---:|---:|---:|---:|---:|---:|
-| \(perTrace.count) | \(checksRun) | \(String(format: "%.1f", quantile(0.5))) | \(String(format: "%.1f", quantile(0.9))) | \(String(format: "%.1f", quantile(0.99))) | \(String(format: "%.1f", perTrace.last!)) | \(String(format: "%.1f", mean)) |
+    | traces timed | checks run | median µs | p90 µs | p99 µs | max µs | mean µs |
+    |---:|---:|---:|---:|---:|---:|---:|
+    | \(perTrace.count) | \(checksRun) | \(String(format: "%.1f", quantile(0.5))) | \(String(format: "%.1f", quantile(0.9))) | \(String(format: "%.1f", quantile(0.99))) | \(String(format: "%.1f", perTrace.last!)) | \(String(format: "%.1f", mean)) |
 
-| check kind | evaluations | median µs | p99 µs |
-|:--|---:|---:|---:|
-""")
+    | check kind | evaluations | median µs | p99 µs |
+    |:--|---:|---:|---:|
+    """)
 for (kind, times) in perKind.sorted(by: { $0.key < $1.key }) {
     let t = times.sorted()
     print("| \(kind) | \(t.count) | \(String(format: "%.2f", t[t.count / 2])) | \(String(format: "%.2f", t[min(t.count - 1, Int(0.99 * Double(t.count)))])) |")

@@ -45,41 +45,52 @@ let kinds: [(String, (Double) throws -> Double)] = [
     ("log latency", { try LogValueCUSUM(baseline: latency, minRatio: 1.25, targetARL: $0).threshold }),
     ("recovery, pass rate", { try RecoveryCUSUM(baseline: p90, minDrop: 0.05, resolveSamples: 100, falseResolveEvery: $0).design.threshold }),
     ("recovery, mean score", { try ScoreRecovery(baseline: scores, minMeanDrop: 0.1, resolveSamples: 100, falseResolveEvery: $0).design.mirrored.threshold }),
-    ("recovery, log latency", { try LogValueRecovery(baseline: latency, minRatio: 1.25, resolveSamples: 100, falseResolveEvery: $0).design.mirrored.threshold }),
+    (
+        "recovery, log latency",
+        { try LogValueRecovery(baseline: latency, minRatio: 1.25, resolveSamples: 100, falseResolveEvery: $0).design.mirrored.threshold }
+    ),
     ("floor window (0.99)", { _ in Double(SeriesMonitor.floorWindow(minimum: 0.99, resolveSamples: 100)) }),
 ]
 
 if !tailOnly {
-print("## Detector design at any target (evald-design-benchmark)\n")
-print("Time to design one detector (the slowest of \(repeats) runs), release build, this machine; threshold in the detector's own units.\n")
-print("| detector | " + targets.map { "target \(String(format: "%.0e", $0))" }.joined(separator: " | ") + " |")
-print("|---|" + targets.map { _ in "---:" }.joined(separator: "|") + "|")
-var slowest = 0.0
-for (name, design) in kinds {
-    var cells: [String] = []
-    for target in targets {
-        var threshold = 0.0
-        let time = try worst(repeats) { threshold = try design(target) }
-        slowest = max(slowest, time)
-        cells.append(String(format: "%.2f ms (h %.2f)", time * 1000, threshold))
+    print("## Detector design at any target (evald-design-benchmark)\n")
+    print("Time to design one detector (the slowest of \(repeats) runs), release build, this machine; threshold in the detector's own units.\n")
+    print("| detector | " + targets.map { "target \(String(format: "%.0e", $0))" }.joined(separator: " | ") + " |")
+    print("|---|" + targets.map { _ in "---:" }.joined(separator: "|") + "|")
+    var slowest = 0.0
+    for (name, design) in kinds {
+        var cells: [String] = []
+        for target in targets {
+            var threshold = 0.0
+            let time = try worst(repeats) { threshold = try design(target) }
+            slowest = max(slowest, time)
+            cells.append(String(format: "%.2f ms (h %.2f)", time * 1000, threshold))
+        }
+        print("| \(name) | " + cells.joined(separator: " | ") + " |")
     }
-    print("| \(name) | " + cells.joined(separator: " | ") + " |")
-}
-print("\nSlowest design: \(String(format: "%.2f", slowest * 1000)) ms (goal: under 20 ms at every target up to 1e12).\n")
+    print("\nSlowest design: \(String(format: "%.2f", slowest * 1000)) ms (goal: under 20 ms at every target up to 1e12).\n")
 }
 
 // MARK: the tail against the exact chain
 
 print("### The tail against the exact chain\n")
-print("Each curve's exact region cut short at an ARL of \(String(format: "%.0e", comparisonCap)) (the daemon's curves stop at 1e10), so the tail is compared with the chain solved outright past its anchors, up to 1e12.\n")
+print(
+    "Each curve's exact region cut short at an ARL of \(String(format: "%.0e", comparisonCap)) (the daemon's curves stop at 1e10), so the tail is compared with the chain solved outright past its anchors, up to 1e12.\n"
+)
 print("| distribution | exact region ends (units) | threshold (units) | tail ARL | chain ARL | error |")
 print("|---|---:|---:|---:|---:|---:|")
 var worstError = 0.0
 let stepSets: [(String, [LatticeStep])] = [
     ("pass rate p0 0.90", try BernoulliCUSUM(baseline: p90, minDrop: 0.05, targetARL: 1_000, guard: .none).design.steps(failRate: p90.failRate)),
-    ("pass rate p0 0.9995", try BernoulliCUSUM(baseline: nearPerfect, minDrop: 0.05, targetARL: 1_000, guard: .none).design.steps(failRate: nearPerfect.failRate)),
+    (
+        "pass rate p0 0.9995",
+        try BernoulliCUSUM(baseline: nearPerfect, minDrop: 0.05, targetARL: 1_000, guard: .none).design.steps(failRate: nearPerfect.failRate)
+    ),
     ("scores", try ScoreCUSUM(baseline: scores, minMeanDrop: 0.1, targetARL: 1_000, estimationGuard: false).design.steps(probabilities: scores.probabilities)),
-    ("scores, nearly all 5s", try ScoreCUSUM(baseline: allFives, minMeanDrop: 0.1, targetARL: 1_000, estimationGuard: false).design.steps(probabilities: allFives.probabilities)),
+    (
+        "scores, nearly all 5s",
+        try ScoreCUSUM(baseline: allFives, minMeanDrop: 0.1, targetARL: 1_000, estimationGuard: false).design.steps(probabilities: allFives.probabilities)
+    ),
     ("log latency", try LogValueCUSUM(baseline: latency, minRatio: 1.25, targetARL: 1_000).design.steps(shift: 0)),
 ]
 for (name, steps) in stepSets {
@@ -92,7 +103,9 @@ for (name, steps) in stepSets {
         let tail = curve.averageRunLength(thresholdUnits: n)
         let error = (tail - exact) / exact
         worstError = max(worstError, abs(error))
-        print("| \(name) | \(curve.exactLimit.map(String.init) ?? "-") | \(n) | \(String(format: "%.4g", tail)) | \(String(format: "%.4g", exact)) | \(String(format: "%+.3f%%", 100 * error)) |")
+        print(
+            "| \(name) | \(curve.exactLimit.map(String.init) ?? "-") | \(n) | \(String(format: "%.4g", tail)) | \(String(format: "%.4g", exact)) | \(String(format: "%+.3f%%", 100 * error)) |"
+        )
     }
 }
 print("\nLargest disagreement: \(String(format: "%.3f", 100 * worstError))% (goal: within 10%).\n")
@@ -100,7 +113,9 @@ print("\nLargest disagreement: \(String(format: "%.3f", 100 * worstError))% (goa
 // MARK: a scaled case simulated
 
 print("### False alarms of a tail design, simulated\n")
-print("A detector designed through the tail (its exact region cut at an ARL of 100, so the threshold lies far past it), run in control until it alarms, again and again. The budget holds when the mean run length is at least the target (false alarms no more frequent than 1 / target).\n")
+print(
+    "A detector designed through the tail (its exact region cut at an ARL of 100, so the threshold lies far past it), run in control until it alarms, again and again. The budget holds when the mean run length is at least the target (false alarms no more frequent than 1 / target).\n"
+)
 print("| detector | target ARL | threshold (units) | runs | simulated mean run length | 95% lower bound | chain ARL at that threshold |")
 print("|---|---:|---:|---:|---:|---:|---:|")
 var rng = SplitMix64(state: 20261205)
@@ -115,10 +130,14 @@ let bernoulli = try BernoulliCUSUM(baseline: p90, minDrop: 0.05, targetARL: 1_00
 let scoreDesign = try ScoreCUSUM(baseline: scores, minMeanDrop: 0.1, targetARL: 1_000, estimationGuard: false).design
 let cumulative = scores.probabilities.reduce(into: [Double]()) { $0.append(($0.last ?? 0) + $1) }
 let scaled: [Scaled] = [
-    Scaled(name: "pass rate p0 0.90", steps: bernoulli.steps(failRate: p90.failRate), unit: bernoulli.unit,
-           draw: { uniform() < p90.failRate ? bernoulli.failUnits : bernoulli.passUnits }),
-    Scaled(name: "scores", steps: scoreDesign.steps(probabilities: scores.probabilities), unit: scoreDesign.unit,
-           draw: { let u = uniform(); return scoreDesign.scoreUnits[cumulative.firstIndex { u < $0 } ?? 4] }),
+    Scaled(
+        name: "pass rate p0 0.90", steps: bernoulli.steps(failRate: p90.failRate), unit: bernoulli.unit,
+        draw: { uniform() < p90.failRate ? bernoulli.failUnits : bernoulli.passUnits }),
+    Scaled(
+        name: "scores", steps: scoreDesign.steps(probabilities: scores.probabilities), unit: scoreDesign.unit,
+        draw: {
+            let u = uniform(); return scoreDesign.scoreUnits[cumulative.firstIndex { u < $0 } ?? 4]
+        }),
 ]
 let target = quick ? 2_000.0 : 20_000.0
 let runs = quick ? 200 : 1_000
@@ -135,5 +154,7 @@ for item in scaled {
     let mean = lengths.reduce(0, +) / Double(runs)
     let sd = (lengths.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(runs - 1)).squareRoot()
     let exact = CUSUMThreshold.exactAverageRunLength(steps: item.steps, thresholdUnits: threshold)
-    print("| \(item.name) | \(Int(target)) | \(threshold) | \(runs) | \(String(format: "%.0f", mean)) | \(String(format: "%.0f", mean - 1.96 * sd / Double(runs).squareRoot())) | \(String(format: "%.0f", exact)) |")
+    print(
+        "| \(item.name) | \(Int(target)) | \(threshold) | \(runs) | \(String(format: "%.0f", mean)) | \(String(format: "%.0f", mean - 1.96 * sd / Double(runs).squareRoot())) | \(String(format: "%.0f", exact)) |"
+    )
 }

@@ -68,8 +68,10 @@ func detector(_ baseline: PassRateBaseline, _ margin: BaselineGuard) -> Bernoull
 /// (Stopping each episode at its first alarm would instead average the ARLs themselves, which
 /// the lucky, high-estimate baselines dominate, and would flatter an unguarded design.)
 /// `passRate(i, baselineRate)` gives the true pass rate at sample i of the episode.
-func inControlARL(episodes: Int, length: Int, history: Int, guard margin: BaselineGuard,
-                  passRate: (Int, Double) -> Double) -> Double {
+func inControlARL(
+    episodes: Int, length: Int, history: Int, guard margin: BaselineGuard,
+    passRate: (Int, Double) -> Double
+) -> Double {
     var samples = 0, alarms = 0
     for _ in 0..<episodes {
         let baseline = estimatedBaseline(passRate: p0, samples: history)
@@ -99,8 +101,10 @@ func cusumDelays(to passRate: Double, runs: Int, history: Int, guard margin: Bas
 /// "At least m fails among the last W samples" (a pass rate below 1 - m/W), alarming then
 /// starting over with an empty window. Returns the smallest m whose simulated false-alarm rate
 /// at p0 is at most 1/targetARL, and that rate.
-func calibrateWindow(width: Int, length: Int, outcome: () -> Double, alarmsAbove: (Double) -> Bool = { _ in true },
-                     candidates: [Double]) -> (threshold: Double, arl: Double) {
+func calibrateWindow(
+    width: Int, length: Int, outcome: () -> Double, alarmsAbove: (Double) -> Bool = { _ in true },
+    candidates: [Double]
+) -> (threshold: Double, arl: Double) {
     let stream = (0..<length).map { _ in outcome() }
     for c in candidates {
         var alarms = 0, sum = 0.0, filled = 0
@@ -142,11 +146,13 @@ func windowDelays(width: Int, threshold: Double, runs: Int, inControl: () -> Dou
 var out: [String] = []
 let stamp = ISO8601DateFormatter().string(from: Date())
 out.append("## Detection, \(stamp)\n")
-out.append("Simulation driving the production detectors (`Benchmarks/detection`, seeded; scale \(scale)). "
-    + "Budget: one false alarm per \(f0(targetARL)) samples (`DetectionBudget.targetARL(falseAlarmEvery: 10000 s, sampledPerSecond: 1, seriesCount: 1)`). "
-    + "p0 = \(p0), min_drop = \(minDrop). Baselines are estimated per run from the stated number of history samples by `PassRateBaseline` / `ScoreBaseline`. "
-    + "CUSUM delays are zero-start (the worst case, as in the issue's optimum); window delays start from a full in-control window (the window's best case). "
-    + "In-control ARL = samples / false alarms over many episodes of fixed length, each with a freshly estimated baseline designed once (reset after each alarm): 1 / E[1 / ARL], the false-alarm rate averaged over baseline estimates.\n")
+out.append(
+    "Simulation driving the production detectors (`Benchmarks/detection`, seeded; scale \(scale)). "
+        + "Budget: one false alarm per \(f0(targetARL)) samples (`DetectionBudget.targetARL(falseAlarmEvery: 10000 s, sampledPerSecond: 1, seriesCount: 1)`). "
+        + "p0 = \(p0), min_drop = \(minDrop). Baselines are estimated per run from the stated number of history samples by `PassRateBaseline` / `ScoreBaseline`. "
+        + "CUSUM delays are zero-start (the worst case, as in the issue's optimum); window delays start from a full in-control window (the window's best case). "
+        + "In-control ARL = samples / false alarms over many episodes of fixed length, each with a freshly estimated baseline designed once (reset after each alarm): 1 / E[1 / ARL], the false-alarm rate averaged over baseline estimates.\n"
+)
 
 // MARK: 1. Pass rates
 
@@ -158,12 +164,14 @@ out.append("| detector | history | guard | threshold h | in-control ARL | 0.85 m
 out.append("|:--|---:|:--|---:|---:|---:|---:|---:|")
 let known = PassRateBaseline(samples: 10_000_000, passes: 9_000_000)
 let exact = try! BernoulliCUSUM(baseline: known, minDrop: minDrop, targetARL: targetARL, guard: .none)
-out.append("| CUSUM, Brook-Evans (exact baseline) | known | none | \(f3(exact.threshold)) | \(f0(exact.averageRunLength(failRate: 0.1))) | "
-    + drops.map { "\(f0(exact.averageRunLength(failRate: 1 - $0))) / -" }.joined(separator: " | ") + " |")
+out.append(
+    "| CUSUM, Brook-Evans (exact baseline) | known | none | \(f3(exact.threshold)) | \(f0(exact.averageRunLength(failRate: 0.1))) | "
+        + drops.map { "\(f0(exact.averageRunLength(failRate: 1 - $0))) / -" }.joined(separator: " | ") + " |")
 for history in historySizes {
     for (name, margin) in [("none", BaselineGuard.none), ("standard", standardGuard)] {
-        let sampleDesign = try! BernoulliCUSUM(baseline: PassRateBaseline(samples: history, passes: history * 9 / 10),
-                                               minDrop: minDrop, targetARL: targetARL, guard: margin)
+        let sampleDesign = try! BernoulliCUSUM(
+            baseline: PassRateBaseline(samples: history, passes: history * 9 / 10),
+            minDrop: minDrop, targetARL: targetARL, guard: margin)
         let arl = inControlARL(episodes: reps(400), length: 50_000, history: history, guard: margin) { _, _ in p0 }
         let cells = drops.map { drop -> String in
             let d = cusumDelays(to: drop, runs: reps(1_000), history: history, guard: margin)
@@ -173,15 +181,18 @@ for history in historySizes {
     }
 }
 let windowWidth = 1_000
-let window = calibrateWindow(width: windowWidth, length: Int(3_000_000 * max(scale, 0.2)),
-                             outcome: { uniform() >= p0 ? 1 : 0 }, candidates: (100...200).map(Double.init))
+let window = calibrateWindow(
+    width: windowWidth, length: Int(3_000_000 * max(scale, 0.2)),
+    outcome: { uniform() >= p0 ? 1 : 0 }, candidates: (100...200).map(Double.init))
 let windowCells = drops.map { drop -> String in
-    let d = windowDelays(width: windowWidth, threshold: window.threshold, runs: reps(1_000),
-                         inControl: { uniform() >= p0 ? 1 : 0 }, changed: { uniform() >= drop ? 1 : 0 })
+    let d = windowDelays(
+        width: windowWidth, threshold: window.threshold, runs: reps(1_000),
+        inControl: { uniform() >= p0 ? 1 : 0 }, changed: { uniform() >= drop ? 1 : 0 })
     return "\(f1(mean(d))) / \(p90(d))"
 }
-out.append("| window: >= \(Int(window.threshold)) fails in last \(windowWidth) (calibrated by simulation) | known | - | - | \(f0(window.arl)) | "
-    + windowCells.joined(separator: " | ") + " |")
+out.append(
+    "| window: >= \(Int(window.threshold)) fails in last \(windowWidth) (calibrated by simulation) | known | - | - | \(f0(window.arl)) | "
+        + windowCells.joined(separator: " | ") + " |")
 out.append("\nGoals at one false alarm per 10,000 samples (mean delay): 0.85 <= \(goals[0.85]!), 0.80 <= \(goals[0.80]!), 0.70 <= \(goals[0.70]!).\n")
 
 // MARK: 2. Robustness: a baseline a little off, hourly wander
@@ -206,10 +217,12 @@ for (name, margin, kind) in scenarios {
     let label = kind == "off" ? "0.005 below the estimate" : "0.90, wandering hourly (sd 0.01)"
     out.append("| \(label) | \(name) | \(f0(arl)) | \(f3(targetARL / arl))x |")
 }
-let wanderDesign = try! BernoulliCUSUM(baseline: PassRateBaseline(samples: 5_000, passes: 4_500), minDrop: minDrop,
-                                       targetARL: targetARL, guard: wanderGuard)
-out.append("\nCost of the wander guard (sd 0.01) in delay, Brook-Evans at history 5,000: "
-    + drops.map { "\($0): \(f0(wanderDesign.averageRunLength(failRate: 1 - $0)))" }.joined(separator: ", ") + ".\n")
+let wanderDesign = try! BernoulliCUSUM(
+    baseline: PassRateBaseline(samples: 5_000, passes: 4_500), minDrop: minDrop,
+    targetARL: targetARL, guard: wanderGuard)
+out.append(
+    "\nCost of the wander guard (sd 0.01) in delay, Brook-Evans at history 5,000: "
+        + drops.map { "\($0): \(f0(wanderDesign.averageRunLength(failRate: 1 - $0)))" }.joined(separator: ", ") + ".\n")
 
 // MARK: 3. Recovery
 
@@ -234,9 +247,12 @@ for _ in 0..<reps(300) {
 out.append("### Recovery (hysteresis), resolve_samples = 100\n")
 out.append("| case | Brook-Evans ARL | simulated |")
 out.append("|:--|---:|---:|")
-out.append("| full recovery to 0.90: samples to resolve (mean / p90) | \(f0(recovery.averageRunLength(failRate: 0.1))) | \(f1(mean(resolveTimes))) / \(p90(resolveTimes)) |")
-out.append("| still 0.05 below (0.85): samples per false resolve | \(f0(recovery.averageRunLength(failRate: 0.15))) | "
-    + (falseResolves == 0 ? "none in \(stillDownSamples)" : f0(Double(stillDownSamples) / Double(falseResolves))) + " |\n")
+out.append(
+    "| full recovery to 0.90: samples to resolve (mean / p90) | \(f0(recovery.averageRunLength(failRate: 0.1))) | \(f1(mean(resolveTimes))) / \(p90(resolveTimes)) |"
+)
+out.append(
+    "| still 0.05 below (0.85): samples per false resolve | \(f0(recovery.averageRunLength(failRate: 0.15))) | "
+        + (falseResolves == 0 ? "none in \(stillDownSamples)" : f0(Double(stillDownSamples) / Double(falseResolves))) + " |\n")
 
 // MARK: 4. Scores
 
@@ -258,10 +274,12 @@ let scoreHistory = 5_000
 out.append("### Judge scores 1-5 (\(scoreP.map { String($0) }.joined(separator: ", "))), ScoreCUSUM (min mean drop 0.1) vs a 500-sample window\n")
 out.append("| detector | history | in-control ARL | -0.1 mean / p90 | -0.2 mean / p90 | -0.4 mean / p90 |")
 out.append("|:--|---:|---:|---:|---:|---:|")
-let exactScores = try! ScoreCUSUM(baseline: ScoreBaseline(counts: scoreP.map { Int($0 * 1_000_000) }), minMeanDrop: 0.1,
-                                  targetARL: targetARL, estimationGuard: false)
-out.append("| ScoreCUSUM, Brook-Evans (exact baseline) | known | \(f0(exactScores.averageRunLength(probabilities: scoreP))) | "
-    + scoreDrops.map { "\(f0(exactScores.averageRunLength(probabilities: droppedScores($0)))) / -" }.joined(separator: " | ") + " |")
+let exactScores = try! ScoreCUSUM(
+    baseline: ScoreBaseline(counts: scoreP.map { Int($0 * 1_000_000) }), minMeanDrop: 0.1,
+    targetARL: targetARL, estimationGuard: false)
+out.append(
+    "| ScoreCUSUM, Brook-Evans (exact baseline) | known | \(f0(exactScores.averageRunLength(probabilities: scoreP))) | "
+        + scoreDrops.map { "\(f0(exactScores.averageRunLength(probabilities: droppedScores($0)))) / -" }.joined(separator: " | ") + " |")
 // A pool of detectors, each designed on its own freshly estimated baseline (a design on a
 // 5-value histogram costs ~0.1 s, so runs draw from the pool instead of each making one).
 let scoreDetectors = (0..<max(10, Int(60 * min(1, scale * 4)))).map { _ in
@@ -289,18 +307,23 @@ let scoreCells = scoreDrops.map { d -> String in
     }
     return "\(f1(mean(delays))) / \(p90(delays))"
 }
-out.append("| ScoreCUSUM (simulated) | \(scoreHistory) | \(scoreAlarms == 0 ? "inf" : f0(Double(scoreSamples) / Double(scoreAlarms))) | " + scoreCells.joined(separator: " | ") + " |")
+out.append(
+    "| ScoreCUSUM (simulated) | \(scoreHistory) | \(scoreAlarms == 0 ? "inf" : f0(Double(scoreSamples) / Double(scoreAlarms))) | "
+        + scoreCells.joined(separator: " | ") + " |")
 // Window on the mean score: alarm when the sum of (5 - score) over the last 500 reaches c.
-let scoreWindow = calibrateWindow(width: 500, length: Int(3_000_000 * max(scale, 0.2)), outcome: { Double(5 - draw(scoreP)) },
-                                  candidates: stride(from: 385.0, through: 600, by: 1).map { $0 })
+let scoreWindow = calibrateWindow(
+    width: 500, length: Int(3_000_000 * max(scale, 0.2)), outcome: { Double(5 - draw(scoreP)) },
+    candidates: stride(from: 385.0, through: 600, by: 1).map { $0 })
 let scoreWindowCells = scoreDrops.map { d -> String in
     let p = droppedScores(d)
-    let delays = windowDelays(width: 500, threshold: scoreWindow.threshold, runs: reps(1_000),
-                              inControl: { Double(5 - draw(scoreP)) }, changed: { Double(5 - draw(p)) })
+    let delays = windowDelays(
+        width: 500, threshold: scoreWindow.threshold, runs: reps(1_000),
+        inControl: { Double(5 - draw(scoreP)) }, changed: { Double(5 - draw(p)) })
     return "\(f1(mean(delays))) / \(p90(delays))"
 }
-out.append("| window: mean of last 500 <= \(String(format: "%.3f", 5 - scoreWindow.threshold / 500)) (calibrated) | known | \(f0(scoreWindow.arl)) | "
-    + scoreWindowCells.joined(separator: " | ") + " |\n")
+out.append(
+    "| window: mean of last 500 <= \(String(format: "%.3f", 5 - scoreWindow.threshold / 500)) (calibrated) | known | \(f0(scoreWindow.arl)) | "
+        + scoreWindowCells.joined(separator: " | ") + " |\n")
 
 // MARK: 5. Drift
 
@@ -312,8 +335,9 @@ for newPass in [0.90, 0.85, 0.80, 0.70] {
     let switches = reps(newPass == 0.90 ? 3_000 : 500)
     var alerts = 0, delays: [Int] = [], clears: [Int] = []
     for _ in 0..<switches {
-        var sprt = DriftSPRT(oldBaseline: estimatedBaseline(passRate: p0, samples: 1_000), alpha: alpha, minDrop: minDrop,
-                             minSamples: 100)!
+        var sprt = DriftSPRT(
+            oldBaseline: estimatedBaseline(passRate: p0, samples: 1_000), alpha: alpha, minDrop: minDrop,
+            minSamples: 100)!
         var cleared = false
         for n in 1...5_000 {
             let verdict = sprt.update(failed: uniform() >= newPass)
@@ -321,8 +345,10 @@ for newPass in [0.90, 0.85, 0.80, 0.70] {
             if verdict == .drift { alerts += 1; delays.append(n); break }
         }
     }
-    out.append("| \(newPass) | \(switches) | \(alerts) | \(String(format: "%.4f", Double(alerts) / Double(switches))) | "
-        + (delays.isEmpty ? "-" : "\(f1(mean(delays))) / \(p90(delays))") + " | " + (clears.isEmpty ? "0" : "\(String(format: "%.4f", Double(clears.count) / Double(switches))) / \(f1(mean(clears)))") + " |")
+    out.append(
+        "| \(newPass) | \(switches) | \(alerts) | \(String(format: "%.4f", Double(alerts) / Double(switches))) | "
+            + (delays.isEmpty ? "-" : "\(f1(mean(delays))) / \(p90(delays))") + " | "
+            + (clears.isEmpty ? "0" : "\(String(format: "%.4f", Double(clears.count) / Double(switches))) / \(f1(mean(clears)))") + " |")
 }
 out.append("\nRun time \(f1(Date().timeIntervalSince(started))) s.\n")
 print(out.joined(separator: "\n"))

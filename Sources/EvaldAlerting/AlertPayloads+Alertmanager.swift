@@ -17,10 +17,11 @@ extension AlertPayloads {
     public static func alertmanager(_ alerts: [Alert], now: Date, resendInterval: Double, generatorURL: String) -> [UInt8] {
         let hold = resendInterval.isFinite ? max(0, resendInterval) * 4 : 0
         let items: [JSONValue] = alerts.map { alert in
-            let endsAt: Date = switch alert.state {
-            case .firing: now.addingTimeInterval(hold)
-            case .resolved: alert.endsAt ?? now
-            }
+            let endsAt: Date =
+                switch alert.state {
+                case .firing: now.addingTimeInterval(hold)
+                case .resolved: alert.endsAt ?? now
+                }
             return .object([
                 ("labels", sortedObject(alert.labels.filter { !$0.value.isEmpty })),
                 ("annotations", sortedObject(alert.annotations)),

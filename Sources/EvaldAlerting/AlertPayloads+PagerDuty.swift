@@ -21,11 +21,12 @@ extension AlertPayloads {
     public static func pagerDuty(_ notification: AlertNotification, routingKey: Secret) -> [UInt8] {
         let alert = notification.alert
         if notification.isResolution {
-            return bytes(.object([
-                ("routing_key", .string(routingKey.value)),
-                ("event_action", "resolve"),
-                ("dedup_key", .string(alert.fingerprint)),
-            ]))
+            return bytes(
+                .object([
+                    ("routing_key", .string(routingKey.value)),
+                    ("event_action", "resolve"),
+                    ("dedup_key", .string(alert.fingerprint)),
+                ]))
         }
         var payload: [(String, JSONValue)] = [
             ("summary", .string(TextLimit.truncate(summary(of: alert), maxUTF16: pagerDutySummaryLimit))),
@@ -36,11 +37,15 @@ extension AlertPayloads {
         for (label, field) in [("route", "component"), ("model", "group"), ("metric", "class")] {
             if let value = alert.labels[label], !value.isEmpty { payload.append((field, .string(value))) }
         }
-        payload.append(("custom_details", .object([
-            ("alert_id", .string(alert.id)),
-            ("labels", sortedObject(alert.labels)),
-            ("annotations", sortedObject(alert.annotations)),
-        ])))
+        payload.append(
+            (
+                "custom_details",
+                .object([
+                    ("alert_id", .string(alert.id)),
+                    ("labels", sortedObject(alert.labels)),
+                    ("annotations", sortedObject(alert.annotations)),
+                ])
+            ))
         var event: [(String, JSONValue)] = [
             ("routing_key", .string(routingKey.value)),
             ("event_action", "trigger"),

@@ -17,41 +17,50 @@ extension AlertPayloads {
     /// in the fallback, the header and the state field.
     public static func slack(_ notification: AlertNotification) -> [UInt8] {
         let alert = notification.alert
-        let event: String = switch notification.event {
-        case .firing: "Firing"
-        case .repeat: "Still firing"
-        case .resolved: "Resolved"
-        }
+        let event: String =
+            switch notification.event {
+            case .firing: "Firing"
+            case .repeat: "Still firing"
+            case .resolved: "Resolved"
+            }
         let summary = summary(of: alert)
 
         var blocks: [JSONValue] = []
-        blocks.append(.object([
-            ("type", "header"),
-            ("text", .object([
-                ("type", "plain_text"),
-                ("text", .string(TextLimit.truncate("\(event): \(alert.name)", maxUTF16: slackHeaderLimit))),
-            ])),
-        ]))
+        blocks.append(
+            .object([
+                ("type", "header"),
+                (
+                    "text",
+                    .object([
+                        ("type", "plain_text"),
+                        ("text", .string(TextLimit.truncate("\(event): \(alert.name)", maxUTF16: slackHeaderLimit))),
+                    ])
+                ),
+            ]))
 
         var fields: [JSONValue] = []
-        for (key, title) in [("route", "Route"), ("model", "Model"), ("metric", "Metric"),
-                             ("version_before", "Version before"), ("version_after", "Version after")] {
+        for (key, title) in [
+            ("route", "Route"), ("model", "Model"), ("metric", "Metric"),
+            ("version_before", "Version before"), ("version_after", "Version after"),
+        ] {
             guard let value = alert.labels[key], !value.isEmpty else { continue }
             fields.append(mrkdwn(field(title, value)))
         }
         fields.append(mrkdwn(field("Severity", alert.severity.rawValue)))
         fields.append(mrkdwn(field("State", notification.isResolution ? "resolved" : "firing")))
-        blocks.append(.object([
-            ("type", "section"),
-            ("text", mrkdwn("*" + slackEscaped(summary, limit: slackTextLimit - 2) + "*")),
-            ("fields", .array(fields)),
-        ]))
+        blocks.append(
+            .object([
+                ("type", "section"),
+                ("text", mrkdwn("*" + slackEscaped(summary, limit: slackTextLimit - 2) + "*")),
+                ("fields", .array(fields)),
+            ]))
 
         if let description = alert.annotations["description"], !description.isEmpty {
-            blocks.append(.object([
-                ("type", "section"),
-                ("text", mrkdwn(slackEscaped(description, limit: slackTextLimit))),
-            ]))
+            blocks.append(
+                .object([
+                    ("type", "section"),
+                    ("text", mrkdwn(slackEscaped(description, limit: slackTextLimit))),
+                ]))
         }
 
         var context: [JSONValue] = []
@@ -99,7 +108,7 @@ extension AlertPayloads {
         let whole = pieces.joined()
         guard whole.utf16.count > limit else { return whole }
         var kept = ""
-        var used = 1 // the ellipsis
+        var used = 1  // the ellipsis
         for piece in pieces {
             let size = piece.utf16.count
             if used + size > limit { break }

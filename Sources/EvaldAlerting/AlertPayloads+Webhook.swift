@@ -34,18 +34,19 @@ extension AlertPayloads {
             ])
         }
         let commonLabels = common(alerts.map(\.labels))
-        return bytes(.object([
-            ("receiver", .string(receiver)),
-            ("status", .string(firing ? AlertState.firing.rawValue : AlertState.resolved.rawValue)),
-            ("alerts", .array(items)),
-            ("groupLabels", sortedObject(commonLabels)),
-            ("commonLabels", sortedObject(commonLabels)),
-            ("commonAnnotations", sortedObject(common(alerts.map(\.annotations)))),
-            ("externalURL", .string(externalURL)),
-            ("version", "4"),
-            ("groupKey", .string(groupKey(commonLabels))),
-            ("truncatedAlerts", 0),
-        ]))
+        return bytes(
+            .object([
+                ("receiver", .string(receiver)),
+                ("status", .string(firing ? AlertState.firing.rawValue : AlertState.resolved.rawValue)),
+                ("alerts", .array(items)),
+                ("groupLabels", sortedObject(commonLabels)),
+                ("commonLabels", sortedObject(commonLabels)),
+                ("commonAnnotations", sortedObject(common(alerts.map(\.annotations)))),
+                ("externalURL", .string(externalURL)),
+                ("version", "4"),
+                ("groupKey", .string(groupKey(commonLabels))),
+                ("truncatedAlerts", 0),
+            ]))
     }
 
     /// The pairs every map has with the same value.

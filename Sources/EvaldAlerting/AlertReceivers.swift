@@ -27,24 +27,28 @@ public enum AlertReceivers {
             case .alertmanager:
                 try loader.refuseHMAC()
                 try loader.refuseRoutingKey()
-                receivers.append(AlertmanagerReceiver(
-                    name: receiver.name, url: try loader.requiredURL(), transport: transport, minSeverity: minSeverity,
-                    resendInterval: receiver.resendInterval ?? config.resendInterval, generatorURL: externalURL))
+                receivers.append(
+                    AlertmanagerReceiver(
+                        name: receiver.name, url: try loader.requiredURL(), transport: transport, minSeverity: minSeverity,
+                        resendInterval: receiver.resendInterval ?? config.resendInterval, generatorURL: externalURL))
             case .webhook:
                 try loader.refuseRoutingKey()
-                receivers.append(WebhookReceiver(
-                    name: receiver.name, url: try loader.requiredURL(), hmacSecret: try loader.hmacSecret(),
-                    transport: transport, minSeverity: minSeverity, externalURL: externalURL))
+                receivers.append(
+                    WebhookReceiver(
+                        name: receiver.name, url: try loader.requiredURL(), hmacSecret: try loader.hmacSecret(),
+                        transport: transport, minSeverity: minSeverity, externalURL: externalURL))
             case .slack:
                 try loader.refuseHMAC()
                 try loader.refuseRoutingKey()
-                receivers.append(SlackReceiver(
-                    name: receiver.name, url: try loader.requiredURL(), transport: transport, minSeverity: minSeverity))
+                receivers.append(
+                    SlackReceiver(
+                        name: receiver.name, url: try loader.requiredURL(), transport: transport, minSeverity: minSeverity))
             case .pagerduty:
                 try loader.refuseHMAC()
-                receivers.append(PagerDutyReceiver(
-                    name: receiver.name, routingKey: try loader.routingKey(), transport: transport,
-                    url: try loader.optionalURL(), minSeverity: minSeverity))
+                receivers.append(
+                    PagerDutyReceiver(
+                        name: receiver.name, routingKey: try loader.routingKey(), transport: transport,
+                        url: try loader.optionalURL(), minSeverity: minSeverity))
             }
         }
         return receivers

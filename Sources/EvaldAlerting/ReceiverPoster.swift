@@ -53,14 +53,15 @@ struct ReceiverPoster: Sendable {
     private func statusFailure(_ response: OutboundResponse, now: Date) -> DeliveryError {
         let retryable = DeliveryError.isRetryable(status: response.status)
         let excerpt = ResponseBodyExcerpt.make(response.body, secrets: redactionTokens)
-        let hint: String = switch response.status {
-        case 429: "rate limited; will retry"
-        case 408, 500..<600: "will retry"
-        case 401, 403: "not retried: check the receiver's credentials (URL, routing key)"
-        case 404, 410: "not retried: check the receiver's URL; the hook or integration may have been removed"
-        case 300..<400: "not retried: redirects are not followed; configure the final URL"
-        default: "not retried: the receiver refused the payload"
-        }
+        let hint: String =
+            switch response.status {
+            case 429: "rate limited; will retry"
+            case 408, 500..<600: "will retry"
+            case 401, 403: "not retried: check the receiver's credentials (URL, routing key)"
+            case 404, 410: "not retried: check the receiver's URL; the hook or integration may have been removed"
+            case 300..<400: "not retried: redirects are not followed; configure the final URL"
+            default: "not retried: the receiver refused the payload"
+            }
         let body = excerpt.isEmpty ? "" : ": \(excerpt)"
         return DeliveryError(
             retryable: retryable, status: response.status,

@@ -8,7 +8,7 @@ enum TextLimit {
         guard text.utf16.count > limit else { return text }
         guard limit > 0 else { return "" }
         var kept = ""
-        var used = 1 // the ellipsis
+        var used = 1  // the ellipsis
         for character in text {
             let size = character.utf16.count
             if used + size > limit { break }

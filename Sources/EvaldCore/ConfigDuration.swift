@@ -1,3 +1,5 @@
+import Foundation
+
 /// Parses the duration strings of the config (`500ms`, `30s`, `5m`, `4h`, `1d`).
 public enum ConfigDuration {
     /// Returns the duration in seconds, or nil when `text` is not a duration.
@@ -10,7 +12,8 @@ public enum ConfigDuration {
             let number = trimmed.dropLast(unit.suffix.count)
             // "5m" must not be read as "5" + "ms" mismatch: only accept a plain number before the suffix.
             guard !number.isEmpty, number.allSatisfy({ $0.isNumber || $0 == "." }),
-                  let value = Double(number), value >= 0 else { continue }
+                let value = Double(number), value >= 0
+            else { continue }
             return value * unit.seconds
         }
         return nil
@@ -26,5 +29,3 @@ public enum ConfigDuration {
         return "\(seconds)s"
     }
 }
-
-import Foundation

@@ -28,8 +28,11 @@ extension EvaldConfig {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ConfigErrors([ConfigProblem(file: path, line: nil, key: "",
-                message: "cannot read the config file (\(error.localizedDescription)); pass --config FILE or set EVALD_CONFIG")])
+            throw ConfigErrors([
+                ConfigProblem(
+                    file: path, line: nil, key: "",
+                    message: "cannot read the config file (\(error.localizedDescription)); pass --config FILE or set EVALD_CONFIG")
+            ])
         }
         return try parse(yaml: text, path: path, environment: environment)
     }
@@ -72,15 +75,18 @@ extension EvaldConfig {
             let absolute = expanded.hasPrefix("/") ? expanded : ((base.isEmpty ? "." : base) as NSString).appendingPathComponent(expanded)
             return (absolute as NSString).standardizingPath
         }
-        let top = w.mapping(root, "", allowed: [
-            "state_dir", "spool", "sampling", "checks", "endpoints", "judge", "detection", "alerts",
-            "golden", "calibration", "retention", "http", "shutdown_grace", "log_level",
-        ])
+        let top = w.mapping(
+            root, "",
+            allowed: [
+                "state_dir", "spool", "sampling", "checks", "endpoints", "judge", "detection", "alerts",
+                "golden", "calibration", "retention", "http", "shutdown_grace", "log_level",
+            ])
         if root == nil || top.isEmpty, w.problems.isEmpty {
             w.report(root, "", "the config is empty; at least spool.dir is required")
         }
 
-        let stateDir = resolve(w.string(top["state_dir"], "state_dir") ?? w.environment["STATE_DIRECTORY"]?.split(separator: ":").first.map(String.init) ?? "./state")
+        let stateDir = resolve(
+            w.string(top["state_dir"], "state_dir") ?? w.environment["STATE_DIRECTORY"]?.split(separator: ":").first.map(String.init) ?? "./state")
 
         // spool
         let s = w.mapping(top["spool"], "spool", allowed: ["dir", "poll_interval", "max_line_bytes", "after_read", "idle_after", "validate"])
@@ -109,7 +115,9 @@ extension EvaldConfig {
         sampling.minPerMinute = w.double(sm["min_per_minute"], "sampling.min_per_minute", default: 0, range: 0...1e9)
         sampling.maxRate = w.rate(sm["max_rate"], "sampling.max_rate", default: sampling.maxRate)
         if let shardText = w.string(sm["shard"], "sampling.shard") {
-            if let shard = Shard(parsing: shardText) { sampling.shard = shard } else {
+            if let shard = Shard(parsing: shardText) {
+                sampling.shard = shard
+            } else {
                 w.report(sm["shard"], "sampling.shard", "\"\(shardText)\" is not K/N with 1 <= K <= N (e.g. \"2/4\")")
             }
         }
@@ -124,7 +132,9 @@ extension EvaldConfig {
                 guard case .mapping = item else { w.report(item, at, "must be a mapping like {name: fast, kind: latency, max_ms: 8000}"); continue }
                 let kindText = w.string(item["kind"], "\(at).kind")
                 guard let kind = kindText, let allowed = checkParameters[kind] else {
-                    w.report(item["kind"] ?? item, "\(at).kind", kindText.map { "unknown check kind \"\($0)\"; known kinds: \(checkParameters.keys.sorted().joined(separator: ", "))" } ?? "is required")
+                    w.report(
+                        item["kind"] ?? item, "\(at).kind",
+                        kindText.map { "unknown check kind \"\($0)\"; known kinds: \(checkParameters.keys.sorted().joined(separator: ", "))" } ?? "is required")
                     continue
                 }
                 let members = w.mapping(item, at, allowed: allowed.union(["name", "kind", "min_pass_rate"]))
@@ -149,12 +159,17 @@ extension EvaldConfig {
         var endpoints: [String: EndpointConfig] = [:]
         for (name, node) in w.orderedMapping(top["endpoints"], "endpoints") {
             let at = "endpoints.\(name)"
-            let e = w.mapping(node, at, allowed: ["kind", "base_url", "model", "api_key_env", "api_key_file", "concurrency", "timeout", "daily_token_budget", "json_mode", "max_retries"])
+            let e = w.mapping(
+                node, at,
+                allowed: [
+                    "kind", "base_url", "model", "api_key_env", "api_key_file", "concurrency", "timeout", "daily_token_budget", "json_mode", "max_retries",
+                ])
             let kind = EndpointConfig.Kind(rawValue: w.oneOf(e["kind"], "\(at).kind", ["openai", "anthropic"], default: "openai"))!
             let defaultURL = kind == .anthropic ? "https://api.anthropic.com" : ""
             let baseURL = w.string(e["base_url"], "\(at).base_url") ?? defaultURL
-            if baseURL.isEmpty { w.report(node, "\(at).base_url", "is required for kind openai (e.g. http://127.0.0.1:11434/v1 for Ollama)") }
-            else if URL(string: baseURL)?.scheme.map({ ["http", "https"].contains($0) }) != true {
+            if baseURL.isEmpty {
+                w.report(node, "\(at).base_url", "is required for kind openai (e.g. http://127.0.0.1:11434/v1 for Ollama)")
+            } else if URL(string: baseURL)?.scheme.map({ ["http", "https"].contains($0) }) != true {
                 w.report(e["base_url"], "\(at).base_url", "is not an http(s) URL (the value is not shown: it may carry credentials)")
             }
             guard let model = w.string(e["model"], "\(at).model") else {
@@ -186,7 +201,9 @@ extension EvaldConfig {
         judge.maxQueueAge = w.duration(j["max_queue_age"], "judge.max_queue_age", default: judge.maxQueueAge)
 
         // detection
-        let d = w.mapping(top["detection"], "detection", allowed: ["min_drop", "false_alarm_every", "baseline_min_samples", "resolve_samples", "drift_alpha", "drift_min_samples"])
+        let d = w.mapping(
+            top["detection"], "detection",
+            allowed: ["min_drop", "false_alarm_every", "baseline_min_samples", "resolve_samples", "drift_alpha", "drift_min_samples"])
         var detection = DetectionConfig()
         detection.minDrop = w.double(d["min_drop"], "detection.min_drop", default: detection.minDrop, range: 0.001...1)
         detection.falseAlarmEvery = w.duration(d["false_alarm_every"], "detection.false_alarm_every", default: detection.falseAlarmEvery)
@@ -196,7 +213,9 @@ extension EvaldConfig {
         detection.driftMinSamples = w.int(d["drift_min_samples"], "detection.drift_min_samples", default: detection.driftMinSamples, min: 1)
 
         // alerts
-        let a = w.mapping(top["alerts"], "alerts", allowed: ["runbook_url", "runbook_base", "repeat_interval", "resend_interval", "max_backoff", "max_age", "spool_stalled_after", "receivers"])
+        let a = w.mapping(
+            top["alerts"], "alerts",
+            allowed: ["runbook_url", "runbook_base", "repeat_interval", "resend_interval", "max_backoff", "max_age", "spool_stalled_after", "receivers"])
         var alerts = AlertsConfig()
         alerts.runbookURL = w.string(a["runbook_url"], "alerts.runbook_url")
         if let runbookBase = w.string(a["runbook_base"], "alerts.runbook_base") {
@@ -214,7 +233,12 @@ extension EvaldConfig {
         var receiverNames = Set<String>()
         for (index, node) in w.sequence(a["receivers"], "alerts.receivers").enumerated() {
             let at = "alerts.receivers[\(index)]"
-            let r = w.mapping(node, at, allowed: ["name", "kind", "url", "url_file", "url_env", "hmac_secret_file", "hmac_secret_env", "routing_key_file", "routing_key_env", "min_severity", "resend_interval"])
+            let r = w.mapping(
+                node, at,
+                allowed: [
+                    "name", "kind", "url", "url_file", "url_env", "hmac_secret_file", "hmac_secret_env", "routing_key_file", "routing_key_env", "min_severity",
+                    "resend_interval",
+                ])
             guard let name = w.string(r["name"], "\(at).name") else { w.report(node, "\(at).name", "is required"); continue }
             if !receiverNames.insert(name).inserted { w.report(r["name"], "\(at).name", "receiver \"\(name)\" is defined twice") }
             guard let kindText = w.string(r["kind"], "\(at).kind"), let kind = ReceiverConfig.Kind(rawValue: kindText) else {
@@ -264,14 +288,17 @@ extension EvaldConfig {
         let calibration = CalibrationConfig(minKappa: w.double(cal["min_kappa"], "calibration.min_kappa", default: 0.6, range: -1...1))
 
         let ret = w.mapping(top["retention"], "retention", allowed: ["raw_days", "rollup_days"])
-        let retention = RetentionConfig(rawDays: w.int(ret["raw_days"], "retention.raw_days", default: 30, min: 1),
-                                        rollupDays: w.int(ret["rollup_days"], "retention.rollup_days", default: 400, min: 1))
+        let retention = RetentionConfig(
+            rawDays: w.int(ret["raw_days"], "retention.raw_days", default: 30, min: 1),
+            rollupDays: w.int(ret["rollup_days"], "retention.rollup_days", default: 400, min: 1))
 
         let h = w.mapping(top["http"], "http", allowed: ["listen"])
         var http = HTTPConfig()
         if let listenNode = h["listen"] {
             let listen = w.string(listenNode, "http.listen") ?? ""
-            if listen.isEmpty { http.listen = nil } else if listen.split(separator: ":").last.flatMap({ Int($0) }) == nil {
+            if listen.isEmpty {
+                http.listen = nil
+            } else if listen.split(separator: ":").last.flatMap({ Int($0) }) == nil {
                 w.report(listenNode, "http.listen", "\"\(listen)\" is not host:port (e.g. 127.0.0.1:9464); leave it empty to disable")
             } else {
                 http.listen = listen
@@ -281,10 +308,11 @@ extension EvaldConfig {
         let shutdownGrace = w.duration(top["shutdown_grace"], "shutdown_grace", default: 10)
         let logLevel = w.oneOf(top["log_level"], "log_level", ["trace", "debug", "info", "notice", "warning", "error", "critical"], default: "info")
 
-        return EvaldConfig(sourcePath: path, stateDir: stateDir, spool: spool, sampling: sampling, checks: checks,
-                           endpoints: endpoints, judge: judge, detection: detection, alerts: alerts, golden: golden,
-                           calibration: calibration, retention: retention, http: http, shutdownGrace: shutdownGrace,
-                           logLevel: logLevel)
+        return EvaldConfig(
+            sourcePath: path, stateDir: stateDir, spool: spool, sampling: sampling, checks: checks,
+            endpoints: endpoints, judge: judge, detection: detection, alerts: alerts, golden: golden,
+            calibration: calibration, retention: retention, http: http, shutdownGrace: shutdownGrace,
+            logLevel: logLevel)
     }
 }
 

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Finds a few top-level string members of a one-line JSON object without decoding it.
@@ -154,7 +154,7 @@ public enum JSONLineScanner {
     static func skipValue(_ b: UnsafeRawBufferPointer, _ start: Int) -> Int? {
         let c = b[start]
         if c == quote { return skipString(b, start) }
-        if c == 0x7B || c == 0x5B { // { [
+        if c == 0x7B || c == 0x5B {  // { [
             // Which bracket each open level needs, one bit a level (1 = object): a `]` closing a `{`
             // is broken. Deeper than 64 levels the caller decodes the line fully instead.
             var kinds: UInt64 = 0

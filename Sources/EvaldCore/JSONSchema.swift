@@ -117,7 +117,6 @@ private enum SchemaNumber: Sendable, CustomStringConvertible {
     }
 }
 
-
 private struct SchemaTypeSet: OptionSet, Sendable {
     let rawValue: UInt8
     static let null = SchemaTypeSet(rawValue: 1)
@@ -227,14 +226,17 @@ private final class SchemaNode: @unchecked Sendable {
     func finish() {
         checksValue = types != nil || enumValues != nil || constValue != nil
         appliesInPlace = !allOf.isEmpty || !anyOf.isEmpty || !oneOf.isEmpty || not != nil || ifSchema != nil
-        checksObjects = !required.isEmpty || !dependentRequired.isEmpty || propertyNamesSchema != nil
+        checksObjects =
+            !required.isEmpty || !dependentRequired.isEmpty || propertyNamesSchema != nil
             || minProperties != nil || maxProperties != nil
-        descendsIntoObjects = !properties.isEmpty || !patternProperties.isEmpty || additionalProperties != nil
+        descendsIntoObjects =
+            !properties.isEmpty || !patternProperties.isEmpty || additionalProperties != nil
             || !dependentSchemas.isEmpty
         checksArrays = minItems != nil || maxItems != nil || uniqueItems || contains != nil
         descendsIntoArrays = !prefixItems.isEmpty || items != nil
         checksStrings = minLength != nil || maxLength != nil || pattern != nil
-        checksNumbers = minimum != nil || maximum != nil || exclusiveMinimum != nil || exclusiveMaximum != nil
+        checksNumbers =
+            minimum != nil || maximum != nil || exclusiveMinimum != nil || exclusiveMaximum != nil
             || multipleOf != nil
     }
 
@@ -300,8 +302,10 @@ private struct Compiler {
         }
     }
 
-    private mutating func compileKeyword(_ keyword: String, _ value: JSONValue, into node: SchemaNode,
-                                         at tokens: [String]) throws(JSONSchemaError) {
+    private mutating func compileKeyword(
+        _ keyword: String, _ value: JSONValue, into node: SchemaNode,
+        at tokens: [String]
+    ) throws(JSONSchemaError) {
         let here = tokens + [keyword]
         func fail(_ message: String) -> JSONSchemaError { JSONSchemaError(path: Self.pointer(here), message: message) }
 
@@ -401,14 +405,16 @@ private struct Compiler {
             node.pattern = try Self.regex(source, fail: fail)
 
         default:
-            break // an annotation or an unknown keyword: ignored
+            break  // an annotation or an unknown keyword: ignored
         }
     }
 
     // MARK: $ref
 
-    private mutating func compileRef(_ reference: String, at tokens: [String],
-                                     fail: (String) -> JSONSchemaError) throws(JSONSchemaError) -> Int {
+    private mutating func compileRef(
+        _ reference: String, at tokens: [String],
+        fail: (String) -> JSONSchemaError
+    ) throws(JSONSchemaError) -> Int {
         guard reference.hasPrefix("#") else {
             throw fail("only local $ref to a JSON pointer (\"#\", \"#/$defs/NAME\") is supported, not \"\(reference)\"")
         }
@@ -462,7 +468,7 @@ private struct Compiler {
 
     /// A `$ref` loop that stays on one instance location (e.g. `{"$ref": "#"}`) would never end.
     mutating func rejectInPlaceCycles() throws(JSONSchemaError) {
-        var state = [UInt8](repeating: 0, count: nodes.count) // 0 new, 1 on the stack, 2 done
+        var state = [UInt8](repeating: 0, count: nodes.count)  // 0 new, 1 on the stack, 2 done
         for start in nodes.indices where state[start] == 0 {
             // Iterative DFS: (node, next child position).
             var stack: [(Int, Int)] = [(start, 0)]
@@ -473,8 +479,9 @@ private struct Compiler {
                     stack[stack.count - 1].1 += 1
                     let child = children[position]
                     if state[child] == 1 {
-                        throw JSONSchemaError(path: nodes[child].pointer,
-                                              message: "$ref cycle that never descends into the instance (it would recurse forever)")
+                        throw JSONSchemaError(
+                            path: nodes[child].pointer,
+                            message: "$ref cycle that never descends into the instance (it would recurse forever)")
                     }
                     if state[child] == 0 {
                         state[child] = 1
@@ -515,8 +522,10 @@ private struct Compiler {
         }
     }
 
-    private func uniqueStrings(_ value: JSONValue, _ keyword: String,
-                               fail: (String) -> JSONSchemaError) throws(JSONSchemaError) -> [String] {
+    private func uniqueStrings(
+        _ value: JSONValue, _ keyword: String,
+        fail: (String) -> JSONSchemaError
+    ) throws(JSONSchemaError) -> [String] {
         guard case .array(let items) = value else { throw fail("\(keyword) must be an array of strings") }
         var out: [String] = []
         for item in items {
@@ -528,8 +537,10 @@ private struct Compiler {
     }
 
     /// A non-negative integer (`2.0` counts, as the spec allows).
-    private func count(_ value: JSONValue, _ keyword: String,
-                       fail: (String) -> JSONSchemaError) throws(JSONSchemaError) -> Int {
+    private func count(
+        _ value: JSONValue, _ keyword: String,
+        fail: (String) -> JSONSchemaError
+    ) throws(JSONSchemaError) -> Int {
         switch value {
         case .int(let i) where i >= 0: return Int(i)
         case .double(let d) where d >= 0 && d.isFinite && d == d.rounded(.towardZero):
@@ -581,8 +592,10 @@ private struct Context {
     mutating func fail(_ keyword: String, _ message: @autoclosure () -> String) -> Bool {
         guard collect else { return false }
         let pointer = pointer
-        violations.append(JSONSchemaViolation(instancePath: pointer, keyword: keyword,
-                                              message: "\(JSONSchema.displayPointer(pointer)): \(message())"))
+        violations.append(
+            JSONSchemaViolation(
+                instancePath: pointer, keyword: keyword,
+                message: "\(JSONSchema.displayPointer(pointer)): \(message())"))
         return true
     }
 }
@@ -788,11 +801,15 @@ extension JSONSchema {
         }
         if let minimum = node.minProperties, members.count < minimum {
             ok = false
-            guard context.fail("minProperties", "has \(plural(members.count, "property", "properties")), fewer than minProperties \(minimum)") else { return false }
+            guard context.fail("minProperties", "has \(plural(members.count, "property", "properties")), fewer than minProperties \(minimum)") else {
+                return false
+            }
         }
         if let maximum = node.maxProperties, members.count > maximum {
             ok = false
-            guard context.fail("maxProperties", "has \(plural(members.count, "property", "properties")), more than maxProperties \(maximum)") else { return false }
+            guard context.fail("maxProperties", "has \(plural(members.count, "property", "properties")), more than maxProperties \(maximum)") else {
+                return false
+            }
         }
         if let namesSchema = node.propertyNamesSchema {
             for (name, _) in members where !matches(namesSchema, .string(name), &context) {
@@ -821,7 +838,7 @@ extension JSONSchema {
                 ok = false
                 guard reportNoMoreItems(items.count, node.prefixItems.count, &context) else { return false }
             } else {
-                for i in node.prefixItems.count ..< items.count {
+                for i in node.prefixItems.count..<items.count {
                     context.path.append(.index(i))
                     let valid = evaluate(schema, items[i], &context)
                     context.path.removeLast()
@@ -850,8 +867,8 @@ extension JSONSchema {
             guard context.fail("maxItems", "has \(plural(items.count, "item", "items")), more than maxItems \(maximum)") else { return false }
         }
         if node.uniqueItems, items.count > 1 {
-            search: for i in 0 ..< items.count - 1 {
-                for j in i + 1 ..< items.count where jsonEqual(items[i], items[j]) {
+            search: for i in 0..<items.count - 1 {
+                for j in i + 1..<items.count where jsonEqual(items[i], items[j]) {
                     ok = false
                     guard context.fail("uniqueItems", "items \(i) and \(j) are equal; items must be unique") else { return false }
                     break search
@@ -868,14 +885,17 @@ extension JSONSchema {
             let minimum = node.minContains ?? 1
             if count < minimum {
                 ok = false
-                let message = node.minContains == nil
+                let message =
+                    node.minContains == nil
                     ? "no item matches contains"
                     : "\(plural(count, "item matches", "items match")) contains, fewer than minContains \(minimum)"
                 guard context.fail(node.minContains == nil ? "contains" : "minContains", message) else { return false }
             }
             if let maximum = node.maxContains, count > maximum {
                 ok = false
-                guard context.fail("maxContains", "\(plural(count, "item matches", "items match")) contains, more than maxContains \(maximum)") else { return false }
+                guard context.fail("maxContains", "\(plural(count, "item matches", "items match")) contains, more than maxContains \(maximum)") else {
+                    return false
+                }
             }
         }
         return ok
@@ -889,11 +909,13 @@ extension JSONSchema {
             let length = text.unicodeScalars.count
             if let minimum = node.minLength, length < minimum {
                 ok = false
-                guard context.fail("minLength", "\(describe(.string(text))) has \(plural(length, "character", "characters")), fewer than minLength \(minimum)") else { return false }
+                guard context.fail("minLength", "\(describe(.string(text))) has \(plural(length, "character", "characters")), fewer than minLength \(minimum)")
+                else { return false }
             }
             if let maximum = node.maxLength, length > maximum {
                 ok = false
-                guard context.fail("maxLength", "\(describe(.string(text))) has \(plural(length, "character", "characters")), more than maxLength \(maximum)") else { return false }
+                guard context.fail("maxLength", "\(describe(.string(text))) has \(plural(length, "character", "characters")), more than maxLength \(maximum)")
+                else { return false }
             }
         }
         if let pattern = node.pattern, !pattern.matches(text) {

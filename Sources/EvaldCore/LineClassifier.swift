@@ -4,7 +4,7 @@
 /// The sampling decision comes first and needs only the trace id (and the route when
 /// per-route rates exist), so the cost of an unsampled line is framing plus a short scan.
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 public struct LineClassifier: Sendable {
@@ -39,7 +39,8 @@ public struct LineClassifier: Sendable {
         // A trace under the lowest threshold is unsampled at every route's rate, so the route need
         // not be found (per-route and raised rates keep this path).
         if !validatesEveryLine, let randomness = Self.leadingTraceIDRandomness(line),
-           !(sampler.shard.contains(randomness) && randomness >= sampler.lowestThreshold), Self.endsLikeAnObject(line) {
+            !(sampler.shard.contains(randomness) && randomness >= sampler.lowestThreshold), Self.endsLikeAnObject(line)
+        {
             return .unsampled
         }
         let scan = JSONLineScanner.scan(line, needRoute: sampler.hasRouteRates, walkAll: validatesEveryLine)
@@ -80,7 +81,8 @@ public struct LineClassifier: Sendable {
         let prefix: StaticString = "{\"trace_id\":\""
         let length = prefix.utf8CodeUnitCount
         guard line.count > length + 33, memcmp(line.baseAddress!, prefix.utf8Start, length) == 0,
-              line[length + 32] == 0x22 else { return nil }
+            line[length + 32] == 0x22
+        else { return nil }
         return TraceSampler.w3cRandomness(UnsafeRawBufferPointer(rebasing: line[length..<(length + 32)]))
     }
 
@@ -122,9 +124,10 @@ public struct LineClassifier: Sendable {
     public func decodeOTLP(_ line: UnsafeRawBufferPointer) -> Result<OTLPDecoder.Result, LineProblem> {
         do {
             let value = try Self.parseJSON(line)
-            return .success(try OTLPDecoder.decode(value) { traceID, traceState, route in
-                sampler.keptRate(randomness: TraceSampler.randomness(traceID: traceID, traceState: traceState), route: route)
-            })
+            return .success(
+                try OTLPDecoder.decode(value) { traceID, traceState, route in
+                    sampler.keptRate(randomness: TraceSampler.randomness(traceID: traceID, traceState: traceState), route: route)
+                })
         } catch {
             return .failure(error)
         }

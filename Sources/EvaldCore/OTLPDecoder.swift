@@ -49,7 +49,9 @@ public enum OTLPDecoder {
         return result
     }
 
-    static func record(span: JSONValue, attrs: [String: JSONValue], resource: [String: JSONValue], route: String?, traceID: String) throws(LineProblem) -> TraceRecord {
+    static func record(
+        span: JSONValue, attrs: [String: JSONValue], resource: [String: JSONValue], route: String?, traceID: String
+    ) throws(LineProblem) -> TraceRecord {
         let spanID = span["spanId"]?.stringValue ?? ""
         guard let start = nanos(span["startTimeUnixNano"]) else {
             throw LineProblem(.missingField, "span \(spanID): missing \"startTimeUnixNano\"")
@@ -66,7 +68,8 @@ public enum OTLPDecoder {
         record.inputTokens = int(attrs["gen_ai.usage.input_tokens"]) ?? int(attrs["gen_ai.usage.prompt_tokens"])
         record.outputTokens = int(attrs["gen_ai.usage.output_tokens"]) ?? int(attrs["gen_ai.usage.completion_tokens"])
         // The anthropic SDK's own spans carry only the provider's stop reason.
-        record.finishReason = attrs["gen_ai.response.finish_reasons"]?.arrayValue?.first?.stringValue
+        record.finishReason =
+            attrs["gen_ai.response.finish_reasons"]?.arrayValue?.first?.stringValue
             ?? attrs["anthropic.message.stop_reason"]?.stringValue
         if int(span["status"]?["code"]) == 2 {
             record.status = .error

@@ -51,7 +51,8 @@ public struct PIIDetector: Sendable {
     public func matches(in text: String) -> [PIIMatch] {
         guard !kinds.isEmpty, !text.isEmpty else { return [] }
         let scan = PIIScan(text)
-        let found = emails(scan) + phones(scan) + paymentCards(scan) + socialSecurityNumbers(scan)
+        let found =
+            emails(scan) + phones(scan) + paymentCards(scan) + socialSecurityNumbers(scan)
             + ibans(scan) + ipv4Addresses(scan) + prefixedSecrets(scan) + highEntropyTokens(scan)
         return PIICandidate.resolveOverlaps(found).compactMap { candidate in
             guard kinds.contains(candidate.kind), let range = Range(candidate.range, in: text) else { return nil }
@@ -83,7 +84,8 @@ public struct PIIDetector: Sendable {
             guard !local.hasPrefix("."), !local.hasSuffix("."), !local.contains("..") else { return nil }
             // Retina asset names ("logo@2x.png") have the shape of an address but a file extension for a TLD.
             guard let dot = text.lastIndex(of: "."),
-                  !Self.fileExtensions.contains(text[text.index(after: dot)...].lowercased()) else { return nil }
+                !Self.fileExtensions.contains(text[text.index(after: dot)...].lowercased())
+            else { return nil }
             return PIICandidate(.email, result.range, specificity: 4)
         }
     }
@@ -112,7 +114,8 @@ public struct PIIDetector: Sendable {
             // 030 1234567: 10); the floor of 9 also keeps dd-mm-yyyy dates (8 digits) out.
             let text = scan.string(result.range)
             guard (9...13).contains(text.digitCount), !scan.isEmbedded(result.range),
-                  !scan.continuesGroup(result.range, separator: " "), !scan.continuesGroup(result.range, separator: "-") else { continue }
+                !scan.continuesGroup(result.range, separator: " "), !scan.continuesGroup(result.range, separator: "-")
+            else { continue }
             // Pairs are the French plan (01 23 45 67 89), always five of them; "05 12 23 34 45 49"
             // is a list of numbers.
             let groups = text.split(whereSeparator: { !$0.isASCIIDigit })
@@ -141,7 +144,8 @@ public struct PIIDetector: Sendable {
             // ISO/IEC 7812 major industry identifiers 2-6 are the card networks (Mastercard 2/5,
             // Amex/JCB/Diners 3, Visa 4, Discover 6); 1, 7, 8, 9 and 0 are not payment cards.
             guard (13...19).contains(digits.count), (2...6).contains(digits[0]),
-                  Self.isLuhnValid(digits), !scan.isEmbedded(result.range) else { return nil }
+                Self.isLuhnValid(digits), !scan.isEmbedded(result.range)
+            else { return nil }
             return PIICandidate(.paymentCard, result.range, specificity: 1)
         }
     }
@@ -161,11 +165,13 @@ public struct PIIDetector: Sendable {
     private func socialSecurityNumbers(_ scan: PIIScan) -> [PIICandidate] {
         scan.matches(patterns.usSSN).compactMap { result in
             guard let area = Int(scan.string(result.range(at: 1))),
-                  let group = Int(scan.string(result.range(at: 2))),
-                  let serial = Int(scan.string(result.range(at: 3))) else { return nil }
+                let group = Int(scan.string(result.range(at: 2))),
+                let serial = Int(scan.string(result.range(at: 3)))
+            else { return nil }
             // SSA: area 000, 666 and 900-999 are never assigned, nor group 00 or serial 0000.
             guard area != 0, area != 666, area < 900, group != 0, serial != 0,
-                  !scan.isEmbedded(result.range) else { return nil }
+                !scan.isEmbedded(result.range)
+            else { return nil }
             return PIICandidate(.usSSN, result.range, specificity: 3)
         }
     }
@@ -178,7 +184,8 @@ public struct PIIDetector: Sendable {
             // The registry fixes one length per country, which rejects most strings of the right
             // shape before the checksum (a random string passes mod 97 one time in 97).
             guard let length = Self.ibanLengths[String(compact.prefix(2))], compact.count == length,
-                  Self.isMod97Valid(compact) else { return nil }
+                Self.isMod97Valid(compact)
+            else { return nil }
             return PIICandidate(.iban, result.range, specificity: 2)
         }
     }
@@ -224,7 +231,8 @@ public struct PIIDetector: Sendable {
             // Dotted-decimal octets are 0-255 and written without leading zeros ("01.02.03.04" is
             // a section or part number, not an address).
             guard octets.allSatisfy({ ($0.count == 1 || !$0.hasPrefix("0")) && (Int($0).map { $0 <= 255 } ?? false) }),
-                  !scan.isEmbedded(result.range), !scan.followsNumberingWord(result.range) else { return nil }
+                !scan.isEmbedded(result.range), !scan.followsNumberingWord(result.range)
+            else { return nil }
             return PIICandidate(.ipv4, result.range, specificity: 5)
         }
     }
@@ -298,7 +306,8 @@ final class PIIPatterns: @unchecked Sendable {
         // 07700 900123, 0151-12345678, 01 23 45 67 89 (one separator throughout). The trunk 0 is
         // followed by a non-zero digit: "00" is the international access prefix, and "000-12-3456"
         // or "0009 9013 9425" are other numbers.
-        nationalPhone = Self.compile(start + #"(?:0[1-9]\d{0,3}/ ?\d{3,8}|\(0[1-9]\d{0,3}\) ?\d{3,8}(?:[ \-]\d{2,8})?|0[1-9]\d{0,3}([ \-])\d{2,8}+(?:\1\d{2,8}+)*+)"# + end)
+        nationalPhone = Self.compile(
+            start + #"(?:0[1-9]\d{0,3}/ ?\d{3,8}|\(0[1-9]\d{0,3}\) ?\d{3,8}(?:[ \-]\d{2,8})?|0[1-9]\d{0,3}([ \-])\d{2,8}+(?:\1\d{2,8}+)*+)"# + end)
         paymentCard = Self.compile(start + #"\d(?:[ \-]?\d){12,18}"# + end)
         usSSN = Self.compile(start + #"(\d{3})-(\d{2})-(\d{4})"# + end)
         // Upper case only: that is how banks print IBANs, and it keeps ordinary words out.
@@ -332,8 +341,9 @@ final class PIIPatterns: @unchecked Sendable {
             // PEM private keys (RSA, EC, OPENSSH, ENCRYPTED, PKCS#8): the whole block when its END
             // line follows, else the header alone. The body is base64 plus RFC 1421 headers
             // ("Proc-Type: 4,ENCRYPTED"); 8,000 characters hold an RSA-8192 key.
-            SecretRule(regex: Self.compile(#"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----(?:[A-Za-z0-9+/=\s:,\-]{0,8000}?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----)?"#),
-                       prefixLength: 0, randomBody: false),
+            SecretRule(
+                regex: Self.compile(#"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----(?:[A-Za-z0-9+/=\s:,\-]{0,8000}?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----)?"#),
+                prefixLength: 0, randomBody: false),
         ]
         // `=` only as base64 padding at the end, so "token=<key>" reports the key alone.
         highEntropyRun = Self.compile(#"(?<![A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{30,}={0,2}(?![A-Za-z0-9+/_=\-])"#)
@@ -415,9 +425,15 @@ struct PIIScan {
     func isEmbedded(_ range: NSRange) -> Bool {
         let connectors: Set<UInt16> = [UInt16(ascii: "-"), UInt16(ascii: "."), UInt16(ascii: "/")]
         if let before = unit(range.location - 1), connectors.contains(before),
-           let word = unit(range.location - 2), word.isASCIIAlphanumeric { return true }
+            let word = unit(range.location - 2), word.isASCIIAlphanumeric
+        {
+            return true
+        }
         if let after = unit(NSMaxRange(range)), connectors.contains(after),
-           let next = unit(NSMaxRange(range) + 1), next.isASCIIDigit { return true }
+            let next = unit(NSMaxRange(range) + 1), next.isASCIIDigit
+        {
+            return true
+        }
         return false
     }
 
@@ -438,8 +454,10 @@ struct PIIScan {
 
     func followsNumberingWord(_ range: NSRange) -> Bool {
         var i = range.location - 1
-        let skipped: Set<UInt16> = [UInt16(ascii: " "), UInt16(ascii: ":"), UInt16(ascii: "="), UInt16(ascii: "#"),
-                                    UInt16(ascii: "("), UInt16(ascii: "."), UInt16(ascii: "\t")]
+        let skipped: Set<UInt16> = [
+            UInt16(ascii: " "), UInt16(ascii: ":"), UInt16(ascii: "="), UInt16(ascii: "#"),
+            UInt16(ascii: "("), UInt16(ascii: "."), UInt16(ascii: "\t"),
+        ]
         while let u = unit(i), skipped.contains(u), range.location - i <= 4 { i -= 1 }
         if unit(i) == 0xA7 { return true }  // "§ 4.2.1.3"
         let wordEnd = i + 1

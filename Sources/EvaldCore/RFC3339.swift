@@ -18,9 +18,10 @@ public enum RFC3339 {
             return value
         }
         guard let year = digits(0, 4), b[4] == 45, let month = digits(5, 2), b[7] == 45,
-              let day = digits(8, 2), b[10] == 84 || b[10] == 116 || b[10] == 32,
-              let hour = digits(11, 2), b[13] == 58, let minute = digits(14, 2), b[16] == 58,
-              let second = digits(17, 2) else { return nil }
+            let day = digits(8, 2), b[10] == 84 || b[10] == 116 || b[10] == 32,
+            let hour = digits(11, 2), b[13] == 58, let minute = digits(14, 2), b[16] == 58,
+            let second = digits(17, 2)
+        else { return nil }
         guard (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second <= 60 else { return nil }
         var index = 19
         var fraction = 0.0
@@ -41,11 +42,12 @@ public enum RFC3339 {
         guard index < b.count else { return nil }
         var offsetSeconds = 0
         switch b[index] {
-        case 90, 122: // Z, z
+        case 90, 122:  // Z, z
             index += 1
-        case 43, 45: // + -
+        case 43, 45:  // + -
             guard let oh = digits(index + 1, 2), b.count > index + 3, b[index + 3] == 58,
-                  let om = digits(index + 4, 2) else { return nil }
+                let om = digits(index + 4, 2)
+            else { return nil }
             offsetSeconds = (oh * 3600 + om * 60) * (b[index] == 43 ? 1 : -1)
             index += 6
         default:

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The sampling decision: OpenTelemetry's consistent rule on the trace id.
 ///
 /// It is OpenTelemetry's consistent probability sampling (W3C Trace Context level 2):
@@ -20,8 +22,10 @@ public struct TraceSampler: Sendable {
     /// low-traffic floor); they only ever raise a route's configured rate.
     public let raisedRates: [String: Double]
 
-    public init(globalRate: Double, routeRates: [(glob: Glob, rate: Double)] = [], shard: Shard = .all,
-                raisedRates: [String: Double] = [:]) {
+    public init(
+        globalRate: Double, routeRates: [(glob: Glob, rate: Double)] = [], shard: Shard = .all,
+        raisedRates: [String: Double] = [:]
+    ) {
         self.globalRate = globalRate
         self.routeRates = routeRates
         self.shard = shard
@@ -177,7 +181,7 @@ public struct TraceSampler: Sendable {
 
 /// `sampling.shard: "K/N"`: this instance evaluates only traces with R mod N == K - 1.
 public struct Shard: Sendable, Equatable, CustomStringConvertible {
-    public let index: Int   // 1-based, as written in the config
+    public let index: Int  // 1-based, as written in the config
     public let count: Int
 
     public static let all = Shard(index: 1, count: 1)
@@ -191,7 +195,8 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
     public init?(parsing text: String) {
         let parts = text.split(separator: "/")
         guard parts.count == 2, let k = Int(parts[0].trimmingCharacters(in: .whitespaces)),
-              let n = Int(parts[1].trimmingCharacters(in: .whitespaces)), n >= 1, k >= 1, k <= n else { return nil }
+            let n = Int(parts[1].trimmingCharacters(in: .whitespaces)), n >= 1, k >= 1, k <= n
+        else { return nil }
         self.init(index: k, count: n)
     }
 
@@ -207,5 +212,3 @@ public func hex56(_ value: UInt64) -> String {
     let digits = String(value, radix: 16)
     return "0x" + String(repeating: "0", count: max(0, 14 - digits.count)) + digits
 }
-
-import Foundation

@@ -17,42 +17,57 @@ struct AlertBuilder {
             case .versionChanged(let change):
                 let labels = versionLabels(route: route, model: model, change)
                 let watching = change.tests.keys.sorted()
-                let plan = watching.isEmpty
+                let plan =
+                    watching.isEmpty
                     ? "No drift test: the previous version had fewer than \(config.detection.driftMinSamples) samples (detection.drift_min_samples) on every metric."
                     : "Drift tests started on \(watching.count) metrics (\(watching.prefix(8).joined(separator: ", "))\(watching.count > 8 ? ", ..." : "")) at a false-alert probability of \(config.detection.driftAlpha) for the switch; ProviderDrift fires if the new version is worse."
-                actions.append(.fire(firing("ProviderVersionChanged", .info, labels: labels,
-                                            summary: "Provider version changed on \(route)/\(model): \(change.before) -> \(change.after)",
-                                            description: "\(route)/\(model) answered with \(change.after) (\(change.evaluationID > 0 ? "evaluation e-\(change.evaluationID) " : "")at \(RFC3339.format(Date(timeIntervalSince1970: change.at), fractional: false))); before: \(change.before). \(plan)",
-                                            numbers: ["metrics_watched": Double(watching.count), "switched_at": change.at],
-                                            examples: change.evaluationID > 0 ? [change.evaluationID] : []),
-                                     receivers: receiverNames(.info)))
+                actions.append(
+                    .fire(
+                        firing(
+                            "ProviderVersionChanged", .info, labels: labels,
+                            summary: "Provider version changed on \(route)/\(model): \(change.before) -> \(change.after)",
+                            description:
+                                "\(route)/\(model) answered with \(change.after) (\(change.evaluationID > 0 ? "evaluation e-\(change.evaluationID) " : "")at \(RFC3339.format(Date(timeIntervalSince1970: change.at), fractional: false))); before: \(change.before). \(plan)",
+                            numbers: ["metrics_watched": Double(watching.count), "switched_at": change.at],
+                            examples: change.evaluationID > 0 ? [change.evaluationID] : []),
+                        receivers: receiverNames(.info)))
             case .drift(let change, let metric, let numbers):
                 let labels = driftLabels(route: route, model: model, change, metric: metric)
                 let shown = labels["metric"] ?? metric
                 let summary: String, description: String, examples: [Int64]
-                let statistic = "log-likelihood ratio \(String(format: "%.2f", numbers["statistic"] ?? 0)) >= ln(1/alpha) = \(String(format: "%.2f", numbers["threshold"] ?? 0)) (alpha \(String(format: "%.4g", numbers["alpha"] ?? 0)) for this metric, detection.drift_alpha \(config.detection.driftAlpha) per switch)"
+                let statistic =
+                    "log-likelihood ratio \(String(format: "%.2f", numbers["statistic"] ?? 0)) >= ln(1/alpha) = \(String(format: "%.2f", numbers["threshold"] ?? 0)) (alpha \(String(format: "%.4g", numbers["alpha"] ?? 0)) for this metric, detection.drift_alpha \(config.detection.driftAlpha) per switch)"
                 if metric.hasSuffix(ProviderVersionWatch.meanScoreSuffix) {
                     let before = numbers["mean_before"] ?? .nan, after = numbers["mean_after"] ?? .nan
-                    summary = "Mean score of \(shown) on \(route)/\(model) is lower since the provider switched \(change.before) -> \(change.after): \(String(format: "%.2f", before)) -> \(String(format: "%.2f", after))"
-                    description = "version \(change.before): mean score \(String(format: "%.2f", before)) over \(Int(numbers["n_before"] ?? 0)) scores (lower bound \(String(format: "%.2f", numbers["reference_mean"] ?? .nan))); version \(change.after): \(String(format: "%.2f", after)) over \(Int(numbers["n_after"] ?? 0)) scores. Betting martingale on bounded scores, \(statistic)."
+                    summary =
+                        "Mean score of \(shown) on \(route)/\(model) is lower since the provider switched \(change.before) -> \(change.after): \(String(format: "%.2f", before)) -> \(String(format: "%.2f", after))"
+                    description =
+                        "version \(change.before): mean score \(String(format: "%.2f", before)) over \(Int(numbers["n_before"] ?? 0)) scores (lower bound \(String(format: "%.2f", numbers["reference_mean"] ?? .nan))); version \(change.after): \(String(format: "%.2f", after)) over \(Int(numbers["n_after"] ?? 0)) scores. Betting martingale on bounded scores, \(statistic)."
                     examples = change.meanTests[metric]?.examples ?? []
                 } else {
                     let before = numbers["rate_before"] ?? .nan, after = numbers["rate_after"] ?? .nan
-                    summary = "\(shown) on \(route)/\(model) is worse since the provider switched \(change.before) -> \(change.after): pass rate \(Self.rate(before)) -> \(Self.rate(after))"
-                    description = "version \(change.before): pass rate \(Self.rate(before)) over \(Int(numbers["n_before"] ?? 0)) samples; version \(change.after): \(Self.rate(after)) over \(Int(numbers["n_after"] ?? 0)) samples. Mixture SPRT \(statistic)."
+                    summary =
+                        "\(shown) on \(route)/\(model) is worse since the provider switched \(change.before) -> \(change.after): pass rate \(Self.rate(before)) -> \(Self.rate(after))"
+                    description =
+                        "version \(change.before): pass rate \(Self.rate(before)) over \(Int(numbers["n_before"] ?? 0)) samples; version \(change.after): \(Self.rate(after)) over \(Int(numbers["n_after"] ?? 0)) samples. Mixture SPRT \(statistic)."
                     examples = change.tests[metric]?.examples ?? []
                 }
-                var drift = firing("ProviderDrift", .warning, labels: labels, summary: summary, description: description,
-                                   numbers: numbers, examples: examples)
+                var drift = firing(
+                    "ProviderDrift", .warning, labels: labels, summary: summary, description: description,
+                    numbers: numbers, examples: examples)
                 if shown.hasPrefix("judge:") { drift.annotations["judge_identity"] = String(metric.dropFirst(6).prefix { $0 != "#" }) }
                 actions.append(.fire(drift, receivers: receiverNames(.warning)))
             case .settled(let change):
-                actions.append(.resolve(fingerprint: AlertFingerprint.of(versionLabels(route: route, model: model, change)),
-                                        numbers: ["state_\(change.state.rawValue)": 1], receivers: receiverNames(.info)))
+                actions.append(
+                    .resolve(
+                        fingerprint: AlertFingerprint.of(versionLabels(route: route, model: model, change)),
+                        numbers: ["state_\(change.state.rawValue)": 1], receivers: receiverNames(.info)))
                 if change.superseded {
                     for metric in Self.alertedMetrics(change) {
-                        actions.append(.resolve(fingerprint: AlertFingerprint.of(driftLabels(route: route, model: model, change, metric: metric)),
-                                                numbers: ["superseded": 1], receivers: receiverNames(.warning)))
+                        actions.append(
+                            .resolve(
+                                fingerprint: AlertFingerprint.of(driftLabels(route: route, model: model, change, metric: metric)),
+                                numbers: ["superseded": 1], receivers: receiverNames(.warning)))
                     }
                 }
             }
@@ -61,8 +76,10 @@ struct AlertBuilder {
     }
 
     func versionLabels(route: String, model: String, _ change: ProviderVersionWatch.Switch) -> [String: String] {
-        ["alertname": "ProviderVersionChanged", "severity": AlertSeverity.info.rawValue, "route": route, "model": model,
-         "version_before": change.before, "version_after": change.after].filter { !$0.value.isEmpty }
+        [
+            "alertname": "ProviderVersionChanged", "severity": AlertSeverity.info.rawValue, "route": route, "model": model,
+            "version_before": change.before, "version_after": change.after,
+        ].filter { !$0.value.isEmpty }
     }
 
     /// ProviderDrift's labels; a judge metric is keyed by identity in the watch but labelled
@@ -81,15 +98,18 @@ struct AlertBuilder {
         change.tests.filter(\.value.alerted).map(\.key) + change.meanTests.filter(\.value.alerted).map(\.key)
     }
 
-    func firing(_ name: String, _ severity: AlertSeverity, labels: [String: String], summary: String, description: String,
-                numbers: [String: Double], examples: [Int64]) -> AlertFiring {
+    func firing(
+        _ name: String, _ severity: AlertSeverity, labels: [String: String], summary: String, description: String,
+        numbers: [String: Double], examples: [Int64]
+    ) -> AlertFiring {
         var labels = labels.filter { !$0.value.isEmpty }
         labels["alertname"] = name
         labels["severity"] = severity.rawValue
         var annotations = ["summary": summary, "description": description]
         annotations["runbook_url"] = config.alerts.runbookAnnotation(labels: labels)
-        return AlertFiring(name: name, severity: severity.rawValue, labels: labels, annotations: annotations,
-                           fingerprint: AlertFingerprint.of(labels), numbers: numbers.filter { $0.value.isFinite }, examples: examples)
+        return AlertFiring(
+            name: name, severity: severity.rawValue, labels: labels, annotations: annotations,
+            fingerprint: AlertFingerprint.of(labels), numbers: numbers.filter { $0.value.isFinite }, examples: examples)
     }
 
     func receiverNames(_ severity: AlertSeverity) -> [String] {

@@ -29,8 +29,10 @@ public struct AlertDeliveryService: Service {
     /// whose retry could not be written: held back in memory so they are not sent every round.
     let heldBack = HeldBack()
 
-    public init(store: StateStore, setups: SetupSource, runtime: DaemonRuntime, logger: Logger,
-                now: @escaping @Sendable () -> Date = Date.init, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+    public init(
+        store: StateStore, setups: SetupSource, runtime: DaemonRuntime, logger: Logger,
+        now: @escaping @Sendable () -> Date = Date.init, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
+    ) {
         self.store = store
         self.setups = setups
         self.runtime = runtime
@@ -77,8 +79,9 @@ public struct AlertDeliveryService: Service {
         let at = now()
         do {
             let schedules = receivers.values.map { receiver in
-                StateStore.RepeatSchedule(receiver: receiver.name, interval: Self.repeatInterval(receiver, config: config),
-                                          severities: AlertSeverity.allCases.filter(receiver.accepts).map(\.rawValue))
+                StateStore.RepeatSchedule(
+                    receiver: receiver.name, interval: Self.repeatInterval(receiver, config: config),
+                    severities: AlertSeverity.allCases.filter(receiver.accepts).map(\.rawValue))
             }
             try store.enqueueRepeats(schedules, now: at)
         } catch {
@@ -124,8 +127,10 @@ public struct AlertDeliveryService: Service {
 
     /// Returns false when the receiver failed in a way worth retrying (it is likely down).
     @discardableResult
-    private func deliver(_ entry: OutboxEntry, via receiver: (any AlertReceiver)?, config: AlertsConfig,
-                         into summary: inout DrainSummary) async -> Bool {
+    private func deliver(
+        _ entry: OutboxEntry, via receiver: (any AlertReceiver)?, config: AlertsConfig,
+        into summary: inout DrainSummary
+    ) async -> Bool {
         let metrics = runtime.metrics
         if let acknowledgedAt = heldBack.acknowledged(entry.id) {
             // Sent before; only the record is missing: write it, never send again.
@@ -145,8 +150,12 @@ public struct AlertDeliveryService: Service {
             if now().timeIntervalSince(entry.createdAt) > config.maxAge {
                 try store.giveUpNotification(id: entry.id, at: now(), error: "not delivered within alerts.max_age")
                 summary.gaveUp += 1
-                logger.error("alerts.notification_given_up", metadata: ["receiver": "\(entry.receiver)", "alert": "a-\(entry.alertID)",
-                                                                       "event": "\(entry.event)", "attempts": "\(entry.attempts)", "reason": "older than alerts.max_age"])
+                logger.error(
+                    "alerts.notification_given_up",
+                    metadata: [
+                        "receiver": "\(entry.receiver)", "alert": "a-\(entry.alertID)",
+                        "event": "\(entry.event)", "attempts": "\(entry.attempts)", "reason": "older than alerts.max_age",
+                    ])
                 return true
             }
             guard let stored = try store.alert(id: entry.alertID) else { return true }
@@ -171,8 +180,12 @@ public struct AlertDeliveryService: Service {
                 summary.sent += 1
                 try store.markNotificationSent(id: entry.id, at: sentAt)
                 heldBack.clear(entry.id)
-                logger.info("alerts.notification_sent", metadata: ["receiver": "\(receiver.name)", "alert": "\(alert.id)",
-                                                                   "alertname": "\(alert.name)", "event": "\(entry.event)"])
+                logger.info(
+                    "alerts.notification_sent",
+                    metadata: [
+                        "receiver": "\(receiver.name)", "alert": "\(alert.id)",
+                        "alertname": "\(alert.name)", "event": "\(entry.event)",
+                    ])
                 return true
             }
             metrics.notificationsFailed.increment()
@@ -180,8 +193,12 @@ public struct AlertDeliveryService: Service {
             if !error.retryable {
                 try store.giveUpNotification(id: entry.id, at: now(), error: error.description)
                 summary.gaveUp += 1
-                logger.error("alerts.notification_rejected", metadata: ["receiver": "\(receiver.name)", "alert": "\(alert.id)",
-                                                                       "error": "\(error)", "action": "not retried: fix the receiver's config"])
+                logger.error(
+                    "alerts.notification_rejected",
+                    metadata: [
+                        "receiver": "\(receiver.name)", "alert": "\(alert.id)",
+                        "error": "\(error)", "action": "not retried: fix the receiver's config",
+                    ])
                 return true
             }
             let delay = backoff(attempt: entry.attempts + 1, retryAfter: error.retryAfter, maxBackoff: config.maxBackoff)
@@ -193,8 +210,12 @@ public struct AlertDeliveryService: Service {
                 logger.error("alerts.outbox_write_failed", metadata: ["error": "\(error)"])
                 return false
             }
-            logger.warning("alerts.notification_failed", metadata: ["receiver": "\(receiver.name)", "alert": "\(alert.id)",
-                                                                   "error": "\(error)", "retry_in_s": "\(String(format: "%.1f", delay))"])
+            logger.warning(
+                "alerts.notification_failed",
+                metadata: [
+                    "receiver": "\(receiver.name)", "alert": "\(alert.id)",
+                    "error": "\(error)", "retry_in_s": "\(String(format: "%.1f", delay))",
+                ])
             return false
         } catch {
             logger.error("alerts.outbox_write_failed", metadata: ["error": "\(error)"])
@@ -216,9 +237,10 @@ public struct AlertDeliveryService: Service {
         if !examples.isEmpty, annotations["examples"] == nil {
             annotations["examples"] = examples.map { "e-\($0)" }.joined(separator: ",")
         }
-        return Alert(id: stored.publicID, name: stored.name, severity: AlertSeverity(rawValue: stored.severity) ?? .warning,
-                     labels: stored.labels, annotations: annotations,
-                     state: stored.state == "resolved" ? .resolved : .firing, startsAt: stored.startedAt, endsAt: stored.resolvedAt)
+        return Alert(
+            id: stored.publicID, name: stored.name, severity: AlertSeverity(rawValue: stored.severity) ?? .warning,
+            labels: stored.labels, annotations: annotations,
+            state: stored.state == "resolved" ? .resolved : .firing, startsAt: stored.startedAt, endsAt: stored.resolvedAt)
     }
 }
 

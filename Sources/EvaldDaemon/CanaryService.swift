@@ -29,8 +29,10 @@ public struct CanaryService: Service {
     let environment: [String: String]
     let now: @Sendable () -> Date
 
-    public init(store: StateStore, setups: SetupSource, transport: HTTPTransport, logger: Logger,
-                environment: [String: String] = ProcessInfo.processInfo.environment, now: @escaping @Sendable () -> Date = Date.init) {
+    public init(
+        store: StateStore, setups: SetupSource, transport: HTTPTransport, logger: Logger,
+        environment: [String: String] = ProcessInfo.processInfo.environment, now: @escaping @Sendable () -> Date = Date.init
+    ) {
         self.store = store
         self.setups = setups
         self.transport = transport
@@ -63,10 +65,12 @@ public struct CanaryService: Service {
                 } catch {
                     logger.error("canary.failed", metadata: ["set": "\(canary.set)", "error": "\(error)"])
                     // Recorded so the schedule moves on instead of retrying in a tight loop.
-                    _ = try? store.commitCanaryRun(CanaryRunRecord(set: canary.set, endpoint: canary.endpoint, startedAt: now(),
-                                                                   finishedAt: now(), cases: 0, answered: 0, versions: [:], regressed: [],
-                                                                   error: "\(error)", resultJSON: "{}"),
-                                                   states: [], actions: [], at: now())
+                    _ = try? store.commitCanaryRun(
+                        CanaryRunRecord(
+                            set: canary.set, endpoint: canary.endpoint, startedAt: now(),
+                            finishedAt: now(), cases: 0, answered: 0, versions: [:], regressed: [],
+                            error: "\(error)", resultJSON: "{}"),
+                        states: [], actions: [], at: now())
                     // If even that could not be stored (the database is failing), do not spin.
                     do { try await Task.sleep(for: .seconds(5)) } catch { break }
                 }
@@ -88,9 +92,10 @@ public struct CanaryService: Service {
         }
         let startedAt = now()
         let configDirectory = (config.sourcePath as NSString).deletingLastPathComponent
-        let key = try SecretLoader.load(env: endpoint.apiKeyEnv, file: endpoint.apiKeyFile,
-                                        key: "endpoints.\(canary.endpoint).\(endpoint.apiKeyEnv != nil ? "api_key_env" : "api_key_file")",
-                                        configDirectory: configDirectory, environment: environment)
+        let key = try SecretLoader.load(
+            env: endpoint.apiKeyEnv, file: endpoint.apiKeyFile,
+            key: "endpoints.\(canary.endpoint).\(endpoint.apiKeyEnv != nil ? "api_key_env" : "api_key_file")",
+            configDirectory: configDirectory, environment: environment)
         let target = JudgeEndpointClient(endpoint: endpoint, apiKey: key, transport: transport, retry: RetryPolicy(maxRetries: endpoint.maxRetries))
         let set = try GoldenSetLoader.load(name: canary.set, config: config, rubrics: roster.members.map(\.rubric))
         try GoldenSetLoader.verifyLock(set)
@@ -111,7 +116,8 @@ public struct CanaryService: Service {
         // The drift watch of the canary's answers.
         let route = "canary:\(set.name)"
         let watchKey = "\(route)|\(endpoint.model)"
-        var watch = try store.detectionState(kind: DetectionEngine.versionsKind, key: watchKey)
+        var watch =
+            try store.detectionState(kind: DetectionEngine.versionsKind, key: watchKey)
             .flatMap { try? DetectionEngine.decoder().decode(ProviderVersionWatch.self, from: Data($0.utf8)) }
             ?? ProviderVersionWatch(route: route, model: endpoint.model)
         let alerts = AlertBuilder(config: config, receivers: receivers)
@@ -119,16 +125,19 @@ public struct CanaryService: Service {
         let settings = DriftSettings(config.detection)
         for (reply, scored) in zip(replies, result.cases) {
             guard let version = reply.version else { continue }
-            actions += alerts.versionActions(watch.noteAnswer(version: version, at: startedAt, evaluationID: 0, settings: settings),
-                                             route: route, model: endpoint.model)
+            actions += alerts.versionActions(
+                watch.noteAnswer(version: version, at: startedAt, evaluationID: 0, settings: settings),
+                route: route, model: endpoint.model)
             for check in scored.checks {
-                actions += alerts.versionActions(watch.observe(version: version, metric: "check:\(check.name)", passed: check.passed),
-                                                 route: route, model: endpoint.model)
+                actions += alerts.versionActions(
+                    watch.observe(version: version, metric: "check:\(check.name)", passed: check.passed),
+                    route: route, model: endpoint.model)
             }
             for judge in scored.judges where judge.status == .scored {
                 guard let passed = judge.passed else { continue }
-                actions += alerts.versionActions(watch.observe(version: version, metric: "judge:\(judge.judge)", passed: passed),
-                                                 route: route, model: endpoint.model)
+                actions += alerts.versionActions(
+                    watch.observe(version: version, metric: "judge:\(judge.judge)", passed: passed),
+                    route: route, model: endpoint.model)
             }
         }
 
@@ -147,9 +156,12 @@ public struct CanaryService: Service {
             let report = GoldenGate.compare(current: result.metrics, baseline: baseline)
             regressed = report.regressed.map(\.metric)
             for row in report.regressed where previous.contains(row.metric) {
-                actions.append(.fire(goldenRegression(row, endpoint: canary.endpoint, model: endpoint.model, set: set, result: result,
-                                                      versions: versions, alerts: alerts),
-                                     receivers: alerts.receiverNames(.warning)))
+                actions.append(
+                    .fire(
+                        goldenRegression(
+                            row, endpoint: canary.endpoint, model: endpoint.model, set: set, result: result,
+                            versions: versions, alerts: alerts),
+                        receivers: alerts.receiverNames(.warning)))
             }
             for alert in open {
                 guard let metric = alert.labels["metric"], !regressed.contains(metric), !previous.contains(metric) else { continue }
@@ -165,16 +177,25 @@ public struct CanaryService: Service {
         }
 
         let encoder = DetectionEngine.encoder()
-        let run = CanaryRunRecord(set: set.name, endpoint: canary.endpoint, startedAt: startedAt, finishedAt: now(), cases: set.cases.count,
-                                  answered: answered, versions: versions, regressed: regressed, error: error,
-                                  resultJSON: String(decoding: try encoder.encode(result), as: UTF8.self))
+        let run = CanaryRunRecord(
+            set: set.name, endpoint: canary.endpoint, startedAt: startedAt, finishedAt: now(), cases: set.cases.count,
+            answered: answered, versions: versions, regressed: regressed, error: error,
+            resultJSON: String(decoding: try encoder.encode(result), as: UTF8.self))
         let state = DetectionStateRow(kind: DetectionEngine.versionsKind, key: watchKey, json: String(decoding: try encoder.encode(watch), as: UTF8.self))
         let fired = try store.commitCanaryRun(run, states: [state], actions: actions, at: now())
-        logger.info("canary.run", metadata: ["set": "\(set.name)", "cases": "\(set.cases.count)", "answered": "\(answered)",
-                                             "regressed": "\(regressed.joined(separator: ","))", "versions": "\(versions.keys.sorted().joined(separator: ","))"])
+        logger.info(
+            "canary.run",
+            metadata: [
+                "set": "\(set.name)", "cases": "\(set.cases.count)", "answered": "\(answered)",
+                "regressed": "\(regressed.joined(separator: ","))", "versions": "\(versions.keys.sorted().joined(separator: ","))",
+            ])
         for alert in fired {
-            logger.warning("alerts.firing", metadata: ["alert": "\(alert.publicID)", "alertname": "\(alert.name)",
-                                                       "summary": "\(alert.annotations["summary"] ?? "")"])
+            logger.warning(
+                "alerts.firing",
+                metadata: [
+                    "alert": "\(alert.publicID)", "alertname": "\(alert.name)",
+                    "summary": "\(alert.annotations["summary"] ?? "")",
+                ])
         }
         return run
     }
@@ -196,10 +217,16 @@ public struct CanaryService: Service {
                     }
                     do {
                         let completion = try await target.complete(JudgeRequest(messages: messages, temperature: 0, maxOutputTokens: Self.maxOutputTokens))
-                        return (index, Reply(case: golden.answered(output: completion.text, latencyMs: completion.latencyMs,
-                                                                   inputTokens: completion.inputTokens, outputTokens: completion.outputTokens),
-                                             version: ProviderVersionWatch.version(responseModel: completion.responseModel,
-                                                                                   systemFingerprint: completion.systemFingerprint)))
+                        return (
+                            index,
+                            Reply(
+                                case: golden.answered(
+                                    output: completion.text, latencyMs: completion.latencyMs,
+                                    inputTokens: completion.inputTokens, outputTokens: completion.outputTokens),
+                                version: ProviderVersionWatch.version(
+                                    responseModel: completion.responseModel,
+                                    systemFingerprint: completion.systemFingerprint))
+                        )
                     } catch {
                         return (index, Reply(case: golden.answered(output: "", status: .error, error: "\(error)"), version: nil))
                     }
@@ -212,12 +239,16 @@ public struct CanaryService: Service {
     }
 
     static func labels(set: String, metric: String, model: String, endpoint: String) -> [String: String] {
-        ["alertname": "GoldenRegression", "severity": AlertSeverity.warning.rawValue, "route": "canary:\(set)", "model": model,
-         "metric": metric, "golden_set": set, "endpoint": endpoint]
+        [
+            "alertname": "GoldenRegression", "severity": AlertSeverity.warning.rawValue, "route": "canary:\(set)", "model": model,
+            "metric": metric, "golden_set": set, "endpoint": endpoint,
+        ]
     }
 
-    private func goldenRegression(_ row: GateRow, endpoint: String, model: String, set: GoldenSet, result: GoldenRunResult,
-                                  versions: [String: Int], alerts: AlertBuilder) -> AlertFiring {
+    private func goldenRegression(
+        _ row: GateRow, endpoint: String, model: String, set: GoldenSet, result: GoldenRunResult,
+        versions: [String: Int], alerts: AlertBuilder
+    ) -> AlertFiring {
         var numbers: [String: Double] = ["cases": Double(result.cases.count)]
         numbers["baseline"] = row.baseline
         numbers["current"] = row.current
@@ -228,10 +259,13 @@ public struct CanaryService: Service {
             scored.checks.contains { !$0.passed && row.metric == "check:\($0.name)" }
                 || scored.judges.contains { $0.passed == false && row.metric.hasPrefix("judge:\($0.judge)") }
         }.map(\.id)
-        var firing = alerts.firing("GoldenRegression", .warning, labels: Self.labels(set: set.name, metric: row.metric, model: model, endpoint: endpoint),
-                                   summary: "Golden set \(set.name): \(row.metric) on \(model) fell from \(AlertBuilder.rate(row.baseline)) to \(AlertBuilder.rate(row.current)) in two canary runs in a row",
-                                   description: "Canary replay of \(result.cases.count) answered cases against endpoint \(endpoint) (\(versions.keys.sorted().joined(separator: ", "))): \(row.metric) \(AlertBuilder.rate(row.baseline)) (baseline, n=\(row.baselineN ?? 0)) -> \(AlertBuilder.rate(row.current)) (n=\(row.n ?? 0)), beyond the tolerance \(AlertBuilder.rate(row.tolerance)) (the baseline's 95% Wilson half-width unless \(set.baselinePath) overrides it), in this run and the one before.",
-                                   numbers: numbers, examples: [])
+        var firing = alerts.firing(
+            "GoldenRegression", .warning, labels: Self.labels(set: set.name, metric: row.metric, model: model, endpoint: endpoint),
+            summary:
+                "Golden set \(set.name): \(row.metric) on \(model) fell from \(AlertBuilder.rate(row.baseline)) to \(AlertBuilder.rate(row.current)) in two canary runs in a row",
+            description:
+                "Canary replay of \(result.cases.count) answered cases against endpoint \(endpoint) (\(versions.keys.sorted().joined(separator: ", "))): \(row.metric) \(AlertBuilder.rate(row.baseline)) (baseline, n=\(row.baselineN ?? 0)) -> \(AlertBuilder.rate(row.current)) (n=\(row.n ?? 0)), beyond the tolerance \(AlertBuilder.rate(row.tolerance)) (the baseline's 95% Wilson half-width unless \(set.baselinePath) overrides it), in this run and the one before.",
+            numbers: numbers, examples: [])
         if !failingCases.isEmpty { firing.annotations["cases"] = failingCases.prefix(5).joined(separator: ",") }
         return firing
     }

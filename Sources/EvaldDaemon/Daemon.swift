@@ -21,11 +21,17 @@ public enum Daemon {
     static func makeJudgeRoster(_ config: EvaldConfig, transport: HTTPTransport, logger: Logger) throws(ConfigErrors) -> JudgeRoster {
         let (roster, warnings) = try JudgeRoster.build(config: config, transport: transport)
         for warning in warnings {
-            logger.error("judge.endpoint_unavailable", metadata: ["error": "\(warning)", "action": "its judges are skipped until the key is provided and evald reloaded"])
+            logger.error(
+                "judge.endpoint_unavailable",
+                metadata: ["error": "\(warning)", "action": "its judges are skipped until the key is provided and evald reloaded"])
         }
         for member in roster.members {
-            logger.info("judge.loaded", metadata: ["judge": "\(member.rubric.identity)", "judge.endpoint": "\(member.endpointName ?? "-")",
-                                                   "judge.state": "\(member.client == nil ? "skipped" : "ready")"])
+            logger.info(
+                "judge.loaded",
+                metadata: [
+                    "judge": "\(member.rubric.identity)", "judge.endpoint": "\(member.endpointName ?? "-")",
+                    "judge.state": "\(member.client == nil ? "skipped" : "ready")",
+                ])
         }
         return roster
     }
@@ -38,20 +44,25 @@ public enum Daemon {
     /// The alert receivers of a configuration, their secrets loaded. A receiver that cannot be
     /// built (a missing webhook secret) is a configuration error: an alerting daemon that
     /// cannot alert must not pretend to run.
-    public static func makeReceivers(_ config: EvaldConfig, transport: HTTPTransport,
-                                     environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigErrors) -> [any AlertReceiver] {
+    public static func makeReceivers(
+        _ config: EvaldConfig, transport: HTTPTransport,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigErrors) -> [any AlertReceiver] {
         do {
-            return try AlertReceivers.build(config: config.alerts, configDirectory: (config.sourcePath as NSString).deletingLastPathComponent,
-                                            transport: transport, environment: environment,
-                                            externalURL: config.http.listen.map { "http://\($0)" } ?? "http://evald.local")
+            return try AlertReceivers.build(
+                config: config.alerts, configDirectory: (config.sourcePath as NSString).deletingLastPathComponent,
+                transport: transport, environment: environment,
+                externalURL: config.http.listen.map { "http://\($0)" } ?? "http://evald.local")
         } catch {
             throw ConfigErrors([ConfigProblem(file: config.sourcePath, line: nil, key: error.key, message: error.message)])
         }
     }
 
     /// The setup of a configuration: its checks, judges and receivers, built whole.
-    static func makeSetup(_ config: EvaldConfig, transport: HTTPTransport, logger: Logger,
-                          environment: [String: String]) throws(ConfigErrors) -> DaemonSetup {
+    static func makeSetup(
+        _ config: EvaldConfig, transport: HTTPTransport, logger: Logger,
+        environment: [String: String]
+    ) throws(ConfigErrors) -> DaemonSetup {
         let roster = try makeJudgeRoster(config, transport: transport, logger: logger)
         let receivers = try makeReceivers(config, transport: transport, environment: environment)
         return DaemonSetup(config: config, checks: try makeCheckPlan(config), roster: roster, receivers: receivers)
@@ -77,31 +88,36 @@ public enum Daemon {
         // In dependency order; graceful shutdown runs in reverse: systemd hears STOPPING=1
         // first, then the listener stops (scrapes never see a half-stopped daemon), and the
         // heartbeat stops last. Every service's end ends the group.
-        let services: [any Service] = [
-            HeartbeatService(store: store, logger: logger),
-            SpoolIngestService(store: store, setups: setups, runtime: runtime, logger: logger),
-            JudgeService(store: store, setups: setups, runtime: runtime, logger: logger),
-            DetectionService(store: store, setups: setups, runtime: runtime, logger: logger),
-            // Always present: it idles without golden.canary, and a reload can add one.
-            CanaryService(store: store, setups: setups, transport: transport, logger: logger, environment: environment),
-            HealthAlertService(store: store, setups: setups, runtime: runtime, logger: logger),
-            AlertDeliveryService(store: store, setups: setups, runtime: runtime, logger: logger),
-            RetentionService(store: store, retention: config.retention, logger: logger),
-        ] + (http.map { [$0] } ?? []) + [
-            ReloadService(configPath: config.sourcePath, setups: setups, runtime: runtime, notifier: notifier, logger: logger,
-                          signals: hangups, transport: transport),
-            SystemdService(notifier: notifier, runtime: runtime, logger: logger,
-                           watchdog: SystemdNotifier.watchdogInterval(environment: environment)),
-        ]
+        let services: [any Service] =
+            [
+                HeartbeatService(store: store, logger: logger),
+                SpoolIngestService(store: store, setups: setups, runtime: runtime, logger: logger),
+                JudgeService(store: store, setups: setups, runtime: runtime, logger: logger),
+                DetectionService(store: store, setups: setups, runtime: runtime, logger: logger),
+                // Always present: it idles without golden.canary, and a reload can add one.
+                CanaryService(store: store, setups: setups, transport: transport, logger: logger, environment: environment),
+                HealthAlertService(store: store, setups: setups, runtime: runtime, logger: logger),
+                AlertDeliveryService(store: store, setups: setups, runtime: runtime, logger: logger),
+                RetentionService(store: store, retention: config.retention, logger: logger),
+            ] + (http.map { [$0] } ?? []) + [
+                ReloadService(
+                    configPath: config.sourcePath, setups: setups, runtime: runtime, notifier: notifier, logger: logger,
+                    signals: hangups, transport: transport),
+                SystemdService(
+                    notifier: notifier, runtime: runtime, logger: logger,
+                    watchdog: SystemdNotifier.watchdogInterval(environment: environment)),
+            ]
         var groupConfig = ServiceGroupConfiguration(
             services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) },
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfig.maximumGracefulShutdownDuration = .seconds(config.shutdownGrace)
         let group = ServiceGroup(configuration: groupConfig)
-        logger.info("evald.started", metadata: [
-            "version": "\(EvaldVersion.current)", "spool.dir": "\(config.spool.dir)", "state.db": "\(config.databasePath)",
-            "sampling.rate": "\(config.sampling.rate)", "sampling.shard": "\(config.sampling.shard)",
-        ])
+        logger.info(
+            "evald.started",
+            metadata: [
+                "version": "\(EvaldVersion.current)", "spool.dir": "\(config.spool.dir)", "state.db": "\(config.databasePath)",
+                "sampling.rate": "\(config.sampling.rate)", "sampling.shard": "\(config.sampling.shard)",
+            ])
         notifier.notify(["READY=1", "STATUS=reading \(config.spool.dir)"])
         try await group.run()
         try? await transport.shutdown()
@@ -152,15 +168,19 @@ public enum Daemon {
     /// detectors, evaluates the health alerts and delivers notifications; each stage waits at
     /// most its timeout and what it leaves stays for the next run. All of it on the blocking
     /// executor.
-    public static func runOnce(config: EvaldConfig, logger: Logger, timeouts: OnceTimeouts,
-                               environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> OnceSummary {
+    public static func runOnce(
+        config: EvaldConfig, logger: Logger, timeouts: OnceTimeouts,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async throws -> OnceSummary {
         try await BlockingExecutor.shared.run {
             try await once(config: config, logger: logger, timeouts: timeouts, environment: environment)
         }
     }
 
-    private static func once(config: EvaldConfig, logger: Logger, timeouts: OnceTimeouts,
-                             environment: [String: String]) async throws -> OnceSummary {
+    private static func once(
+        config: EvaldConfig, logger: Logger, timeouts: OnceTimeouts,
+        environment: [String: String]
+    ) async throws -> OnceSummary {
         let lock = try StateDirectoryLock(stateDir: config.stateDir)
         defer { withExtendedLifetime(lock) {} }
         let store = try StateStore.open(path: config.databasePath)
@@ -175,8 +195,9 @@ public enum Daemon {
             let setup = setups.current
             let runtime = DaemonRuntime()
             var stage = StageClock()
-            let reader = SpoolReader(settings: .init(config.spool), store: store, classifier: SpoolIngestService.classifier(config, raised: [:]),
-                                     checks: setup.checks, judges: setup.roster.routing, onEvent: { $0.log(to: logger) })
+            let reader = SpoolReader(
+                settings: .init(config.spool), store: store, classifier: SpoolIngestService.classifier(config, raised: [:]),
+                checks: setup.checks, judges: setup.roster.routing, onEvent: { $0.log(to: logger) })
             while true {
                 let poll = try reader.poll()
                 summary.spool.bytesRead += poll.bytesRead

@@ -69,7 +69,8 @@ public final class DaemonMetrics: Sendable {
         judgeErrors = counter("judge_errors", "Judge requests that failed or returned an unusable reply.")
         judgeTokens = counter("judge_tokens", "Tokens used by judge requests (input and output).")
         judgeLatency = registry.makeDurationHistogram(
-            descriptor: MetricNameDescriptor(namespace: "evald", metricName: "judge_request_duration", unitName: "seconds", helpText: "Latency of judge requests."),
+            descriptor: MetricNameDescriptor(
+                namespace: "evald", metricName: "judge_request_duration", unitName: "seconds", helpText: "Latency of judge requests."),
             buckets: [.milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30), .seconds(60)])
         judgeQueueDepth = gauge("judge_queue_depth", "", "Sampled traces waiting for a judge.")
         alertsFiring = gauge("alerts_firing", "", "Alerts currently firing.")

@@ -79,8 +79,10 @@ public final class DetectionEngine {
         var scoresOneToFive: Bool
     }
 
-    public init(store: StateStore, setup: DaemonSetup, runtime: DaemonRuntime, logger: Logger,
-                now: @escaping @Sendable () -> Date = Date.init) {
+    public init(
+        store: StateStore, setup: DaemonSetup, runtime: DaemonRuntime, logger: Logger,
+        now: @escaping @Sendable () -> Date = Date.init
+    ) {
         self.store = store
         self.config = setup.config
         self.receivers = setup.receivers
@@ -95,9 +97,10 @@ public final class DetectionEngine {
     public func apply(_ setup: DaemonSetup) {
         config = setup.config
         receivers = setup.receivers
-        judgeSeries = Dictionary(setup.roster.members.map {
-            ($0.rubric.name, JudgeSeriesInfo(minPassRate: $0.rubric.minPassRate, scoresOneToFive: $0.rubric.scale == .numeric(min: 1, max: 5)))
-        }, uniquingKeysWith: { a, _ in a })
+        judgeSeries = Dictionary(
+            setup.roster.members.map {
+                ($0.rubric.name, JudgeSeriesInfo(minPassRate: $0.rubric.minPassRate, scoresOneToFive: $0.rubric.scale == .numeric(min: 1, max: 5)))
+            }, uniquingKeysWith: { a, _ in a })
         loaded = false
     }
 
@@ -114,10 +117,12 @@ public final class DetectionEngine {
                 reportedAt = at
                 let rate = Double(total.evaluations) / max(0.001, at.timeIntervalSince(started))
                 let remaining = try remainingEvaluations()
-                logger.info("detection.catching_up", metadata: [
-                    "detection.evaluations": "\(total.evaluations)", "detection.remaining": "\(remaining)",
-                    "detection.rate_per_s": "\(Int(rate))", "detection.designs": "\(total.designs)",
-                ])
+                logger.info(
+                    "detection.catching_up",
+                    metadata: [
+                        "detection.evaluations": "\(total.evaluations)", "detection.remaining": "\(remaining)",
+                        "detection.rate_per_s": "\(Int(rate))", "detection.designs": "\(total.designs)",
+                    ])
             }
             if let deadline, at >= deadline { break }
         }
@@ -135,19 +140,23 @@ public final class DetectionEngine {
         var progress = catchUp ?? (at, 0, at)
         progress.fed += fed
         if !more {
-            logger.info("detection.caught_up", metadata: [
-                "detection.evaluations": "\(progress.fed)", "detection.seconds": "\(Int(at.timeIntervalSince(progress.since)))",
-            ])
+            logger.info(
+                "detection.caught_up",
+                metadata: [
+                    "detection.evaluations": "\(progress.fed)", "detection.seconds": "\(Int(at.timeIntervalSince(progress.since)))",
+                ])
             catchUp = nil
             return
         }
         if at.timeIntervalSince(progress.loggedAt) >= every {
             progress.loggedAt = at
             let rate = Double(progress.fed) / max(0.001, at.timeIntervalSince(progress.since))
-            logger.info("detection.catching_up", metadata: [
-                "detection.evaluations": "\(progress.fed)", "detection.remaining": "\((try? remainingEvaluations()) ?? -1)",
-                "detection.rate_per_s": "\(Int(rate))",
-            ])
+            logger.info(
+                "detection.catching_up",
+                metadata: [
+                    "detection.evaluations": "\(progress.fed)", "detection.remaining": "\((try? remainingEvaluations()) ?? -1)",
+                    "detection.rate_per_s": "\(Int(rate))",
+                ])
         }
         catchUp = progress
     }
@@ -199,8 +208,12 @@ public final class DetectionEngine {
             evaluationCursor = newEvaluationCursor
             judgeCursor = judged.through
             for alert in fired {
-                logger.warning("alerts.firing", metadata: ["alert": "\(alert.publicID)", "alertname": "\(alert.name)",
-                                                           "summary": "\(alert.annotations["summary"] ?? "")"])
+                logger.warning(
+                    "alerts.firing",
+                    metadata: [
+                        "alert": "\(alert.publicID)", "alertname": "\(alert.name)",
+                        "summary": "\(alert.annotations["summary"] ?? "")",
+                    ])
             }
             return summary
         } catch {
@@ -248,7 +261,8 @@ public final class DetectionEngine {
         let checks = Set(config.checks.flatMap { $0.checks.map { "check:\($0.name)" } })
         let judges = judgeSeries
         for (key, monitor) in monitors {
-            let configured = key.metric.hasPrefix("op:") || checks.contains(key.metric)
+            let configured =
+                key.metric.hasPrefix("op:") || checks.contains(key.metric)
                 || (key.metric.hasPrefix("judge:") && (judges.isEmpty || judges[String(key.metric.dropFirst(6))] != nil))
             guard configured else { continue }
             if monitor.open != nil { held.insert(AlertFingerprint.of(regressionLabels(key))) }
@@ -271,16 +285,24 @@ public final class DetectionEngine {
             if canary {
                 // The canary's own alerts: only orphaned when the canary is gone from the config.
                 if config.golden.canary == nil {
-                    resolutions.append(.resolve(fingerprint: alert.fingerprint, numbers: ["canary_removed": 1],
-                                                receivers: alertBuilder.receiverNames(alert.severity)))
+                    resolutions.append(
+                        .resolve(
+                            fingerprint: alert.fingerprint, numbers: ["canary_removed": 1],
+                            receivers: alertBuilder.receiverNames(alert.severity)))
                 }
                 continue
             }
             guard owned.contains(alert.name), !held.contains(alert.fingerprint) else { continue }
-            resolutions.append(.resolve(fingerprint: alert.fingerprint, numbers: ["state_reset": 1],
-                                        receivers: alertBuilder.receiverNames(alert.severity)))
-            logger.warning("detection.alert_orphaned", metadata: ["alert": "\(alert.publicID)", "alertname": "\(alert.name)",
-                                                                  "action": "resolved: no series or watch holds it open (removed from the config, or its state was reset)"])
+            resolutions.append(
+                .resolve(
+                    fingerprint: alert.fingerprint, numbers: ["state_reset": 1],
+                    receivers: alertBuilder.receiverNames(alert.severity)))
+            logger.warning(
+                "detection.alert_orphaned",
+                metadata: [
+                    "alert": "\(alert.publicID)", "alertname": "\(alert.name)",
+                    "action": "resolved: no series or watch holds it open (removed from the config, or its state was reset)",
+                ])
         }
         if !resolutions.isEmpty {
             try store.commitDetectionRound(states: [], actions: resolutions, judgeFeedConsumed: nil, at: now())
@@ -300,8 +322,10 @@ public final class DetectionEngine {
                 // One series that cannot be stored must not stop detection for all: start it afresh.
                 logger.error("detection.state_unwritable", metadata: ["series": "\(key)", "error": "\(error)", "action": "starting the series afresh"])
                 monitors[key] = SeriesMonitor(key: key, identity: monitor.identity)
-                rows.append(DetectionStateRow(kind: Self.seriesKind, key: key.description,
-                                              json: String(decoding: try encoder.encode(monitors[key]!), as: UTF8.self)))
+                rows.append(
+                    DetectionStateRow(
+                        kind: Self.seriesKind, key: key.description,
+                        json: String(decoding: try encoder.encode(monitors[key]!), as: UTF8.self)))
             }
         }
         for key in dirtyWatches.sorted() {
@@ -344,8 +368,10 @@ public final class DetectionEngine {
         var added = false
         for check in checks where keys.checks[check.name] == nil {
             let metric = "check:\(check.name)"
-            keys.checks[check.name] = (metric, SeriesKey(metric: metric, measure: .passRate, route: route, model: model),
-                                       floor(check: check.name, route: route))
+            keys.checks[check.name] = (
+                metric, SeriesKey(metric: metric, measure: .passRate, route: route, model: model),
+                floor(check: check.name, route: route)
+            )
             added = true
         }
         if added || routeKeys[route]?[model] == nil {
@@ -363,11 +389,13 @@ public final class DetectionEngine {
             let watchKey = "\(route)|\(model)"
             // Taken out of the dictionary while it changes, so its storage is not copied.
             var watch = watches.removeValue(forKey: watchKey) ?? ProviderVersionWatch(route: route, model: model)
-            handle(watch.noteAnswer(version: version, at: at, evaluationID: evaluation.id, settings: DriftSettings(config.detection)),
-                   route: route, model: model)
+            handle(
+                watch.noteAnswer(version: version, at: at, evaluationID: evaluation.id, settings: DriftSettings(config.detection)),
+                route: route, model: model)
             for check in evaluation.checks {
-                handle(watch.observe(version: version, metric: keys.checks[check.name]!.metric, passed: check.passed, evaluationID: evaluation.id),
-                       route: route, model: model)
+                handle(
+                    watch.observe(version: version, metric: keys.checks[check.name]!.metric, passed: check.passed, evaluationID: evaluation.id),
+                    route: route, model: model)
             }
             watches[watchKey] = watch
             dirtyWatches.insert(watchKey)
@@ -401,24 +429,29 @@ public final class DetectionEngine {
         let info = judgeSeries[outcome.judgeName]
         let at = clock(outcome.ts)
         // A whole 1-5 score of a judge on a 1-5 scale: its mean is watched too.
-        let score = info?.scoresOneToFive == true && outcome.score == outcome.score.rounded() && (1...5).contains(outcome.score)
+        let score =
+            info?.scoresOneToFive == true && outcome.score == outcome.score.rounded() && (1...5).contains(outcome.score)
             ? Int(outcome.score) : nil
-        observe(SeriesKey(metric: metric, measure: .passRate, route: outcome.route, model: outcome.model), .passed(outcome.passed),
-                at: at, evaluationID: outcome.evaluationID, identity: outcome.identity, floor: info?.minPassRate)
+        observe(
+            SeriesKey(metric: metric, measure: .passRate, route: outcome.route, model: outcome.model), .passed(outcome.passed),
+            at: at, evaluationID: outcome.evaluationID, identity: outcome.identity, floor: info?.minPassRate)
         if let score {
-            observe(SeriesKey(metric: metric, measure: .meanScore, route: outcome.route, model: outcome.model), .score(score),
-                    at: at, evaluationID: outcome.evaluationID, identity: outcome.identity)
+            observe(
+                SeriesKey(metric: metric, measure: .meanScore, route: outcome.route, model: outcome.model), .score(score),
+                at: at, evaluationID: outcome.evaluationID, identity: outcome.identity)
         }
         if let version = ProviderVersionWatch.version(responseModel: outcome.responseModel, systemFingerprint: outcome.systemFingerprint) {
             let watchKey = "\(outcome.route)|\(outcome.model)"
             if var watch = watches.removeValue(forKey: watchKey) {
                 // Keyed by identity: an edited rubric is another metric, never drift.
                 let judgeMetric = "judge:\(outcome.identity)"
-                handle(watch.observe(version: version, metric: judgeMetric, passed: outcome.passed, evaluationID: outcome.evaluationID),
-                       route: outcome.route, model: outcome.model)
+                handle(
+                    watch.observe(version: version, metric: judgeMetric, passed: outcome.passed, evaluationID: outcome.evaluationID),
+                    route: outcome.route, model: outcome.model)
                 if let score {
-                    handle(watch.observe(version: version, metric: judgeMetric, score: score, evaluationID: outcome.evaluationID),
-                           route: outcome.route, model: outcome.model)
+                    handle(
+                        watch.observe(version: version, metric: judgeMetric, score: score, evaluationID: outcome.evaluationID),
+                        route: outcome.route, model: outcome.model)
                 }
                 watches[watchKey] = watch
                 dirtyWatches.insert(watchKey)
@@ -426,19 +459,25 @@ public final class DetectionEngine {
         }
     }
 
-    private func observe(_ key: SeriesKey, _ observation: SeriesObservation, at date: Date, evaluationID: Int64,
-                         identity: String? = nil, floor: Double? = nil) {
+    private func observe(
+        _ key: SeriesKey, _ observation: SeriesObservation, at date: Date, evaluationID: Int64,
+        identity: String? = nil, floor: Double? = nil
+    ) {
         // Taken out of the dictionary while it changes, so its day buckets are not copied.
         var monitor = monitors.removeValue(forKey: key) ?? SeriesMonitor(key: key, identity: identity)
         if let identity, let previous = monitor.identity, previous != identity {
             // An edited rubric is a new series: its alerts end, its baseline starts over.
             if monitor.open != nil {
-                actions.append(.resolve(fingerprint: AlertFingerprint.of(regressionLabels(key)), numbers: ["rubric_changed": 1],
-                                        receivers: alertBuilder.receiverNames(severity(for: key))))
+                actions.append(
+                    .resolve(
+                        fingerprint: AlertFingerprint.of(regressionLabels(key)), numbers: ["rubric_changed": 1],
+                        receivers: alertBuilder.receiverNames(severity(for: key))))
             }
             if monitor.floor?.open == true {
-                actions.append(.resolve(fingerprint: AlertFingerprint.of(floorLabels(key)), numbers: ["rubric_changed": 1],
-                                        receivers: alertBuilder.receiverNames(.critical)))
+                actions.append(
+                    .resolve(
+                        fingerprint: AlertFingerprint.of(floorLabels(key)), numbers: ["rubric_changed": 1],
+                        receivers: alertBuilder.receiverNames(.critical)))
             }
             logger.info("detection.series_restarted", metadata: ["series": "\(key)", "from": "\(previous)", "to": "\(identity)"])
             monitor = SeriesMonitor(key: key, identity: identity)
@@ -462,14 +501,18 @@ public final class DetectionEngine {
                 if replaying { continue }
                 actions.append(.fire(regressionFiring(key, monitor, finding), receivers: alertBuilder.receiverNames(severity(for: key))))
             case .recovered(let numbers):
-                actions.append(.resolve(fingerprint: AlertFingerprint.of(regressionLabels(key)), numbers: numbers.values,
-                                        receivers: alertBuilder.receiverNames(severity(for: key))))
+                actions.append(
+                    .resolve(
+                        fingerprint: AlertFingerprint.of(regressionLabels(key)), numbers: numbers.values,
+                        receivers: alertBuilder.receiverNames(severity(for: key))))
             case .floorBreached(let finding):
                 if replaying { continue }
                 actions.append(.fire(floorFiring(key, finding), receivers: alertBuilder.receiverNames(.critical)))
             case .floorCleared(let numbers):
-                actions.append(.resolve(fingerprint: AlertFingerprint.of(floorLabels(key)), numbers: numbers?.values ?? ["floor_removed": 1],
-                                        receivers: alertBuilder.receiverNames(.critical)))
+                actions.append(
+                    .resolve(
+                        fingerprint: AlertFingerprint.of(floorLabels(key)), numbers: numbers?.values ?? ["floor_removed": 1],
+                        receivers: alertBuilder.receiverNames(.critical)))
             }
         }
     }
@@ -500,15 +543,19 @@ public final class DetectionEngine {
     }
 
     func regressionLabels(_ key: SeriesKey) -> [String: String] {
-        var labels = ["alertname": Self.alertName(for: key), "severity": severity(for: key).rawValue,
-                      "route": key.route, "model": key.model, "metric": key.metric]
+        var labels = [
+            "alertname": Self.alertName(for: key), "severity": severity(for: key).rawValue,
+            "route": key.route, "model": key.model, "metric": key.metric,
+        ]
         if key.measure == .meanScore { labels["measure"] = key.measure.rawValue }
         return labels.filter { !$0.value.isEmpty }
     }
 
     func floorLabels(_ key: SeriesKey) -> [String: String] {
-        ["alertname": "QualityRegression", "severity": AlertSeverity.critical.rawValue, "route": key.route, "model": key.model,
-         "metric": key.metric, "rule": "min_pass_rate"].filter { !$0.value.isEmpty }
+        [
+            "alertname": "QualityRegression", "severity": AlertSeverity.critical.rawValue, "route": key.route, "model": key.model,
+            "metric": key.metric, "rule": "min_pass_rate",
+        ].filter { !$0.value.isEmpty }
     }
 
     private func regressionFiring(_ key: SeriesKey, _ monitor: SeriesMonitor, _ finding: SeriesFinding) -> AlertFiring {
@@ -517,21 +564,26 @@ public final class DetectionEngine {
         let baseline = Self.format(numbers.baseline, key.measure, metric: key.metric)
         let current = Self.format(numbers.current, key.measure, metric: key.metric)
         let direction = key.measure == .logValue ? "rose" : "dropped"
-        var description = "\(what) on \(key.route.isEmpty ? "(no route)" : key.route)/\(key.model): baseline \(baseline) over \(numbers.baselineSamples) samples; \(current) over the \(numbers.samples) samples since the estimated start"
+        var description =
+            "\(what) on \(key.route.isEmpty ? "(no route)" : key.route)/\(key.model): baseline \(baseline) over \(numbers.baselineSamples) samples; \(current) over the \(numbers.samples) samples since the estimated start"
         if let start = finding.changeStart { description += " (\(RFC3339.format(start, fractional: false)))" }
-        description += ". One-sided CUSUM statistic \(String(format: "%.2f", numbers.statistic)) >= threshold \(String(format: "%.2f", numbers.threshold)), set for an in-control run length of \(Int(numbers.targetARL)) samples (this series' share of detection.false_alarm_every)."
+        description +=
+            ". One-sided CUSUM statistic \(String(format: "%.2f", numbers.statistic)) >= threshold \(String(format: "%.2f", numbers.threshold)), set for an in-control run length of \(Int(numbers.targetARL)) samples (this series' share of detection.false_alarm_every)."
         var annotations: [String: String] = [:]
         var allNumbers = numbers.values
         if let start = finding.changeStart, let watch = watches["\(key.route)|\(key.model)"],
-           let change = watch.switchNear(start, alarmAt: Date(timeIntervalSince1970: monitor.lastSampleAt ?? start.timeIntervalSince1970)) {
-            description += " The estimated start lies near the provider version switch \(change.before) -> \(change.after) at \(RFC3339.format(Date(timeIntervalSince1970: change.at), fractional: false)): likely the cause."
+            let change = watch.switchNear(start, alarmAt: Date(timeIntervalSince1970: monitor.lastSampleAt ?? start.timeIntervalSince1970))
+        {
+            description +=
+                " The estimated start lies near the provider version switch \(change.before) -> \(change.after) at \(RFC3339.format(Date(timeIntervalSince1970: change.at), fractional: false)): likely the cause."
             annotations["version_switch"] = "\(change.before) -> \(change.after)"
             allNumbers["version_switch_at"] = change.at
         }
         if let identity = monitor.identity { annotations["judge_identity"] = identity }
-        var firing = alertBuilder.firing(Self.alertName(for: key), severity(for: key), labels: regressionLabels(key),
-                            summary: "\(what) on \(key.route.isEmpty ? "(no route)" : key.route)/\(key.model) \(direction) from \(baseline) to \(current)",
-                            description: description, numbers: allNumbers, examples: finding.examples)
+        var firing = alertBuilder.firing(
+            Self.alertName(for: key), severity(for: key), labels: regressionLabels(key),
+            summary: "\(what) on \(key.route.isEmpty ? "(no route)" : key.route)/\(key.model) \(direction) from \(baseline) to \(current)",
+            description: description, numbers: allNumbers, examples: finding.examples)
         firing.annotations.merge(annotations) { a, _ in a }
         return firing
     }
@@ -539,10 +591,13 @@ public final class DetectionEngine {
     private func floorFiring(_ key: SeriesKey, _ finding: FloorFinding) -> AlertFiring {
         let numbers = finding.numbers
         let what = Self.describe(key)
-        return alertBuilder.firing("QualityRegression", .critical, labels: floorLabels(key),
-                      summary: "\(what) on \(key.route.isEmpty ? "(no route)" : key.route)/\(key.model) is under its floor: \(AlertBuilder.rate(numbers.current)) < min_pass_rate \(AlertBuilder.rate(numbers.minPassRate))",
-                      description: "pass rate \(AlertBuilder.rate(numbers.current)) over the last \(numbers.samples) samples, 99.7% upper bound \(AlertBuilder.rate(numbers.upperBound)), under the configured min_pass_rate \(AlertBuilder.rate(numbers.minPassRate)).",
-                      numbers: numbers.values, examples: finding.examples)
+        return alertBuilder.firing(
+            "QualityRegression", .critical, labels: floorLabels(key),
+            summary:
+                "\(what) on \(key.route.isEmpty ? "(no route)" : key.route)/\(key.model) is under its floor: \(AlertBuilder.rate(numbers.current)) < min_pass_rate \(AlertBuilder.rate(numbers.minPassRate))",
+            description:
+                "pass rate \(AlertBuilder.rate(numbers.current)) over the last \(numbers.samples) samples, 99.7% upper bound \(AlertBuilder.rate(numbers.upperBound)), under the configured min_pass_rate \(AlertBuilder.rate(numbers.minPassRate)).",
+            numbers: numbers.values, examples: finding.examples)
     }
 
     static func describe(_ key: SeriesKey) -> String {

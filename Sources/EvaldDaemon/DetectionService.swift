@@ -19,8 +19,10 @@ public struct DetectionService: Service {
     let logger: Logger
     let now: @Sendable () -> Date
 
-    public init(store: StateStore, setups: SetupSource, runtime: DaemonRuntime, logger: Logger,
-                now: @escaping @Sendable () -> Date = Date.init) {
+    public init(
+        store: StateStore, setups: SetupSource, runtime: DaemonRuntime, logger: Logger,
+        now: @escaping @Sendable () -> Date = Date.init
+    ) {
         self.store = store
         self.setups = setups
         self.runtime = runtime
@@ -30,23 +32,24 @@ public struct DetectionService: Service {
 
     public func run() async throws {
         let (store, runtime, logger, now) = (store, runtime, logger, now)
-        await runPeriodically(every: Self.interval, setups: setups, logger: logger, failure: "detection.round_failed",
-                              metadata: ["action": "retrying from the last committed state"],
-                              makeState: { setup in DetectionEngine(store: store, setup: setup, runtime: runtime, logger: logger, now: now) },
-                              apply: { engine, setup in engine.apply(setup) },
-                              round: { engine in
-                                  var full = 0, fed = 0
-                                  for _ in 0..<Self.batchesPerTick where !Task.isCancelled {
-                                      guard let summary = try engine.round() else { break }
-                                      runtime.metrics.recordDetection(summary)
-                                      full += 1
-                                      fed += summary.evaluations
-                                  }
-                                  try engine.publishRaisedRates()
-                                  // Every batch of the slice was taken: more is waiting.
-                                  let more = full == Self.batchesPerTick
-                                  engine.noteBacklog(fed: fed, more: more)
-                                  return more
-                              })
+        await runPeriodically(
+            every: Self.interval, setups: setups, logger: logger, failure: "detection.round_failed",
+            metadata: ["action": "retrying from the last committed state"],
+            makeState: { setup in DetectionEngine(store: store, setup: setup, runtime: runtime, logger: logger, now: now) },
+            apply: { engine, setup in engine.apply(setup) },
+            round: { engine in
+                var full = 0, fed = 0
+                for _ in 0..<Self.batchesPerTick where !Task.isCancelled {
+                    guard let summary = try engine.round() else { break }
+                    runtime.metrics.recordDetection(summary)
+                    full += 1
+                    fed += summary.evaluations
+                }
+                try engine.publishRaisedRates()
+                // Every batch of the slice was taken: more is waiting.
+                let more = full == Self.batchesPerTick
+                engine.noteBacklog(fed: fed, more: more)
+                return more
+            })
     }
 }

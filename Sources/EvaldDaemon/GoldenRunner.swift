@@ -35,8 +35,9 @@ public struct GoldenRunner: Sendable {
     /// The runner of a configuration: its check plan and the roster's judges and clients
     /// (build the roster with `JudgeRoster.build(config:transport:)`, as the daemon does).
     public init(checks: CheckPlan, roster: JudgeRoster) {
-        self.init(checks: checks, judges: roster.members.map { Judge(rubric: $0.rubric, client: $0.client, skipped: $0.unavailable) },
-                  redactPII: roster.redactPII)
+        self.init(
+            checks: checks, judges: roster.members.map { Judge(rubric: $0.rubric, client: $0.client, skipped: $0.unavailable) },
+            redactPII: roster.redactPII)
     }
 
     /// Scores every case. Judge calls run concurrently within each endpoint's `concurrency`;
@@ -44,9 +45,10 @@ public struct GoldenRunner: Sendable {
     /// error (never as a failing verdict), so a slow endpoint cannot hang a CI job.
     public func run(set: String, cases: [GoldenCase], judgeTimeout: Double = 600) async -> GoldenRunResult {
         var results = cases.map { golden in
-            GoldenCaseResult(id: golden.id, route: golden.record.route,
-                             checks: checks.evaluate(golden.record).map { GoldenCheckOutcome(name: $0.name, passed: $0.passed, detail: $0.detail) },
-                             judges: [])
+            GoldenCaseResult(
+                id: golden.id, route: golden.record.route,
+                checks: checks.evaluate(golden.record).map { GoldenCheckOutcome(name: $0.name, passed: $0.passed, detail: $0.detail) },
+                judges: [])
         }
         // (case, judge) pairs to grade: a judge applies by route, and only to a case with an
         // answer (as JudgeRouting decides for traffic).
@@ -94,12 +96,14 @@ public struct GoldenRunner: Sendable {
             }
         }
         var summaries = judges.enumerated().map { index, judge in
-            GoldenJudgeSummary(name: judge.rubric.name, identity: judge.rubric.identity, scale: judge.rubric.scale,
-                               passAt: judge.rubric.passAt, skipped: judge.skipped, cases: applicable[index])
+            GoldenJudgeSummary(
+                name: judge.rubric.name, identity: judge.rubric.identity, scale: judge.rubric.scale,
+                passAt: judge.rubric.passAt, skipped: judge.skipped, cases: applicable[index])
         }
         let timeoutNote = "not finished within --judge-timeout \(ConfigDuration.format(judgeTimeout)); counted as a judge error"
         for item in work {
-            var outcome = outcomes[item.caseIndex]?[item.judgeIndex]
+            var outcome =
+                outcomes[item.caseIndex]?[item.judgeIndex]
                 ?? GoldenJudgeOutcome(judge: judges[item.judgeIndex].rubric.name, status: .error, error: timeoutNote)
             if timedOut, outcome.status == .error, outcome.error?.contains("cancelled") == true { outcome.error = timeoutNote }
             results[item.caseIndex].judges.append(outcome)
@@ -120,8 +124,10 @@ public struct GoldenRunner: Sendable {
             return GoldenJudgeOutcome(judge: name, status: .error, error: "render_error: \(error.message)")
         }
         do {
-            let completion = try await client.complete(JudgeRequest(prompt: prompt, temperature: judge.rubric.temperature,
-                                                                    maxOutputTokens: judge.rubric.maxOutputTokens))
+            let completion = try await client.complete(
+                JudgeRequest(
+                    prompt: prompt, temperature: judge.rubric.temperature,
+                    maxOutputTokens: judge.rubric.maxOutputTokens))
             switch JudgeReplyParser.parse(completion.text, scale: judge.rubric.scale, passAt: judge.rubric.passAt) {
             case .success(let score):
                 return GoldenJudgeOutcome(judge: name, status: .scored, score: score.score, passed: score.passed, reason: score.reason)

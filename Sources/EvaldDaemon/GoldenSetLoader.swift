@@ -48,14 +48,17 @@ public enum GoldenSetLoader {
         guard let data = FileManager.default.contents(atPath: casesPath) else {
             let exists = FileManager.default.fileExists(atPath: casesPath)
             if exists { throw GoldenSetError(kind: .io, "evald: \(casesPath): cannot be read; check its permissions") }
-            throw GoldenSetError("evald: no golden set \"\(name)\": \(casesPath) does not exist (golden.dir is \(config.golden.dir), set in \(config.sourcePath)); create it with one native record per line")
+            throw GoldenSetError(
+                "evald: no golden set \"\(name)\": \(casesPath) does not exist (golden.dir is \(config.golden.dir), set in \(config.sourcePath)); create it with one native record per line"
+            )
         }
         let bytes = [UInt8](data)
         let (cases, problems) = GoldenCaseParser.parse(bytes, path: casesPath)
         guard problems.isEmpty else {
             let count = problems.count
-            throw GoldenSetError(problems.map(\.description).joined(separator: "\n")
-                                 + "\nevald: \(casesPath): \(count) bad line\(count == 1 ? "" : "s"); fix them, then run `evald golden lock \(name)`")
+            throw GoldenSetError(
+                problems.map(\.description).joined(separator: "\n")
+                    + "\nevald: \(casesPath): \(count) bad line\(count == 1 ? "" : "s"); fix them, then run `evald golden lock \(name)`")
         }
         guard !cases.isEmpty else {
             throw GoldenSetError("evald: \(casesPath) holds no case; add one native record per line")
@@ -76,7 +79,8 @@ public enum GoldenSetLoader {
     public static func verifyLock(_ set: GoldenSet) throws(GoldenSetError) {
         let relock = "if the change is intended, run `evald golden lock \(set.name)` and commit the new \(GoldenLock.fileName)"
         guard let data = FileManager.default.contents(atPath: set.lockPath) else {
-            throw GoldenSetError("evald: golden set \"\(set.name)\" is not locked: \(set.lockPath) does not exist; run `evald golden lock \(set.name)` and commit it")
+            throw GoldenSetError(
+                "evald: golden set \"\(set.name)\" is not locked: \(set.lockPath) does not exist; run `evald golden lock \(set.name)` and commit it")
         }
         let lock: GoldenLock
         do {

@@ -18,8 +18,10 @@ public enum HTTPEndpoints {
         return (host.isEmpty ? "0.0.0.0" : host, port)
     }
 
-    public static func makeApplication(store: StateStore, setups: SetupSource, metrics: DaemonMetrics, runtime: DaemonRuntime,
-                                       logger: Logger) -> (any Service)? {
+    public static func makeApplication(
+        store: StateStore, setups: SetupSource, metrics: DaemonMetrics, runtime: DaemonRuntime,
+        logger: Logger
+    ) -> (any Service)? {
         // The listener is bound once: a reload that changes http.listen needs a restart.
         let config = setups.current.config
         guard let listen = config.http.listen, let (host, port) = address(listen) else { return nil }
@@ -54,8 +56,12 @@ public enum HTTPEndpoints {
             configuration: .init(address: .hostname(host, port: port), serverName: "evald"),
             onServerRunning: { channel in
                 // With port 0 the kernel picks one: say which.
-                logger.info("http.listening", metadata: ["http.address": "\(channel.localAddress.map { "\($0)" } ?? listen)",
-                                                         "http.port": "\(channel.localAddress?.port ?? port)"])
+                logger.info(
+                    "http.listening",
+                    metadata: [
+                        "http.address": "\(channel.localAddress.map { "\($0)" } ?? listen)",
+                        "http.port": "\(channel.localAddress?.port ?? port)",
+                    ])
             },
             logger: logger)
     }

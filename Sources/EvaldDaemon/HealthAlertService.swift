@@ -23,8 +23,10 @@ public struct HealthAlertService: Service {
     let logger: Logger
     let now: @Sendable () -> Date
 
-    public init(store: StateStore, setups: SetupSource, runtime: DaemonRuntime, logger: Logger,
-                now: @escaping @Sendable () -> Date = Date.init) {
+    public init(
+        store: StateStore, setups: SetupSource, runtime: DaemonRuntime, logger: Logger,
+        now: @escaping @Sendable () -> Date = Date.init
+    ) {
         self.store = store
         self.setups = setups
         self.runtime = runtime
@@ -34,8 +36,12 @@ public struct HealthAlertService: Service {
 
     public func run() async throws {
         let service = self
-        await runPeriodically(every: Self.interval, setups: setups, logger: logger, failure: "alerts.health_check_failed",
-                              makeState: { _ in () }, round: { _ in try service.evaluate(); return false })
+        await runPeriodically(
+            every: Self.interval, setups: setups, logger: logger, failure: "alerts.health_check_failed",
+            makeState: { _ in () },
+            round: { _ in
+                try service.evaluate(); return false
+            })
     }
 
     /// One round: fire the conditions that hold and have no open alert, resolve open alerts
@@ -54,8 +60,12 @@ public struct HealthAlertService: Service {
         for (fingerprint, firing) in wanted where !openFingerprints.contains(fingerprint) {
             let severity = AlertSeverity(rawValue: firing.severity) ?? .warning
             if let alert = try store.fireAlert(firing, receivers: builder.receiverNames(severity), at: at) {
-                logger.warning("alerts.firing", metadata: ["alert": "\(alert.publicID)", "alertname": "\(alert.name)",
-                                                           "summary": "\(firing.annotations["summary"] ?? "")"])
+                logger.warning(
+                    "alerts.firing",
+                    metadata: [
+                        "alert": "\(alert.publicID)", "alertname": "\(alert.name)",
+                        "summary": "\(firing.annotations["summary"] ?? "")",
+                    ])
             }
         }
     }
@@ -71,22 +81,32 @@ public struct HealthAlertService: Service {
             let circuitOpen = health.state.circuitNotClosed
             if circuitOpen || (counts.judged >= Self.minVerdicts && rate >= Self.errorRateThreshold) {
                 let examples = try store.recentJudgeErrorEvaluations(judgeName: health.judgeName, since: at - Self.window, limit: 5)
-                let why = circuitOpen ? (health.state.reason ?? "circuit open")
+                let why =
+                    circuitOpen
+                    ? (health.state.reason ?? "circuit open")
                     : String(format: "%.0f%% of its last %d verdicts are judge errors", 100 * rate, counts.judged)
-                firing.append(builder.firing("JudgeFailing", .warning,
-                                   labels: ["metric": "judge:\(health.judgeName)", "endpoint": health.endpoint ?? ""],
-                                   summary: "Judge \(health.judgeName) is failing: \(why)",
-                                   description: "judge \(health.identity) on endpoint \(health.endpoint ?? "-"): \(counts.errors) judge errors in \(counts.judged) verdicts over the last \(Int(Self.window / 60)) min (threshold \(Int(Self.errorRateThreshold * 100))% of at least \(Self.minVerdicts)); circuit \(circuitOpen ? "open" : "closed"). Scores are delayed, none is lost: traces wait in the judge queue.",
-                                   numbers: ["judged": Double(counts.judged), "errors": Double(counts.errors), "error_rate": rate,
-                                             "threshold": Self.errorRateThreshold, "circuit_open": circuitOpen ? 1 : 0],
-                                   examples: examples))
+                firing.append(
+                    builder.firing(
+                        "JudgeFailing", .warning,
+                        labels: ["metric": "judge:\(health.judgeName)", "endpoint": health.endpoint ?? ""],
+                        summary: "Judge \(health.judgeName) is failing: \(why)",
+                        description:
+                            "judge \(health.identity) on endpoint \(health.endpoint ?? "-"): \(counts.errors) judge errors in \(counts.judged) verdicts over the last \(Int(Self.window / 60)) min (threshold \(Int(Self.errorRateThreshold * 100))% of at least \(Self.minVerdicts)); circuit \(circuitOpen ? "open" : "closed"). Scores are delayed, none is lost: traces wait in the judge queue.",
+                        numbers: [
+                            "judged": Double(counts.judged), "errors": Double(counts.errors), "error_rate": rate,
+                            "threshold": Self.errorRateThreshold, "circuit_open": circuitOpen ? 1 : 0,
+                        ],
+                        examples: examples))
             }
             if case .paused(.budgetSpent(let endpoint, let budget)) = health.state {
                 let used = try store.tokensUsed(endpoint: endpoint, on: at)
-                firing.append(builder.firing("JudgeBudgetExhausted", .warning, labels: ["endpoint": endpoint],
-                                   summary: "Judging is paused: endpoint \(endpoint) spent its daily token budget",
-                                   description: "endpoint \(endpoint) used \(used) tokens today (daily_token_budget \(budget)); its judges resume at 00:00 UTC. Traces wait in the judge queue (up to judge.max_queue_age).",
-                                   numbers: ["tokens_used": Double(used), "daily_token_budget": Double(budget)], examples: []))
+                firing.append(
+                    builder.firing(
+                        "JudgeBudgetExhausted", .warning, labels: ["endpoint": endpoint],
+                        summary: "Judging is paused: endpoint \(endpoint) spent its daily token budget",
+                        description:
+                            "endpoint \(endpoint) used \(used) tokens today (daily_token_budget \(budget)); its judges resume at 00:00 UTC. Traces wait in the judge queue (up to judge.max_queue_age).",
+                        numbers: ["tokens_used": Double(used), "daily_token_budget": Double(budget)], examples: []))
             }
         }
         let progress = runtime.spoolProgress
@@ -94,11 +114,16 @@ public struct HealthAlertService: Service {
         // Bytes waiting with no line read, or polls failing all along (the backlog is then unknown).
         let failingFor = progress.failingSince.map { at.timeIntervalSince($0) } ?? 0
         if (progress.pendingBytes > 0 && stalledFor > config.alerts.spoolStalledAfter) || failingFor > config.alerts.spoolStalledAfter {
-            firing.append(builder.firing("SpoolStalled", .critical, labels: ["spool_dir": config.spool.dir],
-                               summary: "evald has read no spool line for \(Int(stalledFor)) s while \(progress.pendingBytes) bytes wait",
-                               description: "spool \(config.spool.dir): \(progress.pendingBytes) bytes unread, no line read for \(Int(stalledFor)) s\(failingFor > 0 ? ", polls failing for \(Int(failingFor)) s" : "") (alerts.spool_stalled_after \(Int(config.alerts.spoolStalledAfter)) s); check the logs for spool.poll_failed and the state database's disk.",
-                               numbers: ["pending_bytes": Double(progress.pendingBytes), "stalled_seconds": stalledFor, "failing_seconds": failingFor,
-                                         "threshold_seconds": config.alerts.spoolStalledAfter], examples: []))
+            firing.append(
+                builder.firing(
+                    "SpoolStalled", .critical, labels: ["spool_dir": config.spool.dir],
+                    summary: "evald has read no spool line for \(Int(stalledFor)) s while \(progress.pendingBytes) bytes wait",
+                    description:
+                        "spool \(config.spool.dir): \(progress.pendingBytes) bytes unread, no line read for \(Int(stalledFor)) s\(failingFor > 0 ? ", polls failing for \(Int(failingFor)) s" : "") (alerts.spool_stalled_after \(Int(config.alerts.spoolStalledAfter)) s); check the logs for spool.poll_failed and the state database's disk.",
+                    numbers: [
+                        "pending_bytes": Double(progress.pendingBytes), "stalled_seconds": stalledFor, "failing_seconds": failingFor,
+                        "threshold_seconds": config.alerts.spoolStalledAfter,
+                    ], examples: []))
         }
         return firing
     }

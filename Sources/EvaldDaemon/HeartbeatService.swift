@@ -1,3 +1,4 @@
+import EvaldCore
 import EvaldStore
 import Foundation
 import Logging
@@ -34,5 +35,3 @@ public struct HeartbeatService: Service {
         }
     }
 }
-
-import EvaldCore

@@ -27,7 +27,6 @@ public struct JudgeRoster: Sendable {
 
     public static let empty = JudgeRoster(members: [], redactPII: true, maxQueueAge: 86400)
 
-
     /// The judges whose traces are queued at ingest.
     public var routing: JudgeRouting {
         JudgeRouting(members.filter(\.queues).map { .init(name: $0.rubric.name, appliesTo: $0.rubric.appliesTo) })
@@ -38,8 +37,10 @@ public struct JudgeRoster: Sendable {
     /// Loads the rubric files and makes one client per endpoint in use, all on one transport.
     /// A broken rubric is a configuration error (evald refuses to start, a reload is refused);
     /// a missing API key only stops the judges that need it, so checks and ingestion go on.
-    public static func build(config: EvaldConfig, transport: HTTPTransport,
-                             environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigErrors) -> (roster: JudgeRoster, warnings: [String]) {
+    public static func build(
+        config: EvaldConfig, transport: HTTPTransport,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigErrors) -> (roster: JudgeRoster, warnings: [String]) {
         let (catalog, problems) = JudgeCatalog.load(directory: config.judge.dir, endpoints: config.endpoints, defaultEndpoint: config.judge.defaultEndpoint)
         if !problems.isEmpty {
             throw ConfigErrors(problems.map { ConfigProblem(file: $0.path, line: $0.line, key: $0.key ?? "judge", message: $0.message) })
@@ -51,27 +52,35 @@ public struct JudgeRoster: Sendable {
         for rubric in catalog.rubrics {
             let endpointName = rubric.endpoint ?? config.judge.defaultEndpoint
             guard let endpointName, let endpoint = config.endpoints[endpointName] else {
-                members.append(Member(rubric: rubric, endpointName: endpointName, client: nil, concurrency: 0, dailyTokenBudget: nil,
-                                      unavailable: "no judge endpoint configured; " + JudgeCatalog.enableHint, queues: false))
+                members.append(
+                    Member(
+                        rubric: rubric, endpointName: endpointName, client: nil, concurrency: 0, dailyTokenBudget: nil,
+                        unavailable: "no judge endpoint configured; " + JudgeCatalog.enableHint, queues: false))
                 continue
             }
             if clients[endpointName] == nil {
                 clients[endpointName] = Result { () throws(SecretLoadError) -> JudgeEndpointClient in
-                    let key = try SecretLoader.load(env: endpoint.apiKeyEnv, file: endpoint.apiKeyFile,
-                                                    key: "endpoints.\(endpointName).\(endpoint.apiKeyEnv != nil ? "api_key_env" : "api_key_file")",
-                                                    configDirectory: configDirectory, environment: environment)
-                    return JudgeEndpointClient(endpoint: endpoint, apiKey: key, transport: transport,
-                                               retry: RetryPolicy(maxRetries: endpoint.maxRetries))
+                    let key = try SecretLoader.load(
+                        env: endpoint.apiKeyEnv, file: endpoint.apiKeyFile,
+                        key: "endpoints.\(endpointName).\(endpoint.apiKeyEnv != nil ? "api_key_env" : "api_key_file")",
+                        configDirectory: configDirectory, environment: environment)
+                    return JudgeEndpointClient(
+                        endpoint: endpoint, apiKey: key, transport: transport,
+                        retry: RetryPolicy(maxRetries: endpoint.maxRetries))
                 }
                 if case .failure(let error) = clients[endpointName]! { warnings.append("\(error)") }
             }
             switch clients[endpointName]! {
             case .success(let client):
-                members.append(Member(rubric: rubric, endpointName: endpointName, client: client, concurrency: endpoint.concurrency,
-                                      dailyTokenBudget: endpoint.dailyTokenBudget, unavailable: nil, queues: true))
+                members.append(
+                    Member(
+                        rubric: rubric, endpointName: endpointName, client: client, concurrency: endpoint.concurrency,
+                        dailyTokenBudget: endpoint.dailyTokenBudget, unavailable: nil, queues: true))
             case .failure(let error):
-                members.append(Member(rubric: rubric, endpointName: endpointName, client: nil, concurrency: 0,
-                                      dailyTokenBudget: endpoint.dailyTokenBudget, unavailable: "endpoint \(endpointName) has no API key: \(error)", queues: true))
+                members.append(
+                    Member(
+                        rubric: rubric, endpointName: endpointName, client: nil, concurrency: 0,
+                        dailyTokenBudget: endpoint.dailyTokenBudget, unavailable: "endpoint \(endpointName) has no API key: \(error)", queues: true))
             }
         }
         return (JudgeRoster(members: members, redactPII: config.judge.redactPII, maxQueueAge: config.judge.maxQueueAge), warnings)

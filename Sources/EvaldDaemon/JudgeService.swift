@@ -133,14 +133,16 @@ public struct JudgeService: Service {
                     let capacity = free.values.reduce(0) { $0 + max(0, $1) }
                     var due: [PendingJudgement] = []
                     do {
-                        due = try store.dueJudgements(limit: capacity, now: now(), judges: names,
-                                                      excluding: Set(inFlight.keys).union(heldBackKeys(workers)))
+                        due = try store.dueJudgements(
+                            limit: capacity, now: now(), judges: names,
+                            excluding: Set(inFlight.keys).union(heldBackKeys(workers)))
                     } catch {
                         logger.error("judge.queue_read_failed", metadata: ["error": "\(error)"])
                     }
                     for pending in due {
                         guard let member = roster.member(named: pending.judgeName), let endpoint = member.endpointName,
-                              let slots = free[endpoint], slots > 0 else { continue }
+                            let slots = free[endpoint], slots > 0
+                        else { continue }
                         free[endpoint] = slots - 1
                         inFlight[pending.key] = endpoint
                         let redact = roster.redactPII
@@ -218,7 +220,8 @@ public struct JudgeService: Service {
                 writeUnwrittenVerdicts(workers)
                 let dropped = try store.dropStaleJudgements(queuedBefore: at - roster.maxQueueAge)
                 if dropped > 0 {
-                    logger.warning("judge.queue_dropped_stale", metadata: ["judge.dropped": "\(dropped)", "judge.max_queue_age_s": "\(Int(roster.maxQueueAge))"])
+                    logger.warning(
+                        "judge.queue_dropped_stale", metadata: ["judge.dropped": "\(dropped)", "judge.max_queue_age_s": "\(Int(roster.maxQueueAge))"])
                 }
                 // Only with judges loaded: an empty judge.dir (a typo, a mount not ready) must not empty the queue.
                 let unknown = roster.members.isEmpty ? 0 : try store.dropJudgements(notIn: roster.members.map(\.rubric.name))
@@ -240,21 +243,25 @@ public struct JudgeService: Service {
             let old = workers.lastStates[new.judgeName]
             guard old?.state != new.state || old?.identity != new.identity else { continue }
             changed = true
-            logger.log(level: new.state.isRunnable ? .info : .warning, "judge.state",
-                       metadata: ["judge": "\(new.identity)", "judge.state": "\(new.state.name)", "reason": "\(new.state.reason ?? "")"])
+            logger.log(
+                level: new.state.isRunnable ? .info : .warning, "judge.state",
+                metadata: ["judge": "\(new.identity)", "judge.state": "\(new.state.name)", "reason": "\(new.state.reason ?? "")"])
         }
         guard changed else { return }
         workers.lastStates = Dictionary(states.map { ($0.judgeName, $0) }, uniquingKeysWith: { a, _ in a })
-        try store.recordJudgeStates(states.map {
-            JudgeStateRecord(judgeName: $0.judgeName, identity: $0.identity, endpoint: $0.endpoint, state: $0.state.name,
-                             reason: $0.state.reason, updatedAt: $0.updatedAt)
-        })
+        try store.recordJudgeStates(
+            states.map {
+                JudgeStateRecord(
+                    judgeName: $0.judgeName, identity: $0.identity, endpoint: $0.endpoint, state: $0.state.name,
+                    reason: $0.state.reason, updatedAt: $0.updatedAt)
+            })
         runtime.setJudgeStates(states)
     }
 
     private func state(of member: JudgeRoster.Member, at: Date) -> JudgeHealth {
-        var health = JudgeHealth(judgeName: member.rubric.name, identity: member.rubric.identity, endpoint: member.endpointName,
-                                 state: .running, updatedAt: at)
+        var health = JudgeHealth(
+            judgeName: member.rubric.name, identity: member.rubric.identity, endpoint: member.endpointName,
+            state: .running, updatedAt: at)
         guard let client = member.client, let endpoint = member.endpointName else {
             health.state = .skipped(reason: member.unavailable ?? "the judge cannot run under this configuration")
             return health
@@ -288,8 +295,9 @@ public struct JudgeService: Service {
         guard let client = member.client, let endpoint = member.endpointName else { return .deferred }
         let rubric = member.rubric
         let metrics = runtime.metrics
-        var verdict = JudgeVerdictRecord(evaluationID: pending.evaluationID, judgeName: rubric.name, identity: rubric.identity,
-                                         endpoint: endpoint, outcome: .failed(kind: "pending", message: "", excerpt: nil), judgedAt: now())
+        var verdict = JudgeVerdictRecord(
+            evaluationID: pending.evaluationID, judgeName: rubric.name, identity: rubric.identity,
+            endpoint: endpoint, outcome: .failed(kind: "pending", message: "", excerpt: nil), judgedAt: now())
         let prompt: String
         do {
             prompt = try JudgePromptBuilder.prompt(recordJSON: pending.recordJSON, rubric: rubric, redactingWith: redact ? detector : nil)
@@ -314,7 +322,8 @@ public struct JudgeService: Service {
             case .failure(let error):
                 metrics.judgeErrors.increment()
                 verdict.outcome = .failed(kind: error.kind.rawValue, message: error.message, excerpt: error.replyExcerpt)
-                logger.warning("judge.reply_unusable", metadata: ["judge": "\(rubric.identity)", "evaluation": "\(pending.evaluationID)", "error": "\(error.message)"])
+                logger.warning(
+                    "judge.reply_unusable", metadata: ["judge": "\(rubric.identity)", "evaluation": "\(pending.evaluationID)", "error": "\(error.message)"])
             }
             return commit(verdict)
         } catch {

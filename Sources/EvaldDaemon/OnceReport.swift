@@ -21,26 +21,42 @@ public struct OnceReport: Sendable {
         let detection = summary.detection ?? DetectionEngine.RoundSummary()
         let notifications = summary.notifications ?? AlertDeliveryService.DrainSummary()
         return .object([
-            ("spool", .object([
-                ("lines_read", .int(c.linesRead)), ("records", .int(c.records)), ("sampled", .int(c.sampled)),
-                ("quarantined", .int(c.malformed)), ("bytes_read", .int(summary.spool.bytesRead)),
-                ("check_seconds", .double(Self.rounded(summary.checkSeconds))),
-            ] + Self.stage(summary.spoolStage))),
-            ("judges", .object([
-                ("judged", .int(Int64(judges?.judged ?? 0))), ("errors", .int(Int64(judges?.errors ?? 0))),
-                ("still_queued", .int(Int64(judges?.stillQueued ?? 0))), ("timed_out", .bool(judges?.timedOut ?? false)),
-                ("skipped", .optional(judges == nil ? summary.judgeNote : nil)),
-            ] + Self.stage(summary.judgeStage))),
-            ("detection", .object([
-                ("evaluations", .int(Int64(detection.evaluations))), ("judge_scores", .int(Int64(detection.judgeScores))),
-                ("remaining", .int(Int64(detection.remaining))), ("fired", .int(Int64(detection.fired))),
-                ("designs", .int(Int64(detection.designs))), ("design_seconds", .double(Self.rounded(detection.designSeconds))),
-                ("lag_seconds", .double(Self.rounded(summary.detectionLag))),
-            ] + Self.stage(summary.detectionStage))),
-            ("notifications", .object([
-                ("sent", .int(Int64(notifications.sent))), ("pending", .int(Int64(notifications.stillPending))),
-                ("given_up", .int(Int64(notifications.gaveUp))), ("failed_attempts", .int(Int64(notifications.failedAttempts))),
-            ] + Self.stage(summary.notificationStage))),
+            (
+                "spool",
+                .object(
+                    [
+                        ("lines_read", .int(c.linesRead)), ("records", .int(c.records)), ("sampled", .int(c.sampled)),
+                        ("quarantined", .int(c.malformed)), ("bytes_read", .int(summary.spool.bytesRead)),
+                        ("check_seconds", .double(Self.rounded(summary.checkSeconds))),
+                    ] + Self.stage(summary.spoolStage))
+            ),
+            (
+                "judges",
+                .object(
+                    [
+                        ("judged", .int(Int64(judges?.judged ?? 0))), ("errors", .int(Int64(judges?.errors ?? 0))),
+                        ("still_queued", .int(Int64(judges?.stillQueued ?? 0))), ("timed_out", .bool(judges?.timedOut ?? false)),
+                        ("skipped", .optional(judges == nil ? summary.judgeNote : nil)),
+                    ] + Self.stage(summary.judgeStage))
+            ),
+            (
+                "detection",
+                .object(
+                    [
+                        ("evaluations", .int(Int64(detection.evaluations))), ("judge_scores", .int(Int64(detection.judgeScores))),
+                        ("remaining", .int(Int64(detection.remaining))), ("fired", .int(Int64(detection.fired))),
+                        ("designs", .int(Int64(detection.designs))), ("design_seconds", .double(Self.rounded(detection.designSeconds))),
+                        ("lag_seconds", .double(Self.rounded(summary.detectionLag))),
+                    ] + Self.stage(summary.detectionStage))
+            ),
+            (
+                "notifications",
+                .object(
+                    [
+                        ("sent", .int(Int64(notifications.sent))), ("pending", .int(Int64(notifications.stillPending))),
+                        ("given_up", .int(Int64(notifications.gaveUp))), ("failed_attempts", .int(Int64(notifications.failedAttempts))),
+                    ] + Self.stage(summary.notificationStage))
+            ),
             ("alerts", .object([("firing", .int(Int64(summary.firingAlerts)))])),
         ])
     }
@@ -48,7 +64,9 @@ public struct OnceReport: Sendable {
     public func text(judgeTimeout: String, detectionTimeout: String) -> String {
         var lines: [String] = []
         let c = summary.spool.counts
-        lines.append("evald: read \(c.linesRead) lines (\(summary.spool.bytesRead) bytes) in \(String(format: "%.2f", summary.spoolStage.seconds)) s: \(c.records) records, \(c.sampled) sampled, \(c.malformed) quarantined")
+        lines.append(
+            "evald: read \(c.linesRead) lines (\(summary.spool.bytesRead) bytes) in \(String(format: "%.2f", summary.spoolStage.seconds)) s: \(c.records) records, \(c.sampled) sampled, \(c.malformed) quarantined"
+        )
         if let judges = summary.judges {
             var line = "judges: \(judges.judged) judged (\(judges.errors) judge errors) in \(String(format: "%.2f", summary.judgeStage.seconds)) s; "
             if judges.stillQueued == 0 {
@@ -63,15 +81,18 @@ public struct OnceReport: Sendable {
             lines.append(note)
         }
         if let d = summary.detection, d.evaluations + d.judgeScores + d.remaining > 0 {
-            var line = "detection: \(d.evaluations) evaluations and \(d.judgeScores) judge scores fed to the detectors in \(String(format: "%.2f", summary.detectionStage.seconds)) s; \(d.fired) alerts fired (evald drift, evald alerts)"
+            var line =
+                "detection: \(d.evaluations) evaluations and \(d.judgeScores) judge scores fed to the detectors in \(String(format: "%.2f", summary.detectionStage.seconds)) s; \(d.fired) alerts fired (evald drift, evald alerts)"
             if d.remaining > 0 {
-                line += "; stopped after --detection-timeout \(detectionTimeout) with \(d.remaining) evaluations still to feed (the next run or the daemon goes on)"
+                line +=
+                    "; stopped after --detection-timeout \(detectionTimeout) with \(d.remaining) evaluations still to feed (the next run or the daemon goes on)"
             }
             lines.append(line)
         }
         if let n = summary.notifications {
-            lines.append("alerts: \(summary.firingAlerts) firing; notifications: \(n.sent) sent" + (n.gaveUp > 0 ? ", \(n.gaveUp) given up" : "")
-                         + (n.stillPending > 0 ? ", \(n.stillPending) still pending (they are sent by the next run)" : ""))
+            lines.append(
+                "alerts: \(summary.firingAlerts) firing; notifications: \(n.sent) sent" + (n.gaveUp > 0 ? ", \(n.gaveUp) given up" : "")
+                    + (n.stillPending > 0 ? ", \(n.stillPending) still pending (they are sent by the next run)" : ""))
         } else if summary.firingAlerts > 0 {
             lines.append("alerts: \(summary.firingAlerts) firing; no receivers configured (evald alerts)")
         }

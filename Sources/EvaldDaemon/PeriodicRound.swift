@@ -8,11 +8,13 @@ import ServiceLifecycle
 /// A failed round is logged and the next one tries again. The loop and its state (made by
 /// `makeState`, owned by the loop alone) run on the blocking executor. Ends at graceful
 /// shutdown.
-func runPeriodically<State>(every interval: Double, setups: SetupSource, logger: Logger, failure: Logger.Message,
-                            metadata: Logger.Metadata = [:],
-                            makeState: @escaping @Sendable (DaemonSetup) -> State,
-                            apply: @escaping @Sendable (State, DaemonSetup) -> Void = { _, _ in },
-                            round: @escaping @Sendable (State) throws -> Bool) async {
+func runPeriodically<State>(
+    every interval: Double, setups: SetupSource, logger: Logger, failure: Logger.Message,
+    metadata: Logger.Metadata = [:],
+    makeState: @escaping @Sendable (DaemonSetup) -> State,
+    apply: @escaping @Sendable (State, DaemonSetup) -> Void = { _, _ in },
+    round: @escaping @Sendable (State) throws -> Bool
+) async {
     await BlockingExecutor.shared.run {
         await cancelWhenGracefulShutdown {
             var setup = setups.current

@@ -23,8 +23,10 @@ public struct RetentionService: Service {
     let batchSize: Int
     let pause: Double
 
-    public init(store: StateStore, retention: RetentionConfig, logger: Logger, now: @escaping @Sendable () -> Date = Date.init,
-                interval: Double = 600, batchSize: Int = 500, pause: Double = 0.05) {
+    public init(
+        store: StateStore, retention: RetentionConfig, logger: Logger, now: @escaping @Sendable () -> Date = Date.init,
+        interval: Double = 600, batchSize: Int = 500, pause: Double = 0.05
+    ) {
         self.store = store
         self.retention = retention
         self.logger = logger
@@ -44,7 +46,9 @@ public struct RetentionService: Service {
                 do {
                     let pruned = try await prune()
                     if pruned != Pruned() {
-                        logger.info("retention.pruned", metadata: ["evaluations": "\(pruned.evaluations)", "quarantined": "\(pruned.quarantined)", "rollups": "\(pruned.rollups)"])
+                        logger.info(
+                            "retention.pruned",
+                            metadata: ["evaluations": "\(pruned.evaluations)", "quarantined": "\(pruned.quarantined)", "rollups": "\(pruned.rollups)"])
                     }
                 } catch is CancellationError {
                     break

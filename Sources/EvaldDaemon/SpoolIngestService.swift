@@ -36,24 +36,28 @@ public struct SpoolIngestService: Service {
         var raisedVersion = 0
         var raised: [String: Double] = [:]
         let logger = self.logger
-        let reader = SpoolReader(settings: .init(setup.config.spool), store: store,
-                                 classifier: Self.classifier(setup.config, raised: raised),
-                                 checks: setup.checks, judges: setup.roster.routing, onEvent: { $0.log(to: logger) })
+        let reader = SpoolReader(
+            settings: .init(setup.config.spool), store: store,
+            classifier: Self.classifier(setup.config, raised: raised),
+            checks: setup.checks, judges: setup.roster.routing, onEvent: { $0.log(to: logger) })
         var consecutiveFailures = 0
         while !Task.isCancelled {
             let latest = setups.current
             if latest.version != setup.version {
                 setup = latest
-                reader.update(settings: .init(setup.config.spool), classifier: Self.classifier(setup.config, raised: raised),
-                              checks: setup.checks, judges: setup.roster.routing)
+                reader.update(
+                    settings: .init(setup.config.spool), classifier: Self.classifier(setup.config, raised: raised),
+                    checks: setup.checks, judges: setup.roster.routing)
             }
             if let (version, rates) = runtime.raisedRates(newerThan: raisedVersion) {
                 raisedVersion = version
                 raised = rates
                 reader.update(classifier: Self.classifier(setup.config, raised: raised))
-                logger.info("sampling.rates_raised", metadata: [
-                    "routes": "\(rates.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
-                ])
+                logger.info(
+                    "sampling.rates_raised",
+                    metadata: [
+                        "routes": "\(rates.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))"
+                    ])
             }
             do {
                 // A long catch-up commits and reports progress (the watchdog's proof of life)
@@ -63,10 +67,12 @@ public struct SpoolIngestService: Service {
                 consecutiveFailures = 0
                 runtime.markProgress(summary.counts, pendingBytes: summary.pendingBytes, files: summary.files)
                 if summary.bytesRead > 0 {
-                    logger.debug("spool.poll", metadata: [
-                        "spool.bytes": "\(summary.bytesRead)", "spool.lines": "\(summary.counts.linesRead)",
-                        "spool.sampled": "\(summary.counts.sampled)", "spool.malformed": "\(summary.counts.malformed)",
-                    ])
+                    logger.debug(
+                        "spool.poll",
+                        metadata: [
+                            "spool.bytes": "\(summary.bytesRead)", "spool.lines": "\(summary.counts.linesRead)",
+                            "spool.sampled": "\(summary.counts.sampled)", "spool.malformed": "\(summary.counts.malformed)",
+                        ])
                 }
                 // More is waiting (a batch limit or a stop request ended the poll): go on at once.
                 if !summary.caughtUp { await Task.yield(); continue }
@@ -100,7 +106,9 @@ extension SpoolEvent {
         case .renamed(let from, let to):
             logger.info("spool.file_renamed", metadata: ["spool.file": "\(to)", "spool.previous_path": "\(from)"])
         case .truncated(let path, let offset, let size):
-            logger.warning("spool.file_truncated", metadata: ["spool.file": "\(path)", "spool.offset": "\(offset)", "spool.size": "\(size)", "action": "reading again from 0"])
+            logger.warning(
+                "spool.file_truncated",
+                metadata: ["spool.file": "\(path)", "spool.offset": "\(offset)", "spool.size": "\(size)", "action": "reading again from 0"])
         case .replaced(let path):
             logger.warning("spool.file_replaced", metadata: ["spool.file": "\(path)", "action": "its first line changed; reading it as a new file"])
         case .gone(let path, let unread):
@@ -112,7 +120,9 @@ extension SpoolEvent {
         case .deleted(let path):
             logger.info("spool.file_deleted", metadata: ["spool.file": "\(path)", "reason": "after_read: delete"])
         case .quarantined(let path, let offset, let reason, let detail):
-            logger.warning("spool.line_quarantined", metadata: ["spool.file": "\(path)", "spool.offset": "\(offset)", "reason": "\(reason.rawValue)", "detail": "\(detail)"])
+            logger.warning(
+                "spool.line_quarantined",
+                metadata: ["spool.file": "\(path)", "spool.offset": "\(offset)", "reason": "\(reason.rawValue)", "detail": "\(detail)"])
         case .unreadable(let path, let message):
             logger.error("spool.unreadable", metadata: ["spool.file": "\(path)", "error": "\(message)"])
         }

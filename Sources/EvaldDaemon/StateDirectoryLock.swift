@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// An exclusive lock on `state_dir` held for the life of `evald run`: two writers on one
 /// database would read the same files and count their lines twice.

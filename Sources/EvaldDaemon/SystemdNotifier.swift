@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The sd_notify protocol without libsystemd: datagrams of `KEY=value` lines sent to the
 /// Unix socket named by `$NOTIFY_SOCKET` (a leading `@` means the abstract namespace).

@@ -57,8 +57,10 @@ public struct ReloadService: Service {
 
     /// `signals` must trap SIGHUP before READY=1 is sent: a reload that arrives before the
     /// handler exists would end the process (SIGHUP's default action).
-    public init(configPath: String, setups: SetupSource, runtime: DaemonRuntime, notifier: SystemdNotifier, logger: Logger,
-                signals: UnixSignalsSequence, transport: HTTPTransport) {
+    public init(
+        configPath: String, setups: SetupSource, runtime: DaemonRuntime, notifier: SystemdNotifier, logger: Logger,
+        signals: UnixSignalsSequence, transport: HTTPTransport
+    ) {
         self.configPath = configPath
         self.setups = setups
         self.runtime = runtime
@@ -81,7 +83,9 @@ public struct ReloadService: Service {
         do {
             let (config, _) = try EvaldConfig.load(path: configPath, environment: ProcessInfo.processInfo.environment)
             guard config.stateDir == setups.current.config.stateDir else {
-                throw ConfigErrors([ConfigProblem(file: configPath, line: nil, key: "state_dir", message: "cannot change on reload; restart evald to move its state")])
+                throw ConfigErrors([
+                    ConfigProblem(file: configPath, line: nil, key: "state_dir", message: "cannot change on reload; restart evald to move its state")
+                ])
             }
             let checks = try Daemon.makeCheckPlan(config)
             let roster = try Daemon.makeJudgeRoster(config, transport: transport, logger: logger)
@@ -92,7 +96,8 @@ public struct ReloadService: Service {
             logger.info("config.reloaded", metadata: ["config": "\(configPath)"])
         } catch {
             runtime.countRefusedReload()
-            logger.error("config.reload_refused", metadata: ["config": "\(configPath)", "error": "\(error)", "action": "the previous configuration stays in force"])
+            logger.error(
+                "config.reload_refused", metadata: ["config": "\(configPath)", "error": "\(error)", "action": "the previous configuration stays in force"])
         }
     }
 }

@@ -39,7 +39,7 @@ public final class HTTPTransport: Sendable {
             throw .other("the request timeout must be a positive number of seconds")
         }
         guard let url = URL(string: request.url), let scheme = url.scheme?.lowercased(),
-              scheme == "http" || scheme == "https", let host = url.host, !host.isEmpty
+            scheme == "http" || scheme == "https", let host = url.host, !host.isEmpty
         else { throw .invalidURL }
 
         var outbound = HTTPClientRequest(url: request.url)
@@ -125,7 +125,7 @@ public final class HTTPTransport: Sendable {
         case .invalidURL, .emptyHost, .emptyScheme, .missingSocketPath:
             return .invalidURL
         case .deadlineExceeded, .readTimeout, .writeTimeout, .connectTimeout, .tlsHandshakeTimeout,
-             .getConnectionFromPoolTimeout, .httpProxyHandshakeTimeout, .socksHandshakeTimeout:
+            .getConnectionFromPoolTimeout, .httpProxyHandshakeTimeout, .socksHandshakeTimeout:
             return .timedOut
         case .remoteConnectionClosed:
             return .connectionClosed

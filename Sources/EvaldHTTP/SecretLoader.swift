@@ -40,7 +40,8 @@ public enum SecretLoader {
         guard let raw = environment[name] else {
             throw SecretLoadError(
                 key: key,
-                message: "the environment variable \(name) is not set; set it in evald's environment (systemd: Environment= or EnvironmentFile=) or name a file instead",
+                message:
+                    "the environment variable \(name) is not set; set it in evald's environment (systemd: Environment= or EnvironmentFile=) or name a file instead",
                 shortDescription: "secret_env_missing")
         }
         let value = trimmingTrailingWhitespace(raw)
@@ -60,9 +61,11 @@ public enum SecretLoader {
         }
         let path = resolvePath(file, configDirectory: configDirectory, environment: environment)
         let viaCredentials = !file.hasPrefix("/") && !(environment["CREDENTIALS_DIRECTORY"] ?? "").isEmpty
-        let bytes = try readSmallFile(path, key: key, missingHint: viaCredentials
-            ? "the credential \(file) is not in $CREDENTIALS_DIRECTORY (\(path)); add LoadCredential=\(file):/path/to/secret to the unit"
-            : "the file \(path) does not exist; create it (mode 0600), or give an absolute path")
+        let bytes = try readSmallFile(
+            path, key: key,
+            missingHint: viaCredentials
+                ? "the credential \(file) is not in $CREDENTIALS_DIRECTORY (\(path)); add LoadCredential=\(file):/path/to/secret to the unit"
+                : "the file \(path) does not exist; create it (mode 0600), or give an absolute path")
         guard let text = String(bytes: bytes, encoding: .utf8) else {
             throw SecretLoadError(key: key, message: "the file \(path) is not UTF-8 text", shortDescription: "secret_file_unreadable")
         }

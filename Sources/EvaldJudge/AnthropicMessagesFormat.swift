@@ -29,10 +29,13 @@ struct AnthropicMessagesFormat: JudgeWireFormat {
         // System messages go in the top-level `system` field; the Messages API takes only
         // user and assistant turns.
         let system = request.messages.filter { $0.role == "system" }.map(\.content)
-        return Self.encode(Body(
-            model: model, maxTokens: request.maxOutputTokens, temperature: request.temperature,
-            system: system.isEmpty ? nil : system.joined(separator: "\n\n"),
-            messages: request.messages.filter { $0.role != "system" }.map { .init(role: $0.role == "assistant" ? "assistant" : "user", content: $0.content) }))
+        return Self.encode(
+            Body(
+                model: model, maxTokens: request.maxOutputTokens, temperature: request.temperature,
+                system: system.isEmpty ? nil : system.joined(separator: "\n\n"),
+                messages: request.messages.filter { $0.role != "system" }.map {
+                    .init(role: $0.role == "assistant" ? "assistant" : "user", content: $0.content)
+                }))
     }
 
     func parse(_ body: [UInt8]) throws(MalformedReply) -> WireReply {

@@ -1,5 +1,6 @@
-import NIOConcurrencyHelpers
 import EvaldHTTP
+import NIOConcurrencyHelpers
+
 /// A counting semaphore for async code: `acquire` suspends (never blocks a thread) while
 /// no permit is free; a cancelled waiter leaves the queue at once and throws.
 /// Waiters are served first come, first served.

@@ -1,6 +1,6 @@
-import NIOConcurrencyHelpers
 import EvaldHTTP
 import Foundation
+import NIOConcurrencyHelpers
 
 /// One endpoint's circuit breaker (Nygard, "Release It!"): after `failureThreshold`
 /// consecutive failed calls it opens for `openFor` seconds, during which calls fail
@@ -78,7 +78,8 @@ final class CircuitBreaker: Sendable {
                 case .success:
                     state = .closed(consecutiveFailures: 0)
                 case .failure:
-                    state = failures + 1 >= policy.failureThreshold
+                    state =
+                        failures + 1 >= policy.failureThreshold
                         ? .open(until: now + policy.openFor)
                         : .closed(consecutiveFailures: failures + 1)
                 case .neutral:

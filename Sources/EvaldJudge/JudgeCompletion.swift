@@ -18,8 +18,10 @@ public struct JudgeCompletion: Sendable, Equatable {
     /// reply was cut at `max_output_tokens`, a likely cause of an unparseable reply.
     public var finishReason: String?
 
-    public init(text: String, inputTokens: Int = 0, outputTokens: Int = 0, responseModel: String? = nil,
-                systemFingerprint: String? = nil, latencyMs: Double = 0, attempts: Int = 1, finishReason: String? = nil) {
+    public init(
+        text: String, inputTokens: Int = 0, outputTokens: Int = 0, responseModel: String? = nil,
+        systemFingerprint: String? = nil, latencyMs: Double = 0, attempts: Int = 1, finishReason: String? = nil
+    ) {
         self.text = text
         self.inputTokens = inputTokens
         self.outputTokens = outputTokens

@@ -39,10 +39,11 @@ public final class JudgeEndpointClient: Sendable {
         self.transport = transport
         self.breaker = CircuitBreaker(policy: breaker)
         self.limiter = AsyncSemaphore(permits: endpoint.concurrency)
-        self.format = switch endpoint.kind {
-        case .openai: OpenAIChatFormat()
-        case .anthropic: AnthropicMessagesFormat()
-        }
+        self.format =
+            switch endpoint.kind {
+            case .openai: OpenAIChatFormat()
+            case .anthropic: AnthropicMessagesFormat()
+            }
         self.now = now
         self.sleep = sleep
         self.random = random
@@ -117,8 +118,9 @@ public final class JudgeEndpointClient: Sendable {
             let failure: RetryableFailure
             switch sent {
             case .failure(.invalidURL):
-                return .failure(error(
-                    .rejected, "base_url is not a valid http(s) URL; check endpoints.\(name).base_url", attempts: attempts))
+                return .failure(
+                    error(
+                        .rejected, "base_url is not a valid http(s) URL; check endpoints.\(name).base_url", attempts: attempts))
             case .failure(let transportError):
                 failure = RetryableFailure(summary: describe(transportError))
             case .success(let response):
@@ -134,9 +136,10 @@ public final class JudgeEndpointClient: Sendable {
                 }
             }
             if attempts > retry.maxRetries {
-                return .failure(error(
-                    .retriesExhausted, "gave up after \(attempts) attempt\(attempts == 1 ? "" : "s"); last: \(failure.summary)",
-                    status: failure.status, attempts: attempts))
+                return .failure(
+                    error(
+                        .retriesExhausted, "gave up after \(attempts) attempt\(attempts == 1 ? "" : "s"); last: \(failure.summary)",
+                        status: failure.status, attempts: attempts))
             }
             let delay = retry.delay(attempt: attempts, retryAfter: failure.retryAfter, now: now(), random: random())
             do {
@@ -154,26 +157,29 @@ public final class JudgeEndpointClient: Sendable {
     private func completion(from response: OutboundResponse, latencyMs: Double, attempts: Int) -> Result<JudgeCompletion, JudgeCallError> {
         do {
             let reply = try format.parse(response.body)
-            return .success(JudgeCompletion(
-                text: reply.text, inputTokens: reply.inputTokens, outputTokens: reply.outputTokens,
-                responseModel: reply.model, systemFingerprint: reply.systemFingerprint, latencyMs: latencyMs,
-                attempts: attempts, finishReason: reply.finishReason))
+            return .success(
+                JudgeCompletion(
+                    text: reply.text, inputTokens: reply.inputTokens, outputTokens: reply.outputTokens,
+                    responseModel: reply.model, systemFingerprint: reply.systemFingerprint, latencyMs: latencyMs,
+                    attempts: attempts, finishReason: reply.finishReason))
         } catch {
-            return .failure(self.error(
-                .badResponse,
-                "HTTP \(response.status) but the body is not \(format.replyName) (\(error.reason)); is base_url the API's address? Body: \(excerpt(response.body))",
-                status: response.status, attempts: attempts))
+            return .failure(
+                self.error(
+                    .badResponse,
+                    "HTTP \(response.status) but the body is not \(format.replyName) (\(error.reason)); is base_url the API's address? Body: \(excerpt(response.body))",
+                    status: response.status, attempts: attempts))
         }
     }
 
     private func rejection(_ response: OutboundResponse, attempts: Int) -> JudgeCallError {
-        let hint = switch response.status {
-        case 401, 403: "check the API key (endpoints.\(name).api_key_env or api_key_file)"
-        case 402: "check the provider account's billing or quota"
-        case 404: "check endpoints.\(name).base_url and model"
-        case 300..<400: "redirects are not followed; set endpoints.\(name).base_url to the final address"
-        default: "the endpoint refused this request"
-        }
+        let hint =
+            switch response.status {
+            case 401, 403: "check the API key (endpoints.\(name).api_key_env or api_key_file)"
+            case 402: "check the provider account's billing or quota"
+            case 404: "check endpoints.\(name).base_url and model"
+            case 300..<400: "redirects are not followed; set endpoints.\(name).base_url to the final address"
+            default: "the endpoint refused this request"
+            }
         return error(.rejected, "\(statusSummary(response)); not retried: \(hint)", status: response.status, attempts: attempts)
     }
 
@@ -212,24 +218,27 @@ public final class JudgeEndpointClient: Sendable {
     /// OpenAI also sends `retry-after-ms`, finer than `Retry-After`'s whole seconds.
     private static func retryAfter(of response: OutboundResponse) -> String? {
         if let milliseconds = response.header("retry-after-ms").flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }),
-           milliseconds.isFinite, milliseconds >= 0 {
+            milliseconds.isFinite, milliseconds >= 0
+        {
             return String(milliseconds / 1000)
         }
         return response.header("retry-after")
     }
 
     private func logAttempt(_ attempt: Int, _ sent: Result<OutboundResponse, OutboundHTTPError>, latencyMs: Double) {
-        logger.debug("judge attempt", metadata: {
-            var metadata: Logger.Metadata = [
-                "judge.endpoint": "\(name)", "judge.attempt": "\(attempt)",
-                "judge.latency_ms": "\(Int(latencyMs.rounded()))",
-            ]
-            switch sent {
-            case .success(let response): metadata["judge.status"] = "\(response.status)"
-            case .failure(let error): metadata["judge.error"] = "\(error.shortDescription)"
-            }
-            return metadata
-        }())
+        logger.debug(
+            "judge attempt",
+            metadata: {
+                var metadata: Logger.Metadata = [
+                    "judge.endpoint": "\(name)", "judge.attempt": "\(attempt)",
+                    "judge.latency_ms": "\(Int(latencyMs.rounded()))",
+                ]
+                switch sent {
+                case .success(let response): metadata["judge.status"] = "\(response.status)"
+                case .failure(let error): metadata["judge.error"] = "\(error.shortDescription)"
+                }
+                return metadata
+            }())
     }
 
     private static func milliseconds(_ duration: Duration) -> Double {

@@ -16,10 +16,11 @@ struct OpenAIChatFormat: JudgeWireFormat {
     }
 
     func body(for request: JudgeRequest, model: String, jsonMode: Bool) -> [UInt8] {
-        Self.encode(Body(
-            model: model, messages: request.messages.map { .init(role: $0.role, content: $0.content) },
-            temperature: request.temperature, maxTokens: request.maxOutputTokens,
-            responseFormat: jsonMode ? .init(type: "json_object") : nil))
+        Self.encode(
+            Body(
+                model: model, messages: request.messages.map { .init(role: $0.role, content: $0.content) },
+                temperature: request.temperature, maxTokens: request.maxOutputTokens,
+                responseFormat: jsonMode ? .init(type: "json_object") : nil))
     }
 
     func parse(_ body: [UInt8]) throws(MalformedReply) -> WireReply {

@@ -20,13 +20,15 @@ public struct AlertReport: Sendable {
 
     public static func gather(store: StateStore?, all: Bool) throws -> AlertReport {
         guard let store else { return AlertReport(entries: []) }
-        return AlertReport(entries: try store.alerts(includeResolved: all).map { alert in
-            let notifications = try store.notifications(alertID: alert.id)
-            return Entry(alert: alert, transitions: try store.alertTransitions(id: alert.id), examples: try store.alertExamples(id: alert.id),
-                         sent: notifications.count { $0.sentAt != nil },
-                         pending: notifications.count { $0.sentAt == nil && $0.gaveUpAt == nil },
-                         gaveUp: notifications.count { $0.gaveUpAt != nil })
-        })
+        return AlertReport(
+            entries: try store.alerts(includeResolved: all).map { alert in
+                let notifications = try store.notifications(alertID: alert.id)
+                return Entry(
+                    alert: alert, transitions: try store.alertTransitions(id: alert.id), examples: try store.alertExamples(id: alert.id),
+                    sent: notifications.count { $0.sentAt != nil },
+                    pending: notifications.count { $0.sentAt == nil && $0.gaveUpAt == nil },
+                    gaveUp: notifications.count { $0.gaveUpAt != nil })
+            })
     }
 
     public static func json(_ entry: Entry) -> JSONValue {
@@ -43,7 +45,10 @@ public struct AlertReport: Sendable {
             ("started_at", .string(RFC3339.format(a.startedAt, fractional: false))),
             ("resolved_at", .optional(a.resolvedAt.map { RFC3339.format($0, fractional: false) })),
             // The numbers of the last state change that had any (a resolution by a cleared condition has none).
-            ("numbers", .object((entry.transitions.last { !$0.numbers.isEmpty }?.numbers ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, .double($0.value)) })),
+            (
+                "numbers",
+                .object((entry.transitions.last { !$0.numbers.isEmpty }?.numbers ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, .double($0.value)) })
+            ),
             ("examples", .array(entry.examples.map { .string("e-\($0)") })),
             ("notifications", .object([("sent", .int(Int64(entry.sent))), ("pending", .int(Int64(entry.pending))), ("gave_up", .int(Int64(entry.gaveUp)))])),
         ])

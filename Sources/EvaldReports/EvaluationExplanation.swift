@@ -18,10 +18,11 @@ public struct EvaluationExplanation: Sendable {
     public static func gather(store: StateStore, evaluationID: Int64) throws -> EvaluationExplanation? {
         guard let evaluation = try store.evaluationDetail(id: evaluationID) else { return nil }
         let record = (try? JSONParser.parse(evaluation.recordJSON)).flatMap { try? NativeRecordDecoder.decode($0) }
-        return EvaluationExplanation(evaluation: evaluation, record: record,
-                                     checks: try store.checkResults(evaluationID: evaluationID),
-                                     verdicts: try store.judgeVerdicts(evaluationID: evaluationID),
-                                     queued: try store.queuedJudgements(evaluationID: evaluationID))
+        return EvaluationExplanation(
+            evaluation: evaluation, record: record,
+            checks: try store.checkResults(evaluationID: evaluationID),
+            verdicts: try store.judgeVerdicts(evaluationID: evaluationID),
+            queued: try store.queuedJudgements(evaluationID: evaluationID))
     }
 
     public var failed: Bool {
@@ -51,25 +52,41 @@ public struct EvaluationExplanation: Sendable {
             ("last_user_message", .optional(lastUserMessage)),
             ("output", .optional(record?.output)),
             ("failed", .bool(failed)),
-            ("checks", .array(checks.map { c in
-                .object([("name", .string(c.name)), ("kind", .string(c.kind)), ("passed", .bool(c.passed)), ("detail", .string(c.detail))])
-            })),
-            ("judges", .array(verdicts.map { v in
-                var fields: [(String, JSONValue)] = [("judge", .string(v.identity)), ("name", .string(v.judgeName)), ("endpoint", .string(v.endpoint))]
-                switch v.outcome {
-                case .scored(let score, let passed, let reason):
-                    fields += [("score", .double(score)), ("passed", .bool(passed)), ("reason", .optional(reason)), ("judge_error", .null)]
-                case .failed(let kind, let message, let excerpt):
-                    fields += [("score", .null), ("passed", .null), ("reason", .null),
-                               ("judge_error", .object([("kind", .string(kind)), ("message", .string(message)), ("reply_excerpt", .optional(excerpt))]))]
-                }
-                fields += [("judge_model", .optional(v.judgeModel)), ("judged_at", .string(RFC3339.format(v.judgedAt, fractional: false)))]
-                return .object(fields)
-            })),
-            ("queued_judges", .array(queued.map { q in
-                .object([("name", .string(q.judgeName)), ("queued_at", .string(RFC3339.format(q.enqueuedAt, fractional: false))),
-                         ("attempts", .int(Int64(q.attempts))), ("last_error", .optional(q.lastError))])
-            })),
+            (
+                "checks",
+                .array(
+                    checks.map { c in
+                        .object([("name", .string(c.name)), ("kind", .string(c.kind)), ("passed", .bool(c.passed)), ("detail", .string(c.detail))])
+                    })
+            ),
+            (
+                "judges",
+                .array(
+                    verdicts.map { v in
+                        var fields: [(String, JSONValue)] = [("judge", .string(v.identity)), ("name", .string(v.judgeName)), ("endpoint", .string(v.endpoint))]
+                        switch v.outcome {
+                        case .scored(let score, let passed, let reason):
+                            fields += [("score", .double(score)), ("passed", .bool(passed)), ("reason", .optional(reason)), ("judge_error", .null)]
+                        case .failed(let kind, let message, let excerpt):
+                            fields += [
+                                ("score", .null), ("passed", .null), ("reason", .null),
+                                ("judge_error", .object([("kind", .string(kind)), ("message", .string(message)), ("reply_excerpt", .optional(excerpt))])),
+                            ]
+                        }
+                        fields += [("judge_model", .optional(v.judgeModel)), ("judged_at", .string(RFC3339.format(v.judgedAt, fractional: false)))]
+                        return .object(fields)
+                    })
+            ),
+            (
+                "queued_judges",
+                .array(
+                    queued.map { q in
+                        .object([
+                            ("name", .string(q.judgeName)), ("queued_at", .string(RFC3339.format(q.enqueuedAt, fractional: false))),
+                            ("attempts", .int(Int64(q.attempts))), ("last_error", .optional(q.lastError)),
+                        ])
+                    })
+            ),
         ])
     }
 
@@ -80,8 +97,9 @@ public struct EvaluationExplanation: Sendable {
         }
         let e = evaluation
         var lines = ["evaluation \(e.id): trace \(e.traceID)" + (e.recordID != e.traceID ? " (record \(e.recordID))" : "")]
-        lines.append("  time:    \(RFC3339.format(e.timestamp))   route: \(e.route ?? "-")   model: \(e.model)"
-                     + (e.responseModel.map { " (answered by \($0)\(e.systemFingerprint.map { ", \($0)" } ?? ""))" } ?? ""))
+        lines.append(
+            "  time:    \(RFC3339.format(e.timestamp))   route: \(e.route ?? "-")   model: \(e.model)"
+                + (e.responseModel.map { " (answered by \($0)\(e.systemFingerprint.map { ", \($0)" } ?? ""))" } ?? ""))
         var call = "  call:    status \(e.status)"
         if let error = e.error { call += " (\(cut(error)))" }
         if let latency = e.latencyMs { call += ", \(Int(latency.rounded())) ms" }
@@ -106,8 +124,9 @@ public struct EvaluationExplanation: Sendable {
             }
         }
         for q in queued {
-            lines.append("  queued \(q.judgeName) since \(RFC3339.format(q.enqueuedAt, fractional: false))"
-                         + (q.attempts > 0 ? ", \(q.attempts) attempt(s), last error \(q.lastError ?? "?")" : ""))
+            lines.append(
+                "  queued \(q.judgeName) since \(RFC3339.format(q.enqueuedAt, fractional: false))"
+                    + (q.attempts > 0 ? ", \(q.attempts) attempt(s), last error \(q.lastError ?? "?")" : ""))
         }
         return lines.joined(separator: "\n")
     }

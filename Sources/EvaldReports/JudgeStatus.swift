@@ -57,8 +57,9 @@ public struct JudgeStatus: Sendable {
         var budgetEndpoints: [String] = []
         for rubric in catalog.rubrics {
             let endpoint = rubric.endpoint ?? config.judge.defaultEndpoint
-            var judge = Judge(name: rubric.name, identity: rubric.identity, endpoint: endpoint, state: daemonRunning ? "running" : "ready",
-                              reason: nil, queued: queue?.waitingByJudge[rubric.name] ?? 0)
+            var judge = Judge(
+                name: rubric.name, identity: rubric.identity, endpoint: endpoint, state: daemonRunning ? "running" : "ready",
+                reason: nil, queued: queue?.waitingByJudge[rubric.name] ?? 0)
             if let endpoint, let config = config.endpoints[endpoint] {
                 if config.dailyTokenBudget != nil, !budgetEndpoints.contains(endpoint) { budgetEndpoints.append(endpoint) }
                 let used = config.dailyTokenBudget == nil ? 0 : try store?.tokensUsed(endpoint: endpoint, on: now) ?? 0
@@ -74,7 +75,8 @@ public struct JudgeStatus: Sendable {
                 }
             } else {
                 judge.state = "skipped"
-                judge.reason = endpoint == nil || config.endpoints.isEmpty
+                judge.reason =
+                    endpoint == nil || config.endpoints.isEmpty
                     ? "no judge endpoint configured; " + JudgeCatalog.enableHint
                     : "endpoint \(endpoint!) is not in endpoints"
             }
@@ -85,10 +87,11 @@ public struct JudgeStatus: Sendable {
             guard let limit = config.endpoints[name]?.dailyTokenBudget else { continue }
             budgets.append(Budget(endpoint: name, dailyTokens: limit, usedToday: try store?.tokensUsed(endpoint: name, on: now) ?? 0))
         }
-        return JudgeStatus(judges: judges, queueDepth: queue?.depth ?? 0, judged: counters["judged"] ?? 0, errors: counters["judge_errors"] ?? 0,
-                           droppedStale: counters["judge_dropped_stale"] ?? 0,
-                           lastHour: try store?.judgeOutcomes(since: now - 3600) ?? (0, 0), budgets: budgets,
-                           problems: problems.map(\.description), directory: config.judge.dir, endpointsConfigured: !config.endpoints.isEmpty)
+        return JudgeStatus(
+            judges: judges, queueDepth: queue?.depth ?? 0, judged: counters["judged"] ?? 0, errors: counters["judge_errors"] ?? 0,
+            droppedStale: counters["judge_dropped_stale"] ?? 0,
+            lastHour: try store?.judgeOutcomes(since: now - 3600) ?? (0, 0), budgets: budgets,
+            problems: problems.map(\.description), directory: config.judge.dir, endpointsConfigured: !config.endpoints.isEmpty)
     }
 
     var json: JSONValue {
@@ -100,14 +103,26 @@ public struct JudgeStatus: Sendable {
             ("error_rate_last_hour", lastHour.judged > 0 ? .double(Double(lastHour.errors) / Double(lastHour.judged)) : .null),
             ("dropped_stale", .int(droppedStale)),
             ("budget_left_tokens", budgetLeftTokens.map(JSONValue.int) ?? .null),
-            ("budgets", .array(budgets.map { b in
-                .object([("endpoint", .string(b.endpoint)), ("daily_tokens", .int(Int64(b.dailyTokens))),
-                         ("used_today", .int(b.usedToday)), ("left", .int(b.left))])
-            })),
-            ("judges", .array(judges.map { j in
-                .object([("name", .string(j.name)), ("identity", .string(j.identity)), ("endpoint", .optional(j.endpoint)),
-                         ("state", .string(j.state)), ("reason", .optional(j.reason)), ("queued", .int(Int64(j.queued)))])
-            })),
+            (
+                "budgets",
+                .array(
+                    budgets.map { b in
+                        .object([
+                            ("endpoint", .string(b.endpoint)), ("daily_tokens", .int(Int64(b.dailyTokens))),
+                            ("used_today", .int(b.usedToday)), ("left", .int(b.left)),
+                        ])
+                    })
+            ),
+            (
+                "judges",
+                .array(
+                    judges.map { j in
+                        .object([
+                            ("name", .string(j.name)), ("identity", .string(j.identity)), ("endpoint", .optional(j.endpoint)),
+                            ("state", .string(j.state)), ("reason", .optional(j.reason)), ("queued", .int(Int64(j.queued))),
+                        ])
+                    })
+            ),
             ("problems", .array(problems.map(JSONValue.string))),
             ("note", .optional(note)),
         ])
@@ -119,7 +134,9 @@ public struct JudgeStatus: Sendable {
             head += note
         } else {
             head += "queue \(queueDepth), \(judged) judged, \(errors) judge errors"
-            if lastHour.judged > 0 { head += String(format: " (last hour: %.1f%% errors of %d)", 100 * Double(lastHour.errors) / Double(lastHour.judged), lastHour.judged) }
+            if lastHour.judged > 0 {
+                head += String(format: " (last hour: %.1f%% errors of %d)", 100 * Double(lastHour.errors) / Double(lastHour.judged), lastHour.judged)
+            }
             if droppedStale > 0 { head += ", \(droppedStale) dropped as stale" }
             if let left = budgetLeftTokens { head += ", budget left \(left) tokens today" }
         }

@@ -107,30 +107,35 @@ public struct MetricsReport: Sendable {
             ("window", .string(window)),
             ("since", .string(RFC3339.format(since, fractional: false))),
             ("until", .string(RFC3339.format(until, fractional: false))),
-            ("series", .array(rows.map { row in
-                .object([
-                    ("metric", .string(row.metric)),
-                    ("judge", .optional(row.judge)),
-                    ("route", .string(row.route)),
-                    ("model", .string(row.model)),
-                    ("n", .int(row.n)),
-                    ("pass_rate", round(row.passRate)),
-                    ("ci_low", round(row.ciLow)),
-                    ("ci_high", round(row.ciHigh)),
-                    ("mean_score", round(row.meanScore)),
-                    ("value", round(row.value, 1e6)),
-                    ("p50", round(row.p50, 10)),
-                    ("p95", round(row.p95, 10)),
-                    ("baseline", round(row.baseline, row.metric == MetricName.cost ? 1e6 : 1e4)),
-                    ("delta", round(row.delta, row.metric == MetricName.cost ? 1e6 : 1e4)),
-                ])
-            })),
+            (
+                "series",
+                .array(
+                    rows.map { row in
+                        .object([
+                            ("metric", .string(row.metric)),
+                            ("judge", .optional(row.judge)),
+                            ("route", .string(row.route)),
+                            ("model", .string(row.model)),
+                            ("n", .int(row.n)),
+                            ("pass_rate", round(row.passRate)),
+                            ("ci_low", round(row.ciLow)),
+                            ("ci_high", round(row.ciHigh)),
+                            ("mean_score", round(row.meanScore)),
+                            ("value", round(row.value, 1e6)),
+                            ("p50", round(row.p50, 10)),
+                            ("p95", round(row.p95, 10)),
+                            ("baseline", round(row.baseline, row.metric == MetricName.cost ? 1e6 : 1e4)),
+                            ("delta", round(row.delta, row.metric == MetricName.cost ? 1e6 : 1e4)),
+                        ])
+                    })
+            ),
         ])
     }
 
     public var text: String {
         guard !rows.isEmpty else {
-            return "no evaluations between \(RFC3339.format(since, fractional: false)) and \(RFC3339.format(until, fractional: false)) (window \(window)); try a longer --window or --until"
+            return
+                "no evaluations between \(RFC3339.format(since, fractional: false)) and \(RFC3339.format(until, fractional: false)) (window \(window)); try a longer --window or --until"
         }
         func percent(_ v: Double?) -> String { v.map { String(format: "%.1f%%", $0 * 100) } ?? "" }
         func number(_ v: Double?) -> String {
@@ -147,16 +152,19 @@ public struct MetricsReport: Sendable {
             let deltaText = row.delta.map { isRate ? String(format: "%+.1f", $0 * 100) : String(format: "%+.3g", $0) } ?? ""
             let ci = row.ciLow.map { "\(percent($0))-\(percent(row.ciHigh))" } ?? ""
             let value = row.metric == MetricName.errorRate ? percent(row.value) : number(row.value)
-            table.append([row.judge.map { "judge:\($0)" } ?? row.metric, row.route.isEmpty ? "-" : row.route, row.model, String(row.n), percent(row.passRate), ci,
-                          number(row.meanScore), value, number(row.p50), number(row.p95), baselineText, deltaText])
+            table.append([
+                row.judge.map { "judge:\($0)" } ?? row.metric, row.route.isEmpty ? "-" : row.route, row.model, String(row.n), percent(row.passRate), ci,
+                number(row.meanScore), value, number(row.p50), number(row.p95), baselineText, deltaText,
+            ])
         }
         let widths = table[0].indices.map { column in table.map { $0[column].count }.max() ?? 0 }
         let header = "window \(window): \(RFC3339.format(since, fractional: false)) .. \(RFC3339.format(until, fractional: false))"
-        return header + "\n" + table.map { cells in
-            cells.enumerated().map { index, cell in
-                let pad = String(repeating: " ", count: widths[index] - cell.count)
-                return index >= 3 ? pad + cell : cell + pad
-            }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
-        }.joined(separator: "\n")
+        return header + "\n"
+            + table.map { cells in
+                cells.enumerated().map { index, cell in
+                    let pad = String(repeating: " ", count: widths[index] - cell.count)
+                    return index >= 3 ? pad + cell : cell + pad
+                }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+            }.joined(separator: "\n")
     }
 }

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import EvaldCore
 import EvaldSpool
 import EvaldStore
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// What `evald status` shows, assembled from the database and the spool directory.
 public struct StatusReport: Sendable {
@@ -85,8 +86,9 @@ public struct StatusReport: Sendable {
         let snapshot = try spool ?? listSpool(config: config, store: store)
         let (entries, pending) = (snapshot.files, snapshot.bytesPending)
 
-        var daemon = DaemonState(running: false, pid: heartbeat?.pid, lastHeartbeat: heartbeat?.heartbeatAt,
-                                 startedAt: heartbeat?.startedAt, stoppedAt: heartbeat?.stoppedAt)
+        var daemon = DaemonState(
+            running: false, pid: heartbeat?.pid, lastHeartbeat: heartbeat?.heartbeatAt,
+            startedAt: heartbeat?.startedAt, stoppedAt: heartbeat?.stoppedAt)
         if let heartbeat, heartbeat.stoppedAt == nil {
             let fresh = now.timeIntervalSince(heartbeat.heartbeatAt) < max(10, 5 * DaemonHeartbeat.interval)
             let sameHost = heartbeat.hostname == ProcessInfo.processInfo.hostName
@@ -127,51 +129,66 @@ public struct StatusReport: Sendable {
 
     public var json: JSONValue {
         .object([
-            ("daemon", .object([
-                ("running", .bool(daemon.running)),
-                ("pid", daemon.pid.map { .int(Int64($0)) } ?? .null),
-                ("last_heartbeat", .optional(daemon.lastHeartbeat.map { RFC3339.format($0, fractional: false) })),
-                ("started_at", .optional(daemon.startedAt.map { RFC3339.format($0, fractional: false) })),
-                ("stopped_at", .optional(daemon.stoppedAt.map { RFC3339.format($0, fractional: false) })),
-            ])),
-            ("spool", .object([
-                ("dir", .string(spoolDir)),
-                ("files", .int(Int64(spoolFiles))),
-                ("lines_read", .int(counter("lines_read"))),
-                ("records", .int(counter("records"))),
-                ("malformed", .int(counter("malformed"))),
-                ("quarantined", .int(Int64(quarantined))),
-                ("bytes_pending", .int(bytesPending)),
-                ("skipped_spans", .int(counter("skipped_spans"))),
-            ])),
-            ("sampling", .object([
-                ("rate", .double(samplingRate)),
-                ("shard", .string(shard)),
-                ("sampled", .int(counter("sampled"))),
-                ("raised", .object(detection.raisedRates.sorted { $0.key < $1.key }.map { ($0.key, .double($0.value)) })),
-            ])),
-            ("judge", judge.json),
-            ("detection", .object([
-                ("series", .int(Int64(detection.series))),
-                ("armed", .int(Int64(detection.armed))),
-                ("suspect", .int(Int64(detection.suspect))),
-                ("regressions_open", .int(Int64(detection.regressionsOpen))),
-                ("version_watches", .int(Int64(detection.versionWatches))),
-                ("drift_watching", .int(Int64(detection.driftWatching))),
-                ("drifted", .int(Int64(detection.drifted))),
-                ("lag_seconds", .double(detection.lagSeconds)),
-            ])),
-            ("canary", canary.map { canary in
+            (
+                "daemon",
                 .object([
-                    ("set", .string(canary.set)),
-                    ("every_seconds", .double(canary.every)),
-                    ("last_run_at", .optional(canary.last.map { RFC3339.format($0.startedAt, fractional: false) })),
-                    ("cases", canary.last.map { .int(Int64($0.cases)) } ?? .null),
-                    ("answered", canary.last.map { .int(Int64($0.answered)) } ?? .null),
-                    ("regressed", .array((canary.last?.regressed ?? []).map(JSONValue.string))),
-                    ("error", .optional(canary.last?.error)),
+                    ("running", .bool(daemon.running)),
+                    ("pid", daemon.pid.map { .int(Int64($0)) } ?? .null),
+                    ("last_heartbeat", .optional(daemon.lastHeartbeat.map { RFC3339.format($0, fractional: false) })),
+                    ("started_at", .optional(daemon.startedAt.map { RFC3339.format($0, fractional: false) })),
+                    ("stopped_at", .optional(daemon.stoppedAt.map { RFC3339.format($0, fractional: false) })),
                 ])
-            } ?? .null),
+            ),
+            (
+                "spool",
+                .object([
+                    ("dir", .string(spoolDir)),
+                    ("files", .int(Int64(spoolFiles))),
+                    ("lines_read", .int(counter("lines_read"))),
+                    ("records", .int(counter("records"))),
+                    ("malformed", .int(counter("malformed"))),
+                    ("quarantined", .int(Int64(quarantined))),
+                    ("bytes_pending", .int(bytesPending)),
+                    ("skipped_spans", .int(counter("skipped_spans"))),
+                ])
+            ),
+            (
+                "sampling",
+                .object([
+                    ("rate", .double(samplingRate)),
+                    ("shard", .string(shard)),
+                    ("sampled", .int(counter("sampled"))),
+                    ("raised", .object(detection.raisedRates.sorted { $0.key < $1.key }.map { ($0.key, .double($0.value)) })),
+                ])
+            ),
+            ("judge", judge.json),
+            (
+                "detection",
+                .object([
+                    ("series", .int(Int64(detection.series))),
+                    ("armed", .int(Int64(detection.armed))),
+                    ("suspect", .int(Int64(detection.suspect))),
+                    ("regressions_open", .int(Int64(detection.regressionsOpen))),
+                    ("version_watches", .int(Int64(detection.versionWatches))),
+                    ("drift_watching", .int(Int64(detection.driftWatching))),
+                    ("drifted", .int(Int64(detection.drifted))),
+                    ("lag_seconds", .double(detection.lagSeconds)),
+                ])
+            ),
+            (
+                "canary",
+                canary.map { canary in
+                    .object([
+                        ("set", .string(canary.set)),
+                        ("every_seconds", .double(canary.every)),
+                        ("last_run_at", .optional(canary.last.map { RFC3339.format($0.startedAt, fractional: false) })),
+                        ("cases", canary.last.map { .int(Int64($0.cases)) } ?? .null),
+                        ("answered", canary.last.map { .int(Int64($0.answered)) } ?? .null),
+                        ("regressed", .array((canary.last?.regressed ?? []).map(JSONValue.string))),
+                        ("error", .optional(canary.last?.error)),
+                    ])
+                } ?? .null
+            ),
             ("alerts", .object([("firing", .int(Int64(firingAlerts))), ("notifications_pending", .int(Int64(pendingNotifications)))])),
             ("database", .string(databasePath)),
         ])
@@ -186,13 +203,16 @@ public struct StatusReport: Sendable {
         let state = daemon.running ? "running (pid \(daemon.pid.map(String.init) ?? "?"))" : "not running"
         lines.append("daemon:    \(state), last heartbeat \(time(daemon.lastHeartbeat))")
         lines.append("spool:     \(spoolDir): \(spoolFiles) files, \(bytesPending) bytes pending")
-        lines.append("lines:     \(counter("lines_read")) read, \(counter("records")) records, \(counter("malformed")) malformed (\(quarantined) in quarantine: evald spool quarantine), \(counter("blank_lines")) blank")
+        lines.append(
+            "lines:     \(counter("lines_read")) read, \(counter("records")) records, \(counter("malformed")) malformed (\(quarantined) in quarantine: evald spool quarantine), \(counter("blank_lines")) blank"
+        )
         let rate = counter("records") > 0 ? String(format: " (%.2f%% of records)", 100 * Double(counter("sampled")) / Double(counter("records"))) : ""
         lines.append("sampling:  rate \(samplingRate), shard \(shard): \(counter("sampled")) sampled\(rate)")
         lines += judge.textLines
         let raised = detection.raisedRates.sorted { $0.key < $1.key }.map { "\($0.key) at \($0.value)" }
-        lines.append("detection: \(detection.series) series, \(detection.armed) armed (baseline of detection.baseline_min_samples reached), \(detection.suspect) suspect, \(detection.regressionsOpen) regressions open; \(detection.versionWatches) provider version watches, \(detection.driftWatching) watching a switch, \(detection.drifted) drifted (evald drift); \(Self.lag(detection.lagSeconds))"
-                     + (raised.isEmpty ? "" : "; sampling raised: " + raised.joined(separator: ", ")))
+        lines.append(
+            "detection: \(detection.series) series, \(detection.armed) armed (baseline of detection.baseline_min_samples reached), \(detection.suspect) suspect, \(detection.regressionsOpen) regressions open; \(detection.versionWatches) provider version watches, \(detection.driftWatching) watching a switch, \(detection.drifted) drifted (evald drift); \(Self.lag(detection.lagSeconds))"
+                + (raised.isEmpty ? "" : "; sampling raised: " + raised.joined(separator: ", ")))
         if let canary {
             if let last = canary.last {
                 let outcome = last.error ?? (last.regressed.isEmpty ? "within baseline" : "REGRESSED: " + last.regressed.joined(separator: ", "))
@@ -201,7 +221,9 @@ public struct StatusReport: Sendable {
                 lines.append("canary:    set \(canary.set), every \(Int(canary.every)) s: no run yet")
             }
         }
-        lines.append("alerts:    \(firingAlerts) firing" + (firingAlerts > 0 ? " (evald alerts)" : "") + (pendingNotifications > 0 ? ", \(pendingNotifications) notifications waiting to be sent" : ""))
+        lines.append(
+            "alerts:    \(firingAlerts) firing" + (firingAlerts > 0 ? " (evald alerts)" : "")
+                + (pendingNotifications > 0 ? ", \(pendingNotifications) notifications waiting to be sent" : ""))
         for alert in firing {
             lines.append("           \(alert.publicID) \(alert.name) (\(alert.severity)): \(alert.annotations["summary"] ?? "")")
             if let change = alert.annotations["version_switch"] {

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// One candidate file in the spool directory.
 public struct SpoolDirectoryEntry: Sendable, Equatable {
@@ -29,7 +30,8 @@ public enum SpoolDirectory {
 
     public static func list(_ directory: String) throws(SpoolIOError) -> [SpoolDirectoryEntry] {
         guard let dir = opendir(directory) else {
-            throw SpoolIOError(path: directory, message: "cannot open the spool directory (\(String(cString: strerror(errno)))); check spool.dir and its permissions")
+            throw SpoolIOError(
+                path: directory, message: "cannot open the spool directory (\(String(cString: strerror(errno)))); check spool.dir and its permissions")
         }
         defer { closedir(dir) }
         var entries: [SpoolDirectoryEntry] = []

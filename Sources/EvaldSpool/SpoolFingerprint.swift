@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import EvaldCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// A file's identity beyond its inode: a hash of its first line, at most its first 1 KiB
 /// (the rule Vector's and Filebeat's file readers use). A file whose first line is not yet

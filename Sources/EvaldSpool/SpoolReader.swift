@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import EvaldCore
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Follows the files of the spool directory and turns their complete lines into committed
 /// batches.
@@ -89,8 +90,10 @@ public final class SpoolReader {
     private var buffer: UnsafeMutableRawBufferPointer
     private static let initialBufferSize = 1 << 20
 
-    public init(settings: Settings, store: any SpoolCheckpointStore, classifier: LineClassifier, checks: CheckPlan = .empty,
-                judges: JudgeRouting = .none, now: @escaping @Sendable () -> Date = Date.init, onEvent: @escaping (SpoolEvent) -> Void = { _ in }) {
+    public init(
+        settings: Settings, store: any SpoolCheckpointStore, classifier: LineClassifier, checks: CheckPlan = .empty,
+        judges: JudgeRouting = .none, now: @escaping @Sendable () -> Date = Date.init, onEvent: @escaping (SpoolEvent) -> Void = { _ in }
+    ) {
         self.settings = settings
         self.store = store
         self.classifier = classifier
@@ -186,7 +189,8 @@ public final class SpoolReader {
         }
         var info = stat()
         guard fstat(fd, &info) == 0, UInt64(info.st_ino) == entry.inode, UInt64(info.st_dev) == entry.device,
-              let fingerprint = SpoolFingerprint.read(fd: fd) else {
+            let fingerprint = SpoolFingerprint.read(fd: fd)
+        else {
             _ = Glibc.close(fd)
             return nil
         }
@@ -226,7 +230,7 @@ public final class SpoolReader {
                 }
                 return
             }
-            file.lastSize = -1 // reopened: check its fingerprint again
+            file.lastSize = -1  // reopened: check its fingerprint again
             reopened = true
             let fd = open(entry.path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else {
@@ -246,9 +250,10 @@ public final class SpoolReader {
             // next directory scan follows it again from 0 as a new file.
             let reason: SpoolFileRetirement = size < file.tracked.offset ? .truncated : .replaced
             try retire(file, reason)
-            onEvent(reason == .truncated
-                ? .truncated(path: file.tracked.path, offset: file.tracked.offset, size: size)
-                : .replaced(path: file.tracked.path))
+            onEvent(
+                reason == .truncated
+                    ? .truncated(path: file.tracked.path, offset: file.tracked.offset, size: size)
+                    : .replaced(path: file.tracked.path))
             if let entry, !shouldStop(), let again = try startFollowing(entry) {
                 try follow(again, entry: entry, summary: &summary, shouldStop: shouldStop)
             }
@@ -286,7 +291,8 @@ public final class SpoolReader {
             // Delete by path only while the path still names this very file.
             var current = stat()
             guard stat(file.tracked.path, &current) == 0, UInt64(current.st_dev) == file.tracked.device,
-                  UInt64(current.st_ino) == file.tracked.inode else { return }
+                UInt64(current.st_ino) == file.tracked.inode
+            else { return }
             if unlink(file.tracked.path) == 0 {
                 onEvent(.deleted(path: file.tracked.path))
                 try retire(file, .gone)
@@ -306,7 +312,8 @@ public final class SpoolReader {
         guard start < size else { return }
         var batch = IngestBatch(fileID: file.tracked.id, startOffset: file.tracked.offset, newOffset: size, committedAt: now())
         let excerpt = file.oversized?.excerpt ?? readExcerpt(file.fd, at: start, count: Int(min(size - start, Int64(QuarantinedLine.excerptLimit))))
-        let problem = LineProblem(.incompleteLine, "the file ended without a newline after \(size - start) bytes and stopped growing; the writer was probably interrupted mid-line")
+        let problem = LineProblem(
+            .incompleteLine, "the file ended without a newline after \(size - start) bytes and stopped growing; the writer was probably interrupted mid-line")
         batch.quarantined.append(QuarantinedLine(filePath: file.tracked.path, lineOffset: start, lineBytes: size - start, problem: problem, excerpt: excerpt))
         batch.counts.linesRead = 1
         batch.counts.malformed = 1
@@ -360,8 +367,12 @@ public final class SpoolReader {
                 guard count > 0 else { break }
                 if let newline = memchr(buffer.baseAddress!, 0x0A, count) {
                     let end = oversized.scannedTo + Int64(buffer.baseAddress!.distance(to: newline)) + 1
-                    let problem = LineProblem(.lineTooLong, "line of \(end - oversized.start) bytes is longer than spool.max_line_bytes (\(settings.maxLineBytes))")
-                    batch.quarantined.append(QuarantinedLine(filePath: file.tracked.path, lineOffset: oversized.start, lineBytes: end - oversized.start, problem: problem, excerpt: oversized.excerpt))
+                    let problem = LineProblem(
+                        .lineTooLong, "line of \(end - oversized.start) bytes is longer than spool.max_line_bytes (\(settings.maxLineBytes))")
+                    batch.quarantined.append(
+                        QuarantinedLine(
+                            filePath: file.tracked.path, lineOffset: oversized.start, lineBytes: end - oversized.start, problem: problem,
+                            excerpt: oversized.excerpt))
                     batch.counts.linesRead += 1
                     batch.counts.malformed += 1
                     batch.newOffset = end
@@ -383,7 +394,7 @@ public final class SpoolReader {
             guard count > 0 else { break }
             let base = buffer.baseAddress!
             guard let lastNewline = Self.lastNewline(in: UnsafeRawBufferPointer(start: base, count: count)) else {
-                if count < buffer.count { break } // a partial last line: wait for its end
+                if count < buffer.count { break }  // a partial last line: wait for its end
                 if buffer.count < settings.maxLineBytes + 1 {
                     growBuffer(to: min(buffer.count * 4, settings.maxLineBytes + 1))
                     continue
@@ -424,7 +435,9 @@ public final class SpoolReader {
             let lineOffset = offset + Int64(start)
             batch.counts.linesRead += 1
             if line.count > maxLine {
-                quarantine(line, at: lineOffset, LineProblem(.lineTooLong, "line of \(line.count + 1) bytes is longer than spool.max_line_bytes (\(maxLine))"), file: file, into: &batch)
+                quarantine(
+                    line, at: lineOffset, LineProblem(.lineTooLong, "line of \(line.count + 1) bytes is longer than spool.max_line_bytes (\(maxLine))"),
+                    file: file, into: &batch)
             } else {
                 switch classifier.classify(line) {
                 case .blank:
@@ -433,8 +446,9 @@ public final class SpoolReader {
                     batch.counts.records += 1
                 case .sampled(let record, let rate):
                     batch.counts.records += 1
-                    score(SampledLine(record: record, sampleRate: rate, lineOffset: lineOffset, recordJSON: String(decoding: line, as: UTF8.self)),
-                          into: &batch)
+                    score(
+                        SampledLine(record: record, sampleRate: rate, lineOffset: lineOffset, recordJSON: String(decoding: line, as: UTF8.self)),
+                        into: &batch)
                 case .otlp:
                     switch classifier.decodeOTLP(line) {
                     case .failure(let problem):
@@ -443,8 +457,10 @@ public final class SpoolReader {
                         batch.counts.records += Int64(decoded.llmSpans)
                         batch.counts.skippedSpans += Int64(decoded.skippedSpans)
                         for (index, record, rate) in decoded.records {
-                            score(SampledLine(record: record, sampleRate: rate, lineOffset: lineOffset, indexInLine: index,
-                                              recordJSON: NativeRecordEncoder.json(record)), into: &batch)
+                            score(
+                                SampledLine(
+                                    record: record, sampleRate: rate, lineOffset: lineOffset, indexInLine: index,
+                                    recordJSON: NativeRecordEncoder.json(record)), into: &batch)
                         }
                     }
                 case .malformed(let problem):
@@ -471,6 +487,7 @@ public final class SpoolReader {
     private func quarantine(_ line: UnsafeRawBufferPointer, at offset: Int64, _ problem: LineProblem, file: FollowedFile, into batch: inout IngestBatch) {
         batch.counts.malformed += 1
         let excerpt = Array(UnsafeRawBufferPointer(rebasing: line.prefix(QuarantinedLine.excerptLimit)))
-        batch.quarantined.append(QuarantinedLine(filePath: file.tracked.path, lineOffset: offset, lineBytes: Int64(line.count + 1), problem: problem, excerpt: excerpt))
+        batch.quarantined.append(
+            QuarantinedLine(filePath: file.tracked.path, lineOffset: offset, lineBytes: Int64(line.count + 1), problem: problem, excerpt: excerpt))
     }
 }

@@ -31,8 +31,10 @@ public struct AlertFiring: Sendable {
     /// Evaluation ids behind it (up to 5 are kept).
     public var examples: [Int64]
 
-    public init(name: String, severity: String, labels: [String: String], annotations: [String: String], fingerprint: String,
-                numbers: [String: Double] = [:], examples: [Int64] = []) {
+    public init(
+        name: String, severity: String, labels: [String: String], annotations: [String: String], fingerprint: String,
+        numbers: [String: Double] = [:], examples: [Int64] = []
+    ) {
         self.name = name
         self.severity = severity
         self.labels = labels
@@ -74,20 +76,23 @@ extension StateStore {
             return nil
         }
         let t = at.timeIntervalSince1970
-        try db.execute(sql: """
-            INSERT INTO alert (fingerprint, alertname, severity, labels_json, annotations_json, state, started_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, 'firing', ?, ?)
-            """, arguments: [firing.fingerprint, firing.name, firing.severity, Self.encode(firing.labels), Self.encode(firing.annotations), t, t])
+        try db.execute(
+            sql: """
+                INSERT INTO alert (fingerprint, alertname, severity, labels_json, annotations_json, state, started_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, 'firing', ?, ?)
+                """, arguments: [firing.fingerprint, firing.name, firing.severity, Self.encode(firing.labels), Self.encode(firing.annotations), t, t])
         let id = db.lastInsertedRowID
-        try db.execute(sql: "INSERT INTO alert_transition (alert_id, state, at, numbers_json) VALUES (?, 'firing', ?, ?)",
-                       arguments: [id, t, Self.encode(firing.numbers)])
+        try db.execute(
+            sql: "INSERT INTO alert_transition (alert_id, state, at, numbers_json) VALUES (?, 'firing', ?, ?)",
+            arguments: [id, t, Self.encode(firing.numbers)])
         for example in firing.examples.prefix(Self.maxExamples) {
             try db.execute(sql: "INSERT OR IGNORE INTO alert_example (alert_id, evaluation_id) VALUES (?, ?)", arguments: [id, example])
         }
         try Self.enqueue(db, alertID: id, receivers: receivers, event: "firing", at: t)
         try Self.add(db, ["alerts_fired": 1])
-        return StoredAlert(id: id, name: firing.name, severity: firing.severity, labels: firing.labels, annotations: firing.annotations,
-                           fingerprint: firing.fingerprint, state: "firing", startedAt: at, resolvedAt: nil)
+        return StoredAlert(
+            id: id, name: firing.name, severity: firing.severity, labels: firing.labels, annotations: firing.annotations,
+            fingerprint: firing.fingerprint, state: "firing", startedAt: at, resolvedAt: nil)
     }
 
     /// Resolves a firing alert with the numbers that resolved it and queues the resolved
@@ -99,14 +104,18 @@ extension StateStore {
 
     static func resolve(_ db: Database, id: Int64, receivers: [String], numbers: [String: Double], at: Date) throws -> Bool {
         let t = at.timeIntervalSince1970
-        try db.execute(sql: "UPDATE alert SET state = 'resolved', resolved_at = ?, updated_at = ? WHERE id = ? AND state = 'firing'",
-                       arguments: [t, t, id])
+        try db.execute(
+            sql: "UPDATE alert SET state = 'resolved', resolved_at = ?, updated_at = ? WHERE id = ? AND state = 'firing'",
+            arguments: [t, t, id])
         guard db.changesCount == 1 else { return false }
-        try db.execute(sql: "INSERT INTO alert_transition (alert_id, state, at, numbers_json) VALUES (?, 'resolved', ?, ?)",
-                       arguments: [id, t, Self.encode(numbers)])
+        try db.execute(
+            sql: "INSERT INTO alert_transition (alert_id, state, at, numbers_json) VALUES (?, 'resolved', ?, ?)",
+            arguments: [id, t, Self.encode(numbers)])
         // A repeat not sent yet is moot once the resolution is on its way.
-        try db.execute(sql: "UPDATE outbox SET gave_up_at = ?, last_error = 'superseded by the resolution' WHERE alert_id = ? AND event = 'repeat' AND sent_at IS NULL AND gave_up_at IS NULL",
-                       arguments: [t, id])
+        try db.execute(
+            sql:
+                "UPDATE outbox SET gave_up_at = ?, last_error = 'superseded by the resolution' WHERE alert_id = ? AND event = 'repeat' AND sent_at IS NULL AND gave_up_at IS NULL",
+            arguments: [t, id])
         try Self.enqueue(db, alertID: id, receivers: receivers, event: "resolved", at: t)
         try Self.add(db, ["alerts_resolved": 1])
         return true
@@ -115,8 +124,10 @@ extension StateStore {
     /// Alerts, newest first: the firing ones, or all.
     public func alerts(includeResolved: Bool, limit: Int = 1000) throws -> [StoredAlert] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM alert \(includeResolved ? "" : "WHERE state = 'firing'") ORDER BY id DESC LIMIT ?",
-                             arguments: [limit]).map(Self.alert)
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM alert \(includeResolved ? "" : "WHERE state = 'firing'") ORDER BY id DESC LIMIT ?",
+                arguments: [limit]
+            ).map(Self.alert)
         }
     }
 
@@ -150,13 +161,16 @@ extension StateStore {
     /// never hears "resolved" before the "firing" it follows.
     public func dueNotifications(now: Date, limit: Int) throws -> [OutboxEntry] {
         try read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT o.* FROM outbox o
-                WHERE o.sent_at IS NULL AND o.gave_up_at IS NULL AND o.next_attempt_at <= ?
-                  AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.alert_id = o.alert_id AND p.receiver = o.receiver AND p.id < o.id
-                                  AND p.sent_at IS NULL AND p.gave_up_at IS NULL)
-                ORDER BY o.id LIMIT ?
-                """, arguments: [now.timeIntervalSince1970, limit]).map(Self.outboxEntry)
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT o.* FROM outbox o
+                    WHERE o.sent_at IS NULL AND o.gave_up_at IS NULL AND o.next_attempt_at <= ?
+                      AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.alert_id = o.alert_id AND p.receiver = o.receiver AND p.id < o.id
+                                      AND p.sent_at IS NULL AND p.gave_up_at IS NULL)
+                    ORDER BY o.id LIMIT ?
+                    """, arguments: [now.timeIntervalSince1970, limit]
+            ).map(Self.outboxEntry)
         }
     }
 
@@ -165,7 +179,8 @@ extension StateStore {
     @discardableResult
     public func markNotificationSent(id: Int64, at: Date) throws -> Bool {
         try write { db in
-            try db.execute(sql: "UPDATE outbox SET sent_at = ?, attempts = attempts + 1 WHERE id = ? AND sent_at IS NULL", arguments: [at.timeIntervalSince1970, id])
+            try db.execute(
+                sql: "UPDATE outbox SET sent_at = ?, attempts = attempts + 1 WHERE id = ? AND sent_at IS NULL", arguments: [at.timeIntervalSince1970, id])
             guard db.changesCount == 1 else { return false }
             try Self.add(db, ["notifications_sent": 1])
             return true
@@ -181,8 +196,9 @@ extension StateStore {
 
     public func retryNotification(id: Int64, at next: Date, error: String) throws {
         try write { db in
-            try db.execute(sql: "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?",
-                           arguments: [next.timeIntervalSince1970, error, id])
+            try db.execute(
+                sql: "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?",
+                arguments: [next.timeIntervalSince1970, error, id])
             try Self.add(db, ["notifications_failed": 1])
         }
     }
@@ -191,8 +207,9 @@ extension StateStore {
     /// (below the receiver's min_severity).
     public func giveUpNotification(id: Int64, at: Date, error: String, countAsFailure: Bool = true) throws {
         try write { db in
-            try db.execute(sql: "UPDATE outbox SET attempts = attempts + 1, gave_up_at = ?, last_error = ? WHERE id = ? AND sent_at IS NULL",
-                           arguments: [at.timeIntervalSince1970, error, id])
+            try db.execute(
+                sql: "UPDATE outbox SET attempts = attempts + 1, gave_up_at = ?, last_error = ? WHERE id = ? AND sent_at IS NULL",
+                arguments: [at.timeIntervalSince1970, error, id])
             if countAsFailure { try Self.add(db, ["notifications_failed": 1, "notifications_given_up": 1]) }
         }
     }
@@ -201,10 +218,11 @@ extension StateStore {
     /// each alert and receiver (the repeat schedule counts from it); returns how many.
     public func pruneOutbox(settledBefore cutoff: Date) throws -> Int {
         try write { db in
-            try db.execute(sql: """
-                DELETE FROM outbox WHERE COALESCE(sent_at, gave_up_at) < ?
-                  AND id NOT IN (SELECT MAX(id) FROM outbox GROUP BY alert_id, receiver)
-                """, arguments: [cutoff.timeIntervalSince1970])
+            try db.execute(
+                sql: """
+                    DELETE FROM outbox WHERE COALESCE(sent_at, gave_up_at) < ?
+                      AND id NOT IN (SELECT MAX(id) FROM outbox GROUP BY alert_id, receiver)
+                    """, arguments: [cutoff.timeIntervalSince1970])
             return db.changesCount
         }
     }
@@ -235,13 +253,14 @@ extension StateStore {
                 var arguments: [any DatabaseValueConvertible] = [schedule.receiver, t, t]
                 arguments += schedule.severities
                 arguments += [schedule.receiver, schedule.receiver, t - schedule.interval]
-                try db.execute(sql: """
-                    INSERT INTO outbox (alert_id, receiver, event, created_at, next_attempt_at)
-                    SELECT a.id, ?, 'repeat', ?, ? FROM alert a
-                    WHERE a.state = 'firing' AND a.severity IN (\(placeholders))
-                      AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.alert_id = a.id AND o.receiver = ? AND o.sent_at IS NULL AND o.gave_up_at IS NULL)
-                      AND COALESCE((SELECT MAX(COALESCE(o.sent_at, o.gave_up_at, o.created_at)) FROM outbox o WHERE o.alert_id = a.id AND o.receiver = ?), 0) <= ?
-                    """, arguments: StatementArguments(arguments))
+                try db.execute(
+                    sql: """
+                        INSERT INTO outbox (alert_id, receiver, event, created_at, next_attempt_at)
+                        SELECT a.id, ?, 'repeat', ?, ? FROM alert a
+                        WHERE a.state = 'firing' AND a.severity IN (\(placeholders))
+                          AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.alert_id = a.id AND o.receiver = ? AND o.sent_at IS NULL AND o.gave_up_at IS NULL)
+                          AND COALESCE((SELECT MAX(COALESCE(o.sent_at, o.gave_up_at, o.created_at)) FROM outbox o WHERE o.alert_id = a.id AND o.receiver = ?), 0) <= ?
+                        """, arguments: StatementArguments(arguments))
                 queued += db.changesCount
             }
             return queued
@@ -252,29 +271,34 @@ extension StateStore {
     public func notifications(alertID: Int64) throws -> [(entry: OutboxEntry, sentAt: Date?, gaveUpAt: Date?, lastError: String?)] {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE alert_id = ? ORDER BY id", arguments: [alertID]).map { row in
-                (Self.outboxEntry(row), (row["sent_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
-                 (row["gave_up_at"] as Double?).map(Date.init(timeIntervalSince1970:)), row["last_error"])
+                (
+                    Self.outboxEntry(row), (row["sent_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                    (row["gave_up_at"] as Double?).map(Date.init(timeIntervalSince1970:)), row["last_error"]
+                )
             }
         }
     }
 
     static func enqueue(_ db: Database, alertID: Int64, receivers: [String], event: String, at t: Double) throws {
         for receiver in receivers {
-            try db.execute(sql: "INSERT INTO outbox (alert_id, receiver, event, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [alertID, receiver, event, t, t])
+            try db.execute(
+                sql: "INSERT INTO outbox (alert_id, receiver, event, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [alertID, receiver, event, t, t])
         }
     }
 
     static func alert(_ row: Row) -> StoredAlert {
-        StoredAlert(id: row["id"], name: row["alertname"], severity: row["severity"], labels: decodeStrings(row["labels_json"]),
-                    annotations: decodeStrings(row["annotations_json"]), fingerprint: row["fingerprint"], state: row["state"],
-                    startedAt: Date(timeIntervalSince1970: row["started_at"]),
-                    resolvedAt: (row["resolved_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+        StoredAlert(
+            id: row["id"], name: row["alertname"], severity: row["severity"], labels: decodeStrings(row["labels_json"]),
+            annotations: decodeStrings(row["annotations_json"]), fingerprint: row["fingerprint"], state: row["state"],
+            startedAt: Date(timeIntervalSince1970: row["started_at"]),
+            resolvedAt: (row["resolved_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
     }
 
     static func outboxEntry(_ row: Row) -> OutboxEntry {
-        OutboxEntry(id: row["id"], alertID: row["alert_id"], receiver: row["receiver"], event: row["event"],
-                    createdAt: Date(timeIntervalSince1970: row["created_at"]), attempts: row["attempts"])
+        OutboxEntry(
+            id: row["id"], alertID: row["alert_id"], receiver: row["receiver"], event: row["event"],
+            createdAt: Date(timeIntervalSince1970: row["created_at"]), attempts: row["attempts"])
     }
 
     static func encode(_ strings: [String: String]) -> String {

@@ -61,23 +61,28 @@ extension StateStore {
     /// Evaluations with an id above `after`, in id order (the order they were committed).
     public func detectionEvaluations(after: Int64, limit: Int) throws -> [DetectionEvaluation] {
         try read { db in
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT id, ts, route, model, response_model, system_fingerprint, status, latency_ms, cost_usd
-                FROM evaluation WHERE id > ? ORDER BY id LIMIT ?
-                """, arguments: [after, limit])
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, ts, route, model, response_model, system_fingerprint, status, latency_ms, cost_usd
+                    FROM evaluation WHERE id > ? ORDER BY id LIMIT ?
+                    """, arguments: [after, limit])
             // Columns by position: the hot path of detection, and a lookup by name lowercases it.
             guard let first = rows.first?[0] as Int64?, let last = rows.last?[0] as Int64? else { return [] }
             var checks: [Int64: [DetectionEvaluation.CheckOutcome]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT evaluation_id, name, passed FROM check_result WHERE evaluation_id BETWEEN ? AND ?",
-                                        arguments: [first, last]) {
+            for row in try Row.fetchAll(
+                db, sql: "SELECT evaluation_id, name, passed FROM check_result WHERE evaluation_id BETWEEN ? AND ?",
+                arguments: [first, last])
+            {
                 checks[row[0], default: []].append(.init(name: row[1], passed: row[2]))
             }
             return rows.map { row in
                 let id: Int64 = row[0]
-                return DetectionEvaluation(id: id, ts: Date(timeIntervalSince1970: row[1]), route: row[2] ?? "", model: row[3],
-                                           responseModel: row[4], systemFingerprint: row[5],
-                                           ok: (row[6] as String) == "ok", latencyMs: row[7], costUSD: row[8],
-                                           checks: (checks[id] ?? []).sorted { $0.name < $1.name })
+                return DetectionEvaluation(
+                    id: id, ts: Date(timeIntervalSince1970: row[1]), route: row[2] ?? "", model: row[3],
+                    responseModel: row[4], systemFingerprint: row[5],
+                    ok: (row[6] as String) == "ok", latencyMs: row[7], costUSD: row[8],
+                    checks: (checks[id] ?? []).sorted { $0.name < $1.name })
             }
         }
     }
@@ -88,21 +93,25 @@ extension StateStore {
         try read { db in
             var through = after
             var outcomes: [DetectionJudgeOutcome] = []
-            for row in try Row.fetchAll(db, sql: """
-                SELECT f.seq, f.evaluation_id, e.ts, e.route, e.model, e.response_model, e.system_fingerprint,
-                       s.judge_name, s.judge, s.score, s.passed
-                FROM judge_feed f
-                LEFT JOIN judge_score s ON s.evaluation_id = f.evaluation_id AND s.judge = f.judge
-                LEFT JOIN evaluation e ON e.id = f.evaluation_id
-                WHERE f.seq > ?
-                ORDER BY f.seq LIMIT ?
-                """, arguments: [after, limit]) {
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT f.seq, f.evaluation_id, e.ts, e.route, e.model, e.response_model, e.system_fingerprint,
+                           s.judge_name, s.judge, s.score, s.passed
+                    FROM judge_feed f
+                    LEFT JOIN judge_score s ON s.evaluation_id = f.evaluation_id AND s.judge = f.judge
+                    LEFT JOIN evaluation e ON e.id = f.evaluation_id
+                    WHERE f.seq > ?
+                    ORDER BY f.seq LIMIT ?
+                    """, arguments: [after, limit])
+            {
                 through = row["seq"]
                 guard let ts = row["ts"] as Double?, let score = row["score"] as Double?, let passed = row["passed"] as Bool? else { continue }
-                outcomes.append(DetectionJudgeOutcome(
-                    seq: row["seq"], evaluationID: row["evaluation_id"], ts: Date(timeIntervalSince1970: ts), route: row["route"] ?? "",
-                    model: row["model"], responseModel: row["response_model"], systemFingerprint: row["system_fingerprint"],
-                    judgeName: row["judge_name"], identity: row["judge"], score: score, passed: passed))
+                outcomes.append(
+                    DetectionJudgeOutcome(
+                        seq: row["seq"], evaluationID: row["evaluation_id"], ts: Date(timeIntervalSince1970: ts), route: row["route"] ?? "",
+                        model: row["model"], responseModel: row["response_model"], systemFingerprint: row["system_fingerprint"],
+                        judgeName: row["judge_name"], identity: row["judge"], score: score, passed: passed))
             }
             return (outcomes, through)
         }
@@ -120,10 +129,14 @@ extension StateStore {
     /// traces counts by when it arrived, not by when it happened.
     public func detectionLag(now: Date) throws -> Double {
         try read { db in
-            let cursor = try String.fetchOne(db, sql: "SELECT state_json FROM detection_state WHERE kind = 'cursor' AND key = 'evaluation'")
+            let cursor =
+                try String.fetchOne(db, sql: "SELECT state_json FROM detection_state WHERE kind = 'cursor' AND key = 'evaluation'")
                 .flatMap { Int64($0) } ?? 0
-            guard let oldest = try Double.fetchOne(db, sql: "SELECT ingested_at FROM evaluation WHERE id > ? ORDER BY id LIMIT 1",
-                                                   arguments: [cursor]) else { return 0 }
+            guard
+                let oldest = try Double.fetchOne(
+                    db, sql: "SELECT ingested_at FROM evaluation WHERE id > ? ORDER BY id LIMIT 1",
+                    arguments: [cursor])
+            else { return 0 }
             return max(0, now.timeIntervalSince1970 - oldest)
         }
     }
@@ -133,10 +146,11 @@ extension StateStore {
     public func recordRaisedSamplingRates(_ rates: [String: Double], at: Date) throws {
         let json = JSONValue.object(rates.sorted { $0.key < $1.key }.map { ($0.key, .double($0.value)) }).serialized()
         try write { db in
-            try db.execute(sql: """
-                INSERT INTO detection_state (kind, key, state_json, updated_at) VALUES ('sampling', 'raised', ?, ?)
-                ON CONFLICT (kind, key) DO UPDATE SET state_json = excluded.state_json, updated_at = excluded.updated_at
-                """, arguments: [json, at.timeIntervalSince1970])
+            try db.execute(
+                sql: """
+                    INSERT INTO detection_state (kind, key, state_json, updated_at) VALUES ('sampling', 'raised', ?, ?)
+                    ON CONFLICT (kind, key) DO UPDATE SET state_json = excluded.state_json, updated_at = excluded.updated_at
+                    """, arguments: [json, at.timeIntervalSince1970])
         }
     }
 
@@ -163,10 +177,13 @@ extension StateStore {
     public func estimatedTraffic(since: Date) throws -> [String: (calls: Double, firstAt: Date)] {
         try read { db in
             var traffic: [String: (calls: Double, firstAt: Date)] = [:]
-            for row in try Row.fetchAll(db, sql: """
-                SELECT COALESCE(route, '') AS route, SUM(1.0 / sample_rate) AS calls, MIN(ts) AS first FROM evaluation
-                WHERE ts >= ? AND sample_rate > 0 GROUP BY route
-                """, arguments: [since.timeIntervalSince1970]) {
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT COALESCE(route, '') AS route, SUM(1.0 / sample_rate) AS calls, MIN(ts) AS first FROM evaluation
+                    WHERE ts >= ? AND sample_rate > 0 GROUP BY route
+                    """, arguments: [since.timeIntervalSince1970])
+            {
                 traffic[row["route"]] = (row["calls"], Date(timeIntervalSince1970: row["first"]))
             }
             return traffic
@@ -195,8 +212,10 @@ extension StateStore {
     /// from the previous state, a crash after it leaves it done; an outcome is never counted twice.
     /// Returns the alerts fired.
     @discardableResult
-    public func commitDetectionRound(states: [DetectionStateRow], actions: [DetectionAlertAction], judgeFeedConsumed: Int64?,
-                                     at: Date) throws -> [StoredAlert] {
+    public func commitDetectionRound(
+        states: [DetectionStateRow], actions: [DetectionAlertAction], judgeFeedConsumed: Int64?,
+        at: Date
+    ) throws -> [StoredAlert] {
         try write { db in
             if let consumed = judgeFeedConsumed {
                 try db.execute(sql: "DELETE FROM judge_feed WHERE seq <= ?", arguments: [consumed])
@@ -207,10 +226,11 @@ extension StateStore {
 
     static func apply(_ db: Database, states: [DetectionStateRow], actions: [DetectionAlertAction], at: Date) throws -> [StoredAlert] {
         let t = at.timeIntervalSince1970
-        let upsert = try db.cachedStatement(sql: """
-            INSERT INTO detection_state (kind, key, state_json, updated_at) VALUES (?, ?, ?, ?)
-            ON CONFLICT(kind, key) DO UPDATE SET state_json = excluded.state_json, updated_at = excluded.updated_at
-            """)
+        let upsert = try db.cachedStatement(
+            sql: """
+                INSERT INTO detection_state (kind, key, state_json, updated_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT(kind, key) DO UPDATE SET state_json = excluded.state_json, updated_at = excluded.updated_at
+                """)
         for row in states { try upsert.execute(arguments: [row.kind, row.key, row.json, t]) }
         var fired: [StoredAlert] = []
         for action in actions {
@@ -242,8 +262,10 @@ public struct CanaryRunRecord: Sendable, Equatable {
     public var error: String?
     public var resultJSON: String
 
-    public init(set: String, endpoint: String, startedAt: Date, finishedAt: Date, cases: Int, answered: Int, versions: [String: Int],
-                regressed: [String], error: String?, resultJSON: String) {
+    public init(
+        set: String, endpoint: String, startedAt: Date, finishedAt: Date, cases: Int, answered: Int, versions: [String: Int],
+        regressed: [String], error: String?, resultJSON: String
+    ) {
         self.set = set
         self.endpoint = endpoint
         self.startedAt = startedAt
@@ -262,12 +284,16 @@ extension StateStore {
     @discardableResult
     public func commitCanaryRun(_ run: CanaryRunRecord, states: [DetectionStateRow], actions: [DetectionAlertAction], at: Date) throws -> [StoredAlert] {
         try write { db in
-            try db.execute(sql: """
-                INSERT INTO canary_run (golden_set, endpoint, started_at, finished_at, cases, answered, versions_json, regressed_json, error, result_json)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [run.set, run.endpoint, run.startedAt.timeIntervalSince1970, run.finishedAt.timeIntervalSince1970, run.cases,
-                                 run.answered, Self.encode(run.versions.mapValues(Double.init)),
-                                 JSONValue.array(run.regressed.map(JSONValue.string)).serialized(), run.error, run.resultJSON])
+            try db.execute(
+                sql: """
+                    INSERT INTO canary_run (golden_set, endpoint, started_at, finished_at, cases, answered, versions_json, regressed_json, error, result_json)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    run.set, run.endpoint, run.startedAt.timeIntervalSince1970, run.finishedAt.timeIntervalSince1970, run.cases,
+                    run.answered, Self.encode(run.versions.mapValues(Double.init)),
+                    JSONValue.array(run.regressed.map(JSONValue.string)).serialized(), run.error, run.resultJSON,
+                ])
             return try Self.apply(db, states: states, actions: actions, at: at)
         }
     }
@@ -275,19 +301,24 @@ extension StateStore {
     /// The latest canary runs, newest first.
     public func canaryRuns(set: String? = nil, limit: Int = 10) throws -> [CanaryRunRecord] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM canary_run \(set == nil ? "" : "WHERE golden_set = ?") ORDER BY id DESC LIMIT ?",
-                             arguments: set.map { [$0, limit] } ?? [limit]).map { row in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM canary_run \(set == nil ? "" : "WHERE golden_set = ?") ORDER BY id DESC LIMIT ?",
+                arguments: set.map { [$0, limit] } ?? [limit]
+            ).map { row in
                 var versions: [String: Int] = [:]
                 if case .object(let pairs)? = try? JSONParser.parse(row["versions_json"] as String) {
-                    for (key, value) in pairs { if case .int(let count) = value { versions[key] = Int(count) } else if case .double(let count) = value { versions[key] = Int(count) } }
+                    for (key, value) in pairs {
+                        if case .int(let count) = value { versions[key] = Int(count) } else if case .double(let count) = value { versions[key] = Int(count) }
+                    }
                 }
                 var regressed: [String] = []
                 if case .array(let items)? = try? JSONParser.parse(row["regressed_json"] as String) {
                     regressed = items.compactMap(\.stringValue)
                 }
-                var run = CanaryRunRecord(set: row["golden_set"], endpoint: row["endpoint"], startedAt: Date(timeIntervalSince1970: row["started_at"]),
-                                          finishedAt: Date(timeIntervalSince1970: row["finished_at"]), cases: row["cases"], answered: row["answered"],
-                                          versions: versions, regressed: regressed, error: row["error"], resultJSON: row["result_json"])
+                var run = CanaryRunRecord(
+                    set: row["golden_set"], endpoint: row["endpoint"], startedAt: Date(timeIntervalSince1970: row["started_at"]),
+                    finishedAt: Date(timeIntervalSince1970: row["finished_at"]), cases: row["cases"], answered: row["answered"],
+                    versions: versions, regressed: regressed, error: row["error"], resultJSON: row["result_json"])
                 run.id = row["id"]
                 return run
             }

@@ -42,9 +42,11 @@ public struct JudgeVerdictRecord: Sendable, Equatable {
     public var attempts: Int
     public var judgedAt: Date
 
-    public init(evaluationID: Int64, judgeName: String, identity: String, endpoint: String, outcome: Outcome,
-                judgeModel: String? = nil, inputTokens: Int = 0, outputTokens: Int = 0, latencyMs: Double? = nil,
-                attempts: Int = 1, judgedAt: Date) {
+    public init(
+        evaluationID: Int64, judgeName: String, identity: String, endpoint: String, outcome: Outcome,
+        judgeModel: String? = nil, inputTokens: Int = 0, outputTokens: Int = 0, latencyMs: Double? = nil,
+        attempts: Int = 1, judgedAt: Date
+    ) {
         self.evaluationID = evaluationID
         self.judgeName = judgeName
         self.identity = identity
@@ -100,17 +102,20 @@ extension StateStore {
             arguments += judges
             // Over-fetch by the in-flight count so skipping those still fills the limit.
             arguments.append(limit + inFlight.count)
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT q.evaluation_id, q.judge_name, q.enqueued_at, q.attempts, e.record_json
-                FROM judge_queue q JOIN evaluation e ON e.id = q.evaluation_id
-                WHERE q.not_before <= ? AND q.judge_name IN (\(placeholders))
-                ORDER BY q.enqueued_at, q.evaluation_id LIMIT ?
-                """, arguments: StatementArguments(arguments))
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT q.evaluation_id, q.judge_name, q.enqueued_at, q.attempts, e.record_json
+                    FROM judge_queue q JOIN evaluation e ON e.id = q.evaluation_id
+                    WHERE q.not_before <= ? AND q.judge_name IN (\(placeholders))
+                    ORDER BY q.enqueued_at, q.evaluation_id LIMIT ?
+                    """, arguments: StatementArguments(arguments))
             var due: [PendingJudgement] = []
             for row in rows {
-                let pending = PendingJudgement(evaluationID: row["evaluation_id"], judgeName: row["judge_name"],
-                                               enqueuedAt: Date(timeIntervalSince1970: row["enqueued_at"]),
-                                               attempts: row["attempts"], recordJSON: row["record_json"])
+                let pending = PendingJudgement(
+                    evaluationID: row["evaluation_id"], judgeName: row["judge_name"],
+                    enqueuedAt: Date(timeIntervalSince1970: row["enqueued_at"]),
+                    attempts: row["attempts"], recordJSON: row["record_json"])
                 if inFlight.contains(pending.key) { continue }
                 due.append(pending)
                 if due.count == limit { break }
@@ -131,33 +136,41 @@ extension StateStore {
             case .scored(let s, let p, let r): score = s; passed = p; reason = r
             case .failed(let k, let m, let x): errorKind = k; error = m; excerpt = x
             }
-            try db.execute(sql: """
-                INSERT OR IGNORE INTO judge_score (evaluation_id, judge, judge_name, score, passed, reason, error_kind, error, reply_excerpt,
-                    endpoint, judge_model, input_tokens, output_tokens, latency_ms, attempts, judged_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [verdict.evaluationID, verdict.identity, verdict.judgeName, score, passed, reason, errorKind, error, excerpt,
-                                 verdict.endpoint, verdict.judgeModel, verdict.inputTokens, verdict.outputTokens, verdict.latencyMs,
-                                 verdict.attempts, at])
+            try db.execute(
+                sql: """
+                    INSERT OR IGNORE INTO judge_score (evaluation_id, judge, judge_name, score, passed, reason, error_kind, error, reply_excerpt,
+                        endpoint, judge_model, input_tokens, output_tokens, latency_ms, attempts, judged_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    verdict.evaluationID, verdict.identity, verdict.judgeName, score, passed, reason, errorKind, error, excerpt,
+                    verdict.endpoint, verdict.judgeModel, verdict.inputTokens, verdict.outputTokens, verdict.latencyMs,
+                    verdict.attempts, at,
+                ])
             let inserted = db.changesCount == 1
-            try db.execute(sql: "DELETE FROM judge_queue WHERE evaluation_id = ? AND judge_name = ?",
-                           arguments: [verdict.evaluationID, verdict.judgeName])
+            try db.execute(
+                sql: "DELETE FROM judge_queue WHERE evaluation_id = ? AND judge_name = ?",
+                arguments: [verdict.evaluationID, verdict.judgeName])
             let tokens = Int64(verdict.inputTokens + verdict.outputTokens)
             if tokens > 0 {
                 // Tokens were spent even when the verdict is a duplicate or an error.
-                try db.execute(sql: """
-                    INSERT INTO judge_token_usage (endpoint, day, tokens) VALUES (?, ?, ?)
-                    ON CONFLICT(endpoint, day) DO UPDATE SET tokens = tokens + excluded.tokens
-                    """, arguments: [verdict.endpoint, Self.budgetDay(verdict.judgedAt), tokens])
+                try db.execute(
+                    sql: """
+                        INSERT INTO judge_token_usage (endpoint, day, tokens) VALUES (?, ?, ?)
+                        ON CONFLICT(endpoint, day) DO UPDATE SET tokens = tokens + excluded.tokens
+                        """, arguments: [verdict.endpoint, Self.budgetDay(verdict.judgedAt), tokens])
             }
             guard inserted else { return false }
             if score != nil {
                 try db.execute(sql: "INSERT INTO judge_feed (evaluation_id, judge) VALUES (?, ?)", arguments: [verdict.evaluationID, verdict.identity])
             }
             if let score, let passed,
-               let row = try Row.fetchOne(db, sql: "SELECT ts, route, model FROM evaluation WHERE id = ?", arguments: [verdict.evaluationID]) {
+                let row = try Row.fetchOne(db, sql: "SELECT ts, route, model FROM evaluation WHERE id = ?", arguments: [verdict.evaluationID])
+            {
                 var rollups = RollupBatch()
-                rollups.addJudgeScore(identity: verdict.identity, route: row["route"], model: row["model"],
-                                      at: Date(timeIntervalSince1970: row["ts"]), score: score, passed: passed)
+                rollups.addJudgeScore(
+                    identity: verdict.identity, route: row["route"], model: row["model"],
+                    at: Date(timeIntervalSince1970: row["ts"]), score: score, passed: passed)
                 try Self.addRollups(db, rollups)
             }
             try Self.add(db, errorKind == nil ? ["judged": 1] : ["judged": 1, "judge_errors": 1])
@@ -169,10 +182,11 @@ extension StateStore {
     /// the queue and its age, so `max_queue_age` still applies.
     public func deferJudgement(_ key: JudgementKey, until: Date, error: String) throws {
         try write { db in
-            try db.execute(sql: """
-                UPDATE judge_queue SET attempts = attempts + 1, not_before = ?, last_error = ?
-                WHERE evaluation_id = ? AND judge_name = ?
-                """, arguments: [until.timeIntervalSince1970, error, key.evaluationID, key.judgeName])
+            try db.execute(
+                sql: """
+                    UPDATE judge_queue SET attempts = attempts + 1, not_before = ?, last_error = ?
+                    WHERE evaluation_id = ? AND judge_name = ?
+                    """, arguments: [until.timeIntervalSince1970, error, key.evaluationID, key.judgeName])
         }
     }
 
@@ -214,25 +228,29 @@ extension StateStore {
                 byJudge[row["judge_name"]] = row["n"]
             }
             let oldest = try Double.fetchOne(db, sql: "SELECT MIN(enqueued_at) FROM judge_queue")
-            return JudgeQueueSummary(depth: byJudge.values.reduce(0, +), waitingByJudge: byJudge,
-                                     oldestEnqueuedAt: oldest.map { Date(timeIntervalSince1970: $0) })
+            return JudgeQueueSummary(
+                depth: byJudge.values.reduce(0, +), waitingByJudge: byJudge,
+                oldestEnqueuedAt: oldest.map { Date(timeIntervalSince1970: $0) })
         }
     }
 
     /// Tokens an endpoint spent on the UTC day of `date`.
     public func tokensUsed(endpoint: String, on date: Date) throws -> Int64 {
         try read { db in
-            try Int64.fetchOne(db, sql: "SELECT tokens FROM judge_token_usage WHERE endpoint = ? AND day = ?",
-                               arguments: [endpoint, Self.budgetDay(date)]) ?? 0
+            try Int64.fetchOne(
+                db, sql: "SELECT tokens FROM judge_token_usage WHERE endpoint = ? AND day = ?",
+                arguments: [endpoint, Self.budgetDay(date)]) ?? 0
         }
     }
 
     /// Verdicts and judge errors since a time: the recent judge error rate.
     public func judgeOutcomes(since: Date) throws -> (judged: Int, errors: Int) {
         try read { db in
-            let row = try Row.fetchOne(db, sql: """
-                SELECT COUNT(*) AS n, COALESCE(SUM(error_kind IS NOT NULL), 0) AS errors FROM judge_score WHERE judged_at >= ?
-                """, arguments: [since.timeIntervalSince1970])
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT COUNT(*) AS n, COALESCE(SUM(error_kind IS NOT NULL), 0) AS errors FROM judge_score WHERE judged_at >= ?
+                    """, arguments: [since.timeIntervalSince1970])
             return (row?["n"] ?? 0, row?["errors"] ?? 0)
         }
     }
@@ -241,10 +259,13 @@ extension StateStore {
     public func judgeOutcomesByJudge(since: Date) throws -> [String: (judged: Int, errors: Int)] {
         try read { db in
             var result: [String: (judged: Int, errors: Int)] = [:]
-            for row in try Row.fetchAll(db, sql: """
-                SELECT judge_name, COUNT(*) AS n, COALESCE(SUM(error_kind IS NOT NULL), 0) AS errors
-                FROM judge_score WHERE judged_at >= ? GROUP BY judge_name
-                """, arguments: [since.timeIntervalSince1970]) {
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT judge_name, COUNT(*) AS n, COALESCE(SUM(error_kind IS NOT NULL), 0) AS errors
+                    FROM judge_score WHERE judged_at >= ? GROUP BY judge_name
+                    """, arguments: [since.timeIntervalSince1970])
+            {
                 result[row["judge_name"]] = (row["n"], row["errors"])
             }
             return result
@@ -254,10 +275,12 @@ extension StateStore {
     /// The evaluations of a judge's latest errors, as examples for an alert.
     public func recentJudgeErrorEvaluations(judgeName: String, since: Date, limit: Int) throws -> [Int64] {
         try read { db in
-            try Int64.fetchAll(db, sql: """
-                SELECT evaluation_id FROM judge_score WHERE judge_name = ? AND error_kind IS NOT NULL AND judged_at >= ?
-                ORDER BY judged_at DESC LIMIT ?
-                """, arguments: [judgeName, since.timeIntervalSince1970, limit])
+            try Int64.fetchAll(
+                db,
+                sql: """
+                    SELECT evaluation_id FROM judge_score WHERE judge_name = ? AND error_kind IS NOT NULL AND judged_at >= ?
+                    ORDER BY judged_at DESC LIMIT ?
+                    """, arguments: [judgeName, since.timeIntervalSince1970, limit])
         }
     }
 
@@ -266,9 +289,10 @@ extension StateStore {
         try write { db in
             try db.execute(sql: "DELETE FROM judge_state")
             for s in states {
-                try db.execute(sql: """
-                    INSERT INTO judge_state (judge_name, identity, endpoint, state, reason, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-                    """, arguments: [s.judgeName, s.identity, s.endpoint, s.state, s.reason, s.updatedAt.timeIntervalSince1970])
+                try db.execute(
+                    sql: """
+                        INSERT INTO judge_state (judge_name, identity, endpoint, state, reason, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                        """, arguments: [s.judgeName, s.identity, s.endpoint, s.state, s.reason, s.updatedAt.timeIntervalSince1970])
             }
         }
     }
@@ -276,8 +300,9 @@ extension StateStore {
     public func judgeStates() throws -> [JudgeStateRecord] {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT judge_name, identity, endpoint, state, reason, updated_at FROM judge_state ORDER BY judge_name").map {
-                JudgeStateRecord(judgeName: $0["judge_name"], identity: $0["identity"], endpoint: $0["endpoint"], state: $0["state"],
-                                 reason: $0["reason"], updatedAt: Date(timeIntervalSince1970: $0["updated_at"]))
+                JudgeStateRecord(
+                    judgeName: $0["judge_name"], identity: $0["identity"], endpoint: $0["endpoint"], state: $0["state"],
+                    reason: $0["reason"], updatedAt: Date(timeIntervalSince1970: $0["updated_at"]))
             }
         }
     }
@@ -292,11 +317,12 @@ extension StateStore {
                 } else {
                     outcome = .scored(score: row["score"] ?? 0, passed: row["passed"] ?? false, reason: row["reason"])
                 }
-                return JudgeVerdictRecord(evaluationID: row["evaluation_id"], judgeName: row["judge_name"], identity: row["judge"],
-                                          endpoint: row["endpoint"], outcome: outcome, judgeModel: row["judge_model"],
-                                          inputTokens: row["input_tokens"] ?? 0, outputTokens: row["output_tokens"] ?? 0,
-                                          latencyMs: row["latency_ms"], attempts: row["attempts"],
-                                          judgedAt: Date(timeIntervalSince1970: row["judged_at"]))
+                return JudgeVerdictRecord(
+                    evaluationID: row["evaluation_id"], judgeName: row["judge_name"], identity: row["judge"],
+                    endpoint: row["endpoint"], outcome: outcome, judgeModel: row["judge_model"],
+                    inputTokens: row["input_tokens"] ?? 0, outputTokens: row["output_tokens"] ?? 0,
+                    latencyMs: row["latency_ms"], attempts: row["attempts"],
+                    judgedAt: Date(timeIntervalSince1970: row["judged_at"]))
             }
         }
     }

@@ -72,9 +72,10 @@ extension StateStore {
 
     public func checkResults(evaluationID: Int64) throws -> [CheckResult] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT name, kind, passed, detail FROM check_result WHERE evaluation_id = ? ORDER BY name", arguments: [evaluationID]).map {
-                CheckResult(name: $0["name"], kind: $0["kind"], passed: $0["passed"], detail: $0["detail"])
-            }
+            try Row.fetchAll(db, sql: "SELECT name, kind, passed, detail FROM check_result WHERE evaluation_id = ? ORDER BY name", arguments: [evaluationID])
+                .map {
+                    CheckResult(name: $0["name"], kind: $0["kind"], passed: $0["passed"], detail: $0["detail"])
+                }
         }
     }
 
@@ -85,18 +86,20 @@ extension StateStore {
     /// so ingestion never waits long for the database.
     public func pruneEvaluations(before cutoff: Date, limit: Int) throws -> Int {
         try write { db in
-            try db.execute(sql: """
-                DELETE FROM evaluation WHERE id IN (SELECT id FROM evaluation WHERE ts < ? ORDER BY ts LIMIT ?)
-                """, arguments: [cutoff.timeIntervalSince1970, limit])
+            try db.execute(
+                sql: """
+                    DELETE FROM evaluation WHERE id IN (SELECT id FROM evaluation WHERE ts < ? ORDER BY ts LIMIT ?)
+                    """, arguments: [cutoff.timeIntervalSince1970, limit])
             return db.changesCount
         }
     }
 
     public func pruneQuarantine(before cutoff: Date, limit: Int) throws -> Int {
         try write { db in
-            try db.execute(sql: """
-                DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine WHERE quarantined_at < ? ORDER BY id LIMIT ?)
-                """, arguments: [cutoff.timeIntervalSince1970, limit])
+            try db.execute(
+                sql: """
+                    DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine WHERE quarantined_at < ? ORDER BY id LIMIT ?)
+                    """, arguments: [cutoff.timeIntervalSince1970, limit])
             return db.changesCount
         }
     }
@@ -104,15 +107,17 @@ extension StateStore {
     /// Deletes at most `limit` minute buckets older than `cutoff` (of each rollup table).
     public func pruneRollups(before cutoff: Date, limit: Int) throws -> Int {
         try write { db in
-            try db.execute(sql: """
-                DELETE FROM rollup_minute WHERE (metric, route, model, minute) IN
-                    (SELECT metric, route, model, minute FROM rollup_minute WHERE minute < ? LIMIT ?)
-                """, arguments: [Self.minute(cutoff), limit])
+            try db.execute(
+                sql: """
+                    DELETE FROM rollup_minute WHERE (metric, route, model, minute) IN
+                        (SELECT metric, route, model, minute FROM rollup_minute WHERE minute < ? LIMIT ?)
+                    """, arguments: [Self.minute(cutoff), limit])
             var deleted = db.changesCount
-            try db.execute(sql: """
-                DELETE FROM rollup_op_minute WHERE (route, model, minute) IN
-                    (SELECT route, model, minute FROM rollup_op_minute WHERE minute < ? LIMIT ?)
-                """, arguments: [Self.minute(cutoff), limit])
+            try db.execute(
+                sql: """
+                    DELETE FROM rollup_op_minute WHERE (route, model, minute) IN
+                        (SELECT route, model, minute FROM rollup_op_minute WHERE minute < ? LIMIT ?)
+                    """, arguments: [Self.minute(cutoff), limit])
             deleted = max(deleted, db.changesCount)
             return deleted
         }

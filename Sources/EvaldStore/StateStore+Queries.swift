@@ -48,14 +48,17 @@ extension StateStore {
             let filter = reason == nil ? "" : "WHERE reason = ?"
             let arguments: StatementArguments = reason.map { [$0] } ?? []
             let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM quarantine \(filter)", arguments: arguments) ?? 0
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT id, file_path, line_offset, line_bytes, reason, detail, excerpt, quarantined_at
-                FROM quarantine \(filter) ORDER BY id DESC LIMIT ?
-                """, arguments: arguments + [limit])
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, file_path, line_offset, line_bytes, reason, detail, excerpt, quarantined_at
+                    FROM quarantine \(filter) ORDER BY id DESC LIMIT ?
+                    """, arguments: arguments + [limit])
             let entries = rows.map { row in
-                QuarantineEntry(id: row["id"], filePath: row["file_path"], lineOffset: row["line_offset"], lineBytes: row["line_bytes"],
-                                reason: row["reason"], detail: row["detail"], excerpt: row["excerpt"],
-                                quarantinedAt: Date(timeIntervalSince1970: row["quarantined_at"]))
+                QuarantineEntry(
+                    id: row["id"], filePath: row["file_path"], lineOffset: row["line_offset"], lineBytes: row["line_bytes"],
+                    reason: row["reason"], detail: row["detail"], excerpt: row["excerpt"],
+                    quarantinedAt: Date(timeIntervalSince1970: row["quarantined_at"]))
             }
             return (entries, total)
         }
@@ -63,12 +66,13 @@ extension StateStore {
 
     public func recordHeartbeat(pid: Int32, hostname: String, startedAt: Date, at: Date, version: String) throws {
         try write { db in
-            try db.execute(sql: """
-                INSERT INTO daemon_heartbeat (id, pid, hostname, started_at, heartbeat_at, stopped_at, version)
-                VALUES (1, ?, ?, ?, ?, NULL, ?)
-                ON CONFLICT(id) DO UPDATE SET pid = excluded.pid, hostname = excluded.hostname, started_at = excluded.started_at,
-                    heartbeat_at = excluded.heartbeat_at, stopped_at = NULL, version = excluded.version
-                """, arguments: [pid, hostname, startedAt.timeIntervalSince1970, at.timeIntervalSince1970, version])
+            try db.execute(
+                sql: """
+                    INSERT INTO daemon_heartbeat (id, pid, hostname, started_at, heartbeat_at, stopped_at, version)
+                    VALUES (1, ?, ?, ?, ?, NULL, ?)
+                    ON CONFLICT(id) DO UPDATE SET pid = excluded.pid, hostname = excluded.hostname, started_at = excluded.started_at,
+                        heartbeat_at = excluded.heartbeat_at, stopped_at = NULL, version = excluded.version
+                    """, arguments: [pid, hostname, startedAt.timeIntervalSince1970, at.timeIntervalSince1970, version])
         }
     }
 
@@ -81,20 +85,23 @@ extension StateStore {
     public func heartbeat() throws -> DaemonHeartbeat? {
         try read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM daemon_heartbeat WHERE id = 1").map { row in
-                DaemonHeartbeat(pid: Int32(row["pid"] as Int64), hostname: row["hostname"],
-                                startedAt: Date(timeIntervalSince1970: row["started_at"]),
-                                heartbeatAt: Date(timeIntervalSince1970: row["heartbeat_at"]),
-                                stoppedAt: (row["stopped_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
-                                version: row["version"])
+                DaemonHeartbeat(
+                    pid: Int32(row["pid"] as Int64), hostname: row["hostname"],
+                    startedAt: Date(timeIntervalSince1970: row["started_at"]),
+                    heartbeatAt: Date(timeIntervalSince1970: row["heartbeat_at"]),
+                    stoppedAt: (row["stopped_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                    version: row["version"])
             }
         }
     }
 
     public func evaluations() throws -> [StoredEvaluation] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT id, record_id, trace_id, route, model, sample_rate, file_id, line_offset FROM evaluation ORDER BY id").map { row in
-                StoredEvaluation(id: row["id"], recordID: row["record_id"], traceID: row["trace_id"], route: row["route"],
-                                 model: row["model"], sampleRate: row["sample_rate"], fileID: row["file_id"], lineOffset: row["line_offset"])
+            try Row.fetchAll(db, sql: "SELECT id, record_id, trace_id, route, model, sample_rate, file_id, line_offset FROM evaluation ORDER BY id").map {
+                row in
+                StoredEvaluation(
+                    id: row["id"], recordID: row["record_id"], traceID: row["trace_id"], route: row["route"],
+                    model: row["model"], sampleRate: row["sample_rate"], fileID: row["file_id"], lineOffset: row["line_offset"])
             }
         }
     }
@@ -145,15 +152,20 @@ public struct QueuedJudgement: Sendable, Equatable {
 extension StateStore {
     public func evaluationDetail(id: Int64) throws -> EvaluationDetail? {
         try read { db in
-            guard let row = try Row.fetchOne(db, sql: """
-                SELECT e.*, f.path AS file_path FROM evaluation e LEFT JOIN spool_file f ON f.id = e.file_id WHERE e.id = ?
-                """, arguments: [id]) else { return nil }
-            return EvaluationDetail(id: row["id"], recordID: row["record_id"], traceID: row["trace_id"],
-                                    timestamp: Date(timeIntervalSince1970: row["ts"]), route: row["route"], model: row["model"],
-                                    responseModel: row["response_model"], systemFingerprint: row["system_fingerprint"],
-                                    promptVersion: row["prompt_version"], status: row["status"], error: row["error"],
-                                    latencyMs: row["latency_ms"], costUSD: row["cost_usd"], sampleRate: row["sample_rate"],
-                                    filePath: row["file_path"], lineOffset: row["line_offset"], recordJSON: row["record_json"])
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT e.*, f.path AS file_path FROM evaluation e LEFT JOIN spool_file f ON f.id = e.file_id WHERE e.id = ?
+                        """, arguments: [id])
+            else { return nil }
+            return EvaluationDetail(
+                id: row["id"], recordID: row["record_id"], traceID: row["trace_id"],
+                timestamp: Date(timeIntervalSince1970: row["ts"]), route: row["route"], model: row["model"],
+                responseModel: row["response_model"], systemFingerprint: row["system_fingerprint"],
+                promptVersion: row["prompt_version"], status: row["status"], error: row["error"],
+                latencyMs: row["latency_ms"], costUSD: row["cost_usd"], sampleRate: row["sample_rate"],
+                filePath: row["file_path"], lineOffset: row["line_offset"], recordJSON: row["record_json"])
         }
     }
 
@@ -166,10 +178,13 @@ extension StateStore {
 
     public func queuedJudgements(evaluationID: Int64) throws -> [QueuedJudgement] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT judge_name, enqueued_at, attempts, last_error FROM judge_queue WHERE evaluation_id = ? ORDER BY judge_name",
-                             arguments: [evaluationID]).map {
-                QueuedJudgement(judgeName: $0["judge_name"], enqueuedAt: Date(timeIntervalSince1970: $0["enqueued_at"]),
-                                attempts: $0["attempts"], lastError: $0["last_error"])
+            try Row.fetchAll(
+                db, sql: "SELECT judge_name, enqueued_at, attempts, last_error FROM judge_queue WHERE evaluation_id = ? ORDER BY judge_name",
+                arguments: [evaluationID]
+            ).map {
+                QueuedJudgement(
+                    judgeName: $0["judge_name"], enqueuedAt: Date(timeIntervalSince1970: $0["enqueued_at"]),
+                    attempts: $0["attempts"], lastError: $0["last_error"])
             }
         }
     }

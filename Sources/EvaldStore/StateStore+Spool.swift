@@ -12,10 +12,12 @@ extension StateStore: SpoolCheckpointStore {
 
     public func trackSpoolFile(path: String, device: UInt64, inode: UInt64, fingerprint: String, at: Date) throws -> TrackedSpoolFile {
         try write { db in
-            try db.execute(sql: """
-                INSERT INTO spool_file (path, device, inode, fingerprint, offset, state, first_seen_at, updated_at)
-                VALUES (?, ?, ?, ?, 0, 'active', ?, ?)
-                """, arguments: [path, Int64(bitPattern: device), Int64(bitPattern: inode), fingerprint, at.timeIntervalSince1970, at.timeIntervalSince1970])
+            try db.execute(
+                sql: """
+                    INSERT INTO spool_file (path, device, inode, fingerprint, offset, state, first_seen_at, updated_at)
+                    VALUES (?, ?, ?, ?, 0, 'active', ?, ?)
+                    """,
+                arguments: [path, Int64(bitPattern: device), Int64(bitPattern: inode), fingerprint, at.timeIntervalSince1970, at.timeIntervalSince1970])
             return TrackedSpoolFile(id: db.lastInsertedRowID, path: path, device: device, inode: inode, fingerprint: fingerprint, offset: 0)
         }
     }
@@ -26,8 +28,9 @@ extension StateStore: SpoolCheckpointStore {
 
     public func retireSpoolFile(id: Int64, because reason: SpoolFileRetirement, at: Date) throws {
         try write { db in
-            try db.execute(sql: "UPDATE spool_file SET state = ?, retired_at = ? WHERE id = ?",
-                           arguments: [reason.rawValue, at.timeIntervalSince1970, id])
+            try db.execute(
+                sql: "UPDATE spool_file SET state = ?, retired_at = ? WHERE id = ?",
+                arguments: [reason.rawValue, at.timeIntervalSince1970, id])
         }
     }
 
@@ -42,16 +45,21 @@ extension StateStore: SpoolCheckpointStore {
             }
             guard batch.newOffset > committed else { return }
             guard batch.startOffset == committed else {
-                throw StoreError(path: path, message: "spool file #\(batch.fileID): batch starts at byte \(batch.startOffset) but the committed offset is \(committed); is a second evald writing to this state_dir?")
+                throw StoreError(
+                    path: path,
+                    message:
+                        "spool file #\(batch.fileID): batch starts at byte \(batch.startOffset) but the committed offset is \(committed); is a second evald writing to this state_dir?"
+                )
             }
             let at = batch.committedAt.timeIntervalSince1970
             if !batch.sampled.isEmpty {
-                let insert = try db.cachedStatement(sql: """
-                    INSERT OR IGNORE INTO evaluation (record_id, trace_id, file_id, line_offset, index_in_line, ts, ingested_at,
-                        route, tenant, provider, model, response_model, system_fingerprint, prompt_version, status, error,
-                        finish_reason, latency_ms, input_tokens, output_tokens, cost_usd, feedback, has_content, sample_rate, record_json)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """)
+                let insert = try db.cachedStatement(
+                    sql: """
+                        INSERT OR IGNORE INTO evaluation (record_id, trace_id, file_id, line_offset, index_in_line, ts, ingested_at,
+                            route, tenant, provider, model, response_model, system_fingerprint, prompt_version, status, error,
+                            finish_reason, latency_ms, input_tokens, output_tokens, cost_usd, feedback, has_content, sample_rate, record_json)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """)
                 let insertCheck = try db.cachedStatement(sql: "INSERT INTO check_result (evaluation_id, name, kind, passed, detail) VALUES (?, ?, ?, ?, ?)")
                 let enqueue = try db.cachedStatement(sql: "INSERT OR IGNORE INTO judge_queue (evaluation_id, judge_name, enqueued_at) VALUES (?, ?, ?)")
                 var queued: Int64 = 0
@@ -64,7 +72,7 @@ extension StateStore: SpoolCheckpointStore {
                         r.status.rawValue, r.error, r.finishReason, r.latencyMs, r.inputTokens, r.outputTokens, r.costUSD,
                         r.feedback, r.hasContent, line.sampleRate, line.recordJSON,
                     ])
-                    guard db.changesCount == 1 else { continue } // already stored: its scores and rollups too
+                    guard db.changesCount == 1 else { continue }  // already stored: its scores and rollups too
                     let evaluationID = db.lastInsertedRowID
                     for result in line.checkResults {
                         try insertCheck.execute(arguments: [evaluationID, result.name, result.kind, result.passed, result.detail])
@@ -79,22 +87,28 @@ extension StateStore: SpoolCheckpointStore {
                 try Self.add(db, ["judge_queued": queued])
             }
             if !batch.quarantined.isEmpty {
-                let insert = try db.cachedStatement(sql: """
-                    INSERT OR IGNORE INTO quarantine (file_id, file_path, line_offset, line_bytes, reason, detail, excerpt, quarantined_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """)
+                let insert = try db.cachedStatement(
+                    sql: """
+                        INSERT OR IGNORE INTO quarantine (file_id, file_path, line_offset, line_bytes, reason, detail, excerpt, quarantined_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """)
                 for line in batch.quarantined {
-                    try insert.execute(arguments: [batch.fileID, line.filePath, line.lineOffset, line.lineBytes,
-                                                   line.reason.rawValue, line.detail, Data(line.excerpt), at])
+                    try insert.execute(arguments: [
+                        batch.fileID, line.filePath, line.lineOffset, line.lineBytes,
+                        line.reason.rawValue, line.detail, Data(line.excerpt), at,
+                    ])
                 }
             }
             let c = batch.counts
-            try Self.add(db, [
-                "lines_read": c.linesRead, "records": c.records, "malformed": c.malformed,
-                "sampled": c.sampled, "skipped_spans": c.skippedSpans, "blank_lines": c.blankLines,
-            ])
-            try db.execute(sql: "UPDATE spool_file SET offset = ?, updated_at = ? WHERE id = ?",
-                           arguments: [batch.newOffset, at, batch.fileID])
+            try Self.add(
+                db,
+                [
+                    "lines_read": c.linesRead, "records": c.records, "malformed": c.malformed,
+                    "sampled": c.sampled, "skipped_spans": c.skippedSpans, "blank_lines": c.blankLines,
+                ])
+            try db.execute(
+                sql: "UPDATE spool_file SET offset = ?, updated_at = ? WHERE id = ?",
+                arguments: [batch.newOffset, at, batch.fileID])
         }
     }
 
@@ -102,26 +116,30 @@ extension StateStore: SpoolCheckpointStore {
     /// (`evald_histogram_merge`), so each cell costs one statement.
     static func addRollups(_ db: Database, _ rollups: RollupBatch) throws {
         guard !rollups.isEmpty else { return }
-        let upsert = try db.cachedStatement(sql: """
-            INSERT INTO rollup_minute (metric, route, model, minute, n, pass_n, sum, sum_sq, hist) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(metric, route, model, minute) DO UPDATE SET
-                n = n + excluded.n, pass_n = pass_n + excluded.pass_n, sum = sum + excluded.sum,
-                sum_sq = sum_sq + excluded.sum_sq, hist = evald_histogram_merge(hist, excluded.hist)
-            """)
+        let upsert = try db.cachedStatement(
+            sql: """
+                INSERT INTO rollup_minute (metric, route, model, minute, n, pass_n, sum, sum_sq, hist) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(metric, route, model, minute) DO UPDATE SET
+                    n = n + excluded.n, pass_n = pass_n + excluded.pass_n, sum = sum + excluded.sum,
+                    sum_sq = sum_sq + excluded.sum_sq, hist = evald_histogram_merge(hist, excluded.hist)
+                """)
         for (key, cell) in rollups.cells {
-            try upsert.execute(arguments: [key.metric, key.route, key.model, key.minute, cell.n, cell.passN,
-                                           cell.sum, cell.sumSquares, cell.histogram?.serialized])
+            try upsert.execute(arguments: [
+                key.metric, key.route, key.model, key.minute, cell.n, cell.passN,
+                cell.sum, cell.sumSquares, cell.histogram?.serialized,
+            ])
         }
-        let upsertOperational = try db.cachedStatement(sql: """
-            INSERT INTO rollup_op_minute (route, model, minute, calls, ok_calls, latency_n, latency_sum, latency_sq, latency_hist,
-                cost_n, cost_sum, cost_sq, tokens_n, tokens_sum, tokens_sq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(route, model, minute) DO UPDATE SET
-                calls = calls + excluded.calls, ok_calls = ok_calls + excluded.ok_calls,
-                latency_n = latency_n + excluded.latency_n, latency_sum = latency_sum + excluded.latency_sum,
-                latency_sq = latency_sq + excluded.latency_sq, latency_hist = evald_histogram_merge(latency_hist, excluded.latency_hist),
-                cost_n = cost_n + excluded.cost_n, cost_sum = cost_sum + excluded.cost_sum, cost_sq = cost_sq + excluded.cost_sq,
-                tokens_n = tokens_n + excluded.tokens_n, tokens_sum = tokens_sum + excluded.tokens_sum, tokens_sq = tokens_sq + excluded.tokens_sq
-            """)
+        let upsertOperational = try db.cachedStatement(
+            sql: """
+                INSERT INTO rollup_op_minute (route, model, minute, calls, ok_calls, latency_n, latency_sum, latency_sq, latency_hist,
+                    cost_n, cost_sum, cost_sq, tokens_n, tokens_sum, tokens_sq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(route, model, minute) DO UPDATE SET
+                    calls = calls + excluded.calls, ok_calls = ok_calls + excluded.ok_calls,
+                    latency_n = latency_n + excluded.latency_n, latency_sum = latency_sum + excluded.latency_sum,
+                    latency_sq = latency_sq + excluded.latency_sq, latency_hist = evald_histogram_merge(latency_hist, excluded.latency_hist),
+                    cost_n = cost_n + excluded.cost_n, cost_sum = cost_sum + excluded.cost_sum, cost_sq = cost_sq + excluded.cost_sq,
+                    tokens_n = tokens_n + excluded.tokens_n, tokens_sum = tokens_sum + excluded.tokens_sum, tokens_sq = tokens_sq + excluded.tokens_sq
+                """)
         for (key, op) in rollups.operational {
             try upsertOperational.execute(arguments: [
                 key.route, key.model, key.minute, op.calls.n, op.calls.passN,
@@ -142,18 +160,20 @@ extension StateStore: SpoolCheckpointStore {
     }
 
     static func add(_ db: Database, _ deltas: KeyValuePairs<String, Int64>) throws {
-        let upsert = try db.cachedStatement(sql: """
-            INSERT INTO counter (name, value) VALUES (?, ?)
-            ON CONFLICT(name) DO UPDATE SET value = value + excluded.value
-            """)
+        let upsert = try db.cachedStatement(
+            sql: """
+                INSERT INTO counter (name, value) VALUES (?, ?)
+                ON CONFLICT(name) DO UPDATE SET value = value + excluded.value
+                """)
         for (name, delta) in deltas where delta != 0 {
             try upsert.execute(arguments: [name, delta])
         }
     }
 
     static func trackedFile(_ row: Row) -> TrackedSpoolFile {
-        TrackedSpoolFile(id: row["id"], path: row["path"],
-                         device: UInt64(bitPattern: row["device"]), inode: UInt64(bitPattern: row["inode"]),
-                         fingerprint: row["fingerprint"], offset: row["offset"])
+        TrackedSpoolFile(
+            id: row["id"], path: row["path"],
+            device: UInt64(bitPattern: row["device"]), inode: UInt64(bitPattern: row["inode"]),
+            fingerprint: row["fingerprint"], offset: row["offset"])
     }
 }

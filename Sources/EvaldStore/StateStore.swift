@@ -20,7 +20,8 @@ public final class StateStore: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw StoreError(path: path, message: "cannot create the state directory \(directory) (\(error.localizedDescription)); set state_dir to a writable folder")
+            throw StoreError(
+                path: path, message: "cannot create the state directory \(directory) (\(error.localizedDescription)); set state_dir to a writable folder")
         }
         return try openPool(path: path)
     }
@@ -32,7 +33,8 @@ public final class StateStore: Sendable {
         let store = try openPool(path: path, readOnly: true)
         let current = try store.read { db in try migrator.hasCompletedMigrations(db) }
         guard current else {
-            throw StoreError(path: path, message: "was written by an older evald and is not migrated yet; start `evald run` (or `evald run --once`) with this version first")
+            throw StoreError(
+                path: path, message: "was written by an older evald and is not migrated yet; start `evald run` (or `evald run --once`) with this version first")
         }
         return store
     }

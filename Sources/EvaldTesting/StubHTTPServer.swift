@@ -1,6 +1,6 @@
-import NIOConcurrencyHelpers
 import EvaldHTTP
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -138,9 +138,11 @@ public final class StubHTTPServer: Sendable {
                         finish()
                         var responseHeaders = HTTPHeaders(headers.map { ($0.name, $0.value) })
                         responseHeaders.replaceOrAdd(name: "Content-Length", value: String(bytes.count))
-                        try await outbound.write(.head(HTTPResponseHead(
-                            version: requestHead.version, status: HTTPResponseStatus(statusCode: status),
-                            headers: responseHeaders)))
+                        try await outbound.write(
+                            .head(
+                                HTTPResponseHead(
+                                    version: requestHead.version, status: HTTPResponseStatus(statusCode: status),
+                                    headers: responseHeaders)))
                         try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: bytes))))
                         try await outbound.write(.end(nil))
                     case .closeConnection:

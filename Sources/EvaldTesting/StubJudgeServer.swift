@@ -1,6 +1,6 @@
-import NIOConcurrencyHelpers
 import EvaldHTTP
 import Foundation
+import NIOConcurrencyHelpers
 
 /// A stub LLM API with both shapes: OpenAI chat completions (`POST /v1/chat/completions`
 /// and `/chat/completions`) and Anthropic messages (`POST /v1/messages`). Replies carry
@@ -129,11 +129,13 @@ public final class StubJudgeServer: Sendable {
         case .answer(let text): return answer(text, 0)
         case .slow(let seconds, let text): return answer(text, seconds)
         case .tooManyRequests(let retryAfter):
-            return json(429, error(shape, status: 429, message: "rate limit reached"),
-                        headers: retryAfter.map { [(name: "Retry-After", value: $0)] } ?? [])
+            return json(
+                429, error(shape, status: 429, message: "rate limit reached"),
+                headers: retryAfter.map { [(name: "Retry-After", value: $0)] } ?? [])
         case .serverError(let status): return json(status, error(shape, status: status, message: "the server had an error"))
         case .status(let status): return json(status, error(shape, status: status, message: "request refused"))
-        case .malformedJSON: return .respond(status: 200, headers: [(name: "Content-Type", value: "application/json")], body: Array(#"{"choices": [{"message": "#.utf8))
+        case .malformedJSON:
+            return .respond(status: 200, headers: [(name: "Content-Type", value: "application/json")], body: Array(#"{"choices": [{"message": "#.utf8))
         case .closeConnection: return .closeConnection
         case .hang: return .hang
         }
@@ -142,7 +144,8 @@ public final class StubJudgeServer: Sendable {
     /// The text of the last user message: a string, or the text blocks of a content list.
     private static func lastUserContent(_ messages: Any?) -> String {
         guard let messages = messages as? [[String: Any]],
-              let last = messages.last(where: { $0["role"] as? String == "user" }) else { return "" }
+            let last = messages.last(where: { $0["role"] as? String == "user" })
+        else { return "" }
         if let text = last["content"] as? String { return text }
         if let blocks = last["content"] as? [[String: Any]] {
             return blocks.compactMap { $0["text"] as? String }.joined()
@@ -160,8 +163,10 @@ public final class StubJudgeServer: Sendable {
                 "id": "chatcmpl-stub\(sequence)", "object": "chat.completion", "created": Int(Date().timeIntervalSince1970),
                 "model": model, "system_fingerprint": fingerprint,
                 "choices": [["index": 0, "message": ["role": "assistant", "content": text], "finish_reason": "stop"]],
-                "usage": ["prompt_tokens": tokens(prompt), "completion_tokens": tokens(text),
-                          "total_tokens": tokens(prompt) + tokens(text)],
+                "usage": [
+                    "prompt_tokens": tokens(prompt), "completion_tokens": tokens(text),
+                    "total_tokens": tokens(prompt) + tokens(text),
+                ],
             ]
         case .anthropic:
             return [
@@ -173,15 +178,16 @@ public final class StubJudgeServer: Sendable {
     }
 
     private static func error(_ shape: Shape, status: Int, message: String) -> [String: Any] {
-        let type = switch status {
-        case 400: "invalid_request_error"
-        case 401: "authentication_error"
-        case 403: "permission_error"
-        case 404: "not_found_error"
-        case 429: "rate_limit_error"
-        case 529: "overloaded_error"
-        default: status >= 500 ? "api_error" : "invalid_request_error"
-        }
+        let type =
+            switch status {
+            case 400: "invalid_request_error"
+            case 401: "authentication_error"
+            case 403: "permission_error"
+            case 404: "not_found_error"
+            case 429: "rate_limit_error"
+            case 529: "overloaded_error"
+            default: status >= 500 ? "api_error" : "invalid_request_error"
+            }
         switch shape {
         case .openai: return ["error": ["message": message, "type": type, "code": NSNull()]]
         case .anthropic: return ["type": "error", "error": ["type": type, "message": message]]

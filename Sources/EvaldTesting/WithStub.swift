@@ -10,8 +10,10 @@ extension StubJudgeServer: StoppableStub {}
 
 /// Runs `body` with a started stub and a transport, and always stops both, also when `body`
 /// throws (a transport that is not shut down traps in debug builds).
-public func withStub<Stub: StoppableStub>(_ start: () async throws -> Stub, transport: HTTPTransport = HTTPTransport(),
-                                          _ body: (Stub, HTTPTransport) async throws -> Void) async throws {
+public func withStub<Stub: StoppableStub>(
+    _ start: () async throws -> Stub, transport: HTTPTransport = HTTPTransport(),
+    _ body: (Stub, HTTPTransport) async throws -> Void
+) async throws {
     let stub = try await start()
     do {
         try await body(stub, transport)
@@ -25,14 +27,18 @@ public func withStub<Stub: StoppableStub>(_ start: () async throws -> Stub, tran
 }
 
 /// A stub judge API answering `answer` for every prompt.
-public func withStubJudge(default answer: @escaping @Sendable (String) -> String = { _ in #"{"score": 4, "reason": "fine"}"# },
-                          _ body: (StubJudgeServer, HTTPTransport) async throws -> Void) async throws {
+public func withStubJudge(
+    default answer: @escaping @Sendable (String) -> String = { _ in #"{"score": 4, "reason": "fine"}"# },
+    _ body: (StubJudgeServer, HTTPTransport) async throws -> Void
+) async throws {
     try await withStub({ try await StubJudgeServer.start(default: answer) }, body)
 }
 
 /// A plain stub server with a handler of the test's own (by default: 200 "ok").
-public func withStubServer(_ handler: @escaping @Sendable (StubHTTPServer.Request) async -> StubHTTPServer.Reply = { _ in .respond(status: 200, body: Array("ok".utf8)) },
-                           transport: HTTPTransport = HTTPTransport(),
-                           _ body: (StubHTTPServer, HTTPTransport) async throws -> Void) async throws {
+public func withStubServer(
+    _ handler: @escaping @Sendable (StubHTTPServer.Request) async -> StubHTTPServer.Reply = { _ in .respond(status: 200, body: Array("ok".utf8)) },
+    transport: HTTPTransport = HTTPTransport(),
+    _ body: (StubHTTPServer, HTTPTransport) async throws -> Void
+) async throws {
     try await withStub({ try await StubHTTPServer.start(handler: handler) }, transport: transport, body)
 }

@@ -19,7 +19,10 @@ struct CheckConfigCommand: AsyncParsableCommand {
         let file = config.sourcePath
         var isDirectory: ObjCBool = false
         if !FileManager.default.fileExists(atPath: config.spool.dir, isDirectory: &isDirectory) || !isDirectory.boolValue {
-            problems.append(ConfigProblem(file: file, line: nil, key: "spool.dir", message: "\(config.spool.dir) does not exist (yet); evald waits for it to appear", severity: .warning))
+            problems.append(
+                ConfigProblem(
+                    file: file, line: nil, key: "spool.dir", message: "\(config.spool.dir) does not exist (yet); evald waits for it to appear",
+                    severity: .warning))
         } else if !FileManager.default.isReadableFile(atPath: config.spool.dir) {
             problems.append(ConfigProblem(file: file, line: nil, key: "spool.dir", message: "\(config.spool.dir) is not readable by this user"))
         }
@@ -31,7 +34,8 @@ struct CheckConfigCommand: AsyncParsableCommand {
         let judges = JudgeCatalog.load(directory: config.judge.dir, endpoints: config.endpoints, defaultEndpoint: config.judge.defaultEndpoint)
         // Without an endpoint no judge could run anyway (as in examples/), so a missing folder is news only with one.
         if !config.endpoints.isEmpty, !FileManager.default.fileExists(atPath: config.judge.dir) {
-            problems.append(ConfigProblem(file: file, line: nil, key: "judge.dir", message: "\(config.judge.dir) does not exist; no judge runs", severity: .warning))
+            problems.append(
+                ConfigProblem(file: file, line: nil, key: "judge.dir", message: "\(config.judge.dir) does not exist; no judge runs", severity: .warning))
         }
         // Secrets are loaded as the daemon loads them: a receiver without its secret stops the
         // daemon (error); an endpoint without its key only skips its judges (warning).
@@ -45,11 +49,14 @@ struct CheckConfigCommand: AsyncParsableCommand {
         let configDirectory = (config.sourcePath as NSString).deletingLastPathComponent
         for (name, endpoint) in config.endpoints.sorted(by: { $0.key < $1.key }) {
             do {
-                _ = try SecretLoader.load(env: endpoint.apiKeyEnv, file: endpoint.apiKeyFile,
-                                          key: "endpoints.\(name).\(endpoint.apiKeyEnv != nil ? "api_key_env" : "api_key_file")",
-                                          configDirectory: configDirectory)
+                _ = try SecretLoader.load(
+                    env: endpoint.apiKeyEnv, file: endpoint.apiKeyFile,
+                    key: "endpoints.\(name).\(endpoint.apiKeyEnv != nil ? "api_key_env" : "api_key_file")",
+                    configDirectory: configDirectory)
             } catch {
-                problems.append(ConfigProblem(file: file, line: nil, key: error.key, message: error.message + " (its judges are skipped until it is there)", severity: .warning))
+                problems.append(
+                    ConfigProblem(
+                        file: file, line: nil, key: error.key, message: error.message + " (its judges are skipped until it is there)", severity: .warning))
             }
         }
         // The canary's set must load, be locked and have a baseline, or every scheduled run
@@ -59,8 +66,11 @@ struct CheckConfigCommand: AsyncParsableCommand {
                 let set = try GoldenSetLoader.load(name: canary.set, config: config, rubrics: judges.catalog.rubrics)
                 try GoldenSetLoader.verifyLock(set)
                 if !FileManager.default.fileExists(atPath: set.baselinePath) {
-                    problems.append(ConfigProblem(file: file, line: nil, key: "golden.canary.set",
-                                                  message: "golden set \(canary.set) has no baseline (\(set.baselinePath)); write one with `evald gate \(canary.set) --write-baseline`"))
+                    problems.append(
+                        ConfigProblem(
+                            file: file, line: nil, key: "golden.canary.set",
+                            message:
+                                "golden set \(canary.set) has no baseline (\(set.baselinePath)); write one with `evald gate \(canary.set) --write-baseline`"))
                 }
             } catch {
                 let message = error.message.hasPrefix("evald: ") ? String(error.message.dropFirst(7)) : error.message
@@ -74,12 +84,16 @@ struct CheckConfigCommand: AsyncParsableCommand {
             throw CLIFailure(code: CLIFailure.usage, message: "\(file): \(errors) error\(errors == 1 ? "" : "s")")
         }
         let checkCount = config.checks.reduce(0) { $0 + $1.checks.count }
-        print("\(file): ok (spool \(config.spool.dir), state \(config.databasePath), sampling rate \(config.sampling.rate), \(checkCount) checks on \(config.checks.count) route patterns, \(config.endpoints.count) endpoints, \(judges.catalog.rubrics.count) judges, \(config.alerts.receivers.count) receivers)")
+        print(
+            "\(file): ok (spool \(config.spool.dir), state \(config.databasePath), sampling rate \(config.sampling.rate), \(checkCount) checks on \(config.checks.count) route patterns, \(config.endpoints.count) endpoints, \(judges.catalog.rubrics.count) judges, \(config.alerts.receivers.count) receivers)"
+        )
         for rubric in judges.catalog.rubrics {
             let endpoint = JudgeCatalog.endpointName(of: rubric, defaultEndpoint: config.judge.defaultEndpoint) ?? "-"
             let length = (try? rubric.render(.example).count) ?? 0
             let passAt = rubric.scale == .passFail ? "" : ", pass_at \(rubric.passAt.formatted(.number.grouping(.never)))"
-            print("\(rubric.sourcePath): judge \(rubric.identity): applies_to [\(rubric.appliesToPatterns.joined(separator: ", "))], endpoint \(endpoint), scale \(rubric.scale)\(passAt): rendered OK (\(length) chars)")
+            print(
+                "\(rubric.sourcePath): judge \(rubric.identity): applies_to [\(rubric.appliesToPatterns.joined(separator: ", "))], endpoint \(endpoint), scale \(rubric.scale)\(passAt): rendered OK (\(length) chars)"
+            )
         }
     }
 }

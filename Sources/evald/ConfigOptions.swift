@@ -22,7 +22,9 @@ struct ConfigOptions: ParsableArguments {
     func load(printWarnings: Bool = true) throws -> EvaldConfig {
         let environment = ProcessInfo.processInfo.environment
         guard let path = resolvedPath(environment: environment) else {
-            throw CLIFailure(code: CLIFailure.usage, message: "evald: no configuration found: pass --config FILE, set EVALD_CONFIG, or create ./evald.yaml or \(Self.systemPath)")
+            throw CLIFailure(
+                code: CLIFailure.usage,
+                message: "evald: no configuration found: pass --config FILE, set EVALD_CONFIG, or create ./evald.yaml or \(Self.systemPath)")
         }
         let (config, warnings) = try EvaldConfig.load(path: path, environment: environment)
         if printWarnings { warnings.forEach { CLIFailure.printError($0.description) } }

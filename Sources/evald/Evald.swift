@@ -1,4 +1,5 @@
 import ArgumentParser
+import EvaldCore
 
 struct Evald: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -10,12 +11,14 @@ struct Evald: AsyncParsableCommand {
             Exit codes: 0 ok, 1 a check or query found a failure, 2 bad usage or configuration, 3 runtime failure.
             """,
         version: EvaldVersionText.text,
-        subcommands: [RunCommand.self, StatusCommand.self, MetricsCommand.self, SpoolCommand.self, SampleCheckCommand.self, CheckConfigCommand.self, ExplainCommand.self, AlertsCommand.self,
-                      DriftCommand.self, GateCommand.self, GoldenCommand.self, CalibrateCommand.self]
+        subcommands: [
+            RunCommand.self, StatusCommand.self, MetricsCommand.self, SpoolCommand.self, SampleCheckCommand.self, CheckConfigCommand.self, ExplainCommand.self,
+            AlertsCommand.self,
+            DriftCommand.self, GateCommand.self, GoldenCommand.self, CalibrateCommand.self,
+        ]
     )
 }
 
-import EvaldCore
 enum EvaldVersionText {
     static let text = EvaldVersion.current
 }

@@ -20,7 +20,8 @@ struct ExplainCommand: AsyncParsableCommand {
     func run() async throws {
         let config = try options.load()
         guard let store = try StateStore.openExisting(path: config.databasePath) else {
-            throw CLIFailure(code: CLIFailure.usage, message: "evald: no evaluations yet: \(config.databasePath) does not exist (has evald run with this config?)")
+            throw CLIFailure(
+                code: CLIFailure.usage, message: "evald: no evaluations yet: \(config.databasePath) does not exist (has evald run with this config?)")
         }
         if id.hasPrefix("a-"), let alertID = Int64(id.dropFirst(2)) {
             guard let alert = try store.alert(id: alertID) else {
@@ -31,16 +32,25 @@ struct ExplainCommand: AsyncParsableCommand {
             if output.json {
                 var fields: [(String, JSONValue)] = []
                 if let report, case .object(let pairs) = AlertReport.json(report) { fields = pairs }
-                fields.append(("transitions", .array((report?.transitions ?? []).map { t in
-                    .object([("state", .string(t.state)), ("at", .string(RFC3339.format(t.at, fractional: false))),
-                             ("numbers", .object(t.numbers.sorted { $0.key < $1.key }.map { ($0.key, .double($0.value)) }))])
-                })))
+                fields.append(
+                    (
+                        "transitions",
+                        .array(
+                            (report?.transitions ?? []).map { t in
+                                .object([
+                                    ("state", .string(t.state)), ("at", .string(RFC3339.format(t.at, fractional: false))),
+                                    ("numbers", .object(t.numbers.sorted { $0.key < $1.key }.map { ($0.key, .double($0.value)) })),
+                                ])
+                            })
+                    ))
                 fields.append(("evaluations", .array(examples.map(\.json))))
                 print(JSONValue.object(fields).serialized(pretty: true))
             } else {
                 print(AlertReport(entries: report.map { [$0] } ?? []).text)
                 for t in report?.transitions ?? [] {
-                    print("    \(t.state) at \(RFC3339.format(t.at, fractional: false)): " + t.numbers.sorted { $0.key < $1.key }.map { "\($0.key)=\(NumberText.compact($0.value))" }.joined(separator: " "))
+                    print(
+                        "    \(t.state) at \(RFC3339.format(t.at, fractional: false)): "
+                            + t.numbers.sorted { $0.key < $1.key }.map { "\($0.key)=\(NumberText.compact($0.value))" }.joined(separator: " "))
                 }
                 if examples.isEmpty { print("\nno example evaluations are attached to this alert") }
                 for example in examples { print("\n" + example.text) }
@@ -59,6 +69,10 @@ struct ExplainCommand: AsyncParsableCommand {
                 return
             }
         }
-        throw CLIFailure(code: CLIFailure.usage, message: "evald: no evaluation \(id): give an evaluation id (e-42), or the trace id or record id of a sampled trace (evald sample-check TRACE_ID tells whether it was sampled)")
+        throw CLIFailure(
+            code: CLIFailure.usage,
+            message:
+                "evald: no evaluation \(id): give an evaluation id (e-42), or the trace id or record id of a sampled trace (evald sample-check TRACE_ID tells whether it was sampled)"
+        )
     }
 }

@@ -29,7 +29,10 @@ struct GateCommand: AsyncParsableCommand {
     @Option(name: .customLong("judge-timeout"), help: "Stop waiting for judges after this long (unfinished calls count as judge errors).")
     var judgeTimeout = "10m"
 
-    @Option(name: .customLong("tolerance"), help: ArgumentHelp("METRIC=VALUE: this metric's tolerance (absolute), overriding the baseline file's and the default. Repeatable.", valueName: "metric=value"))
+    @Option(
+        name: .customLong("tolerance"),
+        help: ArgumentHelp(
+            "METRIC=VALUE: this metric's tolerance (absolute), overriding the baseline file's and the default. Repeatable.", valueName: "metric=value"))
     var tolerances: [String] = []
 
     @OptionGroup var options: ConfigOptions
@@ -74,14 +77,19 @@ struct GateCommand: AsyncParsableCommand {
         let config = try options.load()
         let timeout = GoldenSupport.parseTimeout(judgeTimeout)!
         let overrides = try parsedTolerances()
-        let baselinePath = baseline.map { GoldenSetLoaderPath.absolute($0) }
+        let baselinePath =
+            baseline.map { GoldenSetLoaderPath.absolute($0) }
             ?? (GoldenSetLoader.directory(name: name, config: config) as NSString).appendingPathComponent(GoldenBaseline.fileName)
         // The set and its baseline are checked before the run: no point paying for judge calls
         // whose results cannot be used.
         try GoldenSupport.verify(name: name, config: config)
         let existing = FileManager.default.contents(atPath: baselinePath)
         if existing == nil, !writeBaseline {
-            throw CLIFailure(code: CLIFailure.usage, message: "evald: no baseline for golden set \"\(name)\": \(baselinePath) does not exist; on a known-good set, run `evald gate \(name) --write-baseline` and commit the file")
+            throw CLIFailure(
+                code: CLIFailure.usage,
+                message:
+                    "evald: no baseline for golden set \"\(name)\": \(baselinePath) does not exist; on a known-good set, run `evald gate \(name) --write-baseline` and commit the file"
+            )
         }
         var previous: GoldenBaseline?
         if let existing {
@@ -94,8 +102,9 @@ struct GateCommand: AsyncParsableCommand {
         let (set, result) = try await GoldenSupport.run(name: name, config: config, judgeTimeout: timeout)
 
         if writeBaseline {
-            let written = GoldenBaseline(set: name, cases: set.cases.count, metrics: result.metrics,
-                                         tolerances: (previous?.tolerances ?? [:]).merging(overrides) { $1 }, writtenAt: Date())
+            let written = GoldenBaseline(
+                set: name, cases: set.cases.count, metrics: result.metrics,
+                tolerances: (previous?.tolerances ?? [:]).merging(overrides) { $1 }, writtenAt: Date())
             do {
                 try written.serialized().write(toFile: baselinePath, atomically: true, encoding: .utf8)
             } catch {
@@ -113,9 +122,12 @@ struct GateCommand: AsyncParsableCommand {
         let calibrations = Calibration.calibrate(result: result, cases: set.cases, minKappa: config.calibration.minKappa)
             .filter { $0.n > 0 || $0.scoreN ?? 0 > 0 }
         if output.json {
-            print(GoldenSupport.encode(Output(set: name, cases: set.cases.count, baseline: baselinePath, passed: report.passed,
-                                              regressed: report.regressed.map(\.metric), metrics: report.rows, warnings: report.warnings,
-                                              judges: result.judges, judgeErrors: result.judgeErrors, calibration: calibrations)))
+            print(
+                GoldenSupport.encode(
+                    Output(
+                        set: name, cases: set.cases.count, baseline: baselinePath, passed: report.passed,
+                        regressed: report.regressed.map(\.metric), metrics: report.rows, warnings: report.warnings,
+                        judges: result.judges, judgeErrors: result.judgeErrors, calibration: calibrations)))
         } else {
             print(text(report, set: set, result: result, baselinePath: baselinePath, calibrations: calibrations))
         }
@@ -127,14 +139,16 @@ struct GateCommand: AsyncParsableCommand {
         var lines = ["golden set \"\(name)\": \(set.cases.count) cases, baseline \(baselinePath)"]
         lines += S.judgeLines(result)
         let width = max(36, (report.rows.map(\.metric.count).max() ?? 0) + 2)
-        lines.append(S.pad("metric", width) + S.pad("n", 6, right: true) + S.pad("baseline", 10, right: true) + S.pad("current", 10, right: true)
-                     + S.pad("delta", 9, right: true) + S.pad("tolerance", 11, right: true) + "  verdict")
+        lines.append(
+            S.pad("metric", width) + S.pad("n", 6, right: true) + S.pad("baseline", 10, right: true) + S.pad("current", 10, right: true)
+                + S.pad("delta", 9, right: true) + S.pad("tolerance", 11, right: true) + "  verdict")
         for row in report.rows {
             let verdict = row.verdict == .regressed ? "REGRESSED" : row.verdict.rawValue
-            lines.append(S.pad(row.metric, width) + S.pad(row.n.map(String.init) ?? "-", 6, right: true)
-                         + S.pad(S.number(row.baseline), 10, right: true) + S.pad(S.number(row.current), 10, right: true)
-                         + S.pad(S.signed(row.delta), 9, right: true) + S.pad(S.number(row.tolerance), 11, right: true)
-                         + "  " + verdict + (row.toleranceSource == "override" ? " (tolerance set)" : ""))
+            lines.append(
+                S.pad(row.metric, width) + S.pad(row.n.map(String.init) ?? "-", 6, right: true)
+                    + S.pad(S.number(row.baseline), 10, right: true) + S.pad(S.number(row.current), 10, right: true)
+                    + S.pad(S.signed(row.delta), 9, right: true) + S.pad(S.number(row.tolerance), 11, right: true)
+                    + "  " + verdict + (row.toleranceSource == "override" ? " (tolerance set)" : ""))
         }
         lines += report.warnings
         if !calibrations.isEmpty {
@@ -145,8 +159,9 @@ struct GateCommand: AsyncParsableCommand {
         if regressed.isEmpty {
             lines.append("gate passed: no metric dropped beyond its tolerance (\(report.rows.count) metrics)")
         } else {
-            lines.append("gate FAILED: \(regressed.count) metric\(regressed.count == 1 ? "" : "s") dropped beyond tolerance: "
-                         + regressed.map { "\($0.metric) \(S.number($0.baseline)) -> \(S.number($0.current))" }.joined(separator: ", "))
+            lines.append(
+                "gate FAILED: \(regressed.count) metric\(regressed.count == 1 ? "" : "s") dropped beyond tolerance: "
+                    + regressed.map { "\($0.metric) \(S.number($0.baseline)) -> \(S.number($0.current))" }.joined(separator: ", "))
         }
         return lines.joined(separator: "\n")
     }

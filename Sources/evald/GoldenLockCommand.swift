@@ -8,7 +8,9 @@ struct GoldenLockCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lock",
         abstract: "Write golden.dir/NAME/golden.lock: the SHA-256 of cases.jsonl and of every judge and schema file the set uses.",
-        discussion: "Commands that use a set (gate, calibrate, the canary) refuse it while its files differ from the lock. Run this after changing the set, a rubric or a schema on purpose, and commit the lock with the change.")
+        discussion:
+            "Commands that use a set (gate, calibrate, the canary) refuse it while its files differ from the lock. Run this after changing the set, a rubric or a schema on purpose, and commit the lock with the change."
+    )
 
     @Argument(help: "The set's name: a folder under golden.dir.")
     var name: String
@@ -19,8 +21,10 @@ struct GoldenLockCommand: AsyncParsableCommand {
         let config = try options.load()
         let (catalog, problems) = JudgeCatalog.load(directory: config.judge.dir, endpoints: config.endpoints, defaultEndpoint: config.judge.defaultEndpoint)
         guard problems.isEmpty else {
-            throw CLIFailure(code: CLIFailure.usage, message: problems.map(\.description).joined(separator: "\n")
-                             + "\nevald: fix the judge files first (`evald check-config`), then lock")
+            throw CLIFailure(
+                code: CLIFailure.usage,
+                message: problems.map(\.description).joined(separator: "\n")
+                    + "\nevald: fix the judge files first (`evald check-config`), then lock")
         }
         let set: GoldenSet
         do {
@@ -38,11 +42,12 @@ struct GoldenLockCommand: AsyncParsableCommand {
         print("locked golden set \"\(name)\" (\(set.cases.count) cases): \(set.lockPath)")
         let changes = previous.map { Dictionary(($0.verify(current: set.hashes)).map { ($0.file, $0.kind) }, uniquingKeysWith: { a, _ in a }) } ?? [:]
         for (file, hash) in lock.files.sorted(by: { $0.key < $1.key }) {
-            let note = switch changes[file] {
-            case .changed?: " (changed)"
-            case .added?: " (new)"
-            default: ""
-            }
+            let note =
+                switch changes[file] {
+                case .changed?: " (changed)"
+                case .added?: " (new)"
+                default: ""
+                }
             print("  \(hash)  \(file)\(note)")
         }
         for (file, kind) in changes.sorted(by: { $0.key < $1.key }) where kind == .missing {

@@ -103,7 +103,9 @@ enum GoldenSupport {
             if c.scoreN != nil { line += ", Spearman \(number(c.spearman, digits: 2))" }
             lines.append(line)
             let m = c.confusion
-            lines.append("  pass/fail (human x judge): pass/pass \(m.humanPassJudgePass), pass/fail \(m.humanPassJudgeFail), fail/pass \(m.humanFailJudgePass), fail/fail \(m.humanFailJudgeFail)")
+            lines.append(
+                "  pass/fail (human x judge): pass/pass \(m.humanPassJudgePass), pass/fail \(m.humanPassJudgeFail), fail/pass \(m.humanFailJudgePass), fail/fail \(m.humanFailJudgeFail)"
+            )
             if let note = c.kappaNote { lines.append("  kappa: \(note)") }
             if let note = c.spearmanNote { lines.append("  Spearman: \(note)") }
             if let scores = c.scoreConfusion {
@@ -114,7 +116,9 @@ enum GoldenSupport {
                 }
             }
             if c.flagged {
-                lines.append("  FLAGGED: kappa \(number(c.kappa, digits: 2)) is below calibration.min_kappa \(number(c.minKappa, digits: 2)): its verdicts disagree with the human labels; revise the rubric (and re-lock) or lower min_kappa knowingly")
+                lines.append(
+                    "  FLAGGED: kappa \(number(c.kappa, digits: 2)) is below calibration.min_kappa \(number(c.minKappa, digits: 2)): its verdicts disagree with the human labels; revise the rubric (and re-lock) or lower min_kappa knowingly"
+                )
             }
         }
         return lines

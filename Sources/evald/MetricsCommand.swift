@@ -33,8 +33,9 @@ struct MetricsCommand: AsyncParsableCommand {
     func run() async throws {
         let config = try options.load()
         let store = try StateStore.openExisting(path: config.databasePath)
-        let report = try MetricsReport.gather(store: store, window: window, seconds: ConfigDuration.seconds(window)!,
-                                              until: until.flatMap(RFC3339.parse) ?? Date(), route: route, model: model)
+        let report = try MetricsReport.gather(
+            store: store, window: window, seconds: ConfigDuration.seconds(window)!,
+            until: until.flatMap(RFC3339.parse) ?? Date(), route: route, model: model)
         print(output.json ? report.json.serialized(pretty: true) : report.text)
     }
 }

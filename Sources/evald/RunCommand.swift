@@ -41,8 +41,9 @@ struct RunCommand: AsyncParsableCommand {
             try await Daemon.run(config: config, logger: logger)
             return
         }
-        let timeouts = Daemon.OnceTimeouts(judges: ConfigDuration.seconds(judgeTimeout)!, detection: ConfigDuration.seconds(detectionTimeout)!,
-                                           notifications: ConfigDuration.seconds(notifyTimeout)!)
+        let timeouts = Daemon.OnceTimeouts(
+            judges: ConfigDuration.seconds(judgeTimeout)!, detection: ConfigDuration.seconds(detectionTimeout)!,
+            notifications: ConfigDuration.seconds(notifyTimeout)!)
         let summary = try await Daemon.runOnce(config: config, logger: logger, timeouts: timeouts)
         if json {
             print(OnceReport(summary: summary).json.serialized(pretty: true))

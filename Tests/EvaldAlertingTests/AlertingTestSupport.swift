@@ -1,6 +1,7 @@
 import EvaldCore
 import Foundation
 import Testing
+
 @testable import EvaldAlerting
 
 /// 2026-11-28T10:00:00Z, and ten minutes later.

@@ -1,6 +1,7 @@
 import EvaldCore
 import Foundation
 import Testing
+
 @testable import EvaldAlerting
 
 /// Against Alertmanager's OpenAPI v2 `postableAlerts`: an array of `postableAlert`, whose
@@ -19,10 +20,11 @@ import Testing
 
         // Every label value a string; alertname and severity included; the empty one dropped.
         let sent = try #require(item["labels"] as? [String: String])
-        #expect(sent == [
-            "alertname": "QualityRegression", "severity": "warning", "route": "support-chat",
-            "model": "gpt-4o-mini", "metric": "judge:helpfulness",
-        ])
+        #expect(
+            sent == [
+                "alertname": "QualityRegression", "severity": "warning", "route": "support-chat",
+                "model": "gpt-4o-mini", "metric": "judge:helpfulness",
+            ])
         let annotations = try #require(item["annotations"] as? [String: String])
         #expect(annotations == alert.annotations)
         #expect(date(item["startsAt"]) == alertStart)

@@ -2,6 +2,7 @@ import EvaldCore
 import EvaldHTTP
 import Foundation
 import Testing
+
 @testable import EvaldAlerting
 
 /// Against PagerDuty Events API v2 "Send an Alert Event": routing_key, event_action
@@ -56,8 +57,9 @@ import Testing
     @Test func everySeverityIsOneThatPagerDutyTakes() throws {
         let allowed: Set<String> = ["critical", "error", "warning", "info"]
         for severity in AlertSeverity.allCases {
-            let event = try parseObject(AlertPayloads.pagerDuty(
-                AlertNotification(alert: sampleAlert(severity: severity), event: .firing), routingKey: key))
+            let event = try parseObject(
+                AlertPayloads.pagerDuty(
+                    AlertNotification(alert: sampleAlert(severity: severity), event: .firing), routingKey: key))
             let sent = try #require((event["payload"] as? [String: Any])?["severity"] as? String)
             #expect(allowed.contains(sent))
             #expect(sent == severity.rawValue)

@@ -4,6 +4,7 @@ import EvaldHTTP
 import EvaldTesting
 import Foundation
 import Testing
+
 @testable import EvaldAlerting
 
 /// Each receiver against a stub HTTP server: path, headers, body, and how failures are
@@ -57,10 +58,11 @@ import Testing
 
             // Verify as a consumer would: t from the header, HMAC over "<t>.<body as received>".
             let header = try #require(request.header("X-Evald-Signature"))
-            let parts = Dictionary(uniqueKeysWithValues: header.split(separator: ",").map { part -> (String, String) in
-                let pair = part.split(separator: "=", maxSplits: 1)
-                return (String(pair[0]), pair.count > 1 ? String(pair[1]) : "")
-            })
+            let parts = Dictionary(
+                uniqueKeysWithValues: header.split(separator: ",").map { part -> (String, String) in
+                    let pair = part.split(separator: "=", maxSplits: 1)
+                    return (String(pair[0]), pair.count > 1 ? String(pair[1]) : "")
+                })
             let t = try #require(parts["t"])
             #expect(Int(t) == Int(deliveryNow.timeIntervalSince1970))
             let mac = HMAC<SHA256>.authenticationCode(
@@ -140,7 +142,7 @@ import Testing
             #expect(error.shortDescription == "http_5xx")
             #expect(error.description.contains("oncall"))
             #expect(error.description.contains("HTTP 500: internal error"))
-            #expect(stub.requests.count == 1) // one attempt, no retry inside
+            #expect(stub.requests.count == 1)  // one attempt, no retry inside
         }
     }
 
@@ -265,9 +267,10 @@ import Testing
         try await withStubServer(Self.echoBody) { stub, transport in
             let key = "R0UT1NGKEY0123456789abcdef012345"
             let receiver = PagerDutyReceiver(name: "pager", routingKey: Secret(key), transport: transport, url: Secret(stub.baseURL + "/v2/enqueue"))
-            let error = try #require(await deliveryError { () async throws(DeliveryError) in
-                try await receiver.deliver(AlertNotification(alert: sampleAlert(state: .resolved, endsAt: deliveryNow), event: .resolved), now: deliveryNow)
-            })
+            let error = try #require(
+                await deliveryError { () async throws(DeliveryError) in
+                    try await receiver.deliver(AlertNotification(alert: sampleAlert(state: .resolved, endsAt: deliveryNow), event: .resolved), now: deliveryNow)
+                })
             // The resolve body is mostly the key: the echo must be redacted, not just cut.
             #expect(!error.description.contains(key))
             #expect(!error.description.contains("R0UT1NGKEY"))

@@ -1,6 +1,7 @@
 import EvaldHTTP
 import EvaldTesting
 import Foundation
+
 @testable import EvaldAlerting
 
 /// The error a delivery throws, or nil when it succeeded.

@@ -1,12 +1,14 @@
 import EvaldHTTP
 import Testing
+
 @testable import EvaldAlerting
 
 @Suite struct ResponseBodyExcerptTests {
     @Test func redactsSecretsAndKeepsOneShortLine() {
         let body = Array("error:\n  key SECRET-1 is\tinvalid; url https://x/SECRET-2\n".utf8)
-        #expect(ResponseBodyExcerpt.make(body, secrets: ["SECRET-1", "https://x/SECRET-2"])
-            == "error: key <redacted> is invalid; url <redacted>")
+        #expect(
+            ResponseBodyExcerpt.make(body, secrets: ["SECRET-1", "https://x/SECRET-2"])
+                == "error: key <redacted> is invalid; url <redacted>")
     }
 
     @Test func cutsAt200Characters() {
@@ -28,7 +30,7 @@ import Testing
     @Test func truncationNeverSplitsACharacter() {
         #expect(TextLimit.truncate("short", maxUTF16: 10) == "short")
         #expect(TextLimit.truncate("abcdefghij", maxUTF16: 5) == "abcd…")
-        let flags = String(repeating: "🇫🇷", count: 10) // 4 UTF-16 units each
+        let flags = String(repeating: "🇫🇷", count: 10)  // 4 UTF-16 units each
         let cut = TextLimit.truncate(flags, maxUTF16: 10)
         #expect(cut == "🇫🇷🇫🇷…")
         #expect(cut.utf16.count <= 10)

@@ -1,6 +1,7 @@
 import EvaldCore
 import Foundation
 import Testing
+
 @testable import EvaldAlerting
 
 /// Against Slack incoming webhooks and Block Kit: `text` plus `blocks`; a header holds
@@ -43,9 +44,10 @@ import Testing
 
         let fields = try #require(blocks[1]["fields"] as? [[String: Any]])
         #expect(fields.allSatisfy { $0["type"] as? String == "mrkdwn" })
-        #expect(fields.compactMap { $0["text"] as? String } == [
-            "*Route*\nsupport-chat", "*Model*\ngpt-4o-mini", "*Metric*\njudge:helpfulness", "*Severity*\nwarning", "*State*\nfiring",
-        ])
+        #expect(
+            fields.compactMap { $0["text"] as? String } == [
+                "*Route*\nsupport-chat", "*Model*\ngpt-4o-mini", "*Metric*\njudge:helpfulness", "*Severity*\nwarning", "*State*\nfiring",
+            ])
         #expect((blocks[1]["text"] as? [String: Any])?["type"] as? String == "mrkdwn")
 
         #expect(text(of: blocks[2]["text"]) == "baseline 0.92 (n=4000), current 0.81 (n=350), CUSUM 6.1 &gt; h=5.2")
@@ -96,7 +98,7 @@ import Testing
     }
 
     @Test func noBlockExceedsSlackLimits() throws {
-        let long = String(repeating: "ü & x ", count: 2000) // 12,000 characters, more once escaped
+        let long = String(repeating: "ü & x ", count: 2000)  // 12,000 characters, more once escaped
         var labels = sampleAlert().labels
         labels["route"] = long
         let alert = Alert(

@@ -3,6 +3,7 @@ import EvaldCore
 import EvaldHTTP
 import Foundation
 import Testing
+
 @testable import EvaldAlerting
 
 /// Against Alertmanager's webhook_config payload, version 4: receiver, status, alerts[]
@@ -12,10 +13,11 @@ import Testing
     @Test func firingPayloadFieldByField() throws {
         let alert = sampleAlert()
         let payload = try parseObject(AlertPayloads.webhook(receiver: "oncall", alerts: [alert], externalURL: "http://evald.example:9464"))
-        #expect(Set(payload.keys) == [
-            "receiver", "status", "alerts", "groupLabels", "commonLabels", "commonAnnotations", "externalURL",
-            "version", "groupKey", "truncatedAlerts",
-        ])
+        #expect(
+            Set(payload.keys) == [
+                "receiver", "status", "alerts", "groupLabels", "commonLabels", "commonAnnotations", "externalURL",
+                "version", "groupKey", "truncatedAlerts",
+            ])
         #expect(payload["receiver"] as? String == "oncall")
         #expect(payload["status"] as? String == "firing")
         #expect(payload["version"] as? String == "4")
@@ -24,8 +26,9 @@ import Testing
         #expect(payload["commonLabels"] as? [String: String] == alert.labels)
         #expect(payload["groupLabels"] as? [String: String] == alert.labels)
         #expect(payload["commonAnnotations"] as? [String: String] == alert.annotations)
-        #expect(payload["groupKey"] as? String
-            == #"{}:{alertname="QualityRegression", metric="judge:helpfulness", model="gpt-4o-mini", route="support-chat", severity="warning"}"#)
+        #expect(
+            payload["groupKey"] as? String
+                == #"{}:{alertname="QualityRegression", metric="judge:helpfulness", model="gpt-4o-mini", route="support-chat", severity="warning"}"#)
 
         let alerts = try #require(payload["alerts"] as? [[String: Any]])
         #expect(alerts.count == 1)
@@ -59,9 +62,10 @@ import Testing
         other.annotations["summary"] = "something else"
         let payload = try parseObject(AlertPayloads.webhook(receiver: "r", alerts: [other, sampleAlert()], externalURL: "http://x"))
         #expect(payload["status"] as? String == "firing")
-        #expect(payload["commonLabels"] as? [String: String] == [
-            "alertname": "QualityRegression", "severity": "warning", "model": "gpt-4o-mini", "metric": "judge:helpfulness",
-        ])
+        #expect(
+            payload["commonLabels"] as? [String: String] == [
+                "alertname": "QualityRegression", "severity": "warning", "model": "gpt-4o-mini", "metric": "judge:helpfulness",
+            ])
         let annotations = try #require(payload["commonAnnotations"] as? [String: String])
         #expect(annotations["summary"] == nil)
         #expect(annotations["description"] != nil)

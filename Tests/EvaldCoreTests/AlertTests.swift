@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 @Suite struct AlertTests {
-    static let start = Date(timeIntervalSince1970: 1_795_860_000) // 2026-11-28T10:00:00Z
+    static let start = Date(timeIntervalSince1970: 1_795_860_000)  // 2026-11-28T10:00:00Z
 
     static func sample(labels: [String: String] = ["route": "support-chat", "model": "gpt-4o-mini", "metric": "judge:helpfulness"]) -> Alert {
         Alert(
@@ -84,7 +84,10 @@ import Testing
 
     @Test func jsonOfEvaldAlerts() {
         var alert = Self.sample()
-        #expect(alert.jsonValue.serialized() == #"{"id":"a-17","alertname":"QualityRegression","state":"firing","severity":"warning","labels":{"alertname":"QualityRegression","metric":"judge:helpfulness","model":"gpt-4o-mini","route":"support-chat","severity":"warning"},"annotations":{"summary":"helpfulness dropped"},"started_at":"2026-11-28T10:00:00Z","resolved_at":null,"fingerprint":"\#(alert.fingerprint)"}"#)
+        #expect(
+            alert.jsonValue.serialized()
+                == #"{"id":"a-17","alertname":"QualityRegression","state":"firing","severity":"warning","labels":{"alertname":"QualityRegression","metric":"judge:helpfulness","model":"gpt-4o-mini","route":"support-chat","severity":"warning"},"annotations":{"summary":"helpfulness dropped"},"started_at":"2026-11-28T10:00:00Z","resolved_at":null,"fingerprint":"\#(alert.fingerprint)"}"#
+        )
         alert.state = .resolved
         alert.endsAt = Self.start.addingTimeInterval(3600)
         #expect(alert.jsonValue["resolved_at"] == .string("2026-11-28T11:00:00Z"))
@@ -95,10 +98,12 @@ import Testing
 
     @Test func runbookURLRendersLabels() {
         let labels = ["alertname": "QualityRegression", "route": "refunds/eu west", "metric": "judge:tone"]
-        #expect(RunbookURL.render("https://wiki.example.com/evald/{{alertname}}", labels: labels)
-            == "https://wiki.example.com/evald/QualityRegression")
-        #expect(RunbookURL.render("https://wiki/{{ route }}/{{metric}}", labels: labels)
-            == "https://wiki/refunds%2Feu%20west/judge%3Atone")
+        #expect(
+            RunbookURL.render("https://wiki.example.com/evald/{{alertname}}", labels: labels)
+                == "https://wiki.example.com/evald/QualityRegression")
+        #expect(
+            RunbookURL.render("https://wiki/{{ route }}/{{metric}}", labels: labels)
+                == "https://wiki/refunds%2Feu%20west/judge%3Atone")
         #expect(RunbookURL.render("https://wiki/{{unknown}}x", labels: labels) == "https://wiki/x")
         #expect(RunbookURL.render("https://wiki/no-placeholders", labels: labels) == "https://wiki/no-placeholders")
         #expect(RunbookURL.render("https://wiki/{{alertname", labels: labels) == "https://wiki/{{alertname")
@@ -107,10 +112,12 @@ import Testing
 
     @Test func defaultRunbookIsTheAlertsSectionOfTheDocs() {
         let labels = ["alertname": "QualityRegression", "route": "support-chat"]
-        #expect(RunbookURL.url(template: nil, base: "file:///usr/local/share/doc/evald", labels: labels)
-            == "file:///usr/local/share/doc/evald/alerts.md#qualityregression")
-        #expect(RunbookURL.url(template: nil, base: "https://docs.example.com/evald", labels: ["alertname": "SpoolStalled"])
-            == "https://docs.example.com/evald/alerts.md#spoolstalled")
+        #expect(
+            RunbookURL.url(template: nil, base: "file:///usr/local/share/doc/evald", labels: labels)
+                == "file:///usr/local/share/doc/evald/alerts.md#qualityregression")
+        #expect(
+            RunbookURL.url(template: nil, base: "https://docs.example.com/evald", labels: ["alertname": "SpoolStalled"])
+                == "https://docs.example.com/evald/alerts.md#spoolstalled")
         // runbook_url, when set, wins over the base.
         #expect(RunbookURL.url(template: "https://wiki/{{alertname}}", base: "file:///x", labels: labels) == "https://wiki/QualityRegression")
     }
@@ -121,7 +128,9 @@ import Testing
         // No scheme: a folder, relative to the config file's folder.
         #expect(RunbookURL.base(configured: "../docs", configDirectory: "/srv/evald/examples") == "file:///srv/evald/docs")
         #expect(RunbookURL.base(configured: "/srv/my docs/", configDirectory: "/etc/evald") == "file:///srv/my%20docs")
-        #expect(RunbookURL.base(configured: "~/docs", configDirectory: "/etc/evald") == RunbookURL.base(configured: NSHomeDirectory() + "/docs", configDirectory: "/"))
+        #expect(
+            RunbookURL.base(configured: "~/docs", configDirectory: "/etc/evald")
+                == RunbookURL.base(configured: NSHomeDirectory() + "/docs", configDirectory: "/"))
     }
 
     @Test func installedDocsFollowTheBinarysPrefix() {

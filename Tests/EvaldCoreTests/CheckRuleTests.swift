@@ -2,8 +2,10 @@ import EvaldCore
 import Foundation
 import Testing
 
-func record(output: String? = "ok", route: String = "r", status: TraceRecord.Status = .ok, latency: Double? = nil, cost: Double? = nil,
-            inputTokens: Int? = nil, outputTokens: Int? = nil, tools: [TraceRecord.ToolCall] = [], reference: String? = nil) -> TraceRecord {
+func record(
+    output: String? = "ok", route: String = "r", status: TraceRecord.Status = .ok, latency: Double? = nil, cost: Double? = nil,
+    inputTokens: Int? = nil, outputTokens: Int? = nil, tools: [TraceRecord.ToolCall] = [], reference: String? = nil
+) -> TraceRecord {
     var r = TraceRecord(recordID: "t", traceID: "t", timestamp: Date(timeIntervalSince1970: 1_795_860_000), model: "m")
     r.route = route
     r.output = output
@@ -19,11 +21,13 @@ func record(output: String? = "ok", route: String = "r", status: TraceRecord.Sta
 
 /// Builds a check from YAML-like parameters, as the config loader hands them over.
 func check(_ kind: String, _ parameters: [String: ConfigValue] = [:], files: [String: String] = [:]) throws -> Check {
-    try Check.make(CheckConfig(name: "c", kind: kind, parameters: parameters, minPassRate: nil, keyPath: "checks.*[0]"),
-                   file: "evald.yaml", readFile: { path in
-                       guard let text = files[path] else { throw CocoaError(.fileReadNoSuchFile) }
-                       return text
-                   })
+    try Check.make(
+        CheckConfig(name: "c", kind: kind, parameters: parameters, minPassRate: nil, keyPath: "checks.*[0]"),
+        file: "evald.yaml",
+        readFile: { path in
+            guard let text = files[path] else { throw CocoaError(.fileReadNoSuchFile) }
+            return text
+        })
 }
 
 func verdict(_ check: Check, _ record: TraceRecord) -> Bool? { check.evaluate(record)?.passed }
@@ -73,13 +77,13 @@ func verdict(_ check: Check, _ record: TraceRecord) -> Bool? { check.evaluate(re
         #expect(missing?.passed == false)
         #expect(missing?.detail == #"missing "days""#)
         let none = try check("not_contains", ["values": .list([.string("As an AI")])])
-        #expect(verdict(none, record(output: "as an ai")) == true) // case-sensitive by default
+        #expect(verdict(none, record(output: "as an ai")) == true)  // case-sensitive by default
         #expect(verdict(none, record(output: "As an AI, I")) == false)
     }
 
     @Test func lengthCountsCharacters() throws {
         let c = try check("length", ["min": .string("3"), "max": .string("5")])
-        #expect(verdict(c, record(output: "héllo")) == true) // 5 characters, 6 bytes
+        #expect(verdict(c, record(output: "héllo")) == true)  // 5 characters, 6 bytes
         #expect(verdict(c, record(output: "hi")) == false)
         #expect(c.evaluate(record(output: "toolong"))?.detail == "length 7 > max 5 characters")
         #expect(throws: ConfigErrors.self) { try check("length", ["min": .string("9"), "max": .string("5")]) }
@@ -172,7 +176,8 @@ func verdict(_ check: Check, _ record: TraceRecord) -> Bool? { check.evaluate(re
     }
 
     @Test func jsonSchemaDetailNamesThePath() throws {
-        let schema = ##"{"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": {"$ref": "#/$defs/line"}}}, "$defs": {"line": {"type": "object", "properties": {"qty": {"type": "integer", "minimum": 1}}}}}"##
+        let schema =
+            ##"{"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": {"$ref": "#/$defs/line"}}}, "$defs": {"line": {"type": "object", "properties": {"qty": {"type": "integer", "minimum": 1}}}}}"##
         let c = try check("json_schema", ["schema": .string("/s/order.json")], files: ["/s/order.json": schema])
         #expect(verdict(c, record(output: #"{"items": [{"qty": 2}]}"#)) == true)
         let bad = c.evaluate(record(output: #"{"items": [{"qty": 2}, {"qty": 0}]}"#))
@@ -184,9 +189,13 @@ func verdict(_ check: Check, _ record: TraceRecord) -> Bool? { check.evaluate(re
 
     @Test func toolCalls() throws {
         let schema = #"{"type": "object", "required": ["order_id"], "properties": {"order_id": {"type": "string"}}}"#
-        let c = try check("tool_calls", ["allowed": .list([.string("lookup_order"), .string("issue_refund")]),
-                                         "schemas": .map(["lookup_order": .string("/s/lookup.json")])],
-                          files: ["/s/lookup.json": schema])
+        let c = try check(
+            "tool_calls",
+            [
+                "allowed": .list([.string("lookup_order"), .string("issue_refund")]),
+                "schemas": .map(["lookup_order": .string("/s/lookup.json")]),
+            ],
+            files: ["/s/lookup.json": schema])
         #expect(verdict(c, record(tools: [])) == true)
         #expect(verdict(c, record(tools: [.init(name: "lookup_order", arguments: #"{"order_id": "A-1"}"#)])) == true)
         #expect(c.evaluate(record(tools: [.init(name: "drop_table", arguments: "{}")]))?.detail.contains("\"drop_table\" is not allowed") == true)

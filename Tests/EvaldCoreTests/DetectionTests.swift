@@ -26,8 +26,9 @@ import Testing
 
     @Test func thresholdMatchesTheIssuesDoubledFailRateDesign() throws {
         // The issue: +ln 2 on a fail, -0.118 on a pass, threshold about 5.6 at ARL 10,000.
-        let cusum = try BernoulliCUSUM(baseline: PassRateBaseline(samples: 1_000_000, passes: 900_000),
-                                       minDrop: 0.05, targetARL: 10_000, guard: .none)
+        let cusum = try BernoulliCUSUM(
+            baseline: PassRateBaseline(samples: 1_000_000, passes: 900_000),
+            minDrop: 0.05, targetARL: 10_000, guard: .none)
         #expect(abs(Double(cusum.design.failUnits) * cusum.design.unit - log(2)) < 0.01)
         #expect(abs(Double(cusum.design.passUnits) * cusum.design.unit + 0.1178) < 0.001)
         #expect(abs(cusum.threshold - 5.6) < 0.15)
@@ -45,12 +46,15 @@ import Testing
     }
 
     @Test func guardRaisesTheThresholdMoreForASmallBaseline() throws {
-        let small = try BernoulliCUSUM(baseline: PassRateBaseline(samples: 1_000, passes: 900), minDrop: 0.05,
-                                       targetARL: 10_000, guard: .standard(minDrop: 0.05))
-        let large = try BernoulliCUSUM(baseline: PassRateBaseline(samples: 100_000, passes: 90_000), minDrop: 0.05,
-                                       targetARL: 10_000, guard: .standard(minDrop: 0.05))
-        let bare = try BernoulliCUSUM(baseline: PassRateBaseline(samples: 100_000, passes: 90_000), minDrop: 0.05,
-                                      targetARL: 10_000, guard: .none)
+        let small = try BernoulliCUSUM(
+            baseline: PassRateBaseline(samples: 1_000, passes: 900), minDrop: 0.05,
+            targetARL: 10_000, guard: .standard(minDrop: 0.05))
+        let large = try BernoulliCUSUM(
+            baseline: PassRateBaseline(samples: 100_000, passes: 90_000), minDrop: 0.05,
+            targetARL: 10_000, guard: .standard(minDrop: 0.05))
+        let bare = try BernoulliCUSUM(
+            baseline: PassRateBaseline(samples: 100_000, passes: 90_000), minDrop: 0.05,
+            targetARL: 10_000, guard: .none)
         #expect(small.threshold > large.threshold && large.threshold > bare.threshold)
         // At a true rate 0.005 worse than the estimate the guard keeps more of the target.
         #expect(large.averageRunLength(failRate: 0.105) > 1.05 * bare.averageRunLength(failRate: 0.105))

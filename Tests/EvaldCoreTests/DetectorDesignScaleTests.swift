@@ -13,13 +13,13 @@ import Testing
 
     /// Distributions typical of real series, with their lattices as the designs build them.
     static let passRates: [PassRateBaseline] = [
-        PassRateBaseline(samples: 5_000, passes: 4_500),      // p0 = 0.90
-        PassRateBaseline(samples: 20_000, passes: 19_990),    // near-perfect: 1 fail in 2,000
-        PassRateBaseline(samples: 300, passes: 200),          // small, poor baseline
+        PassRateBaseline(samples: 5_000, passes: 4_500),  // p0 = 0.90
+        PassRateBaseline(samples: 20_000, passes: 19_990),  // near-perfect: 1 fail in 2,000
+        PassRateBaseline(samples: 300, passes: 200),  // small, poor baseline
     ]
     static let scores: [ScoreBaseline] = [
         ScoreBaseline(counts: [30, 40, 100, 330, 500]),
-        ScoreBaseline(counts: [1, 0, 2, 40, 9_000]),           // a judge that says 5 nearly always
+        ScoreBaseline(counts: [1, 0, 2, 40, 9_000]),  // a judge that says 5 nearly always
     ]
     static let logValues: [LogValueBaseline] = [
         LogValueBaseline(samples: 5_000, mean: log(800), standardDeviation: 0.4),
@@ -70,14 +70,16 @@ import Testing
                 for baseline in Self.passRates {
                     let guarded = try BernoulliCUSUM(baseline: baseline, minDrop: 0.05, targetARL: target, guard: .standard(minDrop: 0.05))
                     let bare = try BernoulliCUSUM(baseline: baseline, minDrop: 0.05, targetARL: target, guard: .none)
-                    #expect(guarded.threshold >= bare.threshold && guarded.threshold < 3 * bare.threshold + 1,
-                            "p0 \(baseline.passRate) n \(baseline.samples) at \(target): \(guarded.threshold) vs \(bare.threshold)")
+                    #expect(
+                        guarded.threshold >= bare.threshold && guarded.threshold < 3 * bare.threshold + 1,
+                        "p0 \(baseline.passRate) n \(baseline.samples) at \(target): \(guarded.threshold) vs \(bare.threshold)")
                 }
                 for baseline in Self.scores {
                     let guarded = try ScoreCUSUM(baseline: baseline, minMeanDrop: 0.1, targetARL: target)
                     let bare = try ScoreCUSUM(baseline: baseline, minMeanDrop: 0.1, targetARL: target, estimationGuard: false)
-                    #expect(guarded.threshold >= bare.threshold && guarded.threshold < 3 * bare.threshold + 1,
-                            "scores \(baseline.counts) at \(target): \(guarded.threshold) vs \(bare.threshold)")
+                    #expect(
+                        guarded.threshold >= bare.threshold && guarded.threshold < 3 * bare.threshold + 1,
+                        "scores \(baseline.counts) at \(target): \(guarded.threshold) vs \(bare.threshold)")
                 }
             }
         }
@@ -170,8 +172,9 @@ import Testing
     /// never rise) is not redesigned on every sample: that made each sample a design.
     @Test func aFailedDesignWaitsForTheBaselineToDouble() throws {
         var monitor = SeriesMonitor(key: SeriesKey(metric: "judge:j", measure: .meanScore, route: "r", model: "m"))
-        let settings = DetectionSettings(minDrop: 0.05, falseAlarmEvery: 365 * 86_400, baselineMinSamples: 300,
-                                         resolveSamples: 100, seriesCount: 10)
+        let settings = DetectionSettings(
+            minDrop: 0.05, falseAlarmEvery: 365 * 86_400, baselineMinSamples: 300,
+            resolveSamples: 100, seriesCount: 10)
         let start = Date(timeIntervalSince1970: 1_800_000_000)
         for i in 0..<5_000 {
             _ = monitor.observe(.score(5), at: start.addingTimeInterval(Double(i)), evaluationID: Int64(i), settings: settings)

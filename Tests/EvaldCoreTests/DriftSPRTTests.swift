@@ -26,8 +26,10 @@ import Testing
     @Test func driftSPRTDetectsARealDropAndClearsAnEqualVersion() throws {
         var rng = SplitMix64(state: 82)
         let old = PassRateBaseline(samples: 1_000, passes: 900)
-        #expect(DriftSPRT(oldBaseline: PassRateBaseline(samples: 99, passes: 90), alpha: 0.01, minDrop: 0.05,
-                          minSamples: 100) == nil)
+        #expect(
+            DriftSPRT(
+                oldBaseline: PassRateBaseline(samples: 99, passes: 90), alpha: 0.01, minDrop: 0.05,
+                minSamples: 100) == nil)
         var worse = try #require(DriftSPRT(oldBaseline: old, alpha: 0.01, minDrop: 0.05, minSamples: 100))
         var n = 0
         while worse.update(failed: uniform(&rng) < 0.25) != .drift && n < 5_000 { n += 1 }

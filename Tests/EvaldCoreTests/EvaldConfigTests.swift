@@ -125,7 +125,8 @@ func configProblems(_ yaml: String, env: [String: String] = [:]) -> [ConfigProbl
     }
 
     @Test func everyProblemIsReported() {
-        let problems = configProblems("""
+        let problems = configProblems(
+            """
             spool:
               poll_interval: soon
             sampling:

@@ -60,12 +60,15 @@ import Testing
     @Test func metricsAreComputedFromCaseResults() {
         let judge = GoldenJudgeSummary(name: "h", identity: "h@1+00000000", scale: .numeric(min: 1, max: 5), passAt: 4)
         let cases = [
-            GoldenCaseResult(id: "1", route: "r", checks: [.init(name: "ok", passed: true, detail: "")],
-                             judges: [.init(judge: "h", status: .scored, score: 5, passed: true)]),
-            GoldenCaseResult(id: "2", route: "r", checks: [.init(name: "ok", passed: false, detail: "")],
-                             judges: [.init(judge: "h", status: .scored, score: 2, passed: false)]),
-            GoldenCaseResult(id: "3", route: "r", checks: [],
-                             judges: [.init(judge: "h", status: .error, error: "no_json")]),
+            GoldenCaseResult(
+                id: "1", route: "r", checks: [.init(name: "ok", passed: true, detail: "")],
+                judges: [.init(judge: "h", status: .scored, score: 5, passed: true)]),
+            GoldenCaseResult(
+                id: "2", route: "r", checks: [.init(name: "ok", passed: false, detail: "")],
+                judges: [.init(judge: "h", status: .scored, score: 2, passed: false)]),
+            GoldenCaseResult(
+                id: "3", route: "r", checks: [],
+                judges: [.init(judge: "h", status: .error, error: "no_json")]),
         ]
         let metrics = GoldenMetric.compute(cases: cases, judges: [judge])
         #expect(metrics.map(\.name) == ["check:ok", "judge:h", "judge:h:mean_score"])
@@ -89,7 +92,8 @@ import Testing
         // 10 cases: human pass & judge pass 4, pass/fail 1, fail/pass 2, fail/fail 3.
         // p_o = (4 + 3) / 10 = 0.7. Human pass rate 5/10 = 0.5, judge pass rate 6/10 = 0.6.
         // p_e = 0.5 x 0.6 + 0.5 x 0.4 = 0.5. kappa = (0.7 - 0.5) / (1 - 0.5) = 0.4.
-        let pairs = Array(repeating: Calibration.Pair(label: GoldenLabel(pass: true), score: 1, passed: true), count: 4)
+        let pairs =
+            Array(repeating: Calibration.Pair(label: GoldenLabel(pass: true), score: 1, passed: true), count: 4)
             + [Calibration.Pair(label: GoldenLabel(pass: true), score: 0, passed: false)]
             + Array(repeating: Calibration.Pair(label: GoldenLabel(pass: false), score: 1, passed: true), count: 2)
             + Array(repeating: Calibration.Pair(label: GoldenLabel(pass: false), score: 0, passed: false), count: 3)

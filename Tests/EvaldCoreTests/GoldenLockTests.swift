@@ -3,11 +3,13 @@ import Foundation
 import Testing
 
 @Suite struct GoldenLockTests {
-    static let locked = GoldenLock(set: "support", files: [
-        "cases.jsonl": String(repeating: "a", count: 64),
-        "judges/helpfulness.md": String(repeating: "b", count: 64),
-        "schemas/order.json": String(repeating: "c", count: 64),
-    ], lockedAt: Date(timeIntervalSince1970: 1_764_000_000))
+    static let locked = GoldenLock(
+        set: "support",
+        files: [
+            "cases.jsonl": String(repeating: "a", count: 64),
+            "judges/helpfulness.md": String(repeating: "b", count: 64),
+            "schemas/order.json": String(repeating: "c", count: 64),
+        ], lockedAt: Date(timeIntervalSince1970: 1_764_000_000))
 
     @Test func unchangedFilesVerify() {
         #expect(Self.locked.verify(current: Self.locked.files).isEmpty)
@@ -25,20 +27,22 @@ import Testing
         var current = Self.locked.files
         current["judges/helpfulness.md"] = String(repeating: "e", count: 64)
         current["cases.jsonl"] = String(repeating: "f", count: 64)
-        #expect(Self.locked.verify(current: current) == [
-            GoldenLockChange(kind: .changed, file: "cases.jsonl"),
-            GoldenLockChange(kind: .changed, file: "judges/helpfulness.md"),
-        ])
+        #expect(
+            Self.locked.verify(current: current) == [
+                GoldenLockChange(kind: .changed, file: "cases.jsonl"),
+                GoldenLockChange(kind: .changed, file: "judges/helpfulness.md"),
+            ])
     }
 
     @Test func missingAndAddedFilesAreNamed() {
         var current = Self.locked.files
         current["schemas/order.json"] = nil
         current["judges/tone-safety.md"] = String(repeating: "1", count: 64)
-        #expect(Self.locked.verify(current: current) == [
-            GoldenLockChange(kind: .added, file: "judges/tone-safety.md"),
-            GoldenLockChange(kind: .missing, file: "schemas/order.json"),
-        ])
+        #expect(
+            Self.locked.verify(current: current) == [
+                GoldenLockChange(kind: .added, file: "judges/tone-safety.md"),
+                GoldenLockChange(kind: .missing, file: "schemas/order.json"),
+            ])
     }
 
     @Test func serializedLockParsesBackAndIsStable() throws {
@@ -75,7 +79,8 @@ import Testing
 
     @Test func theSetUsesTheJudgesAndSchemasOfItsRoutes() throws {
         func rubric(_ name: String, _ appliesTo: String) throws -> JudgeRubric {
-            let text = "---\nname: \(name)\nversion: 1\napplies_to: [\"\(appliesTo)\"]\nscale: pass_fail\n---\nGrade {{output}}\nReply with JSON only: {\"pass\": true|false, \"reason\": \"...\"}\n"
+            let text =
+                "---\nname: \(name)\nversion: 1\napplies_to: [\"\(appliesTo)\"]\nscale: pass_fail\n---\nGrade {{output}}\nReply with JSON only: {\"pass\": true|false, \"reason\": \"...\"}\n"
             return try JudgeRubric.parse(path: "/j/\(name).md", bytes: Array(text.utf8))
         }
         let rubrics = [try rubric("support", "support-*"), try rubric("other", "billing-*"), try rubric("all", "*")]
@@ -92,7 +97,8 @@ import Testing
     static let good = #"{"trace_id":"t1","timestamp":"2026-11-28T10:00:00Z","route":"support-chat","model":"m","output":"hi","label":{"pass":true,"score":4}}"#
 
     @Test func casesGetTheirIdOrLineNumberAndLabel() {
-        let text = Self.good + "\n\n# a comment\n" + #"{"id":"refund-1","trace_id":"t2","timestamp":1764000000,"model":"m","output":"x","metadata":{"k":"v"}}"# + "\n"
+        let text =
+            Self.good + "\n\n# a comment\n" + #"{"id":"refund-1","trace_id":"t2","timestamp":1764000000,"model":"m","output":"x","metadata":{"k":"v"}}"# + "\n"
         let (cases, problems) = GoldenCaseParser.parse(Array(text.utf8), path: "cases.jsonl")
         #expect(problems.isEmpty)
         #expect(cases.map(\.id) == ["1", "refund-1"])

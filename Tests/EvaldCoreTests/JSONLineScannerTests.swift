@@ -14,11 +14,12 @@ func field(_ range: Range<Int>?, in bytes: [UInt8]) -> String? {
     @Test func findsTraceIDFirst() {
         let (result, bytes) = scan(#"{"trace_id":"abc","route":"r"}"#)
         #expect(field(result.traceID, in: bytes) == "abc")
-        #expect(result.route == nil) // not asked for: the scan stopped early
+        #expect(result.route == nil)  // not asked for: the scan stopped early
     }
 
     @Test func findsKeysAfterNestedValuesWithTrickyStrings() {
-        let line = #"{"input":[{"role":"user","content":"a \"quoted\" } ] { brace, \\"}],"metadata":{"trace_id":"nested"},"n":-1.5e3,"ok":true,"route":"support","trace_id":"top"}"#
+        let line =
+            #"{"input":[{"role":"user","content":"a \"quoted\" } ] { brace, \\"}],"metadata":{"trace_id":"nested"},"n":-1.5e3,"ok":true,"route":"support","trace_id":"top"}"#
         let (result, bytes) = scan(line, needRoute: true)
         #expect(field(result.traceID, in: bytes) == "top")
         #expect(field(result.route, in: bytes) == "support")

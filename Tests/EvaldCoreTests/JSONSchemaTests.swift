@@ -6,70 +6,88 @@ import Testing
     // MARK: - Readable unit tests
 
     static let orderSchema = ##"""
-    {
-      "$schema": "https://json-schema.org/draft/2020-12/schema",
-      "title": "order",
-      "type": "object",
-      "required": ["id", "customer", "items"],
-      "additionalProperties": false,
-      "properties": {
-        "id": {"type": "string", "pattern": "^ord_[0-9a-z]+$"},
-        "status": {"enum": ["pending", "paid", "shipped"]},
-        "customer": {"$ref": "#/$defs/customer"},
-        "items": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/item"}},
-        "total": {"type": "number", "minimum": 0},
-        "notes": {"type": ["string", "null"], "maxLength": 20}
-      },
-      "$defs": {
-        "customer": {
+        {
+          "$schema": "https://json-schema.org/draft/2020-12/schema",
+          "title": "order",
           "type": "object",
-          "required": ["email"],
-          "properties": {"email": {"type": "string", "minLength": 3}, "address": {"$ref": "#/$defs/address"}}
-        },
-        "address": {
-          "type": "object",
-          "required": ["country"],
-          "properties": {"country": {"type": "string", "minLength": 2, "maxLength": 2}}
-        },
-        "item": {
-          "type": "object",
-          "required": ["sku", "qty"],
+          "required": ["id", "customer", "items"],
           "additionalProperties": false,
-          "properties": {"sku": {"type": "string"}, "qty": {"type": "integer", "minimum": 1}}
+          "properties": {
+            "id": {"type": "string", "pattern": "^ord_[0-9a-z]+$"},
+            "status": {"enum": ["pending", "paid", "shipped"]},
+            "customer": {"$ref": "#/$defs/customer"},
+            "items": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/item"}},
+            "total": {"type": "number", "minimum": 0},
+            "notes": {"type": ["string", "null"], "maxLength": 20}
+          },
+          "$defs": {
+            "customer": {
+              "type": "object",
+              "required": ["email"],
+              "properties": {"email": {"type": "string", "minLength": 3}, "address": {"$ref": "#/$defs/address"}}
+            },
+            "address": {
+              "type": "object",
+              "required": ["country"],
+              "properties": {"country": {"type": "string", "minLength": 2, "maxLength": 2}}
+            },
+            "item": {
+              "type": "object",
+              "required": ["sku", "qty"],
+              "additionalProperties": false,
+              "properties": {"sku": {"type": "string"}, "qty": {"type": "integer", "minimum": 1}}
+            }
+          }
         }
-      }
-    }
-    """##
+        """##
 
     static let validOrder = ##"""
-    {"id": "ord_7f3a", "status": "paid", "customer": {"email": "a@b.co", "address": {"country": "NL"}},
-     "items": [{"sku": "A-1", "qty": 2}, {"sku": "B-2", "qty": 1.0}], "total": 12.5, "notes": null}
-    """##
+        {"id": "ord_7f3a", "status": "paid", "customer": {"email": "a@b.co", "address": {"country": "NL"}},
+         "items": [{"sku": "A-1", "qty": 2}, {"sku": "B-2", "qty": 1.0}], "total": 12.5, "notes": null}
+        """##
 
     /// (instance, the messages expected, in order)
     static let orderCases: [(String, [String])] = [
         (validOrder, []),
-        (##"{"id": "ord_1", "customer": {"email": "a@b.co"}, "items": [{"sku": "A", "qty": 0}]}"##,
-         [##""/items/0/qty": 0 is less than minimum 1"##]),
-        (##"{"id": "ord_1", "customer": {"email": "a@b.co"}, "items": [{"sku": "A", "qty": 1}, {"sku": "B", "qty": 1.5}]}"##,
-         [##""/items/1/qty": expected an integer, got 1.5"##]),
-        (##"{"id": "ord_1", "items": [{"sku": "A", "qty": 1}], "coupon": "X"}"##,
-         [##"(root): missing required property "customer""##, ##"(root): property "coupon" is not allowed"##]),
-        (##"{"id": "ord_1", "customer": {"email": "a@b.co", "address": {"country": "USA"}}, "items": [{"sku": "A", "qty": 1}]}"##,
-         [##""/customer/address/country": "USA" has 3 characters, more than maxLength 2"##]),
-        (##"{"id": "ord_1", "status": "lost", "customer": {"email": "a@b.co"}, "items": [{"sku": "A", "qty": 1}]}"##,
-         [##""/status": "lost" is not one of "pending", "paid", "shipped""##]),
-        (##"{"id": "ORD-1", "customer": {}, "items": []}"##,
-         [##""/id": "ORD-1" does not match pattern ^ord_[0-9a-z]+$"##,
-          ##""/customer": missing required property "email""##,
-          ##""/items": has 0 items, fewer than minItems 1"##]),
-        (##"{"id": "ord_1", "customer": {"email": "a@b.co"}, "items": [{"sku": "A", "qty": 1, "gift": true}], "total": "12"}"##,
-         [##""/items/0": property "gift" is not allowed"##, ##""/total": expected a number, got "12""##]),
+        (
+            ##"{"id": "ord_1", "customer": {"email": "a@b.co"}, "items": [{"sku": "A", "qty": 0}]}"##,
+            [##""/items/0/qty": 0 is less than minimum 1"##]
+        ),
+        (
+            ##"{"id": "ord_1", "customer": {"email": "a@b.co"}, "items": [{"sku": "A", "qty": 1}, {"sku": "B", "qty": 1.5}]}"##,
+            [##""/items/1/qty": expected an integer, got 1.5"##]
+        ),
+        (
+            ##"{"id": "ord_1", "items": [{"sku": "A", "qty": 1}], "coupon": "X"}"##,
+            [##"(root): missing required property "customer""##, ##"(root): property "coupon" is not allowed"##]
+        ),
+        (
+            ##"{"id": "ord_1", "customer": {"email": "a@b.co", "address": {"country": "USA"}}, "items": [{"sku": "A", "qty": 1}]}"##,
+            [##""/customer/address/country": "USA" has 3 characters, more than maxLength 2"##]
+        ),
+        (
+            ##"{"id": "ord_1", "status": "lost", "customer": {"email": "a@b.co"}, "items": [{"sku": "A", "qty": 1}]}"##,
+            [##""/status": "lost" is not one of "pending", "paid", "shipped""##]
+        ),
+        (
+            ##"{"id": "ORD-1", "customer": {}, "items": []}"##,
+            [
+                ##""/id": "ORD-1" does not match pattern ^ord_[0-9a-z]+$"##,
+                ##""/customer": missing required property "email""##,
+                ##""/items": has 0 items, fewer than minItems 1"##,
+            ]
+        ),
+        (
+            ##"{"id": "ord_1", "customer": {"email": "a@b.co"}, "items": [{"sku": "A", "qty": 1, "gift": true}], "total": "12"}"##,
+            [##""/items/0": property "gift" is not allowed"##, ##""/total": expected a number, got "12""##]
+        ),
         (##"[1, 2]"##, [##"(root): expected an object, got an array"##]),
         // maxLength counts code points: 20 emoji are 20 characters (40 UTF-16 units).
         (##"{"id": "ord_1", "customer": {"email": "a@b.co"}, "items": [{"sku": "A", "qty": 1}], "notes": "😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀"}"##, []),
-        (##"{"id": "ord_1", "customer": {"email": "a@b.co"}, "items": [{"sku": "A", "qty": 1}], "notes": 7}"##,
-         [##""/notes": expected a string or null, got 7"##]),
+        (
+            ##"{"id": "ord_1", "customer": {"email": "a@b.co"}, "items": [{"sku": "A", "qty": 1}], "notes": 7}"##,
+            [##""/notes": expected a string or null, got 7"##]
+        ),
     ]
 
     @Test func orderSchemaReportsViolationsWithInstancePaths() throws {
@@ -84,10 +102,15 @@ import Testing
 
     @Test func violationCarriesPathKeywordAndMessage() throws {
         let schema = try JSONSchema(JSONParser.parse(Self.orderSchema))
-        let violations = schema.validate(try JSONParser.parse(
-            ##"{"id": "ord_1", "customer": {"email": "a@b.co"}, "items": [{"sku": "A", "qty": 0}]}"##))
-        #expect(violations == [JSONSchemaViolation(instancePath: "/items/0/qty", keyword: "minimum",
-                                                   message: ##""/items/0/qty": 0 is less than minimum 1"##)])
+        let violations = schema.validate(
+            try JSONParser.parse(
+                ##"{"id": "ord_1", "customer": {"email": "a@b.co"}, "items": [{"sku": "A", "qty": 0}]}"##))
+        #expect(
+            violations == [
+                JSONSchemaViolation(
+                    instancePath: "/items/0/qty", keyword: "minimum",
+                    message: ##""/items/0/qty": 0 is less than minimum 1"##)
+            ])
         #expect(violations.first?.description == ##""/items/0/qty": 0 is less than minimum 1"##)
     }
 
@@ -123,10 +146,14 @@ import Testing
         (##"{"contains": {"type": "string"}, "minContains": 2}"##, ##"["a", 1, "b"]"##, true),
         (##"{"multipleOf": 0.01}"##, "19.99", true),
         // A recursive tree through "#".
-        (##"{"type": "object", "properties": {"children": {"type": "array", "items": {"$ref": "#"}}}, "required": ["children"]}"##,
-         ##"{"children": [{"children": []}, {"children": [{"children": []}]}]}"##, true),
-        (##"{"type": "object", "properties": {"children": {"type": "array", "items": {"$ref": "#"}}}, "required": ["children"]}"##,
-         ##"{"children": [{"children": [{}]}]}"##, false),
+        (
+            ##"{"type": "object", "properties": {"children": {"type": "array", "items": {"$ref": "#"}}}, "required": ["children"]}"##,
+            ##"{"children": [{"children": []}, {"children": [{"children": []}]}]}"##, true
+        ),
+        (
+            ##"{"type": "object", "properties": {"children": {"type": "array", "items": {"$ref": "#"}}}, "required": ["children"]}"##,
+            ##"{"children": [{"children": [{}]}]}"##, false
+        ),
     ]
 
     @Test func keywordSemantics() throws {
@@ -174,10 +201,12 @@ import Testing
     /// The deepest instance the parser accepts, through a recursive schema with a chain of refs, on a
     /// task's (small) stack.
     @Test func deepRecursionStaysOnTheStack() async throws {
-        let schema = try JSONSchema(JSONParser.parse(##"""
-            {"$ref": "#/$defs/a", "$defs": {"a": {"allOf": [{"$ref": "#/$defs/b"}]}, "b": {"anyOf": [{"type": "integer"},
-             {"type": "array", "items": {"$ref": "#/$defs/a"}, "maxItems": 1}]}}}
-            """##))
+        let schema = try JSONSchema(
+            JSONParser.parse(
+                ##"""
+                {"$ref": "#/$defs/a", "$defs": {"a": {"allOf": [{"$ref": "#/$defs/b"}]}, "b": {"anyOf": [{"type": "integer"},
+                 {"type": "array", "items": {"$ref": "#/$defs/a"}, "maxItems": 1}]}}}
+                """##))
         let depth = JSONParser.maxDepth - 1
         let good = try JSONParser.parse(String(repeating: "[", count: depth) + "1" + String(repeating: "]", count: depth))
         let bad = try JSONParser.parse(String(repeating: "[", count: depth) + "1, 2" + String(repeating: "]", count: depth))
@@ -190,15 +219,16 @@ import Testing
     @Test func pathologicalDepthIsAViolation() async throws {
         let schema = try JSONSchema(JSONParser.parse(##"{"anyOf": [{"type": "integer"}, {"items": {"$ref": "#"}}]}"##))
         var value = JSONValue.int(1)
-        for _ in 0 ..< 5_000 { value = .array([value]) }
+        for _ in 0..<5_000 { value = .array([value]) }
         let instance = value
         let violations = await Task.detached { schema.validate(instance) }.value
         #expect(violations.count == 1)
     }
 
     @Test func annotationsAndUnknownKeywordsAreIgnored() throws {
-        let schema = try JSONSchema(JSONParser.parse(
-            ##"{"title": "t", "description": "d", "format": "email", "default": 1, "examples": [], "x-vendor": {"type": 5}, "$comment": "c"}"##))
+        let schema = try JSONSchema(
+            JSONParser.parse(
+                ##"{"title": "t", "description": "d", "format": "email", "default": 1, "examples": [], "x-vendor": {"type": 5}, "$comment": "c"}"##))
         #expect(schema.validate(.string("not an email")).isEmpty)
     }
 
@@ -231,12 +261,16 @@ import Testing
     /// no longer in the suite. 39 in all: 28 $id-based, 4 $anchor, 4 remote, 3 unevaluatedProperties.
     static let skips: [Skip] = [
         Skip(file: "not", group: "collect annotations inside a 'not', even if collection is disabled", test: "unevaluated property", reason: unevaluated),
-        Skip(file: "not", group: "collect annotations inside a 'not', even if collection is disabled", test: "annotations are still collected inside a 'not'", reason: unevaluated),
+        Skip(
+            file: "not", group: "collect annotations inside a 'not', even if collection is disabled", test: "annotations are still collected inside a 'not'",
+            reason: unevaluated),
         Skip(file: "ref", group: "remote ref, containing refs itself", test: "remote ref valid", reason: remote),
         Skip(file: "ref", group: "remote ref, containing refs itself", test: "remote ref invalid", reason: remote),
         Skip(file: "ref", group: "Recursive references between schemas", test: "valid tree", reason: idBased),
         Skip(file: "ref", group: "Recursive references between schemas", test: "invalid tree", reason: idBased),
-        Skip(file: "ref", group: "ref creates new scope when adjacent to keywords", test: "referenced subschema doesn't see annotations from properties", reason: unevaluated),
+        Skip(
+            file: "ref", group: "ref creates new scope when adjacent to keywords", test: "referenced subschema doesn't see annotations from properties",
+            reason: unevaluated),
         Skip(file: "ref", group: "refs with relative uris and defs", test: "invalid on inner field", reason: idBased),
         Skip(file: "ref", group: "refs with relative uris and defs", test: "invalid on outer field", reason: idBased),
         Skip(file: "ref", group: "refs with relative uris and defs", test: "valid on both fields", reason: idBased),
@@ -308,7 +342,7 @@ import Testing
                         Issue.record("\(file): \(groupName) / \(testName): malformed case")
                         continue
                     }
-                    let outcome: String? // nil: correct
+                    let outcome: String?  // nil: correct
                     switch compiled {
                     case .failure(let error): outcome = "schema rejected: \(error)"
                     case .success(let schema):
@@ -331,7 +365,9 @@ import Testing
                     if let outcome {
                         Issue.record("\(file): \(groupName) / \(testName) (valid: \(valid)): \(outcome)")
                         // A ready-made line for `skips`, should a failure turn out to need an unclaimed feature.
-                        print(#"SKIPCANDIDATE Skip(file: "\#(file)", group: "\#(groupName.replacingOccurrences(of: "\"", with: "\\\""))", test: "\#(testName.replacingOccurrences(of: "\"", with: "\\\""))", reason: ""),"#)
+                        print(
+                            #"SKIPCANDIDATE Skip(file: "\#(file)", group: "\#(groupName.replacingOccurrences(of: "\"", with: "\\\""))", test: "\#(testName.replacingOccurrences(of: "\"", with: "\\\""))", reason: ""),"#
+                        )
                     }
                 }
             }

@@ -26,27 +26,36 @@ struct ReplyCase: Sendable, CustomTestStringConvertible {
 
 @Suite struct JudgeReplyParserTests {
     static let numericCases: [ReplyCase] = [
-        ReplyCase(label: "bare JSON", reply: #"{"score": 5, "reason": "Resolves the request."}"#,
-                  expected: .score(5, passed: true, reason: "Resolves the request.")),
+        ReplyCase(
+            label: "bare JSON", reply: #"{"score": 5, "reason": "Resolves the request."}"#,
+            expected: .score(5, passed: true, reason: "Resolves the request.")),
         ReplyCase(label: "bare JSON with whitespace", reply: "\n  {\"score\":3}\n", expected: .score(3, passed: false, reason: nil)),
-        ReplyCase(label: "fenced json block", reply: "```json\n{\n  \"score\": 4,\n  \"reason\": \"Good.\"\n}\n```",
-                  expected: .score(4, passed: true, reason: "Good.")),
-        ReplyCase(label: "fenced after prose", reply: "Here is my grade:\n```json\n{\"score\": 2, \"reason\": \"Wrong order.\"}\n```\nHope this helps.",
-                  expected: .score(2, passed: false, reason: "Wrong order.")),
-        ReplyCase(label: "prose before", reply: #"The answer is accurate and polite. {"score": 4, "reason": "ok"}"#,
-                  expected: .score(4, passed: true, reason: "ok")),
-        ReplyCase(label: "prose after", reply: #"{"score": 1, "reason": "Refuses."} I gave a low score because the assistant refused."#,
-                  expected: .score(1, passed: false, reason: "Refuses.")),
-        ReplyCase(label: "two objects, the first lacks score",
-                  reply: #"Criteria: {"relevance": "high", "tone": "polite"} Final: {"score": 5, "reason": "Complete."}"#,
-                  expected: .score(5, passed: true, reason: "Complete.")),
-        ReplyCase(label: "stray braces in prose before the object", reply: #"Using {the rubric} and {criteria: 1}: {"score": 3}"#,
-                  expected: .score(3, passed: false, reason: nil)),
-        ReplyCase(label: "nested braces and escapes inside strings",
-                  reply: #"{"reason": "Says \"use {order_id}\" and } then {", "score": 4}"#,
-                  expected: .score(4, passed: true, reason: #"Says "use {order_id}" and } then {"#)),
-        ReplyCase(label: "score wrapped in an object", reply: #"{"evaluation": {"score": 2, "reason": "Vague."}}"#,
-                  expected: .score(2, passed: false, reason: "Vague.")),
+        ReplyCase(
+            label: "fenced json block", reply: "```json\n{\n  \"score\": 4,\n  \"reason\": \"Good.\"\n}\n```",
+            expected: .score(4, passed: true, reason: "Good.")),
+        ReplyCase(
+            label: "fenced after prose", reply: "Here is my grade:\n```json\n{\"score\": 2, \"reason\": \"Wrong order.\"}\n```\nHope this helps.",
+            expected: .score(2, passed: false, reason: "Wrong order.")),
+        ReplyCase(
+            label: "prose before", reply: #"The answer is accurate and polite. {"score": 4, "reason": "ok"}"#,
+            expected: .score(4, passed: true, reason: "ok")),
+        ReplyCase(
+            label: "prose after", reply: #"{"score": 1, "reason": "Refuses."} I gave a low score because the assistant refused."#,
+            expected: .score(1, passed: false, reason: "Refuses.")),
+        ReplyCase(
+            label: "two objects, the first lacks score",
+            reply: #"Criteria: {"relevance": "high", "tone": "polite"} Final: {"score": 5, "reason": "Complete."}"#,
+            expected: .score(5, passed: true, reason: "Complete.")),
+        ReplyCase(
+            label: "stray braces in prose before the object", reply: #"Using {the rubric} and {criteria: 1}: {"score": 3}"#,
+            expected: .score(3, passed: false, reason: nil)),
+        ReplyCase(
+            label: "nested braces and escapes inside strings",
+            reply: #"{"reason": "Says \"use {order_id}\" and } then {", "score": 4}"#,
+            expected: .score(4, passed: true, reason: #"Says "use {order_id}" and } then {"#)),
+        ReplyCase(
+            label: "score wrapped in an object", reply: #"{"evaluation": {"score": 2, "reason": "Vague."}}"#,
+            expected: .score(2, passed: false, reason: "Vague.")),
         ReplyCase(label: "score as a string", reply: #"{"score": "4"}"#, expected: .score(4, passed: true, reason: nil)),
         ReplyCase(label: "score 4.0", reply: #"{"score": 4.0}"#, expected: .score(4, passed: true, reason: nil)),
         ReplyCase(label: "fractional score below pass_at", reply: #"{"score": 3.5}"#, expected: .score(3.5, passed: false, reason: nil)),
@@ -62,23 +71,28 @@ struct ReplyCase: Sendable, CustomTestStringConvertible {
         ReplyCase(label: "broken JSON", reply: #"{"score": 4, "reason": "unterminated}"#, expected: .error(.noJSON)),
         ReplyCase(label: "empty reply", reply: "", expected: .error(.noJSON)),
         ReplyCase(label: "a JSON array is not an object", reply: "[4]", expected: .error(.noJSON)),
-        ReplyCase(label: "reason that is not a string is dropped", reply: #"{"score": 4, "reason": ["a"]}"#,
-                  expected: .score(4, passed: true, reason: nil)),
-        ReplyCase(label: "0-10 scale", reply: #"{"score": 8}"#, scale: .numeric(min: 0, max: 10), passAt: 8,
-                  expected: .score(8, passed: true, reason: nil)),
+        ReplyCase(
+            label: "reason that is not a string is dropped", reply: #"{"score": 4, "reason": ["a"]}"#,
+            expected: .score(4, passed: true, reason: nil)),
+        ReplyCase(
+            label: "0-10 scale", reply: #"{"score": 8}"#, scale: .numeric(min: 0, max: 10), passAt: 8,
+            expected: .score(8, passed: true, reason: nil)),
     ]
 
     static let passFailCases: [ReplyCase] = [
-        ReplyCase(label: "pass true", reply: #"{"pass": true, "reason": "Polite."}"#, scale: .passFail, passAt: 1,
-                  expected: .score(1, passed: true, reason: "Polite.")),
-        ReplyCase(label: "pass false", reply: #"{"pass": false, "reason": "Leaks the system prompt."}"#, scale: .passFail, passAt: 1,
-                  expected: .score(0, passed: false, reason: "Leaks the system prompt.")),
+        ReplyCase(
+            label: "pass true", reply: #"{"pass": true, "reason": "Polite."}"#, scale: .passFail, passAt: 1,
+            expected: .score(1, passed: true, reason: "Polite.")),
+        ReplyCase(
+            label: "pass false", reply: #"{"pass": false, "reason": "Leaks the system prompt."}"#, scale: .passFail, passAt: 1,
+            expected: .score(0, passed: false, reason: "Leaks the system prompt.")),
         ReplyCase(label: "pass \"true\"", reply: #"{"pass": "true"}"#, scale: .passFail, passAt: 1, expected: .score(1, passed: true, reason: nil)),
         ReplyCase(label: "pass \"false\"", reply: #"{"pass": "false"}"#, scale: .passFail, passAt: 1, expected: .score(0, passed: false, reason: nil)),
         ReplyCase(label: "pass \"pass\"", reply: #"{"pass": "pass"}"#, scale: .passFail, passAt: 1, expected: .score(1, passed: true, reason: nil)),
         ReplyCase(label: "pass \"FAIL\"", reply: #"{"pass": "FAIL"}"#, scale: .passFail, passAt: 1, expected: .score(0, passed: false, reason: nil)),
-        ReplyCase(label: "fenced pass_fail", reply: "Verdict:\n```json\n{\"pass\": false, \"reason\": \"Rude.\"}\n```", scale: .passFail, passAt: 1,
-                  expected: .score(0, passed: false, reason: "Rude.")),
+        ReplyCase(
+            label: "fenced pass_fail", reply: "Verdict:\n```json\n{\"pass\": false, \"reason\": \"Rude.\"}\n```", scale: .passFail, passAt: 1,
+            expected: .score(0, passed: false, reason: "Rude.")),
         ReplyCase(label: "score instead of pass", reply: #"{"score": 1}"#, scale: .passFail, passAt: 1, expected: .error(.noPassField)),
         ReplyCase(label: "pass maybe", reply: #"{"pass": "maybe"}"#, scale: .passFail, passAt: 1, expected: .error(.noPassField)),
         ReplyCase(label: "pass_fail, not JSON", reply: "PASS", scale: .passFail, passAt: 1, expected: .error(.noJSON)),

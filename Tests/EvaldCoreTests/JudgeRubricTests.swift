@@ -23,19 +23,23 @@ private func parseError(_ text: String) -> JudgeRubricError? {
     }
 }
 
-private func variables(output: String = "Shipped.", reference: String = "", toolCalls: String = "[]",
-                       metadata: [String: String] = [:]) -> JudgePromptVariables {
-    JudgePromptVariables(inputText: "user: where is A-1?", lastUserMessage: "where is A-1?", output: output, reference: reference,
-                         route: "support-chat", model: "gpt-4o-mini", toolCalls: toolCalls, metadata: metadata)
+private func variables(
+    output: String = "Shipped.", reference: String = "", toolCalls: String = "[]",
+    metadata: [String: String] = [:]
+) -> JudgePromptVariables {
+    JudgePromptVariables(
+        inputText: "user: where is A-1?", lastUserMessage: "where is A-1?", output: output, reference: reference,
+        route: "support-chat", model: "gpt-4o-mini", toolCalls: toolCalls, metadata: metadata)
 }
 
 @Suite struct JudgeRubricTests {
     @Test func parsesTheFrontMatterOfSpecFive() throws {
-        let text = rubricText([
-            "name: helpfulness", "version: 3", "applies_to: [\"support-*\", \"refunds-*\"]", "endpoint: default",
-            "scale: {min: 1, max: 5}", "pass_at: 4", "temperature: 0.2", "max_output_tokens: 250",
-            "description: grades answers",
-        ], basicBody)
+        let text = rubricText(
+            [
+                "name: helpfulness", "version: 3", "applies_to: [\"support-*\", \"refunds-*\"]", "endpoint: default",
+                "scale: {min: 1, max: 5}", "pass_at: 4", "temperature: 0.2", "max_output_tokens: 250",
+                "description: grades answers",
+            ], basicBody)
         let rubric = try parse(text)
         #expect(rubric.name == "helpfulness")
         #expect(rubric.version == "3")
@@ -229,7 +233,8 @@ private func variables(output: String = "Shipped.", reference: String = "", tool
     }
 
     @Test func emptyValuesAreFalseInSections() throws {
-        let body = "{{output}}\n{{#reference}}\nReference: {{reference}}\n{{/reference}}\n{{#tool_calls}}\nTools: {{tool_calls}}\n{{/tool_calls}}\n{{^tool_calls}}\nNo tools: {{tool_calls}}\n{{/tool_calls}}\n\"score\"\n"
+        let body =
+            "{{output}}\n{{#reference}}\nReference: {{reference}}\n{{/reference}}\n{{#tool_calls}}\nTools: {{tool_calls}}\n{{/tool_calls}}\n{{^tool_calls}}\nNo tools: {{tool_calls}}\n{{/tool_calls}}\n\"score\"\n"
         let rubric = try parse(rubricText(basicFront, body))
         #expect(try rubric.render(variables()) == "Shipped.\nNo tools: []\n\"score\"\n")
         let full = try rubric.render(variables(reference: "Shipped Monday.", toolCalls: #"[{"name":"lookup_order","arguments":{}}]"#))
@@ -239,22 +244,28 @@ private func variables(output: String = "Shipped.", reference: String = "", tool
     @Test func variablesFromARecord() {
         var trace = TraceRecord(recordID: "r", traceID: "r", timestamp: Date(timeIntervalSince1970: 0), model: "gpt-4o")
         trace.route = "refunds-assist"
-        trace.input = [.init(role: "system", content: "Be brief."), .init(role: "user", content: "Refund A-1?\nIt broke."),
-                       .init(role: "assistant", content: "Which item?"), .init(role: "user", content: "The tent.")]
+        trace.input = [
+            .init(role: "system", content: "Be brief."), .init(role: "user", content: "Refund A-1?\nIt broke."),
+            .init(role: "assistant", content: "Which item?"), .init(role: "user", content: "The tent."),
+        ]
         trace.output = "Approved."
         trace.reference = "Approve."
-        trace.toolCalls = [.init(name: "issue_refund", arguments: #"{"order_id": "A-1", "amount": 12.5}"#),
-                           .init(name: "lookup_order", arguments: "{'order_id': 'A-1'")]
+        trace.toolCalls = [
+            .init(name: "issue_refund", arguments: #"{"order_id": "A-1", "amount": 12.5}"#),
+            .init(name: "lookup_order", arguments: "{'order_id': 'A-1'"),
+        ]
         let v = JudgePromptVariables(record: trace, metadata: ["agent_id": "agt-7"])
         #expect(v.inputText == "system: Be brief.\nuser: Refund A-1?\nIt broke.\nassistant: Which item?\nuser: The tent.")
         #expect(v.lastUserMessage == "The tent.")
         #expect(v.output == "Approved." && v.reference == "Approve." && v.route == "refunds-assist" && v.model == "gpt-4o")
         // Valid arguments as JSON, invalid ones kept as the string the model wrote.
-        #expect(v.toolCalls == #"[{"name":"issue_refund","arguments":{"order_id":"A-1","amount":12.5}},{"name":"lookup_order","arguments":"{'order_id': 'A-1'"}]"#)
+        #expect(
+            v.toolCalls == #"[{"name":"issue_refund","arguments":{"order_id":"A-1","amount":12.5}},{"name":"lookup_order","arguments":"{'order_id': 'A-1'"}]"#)
         #expect(v.metadata == ["agent_id": "agt-7"])
 
-        let bare = JudgePromptVariables(record: TraceRecord(recordID: "r", traceID: "r", timestamp: Date(timeIntervalSince1970: 0), model: "m"),
-                                        metadata: [:])
+        let bare = JudgePromptVariables(
+            record: TraceRecord(recordID: "r", traceID: "r", timestamp: Date(timeIntervalSince1970: 0), model: "m"),
+            metadata: [:])
         #expect(bare.inputText == "" && bare.lastUserMessage == "" && bare.output == "" && bare.reference == "" && bare.route == "")
         #expect(bare.toolCalls == "[]")
     }

@@ -2,12 +2,13 @@ import EvaldCore
 import Foundation
 import Testing
 
-let keptID = "75b15b0be23b7ac193fe040727553980"       // R = 0xfe04..., kept at 1%
-let droppedID = "75b15b0be23b7ac10000000000000001"    // R tiny, dropped at any rate below 1
+let keptID = "75b15b0be23b7ac193fe040727553980"  // R = 0xfe04..., kept at 1%
+let droppedID = "75b15b0be23b7ac10000000000000001"  // R tiny, dropped at any rate below 1
 
 func classify(_ line: String, rate: Double = 1, routes: [(Glob, Double)] = [], validatesEveryLine: Bool = false) -> LineClassifier.Outcome {
-    let classifier = LineClassifier(sampler: TraceSampler(globalRate: rate, routeRates: routes.map { (glob: $0.0, rate: $0.1) }),
-                                    validatesEveryLine: validatesEveryLine)
+    let classifier = LineClassifier(
+        sampler: TraceSampler(globalRate: rate, routeRates: routes.map { (glob: $0.0, rate: $0.1) }),
+        validatesEveryLine: validatesEveryLine)
     return Array(line.utf8).withUnsafeBytes { classifier.classify($0) }
 }
 

@@ -50,7 +50,7 @@ import Testing
     @Test func rollupBatchCountsEverySeries() {
         var batch = RollupBatch()
         var ok = record(route: "r", latency: 100, cost: 0.01, outputTokens: 50)
-        ok.timestamp = Date(timeIntervalSince1970: 120.5) // minute 2
+        ok.timestamp = Date(timeIntervalSince1970: 120.5)  // minute 2
         var failed = record(output: nil, route: "r", status: .error, latency: 300)
         failed.timestamp = Date(timeIntervalSince1970: 150)
         batch.add(ok, checks: [CheckResult(name: "fast", kind: "latency", passed: true, detail: "")])

@@ -8,7 +8,8 @@ func decodeNative(_ json: String) throws -> TraceRecord {
 
 @Suite struct NativeRecordDecoderTests {
     @Test func fullRecord() throws {
-        let record = try decodeNative("""
+        let record = try decodeNative(
+            """
             {"trace_id": "9f1c2e7a5b3d4c6e8f0a1b2c3d4e5f60", "timestamp": "2026-11-28T10:00:00.123Z",
              "route": "support-chat", "tenant": "acme", "provider": "openai", "model": "gpt-4o-mini",
              "response_model": "gpt-4o-mini-2024-07-18", "system_fingerprint": "fp_44709d6fcb", "prompt_version": "support-v12",
@@ -29,7 +30,9 @@ func decodeNative(_ json: String) throws -> TraceRecord {
     }
 
     @Test func plainStringInputAndObjectArguments() throws {
-        let record = try decodeNative(#"{"trace_id":"t","timestamp":"2026-11-28T10:00:00+02:00","model":"m","output":"o","input":"Summarize this","tool_calls":[{"function":{"name":"f","arguments":{"a":1}}}],"feedback":0.5}"#)
+        let record = try decodeNative(
+            #"{"trace_id":"t","timestamp":"2026-11-28T10:00:00+02:00","model":"m","output":"o","input":"Summarize this","tool_calls":[{"function":{"name":"f","arguments":{"a":1}}}],"feedback":0.5}"#
+        )
         #expect(record.input == [.init(role: "user", content: "Summarize this")])
         #expect(record.toolCalls == [.init(name: "f", arguments: #"{"a":1}"#)])
         #expect(record.feedback == 0.5)

@@ -94,11 +94,13 @@ let piiPositives: [PIIPositive] = [
     .init(.ipv4, "the gateway (172.16.254.1) is down", "172.16.254.1"),
     .init(.ipv4, "Use the DNS server 8.8.8.8 instead.", "8.8.8.8"),
     // Secrets with a known prefix
-    .init(.secret, "export OPENAI_API_KEY=sk-proj-u8jzPde0IgxLd6GncfBA-epfJBd0Kh8oOOL8dKLzd_ocJ2isAjIhKt",
-          "sk-proj-u8jzPde0IgxLd6GncfBA-epfJBd0Kh8oOOL8dKLzd_ocJ2isAjIhKt"),
+    .init(
+        .secret, "export OPENAI_API_KEY=sk-proj-u8jzPde0IgxLd6GncfBA-epfJBd0Kh8oOOL8dKLzd_ocJ2isAjIhKt",
+        "sk-proj-u8jzPde0IgxLd6GncfBA-epfJBd0Kh8oOOL8dKLzd_ocJ2isAjIhKt"),
     .init(.secret, "key: sk-J0RlgLKOmxgJTeKdNnFRIBXuDL7DxtpYlSXpfKtHF4vUCsMe", "sk-J0RlgLKOmxgJTeKdNnFRIBXuDL7DxtpYlSXpfKtHF4vUCsMe"),
-    .init(.secret, "ANTHROPIC_API_KEY=\"sk-ant-api03-hGAkWvj7FAc9QeWJKY40uvSwMFLZDe1f8rESQedU-StPKR0CsTy4Qwb8DwkNhAA\"",
-          "sk-ant-api03-hGAkWvj7FAc9QeWJKY40uvSwMFLZDe1f8rESQedU-StPKR0CsTy4Qwb8DwkNhAA"),
+    .init(
+        .secret, "ANTHROPIC_API_KEY=\"sk-ant-api03-hGAkWvj7FAc9QeWJKY40uvSwMFLZDe1f8rESQedU-StPKR0CsTy4Qwb8DwkNhAA\"",
+        "sk-ant-api03-hGAkWvj7FAc9QeWJKY40uvSwMFLZDe1f8rESQedU-StPKR0CsTy4Qwb8DwkNhAA"),
     .init(.secret, "aws_access_key_id = AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE"),
     .init(.secret, "temporary credentials ASIA5DNSIPZZ5FK2Z9RI expire in 1 h", "ASIA5DNSIPZZ5FK2Z9RI"),
     .init(.secret, "token ghp_0B3JrTAwR4y9ojfljoQoaF1LlqsajAIxNKu8", "ghp_0B3JrTAwR4y9ojfljoQoaF1LlqsajAIxNKu8"),
@@ -106,8 +108,9 @@ let piiPositives: [PIIPositive] = [
     .init(.secret, "(ghu_dgaKjIg8xNbe3nNyjOq9wMxEhh2FDEEtfjgV)", "ghu_dgaKjIg8xNbe3nNyjOq9wMxEhh2FDEEtfjgV"),
     .init(.secret, "ghs_vVqE1SkHbn88HxjSI6bWHtP3fS2qHx6kwXoI", "ghs_vVqE1SkHbn88HxjSI6bWHtP3fS2qHx6kwXoI"),
     .init(.secret, "ghr_IXGvOoNZYW2mZp0zVZomHFwUbbYrEqmSM9wC", "ghr_IXGvOoNZYW2mZp0zVZomHFwUbbYrEqmSM9wC"),
-    .init(.secret, "GITHUB_TOKEN=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",
-          "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"),
+    .init(
+        .secret, "GITHUB_TOKEN=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",
+        "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"),
     .init(.secret, "slack bot xoxb-954862057986-8282880729022-jENUhJduRHHJEYXg4JdpmrcX", "xoxb-954862057986-8282880729022-jENUhJduRHHJEYXg4JdpmrcX"),
     .init(.secret, "xoxp-187801759898-3478878384837-iAhzCueQpBenQtYh5Xj8TPQx", "xoxp-187801759898-3478878384837-iAhzCueQpBenQtYh5Xj8TPQx"),
     .init(.secret, "xoxa-242731672326-8656355150587-CTbyvHNsG9eh6Yo4gfqrc5Xl", "xoxa-242731672326-8656355150587-CTbyvHNsG9eh6Yo4gfqrc5Xl"),
@@ -118,15 +121,20 @@ let piiPositives: [PIIPositive] = [
     .init(.secret, "restricted: rk_live_jzLczbttOofL9H2WjQ5TY4My", "rk_live_jzLczbttOofL9H2WjQ5TY4My"),
     .init(.secret, "Here is the key:\n\(pemBlock)\nKeep it safe.", pemBlock),
     .init(.secret, "-----BEGIN OPENSSH PRIVATE KEY----- (truncated)", "-----BEGIN OPENSSH PRIVATE KEY-----"),
-    .init(.secret, "Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSFMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c.",
-          "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSFMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"),
+    .init(
+        .secret,
+        "Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSFMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c.",
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSFMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+    ),
     // Secrets found by entropy alone
     .init(.secret, "Your webhook signing secret is pUWnoVPDF2yeE6RsXcNOPmeMjvqPVStN.", "pUWnoVPDF2yeE6RsXcNOPmeMjvqPVStN"),
-    .init(.secret, "client_secret=KiaEdFrRgSnRFsTHsDDDXh5Jmtf7EbsDe0G9Cryn&grant_type=client_credentials",
-          "KiaEdFrRgSnRFsTHsDDDXh5Jmtf7EbsDe0G9Cryn"),
+    .init(
+        .secret, "client_secret=KiaEdFrRgSnRFsTHsDDDXh5Jmtf7EbsDe0G9Cryn&grant_type=client_credentials",
+        "KiaEdFrRgSnRFsTHsDDDXh5Jmtf7EbsDe0G9Cryn"),
     .init(.secret, "token=pv1MkUoW20cIdSsPFUS4NcDnGQl9+ocB6SMvIfKBJoc=", "pv1MkUoW20cIdSsPFUS4NcDnGQl9+ocB6SMvIfKBJoc="),
-    .init(.secret, "Reset link: https://example.com/reset?token=Q2hhbmdlTWVQbGVhc2UxMjM0NTY3ODkwYWJjZGVm",
-          "Q2hhbmdlTWVQbGVhc2UxMjM0NTY3ODkwYWJjZGVm"),
+    .init(
+        .secret, "Reset link: https://example.com/reset?token=Q2hhbmdlTWVQbGVhc2UxMjM0NTY3ODkwYWJjZGVm",
+        "Q2hhbmdlTWVQbGVhc2UxMjM0NTY3ODkwYWJjZGVm"),
 ]
 
 let piiNegatives: [PIINegative] = [

@@ -70,7 +70,8 @@ import Testing
         // 1,000 scores: the mean's standard error is about 0.03 points, more than the guard
         // allows (its outermost tilt stays half way to the mean where the CUSUM would drift up,
         // 0.0375 points here); the margin it keeps still lengthens the in-control run.
-        #expect(guarded.averageRunLength(probabilities: small.probabilities)
+        #expect(
+            guarded.averageRunLength(probabilities: small.probabilities)
                 > 1.02 * bare.averageRunLength(probabilities: small.probabilities))
         // And it stays a margin at any budget: a year-long target does not run away.
         let guardedLarge = try ScoreCUSUM(baseline: small, minMeanDrop: 0.1, targetARL: 1e12)

@@ -25,8 +25,9 @@ import Testing
     }
 
     func passRateFeed() -> Feed {
-        Feed(monitor: SeriesMonitor(key: SeriesKey(metric: "check:ok", measure: .passRate, route: "r", model: "m")),
-             clock: start.timeIntervalSince1970)
+        Feed(
+            monitor: SeriesMonitor(key: SeriesKey(metric: "check:ok", measure: .passRate, route: "r", model: "m")),
+            clock: start.timeIntervalSince1970)
     }
 
     func regressions(_ feed: Feed) -> [(Int64, SeriesFinding)] {
@@ -117,8 +118,9 @@ import Testing
     @Test func latencyRiseFiresAndResolves() async throws {
         try await offPool {
             var rng = SplitMix64(state: 4)
-            var feed = Feed(monitor: SeriesMonitor(key: SeriesKey(metric: "op:latency_ms", measure: .logValue, route: "r", model: "m")),
-                            clock: start.timeIntervalSince1970)
+            var feed = Feed(
+                monitor: SeriesMonitor(key: SeriesKey(metric: "op:latency_ms", measure: .logValue, route: "r", model: "m")),
+                clock: start.timeIntervalSince1970)
             func lognormal(_ median: Double) -> Double {
                 // Box-Muller, sigma 0.4 in log terms.
                 let u1 = max(1e-12, uniform(&rng)), u2 = uniform(&rng)
@@ -141,9 +143,10 @@ import Testing
         try await offPool {
             var rng = SplitMix64(state: 5)
             let good = [0.03, 0.04, 0.10, 0.33, 0.50]
-            let worse = [0.08, 0.08, 0.14, 0.35, 0.35]   // mean 3.85 vs 4.23
-            var feed = Feed(monitor: SeriesMonitor(key: SeriesKey(metric: "judge:helpfulness", measure: .meanScore, route: "r", model: "m")),
-                            clock: start.timeIntervalSince1970)
+            let worse = [0.08, 0.08, 0.14, 0.35, 0.35]  // mean 3.85 vs 4.23
+            var feed = Feed(
+                monitor: SeriesMonitor(key: SeriesKey(metric: "judge:helpfulness", measure: .meanScore, route: "r", model: "m")),
+                clock: start.timeIntervalSince1970)
             // An in-control run length of 10^5 here: a score design at 10^6 costs seconds in a debug
             // build, and CPU-bound tests starve the timing-sensitive ones running beside them.
             var settings = self.settings
@@ -168,7 +171,7 @@ import Testing
             var floorSettings = settings
             floorSettings.minPassRate = 0.8
             var feed = passRateFeed()
-            for _ in 0..<3_000 { feed.feed(.passed(uniform(&rng) >= 0.15), settings: floorSettings) }   // 0.85: above the floor
+            for _ in 0..<3_000 { feed.feed(.passed(uniform(&rng) >= 0.15), settings: floorSettings) }  // 0.85: above the floor
             let breaches = { (feed: Feed) in feed.events.filter { if case .floorBreached = $0.1 { return true } else { return false } }.count }
             #expect(breaches(feed) == 0)
             for _ in 0..<300 { feed.feed(.passed(uniform(&rng) >= 0.4), settings: floorSettings) }
@@ -186,11 +189,11 @@ import Testing
             var feed = passRateFeed()
             for _ in 0..<2_000 { feed.feed(.passed(uniform(&rng) >= 0.1), settings: settings) }
             #expect(feed.monitor.detector != nil)
-            feed.clock += 15 * 86_400   // idle for longer than the baseline window
+            feed.clock += 15 * 86_400  // idle for longer than the baseline window
             for _ in 0..<60 { feed.feed(.passed(false), settings: settings) }
             #expect(regressions(feed).isEmpty, "no baseline left to compare with")
             #expect(feed.monitor.detector == nil)
-            let data = try JSONEncoder().encode(feed.monitor)   // and the state stays storable
+            let data = try JSONEncoder().encode(feed.monitor)  // and the state stays storable
             #expect(!data.isEmpty)
             for _ in 0..<1_100 { feed.feed(.passed(uniform(&rng) >= 0.1), settings: settings) }
             #expect(feed.monitor.detector != nil, "armed again on the new history")
@@ -218,8 +221,9 @@ import Testing
     @Test func aSteadyCostSeriesIsArmedAndCatchesAPriceJump() async throws {
         try await offPool {
             var rng = SplitMix64(state: 15)
-            var feed = Feed(monitor: SeriesMonitor(key: SeriesKey(metric: "op:cost_usd", measure: .logValue, route: "r", model: "m")),
-                            clock: start.timeIntervalSince1970)
+            var feed = Feed(
+                monitor: SeriesMonitor(key: SeriesKey(metric: "op:cost_usd", measure: .logValue, route: "r", model: "m")),
+                clock: start.timeIntervalSince1970)
             for _ in 0..<2_000 { feed.feed(.value(0.0004 * (1 + 0.02 * (uniform(&rng) - 0.5))), settings: settings) }
             #expect(feed.monitor.detector != nil, "a series with 1% spread must still be watched")
             for _ in 0..<20 { feed.feed(.value(0.004), settings: settings) }
@@ -305,7 +309,7 @@ import Testing
                 _ = watch.observe(version: "a", metric: "judge:helpfulness@1+abc", passed: id % 10 != 0)
             }
             var events: [ProviderVersionWatch.Event] = []
-            for id in 201...(201 + 20 * 100) {   // the judge never scores the new version
+            for id in 201...(201 + 20 * 100) {  // the judge never scores the new version
                 events += watch.noteAnswer(version: "b", at: Date(), evaluationID: Int64(id), settings: settings)
             }
             #expect(watch.switches.first?.state == .inconclusive)
@@ -325,8 +329,8 @@ import Testing
 }
 
 @Suite struct MeanDriftTestTests {
-    let good = [0.03, 0.04, 0.10, 0.33, 0.50]     // mean 4.23
-    let worse = [0.08, 0.08, 0.14, 0.35, 0.35]    // mean 3.85
+    let good = [0.03, 0.04, 0.10, 0.33, 0.50]  // mean 4.23
+    let worse = [0.08, 0.08, 0.14, 0.35, 0.35]  // mean 3.85
 
     func oldScores(_ rng: inout SplitMix64, _ n: Int) -> ScoreBaseline {
         var baseline = ScoreBaseline(counts: [0, 0, 0, 0, 0])
@@ -377,8 +381,9 @@ import Testing
                 let version = id <= 1_000 ? "v1" : "v2"
                 events += watch.noteAnswer(version: version, at: Date(), evaluationID: Int64(id), settings: settings)
                 // The pass rate at pass_at 4 barely moves (0.83 -> 0.70 is what moves): watch the mean.
-                events += watch.observe(version: version, metric: "judge:helpfulness@1+abcd", score: score(&rng, id <= 1_000 ? good : worse),
-                                        evaluationID: Int64(id))
+                events += watch.observe(
+                    version: version, metric: "judge:helpfulness@1+abcd", score: score(&rng, id <= 1_000 ? good : worse),
+                    evaluationID: Int64(id))
             }
             let drift = events.compactMap { if case .drift(let s, let metric, let numbers) = $0 { return (s, metric, numbers) } else { return nil } }
             #expect(drift.count == 1)

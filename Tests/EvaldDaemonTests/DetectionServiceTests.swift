@@ -11,11 +11,13 @@ import Testing
     let root = NSTemporaryDirectory() + "evald-detection-\(UUID().uuidString)"
 
     func config() throws -> EvaldConfig {
-        try EvaldConfig.parse(yaml: """
-            spool: {dir: /var/spool/evald}
-            sampling: {rate: 0.01, boost_rate: 0.08, min_per_minute: 0.5, max_rate: 0.25}
-            detection: {baseline_min_samples: 1000}
-            """, path: root + "/evald.yaml", environment: [:]).0
+        try EvaldConfig.parse(
+            yaml: """
+                spool: {dir: /var/spool/evald}
+                sampling: {rate: 0.01, boost_rate: 0.08, min_per_minute: 0.5, max_rate: 0.25}
+                detection: {baseline_min_samples: 1000}
+                """, path: root + "/evald.yaml", environment: [:]
+        ).0
     }
 
     /// Commits evaluations on `route` at `now - secondsAgo`, each with one `ok` check verdict.
@@ -41,8 +43,10 @@ import Testing
         let store = try StateStore.open(path: root + "/evald.db")
         let now = Date()
         let runtime = DaemonRuntime()
-        let service = DetectionEngine(store: store, setup: DaemonSetup(config: try config(), checks: .empty, roster: .empty, receivers: []), runtime: runtime, logger: Logger(label: "test"),
-                                       now: { now })
+        let service = DetectionEngine(
+            store: store, setup: DaemonSetup(config: try config(), checks: .empty, roster: .empty, receivers: []), runtime: runtime,
+            logger: Logger(label: "test"),
+            now: { now })
         // A busy route (sampled at 1 for the test: 1,200 calls in 20 minutes) passing 9 in 10...
         let busyTimes = (0..<1_200).map { now - 1_200 + Double($0) }
         var offset = try commit(store, route: "support", rate: 1, passes: (0..<1_200).map { $0 % 10 != 0 }, at: busyTimes, from: 0)
@@ -80,10 +84,14 @@ import Testing
         let store = try StateStore.open(path: root + "/evald.db")
         // A QualityRegression whose series state is gone (a check removed from the config, or a state reset).
         let labels = ["alertname": "QualityRegression", "severity": "critical", "route": "support", "model": "m", "metric": "check:gone"]
-        _ = try store.fireAlert(AlertFiring(name: "QualityRegression", severity: "critical", labels: labels, annotations: [:],
-                                            fingerprint: AlertFingerprint.of(labels), numbers: [:], examples: []), receivers: [], at: Date())
+        _ = try store.fireAlert(
+            AlertFiring(
+                name: "QualityRegression", severity: "critical", labels: labels, annotations: [:],
+                fingerprint: AlertFingerprint.of(labels), numbers: [:], examples: []), receivers: [], at: Date())
         #expect(try store.firingAlertCount() == 1)
-        let service = DetectionEngine(store: store, setup: DaemonSetup(config: try config(), checks: .empty, roster: .empty, receivers: []), runtime: DaemonRuntime(), logger: Logger(label: "test"))
+        let service = DetectionEngine(
+            store: store, setup: DaemonSetup(config: try config(), checks: .empty, roster: .empty, receivers: []), runtime: DaemonRuntime(),
+            logger: Logger(label: "test"))
         _ = try service.catchUp()
         #expect(try store.firingAlertCount() == 0)
         #expect(try store.alertTransitions(id: 1).last?.numbers["state_reset"] == 1)
@@ -97,13 +105,17 @@ import Testing
         let times = (0..<1_300).map { now - 2_000 + Double($0) }
         let offset = try commit(store, route: "support", rate: 1, passes: (0..<1_300).map { $0 < 1_100 ? $0 % 10 != 0 : $0 % 2 == 0 }, at: times, from: 0)
         // As migration v5 records it for a database that already held these evaluations.
-        try store.commitDetectionRound(states: [DetectionStateRow(kind: "cursor", key: "warmup_evaluation", json: "\(offset)")],
-                                       actions: [], judgeFeedConsumed: nil, at: now)
-        let service = DetectionEngine(store: store, setup: DaemonSetup(config: try config(), checks: .empty, roster: .empty, receivers: []), runtime: DaemonRuntime(), logger: Logger(label: "test"),
-                                       now: { now })
+        try store.commitDetectionRound(
+            states: [DetectionStateRow(kind: "cursor", key: "warmup_evaluation", json: "\(offset)")],
+            actions: [], judgeFeedConsumed: nil, at: now)
+        let service = DetectionEngine(
+            store: store, setup: DaemonSetup(config: try config(), checks: .empty, roster: .empty, receivers: []), runtime: DaemonRuntime(),
+            logger: Logger(label: "test"),
+            now: { now })
         _ = try service.catchUp()
         #expect(try store.firingAlertCount() == 0, "a regression in replayed history is not news")
-        let monitor = try JSONDecoder().decode(SeriesMonitor.self, from: Data(try #require(try store.detectionStates(kind: "series")["check:ok|pass_rate|support|m"]).utf8))
+        let monitor = try JSONDecoder().decode(
+            SeriesMonitor.self, from: Data(try #require(try store.detectionStates(kind: "series")["check:ok|pass_rate|support|m"]).utf8))
         #expect(monitor.trafficDays.values.reduce(0, +) == 1_300)
         #expect(monitor.detector != nil, "the baseline was learnt from the history")
         #expect(monitor.open != nil, "the regression in it was found, only not notified")

@@ -17,31 +17,34 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: root) }
         try FileManager.default.createDirectory(atPath: root + "/judges", withIntermediateDirectories: true)
         try """
-            ---
-            name: helpfulness
-            version: 1
-            applies_to: ["support-*"]
-            scale: {min: 1, max: 5}
-            pass_at: 4
-            ---
-            Answer: {{output}}
-            Reply with JSON only: {"score": <1-5>, "reason": "<one sentence>"}
-            """.write(toFile: root + "/judges/h.md", atomically: true, encoding: .utf8)
-        let (config, _) = try EvaldConfig.parse(yaml: """
-            spool: {dir: spool}
-            checks:
-              "*":
-                - {name: no-pii, kind: pii}
-            endpoints:
-              default: {kind: openai, base_url: "\(stub.baseURL)/v1", model: m, api_key_env: GOLDEN_RUNNER_KEY, timeout: 30s, max_retries: 0}
-            judge: {dir: judges}
-            """, path: root + "/evald.yaml", environment: [:])
+        ---
+        name: helpfulness
+        version: 1
+        applies_to: ["support-*"]
+        scale: {min: 1, max: 5}
+        pass_at: 4
+        ---
+        Answer: {{output}}
+        Reply with JSON only: {"score": <1-5>, "reason": "<one sentence>"}
+        """.write(toFile: root + "/judges/h.md", atomically: true, encoding: .utf8)
+        let (config, _) = try EvaldConfig.parse(
+            yaml: """
+                spool: {dir: spool}
+                checks:
+                  "*":
+                    - {name: no-pii, kind: pii}
+                endpoints:
+                  default: {kind: openai, base_url: "\(stub.baseURL)/v1", model: m, api_key_env: GOLDEN_RUNNER_KEY, timeout: 30s, max_retries: 0}
+                judge: {dir: judges}
+                """, path: root + "/evald.yaml", environment: [:])
         let transport = HTTPTransport()
         let (roster, _) = try JudgeRoster.build(config: config, transport: transport, environment: ["GOLDEN_RUNNER_KEY": "sk-test-runner"])
         let runner = GoldenRunner(checks: try Daemon.makeCheckPlan(config), roster: roster)
 
-        let text = (0..<3).map { #"{"id":"c\#($0)","trace_id":"t\#($0)","timestamp":"2026-11-28T10:00:00Z","route":"support-chat","model":"m","output":"recorded answer \#($0)"}"# }
-            .joined(separator: "\n")
+        let text = (0..<3).map {
+            #"{"id":"c\#($0)","trace_id":"t\#($0)","timestamp":"2026-11-28T10:00:00Z","route":"support-chat","model":"m","output":"recorded answer \#($0)"}"#
+        }
+        .joined(separator: "\n")
         let (cases, problems) = GoldenCaseParser.parse(Array(text.utf8), path: "cases.jsonl")
         #expect(problems.isEmpty)
         // The canary's way: the case's input with a fresh answer.

@@ -10,14 +10,16 @@ import Testing
     let root = NSTemporaryDirectory() + "evald-health-\(UUID().uuidString)"
 
     func config() throws -> EvaldConfig {
-        try EvaldConfig.parse(yaml: """
-            spool: {dir: /var/spool/evald}
-            endpoints:
-              default: {kind: openai, base_url: http://127.0.0.1:1/v1, model: m, daily_token_budget: 1000}
-            alerts:
-              spool_stalled_after: 10m
-              runbook_url: https://wiki.example.com/evald/{{alertname}}
-            """, path: root + "/evald.yaml", environment: [:]).0
+        try EvaldConfig.parse(
+            yaml: """
+                spool: {dir: /var/spool/evald}
+                endpoints:
+                  default: {kind: openai, base_url: http://127.0.0.1:1/v1, model: m, daily_token_budget: 1000}
+                alerts:
+                  spool_stalled_after: 10m
+                  runbook_url: https://wiki.example.com/evald/{{alertname}}
+                """, path: root + "/evald.yaml", environment: [:]
+        ).0
     }
 
     func lines(_ n: Int64) -> IngestCounts {
@@ -32,15 +34,17 @@ import Testing
         let clock = ManualClock()
         let runtime = DaemonRuntime()
         runtime.markProgress(lines(10), pendingBytes: 5000, at: clock.now)
-        let service = HealthAlertService(store: store, setups: SetupSource(DaemonSetup(config: try config(), checks: .empty, roster: .empty, receivers: [])), runtime: runtime, logger: Logger(label: "test"),
-                                         now: { clock.now })
+        let service = HealthAlertService(
+            store: store, setups: SetupSource(DaemonSetup(config: try config(), checks: .empty, roster: .empty, receivers: [])), runtime: runtime,
+            logger: Logger(label: "test"),
+            now: { clock.now })
         clock.advance(9 * 60)
         try service.evaluate()
         #expect(try store.alerts(includeResolved: true).isEmpty)
 
         clock.advance(2 * 60)
         try service.evaluate()
-        try service.evaluate() // the same condition is the same alert
+        try service.evaluate()  // the same condition is the same alert
         let firing = try store.alerts(includeResolved: false)
         #expect(firing.map(\.name) == ["SpoolStalled"])
         #expect(firing.first?.labels["severity"] == "critical")
@@ -59,13 +63,17 @@ import Testing
         let clock = ManualClock()
         let runtime = DaemonRuntime()
         runtime.markProgress(IngestCounts(), pendingBytes: 0, at: clock.now)
-        let service = HealthAlertService(store: store, setups: SetupSource(DaemonSetup(config: try config(), checks: .empty, roster: .empty, receivers: [])), runtime: runtime, logger: Logger(label: "test"),
-                                         now: { clock.now })
+        let service = HealthAlertService(
+            store: store, setups: SetupSource(DaemonSetup(config: try config(), checks: .empty, roster: .empty, receivers: [])), runtime: runtime,
+            logger: Logger(label: "test"),
+            now: { clock.now })
         runtime.setJudgeStates([
-            JudgeHealth(judgeName: "helpfulness", identity: "helpfulness@1+aaaa0000", endpoint: "default",
-                        state: .paused(.circuitOpen(endpoint: "default", until: clock.now + 30)), updatedAt: clock.now),
-            JudgeHealth(judgeName: "tone", identity: "tone@1+bbbb0000", endpoint: "default",
-                        state: .paused(.budgetSpent(endpoint: "default", dailyTokenBudget: 1000)), updatedAt: clock.now),
+            JudgeHealth(
+                judgeName: "helpfulness", identity: "helpfulness@1+aaaa0000", endpoint: "default",
+                state: .paused(.circuitOpen(endpoint: "default", until: clock.now + 30)), updatedAt: clock.now),
+            JudgeHealth(
+                judgeName: "tone", identity: "tone@1+bbbb0000", endpoint: "default",
+                state: .paused(.budgetSpent(endpoint: "default", dailyTokenBudget: 1000)), updatedAt: clock.now),
         ])
         try service.evaluate()
         let names = try store.alerts(includeResolved: false).map(\.name).sorted()

@@ -49,10 +49,12 @@ import Testing
         // The template starts on line 6; {{#reference}} is on its line 3.
         #expect(lines.contains("\(dir)/c-bad-template.md:8: template: {{#reference}} is never closed (add {{/reference}})"), "\(lines)")
         #expect(lines.contains { $0.hasPrefix("\(dir)/d-unknown-key.md:5: pass_a: unknown key (did you mean \"pass_at\"?)") }, "\(lines)")
-        #expect(lines.contains { $0.hasPrefix("\(dir)/e-duplicate.md:2: name: \"helpfulness\" is already the name of \(dir)/a-helpfulness.md") },
-                "\(lines)")
-        #expect(lines.contains("\(dir)/f-unknown-endpoint.md:6: endpoint: \"prod\" is not defined under endpoints in the config (defined: cheap, default)"),
-                "\(lines)")
+        #expect(
+            lines.contains { $0.hasPrefix("\(dir)/e-duplicate.md:2: name: \"helpfulness\" is already the name of \(dir)/a-helpfulness.md") },
+            "\(lines)")
+        #expect(
+            lines.contains("\(dir)/f-unknown-endpoint.md:6: endpoint: \"prod\" is not defined under endpoints in the config (defined: cheap, default)"),
+            "\(lines)")
 
         #expect(catalog.rubrics(forRoute: "support-chat").map(\.name) == ["helpfulness", "safety"])
         #expect(catalog.rubrics(forRoute: "extract-order").map(\.name) == ["safety"])

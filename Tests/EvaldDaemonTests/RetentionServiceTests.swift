@@ -22,8 +22,9 @@ import Testing
         try store.commitBatch(batch)
 
         let clock = ManualClock(day0)
-        let service = RetentionService(store: store, retention: RetentionConfig(rawDays: 30, rollupDays: 400), logger: Logger(label: "test"),
-                                       now: { clock.now }, batchSize: 500, pause: 0)
+        let service = RetentionService(
+            store: store, retention: RetentionConfig(rawDays: 30, rollupDays: 400), logger: Logger(label: "test"),
+            now: { clock.now }, batchSize: 500, pause: 0)
         #expect(try await service.prune() == RetentionService.Pruned())
 
         // Just inside retention: nothing goes (the newest trace is day0 + 1199 s).
@@ -31,7 +32,7 @@ import Testing
         #expect(try await service.prune().evaluations == 0)
         clock.advance(days: 1.1)
         let pruned = try await service.prune()
-        #expect(pruned.evaluations == 1200) // in three batches of at most 500
+        #expect(pruned.evaluations == 1200)  // in three batches of at most 500
         #expect(pruned.rollups == 0)
         #expect(try store.evaluationCount() == 0)
         #expect(try store.seriesTotals(since: .distantPast, until: .distantFuture).first?.cell.n == 1200)

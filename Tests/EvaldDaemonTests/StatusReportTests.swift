@@ -53,9 +53,11 @@ import Testing
         let store = try StateStore.open(path: config.databasePath)
         let now = Date()
         func fire(_ name: String, _ severity: String, _ summary: String, _ extra: [String: String] = [:]) throws -> StoredAlert? {
-            try store.fireAlert(AlertFiring(name: name, severity: severity, labels: ["alertname": name, "route": "r"],
-                                            annotations: ["summary": summary].merging(extra) { $1 }, fingerprint: name),
-                                receivers: [], at: now)
+            try store.fireAlert(
+                AlertFiring(
+                    name: name, severity: severity, labels: ["alertname": name, "route": "r"],
+                    annotations: ["summary": summary].merging(extra) { $1 }, fingerprint: name),
+                receivers: [], at: now)
         }
         let resolved = try #require(try fire("LatencyRegression", "warning", "slow calls"))
         try store.resolveAlert(id: resolved.id, receivers: [], at: now)

@@ -4,8 +4,9 @@ import EvaldStore
 import EvaldTesting
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Alerts end to end: the real binary, its outbox in a real database, receivers on 127.0.0.1,
@@ -31,9 +32,10 @@ import Glibc
     /// services raise: those resolve, at start, any alert of theirs that no state holds open.
     static func fire(_ h: EvaldHarness, receivers: [String], name: String = "DeliveryTest") throws -> StoredAlert {
         let labels = ["alertname": name, "severity": "critical", "route": "support-chat", "model": "gpt-4o-mini", "metric": "judge:helpfulness"]
-        let firing = AlertFiring(name: name, severity: "critical", labels: labels,
-                                 annotations: ["summary": "helpfulness dropped", "description": "baseline 0.90, current 0.78, n 400"],
-                                 fingerprint: AlertFingerprint.of(labels), numbers: ["baseline": 0.9, "current": 0.78, "n": 400])
+        let firing = AlertFiring(
+            name: name, severity: "critical", labels: labels,
+            annotations: ["summary": "helpfulness dropped", "description": "baseline 0.90, current 0.78, n 400"],
+            fingerprint: AlertFingerprint.of(labels), numbers: ["baseline": 0.9, "current": 0.78, "n": 400])
         return try #require(try h.store().fireAlert(firing, receivers: receivers, at: Date()))
     }
 
@@ -53,43 +55,46 @@ import Glibc
             defer { Task { try? await judge.stop() } }
 
             let amPort = try Self.freePort()
-            let h = try EvaldHarness(config: """
-                endpoints:
-                  default: {kind: openai, base_url: "\(judge.baseURL)/v1", model: judge, timeout: 10s}
-                judge: {dir: judges}
-                alerts:
-                  max_backoff: 1s
-                  runbook_url: https://wiki.example.com/evald/{{alertname}}
-                  receivers:
-                    - {name: am, kind: alertmanager, url: "http://127.0.0.1:\(amPort)", resend_interval: 2s}
-                """)
+            let h = try EvaldHarness(
+                config: """
+                    endpoints:
+                      default: {kind: openai, base_url: "\(judge.baseURL)/v1", model: judge, timeout: 10s}
+                    judge: {dir: judges}
+                    alerts:
+                      max_backoff: 1s
+                      runbook_url: https://wiki.example.com/evald/{{alertname}}
+                      receivers:
+                        - {name: am, kind: alertmanager, url: "http://127.0.0.1:\(amPort)", resend_interval: 2s}
+                    """)
             try FileManager.default.createDirectory(atPath: h.root + "/judges", withIntermediateDirectories: true)
             try """
-                ---
-                name: helpfulness
-                version: 1
-                scale: {min: 1, max: 5}
-                ---
-                Grade: {{output}}
-                Reply with JSON only: {"score": <1-5>, "reason": "<one sentence>"}
-                """.write(toFile: h.root + "/judges/helpfulness.md", atomically: true, encoding: .utf8)
+            ---
+            name: helpfulness
+            version: 1
+            scale: {min: 1, max: 5}
+            ---
+            Grade: {{output}}
+            Reply with JSON only: {"score": <1-5>, "reason": "<one sentence>"}
+            """.write(toFile: h.root + "/judges/helpfulness.md", atomically: true, encoding: .utf8)
             try """
-                route:
-                  receiver: recorder
-                  group_by: [alertname]
-                  group_wait: 1s
-                  group_interval: 1s
-                  repeat_interval: 1h
-                receivers:
-                  - name: recorder
-                    webhook_configs:
-                      - url: "\(recorder.baseURL)/am"
-                        send_resolved: true
-                """.write(toFile: h.root + "/alertmanager.yml", atomically: true, encoding: .utf8)
+            route:
+              receiver: recorder
+              group_by: [alertname]
+              group_wait: 1s
+              group_interval: 1s
+              repeat_interval: 1h
+            receivers:
+              - name: recorder
+                webhook_configs:
+                  - url: "\(recorder.baseURL)/am"
+                    send_resolved: true
+            """.write(toFile: h.root + "/alertmanager.yml", atomically: true, encoding: .utf8)
             let am = Process()
             am.executableURL = URL(fileURLWithPath: alertmanager)
-            am.arguments = ["--config.file=\(h.root)/alertmanager.yml", "--storage.path=\(h.root)/am-data",
-                            "--web.listen-address=127.0.0.1:\(amPort)", "--cluster.listen-address=", "--log.level=warn"]
+            am.arguments = [
+                "--config.file=\(h.root)/alertmanager.yml", "--storage.path=\(h.root)/am-data",
+                "--web.listen-address=127.0.0.1:\(amPort)", "--cluster.listen-address=", "--log.level=warn",
+            ]
             am.standardOutput = FileHandle.nullDevice
             am.standardError = FileHandle(forWritingAtPath: "/dev/null")
             try am.run()
@@ -130,22 +135,24 @@ import Glibc
                 attempts.increment() <= 5 ? .respond(status: 503, body: Array("busy".utf8)) : .respond(status: 200, body: [])
             }
             defer { Task { try? await hook.stop() } }
-            let h = try EvaldHarness(config: """
-                alerts:
-                  max_backoff: 500ms
-                  receivers:
-                    - {name: hook, kind: webhook, url: "\(hook.baseURL)/hook", hmac_secret_env: EVALD_TEST_WEBHOOK_SECRET}
-                """)
+            let h = try EvaldHarness(
+                config: """
+                    alerts:
+                      max_backoff: 500ms
+                      receivers:
+                        - {name: hook, kind: webhook, url: "\(hook.baseURL)/hook", hmac_secret_env: EVALD_TEST_WEBHOOK_SECRET}
+                    """)
             let env = ["EVALD_TEST_WEBHOOK_SECRET": Self.secret]
             let daemon = try h.startDaemon(environment: env)
             defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
             #expect(try h.waitUntil { (try h.status()["daemon"] as? [String: Any])?["running"] as? Bool == true })
             let alert = try Self.fire(h, receivers: ["hook"])
-            #expect(try h.waitUntil(timeout: 60) { try h.store().notifications(alertID: alert.id).first?.sentAt != nil },
-                    "\((try? String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)) ?? "")")
+            #expect(
+                try h.waitUntil(timeout: 60) { try h.store().notifications(alertID: alert.id).first?.sentAt != nil },
+                "\((try? String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)) ?? "")")
             try h.store().resolveAlert(id: alert.id, receivers: ["hook"], at: Date())
             #expect(try h.waitUntil(timeout: 30) { try h.store().notifications(alertID: alert.id).allSatisfy { $0.sentAt != nil } })
-            usleep(1_500_000) // nothing more may arrive
+            usleep(1_500_000)  // nothing more may arrive
             let bodies = hook.requests
             // 5 failures + the firing notification + the resolved one; each delivered (2xx) once.
             #expect(bodies.count == 7)
@@ -155,7 +162,8 @@ import Glibc
             // Each body is signed: t=<unix>,v1=<hex HMAC-SHA256(secret, "<unix>.<body>")>.
             for request in bodies {
                 let header = try #require(request.header("X-Evald-Signature"))
-                let parts = Dictionary(uniqueKeysWithValues: header.split(separator: ",").map { $0.split(separator: "=", maxSplits: 1).map(String.init) }.map { ($0[0], $0[1]) })
+                let parts = Dictionary(
+                    uniqueKeysWithValues: header.split(separator: ",").map { $0.split(separator: "=", maxSplits: 1).map(String.init) }.map { ($0[0], $0[1]) })
                 let t = try #require(parts["t"]), v1 = try #require(parts["v1"])
                 let mac = HMAC<SHA256>.authenticationCode(for: Data((t + ".").utf8) + Data(request.body), using: SymmetricKey(data: Data(Self.secret.utf8)))
                 #expect(mac.map { String(format: "%02x", $0) }.joined() == v1)
@@ -175,12 +183,13 @@ import Glibc
             let up = LockedFlag()
             let hook = try await StubHTTPServer.start { _ in up.isSet ? .respond(status: 200, body: []) : .closeConnection }
             defer { Task { try? await hook.stop() } }
-            let h = try EvaldHarness(config: """
-                alerts:
-                  max_backoff: 300ms
-                  receivers:
-                    - {name: hook, kind: webhook, url: "\(hook.baseURL)/hook"}
-                """)
+            let h = try EvaldHarness(
+                config: """
+                    alerts:
+                      max_backoff: 300ms
+                      receivers:
+                        - {name: hook, kind: webhook, url: "\(hook.baseURL)/hook"}
+                    """)
             // Stored while the receiver is down; the daemon is killed before it can send.
             let alert = try Self.fire(h, receivers: ["hook"])
             for round in 0..<3 {
@@ -211,7 +220,11 @@ import Glibc
 final class LockedCounter: @unchecked Sendable {
     private let lock = NSLock()
     private var value = 0
-    func increment() -> Int { lock.withLock { value += 1; return value } }
+    func increment() -> Int {
+        lock.withLock {
+            value += 1; return value
+        }
+    }
 }
 
 final class LockedFlag: @unchecked Sendable {

@@ -3,8 +3,9 @@ import EvaldStore
 import EvaldTesting
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Canary replay through the daemon: the golden set's conversations go to the
@@ -21,24 +22,26 @@ import Glibc
             target.responseModel = "gpt-4o-mini-2024-07-18"
             let hook = try await StubHTTPServer.start { _ in .respond(status: 200, body: []) }
             defer { Task { try? await hook.stop() } }
-            let h = try EvaldHarness(config: """
-                checks:
-                  "*":
-                    - {name: polite, kind: not_contains, values: ["sorry"], ignore_case: true}
-                endpoints:
-                  production: {kind: openai, base_url: "\(target.baseURL)/v1", model: gpt-4o-mini, timeout: 10s}
-                golden:
-                  canary: {set: support, endpoint: production, every: 2s}
-                alerts:
-                  max_backoff: 500ms
-                  receivers:
-                    - {name: hook, kind: webhook, url: "\(hook.baseURL)/hook"}
-                """)
+            let h = try EvaldHarness(
+                config: """
+                    checks:
+                      "*":
+                        - {name: polite, kind: not_contains, values: ["sorry"], ignore_case: true}
+                    endpoints:
+                      production: {kind: openai, base_url: "\(target.baseURL)/v1", model: gpt-4o-mini, timeout: 10s}
+                    golden:
+                      canary: {set: support, endpoint: production, every: 2s}
+                    alerts:
+                      max_backoff: 500ms
+                      receivers:
+                        - {name: hook, kind: webhook, url: "\(hook.baseURL)/hook"}
+                    """)
             let dir = h.root + "/golden/support"
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            let cases = (1...20).map { n in
-                #"{"id":"c\#(n)","trace_id":"\#(EvaldHarness.traceID(n))","timestamp":"2026-11-28T10:00:00Z","route":"support-chat","model":"gpt-4o-mini","input":[{"role":"system","content":"You are a support assistant."},{"role":"user","content":"Where is order A-\#(n)?"}],"output":"Your order A-\#(n) ships tomorrow.","label":{"pass":true}}"#
-            }.joined(separator: "\n") + "\n"
+            let cases =
+                (1...20).map { n in
+                    #"{"id":"c\#(n)","trace_id":"\#(EvaldHarness.traceID(n))","timestamp":"2026-11-28T10:00:00Z","route":"support-chat","model":"gpt-4o-mini","input":[{"role":"system","content":"You are a support assistant."},{"role":"user","content":"Where is order A-\#(n)?"}],"output":"Your order A-\#(n) ships tomorrow.","label":{"pass":true}}"#
+                }.joined(separator: "\n") + "\n"
             try cases.write(toFile: dir + "/cases.jsonl", atomically: true, encoding: .utf8)
             #expect(try h.run(["golden", "lock", "support"]).code == 0)
             #expect(try h.run(["gate", "support", "--write-baseline"]).code == 0)
@@ -46,8 +49,9 @@ import Glibc
             let daemon = try h.startDaemon()
             defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
             // The first run answers well: recorded, nothing fires.
-            #expect(try h.waitUntil(timeout: 60) { try h.store().canaryRuns(set: "support").count >= 1 },
-                    "\((try? String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)) ?? "")")
+            #expect(
+                try h.waitUntil(timeout: 60) { try h.store().canaryRuns(set: "support").count >= 1 },
+                "\((try? String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)) ?? "")")
             let first = try #require(try h.store().canaryRuns(set: "support").last)
             #expect(first.answered == 20 && first.regressed.isEmpty && first.error == nil)
             #expect(first.versions == ["gpt-4o-mini-2024-07-18/fp_stub0001": 20])
@@ -58,9 +62,10 @@ import Glibc
             // The provider silently updates the model behind the name, and its answers degrade.
             target.responseModel = "gpt-4o-mini-2025-05-01"
             degraded.set()
-            #expect(try h.waitUntil(timeout: 60) {
-                notifications(hook).contains { ($0["labels"] as? [String: String])?["alertname"] == "GoldenRegression" }
-            })
+            #expect(
+                try h.waitUntil(timeout: 60) {
+                    notifications(hook).contains { ($0["labels"] as? [String: String])?["alertname"] == "GoldenRegression" }
+                })
             let alert = try #require(notifications(hook).first { ($0["labels"] as? [String: String])?["alertname"] == "GoldenRegression" })
             let labels = try #require(alert["labels"] as? [String: String])
             #expect(labels["golden_set"] == "support" && labels["model"] == "gpt-4o-mini" && labels["endpoint"] == "production")
@@ -80,9 +85,12 @@ import Glibc
 
             // The provider fixes it: two clean runs resolve the alert.
             degraded.clear()
-            #expect(try h.waitUntil(timeout: 60) {
-                notifications(hook).contains { ($0["labels"] as? [String: String])?["alertname"] == "GoldenRegression" && $0["status"] as? String == "resolved" }
-            })
+            #expect(
+                try h.waitUntil(timeout: 60) {
+                    notifications(hook).contains {
+                        ($0["labels"] as? [String: String])?["alertname"] == "GoldenRegression" && $0["status"] as? String == "resolved"
+                    }
+                })
             let fired = try h.store().alerts(includeResolved: true).filter { $0.name == "GoldenRegression" }
             #expect(fired.count == 1, "one episode, no flapping")
             kill(daemon.processIdentifier, SIGTERM)

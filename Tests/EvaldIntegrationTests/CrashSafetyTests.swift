@@ -1,10 +1,11 @@
 import EvaldCore
-import EvaldTesting
 import EvaldStore
+import EvaldTesting
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// kill -9 at random moments must lose no trace and count none twice.
@@ -22,8 +23,10 @@ import Glibc
             // The writer is another process, as the collector is.
             let writer = Process()
             writer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            writer.arguments = ["python3", URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/spool_writer.py").path,
-                                h.spool, "\(total)", "11"]
+            writer.arguments = [
+                "python3", URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/spool_writer.py").path,
+                h.spool, "\(total)", "11",
+            ]
             try writer.run()
             defer { if writer.isRunning { writer.terminate() } }
 

@@ -1,10 +1,11 @@
 import EvaldCore
 import EvaldStore
-import Foundation
 import EvaldTesting
+import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite(.serialized) struct DaemonIntegrationTests {
@@ -82,7 +83,8 @@ import Glibc
         try await onTestThreads {
             let h = try EvaldHarness(rate: 1)
             // One OTLP/JSON batch (2 LLM spans, 1 HTTP span) between native records.
-            let otlp = #"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"support-chat"}}]},"scopeSpans":[{"spans":[{"traceId":"75b15b0be23b7ac193fe040727553980","spanId":"00f067aa0ba902b7","startTimeUnixNano":"1795860000000000000","endTimeUnixNano":"1795860001000000000","attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},{"key":"gen_ai.request.model","value":{"stringValue":"gpt-4o-mini"}},{"key":"gen_ai.output.messages","value":{"stringValue":"[{\"role\":\"assistant\",\"parts\":[{\"type\":\"text\",\"content\":\"Shipped.\"}]}]"}}]},{"traceId":"75b15b0be23b7ac193fe040727553980","spanId":"00f067aa0ba902b8","startTimeUnixNano":"1795860000000000000","endTimeUnixNano":"1795860000500000000","attributes":[{"key":"http.request.method","value":{"stringValue":"POST"}}]},{"traceId":"75b15b0be23b7ac193fe040727553981","spanId":"00f067aa0ba902b9","startTimeUnixNano":1795860000000000000,"endTimeUnixNano":1795860002000000000,"attributes":[{"key":"gen_ai.request.model","value":{"stringValue":"gpt-4o-mini"}}],"status":{"code":2}}]}]}]}"#
+            let otlp =
+                #"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"support-chat"}}]},"scopeSpans":[{"spans":[{"traceId":"75b15b0be23b7ac193fe040727553980","spanId":"00f067aa0ba902b7","startTimeUnixNano":"1795860000000000000","endTimeUnixNano":"1795860001000000000","attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},{"key":"gen_ai.request.model","value":{"stringValue":"gpt-4o-mini"}},{"key":"gen_ai.output.messages","value":{"stringValue":"[{\"role\":\"assistant\",\"parts\":[{\"type\":\"text\",\"content\":\"Shipped.\"}]}]"}}]},{"traceId":"75b15b0be23b7ac193fe040727553980","spanId":"00f067aa0ba902b8","startTimeUnixNano":"1795860000000000000","endTimeUnixNano":"1795860000500000000","attributes":[{"key":"http.request.method","value":{"stringValue":"POST"}}]},{"traceId":"75b15b0be23b7ac193fe040727553981","spanId":"00f067aa0ba902b9","startTimeUnixNano":1795860000000000000,"endTimeUnixNano":1795860002000000000,"attributes":[{"key":"gen_ai.request.model","value":{"stringValue":"gpt-4o-mini"}}],"status":{"code":2}}]}]}]}"#
             try h.append("mixed.jsonl", EvaldHarness.line(1) + otlp + "\n" + EvaldHarness.line(2))
             #expect(try h.run(["run", "--once"]).code == 0)
             let status = try h.status()["spool"] as? [String: Any]

@@ -3,8 +3,9 @@ import EvaldStore
 import EvaldTesting
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Detection through the real binary: a spool whose provider version changes half
@@ -17,7 +18,9 @@ import Glibc
     static func record(_ n: Int, version: String, apologises: Bool) -> String {
         let ts = RFC3339.format(Date(timeIntervalSince1970: 1_795_824_000 + Double(n) * 10), fractional: false)
         let output = apologises ? "Sorry, I cannot look that up right now." : "Your order A-\(n) ships tomorrow."
-        return #"{"trace_id":"\#(EvaldHarness.traceID(n))","timestamp":"\#(ts)","route":"support-chat","model":"gpt-4o-mini","response_model":"\#(version)","input":[{"role":"user","content":"Where is order A-\#(n)?"}],"output":"\#(output)","latency_ms":\#(700 + n % 300),"cost_usd":0.0004}"# + "\n"
+        return
+            #"{"trace_id":"\#(EvaldHarness.traceID(n))","timestamp":"\#(ts)","route":"support-chat","model":"gpt-4o-mini","response_model":"\#(version)","input":[{"role":"user","content":"Where is order A-\#(n)?"}],"output":"\#(output)","latency_ms":\#(700 + n % 300),"cost_usd":0.0004}"#
+            + "\n"
     }
 
     /// `before` records from the old version failing 1 in 10, then `after` from the new one
@@ -81,9 +84,10 @@ import Glibc
             // The regression itself (1,200 samples of baseline, then a drop to 0.6) fired too, with
             // its numbers, examples and the switch as its likely cause.
             let alerts = try h.run(["alerts", "--json"])
-            let regression = try #require((alerts.json["alerts"] as? [[String: Any]])?.first {
-                $0["alertname"] as? String == "QualityRegression" && ($0["labels"] as? [String: String])?["metric"] == "check:polite"
-            })
+            let regression = try #require(
+                (alerts.json["alerts"] as? [[String: Any]])?.first {
+                    $0["alertname"] as? String == "QualityRegression" && ($0["labels"] as? [String: String])?["metric"] == "check:polite"
+                })
             let numbers = try #require(regression["numbers"] as? [String: Double])
             #expect(abs((numbers["baseline"] ?? 0) - 0.9) < 0.01)
             #expect((numbers["current"] ?? 1) < 0.75)
@@ -120,11 +124,12 @@ import Glibc
 
     @Test func killMinus9WhileDetectingCountsEveryOutcomeOnce() async throws {
         try await onTestThreads {
-            let h = try EvaldHarness(config: """
-                checks:
-                  "*":
-                    - {name: polite, kind: not_contains, values: ["sorry"], ignore_case: true}
-                """)
+            let h = try EvaldHarness(
+                config: """
+                    checks:
+                      "*":
+                        - {name: polite, kind: not_contains, values: ["sorry"], ignore_case: true}
+                    """)
             let total = 6_000
             let lines = Self.spool(before: 3_000, after: total - 3_000, newFailures: 4).split(separator: "\n").map { $0 + "\n" }
             var cursors: [Int] = []
@@ -149,7 +154,8 @@ import Glibc
             let json = try #require(states["check:polite|pass_rate|support-chat|gpt-4o-mini"])
             let monitor = try JSONDecoder().decode(SeriesMonitor.self, from: Data(json.utf8))
             #expect(monitor.trafficDays.values.reduce(0, +) == total, "every evaluation fed to the series exactly once")
-            let versions = try JSONDecoder().decode(ProviderVersionWatch.self, from: Data(try #require(try store.detectionStates(kind: "versions")["support-chat|gpt-4o-mini"]).utf8))
+            let versions = try JSONDecoder().decode(
+                ProviderVersionWatch.self, from: Data(try #require(try store.detectionStates(kind: "versions")["support-chat|gpt-4o-mini"]).utf8))
             #expect(versions.versions.values.map(\.samples).reduce(0, +) == total)
             #expect(versions.switches.count == 1)
             // One QualityRegression and one ProviderDrift, never twice.
@@ -162,7 +168,8 @@ import Glibc
     @Test func aQuietRouteIsSampledAtTheFloorRateAndEachEvaluationRecordsIt() async throws {
         try await onTestThreads {
             let h = try EvaldHarness()
-            try h.writeConfig("""
+            try h.writeConfig(
+                """
                 state_dir: state
                 spool:
                   dir: spool
@@ -184,15 +191,17 @@ import Glibc
             // 1% of 5,000 calls in a minute is ~50 samples a minute, under min_per_minute 1000:
             // the route is raised to about 1000 / 5000 = 0.2.
             var raised = 0.0
-            #expect(try h.waitUntil(timeout: 60) {
-                raised = ((try h.status()["sampling"] as? [String: Any])?["raised"] as? [String: Double])?["quiet"] ?? 0
-                return raised > 0
-            }, "\((try? String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)) ?? "")")
+            #expect(
+                try h.waitUntil(timeout: 60) {
+                    raised = ((try h.status()["sampling"] as? [String: Any])?["raised"] as? [String: Double])?["quiet"] ?? 0
+                    return raised > 0
+                }, "\((try? String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)) ?? "")")
             #expect(raised > 0.15 && raised < 0.3, "raised to \(raised)")
             // Give the reader a poll to take the new rate, then more traffic.
-            #expect(try h.waitUntil(timeout: 30) {
-                ((try? String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)) ?? "").contains("sampling.rates_raised")
-            })
+            #expect(
+                try h.waitUntil(timeout: 30) {
+                    ((try? String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)) ?? "").contains("sampling.rates_raised")
+                })
             try h.append("traces.jsonl", (5_000..<10_000).map(line).joined())
             #expect(try h.waitUntil(timeout: 60) { try h.spoolStatus("lines_read") == 10_000 })
             kill(daemon.processIdentifier, SIGTERM)

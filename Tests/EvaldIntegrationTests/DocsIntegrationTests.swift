@@ -1,11 +1,12 @@
-import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import EvaldTesting
+import Foundation
 import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The user docs in `docs/` are the contract users read: they must not drift from the binary.
@@ -66,10 +67,13 @@ import Glibc
     /// up to the next heading of the same or a higher level.
     static func docSection(_ command: String, in doc: String) -> String? {
         let lines = doc.split(separator: "\n", omittingEmptySubsequences: false)
-        guard let start = lines.firstIndex(where: { line in
-            line.hasPrefix("#") && line.drop { $0 == "#" }.trimmingCharacters(in: .whitespaces)
-                .replacingOccurrences(of: "`", with: "") == command
-        }) else { return nil }
+        guard
+            let start = lines.firstIndex(where: { line in
+                line.hasPrefix("#")
+                    && line.drop { $0 == "#" }.trimmingCharacters(in: .whitespaces)
+                        .replacingOccurrences(of: "`", with: "") == command
+            })
+        else { return nil }
         let level = lines[start].prefix { $0 == "#" }.count
         var end = lines.index(after: start)
         while end < lines.endIndex {
@@ -137,17 +141,20 @@ import Glibc
     @Test func metricsDocNamesEveryScrapedFamily() async throws {
         try await onTestThreads {
             let h = try EvaldHarness()
-            try h.writeConfig("state_dir: state\nspool:\n  dir: spool\n  poll_interval: 100ms\nsampling:\n  rate: 1\nhttp:\n  listen: \"127.0.0.1:0\"\nchecks:\n  \"*\":\n    - {name: fast, kind: latency, max_ms: 2500}\n")
+            try h.writeConfig(
+                "state_dir: state\nspool:\n  dir: spool\n  poll_interval: 100ms\nsampling:\n  rate: 1\nhttp:\n  listen: \"127.0.0.1:0\"\nchecks:\n  \"*\":\n    - {name: fast, kind: latency, max_ms: 2500}\n"
+            )
             try h.append("a.jsonl", (0..<20).map(EvaldHarness.line).joined())
             let daemon = try h.startDaemon()
             defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
             var port = 0
-            #expect(h.waitUntil(timeout: 20) {
-                let log = (try? String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)) ?? ""
-                guard let range = log.range(of: #"http\.port=\d+"#, options: .regularExpression) else { return false }
-                port = Int(log[range].dropFirst("http.port=".count)) ?? 0
-                return port > 0
-            })
+            #expect(
+                h.waitUntil(timeout: 20) {
+                    let log = (try? String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)) ?? ""
+                    guard let range = log.range(of: #"http\.port=\d+"#, options: .regularExpression) else { return false }
+                    port = Int(log[range].dropFirst("http.port=".count)) ?? 0
+                    return port > 0
+                })
             #expect(h.waitUntil { (try? h.spoolStatus("lines_read")) == 20 })
             let (data, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/metrics")!)
             let scrape = String(decoding: data, as: UTF8.self)

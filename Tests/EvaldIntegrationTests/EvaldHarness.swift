@@ -1,8 +1,9 @@
 import EvaldCore
 import EvaldStore
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs the real `evald` binary against a temporary spool and state directory.
@@ -27,7 +28,8 @@ final class EvaldHarness: @unchecked Sendable {
         state = root + "/state"
         configPath = root + "/evald.yaml"
         try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
-        try writeConfig("""
+        try writeConfig(
+            """
             state_dir: state
             spool:
               dir: spool
@@ -136,7 +138,9 @@ final class EvaldHarness: @unchecked Sendable {
 
     static func line(_ n: Int) -> String {
         let routes = ["support-chat", "extract-order", "refunds-assist"]
-        return #"{"trace_id":"\#(traceID(n))","timestamp":"2026-11-28T10:00:00.000Z","route":"\#(routes[n % 3])","model":"gpt-4o-mini","input":[{"role":"user","content":"question \#(n)"}],"output":"answer \#(n)","latency_ms":\#(n % 5000)}"# + "\n"
+        return
+            #"{"trace_id":"\#(traceID(n))","timestamp":"2026-11-28T10:00:00.000Z","route":"\#(routes[n % 3])","model":"gpt-4o-mini","input":[{"role":"user","content":"question \#(n)"}],"output":"answer \#(n)","latency_ms":\#(n % 5000)}"#
+            + "\n"
     }
 
     static func expectedSample(_ numbers: some Sequence<Int>, rate: Double) -> Set<String> {

@@ -24,24 +24,30 @@ import Testing
     static func line(_ n: Int, output: String? = nil, leak: Bool = false, label: String? = nil) -> String {
         let answer = output ?? (leak ? "Order \(n) shipped; I also mailed jane\(n)@example.com about it." : "Order \(n) shipped yesterday and arrives Friday.")
         let labelPart = label.map { #","label":\#($0)"# } ?? ""
-        return #"{"id":"case-\#(n)","trace_id":"golden-\#(n)","timestamp":"2026-11-28T10:00:00Z","route":"support-chat","model":"gpt-4o-mini","input":[{"role":"user","content":"Where is order \#(n)?"}],"output":"\#(answer)","latency_ms":900\#(labelPart)}"# + "\n"
+        return
+            #"{"id":"case-\#(n)","trace_id":"golden-\#(n)","timestamp":"2026-11-28T10:00:00Z","route":"support-chat","model":"gpt-4o-mini","input":[{"role":"user","content":"Where is order \#(n)?"}],"output":"\#(answer)","latency_ms":900\#(labelPart)}"#
+            + "\n"
     }
 
     static func harness(endpoint: String? = nil) throws -> EvaldHarness {
-        let endpoints = endpoint.map { "endpoints:\n  default: {kind: openai, base_url: \"\($0)/v1\", model: judge-model, api_key_env: EVALD_TEST_GOLDEN_KEY, timeout: 10s, max_retries: 0}\n" } ?? ""
-        let h = try EvaldHarness(config: """
-            checks:
-              "*":
-                - {name: no-pii, kind: pii}
-                - {name: fast, kind: latency, max_ms: 8000}
-            judge:
-              dir: judges
-            golden:
-              dir: golden
-            calibration:
-              min_kappa: 0.6
-            \(endpoints)
-            """)
+        let endpoints =
+            endpoint.map {
+                "endpoints:\n  default: {kind: openai, base_url: \"\($0)/v1\", model: judge-model, api_key_env: EVALD_TEST_GOLDEN_KEY, timeout: 10s, max_retries: 0}\n"
+            } ?? ""
+        let h = try EvaldHarness(
+            config: """
+                checks:
+                  "*":
+                    - {name: no-pii, kind: pii}
+                    - {name: fast, kind: latency, max_ms: 8000}
+                judge:
+                  dir: judges
+                golden:
+                  dir: golden
+                calibration:
+                  min_kappa: 0.6
+                \(endpoints)
+                """)
         try FileManager.default.createDirectory(atPath: h.root + "/judges", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: h.root + "/golden/support", withIntermediateDirectories: true)
         try Self.rubric.write(toFile: h.root + "/judges/helpfulness.md", atomically: true, encoding: .utf8)
@@ -164,8 +170,10 @@ import Testing
             let h = try Self.harness(endpoint: stub.baseURL)
             // Human pass & judge pass 4, pass/fail 1, fail/pass 2, fail/fail 3: kappa = 0.4 (see CalibrationTests).
             let good = "Order shipped on time.", bad = "Order status unknown."
-            let plan: [(String, Bool)] = [(good, true), (good, true), (good, true), (good, true), (bad, true),
-                                          (good, false), (good, false), (bad, false), (bad, false), (bad, false)]
+            let plan: [(String, Bool)] = [
+                (good, true), (good, true), (good, true), (good, true), (bad, true),
+                (good, false), (good, false), (bad, false), (bad, false), (bad, false),
+            ]
             let text = plan.enumerated().map { n, item in
                 Self.line(n, output: item.0, label: #"{"pass":\#(item.1)}"#)
             }.joined()

@@ -1,11 +1,12 @@
-import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import EvaldTesting
+import Foundation
 import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite(.serialized) struct HTTPIntegrationTests {
@@ -17,22 +18,26 @@ import Glibc
 
     @Test func metricsHealthzAndStatus() async throws {
         try await onTestThreads {
-            let h = try EvaldHarness(config: """
-                checks:
-                  "*":
-                    - {name: fast, kind: latency, max_ms: 2500}
-                """, rate: 1)
-            try h.writeConfig("state_dir: state\nspool:\n  dir: spool\n  poll_interval: 100ms\nsampling:\n  rate: 1\nhttp:\n  listen: \"127.0.0.1:0\"\nchecks:\n  \"*\":\n    - {name: fast, kind: latency, max_ms: 2500}\n")
+            let h = try EvaldHarness(
+                config: """
+                    checks:
+                      "*":
+                        - {name: fast, kind: latency, max_ms: 2500}
+                    """, rate: 1)
+            try h.writeConfig(
+                "state_dir: state\nspool:\n  dir: spool\n  poll_interval: 100ms\nsampling:\n  rate: 1\nhttp:\n  listen: \"127.0.0.1:0\"\nchecks:\n  \"*\":\n    - {name: fast, kind: latency, max_ms: 2500}\n"
+            )
             try h.append("a.jsonl", (0..<50).map(EvaldHarness.line).joined() + "not json\n")
             let daemon = try h.startDaemon()
             defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
             var port = 0
-            #expect(h.waitUntil(timeout: 20) {
-                let log = (try? String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)) ?? ""
-                guard let range = log.range(of: #"http\.port=\d+"#, options: .regularExpression) else { return false }
-                port = Int(log[range].dropFirst("http.port=".count)) ?? 0
-                return port > 0
-            })
+            #expect(
+                h.waitUntil(timeout: 20) {
+                    let log = (try? String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)) ?? ""
+                    guard let range = log.range(of: #"http\.port=\d+"#, options: .regularExpression) else { return false }
+                    port = Int(log[range].dropFirst("http.port=".count)) ?? 0
+                    return port > 0
+                })
             #expect(h.waitUntil { (try? h.spoolStatus("lines_read")) == 51 })
 
             let (healthCode, _, health) = try await get(port, "/healthz")
@@ -41,18 +46,21 @@ import Glibc
             let (metricsCode, contentType, metrics) = try await get(port, "/metrics")
             #expect(metricsCode == 200)
             #expect(contentType.hasPrefix("text/plain; version=0.0.4"))
-            let values = Dictionary(metrics.split(separator: "\n").filter { !$0.hasPrefix("#") }.compactMap { line -> (String, Double)? in
-                let parts = line.split(separator: " ")
-                guard parts.count == 2, let value = Double(parts[1]) else { return nil }
-                return (String(parts[0]), value)
-            }, uniquingKeysWith: { $1 })
+            let values = Dictionary(
+                metrics.split(separator: "\n").filter { !$0.hasPrefix("#") }.compactMap { line -> (String, Double)? in
+                    let parts = line.split(separator: " ")
+                    guard parts.count == 2, let value = Double(parts[1]) else { return nil }
+                    return (String(parts[0]), value)
+                }, uniquingKeysWith: { $1 })
             #expect(values["evald_spool_lines_read_total"] == 51)
             #expect(values["evald_spool_lines_quarantined_total"] == 1)
             #expect(values["evald_traces_sampled_total"] == 50)
             #expect(values["evald_check_failures_total"] == Double((0..<50).filter { $0 % 5000 > 2500 }.count))
             #expect(values["evald_build_info{version=\"0.1.0\"}"] == 1)
-            for family in ["evald_judge_requests_total", "evald_judge_errors_total", "evald_judge_tokens_total", "evald_judge_queue_depth",
-                           "evald_alerts_firing", "evald_notifications_sent_total", "evald_notifications_failed_total"] {
+            for family in [
+                "evald_judge_requests_total", "evald_judge_errors_total", "evald_judge_tokens_total", "evald_judge_queue_depth",
+                "evald_alerts_firing", "evald_notifications_sent_total", "evald_notifications_failed_total",
+            ] {
                 #expect(values[family] == 0, "\(family)")
             }
             // Detection gauges: present; nothing armed on 50 samples (baseline_min_samples 1000).

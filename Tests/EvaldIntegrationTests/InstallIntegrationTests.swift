@@ -1,5 +1,5 @@
-import Foundation
 import EvaldTesting
+import Foundation
 import Testing
 
 /// `make install` into a temporary DESTDIR, with the binary the tests use (CI does not build

@@ -1,5 +1,5 @@
-import Foundation
 import EvaldTesting
+import Foundation
 import Testing
 
 /// `evald check-config` validates the rubrics of `judge.dir` as an operator runs it.
@@ -36,8 +36,9 @@ import Testing
                 .write(toFile: h.root + "/judges/safety.md", atomically: true, encoding: .utf8)
             let result = try h.run(["check-config"])
             #expect(result.code == 2)
-            #expect(result.stderr.contains("\(h.root)/judges/typo.md:6: template: unknown variable \"ouput\" in {{ouput}} (did you mean {{output}}?)"),
-                    "\(result.stderr)")
+            #expect(
+                result.stderr.contains("\(h.root)/judges/typo.md:6: template: unknown variable \"ouput\" in {{ouput}} (did you mean {{output}}?)"),
+                "\(result.stderr)")
             #expect(result.stderr.contains("\(h.root)/judges/safety.md:5: endpoint: \"prod\" is not defined under endpoints"), "\(result.stderr)")
             #expect(result.stderr.contains("2 errors"))
         }

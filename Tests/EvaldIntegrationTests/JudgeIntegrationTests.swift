@@ -3,8 +3,9 @@ import EvaldStore
 import EvaldTesting
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The real binary, a real spool and database, and the judge stub on 127.0.0.1.
@@ -28,17 +29,20 @@ import Glibc
     /// A record whose question and answer carry an e-mail address and a card number.
     static func line(_ n: Int, route: String = "support-chat") -> String {
         let id = EvaldHarness.traceID(n)
-        return #"{"trace_id":"\#(id)","timestamp":"2026-11-28T10:00:00.000Z","route":"\#(route)","model":"gpt-4o-mini","input":[{"role":"user","content":"I am jane.doe\#(n)@example.com, card 4111 1111 1111 1111, my key sk-proj-Q2x9LmN4vB7cR1tY6uK3wE8aZ5. Where is order \#(n)?"}],"output":"Order \#(n) shipped; we wrote to jane.doe\#(n)@example.com.","latency_ms":900}"# + "\n"
+        return
+            #"{"trace_id":"\#(id)","timestamp":"2026-11-28T10:00:00.000Z","route":"\#(route)","model":"gpt-4o-mini","input":[{"role":"user","content":"I am jane.doe\#(n)@example.com, card 4111 1111 1111 1111, my key sk-proj-Q2x9LmN4vB7cR1tY6uK3wE8aZ5. Where is order \#(n)?"}],"output":"Order \#(n) shipped; we wrote to jane.doe\#(n)@example.com.","latency_ms":900}"#
+            + "\n"
     }
 
     func harness(stub: StubJudgeServer, extra: String = "") throws -> EvaldHarness {
-        let h = try EvaldHarness(config: """
-            endpoints:
-              default: {kind: openai, base_url: "\(stub.baseURL)/v1", model: judge-model, api_key_env: EVALD_TEST_JUDGE_KEY, timeout: 10s, max_retries: 2}
-            judge:
-              dir: judges
-            \(extra)
-            """)
+        let h = try EvaldHarness(
+            config: """
+                endpoints:
+                  default: {kind: openai, base_url: "\(stub.baseURL)/v1", model: judge-model, api_key_env: EVALD_TEST_JUDGE_KEY, timeout: 10s, max_retries: 2}
+                judge:
+                  dir: judges
+                \(extra)
+                """)
         try FileManager.default.createDirectory(atPath: h.root + "/judges", withIntermediateDirectories: true)
         try Self.rubric.write(toFile: h.root + "/judges/helpfulness.md", atomically: true, encoding: .utf8)
         return h
@@ -105,9 +109,11 @@ import Glibc
             let stub = try await StubJudgeServer.start { _ in #"{"score": 5, "reason": "good"}"# }
             defer { Task { try? await stub.stop() } }
             // Consumed in order by the first requests; the client retries the transient ones.
-            stub.enqueue([.tooManyRequests(retryAfter: "1"), .serverError(503), .closeConnection, .malformedJSON,
-                          .answer("Sure! Here is my grade:\n```json\n{\"score\": 9, \"reason\": \"off the scale\"}\n```"),
-                          .answer("I think the answer is fine.")])
+            stub.enqueue([
+                .tooManyRequests(retryAfter: "1"), .serverError(503), .closeConnection, .malformedJSON,
+                .answer("Sure! Here is my grade:\n```json\n{\"score\": 9, \"reason\": \"off the scale\"}\n```"),
+                .answer("I think the answer is fine."),
+            ])
             let h = try harness(stub: stub)
             try h.append("a.jsonl", (0..<6).map { Self.line($0) }.joined())
             let once = try h.run(["run", "--once"], environment: env)
@@ -195,8 +201,9 @@ import Glibc
             defer { Task { try? await stub.stop() } }
             let h = try harness(stub: stub)
             // About 100 tokens a call (the stub counts characters / 4): the budget lasts a few calls.
-            try h.writeConfig(try String(contentsOfFile: h.configPath, encoding: .utf8)
-                .replacingOccurrences(of: "max_retries: 2}", with: "max_retries: 2, concurrency: 1, daily_token_budget: 300}"))
+            try h.writeConfig(
+                try String(contentsOfFile: h.configPath, encoding: .utf8)
+                    .replacingOccurrences(of: "max_retries: 2}", with: "max_retries: 2, concurrency: 1, daily_token_budget: 300}"))
             try h.append("a.jsonl", (0..<20).map { Self.line($0) }.joined())
             let once = try h.run(["run", "--once"], environment: env)
             #expect(once.code == 0, "\(once.stderr)")
@@ -220,8 +227,9 @@ import Glibc
             let stub = try await StubJudgeServer.start { _ in "Grade:\n```json\n{\"score\": 2, \"reason\": \"misses the point\"}\n```" }
             defer { Task { try? await stub.stop() } }
             let h = try harness(stub: stub)
-            try h.writeConfig(try String(contentsOfFile: h.configPath, encoding: .utf8)
-                .replacingOccurrences(of: "kind: openai, base_url: \"\(stub.baseURL)/v1\"", with: "kind: anthropic, base_url: \"\(stub.baseURL)\""))
+            try h.writeConfig(
+                try String(contentsOfFile: h.configPath, encoding: .utf8)
+                    .replacingOccurrences(of: "kind: openai, base_url: \"\(stub.baseURL)/v1\"", with: "kind: anthropic, base_url: \"\(stub.baseURL)\""))
             try h.append("a.jsonl", (0..<5).map { Self.line($0) }.joined())
             let once = try h.run(["run", "--once"], environment: env)
             #expect(once.code == 0, "\(once.stderr)")
@@ -255,14 +263,14 @@ import Glibc
             #expect(try h.waitUntil { try scores(h).count == 5 })
 
             try """
-                ---
-                name: tone
-                version: 1
-                scale: pass_fail
-                ---
-                Is the tone polite? Answer: {{output}}
-                Reply with JSON only: {"pass": true or false, "reason": "<one sentence>"}
-                """.write(toFile: h.root + "/judges/tone.md", atomically: true, encoding: .utf8)
+            ---
+            name: tone
+            version: 1
+            scale: pass_fail
+            ---
+            Is the tone polite? Answer: {{output}}
+            Reply with JSON only: {"pass": true or false, "reason": "<one sentence>"}
+            """.write(toFile: h.root + "/judges/tone.md", atomically: true, encoding: .utf8)
             kill(daemon.processIdentifier, SIGHUP)
             #expect(try h.waitUntil { (try String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)).contains("msg=config.reloaded") })
             try h.append("a.jsonl", (5..<10).map { Self.line($0) }.joined())

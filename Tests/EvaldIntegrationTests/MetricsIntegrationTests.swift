@@ -1,6 +1,6 @@
 import EvaldCore
-import Foundation
 import EvaldTesting
+import Foundation
 import Testing
 
 /// `evald metrics` on a spool whose expected numbers this test computes on its own.
@@ -26,8 +26,10 @@ import Testing
                 output = route == "extract-order" && n % 4 != 0 ? #"{"order_id": "A-\#(n)"}"# : "Answer number \(n)."
             }
             let timestamp = RFC3339.format(Date(timeIntervalSince1970: 1_795_860_000 + Double(n * 7)))
-            var fields = [#""trace_id":"\#(EvaldHarness.traceID(n))""#, #""timestamp":"\#(timestamp)""#, #""route":"\#(route)""#,
-                          #""model":"\#(model)""#, #""latency_ms":\#(latency)"#, #""status":"\#(failed ? "error" : "ok")""#]
+            var fields = [
+                #""trace_id":"\#(EvaldHarness.traceID(n))""#, #""timestamp":"\#(timestamp)""#, #""route":"\#(route)""#,
+                #""model":"\#(model)""#, #""latency_ms":\#(latency)"#, #""status":"\#(failed ? "error" : "ok")""#,
+            ]
             if let output {
                 let escaped = output.replacingOccurrences(of: "\"", with: "\\\"")
                 fields.append(#""output":"\#(escaped)""#)
@@ -38,14 +40,15 @@ import Testing
 
     @Test func metricsMatchCountsComputedIndependently() async throws {
         try await onTestThreads {
-            let h = try EvaldHarness(config: """
-                checks:
-                  "*":
-                    - {name: fast, kind: latency, max_ms: 2500}
-                    - {name: ok, kind: status_ok}
-                  "extract-*":
-                    - {name: json, kind: json_valid}
-                """, rate: 1)
+            let h = try EvaldHarness(
+                config: """
+                    checks:
+                      "*":
+                        - {name: fast, kind: latency, max_ms: 2500}
+                        - {name: ok, kind: status_ok}
+                      "extract-*":
+                        - {name: json, kind: json_valid}
+                    """, rate: 1)
             let traces = Self.traces()
             try h.append("a.jsonl", traces.map(\.json).joined())
             let once = try h.run(["run", "--once"])
@@ -83,7 +86,7 @@ import Testing
                         let answered = group.filter { $0.output != nil }
                         let valid = answered.filter { $0.output!.hasPrefix("{") }.count
                         let json = try #require(row("check:json", route, model))
-                        #expect(json["n"] as? Int == answered.count) // error traces have no output to check
+                        #expect(json["n"] as? Int == answered.count)  // error traces have no output to check
                         #expect(abs((json["pass_rate"] as? Double ?? -1) - Double(valid) / Double(answered.count)) < 1e-4)
                     } else {
                         #expect(row("check:json", route, model) == nil)
@@ -94,7 +97,9 @@ import Testing
             #expect(compared == 6)
 
             // Filters and the readable table.
-            let filtered = try h.run(["metrics", "--json", "--window", "3d", "--until", "2026-11-30T00:00:00Z", "--route", "extract-order", "--model", "gpt-4o-mini"])
+            let filtered = try h.run([
+                "metrics", "--json", "--window", "3d", "--until", "2026-11-30T00:00:00Z", "--route", "extract-order", "--model", "gpt-4o-mini",
+            ])
             let rows = filtered.json["series"] as? [[String: Any]] ?? []
             #expect(!rows.isEmpty && rows.allSatisfy { $0["route"] as? String == "extract-order" && $0["model"] as? String == "gpt-4o-mini" })
             let table = try h.run(["metrics", "--window", "3d", "--until", "2026-11-30T00:00:00Z"])
@@ -109,12 +114,13 @@ import Testing
 
     @Test func checkConfigReportsBadChecksWithFileAndKey() async throws {
         try await onTestThreads {
-            let h = try EvaldHarness(config: """
-                checks:
-                  "*":
-                    - {name: schema, kind: json_schema, schema: nowhere.json}
-                    - {name: pat, kind: not_regex, pattern: "(oops"}
-                """)
+            let h = try EvaldHarness(
+                config: """
+                    checks:
+                      "*":
+                        - {name: schema, kind: json_schema, schema: nowhere.json}
+                        - {name: pat, kind: not_regex, pattern: "(oops"}
+                    """)
             let result = try h.run(["check-config"])
             #expect(result.code == 2)
             #expect(result.stderr.contains("checks.*[0].schema: cannot read schema file \(h.root)/nowhere.json: it does not exist"))

@@ -2,12 +2,13 @@ import EvaldCore
 import EvaldStore
 import EvaldTesting
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Production budgets through the real binary: a false-alarm budget of ten years on
@@ -33,7 +34,9 @@ import Glibc
     static func record(_ n: Int, broken: Bool) -> String {
         let ts = RFC3339.format(Date(timeIntervalSince1970: 1_795_824_000 + Double(n) / 4), fractional: true)
         let output = broken ? "Sorry, BROKEN answer for order \(n)" : #"{\"order\": \#(n), \"status\": \"shipped\"}"#
-        return #"{"trace_id":"\#(EvaldHarness.traceID(n))","timestamp":"\#(ts)","route":"extract-order","model":"gpt-4o-mini","input":[{"role":"user","content":"Extract order \#(n)"}],"output":"\#(output)","latency_ms":\#(600 + n % 200),"cost_usd":0.0004}"# + "\n"
+        return
+            #"{"trace_id":"\#(EvaldHarness.traceID(n))","timestamp":"\#(ts)","route":"extract-order","model":"gpt-4o-mini","input":[{"role":"user","content":"Extract order \#(n)"}],"output":"\#(output)","latency_ms":\#(600 + n % 200),"cost_usd":0.0004}"#
+            + "\n"
     }
 
     @Test func aTenYearBudgetOnNearPerfectSeriesCompletesAndALaterRegressionStillFiresAndIsDelivered() async throws {
@@ -46,20 +49,21 @@ import Glibc
             defer { Task { try? await judge.stop() } }
             let hook = try await StubHTTPServer.start { _ in .respond(status: 200, body: []) }
             defer { Task { try? await hook.stop() } }
-            let h = try EvaldHarness(config: """
-                checks:
-                  "*":
-                    - {name: valid-json, kind: json_valid}
-                endpoints:
-                  default: {kind: openai, base_url: "\(judge.baseURL)/v1", model: judge-model, api_key_env: EVALD_TEST_JUDGE_KEY, concurrency: 16}
-                judge:
-                  dir: judges
-                detection: {false_alarm_every: 3650d, baseline_min_samples: 300}
-                alerts:
-                  max_backoff: 500ms
-                  receivers:
-                    - {name: hook, kind: webhook, url: "\(hook.baseURL)/hook"}
-                """, rate: 0.2)
+            let h = try EvaldHarness(
+                config: """
+                    checks:
+                      "*":
+                        - {name: valid-json, kind: json_valid}
+                    endpoints:
+                      default: {kind: openai, base_url: "\(judge.baseURL)/v1", model: judge-model, api_key_env: EVALD_TEST_JUDGE_KEY, concurrency: 16}
+                    judge:
+                      dir: judges
+                    detection: {false_alarm_every: 3650d, baseline_min_samples: 300}
+                    alerts:
+                      max_backoff: 500ms
+                      receivers:
+                        - {name: hook, kind: webhook, url: "\(hook.baseURL)/hook"}
+                    """, rate: 0.2)
             try FileManager.default.createDirectory(atPath: h.root + "/judges", withIntermediateDirectories: true)
             try Self.rubric.write(toFile: h.root + "/judges/helpfulness.md", atomically: true, encoding: .utf8)
             let env = ["EVALD_TEST_JUDGE_KEY": "sk-test-0123456789abcdef"]
@@ -102,7 +106,8 @@ import Glibc
     @Test func healthzMetricsWatchdogAndStopStayPromptDuringALongDetectionCatchUp() async throws {
         try await onTestThreads {
             let h = try EvaldHarness(rate: 1)
-            try h.writeConfig("""
+            try h.writeConfig(
+                """
                 state_dir: state
                 spool: {dir: spool, poll_interval: 100ms}
                 sampling: {rate: 1}
@@ -129,12 +134,13 @@ import Glibc
             let daemon = try h.startDaemon(environment: ["NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "2000000"])
             defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
             var port = 0
-            #expect(h.waitUntil(timeout: 20) {
-                let log = (try? String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)) ?? ""
-                guard let range = log.range(of: #"http\.port=\d+"#, options: .regularExpression) else { return false }
-                port = Int(log[range].dropFirst("http.port=".count)) ?? 0
-                return port > 0
-            })
+            #expect(
+                h.waitUntil(timeout: 20) {
+                    let log = (try? String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)) ?? ""
+                    guard let range = log.range(of: #"http\.port=\d+"#, options: .regularExpression) else { return false }
+                    port = Int(log[range].dropFirst("http.port=".count)) ?? 0
+                    return port > 0
+                })
             #expect(h.waitUntil(timeout: 20) { listener.count("READY=1") >= 1 })
 
             // Probe for 6 s while detection catches up: every answer within a second.

@@ -1,9 +1,10 @@
+import EvaldTesting
 import Foundation
 import Synchronization
-import EvaldTesting
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A Unix datagram socket standing in for systemd's $NOTIFY_SOCKET.
@@ -76,13 +77,18 @@ final class NotifySocketListener: Sendable {
 
             // A valid new config: RELOADING=1 (with MONOTONIC_USEC), then READY=1, and it is applied.
             let readyBefore = listener.count("READY=1")
-            try h.writeConfig("state_dir: state\nspool:\n  dir: spool\n  poll_interval: 100ms\nsampling:\n  rate: 1\nhttp:\n  listen: \"\"\nchecks:\n  \"*\":\n    - {name: fast, kind: latency, max_ms: 1000}\n")
+            try h.writeConfig(
+                "state_dir: state\nspool:\n  dir: spool\n  poll_interval: 100ms\nsampling:\n  rate: 1\nhttp:\n  listen: \"\"\nchecks:\n  \"*\":\n    - {name: fast, kind: latency, max_ms: 1000}\n"
+            )
             kill(daemon.processIdentifier, SIGHUP)
             #expect(h.waitUntil(timeout: 20) { listener.count("READY=1") > readyBefore })
             let reload = try #require(listener.messages.first { $0.contains("RELOADING=1") })
             #expect(reload.contains("MONOTONIC_USEC="))
             try h.append("a.jsonl", (20..<30).map(EvaldHarness.line).joined())
-            #expect(h.waitUntil(timeout: 20) { (try? h.store().seriesTotals(since: .distantPast, until: .distantFuture).contains { $0.metric == "check:fast" }) == true })
+            #expect(
+                h.waitUntil(timeout: 20) {
+                    (try? h.store().seriesTotals(since: .distantPast, until: .distantFuture).contains { $0.metric == "check:fast" }) == true
+                })
 
             // A broken config is refused: the daemon goes on with the one it has.
             let readyBeforeBroken = listener.count("READY=1")
@@ -140,8 +146,10 @@ final class NotifySocketListener: Sendable {
             let unit = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
                 .appendingPathComponent("systemd/evald.service")
             let text = try String(contentsOf: unit, encoding: .utf8)
-            for directive in ["Type=notify", "WatchdogSec=", "ExecReload=/bin/kill -HUP $MAINPID", "Restart=on-failure", "StateDirectory=evald",
-                              "ConfigurationDirectory=evald", "LoadCredential=", "ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes", "DynamicUser=yes"] {
+            for directive in [
+                "Type=notify", "WatchdogSec=", "ExecReload=/bin/kill -HUP $MAINPID", "Restart=on-failure", "StateDirectory=evald",
+                "ConfigurationDirectory=evald", "LoadCredential=", "ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes", "DynamicUser=yes",
+            ] {
                 #expect(text.contains(directive), "\(directive)")
             }
         }

@@ -2,13 +2,15 @@ import EvaldHTTP
 import EvaldTesting
 import Foundation
 import Testing
+
 @testable import EvaldCore
 @testable import EvaldJudge
 
 /// Providers and gateways echo keys back in error bodies; none of it may reach an error.
 @Suite struct APIKeyRedactionTests {
     /// An OpenAI-style error body that echoes the key in full, masked, and as a header.
-    static let echoingBody = Array("""
+    static let echoingBody = Array(
+        """
         {"error": {"message": "Incorrect API key provided: \(testAPIKey). You can find your API key at \
         https://platform.openai.com/account/api-keys. Masked: sk-test-Qm9v****RGRg. Header was: Bearer \(testAPIKey)",
         "type": "invalid_request_error", "code": "invalid_api_key"}}
@@ -56,7 +58,8 @@ import Testing
         #expect(excerpt.hasPrefix("line one line two x"))
         #expect(excerpt.count <= ResponseBodyExcerpt.maxCharacters + 1)
 
-        let keyish = ResponseBodyExcerpt.make(Array("token sk-ant-api03-abcdef and Bearer opaque-thing; id 0123456789abcdef0123456789abcdef01".utf8), credentialTokens: true)
+        let keyish = ResponseBodyExcerpt.make(
+            Array("token sk-ant-api03-abcdef and Bearer opaque-thing; id 0123456789abcdef0123456789abcdef01".utf8), credentialTokens: true)
         #expect(keyish == "token <redacted> and Bearer <redacted>; id <redacted>")
         #expect(ResponseBodyExcerpt.make(Array("model gpt-4o-mini not found".utf8), credentialTokens: true) == "model gpt-4o-mini not found")
     }

@@ -1,8 +1,9 @@
-import NIOConcurrencyHelpers
 import EvaldHTTP
 import EvaldTesting
 import Foundation
+import NIOConcurrencyHelpers
 import Testing
+
 @testable import EvaldCore
 @testable import EvaldJudge
 
@@ -50,11 +51,12 @@ import Testing
         let order = NIOLockedValueBox<[Int]>([])
         var waiters: [Task<Void, Never>] = []
         for index in 0..<3 {
-            waiters.append(Task {
-                try? await semaphore.acquire()
-                order.withLockedValue { $0.append(index) }
-                semaphore.release()
-            })
+            waiters.append(
+                Task {
+                    try? await semaphore.acquire()
+                    order.withLockedValue { $0.append(index) }
+                    semaphore.release()
+                })
             // Each waiter queues before the next starts.
             try await Task.sleep(nanoseconds: 20_000_000)
         }

@@ -1,7 +1,8 @@
-@testable import EvaldHTTP
 import EvaldTesting
 import Foundation
 import Testing
+
+@testable import EvaldHTTP
 
 @Suite struct HTTPTransportTests {
     private func sendError(_ transport: HTTPTransport, _ request: OutboundRequest) async -> OutboundHTTPError? {
@@ -15,12 +16,14 @@ import Testing
 
     @Test func anyStatusIsAResponseWithHeadersAndBody() async throws {
         try await withStubServer({ request in
-            .respond(status: 503, headers: [(name: "Retry-After", value: "4"), (name: "X-Echo", value: request.bodyText)],
-                     body: Array("busy".utf8))
+            .respond(
+                status: 503, headers: [(name: "Retry-After", value: "4"), (name: "X-Echo", value: request.bodyText)],
+                body: Array("busy".utf8))
         }) { server, transport in
-            let response = try await transport.send(OutboundRequest(
-                url: server.baseURL + "/hook?token=abc", headers: [(name: "X-Test", value: "1")], body: Array("ping".utf8),
-                timeout: 30))
+            let response = try await transport.send(
+                OutboundRequest(
+                    url: server.baseURL + "/hook?token=abc", headers: [(name: "X-Test", value: "1")], body: Array("ping".utf8),
+                    timeout: 30))
             #expect(response.status == 503)
             #expect(response.header("retry-after") == "4")
             #expect(response.header("RETRY-AFTER") == "4")
@@ -117,8 +120,10 @@ import Testing
 
     @Test func aHeaderValueThatIsNotHTTPIsRefusedWithoutShowingIt() async throws {
         try await withStubServer({ _ in .respond(status: 200, body: []) }) { server, transport in
-            let error = await sendError(transport, OutboundRequest(
-                url: server.baseURL + "/", headers: [(name: "Authorization", value: "Bearer sk-abc\r\nX: y")], body: [], timeout: 30))
+            let error = await sendError(
+                transport,
+                OutboundRequest(
+                    url: server.baseURL + "/", headers: [(name: "Authorization", value: "Bearer sk-abc\r\nX: y")], body: [], timeout: 30))
             #expect(error?.shortDescription == "other")
             #expect(!(error?.description.contains("sk-abc") ?? true))
             #expect(server.requests.isEmpty)

@@ -2,6 +2,7 @@ import EvaldHTTP
 import EvaldTesting
 import Foundation
 import Testing
+
 @testable import EvaldCore
 @testable import EvaldJudge
 
@@ -94,15 +95,17 @@ import Testing
     }
 
     @Test func urlsKeepTheBaseURLsQuery() {
-        #expect(OpenAIChatFormat().url(baseURL: "https://gw.example/openai/v1?api-version=2024-06-01")
-            == "https://gw.example/openai/v1/chat/completions?api-version=2024-06-01")
+        #expect(
+            OpenAIChatFormat().url(baseURL: "https://gw.example/openai/v1?api-version=2024-06-01")
+                == "https://gw.example/openai/v1/chat/completions?api-version=2024-06-01")
         #expect(AnthropicMessagesFormat().url(baseURL: "https://api.anthropic.com") == "https://api.anthropic.com/v1/messages")
         #expect(AnthropicMessagesFormat().url(baseURL: "https://proxy.example/v1?x=1") == "https://proxy.example/v1/messages?x=1")
     }
 
     @Test func repliesOfOtherServersAreRead() throws {
         // Content as a list of parts and float token counts (some compatible servers).
-        let parts = #"{"choices":[{"message":{"content":[{"type":"text","text":"{\"score\":"},{"type":"text","text":"3}"}]}}],"usage":{"prompt_tokens":12.0,"completion_tokens":3}}"#
+        let parts =
+            #"{"choices":[{"message":{"content":[{"type":"text","text":"{\"score\":"},{"type":"text","text":"3}"}]}}],"usage":{"prompt_tokens":12.0,"completion_tokens":3}}"#
         let reply = try OpenAIChatFormat().parse(Array(parts.utf8))
         #expect(reply.text == #"{"score":3}"#)
         #expect(reply.inputTokens == 12)
@@ -111,7 +114,8 @@ import Testing
         let bare = try OpenAIChatFormat().parse(Array(#"{"choices":[{"message":{"content":"hi"}}]}"#.utf8))
         #expect(bare.inputTokens == 0 && bare.outputTokens == 0)
         // Anthropic: only text blocks count.
-        let blocks = #"{"type":"message","content":[{"type":"thinking","thinking":"hmm"},{"type":"text","text":"a"},{"type":"text","text":"b"}],"usage":{"input_tokens":5,"output_tokens":2}}"#
+        let blocks =
+            #"{"type":"message","content":[{"type":"thinking","thinking":"hmm"},{"type":"text","text":"a"},{"type":"text","text":"b"}],"usage":{"input_tokens":5,"output_tokens":2}}"#
         #expect(try AnthropicMessagesFormat().parse(Array(blocks.utf8)).text == "ab")
     }
 

@@ -2,6 +2,7 @@ import EvaldHTTP
 import EvaldTesting
 import Foundation
 import Testing
+
 @testable import EvaldCore
 @testable import EvaldJudge
 

@@ -1,7 +1,8 @@
-import NIOConcurrencyHelpers
 import EvaldHTTP
 import EvaldTesting
 import Foundation
+import NIOConcurrencyHelpers
+
 @testable import EvaldCore
 @testable import EvaldJudge
 

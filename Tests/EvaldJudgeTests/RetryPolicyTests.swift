@@ -1,6 +1,7 @@
 import EvaldTesting
 import Foundation
 import Testing
+
 @testable import EvaldJudge
 
 @Suite struct RetryPolicyTests {

@@ -21,11 +21,14 @@ final class SpoolFixture {
 
     deinit { try? FileManager.default.removeItem(atPath: root) }
 
-    func reader(rate: Double = 1, maxLineBytes: Int = 4 << 20, idleAfter: Double = 300, afterRead: SpoolConfig.AfterRead = .keep,
-                validateAll: Bool = false) -> SpoolReader {
-        SpoolReader(settings: .init(directory: spool, maxLineBytes: maxLineBytes, idleAfter: idleAfter, afterRead: afterRead),
-                    store: store, classifier: LineClassifier(sampler: TraceSampler(globalRate: rate), validatesEveryLine: validateAll),
-                    now: { [clock] in clock.now }, onEvent: { [unowned self] in self.events.append($0) })
+    func reader(
+        rate: Double = 1, maxLineBytes: Int = 4 << 20, idleAfter: Double = 300, afterRead: SpoolConfig.AfterRead = .keep,
+        validateAll: Bool = false
+    ) -> SpoolReader {
+        SpoolReader(
+            settings: .init(directory: spool, maxLineBytes: maxLineBytes, idleAfter: idleAfter, afterRead: afterRead),
+            store: store, classifier: LineClassifier(sampler: TraceSampler(globalRate: rate), validatesEveryLine: validateAll),
+            now: { [clock] in clock.now }, onEvent: { [unowned self] in self.events.append($0) })
     }
 
     func path(_ name: String) -> String { spool + "/" + name }

@@ -12,7 +12,7 @@ import Testing
         try f.append("a.jsonl", SpoolFixture.line(1) + SpoolFixture.line(2) + String(third.prefix(40)))
         let first = try reader.poll()
         #expect(try f.storedIDs() == f.expectedIDs(1...2))
-        #expect(first.pendingBytes == 40) // the partial line is the lag
+        #expect(first.pendingBytes == 40)  // the partial line is the lag
         #expect(try f.store.counters()["malformed"] == nil)
 
         try f.append("a.jsonl", String(third.dropFirst(40)))
@@ -56,7 +56,7 @@ import Testing
         try f.appendLines("traces.jsonl", 6...7)
         try f.rename("traces.jsonl", "traces-old.jsonl")
         try f.appendLines("traces.jsonl", 8...9)
-        _ = try f.reader().poll() // a new reader: as after a restart
+        _ = try f.reader().poll()  // a new reader: as after a restart
         let ids = try f.storedIDs()
         #expect(ids.count == 9)
         #expect(Set(ids) == Set(f.expectedIDs(1...9)))
@@ -99,7 +99,9 @@ import Testing
     @Test func oversizedLineIsQuarantinedWithoutStoppingTheRest() throws {
         let f = try SpoolFixture()
         let reader = f.reader(maxLineBytes: 4 << 20)
-        let huge = #"{"trace_id":"\#(SpoolFixture.traceID(2))","timestamp":"2026-11-28T10:00:00Z","model":"m","output":""# + String(repeating: "x", count: 5 << 20) + "\"}\n"
+        let huge =
+            #"{"trace_id":"\#(SpoolFixture.traceID(2))","timestamp":"2026-11-28T10:00:00Z","model":"m","output":""# + String(repeating: "x", count: 5 << 20)
+            + "\"}\n"
         try f.append("big.jsonl", SpoolFixture.line(1) + huge + SpoolFixture.line(3))
         _ = try reader.poll()
         #expect(try f.storedIDs() == f.expectedIDs([1, 3]))

@@ -9,8 +9,9 @@ import Testing
     let t0 = Date(timeIntervalSince1970: 1_795_860_000)
 
     func firing(_ fingerprint: String = "fp1") -> AlertFiring {
-        AlertFiring(name: "JudgeFailing", severity: "warning", labels: ["alertname": "JudgeFailing", "metric": "judge:helpfulness"],
-                    annotations: ["summary": "judge failing"], fingerprint: fingerprint, numbers: ["error_rate": 0.5, "n": 20], examples: [7, 3])
+        AlertFiring(
+            name: "JudgeFailing", severity: "warning", labels: ["alertname": "JudgeFailing", "metric": "judge:helpfulness"],
+            annotations: ["summary": "judge failing"], fingerprint: fingerprint, numbers: ["error_rate": 0.5, "n": 20], examples: [7, 3])
     }
 
     @Test func aStateChangeIsStoredWithOneNotificationPerReceiverAndDeliveredInOrder() throws {
@@ -58,8 +59,10 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: root) }
         let store = try StateStore.open(path: dbPath)
         _ = try store.fireAlert(firing(), receivers: ["am", "hook"], at: t0)
-        let receivers = [StateStore.RepeatSchedule(receiver: "am", interval: 60, severities: ["warning", "critical"]),
-                         StateStore.RepeatSchedule(receiver: "hook", interval: 4 * 3600, severities: ["warning", "critical"])]
+        let receivers = [
+            StateStore.RepeatSchedule(receiver: "am", interval: 60, severities: ["warning", "critical"]),
+            StateStore.RepeatSchedule(receiver: "hook", interval: 4 * 3600, severities: ["warning", "critical"]),
+        ]
         // Nothing sent yet: the pending firing notification is the one to wait for.
         #expect(try store.enqueueRepeats(receivers, now: t0 + 120) == 0)
         for entry in try store.dueNotifications(now: t0, limit: 10) { try store.markNotificationSent(id: entry.id, at: t0 + 1) }
@@ -68,8 +71,10 @@ import Testing
         #expect(try store.enqueueRepeats(receivers, now: t0 + 200) == 0)
         #expect(try store.dueNotifications(now: t0 + 61, limit: 10).map { "\($0.receiver):\($0.event)" } == ["am:repeat"])
         // A receiver added while the alert fires hears of it; one whose min_severity is above it does not.
-        let added = [StateStore.RepeatSchedule(receiver: "pager", interval: 4 * 3600, severities: ["critical"]),
-                     StateStore.RepeatSchedule(receiver: "chat", interval: 4 * 3600, severities: ["info", "warning", "critical"])]
+        let added = [
+            StateStore.RepeatSchedule(receiver: "pager", interval: 4 * 3600, severities: ["critical"]),
+            StateStore.RepeatSchedule(receiver: "chat", interval: 4 * 3600, severities: ["info", "warning", "critical"]),
+        ]
         #expect(try store.enqueueRepeats(added, now: t0 + 62) == 1)
         #expect(try store.dueNotifications(now: t0 + 62, limit: 10).map { "\($0.receiver):\($0.event)" } == ["am:repeat", "chat:repeat"])
     }

@@ -26,9 +26,11 @@ import Testing
     }
 
     func verdict(_ id: Int64, _ judge: String, identity: String, score: Double? = 4, tokens: Int = 100) -> JudgeVerdictRecord {
-        JudgeVerdictRecord(evaluationID: id, judgeName: judge, identity: identity, endpoint: "default",
-                           outcome: score.map { .scored(score: $0, passed: $0 >= 4, reason: "fine") } ?? .failed(kind: "no_json", message: "no JSON object", excerpt: "I think"),
-                           judgeModel: "judge-model", inputTokens: tokens, outputTokens: 0, latencyMs: 12, judgedAt: t0 + 60)
+        JudgeVerdictRecord(
+            evaluationID: id, judgeName: judge, identity: identity, endpoint: "default",
+            outcome: score.map { .scored(score: $0, passed: $0 >= 4, reason: "fine") }
+                ?? .failed(kind: "no_json", message: "no JSON object", excerpt: "I think"),
+            judgeModel: "judge-model", inputTokens: tokens, outputTokens: 0, latencyMs: 12, judgedAt: t0 + 60)
     }
 
     @Test func evaluationsAreQueuedWithTheBatchAndCommittedOnce() throws {

@@ -29,7 +29,9 @@ import Testing
         let file = try store.trackSpoolFile(path: "/s/a.jsonl", device: 1, inode: 2, fingerprint: "fp", at: Date())
         var batch = IngestBatch(fileID: file.id, startOffset: 0, newOffset: 300, committedAt: Date())
         batch.sampled = [sampled("t1", offset: 0), sampled("t2", offset: 100)]
-        batch.quarantined = [QuarantinedLine(filePath: "/s/a.jsonl", lineOffset: 200, lineBytes: 100, problem: LineProblem(.invalidJSON, "bad"), excerpt: Array("{x".utf8))]
+        batch.quarantined = [
+            QuarantinedLine(filePath: "/s/a.jsonl", lineOffset: 200, lineBytes: 100, problem: LineProblem(.invalidJSON, "bad"), excerpt: Array("{x".utf8))
+        ]
         batch.counts.linesRead = 3
         batch.counts.records = 2
         batch.counts.sampled = 2
@@ -68,7 +70,7 @@ import Testing
         try store.recordHeartbeat(pid: 42, hostname: "h", startedAt: t, at: t + 5, version: "x")
         #expect(try store.heartbeat()?.heartbeatAt == t + 5)
         #expect(try store.heartbeat()?.stoppedAt == nil)
-        try store.recordStop(pid: 41, at: t + 6) // another process's stop does not count
+        try store.recordStop(pid: 41, at: t + 6)  // another process's stop does not count
         #expect(try store.heartbeat()?.stoppedAt == nil)
         try store.recordStop(pid: 42, at: t + 6)
         #expect(try store.heartbeat()?.stoppedAt == t + 6)
@@ -98,7 +100,7 @@ import Testing
         var second = IngestBatch(fileID: file.id, startOffset: 100, newOffset: 200, committedAt: Date())
         second.sampled = [line("c", minute: 10, latency: 200, passed: true, offset: 100), line("d", minute: 11, latency: 9000, passed: false, offset: 150)]
         try store.commitBatch(second)
-        try store.commitBatch(second) // a replay adds nothing
+        try store.commitBatch(second)  // a replay adds nothing
         // Lines already stored, committed again under a new offset (the file re-read after a
         // lost offset): the evaluations are ignored and so are their scores and rollups.
         var again = IngestBatch(fileID: file.id, startOffset: 200, newOffset: 300, committedAt: Date())
@@ -115,7 +117,7 @@ import Testing
         #expect(fast.cell.n == 3 && fast.cell.passN == 2)
         let latency = try #require(totals.first { $0.metric == "op:latency_ms" })
         #expect(latency.cell.n == 3 && latency.cell.sum == 600)
-        #expect(latency.cell.histogram?.total == 3) // merged across the two batches
+        #expect(latency.cell.histogram?.total == 3)  // merged across the two batches
         // A window ending mid-minute includes that minute ("now" shows the current minute).
         #expect(try store.seriesTotals(since: minute10, until: minute10 + 30).first { $0.metric == "check:fast" }?.cell.n == 3)
         let both = try store.seriesTotals(since: minute10, until: minute10 + 120)
@@ -137,7 +139,7 @@ import Testing
         #expect(try store.evaluations().map(\.traceID) == (5..<10).map { "t\($0)" })
         // Check results went with their evaluations.
         #expect(try store.checkResults(evaluationID: 1).isEmpty)
-        #expect(try store.pruneRollups(before: cutoff, limit: 1000) == 5) // five minutes (of each table)
+        #expect(try store.pruneRollups(before: cutoff, limit: 1000) == 5)  // five minutes (of each table)
         #expect(try store.seriesTotals(since: .distantPast, until: .distantFuture).first { $0.metric == "check:fast" }?.cell.n == 5)
     }
 }

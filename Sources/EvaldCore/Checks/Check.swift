@@ -122,7 +122,9 @@ public struct Check: Sendable {
             if let names = strings("kinds") {
                 kinds = []
                 for name in names {
-                    if let kind = PIIKind(rawValue: name) { kinds.insert(kind) } else {
+                    if let kind = PIIKind(rawValue: name) {
+                        kinds.insert(kind)
+                    } else {
                         problem("kinds", "unknown PII kind \"\(name)\"; known kinds: \(PIIKind.allCases.map(\.rawValue).joined(separator: ", "))")
                     }
                 }

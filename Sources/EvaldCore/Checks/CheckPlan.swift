@@ -52,8 +52,10 @@ public final class CheckPlan: Sendable {
     /// The rule above, for checks built or only configured (`CheckConfig`, as detection reads
     /// a check's `min_pass_rate`): the checks of every matching glob in order, a later one
     /// replacing an earlier one of the same name.
-    public static func merge<Item>(_ routes: [(glob: Glob, checks: [Item])], forRoute route: String,
-                                   name: (Item) -> String) -> [Item] {
+    public static func merge<Item>(
+        _ routes: [(glob: Glob, checks: [Item])], forRoute route: String,
+        name: (Item) -> String
+    ) -> [Item] {
         var merged: [Item] = []
         for entry in routes where entry.glob.matches(route) {
             for check in entry.checks {

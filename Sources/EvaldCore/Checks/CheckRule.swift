@@ -86,7 +86,8 @@ public enum CheckRule: Sendable {
             let found = values.filter { output.range(of: $0, options: options) != nil }
             if mustContain {
                 let missing = values.filter { !found.contains($0) }
-                return missing.isEmpty ? (true, "contains all \(values.count)") : (false, "missing " + missing.map { "\"\(Self.excerpt($0[...]))\"" }.joined(separator: ", "))
+                return missing.isEmpty
+                    ? (true, "contains all \(values.count)") : (false, "missing " + missing.map { "\"\(Self.excerpt($0[...]))\"" }.joined(separator: ", "))
             }
             return found.isEmpty ? (true, "contains none") : (false, "contains " + found.map { "\"\(Self.excerpt($0[...]))\"" }.joined(separator: ", "))
         case .length(let min, let max):

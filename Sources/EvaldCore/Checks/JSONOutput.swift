@@ -1,3 +1,5 @@
+import Foundation
+
 /// Finds the JSON in a model's output: the whole output, or with `allowFenced` the body of a
 /// Markdown code block fenced with ``` or ```json, which models add on their own.
 public enum JSONOutput {
@@ -38,5 +40,3 @@ public enum JSONOutput {
         return String(rest[..<close.lowerBound])
     }
 }
-
-import Foundation

@@ -23,9 +23,10 @@ public struct RefusalDetector: Sendable {
 
     /// `extraPatterns` are ICU regular expressions added to the built-in list.
     public init(extraPatterns: [String] = []) throws {
-        expressions = try RegexBox((Self.builtInPatterns + extraPatterns).map {
-            try NSRegularExpression(pattern: $0, options: [.caseInsensitive, .anchorsMatchLines])
-        })
+        expressions = try RegexBox(
+            (Self.builtInPatterns + extraPatterns).map {
+                try NSRegularExpression(pattern: $0, options: [.caseInsensitive, .anchorsMatchLines])
+            })
     }
 
     /// The refusal phrase found near the start of `text`, or nil.

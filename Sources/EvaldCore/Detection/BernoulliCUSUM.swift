@@ -45,9 +45,11 @@ public struct BernoulliCUSUM: Sendable, Equatable {
     ///   - minDrop: `detection.min_drop`, absolute on the pass rate.
     ///   - targetARL: from `DetectionBudget.targetARL`.
     ///   - designShiftMultiplier: q1 = q0 + multiplier x minDrop (2, see above).
-    public init(baseline: PassRateBaseline, minDrop: Double, targetARL: Double,
-                guard margin: BaselineGuard, designShiftMultiplier: Double = 2,
-                state: CUSUMState = CUSUMState()) throws {
+    public init(
+        baseline: PassRateBaseline, minDrop: Double, targetARL: Double,
+        guard margin: BaselineGuard, designShiftMultiplier: Double = 2,
+        state: CUSUMState = CUSUMState()
+    ) throws {
         let q0 = baseline.failRate
         let q1 = min(0.999, q0 + designShiftMultiplier * minDrop)
         guard q1 > q0 else {
@@ -62,10 +64,11 @@ public struct BernoulliCUSUM: Sendable, Equatable {
         // baseline too small to place q0 that finely gets the widest margin, not an endless one.
         let zeroDrift = -onPass / (onFail - onPass)
         let spread = min(margin.spread(baseline), max(0, zeroDrift - q0) / 2 / BaselineGuard.outermostNode)
-        var design = Design(baselineFailRate: q0, calibrationSpread: spread, alternativeFailRate: q1,
-                            targetARL: targetARL, unit: unit,
-                            failUnits: Int((onFail / unit).rounded()),
-                            passUnits: Int((onPass / unit).rounded()), thresholdUnits: 1)
+        var design = Design(
+            baselineFailRate: q0, calibrationSpread: spread, alternativeFailRate: q1,
+            targetARL: targetARL, unit: unit,
+            failUnits: Int((onFail / unit).rounded()),
+            passUnits: Int((onPass / unit).rounded()), thresholdUnits: 1)
         guard design.failUnits > 0 else {
             throw CUSUMThreshold.Problem(description: "the CUSUM can never rise under this distribution; no threshold is needed")
         }

@@ -97,8 +97,10 @@ public enum CUSUMThreshold {
     /// its exact limit, and answers every threshold below it in O(1) and every one beyond it in
     /// closed form; the search is a bracket by doubling and a bracketed secant on ln ARL
     /// (close to linear in N).
-    public static func thresholdUnits(curves: [(curve: RunLengthCurve, weight: Double)], targetARL: Double,
-                                      maxUnits: Int = maxThresholdUnits) throws -> Int {
+    public static func thresholdUnits(
+        curves: [(curve: RunLengthCurve, weight: Double)], targetARL: Double,
+        maxUnits: Int = maxThresholdUnits
+    ) throws -> Int {
         guard targetARL > 1 else { return 1 }
         let goal = log(targetARL)
         // ln of the averaged run length, -ln sum w_i e^(-ln ARL_i), without overflow.
@@ -137,8 +139,10 @@ public enum CUSUMThreshold {
 
     /// Regula falsi on ln ARL (Illinois-like, so one end cannot stick), rounded to integers
     /// and kept strictly inside the bracket, with bisection once the secant stops halving it.
-    private static func refine(low: Int, lowValue: Double, high: Int, highValue: Double, goal: Double,
-                               _ logRunLength: (Int) -> Double) -> Int {
+    private static func refine(
+        low: Int, lowValue: Double, high: Int, highValue: Double, goal: Double,
+        _ logRunLength: (Int) -> Double
+    ) -> Int {
         var low = low, lowValue = lowValue, high = high, highValue = highValue
         var lowWeight = 1.0, highWeight = 1.0
         while high - low > 1 {

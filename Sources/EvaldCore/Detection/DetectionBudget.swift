@@ -13,8 +13,10 @@ public enum DetectionBudget {
     ///   - seriesCount: k, the number of series sharing the budget.
     ///   - minimum: a floor in samples, so a nearly idle series does not get a hair trigger;
     ///     the floor only makes false alarms rarer than the budget.
-    public static func targetARL(falseAlarmEvery: Double, sampledPerSecond: Double, seriesCount: Int,
-                                 minimum: Double = 1_000) -> Double {
+    public static func targetARL(
+        falseAlarmEvery: Double, sampledPerSecond: Double, seriesCount: Int,
+        minimum: Double = 1_000
+    ) -> Double {
         max(minimum, falseAlarmEvery * max(0, sampledPerSecond) * Double(max(1, seriesCount)))
     }
 }

@@ -63,7 +63,8 @@ public struct DriftSPRT: Codable, Sendable, Equatable {
         logRatioOnPass = alternatives.map { log((1 - $0) / (1 - reference)) }
         // The old rate at its lower bound: an old baseline that came out high must not make a
         // min_drop-worse version look acceptable.
-        let oldLow = WilsonInterval.bounds(passes: Int64(oldBaseline.failures), n: Int64(oldBaseline.samples), z: z)?.low
+        let oldLow =
+            WilsonInterval.bounds(passes: Int64(oldBaseline.failures), n: Int64(oldBaseline.samples), z: z)?.low
             ?? oldBaseline.failRate
         let worse = min(0.999, min(oldLow, oldBaseline.failRate) + minDrop)
         let better = [0.5, 1, 1.5].map { worse - $0 * minDrop }.filter { $0 > 0.0005 }

@@ -33,9 +33,11 @@ public struct LatticeCUSUM: Sendable, Equatable {
         }
         state.statistic = Double(next) * unit
         if next >= thresholdUnits {
-            return .alarm(CUSUMAlarm(statistic: state.statistic, threshold: threshold,
-                                     changePointIndex: state.lastZeroIndex,
-                                     samplesSinceChange: state.samplesSinceZero))
+            return .alarm(
+                CUSUMAlarm(
+                    statistic: state.statistic, threshold: threshold,
+                    changePointIndex: state.lastZeroIndex,
+                    samplesSinceChange: state.samplesSinceZero))
         }
         // Half the threshold: the point the issue names for the confirmation boost.
         return 2 * next >= thresholdUnits ? .suspect : .quiet

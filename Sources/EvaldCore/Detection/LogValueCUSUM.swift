@@ -51,8 +51,10 @@ public struct LogValueCUSUM: Sendable, Equatable {
     private var cusum: LatticeCUSUM
 
     /// - Parameter minRatio: the smallest increase that matters, as a ratio (1.25: 25% slower).
-    public init(baseline: LogValueBaseline, minRatio: Double, targetARL: Double,
-                designShiftMultiplier: Double = 2, cap: Double = 3, state: CUSUMState = CUSUMState()) throws {
+    public init(
+        baseline: LogValueBaseline, minRatio: Double, targetARL: Double,
+        designShiftMultiplier: Double = 2, cap: Double = 3, state: CUSUMState = CUSUMState()
+    ) throws {
         guard minRatio > 1 else { throw CUSUMThreshold.Problem(description: "minRatio must be above 1") }
         // sigma is floored at a quarter of ln(minRatio): below it a series is so steady that a
         // rise of minRatio is many standard deviations, and the winsorizing cap below must stay
@@ -61,8 +63,9 @@ public struct LogValueCUSUM: Sendable, Equatable {
         // found within a handful of samples.
         let sigma = max(baseline.standardDeviation, log(minRatio) / 4)
         let k = designShiftMultiplier * log(minRatio) / sigma / 2
-        var design = Design(baselineMean: baseline.mean, baselineStandardDeviation: sigma, referenceValue: k,
-                            cap: max(cap, k + 3), targetARL: targetARL, unit: 0.05, thresholdUnits: 1)
+        var design = Design(
+            baselineMean: baseline.mean, baselineStandardDeviation: sigma, referenceValue: k,
+            cap: max(cap, k + 3), targetARL: targetARL, unit: 0.05, thresholdUnits: 1)
         design.thresholdUnits = try CUSUMThreshold.thresholdUnits(steps: design.steps(shift: 0), targetARL: targetARL)
         self.init(design: design, state: state)
     }

@@ -23,8 +23,9 @@ public struct ScoreRecovery: Sendable, Equatable {
         // Counts only carry the distribution into ScoreCUSUM; a large total keeps rounding
         // negligible and the estimation guard is off (the frozen baseline is taken as given).
         let mirroredCounts = down.reversed().map { Int(($0 * 1_000_000).rounded()) }
-        let detector = try ScoreCUSUM(baseline: ScoreBaseline(counts: mirroredCounts), minMeanDrop: minMeanDrop,
-                                      targetARL: falseResolveEvery, designShiftMultiplier: 1, estimationGuard: false)
+        let detector = try ScoreCUSUM(
+            baseline: ScoreBaseline(counts: mirroredCounts), minMeanDrop: minMeanDrop,
+            targetARL: falseResolveEvery, designShiftMultiplier: 1, estimationGuard: false)
         self.init(design: Design(mirrored: detector.design, resolveSamples: resolveSamples))
     }
 
@@ -55,10 +56,12 @@ public struct LogValueRecovery: Sendable, Equatable {
     private var detector: LogValueCUSUM
 
     public init(baseline: LogValueBaseline, minRatio: Double, resolveSamples: Int, falseResolveEvery: Double = 100_000) throws {
-        let stillUp = LogValueBaseline(samples: baseline.samples, mean: -(baseline.mean + log(minRatio)),
-                                       standardDeviation: baseline.standardDeviation)
-        let detector = try LogValueCUSUM(baseline: stillUp, minRatio: minRatio, targetARL: falseResolveEvery,
-                                         designShiftMultiplier: 1)
+        let stillUp = LogValueBaseline(
+            samples: baseline.samples, mean: -(baseline.mean + log(minRatio)),
+            standardDeviation: baseline.standardDeviation)
+        let detector = try LogValueCUSUM(
+            baseline: stillUp, minRatio: minRatio, targetARL: falseResolveEvery,
+            designShiftMultiplier: 1)
         self.init(design: Design(mirrored: detector.design, resolveSamples: resolveSamples))
     }
 

@@ -153,8 +153,9 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
                 meanTests[metric] = MeanTest(test: test, oldSamples: tally.n)
             }
         }
-        let change = Switch(before: before, after: version, at: t, evaluationID: evaluationID, tests: tests, meanTests: meanTests,
-                            state: tests.isEmpty && meanTests.isEmpty ? .insufficientBaseline : .watching)
+        let change = Switch(
+            before: before, after: version, at: t, evaluationID: evaluationID, tests: tests, meanTests: meanTests,
+            state: tests.isEmpty && meanTests.isEmpty ? .insufficientBaseline : .watching)
         switches.append(change)
         if switches.count > Self.keptSwitches {
             switches.removeFirst(switches.count - Self.keptSwitches)
@@ -201,12 +202,15 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
             }
             if verdict == .drift, !test.alerted {
                 test.alerted = true
-                pendingDrift = (metric, [
-                    "rate_before": test.oldPassRate, "n_before": Double(test.oldSamples),
-                    "rate_after": 1 - test.test.newFailRate, "n_after": Double(test.test.samples),
-                    "statistic": test.test.logLikelihoodRatio, "threshold": test.test.logThreshold,
-                    "alpha": test.test.alpha,
-                ])
+                pendingDrift = (
+                    metric,
+                    [
+                        "rate_before": test.oldPassRate, "n_before": Double(test.oldSamples),
+                        "rate_after": 1 - test.test.newFailRate, "n_after": Double(test.test.samples),
+                        "statistic": test.test.logLikelihoodRatio, "threshold": test.test.logThreshold,
+                        "alpha": test.test.alpha,
+                    ]
+                )
             }
             switches[index].tests[metric] = test
             let verdicts = switches[index].tests.values.map(\.test.verdict)
@@ -243,12 +247,15 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
             switches[index].meanTests[key] = test
             if fire {
                 switches[index].state = .drift
-                events.append(.drift(switches[index], metric: key, numbers: [
-                    "mean_before": oldMean, "n_before": Double(test.oldSamples),
-                    "mean_after": test.test.newMean, "n_after": Double(test.test.samples),
-                    "reference_mean": test.test.referenceMean,
-                    "statistic": test.test.logStatistic, "threshold": test.test.logThreshold, "alpha": test.test.alpha,
-                ]))
+                events.append(
+                    .drift(
+                        switches[index], metric: key,
+                        numbers: [
+                            "mean_before": oldMean, "n_before": Double(test.oldSamples),
+                            "mean_after": test.test.newMean, "n_after": Double(test.test.samples),
+                            "reference_mean": test.test.referenceMean,
+                            "statistic": test.test.logStatistic, "threshold": test.test.logThreshold, "alpha": test.test.alpha,
+                        ]))
             }
         }
         return events

@@ -31,8 +31,10 @@ public struct RecoveryCUSUM: Sendable, Equatable {
     public let design: Design
     private var cusum: LatticeCUSUM
 
-    public init(baseline: PassRateBaseline, minDrop: Double, resolveSamples: Int,
-                falseResolveEvery: Double = 100_000, state: CUSUMState = CUSUMState()) throws {
+    public init(
+        baseline: PassRateBaseline, minDrop: Double, resolveSamples: Int,
+        falseResolveEvery: Double = 100_000, state: CUSUMState = CUSUMState()
+    ) throws {
         let q0 = baseline.failRate
         let qd = min(0.999, q0 + minDrop)
         guard qd > q0 else {
@@ -41,12 +43,14 @@ public struct RecoveryCUSUM: Sendable, Equatable {
         let onPass = log((1 - q0) / (1 - qd))
         let onFail = log(q0 / qd)
         let unit = CUSUMThreshold.unit(for: [onPass, onFail])
-        var design = Design(baselineFailRate: q0, stillDownFailRate: qd, falseResolveEvery: falseResolveEvery,
-                            resolveSamples: resolveSamples, unit: unit,
-                            passUnits: Int((onPass / unit).rounded()), failUnits: Int((onFail / unit).rounded()),
-                            thresholdUnits: 1)
-        design.thresholdUnits = try CUSUMThreshold.thresholdUnits(steps: design.steps(failRate: qd),
-                                                                  targetARL: falseResolveEvery)
+        var design = Design(
+            baselineFailRate: q0, stillDownFailRate: qd, falseResolveEvery: falseResolveEvery,
+            resolveSamples: resolveSamples, unit: unit,
+            passUnits: Int((onPass / unit).rounded()), failUnits: Int((onFail / unit).rounded()),
+            thresholdUnits: 1)
+        design.thresholdUnits = try CUSUMThreshold.thresholdUnits(
+            steps: design.steps(failRate: qd),
+            targetARL: falseResolveEvery)
         self.init(design: design, state: state)
     }
 

@@ -64,8 +64,10 @@ public final class RunLengthCurve {
     /// - Parameters:
     ///   - maxExactRunLength: the exact region ends once the ARL passes this.
     ///   - exactWork: and at this many multiply-adds of factorisation.
-    public init(steps: [LatticeStep], maxExactRunLength: Double = defaultMaxExactRunLength,
-                exactWork: Int = defaultExactWork) {
+    public init(
+        steps: [LatticeStep], maxExactRunLength: Double = defaultMaxExactRunLength,
+        exactWork: Int = defaultExactWork
+    ) {
         let live = steps.filter { $0.probability > 0 }
         self.steps = live
         canRise = live.contains { $0.units > 0 }

@@ -44,9 +44,11 @@ public struct ScoreCUSUM: Sendable, Equatable {
     ///   - calibration: the distribution the ARL target holds under; defaults to the baseline
     ///     histogram itself.
     ///   - estimationGuard: average the calibration over the error of the baseline's mean.
-    public init(baseline: ScoreBaseline, minMeanDrop: Double, targetARL: Double,
-                designShiftMultiplier: Double = 1.5, calibration: [Double]? = nil, estimationGuard: Bool = true,
-                state: CUSUMState = CUSUMState()) throws {
+    public init(
+        baseline: ScoreBaseline, minMeanDrop: Double, targetARL: Double,
+        designShiftMultiplier: Double = 1.5, calibration: [Double]? = nil, estimationGuard: Bool = true,
+        state: CUSUMState = CUSUMState()
+    ) throws {
         let mean = baseline.mean
         // A floor on sigma: a baseline of all 5s has sd 0, which would make every lower
         // score an infinite step.
@@ -54,13 +56,15 @@ public struct ScoreCUSUM: Sendable, Equatable {
         let k = designShiftMultiplier * minMeanDrop / sigma / 2
         let increments = (1...5).map { (mean - Double($0)) / sigma - k }
         let unit = CUSUMThreshold.unit(for: increments, resolution: 10, maxSpan: 100)
-        var design = Design(baselineMean: mean, baselineStandardDeviation: sigma, referenceValue: k,
-                            targetARL: targetARL, unit: unit,
-                            scoreUnits: increments.map { Int(($0 / unit).rounded()) }, thresholdUnits: 1)
+        var design = Design(
+            baselineMean: mean, baselineStandardDeviation: sigma, referenceValue: k,
+            targetARL: targetARL, unit: unit,
+            scoreUnits: increments.map { Int(($0 / unit).rounded()) }, thresholdUnits: 1)
         let center = calibration ?? baseline.probabilities
         // The outermost tilt stays at most half way to the mean where the increments stop drifting
         // down (k sigma below the baseline), as for pass rates (`BernoulliCUSUM`).
-        let standardError = estimationGuard && baseline.samples > 0
+        let standardError =
+            estimationGuard && baseline.samples > 0
             ? min(sigma / Double(baseline.samples).squareRoot(), k * sigma / 2 / BaselineGuard.outermostNode) : 0
         let calibrations = BaselineGuard.nodes.map {
             (Self.tilted(center, meanShift: $0.x * standardError), $0.weight)
@@ -116,7 +120,8 @@ public struct ScoreCUSUM: Sendable, Equatable {
 
     /// The ARL from S = 0 when scores follow `probabilities` (of 1...5), by Brook-Evans.
     public func averageRunLength(probabilities: [Double]) -> Double {
-        CUSUMThreshold.averageRunLength(steps: design.steps(probabilities: probabilities),
-                                        thresholdUnits: design.thresholdUnits)
+        CUSUMThreshold.averageRunLength(
+            steps: design.steps(probabilities: probabilities),
+            thresholdUnits: design.thresholdUnits)
     }
 }

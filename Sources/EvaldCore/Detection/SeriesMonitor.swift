@@ -38,8 +38,9 @@ public struct SeriesKey: Hashable, Codable, Sendable, Comparable, CustomStringCo
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(metric: try container.decode(String.self, forKey: .metric), measure: try container.decode(SeriesMeasure.self, forKey: .measure),
-                  route: try container.decode(String.self, forKey: .route), model: try container.decode(String.self, forKey: .model))
+        self.init(
+            metric: try container.decode(String.self, forKey: .metric), measure: try container.decode(SeriesMeasure.self, forKey: .measure),
+            route: try container.decode(String.self, forKey: .route), model: try container.decode(String.self, forKey: .model))
     }
 
     public func hash(into hasher: inout Hasher) { hasher.combine(hashCode) }
@@ -148,8 +149,10 @@ public struct DetectionSettings: Sendable, Equatable {
     /// A series still min_drop below baseline resolves falsely less than once per this many samples.
     public static let falseResolveEvery = 100_000.0
 
-    public init(minDrop: Double, falseAlarmEvery: Double, baselineMinSamples: Int, resolveSamples: Int,
-                seriesCount: Int, minPassRate: Double? = nil) {
+    public init(
+        minDrop: Double, falseAlarmEvery: Double, baselineMinSamples: Int, resolveSamples: Int,
+        seriesCount: Int, minPassRate: Double? = nil
+    ) {
         self.minDrop = minDrop
         self.falseAlarmEvery = falseAlarmEvery
         self.baselineMinSamples = baselineMinSamples
@@ -159,8 +162,9 @@ public struct DetectionSettings: Sendable, Equatable {
     }
 
     public init(_ config: DetectionConfig, seriesCount: Int, minPassRate: Double? = nil) {
-        self.init(minDrop: config.minDrop, falseAlarmEvery: config.falseAlarmEvery, baselineMinSamples: config.baselineMinSamples,
-                  resolveSamples: config.resolveSamples, seriesCount: seriesCount, minPassRate: minPassRate)
+        self.init(
+            minDrop: config.minDrop, falseAlarmEvery: config.falseAlarmEvery, baselineMinSamples: config.baselineMinSamples,
+            resolveSamples: config.resolveSamples, seriesCount: seriesCount, minPassRate: minPassRate)
     }
 }
 
@@ -193,8 +197,10 @@ public struct RegressionNumbers: Sendable, Equatable {
 
     /// The form stored with the alert and sent in payloads.
     public var values: [String: Double] {
-        var values: [String: Double] = ["baseline_n": Double(baselineSamples), "n": Double(samples), "statistic": statistic,
-                                        "threshold": threshold, "target_arl": targetARL]
+        var values: [String: Double] = [
+            "baseline_n": Double(baselineSamples), "n": Double(samples), "statistic": statistic,
+            "threshold": threshold, "target_arl": targetARL,
+        ]
         values["baseline"] = baseline
         values["current"] = current
         values["change_start"] = changeStart
@@ -338,8 +344,10 @@ public struct SeriesMonitor: Codable, Sendable, Equatable {
     }
 
     /// Feeds one sample; returns what the daemon must act on.
-    public mutating func observe(_ observation: SeriesObservation, at date: Date, evaluationID: Int64,
-                                 settings: DetectionSettings) -> [SeriesEvent] {
+    public mutating func observe(
+        _ observation: SeriesObservation, at date: Date, evaluationID: Int64,
+        settings: DetectionSettings
+    ) -> [SeriesEvent] {
         let t = date.timeIntervalSince1970
         if firstSeenAt == nil { firstSeenAt = t }
         lastSampleAt = max(lastSampleAt ?? t, t)
@@ -351,8 +359,9 @@ public struct SeriesMonitor: Codable, Sendable, Equatable {
             suspect = false
             regression.sinceFiring.add(observation)
             if updateRecovery(&regression, observation) {
-                let numbers = RecoveryNumbers(baseline: regression.baselineLevel, baselineSamples: regression.baselineSamples,
-                                              current: regression.sinceFiring.level(key.measure), samples: regression.sinceFiring.n)
+                let numbers = RecoveryNumbers(
+                    baseline: regression.baselineLevel, baselineSamples: regression.baselineSamples,
+                    current: regression.sinceFiring.level(key.measure), samples: regression.sinceFiring.n)
                 open = nil
                 restartDetector()
                 events.append(.recovered(numbers))
@@ -450,17 +459,26 @@ public struct SeriesMonitor: Codable, Sendable, Equatable {
         do {
             switch key.measure {
             case .passRate:
-                recovery = .passRate(try RecoveryCUSUM(baseline: base.passRateBaseline, minDrop: settings.minDrop,
-                                                       resolveSamples: settings.resolveSamples,
-                                                       falseResolveEvery: DetectionSettings.falseResolveEvery).design)
+                recovery = .passRate(
+                    try RecoveryCUSUM(
+                        baseline: base.passRateBaseline, minDrop: settings.minDrop,
+                        resolveSamples: settings.resolveSamples,
+                        falseResolveEvery: DetectionSettings.falseResolveEvery
+                    ).design)
             case .meanScore:
-                recovery = .meanScore(try ScoreRecovery(baseline: base.scoreBaseline, minMeanDrop: settings.minMeanDrop,
-                                                        resolveSamples: settings.resolveSamples,
-                                                        falseResolveEvery: DetectionSettings.falseResolveEvery).design)
+                recovery = .meanScore(
+                    try ScoreRecovery(
+                        baseline: base.scoreBaseline, minMeanDrop: settings.minMeanDrop,
+                        resolveSamples: settings.resolveSamples,
+                        falseResolveEvery: DetectionSettings.falseResolveEvery
+                    ).design)
             case .logValue:
-                recovery = .logValue(try LogValueRecovery(baseline: base.logValueBaseline, minRatio: DetectionSettings.minRatio,
-                                                          resolveSamples: settings.resolveSamples,
-                                                          falseResolveEvery: DetectionSettings.falseResolveEvery).design)
+                recovery = .logValue(
+                    try LogValueRecovery(
+                        baseline: base.logValueBaseline, minRatio: DetectionSettings.minRatio,
+                        resolveSamples: settings.resolveSamples,
+                        falseResolveEvery: DetectionSettings.falseResolveEvery
+                    ).design)
             }
         } catch {
             // No recovery detector can be built for this baseline (it leaves no room for the
@@ -468,9 +486,10 @@ public struct SeriesMonitor: Codable, Sendable, Equatable {
             restartDetector()
             return nil
         }
-        let numbers = RegressionNumbers(baseline: base.level(key.measure), baselineSamples: base.n, current: pending.level(key.measure),
-                                        samples: alarm.samplesSinceChange, statistic: alarm.statistic, threshold: alarm.threshold,
-                                        targetARL: designedARL, changeStart: changeStartAt)
+        let numbers = RegressionNumbers(
+            baseline: base.level(key.measure), baselineSamples: base.n, current: pending.level(key.measure),
+            samples: alarm.samplesSinceChange, statistic: alarm.statistic, threshold: alarm.threshold,
+            targetARL: designedARL, changeStart: changeStartAt)
         let finding = SeriesFinding(numbers: numbers, examples: examples)
         open = OpenRegression(firedAt: t, recovery: recovery, baselineLevel: level, baselineSamples: base.n)
         pending = SeriesTally()
@@ -516,10 +535,12 @@ public struct SeriesMonitor: Codable, Sendable, Equatable {
             detector = nil
             return
         }
-        let arl = DetectionBudget.targetARL(falseAlarmEvery: settings.falseAlarmEvery, sampledPerSecond: sampledPerSecond(at: t),
-                                            seriesCount: settings.seriesCount)
+        let arl = DetectionBudget.targetARL(
+            falseAlarmEvery: settings.falseAlarmEvery, sampledPerSecond: sampledPerSecond(at: t),
+            seriesCount: settings.seriesCount)
         if detector != nil || designFailed == true, designedSamples > 0, base.n < 2 * designedSamples, 2 * base.n > designedSamples,
-           arl / designedARL < 2, designedARL / arl < 2 {
+            arl / designedARL < 2, designedARL / arl < 2
+        {
             return
         }
         designs = (designs ?? 0) + 1
@@ -529,13 +550,19 @@ public struct SeriesMonitor: Codable, Sendable, Equatable {
         do {
             switch key.measure {
             case .passRate:
-                detector = .passRate(try BernoulliCUSUM(baseline: base.passRateBaseline, minDrop: settings.minDrop, targetARL: arl,
-                                                        guard: .standard(minDrop: settings.minDrop)).design)
+                detector = .passRate(
+                    try BernoulliCUSUM(
+                        baseline: base.passRateBaseline, minDrop: settings.minDrop, targetARL: arl,
+                        guard: .standard(minDrop: settings.minDrop)
+                    ).design)
             case .meanScore:
                 detector = .meanScore(try ScoreCUSUM(baseline: base.scoreBaseline, minMeanDrop: settings.minMeanDrop, targetARL: arl).design)
             case .logValue:
-                detector = .logValue(try LogValueCUSUM(baseline: base.logValueBaseline, minRatio: DetectionSettings.minRatio,
-                                                       targetARL: arl).design)
+                detector = .logValue(
+                    try LogValueCUSUM(
+                        baseline: base.logValueBaseline, minRatio: DetectionSettings.minRatio,
+                        targetARL: arl
+                    ).design)
             }
         } catch {
             detector = nil

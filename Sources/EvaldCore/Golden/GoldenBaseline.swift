@@ -52,10 +52,13 @@ public struct GoldenBaseline: Codable, Sendable, Equatable {
         do {
             baseline = try JSONDecoder().decode(GoldenBaseline.self, from: Data(bytes))
         } catch {
-            throw GoldenLockError(path: path, message: "is not a baseline file (\(Self.describe(error))); write it again with `evald gate NAME --write-baseline`")
+            throw GoldenLockError(
+                path: path, message: "is not a baseline file (\(Self.describe(error))); write it again with `evald gate NAME --write-baseline`")
         }
         guard baseline.version == currentVersion else {
-            throw GoldenLockError(path: path, message: "has version \(baseline.version); this evald reads version \(currentVersion); write it again with `evald gate NAME --write-baseline`")
+            throw GoldenLockError(
+                path: path,
+                message: "has version \(baseline.version); this evald reads version \(currentVersion); write it again with `evald gate NAME --write-baseline`")
         }
         for (metric, tolerance) in baseline.tolerances where !(tolerance.isFinite && tolerance >= 0) {
             throw GoldenLockError(path: path, message: "tolerances.\(metric) must be a number >= 0")
@@ -162,8 +165,9 @@ public enum GoldenGate {
         let names = current.map(\.name) + baseline.metrics.map(\.name).filter { now[$0] == nil }
         for name in names {
             let old = before[name], new = now[name]
-            var row = GateRow(metric: name, kind: (new ?? old)!.kind, n: new?.n, baselineN: old?.n, baseline: old?.value, current: new?.value,
-                              delta: nil, tolerance: nil, toleranceSource: nil, ciLow: new?.ciLow, ciHigh: new?.ciHigh, verdict: .ok)
+            var row = GateRow(
+                metric: name, kind: (new ?? old)!.kind, n: new?.n, baselineN: old?.n, baseline: old?.value, current: new?.value,
+                delta: nil, tolerance: nil, toleranceSource: nil, ciLow: new?.ciLow, ciHigh: new?.ciHigh, verdict: .ok)
             switch (old, new) {
             case let (old?, new?):
                 let delta = new.value - old.value

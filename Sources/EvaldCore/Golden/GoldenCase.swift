@@ -32,9 +32,11 @@ public struct GoldenCase: Sendable, Equatable {
     /// The same case answered anew (the canary's replay): checks and judges then grade the fresh
     /// answer against the case's input, reference and label. Latency, cost and tokens are the
     /// fresh call's, or unknown (those checks then do not apply) rather than the old answer's.
-    public func answered(output: String, toolCalls: [TraceRecord.ToolCall] = [], status: TraceRecord.Status = .ok,
-                         error: String? = nil, latencyMs: Double? = nil, costUSD: Double? = nil,
-                         inputTokens: Int? = nil, outputTokens: Int? = nil) -> GoldenCase {
+    public func answered(
+        output: String, toolCalls: [TraceRecord.ToolCall] = [], status: TraceRecord.Status = .ok,
+        error: String? = nil, latencyMs: Double? = nil, costUSD: Double? = nil,
+        inputTokens: Int? = nil, outputTokens: Int? = nil
+    ) -> GoldenCase {
         var copy = self
         copy.record.output = output
         copy.record.toolCalls = toolCalls
@@ -118,8 +120,10 @@ public enum GoldenCaseParser {
                 continue
             }
             seenIDs[id] = lineNumber
-            cases.append(GoldenCase(id: id, line: lineNumber, record: record,
-                                    metadata: JudgePromptBuilder.metadataStrings(value["metadata"]), label: label))
+            cases.append(
+                GoldenCase(
+                    id: id, line: lineNumber, record: record,
+                    metadata: JudgePromptBuilder.metadataStrings(value["metadata"]), label: label))
         }
         return (cases, problems)
     }

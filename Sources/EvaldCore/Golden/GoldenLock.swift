@@ -46,8 +46,10 @@ public struct GoldenLock: Sendable, Equatable {
 
     public func serialized() -> String {
         let files = JSONValue.object(files.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })
-        let object = JSONValue.object([("version", .int(Int64(version))), ("set", .string(set)),
-                                       ("locked_at", .string(lockedAt)), ("files", files)])
+        let object = JSONValue.object([
+            ("version", .int(Int64(version))), ("set", .string(set)),
+            ("locked_at", .string(lockedAt)), ("files", files),
+        ])
         return object.serialized(pretty: true) + "\n"
     }
 

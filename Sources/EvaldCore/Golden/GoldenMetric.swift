@@ -71,12 +71,16 @@ public struct GoldenMetric: Codable, Sendable, Equatable {
         for judge in judges.sorted(by: { $0.name < $1.name }) {
             guard let scores = judgeScores[judge.name], !scores.isEmpty else { continue }
             let passes = scores.count { $0.passed }
-            metrics.append(GoldenMetric(name: "judge:\(judge.name)", kind: .passRate, n: scores.count, passes: passes,
-                                        value: Double(passes) / Double(scores.count)))
+            metrics.append(
+                GoldenMetric(
+                    name: "judge:\(judge.name)", kind: .passRate, n: scores.count, passes: passes,
+                    value: Double(passes) / Double(scores.count)))
             if judge.isNumeric {
                 let mean = scores.reduce(0) { $0 + $1.score } / Double(scores.count)
-                metrics.append(GoldenMetric(name: "judge:\(judge.name):mean_score", kind: .meanScore, n: scores.count, passes: nil,
-                                            value: mean, scaleMin: judge.scaleMin, scaleMax: judge.scaleMax))
+                metrics.append(
+                    GoldenMetric(
+                        name: "judge:\(judge.name):mean_score", kind: .meanScore, n: scores.count, passes: nil,
+                        value: mean, scaleMin: judge.scaleMin, scaleMax: judge.scaleMax))
             }
         }
         return metrics

@@ -97,8 +97,9 @@ public enum Calibration {
             var pairs: [Pair] = []
             for caseResult in result.cases {
                 guard let label = labels[caseResult.id],
-                      let outcome = caseResult.judges.first(where: { $0.judge == judge.name && $0.status == .scored }),
-                      let score = outcome.score, let passed = outcome.passed else { continue }
+                    let outcome = caseResult.judges.first(where: { $0.judge == judge.name && $0.status == .scored }),
+                    let score = outcome.score, let passed = outcome.passed
+                else { continue }
                 pairs.append(Pair(label: label, score: score, passed: passed))
             }
             return calibrate(judge: judge, pairs: pairs, minKappa: minKappa)
@@ -138,7 +139,8 @@ public enum Calibration {
             calibration.meanAbsoluteError = meanAbsoluteError(humanScores, judgeScores)
             calibration.spearman = spearman(humanScores, judgeScores)
             if calibration.spearman == nil {
-                calibration.spearmanNote = humanScores.count < 2
+                calibration.spearmanNote =
+                    humanScores.count < 2
                     ? "fewer than 2 cases with both a human and a judge score"
                     : "undefined: the human or the judge gave every case the same score"
             }

@@ -19,8 +19,10 @@ public enum JudgePromptBuilder {
     }
 
     /// The same prompt from a decoded record: golden cases are judged without a stored row.
-    public static func prompt(record: TraceRecord, metadata: [String: String], rubric: JudgeRubric,
-                              redactingWith detector: PIIDetector?) throws(Failure) -> String {
+    public static func prompt(
+        record: TraceRecord, metadata: [String: String], rubric: JudgeRubric,
+        redactingWith detector: PIIDetector?
+    ) throws(Failure) -> String {
         var variables = JudgePromptVariables(record: record, metadata: metadata)
         if let detector { variables = variables.redacted(by: detector) }
         do {

@@ -20,8 +20,10 @@ public struct JudgePromptVariables: Sendable, Equatable {
     /// Names that carry the trace's content: a prompt that uses none of them grades nothing.
     static let contentNames: Set<String> = ["input_text", "last_user_message", "output", "tool_calls"]
 
-    public init(inputText: String, lastUserMessage: String, output: String, reference: String, route: String, model: String,
-                toolCalls: String, metadata: [String: String]) {
+    public init(
+        inputText: String, lastUserMessage: String, output: String, reference: String, route: String, model: String,
+        toolCalls: String, metadata: [String: String]
+    ) {
         self.inputText = inputText
         self.lastUserMessage = lastUserMessage
         self.output = output
@@ -38,24 +40,27 @@ public struct JudgePromptVariables: Sendable, Equatable {
     /// `metadata` comes beside the record because the record does not keep the trace's free-form
     /// metadata; the caller passes what it stored (or nothing).
     public init(record: TraceRecord, metadata: [String: String]) {
-        self.init(inputText: record.input.map { "\($0.role): \($0.content)" }.joined(separator: "\n"),
-                  lastUserMessage: record.input.last { $0.role == "user" }?.content ?? "",
-                  output: record.output ?? "",
-                  reference: record.reference ?? "",
-                  route: record.route ?? "",
-                  model: record.model,
-                  toolCalls: Self.toolCallsJSON(record.toolCalls),
-                  metadata: metadata)
+        self.init(
+            inputText: record.input.map { "\($0.role): \($0.content)" }.joined(separator: "\n"),
+            lastUserMessage: record.input.last { $0.role == "user" }?.content ?? "",
+            output: record.output ?? "",
+            reference: record.reference ?? "",
+            route: record.route ?? "",
+            model: record.model,
+            toolCalls: Self.toolCallsJSON(record.toolCalls),
+            metadata: metadata)
     }
 
     /// Arguments that are valid JSON are shown as JSON, so the judge reads `{"order_id": "A-1"}`
     /// rather than an escaped string; invalid ones stay a string, exactly as the model wrote them,
     /// because their invalidity may be what the judge should notice.
     static func toolCallsJSON(_ calls: [TraceRecord.ToolCall]) -> String {
-        JSONValue.array(calls.map { call in
-            let arguments = (try? JSONParser.parse(call.arguments)) ?? .string(call.arguments)
-            return .object([("name", .string(call.name)), ("arguments", arguments)])
-        }).serialized()
+        JSONValue.array(
+            calls.map { call in
+                let arguments = (try? JSONParser.parse(call.arguments)) ?? .string(call.arguments)
+                return .object([("name", .string(call.name)), ("arguments", arguments)])
+            }
+        ).serialized()
     }
 
     /// Every value that came from the trace masked with the detector (PIIDetector.redact), for `judge.redact_pii`.

@@ -29,7 +29,8 @@ public enum JudgeReplyParser {
         }
         // A key at the top of an object wins over one nested in a wrapper like {"result": {...}}.
         guard let object = objects.first(where: { $0[key] != nil }) ?? objects.lazy.compactMap({ nestedObject(in: $0, holding: key) }).first,
-              let value = object[key] else {
+            let value = object[key]
+        else {
             switch scale {
             case .numeric:
                 return .failure(JudgeReplyError(kind: .noScore, message: "the reply's JSON has no \"score\"", reply: reply))
@@ -44,14 +45,18 @@ public enum JudgeReplyParser {
                 return .failure(JudgeReplyError(kind: .notANumber, message: "\"score\" is \(describe(value)), not a number", reply: reply))
             }
             guard (min...max).contains(score) else {
-                return .failure(JudgeReplyError(kind: .outOfRange,
-                    message: "score \(JudgeNumber.text(score)) is outside the scale \(JudgeNumber.text(min))...\(JudgeNumber.text(max))", reply: reply))
+                return .failure(
+                    JudgeReplyError(
+                        kind: .outOfRange,
+                        message: "score \(JudgeNumber.text(score)) is outside the scale \(JudgeNumber.text(min))...\(JudgeNumber.text(max))", reply: reply))
             }
             return .success(JudgeScore(score: score, passed: score >= passAt, reason: reason))
         case .passFail:
             guard let passed = verdict(value) else {
-                return .failure(JudgeReplyError(kind: .noPassField,
-                    message: "\"pass\" is \(describe(value)), not true or false", reply: reply))
+                return .failure(
+                    JudgeReplyError(
+                        kind: .noPassField,
+                        message: "\"pass\" is \(describe(value)), not true or false", reply: reply))
             }
             return .success(JudgeScore(score: passed ? 1 : 0, passed: passed, reason: reason))
         }
@@ -68,8 +73,9 @@ public enum JudgeReplyParser {
             guard bytes[start] == UInt8(ascii: "{") else { start += 1; continue }
             attempts += 1
             if let end = balancedEnd(bytes, from: start),
-               let object = try? JSONParser.parse(String(decoding: bytes[start...end], as: UTF8.self)),
-               case .object = object {
+                let object = try? JSONParser.parse(String(decoding: bytes[start...end], as: UTF8.self)),
+                case .object = object
+            {
                 objects.append(object)
                 start = end + 1
             } else {
@@ -85,9 +91,7 @@ public enum JudgeReplyParser {
         for index in start..<bytes.count {
             let byte = bytes[index]
             if inString {
-                if escaped { escaped = false }
-                else if byte == UInt8(ascii: "\\") { escaped = true }
-                else if byte == UInt8(ascii: "\"") { inString = false }
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
                 continue
             }
             switch byte {

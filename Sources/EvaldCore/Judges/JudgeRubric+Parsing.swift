@@ -24,7 +24,8 @@ extension JudgeRubric {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         let isFence = { (line: Substring) in line.trimmingCharacters(in: .whitespaces) == "---" }
         guard let first = lines.first, isFence(first) else {
-            throw JudgeRubricError(path: path, line: 1, key: nil,
+            throw JudgeRubricError(
+                path: path, line: 1, key: nil,
                 message: "a rubric starts with YAML front matter between two \"---\" lines (name, version, scale, ...), then the prompt template")
         }
         guard let fence = lines.indices.dropFirst().first(where: { isFence(lines[$0]) }) else {
@@ -36,14 +37,16 @@ extension JudgeRubric {
         let template = try JudgePromptTemplate(body: lines[(fence + 1)...].joined(separator: "\n"), firstLine: templateLine, path: path)
 
         if template.usedNames.isDisjoint(with: JudgePromptVariables.contentNames) {
-            throw JudgeRubricError(path: path, line: templateLine, key: "template",
+            throw JudgeRubricError(
+                path: path, line: templateLine, key: "template",
                 message: "the prompt uses none of {{output}}, {{input_text}}, {{last_user_message}}, {{tool_calls}}: the judge would not see the trace")
         }
         // A prompt that asks for the other reply shape makes every reply a judge_error.
         let replyKey = front.scale == .passFail ? "pass" : "score"
         if !template.mustache.description.contains("\"\(replyKey)\"") {
             let shape = front.scale == .passFail ? #"{"pass": true|false, "reason": "..."}"# : #"{"score": <number>, "reason": "..."}"#
-            throw JudgeRubricError(path: path, line: templateLine, key: "template",
+            throw JudgeRubricError(
+                path: path, line: templateLine, key: "template",
                 message: "the prompt never asks for the reply \(shape) that scale \(front.scale) needs; tell the judge to reply with that JSON")
         }
         front.keyLines["template"] = templateLine
@@ -86,16 +89,19 @@ struct FrontMatter {
             root = try Yams.compose(yaml: yaml)
         } catch let error as YamlError {
             if case .duplicatedKeysInMapping(let duplicates, let context) = error {
-                throw JudgeRubricError(path: path, line: context.mark.line + firstLine - 1, key: duplicates.first,
-                                       message: "is given twice in the front matter")
+                throw JudgeRubricError(
+                    path: path, line: context.mark.line + firstLine - 1, key: duplicates.first,
+                    message: "is given twice in the front matter")
             }
-            throw JudgeRubricError(path: path, line: EvaldConfig.line(of: error).map { $0 + firstLine - 1 }, key: nil,
-                                   message: "the front matter is not valid YAML: \(EvaldConfig.shortDescription(error))")
+            throw JudgeRubricError(
+                path: path, line: EvaldConfig.line(of: error).map { $0 + firstLine - 1 }, key: nil,
+                message: "the front matter is not valid YAML: \(EvaldConfig.shortDescription(error))")
         } catch {
             throw JudgeRubricError(path: path, line: nil, key: nil, message: "the front matter is not valid YAML: \(error)")
         }
         guard let root, case .mapping(let mapping) = root else {
-            throw JudgeRubricError(path: path, line: firstLine - 1, key: nil,
+            throw JudgeRubricError(
+                path: path, line: firstLine - 1, key: nil,
                 message: "the front matter must be a mapping of keys to values, at least name, version and scale")
         }
         var nodes: [String: Node] = [:]
@@ -140,7 +146,10 @@ struct FrontMatter {
         case (.numeric(let min, let max), let node?):
             passAt = try number(node, "pass_at")
             guard passAt > min, passAt <= max else {
-                throw failure(node, "pass_at", "\(JudgeNumber.text(passAt)) must be above min \(JudgeNumber.text(min)) and at most max \(JudgeNumber.text(max)), or every score passes or none does")
+                throw failure(
+                    node, "pass_at",
+                    "\(JudgeNumber.text(passAt)) must be above min \(JudgeNumber.text(min)) and at most max \(JudgeNumber.text(max)), or every score passes or none does"
+                )
             }
         case (.numeric, nil):
             passAt = scale.defaultPassAt
@@ -202,7 +211,8 @@ struct FrontMatter {
             throw failure(node, "applies_to", "must be a route glob or a list of them, e.g. [\"support-*\", \"refunds-*\"]")
         }
         guard !patterns.isEmpty, !patterns.contains(where: \.isEmpty) else {
-            throw failure(node, "applies_to", "\(patterns.isEmpty ? "an empty list" : "an empty glob") matches no route; leave applies_to out to judge every route")
+            throw failure(
+                node, "applies_to", "\(patterns.isEmpty ? "an empty list" : "an empty glob") matches no route; leave applies_to out to judge every route")
         }
         return patterns
     }

@@ -49,8 +49,11 @@ public struct JudgeRubric: Sendable {
     public func render(_ variables: JudgePromptVariables) throws(JudgeRubricError) -> String {
         let prompt = template.render(variables)
         guard prompt.count <= Self.maxPromptCharacters else {
-            throw JudgeRubricError(path: sourcePath, line: nil, key: "template",
-                message: "the rendered prompt has \(prompt.count) characters, more than the \(Self.maxPromptCharacters) a judge is sent; the trace is too large to judge")
+            throw JudgeRubricError(
+                path: sourcePath, line: nil, key: "template",
+                message:
+                    "the rendered prompt has \(prompt.count) characters, more than the \(Self.maxPromptCharacters) a judge is sent; the trace is too large to judge"
+            )
         }
         return prompt
     }
