@@ -1,12 +1,16 @@
 import EvaldCore
 import Foundation
 import GRDB
+import Synchronization
 
 /// The SQLite state database (`state_dir/evald.db`, WAL mode): the only place where the
 /// daemon's stages meet, and what the CLI reads while the daemon runs or is down.
 public final class StateStore: Sendable {
     public let path: String
     let pool: DatabasePool
+    /// Faults a test switches on to walk the failure paths (a full disk, a locked database)
+    /// through the real store; never set outside tests.
+    public let faults = StoreFaults()
 
     private init(path: String, pool: DatabasePool) {
         self.path = path
@@ -67,8 +71,20 @@ public final class StateStore: Sendable {
     }
 
     func write<T>(_ body: (Database) throws -> T) throws -> T {
+        if faults.failWrites { throw StoreError(path: path, message: "write failed: disk I/O error (an injected fault)") }
         do { return try pool.write(body) } catch let error as DatabaseError {
             throw StoreError(path: path, message: "write failed: \(error.message ?? error.description)")
         }
+    }
+}
+
+/// Fault injection for tests: while `failWrites` is set every write fails as it would on a full
+/// disk, and nothing is written.
+public final class StoreFaults: Sendable {
+    private let writes = Mutex(false)
+
+    public var failWrites: Bool {
+        get { writes.withLock { $0 } }
+        set { writes.withLock { $0 = newValue } }
     }
 }
