@@ -71,6 +71,7 @@ public enum Daemon {
     /// The daemon: every long-running loop as a `Service` in one group, in dependency order
     /// (graceful shutdown runs in reverse). SIGTERM and SIGINT stop it gracefully.
     public static func run(config: EvaldConfig, logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment) async throws {
+        MemoryHygiene.limitArenas()
         let lock = try StateDirectoryLock(stateDir: config.stateDir)
         defer { withExtendedLifetime(lock) {} }
         let store = try StateStore.open(path: config.databasePath)

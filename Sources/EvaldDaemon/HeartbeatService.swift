@@ -22,7 +22,11 @@ public struct HeartbeatService: Service {
         let host = ProcessInfo.processInfo.hostName
         await BlockingExecutor.shared.run {
             await cancelWhenGracefulShutdown {
+                var beats = 0
                 while !Task.isCancelled {
+                    beats += 1
+                    // About once a minute: give freed memory back (MemoryHygiene).
+                    if beats % 30 == 0 { MemoryHygiene.trim() }
                     do {
                         try store.recordHeartbeat(pid: pid, hostname: host, startedAt: startedAt, at: Date(), version: EvaldVersion.current)
                     } catch {
