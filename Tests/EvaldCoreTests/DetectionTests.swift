@@ -32,7 +32,7 @@ import Testing
         #expect(abs(Double(cusum.design.failUnits) * cusum.design.unit - log(2)) < 0.01)
         #expect(abs(Double(cusum.design.passUnits) * cusum.design.unit + 0.1178) < 0.001)
         #expect(abs(cusum.threshold - 5.6) < 0.15)
-        // Worst-case (zero-start) delays within the goals.
+        // Worst-case (zero-start) delays within the detection goals of Benchmarks/RESULTS.md.
         #expect(cusum.averageRunLength(failRate: 0.15) <= 370)
         #expect(cusum.averageRunLength(failRate: 0.20) <= 133)
         #expect(cusum.averageRunLength(failRate: 0.30) <= 48)

@@ -2,7 +2,7 @@
 ///
 /// The true in-control fail rate q is not the estimate q0: the estimate has a standard error
 /// sqrt(q0 (1-q0) / n) (about 0.0095 at p = 0.9 from 1,000 samples), and real series wander
-/// from hour to hour (the issue simulates sd 0.01). The false-alarm rate 1/ARL(q) grows about
+/// from hour to hour (the detection benchmark simulates sd 0.01). The false-alarm rate 1/ARL(q) grows about
 /// exponentially in q, so errors upward cost far more than errors downward save: without a
 /// guard, a true rate only 0.005 worse than the estimate already raises the false-alarm
 /// rate 1.6-fold (see Benchmarks/RESULTS.md).

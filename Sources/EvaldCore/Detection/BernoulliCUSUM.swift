@@ -7,7 +7,7 @@ import Foundation
 /// Design (why q1 = q0 + 2 x min_drop): the CUSUM is optimal for the change it is designed
 /// for (Moustakides 1986; Lorden 1971) and stays close to optimal for changes between about
 /// half and twice that. Designing for 2 x min_drop covers drops from min_drop to 4 x min_drop,
-/// the issue's 0.85 / 0.80 / 0.70 from 0.90; at p0 = 0.90 it is exactly the issue's "doubled
+/// the benchmark's 0.85 / 0.80 / 0.70 from 0.90; at p0 = 0.90 it is exactly the classic "doubled
 /// fail rate" CUSUM (+ln 2 on a fail, -0.118 on a pass), which stays within 20% of the
 /// optimum for all three drops, while a design at q0 + min_drop is slow on large drops.
 /// Unlike "double the fail rate" it stays meaningful at any p0 (at p0 = 0.99 doubling would

@@ -39,7 +39,7 @@ public struct LatticeCUSUM: Sendable, Equatable {
                     changePointIndex: state.lastZeroIndex,
                     samplesSinceChange: state.samplesSinceZero))
         }
-        // Half the threshold: the point the issue names for the confirmation boost.
+        // Half the threshold: where the confirmation boost starts.
         return 2 * next >= thresholdUnits ? .suspect : .quiet
     }
 

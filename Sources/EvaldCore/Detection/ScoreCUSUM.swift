@@ -3,10 +3,10 @@ import Foundation
 /// A standardized one-sided (downward) CUSUM on 1-5 judge scores (Page 1954):
 /// S = max(0, S + (mu0 - x) / sigma0 - k), with reference value k = half the design shift in
 /// baseline standard deviations (Page 1954), and the design shift 1.5 x `minMeanDrop`. Why
-/// 1.5: the Brook-Evans ARLs at the distribution and ARL 10,000 for mean drops of
+/// 1.5: the Brook-Evans ARLs at the detection benchmark's distribution and ARL 10,000 for mean drops of
 /// 0.1 / 0.2 / 0.4 are 618 / 252 / 114 designed at 1x, 667 / 234 / 98 at 1.5x, 770 / 234 / 90
 /// at 2x; 1.5x is the best compromise across the range (the pass-rate CUSUM's 2x is
-/// justified by the issue's own analysis, see `BernoulliCUSUM`).
+/// justified in `BernoulliCUSUM`).
 ///
 /// Scores are far from normal (skewed, five values), so the normal-theory thresholds would
 /// be wrong. The threshold is calibrated on the baseline's own empirical score distribution:
