@@ -76,21 +76,11 @@ struct AlertBuilder {
     }
 
     func versionLabels(route: String, model: String, _ change: ProviderVersionWatch.Switch) -> [String: String] {
-        [
-            "alertname": "ProviderVersionChanged", "severity": AlertSeverity.info.rawValue, "route": route, "model": model,
-            "version_before": change.before, "version_after": change.after,
-        ].filter { !$0.value.isEmpty }
+        AlertCatalog.versionLabels(route: route, model: model, before: change.before, after: change.after)
     }
 
-    /// ProviderDrift's labels; a judge metric is keyed by identity in the watch but labelled
-    /// `judge:NAME` as everywhere else, the identity in an annotation.
     func driftLabels(route: String, model: String, _ change: ProviderVersionWatch.Switch, metric: String) -> [String: String] {
-        var labels = versionLabels(route: route, model: model, change)
-        labels["metric"] = metric.hasPrefix("judge:") ? String(metric.prefix { $0 != "@" && $0 != "#" }) : metric
-        if metric.hasSuffix(ProviderVersionWatch.meanScoreSuffix) { labels["measure"] = "mean_score" }
-        labels["alertname"] = "ProviderDrift"
-        labels["severity"] = AlertSeverity.warning.rawValue
-        return labels
+        AlertCatalog.driftLabels(route: route, model: model, before: change.before, after: change.after, metric: metric)
     }
 
     /// The metrics of a switch whose drift was alerted (pass-rate and mean-score tests).
@@ -121,8 +111,5 @@ struct AlertBuilder {
         receiverNames(AlertSeverity(rawValue: severity) ?? .warning)
     }
 
-    static func rate(_ value: Double?) -> String {
-        guard let value, value.isFinite else { return "-" }
-        return String(format: "%.3f", value)
-    }
+    static func rate(_ value: Double?) -> String { AlertCatalog.rate(value) }
 }

@@ -239,10 +239,7 @@ public struct CanaryService: Service {
     }
 
     static func labels(set: String, metric: String, model: String, endpoint: String) -> [String: String] {
-        [
-            "alertname": "GoldenRegression", "severity": AlertSeverity.warning.rawValue, "route": "canary:\(set)", "model": model,
-            "metric": metric, "golden_set": set, "endpoint": endpoint,
-        ]
+        AlertCatalog.goldenLabels(set: set, metric: metric, model: model, endpoint: endpoint)
     }
 
     private func goldenRegression(

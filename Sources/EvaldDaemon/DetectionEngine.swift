@@ -525,98 +525,35 @@ public final class DetectionEngine {
 
     // MARK: alerts
 
-    static func alertName(for key: SeriesKey) -> String {
-        switch key.metric {
-        case "op:error_rate": "ErrorRateRegression"
-        case "op:latency_ms": "LatencyRegression"
-        case "op:cost_usd": "CostSpike"
-        default: "QualityRegression"
-        }
-    }
-
-    /// Quality and error-rate regressions page; latency and cost warn.
-    func severity(for key: SeriesKey) -> AlertSeverity {
-        switch key.metric {
-        case "op:latency_ms", "op:cost_usd": .warning
-        default: .critical
-        }
-    }
-
-    func regressionLabels(_ key: SeriesKey) -> [String: String] {
-        var labels = [
-            "alertname": Self.alertName(for: key), "severity": severity(for: key).rawValue,
-            "route": key.route, "model": key.model, "metric": key.metric,
-        ]
-        if key.measure == .meanScore { labels["measure"] = key.measure.rawValue }
-        return labels.filter { !$0.value.isEmpty }
-    }
-
-    func floorLabels(_ key: SeriesKey) -> [String: String] {
-        [
-            "alertname": "QualityRegression", "severity": AlertSeverity.critical.rawValue, "route": key.route, "model": key.model,
-            "metric": key.metric, "rule": "min_pass_rate",
-        ].filter { !$0.value.isEmpty }
-    }
+    func severity(for key: SeriesKey) -> AlertSeverity { AlertCatalog.regressionSeverity(for: key) }
+    func regressionLabels(_ key: SeriesKey) -> [String: String] { AlertCatalog.regressionLabels(key) }
+    func floorLabels(_ key: SeriesKey) -> [String: String] { AlertCatalog.floorLabels(key) }
 
     private func regressionFiring(_ key: SeriesKey, _ monitor: SeriesMonitor, _ finding: SeriesFinding) -> AlertFiring {
-        let numbers = finding.numbers
-        let what = Self.describe(key)
-        let baseline = Self.format(numbers.baseline, key.measure, metric: key.metric)
-        let current = Self.format(numbers.current, key.measure, metric: key.metric)
-        let direction = key.measure == .logValue ? "rose" : "dropped"
-        var description =
-            "\(what) on \(key.route.isEmpty ? "(no route)" : key.route)/\(key.model): baseline \(baseline) over \(numbers.baselineSamples) samples; \(current) over the \(numbers.samples) samples since the estimated start"
-        if let start = finding.changeStart { description += " (\(RFC3339.format(start, fractional: false)))" }
-        description +=
-            ". One-sided CUSUM statistic \(String(format: "%.2f", numbers.statistic)) >= threshold \(String(format: "%.2f", numbers.threshold)), set for an in-control run length of \(Int(numbers.targetARL)) samples (this series' share of detection.false_alarm_every)."
         var annotations: [String: String] = [:]
-        var allNumbers = numbers.values
+        var allNumbers = finding.numbers.values
+        var note: String?
         if let start = finding.changeStart, let watch = watches["\(key.route)|\(key.model)"],
             let change = watch.switchNear(start, alarmAt: Date(timeIntervalSince1970: monitor.lastSampleAt ?? start.timeIntervalSince1970))
         {
-            description +=
-                " The estimated start lies near the provider version switch \(change.before) -> \(change.after) at \(RFC3339.format(Date(timeIntervalSince1970: change.at), fractional: false)): likely the cause."
+            note = AlertCatalog.switchNote(before: change.before, after: change.after, at: change.at)
             annotations["version_switch"] = "\(change.before) -> \(change.after)"
             allNumbers["version_switch_at"] = change.at
         }
         if let identity = monitor.identity { annotations["judge_identity"] = identity }
+        let text = AlertCatalog.regressionText(key, finding.numbers, switchNote: note)
         var firing = alertBuilder.firing(
-            Self.alertName(for: key), severity(for: key), labels: regressionLabels(key),
-            summary: "\(what) on \(key.route.isEmpty ? "(no route)" : key.route)/\(key.model) \(direction) from \(baseline) to \(current)",
-            description: description, numbers: allNumbers, examples: finding.examples)
+            AlertCatalog.regressionName(for: key), severity(for: key), labels: regressionLabels(key),
+            summary: text.summary, description: text.description, numbers: allNumbers, examples: finding.examples)
         firing.annotations.merge(annotations) { a, _ in a }
         return firing
     }
 
     private func floorFiring(_ key: SeriesKey, _ finding: FloorFinding) -> AlertFiring {
-        let numbers = finding.numbers
-        let what = Self.describe(key)
+        let text = AlertCatalog.floorText(key, finding.numbers)
         return alertBuilder.firing(
-            "QualityRegression", .critical, labels: floorLabels(key),
-            summary:
-                "\(what) on \(key.route.isEmpty ? "(no route)" : key.route)/\(key.model) is under its floor: \(AlertBuilder.rate(numbers.current)) < min_pass_rate \(AlertBuilder.rate(numbers.minPassRate))",
-            description:
-                "pass rate \(AlertBuilder.rate(numbers.current)) over the last \(numbers.samples) samples, 99.7% upper bound \(AlertBuilder.rate(numbers.upperBound)), under the configured min_pass_rate \(AlertBuilder.rate(numbers.minPassRate)).",
-            numbers: numbers.values, examples: finding.examples)
-    }
-
-    static func describe(_ key: SeriesKey) -> String {
-        switch (key.metric, key.measure) {
-        case ("op:error_rate", _): "Success rate (1 - op:error_rate)"
-        case ("op:latency_ms", _): "Typical latency (op:latency_ms)"
-        case ("op:cost_usd", _): "Typical cost per call (op:cost_usd)"
-        case (_, .meanScore): "Mean score of \(key.metric)"
-        default: "Pass rate of \(key.metric)"
-        }
-    }
-
-    static func format(_ value: Double?, _ measure: SeriesMeasure, metric: String) -> String {
-        guard let value, value.isFinite else { return "-" }
-        switch measure {
-        case .passRate: return AlertBuilder.rate(value)
-        case .meanScore: return String(format: "%.2f", value)
-        case .logValue: return metric == "op:cost_usd" ? String(format: "$%.5f", value) : String(format: "%.0f ms", value)
-        }
+            "QualityRegression", .critical, labels: floorLabels(key), summary: text.summary, description: text.description,
+            numbers: finding.numbers.values, examples: finding.examples)
     }
 
     /// The routes to sample above their configured rate. The low-traffic floor: a

@@ -37,13 +37,6 @@ public struct DetectionJudgeOutcome: Sendable, Equatable {
     public var passed: Bool
 }
 
-/// What a detection round decided about alerts, applied in order with its state.
-public enum DetectionAlertAction: Sendable {
-    case fire(AlertFiring, receivers: [String])
-    /// Resolves the open alert with this fingerprint, if there is one.
-    case resolve(fingerprint: String, numbers: [String: Double], receivers: [String])
-}
-
 /// One row of detection state.
 public struct DetectionStateRow: Sendable, Equatable {
     public var kind: String

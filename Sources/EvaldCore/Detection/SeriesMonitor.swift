@@ -195,6 +195,20 @@ public struct RegressionNumbers: Sendable, Equatable {
     /// The estimated start (unix time): the last time the statistic was 0.
     public var changeStart: Double?
 
+    public init(
+        baseline: Double?, baselineSamples: Int, current: Double?, samples: Int, statistic: Double, threshold: Double,
+        targetARL: Double, changeStart: Double?
+    ) {
+        self.baseline = baseline
+        self.baselineSamples = baselineSamples
+        self.current = current
+        self.samples = samples
+        self.statistic = statistic
+        self.threshold = threshold
+        self.targetARL = targetARL
+        self.changeStart = changeStart
+    }
+
     /// The form stored with the alert and sent in payloads.
     public var values: [String: Double] {
         var values: [String: Double] = [
@@ -229,6 +243,13 @@ public struct FloorNumbers: Sendable, Equatable {
     public var current: Double
     public var samples: Int
     public var upperBound: Double?
+
+    public init(minPassRate: Double, current: Double, samples: Int, upperBound: Double? = nil) {
+        self.minPassRate = minPassRate
+        self.current = current
+        self.samples = samples
+        self.upperBound = upperBound
+    }
 
     public var values: [String: Double] {
         var values: [String: Double] = ["min_pass_rate": minPassRate, "current": current, "n": Double(samples)]

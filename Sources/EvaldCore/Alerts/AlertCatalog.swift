@@ -1,0 +1,129 @@
+import Foundation
+
+/// The alerts evald raises about series and provider versions: their names, severities,
+/// labels, and how their numbers read in summaries and descriptions. Pure, so the rules are
+/// tested as tables; the daemon adds the runbook link and the receivers (`AlertBuilder`).
+public enum AlertCatalog {
+    // MARK: series regressions
+
+    /// The alert a series' regression fires.
+    public static func regressionName(for key: SeriesKey) -> String {
+        switch key.metric {
+        case "op:error_rate": "ErrorRateRegression"
+        case "op:latency_ms": "LatencyRegression"
+        case "op:cost_usd": "CostSpike"
+        default: "QualityRegression"
+        }
+    }
+
+    /// Quality and error-rate regressions page; latency and cost warn.
+    public static func regressionSeverity(for key: SeriesKey) -> AlertSeverity {
+        switch key.metric {
+        case "op:latency_ms", "op:cost_usd": .warning
+        default: .critical
+        }
+    }
+
+    public static func regressionLabels(_ key: SeriesKey) -> [String: String] {
+        var labels = [
+            "alertname": regressionName(for: key), "severity": regressionSeverity(for: key).rawValue,
+            "route": key.route, "model": key.model, "metric": key.metric,
+        ]
+        if key.measure == .meanScore { labels["measure"] = key.measure.rawValue }
+        return labels.filter { !$0.value.isEmpty }
+    }
+
+    /// A static floor's breach is a QualityRegression of its own (`rule=min_pass_rate`).
+    public static func floorLabels(_ key: SeriesKey) -> [String: String] {
+        [
+            "alertname": "QualityRegression", "severity": AlertSeverity.critical.rawValue, "route": key.route, "model": key.model,
+            "metric": key.metric, "rule": "min_pass_rate",
+        ].filter { !$0.value.isEmpty }
+    }
+
+    /// What the series measures, for a person.
+    public static func describe(_ key: SeriesKey) -> String {
+        switch (key.metric, key.measure) {
+        case ("op:error_rate", _): "Success rate (1 - op:error_rate)"
+        case ("op:latency_ms", _): "Typical latency (op:latency_ms)"
+        case ("op:cost_usd", _): "Typical cost per call (op:cost_usd)"
+        case (_, .meanScore): "Mean score of \(key.metric)"
+        default: "Pass rate of \(key.metric)"
+        }
+    }
+
+    static func place(_ key: SeriesKey) -> String { "\(key.route.isEmpty ? "(no route)" : key.route)/\(key.model)" }
+
+    /// A regression's summary and description from its numbers; `switchNote` names a provider
+    /// version switch near the estimated start.
+    public static func regressionText(_ key: SeriesKey, _ numbers: RegressionNumbers, switchNote: String? = nil) -> (summary: String, description: String) {
+        let what = describe(key)
+        let baseline = value(numbers.baseline, key.measure, metric: key.metric)
+        let current = value(numbers.current, key.measure, metric: key.metric)
+        let direction = key.measure == .logValue ? "rose" : "dropped"
+        var description =
+            "\(what) on \(place(key)): baseline \(baseline) over \(numbers.baselineSamples) samples; \(current) over the \(numbers.samples) samples since the estimated start"
+        if let start = numbers.changeStart { description += " (\(RFC3339.format(Date(timeIntervalSince1970: start), fractional: false)))" }
+        description +=
+            ". One-sided CUSUM statistic \(String(format: "%.2f", numbers.statistic)) >= threshold \(String(format: "%.2f", numbers.threshold)), set for an in-control run length of \(Int(numbers.targetARL)) samples (this series' share of detection.false_alarm_every)."
+        if let switchNote { description += " " + switchNote }
+        return ("\(what) on \(place(key)) \(direction) from \(baseline) to \(current)", description)
+    }
+
+    /// The sentence a regression gets when its estimated start lies near a provider switch.
+    public static func switchNote(before: String, after: String, at: Double) -> String {
+        "The estimated start lies near the provider version switch \(before) -> \(after) at \(RFC3339.format(Date(timeIntervalSince1970: at), fractional: false)): likely the cause."
+    }
+
+    public static func floorText(_ key: SeriesKey, _ numbers: FloorNumbers) -> (summary: String, description: String) {
+        (
+            "\(describe(key)) on \(place(key)) is under its floor: \(rate(numbers.current)) < min_pass_rate \(rate(numbers.minPassRate))",
+            "pass rate \(rate(numbers.current)) over the last \(numbers.samples) samples, 99.7% upper bound \(rate(numbers.upperBound)), under the configured min_pass_rate \(rate(numbers.minPassRate))."
+        )
+    }
+
+    // MARK: provider versions and golden sets
+
+    public static func versionLabels(route: String, model: String, before: String, after: String) -> [String: String] {
+        [
+            "alertname": "ProviderVersionChanged", "severity": AlertSeverity.info.rawValue, "route": route, "model": model,
+            "version_before": before, "version_after": after,
+        ].filter { !$0.value.isEmpty }
+    }
+
+    /// ProviderDrift's labels; a judge metric is keyed by identity in the watch but labelled
+    /// `judge:NAME` as everywhere else, the identity in an annotation.
+    public static func driftLabels(route: String, model: String, before: String, after: String, metric: String) -> [String: String] {
+        var labels = versionLabels(route: route, model: model, before: before, after: after)
+        labels["metric"] = metric.hasPrefix("judge:") ? String(metric.prefix { $0 != "@" && $0 != "#" }) : metric
+        if metric.hasSuffix(ProviderVersionWatch.meanScoreSuffix) { labels["measure"] = "mean_score" }
+        labels["alertname"] = "ProviderDrift"
+        labels["severity"] = AlertSeverity.warning.rawValue
+        return labels
+    }
+
+    public static func goldenLabels(set: String, metric: String, model: String, endpoint: String) -> [String: String] {
+        [
+            "alertname": "GoldenRegression", "severity": AlertSeverity.warning.rawValue, "route": "canary:\(set)", "model": model,
+            "metric": metric, "golden_set": set, "endpoint": endpoint,
+        ]
+    }
+
+    // MARK: numbers
+
+    /// A rate with three decimals; "-" for none.
+    public static func rate(_ value: Double?) -> String {
+        guard let value, value.isFinite else { return "-" }
+        return String(format: "%.3f", value)
+    }
+
+    /// A series' level as its measure reads: a rate, a mean score, milliseconds or dollars.
+    public static func value(_ value: Double?, _ measure: SeriesMeasure, metric: String) -> String {
+        guard let value, value.isFinite else { return "-" }
+        switch measure {
+        case .passRate: return rate(value)
+        case .meanScore: return String(format: "%.2f", value)
+        case .logValue: return metric == "op:cost_usd" ? String(format: "$%.5f", value) : String(format: "%.0f ms", value)
+        }
+    }
+}
