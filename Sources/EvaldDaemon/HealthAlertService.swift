@@ -71,7 +71,7 @@ public struct HealthAlertService: Service {
     }
 
     func conditions(at: Date, config: EvaldConfig, builder: AlertBuilder) throws -> [AlertFiring] {
-        var firing: [AlertFiring] = []
+        var drafts: [(HealthAlerts.Draft, examples: [Int64])] = []
         let outcomes = try store.judgeOutcomesByJudge(since: at - Self.window)
         for health in runtime.currentJudgeStates {
             let counts = outcomes[health.judgeName] ?? (0, 0)
@@ -81,32 +81,15 @@ public struct HealthAlertService: Service {
             let circuitOpen = health.state.circuitNotClosed
             if circuitOpen || (counts.judged >= Self.minVerdicts && rate >= Self.errorRateThreshold) {
                 let examples = try store.recentJudgeErrorEvaluations(judgeName: health.judgeName, since: at - Self.window, limit: 5)
-                let why =
-                    circuitOpen
-                    ? (health.state.reason ?? "circuit open")
-                    : String(format: "%.0f%% of its last %d verdicts are judge errors", 100 * rate, counts.judged)
-                firing.append(
-                    builder.firing(
-                        "JudgeFailing", .warning,
-                        labels: ["metric": "judge:\(health.judgeName)", "endpoint": health.endpoint ?? ""],
-                        summary: "Judge \(health.judgeName) is failing: \(why)",
-                        description:
-                            "judge \(health.identity) on endpoint \(health.endpoint ?? "-"): \(counts.errors) judge errors in \(counts.judged) verdicts over the last \(Int(Self.window / 60)) min (threshold \(Int(Self.errorRateThreshold * 100))% of at least \(Self.minVerdicts)); circuit \(circuitOpen ? "open" : "closed"). Scores are delayed, none is lost: traces wait in the judge queue.",
-                        numbers: [
-                            "judged": Double(counts.judged), "errors": Double(counts.errors), "error_rate": rate,
-                            "threshold": Self.errorRateThreshold, "circuit_open": circuitOpen ? 1 : 0,
-                        ],
-                        examples: examples))
+                let draft = HealthAlerts.judgeFailing(
+                    judge: health.judgeName, identity: health.identity, endpoint: health.endpoint, judged: counts.judged,
+                    errors: counts.errors, windowMinutes: Int(Self.window / 60), threshold: Self.errorRateThreshold,
+                    minVerdicts: Self.minVerdicts, circuitReason: circuitOpen ? (health.state.reason ?? "circuit open") : nil)
+                drafts.append((draft, examples))
             }
             if case .paused(.budgetSpent(let endpoint, let budget)) = health.state {
                 let used = try store.tokensUsed(endpoint: endpoint, on: at)
-                firing.append(
-                    builder.firing(
-                        "JudgeBudgetExhausted", .warning, labels: ["endpoint": endpoint],
-                        summary: "Judging is paused: endpoint \(endpoint) spent its daily token budget",
-                        description:
-                            "endpoint \(endpoint) used \(used) tokens today (daily_token_budget \(budget)); its judges resume at 00:00 UTC. Traces wait in the judge queue (up to judge.max_queue_age).",
-                        numbers: ["tokens_used": Double(used), "daily_token_budget": Double(budget)], examples: []))
+                drafts.append((HealthAlerts.budgetExhausted(endpoint: endpoint, used: used, budget: budget), []))
             }
         }
         let progress = runtime.spoolProgress
@@ -114,17 +97,15 @@ public struct HealthAlertService: Service {
         // Bytes waiting with no line read, or polls failing all along (the backlog is then unknown).
         let failingFor = progress.failingSince.map { at.timeIntervalSince($0) } ?? 0
         if (progress.pendingBytes > 0 && stalledFor > config.alerts.spoolStalledAfter) || failingFor > config.alerts.spoolStalledAfter {
-            firing.append(
-                builder.firing(
-                    "SpoolStalled", .critical, labels: ["spool_dir": config.spool.dir],
-                    summary: "evald has read no spool line for \(Int(stalledFor)) s while \(progress.pendingBytes) bytes wait",
-                    description:
-                        "spool \(config.spool.dir): \(progress.pendingBytes) bytes unread, no line read for \(Int(stalledFor)) s\(failingFor > 0 ? ", polls failing for \(Int(failingFor)) s" : "") (alerts.spool_stalled_after \(Int(config.alerts.spoolStalledAfter)) s); check the logs for spool.poll_failed and the state database's disk.",
-                    numbers: [
-                        "pending_bytes": Double(progress.pendingBytes), "stalled_seconds": stalledFor, "failing_seconds": failingFor,
-                        "threshold_seconds": config.alerts.spoolStalledAfter,
-                    ], examples: []))
+            let draft = HealthAlerts.spoolStalled(
+                directory: config.spool.dir, pendingBytes: progress.pendingBytes, stalledFor: stalledFor, failingFor: failingFor,
+                threshold: config.alerts.spoolStalledAfter)
+            drafts.append((draft, []))
         }
-        return firing
+        return drafts.map { draft, examples in
+            builder.firing(
+                draft.name, draft.severity, labels: draft.labels, summary: draft.summary, description: draft.description,
+                numbers: draft.numbers, examples: examples)
+        }
     }
 }

@@ -77,3 +77,35 @@ import Testing
         #expect(floor.description == "pass rate 0.950 over the last 891 samples, 99.7% upper bound 0.967, under the configured min_pass_rate 0.990.")
     }
 }
+
+@Suite struct HealthAlertsTests {
+    @Test func judgeFailingSaysWhyFromTheCircuitOrTheErrorRate() {
+        let circuit = HealthAlerts.judgeFailing(
+            judge: "helpfulness", identity: "helpfulness@1+aaaa0000", endpoint: "default", judged: 3, errors: 3, windowMinutes: 15,
+            threshold: 0.5, minVerdicts: 10, circuitReason: "circuit open: endpoint default failed repeatedly")
+        #expect(circuit.name == "JudgeFailing" && circuit.severity == .warning)
+        #expect(circuit.labels == ["metric": "judge:helpfulness", "endpoint": "default"])
+        #expect(circuit.summary == "Judge helpfulness is failing: circuit open: endpoint default failed repeatedly")
+        #expect(circuit.numbers["circuit_open"] == 1 && circuit.description.contains("circuit open."))
+        let errors = HealthAlerts.judgeFailing(
+            judge: "tone", identity: "tone@1+bbbb0000", endpoint: nil, judged: 20, errors: 15, windowMinutes: 15, threshold: 0.5,
+            minVerdicts: 10, circuitReason: nil)
+        #expect(errors.summary == "Judge tone is failing: 75% of its last 20 verdicts are judge errors")
+        #expect(errors.numbers["error_rate"] == 0.75 && errors.numbers["circuit_open"] == 0)
+        #expect(
+            errors.description.hasPrefix(
+                "judge tone@1+bbbb0000 on endpoint -: 15 judge errors in 20 verdicts over the last 15 min (threshold 50% of at least 10)"))
+    }
+
+    @Test func budgetAndSpoolDrafts() {
+        let budget = HealthAlerts.budgetExhausted(endpoint: "default", used: 2_000_104, budget: 2_000_000)
+        #expect(budget.labels == ["endpoint": "default"] && budget.numbers["tokens_used"] == 2_000_104)
+        #expect(budget.description.hasPrefix("endpoint default used 2000104 tokens today (daily_token_budget 2000000)"))
+        let stalled = HealthAlerts.spoolStalled(directory: "/var/spool/evald", pendingBytes: 5000, stalledFor: 660, failingFor: 0, threshold: 600)
+        #expect(stalled.severity == .critical && stalled.labels == ["spool_dir": "/var/spool/evald"])
+        #expect(stalled.summary == "evald has read no spool line for 660 s while 5000 bytes wait")
+        #expect(!stalled.description.contains("polls failing"))
+        let failing = HealthAlerts.spoolStalled(directory: "/s", pendingBytes: 0, stalledFor: 700, failingFor: 650, threshold: 600)
+        #expect(failing.description.contains(", polls failing for 650 s"))
+    }
+}
