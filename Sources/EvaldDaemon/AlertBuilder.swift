@@ -47,9 +47,9 @@ struct AlertBuilder {
                 } else {
                     let before = numbers["rate_before"] ?? .nan, after = numbers["rate_after"] ?? .nan
                     summary =
-                        "\(shown) on \(route)/\(model) is worse since the provider switched \(change.before) -> \(change.after): pass rate \(Self.rate(before)) -> \(Self.rate(after))"
+                        "\(shown) on \(route)/\(model) is worse since the provider switched \(change.before) -> \(change.after): pass rate \(AlertCatalog.rate(before)) -> \(AlertCatalog.rate(after))"
                     description =
-                        "version \(change.before): pass rate \(Self.rate(before)) over \(Int(numbers["n_before"] ?? 0)) samples; version \(change.after): \(Self.rate(after)) over \(Int(numbers["n_after"] ?? 0)) samples. Mixture SPRT \(statistic)."
+                        "version \(change.before): pass rate \(AlertCatalog.rate(before)) over \(Int(numbers["n_before"] ?? 0)) samples; version \(change.after): \(AlertCatalog.rate(after)) over \(Int(numbers["n_after"] ?? 0)) samples. Mixture SPRT \(statistic)."
                     examples = change.tests[metric]?.examples ?? []
                 }
                 var drift = firing(
@@ -111,5 +111,4 @@ struct AlertBuilder {
         receiverNames(AlertSeverity(rawValue: severity) ?? .warning)
     }
 
-    static func rate(_ value: Double?) -> String { AlertCatalog.rate(value) }
 }

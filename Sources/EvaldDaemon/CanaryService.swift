@@ -259,9 +259,9 @@ public struct CanaryService: Service {
         var firing = alerts.firing(
             "GoldenRegression", .warning, labels: Self.labels(set: set.name, metric: row.metric, model: model, endpoint: endpoint),
             summary:
-                "Golden set \(set.name): \(row.metric) on \(model) fell from \(AlertBuilder.rate(row.baseline)) to \(AlertBuilder.rate(row.current)) in two canary runs in a row",
+                "Golden set \(set.name): \(row.metric) on \(model) fell from \(AlertCatalog.rate(row.baseline)) to \(AlertCatalog.rate(row.current)) in two canary runs in a row",
             description:
-                "Canary replay of \(result.cases.count) answered cases against endpoint \(endpoint) (\(versions.keys.sorted().joined(separator: ", "))): \(row.metric) \(AlertBuilder.rate(row.baseline)) (baseline, n=\(row.baselineN ?? 0)) -> \(AlertBuilder.rate(row.current)) (n=\(row.n ?? 0)), beyond the tolerance \(AlertBuilder.rate(row.tolerance)) (the baseline's 95% Wilson half-width unless \(set.baselinePath) overrides it), in this run and the one before.",
+                "Canary replay of \(result.cases.count) answered cases against endpoint \(endpoint) (\(versions.keys.sorted().joined(separator: ", "))): \(row.metric) \(AlertCatalog.rate(row.baseline)) (baseline, n=\(row.baselineN ?? 0)) -> \(AlertCatalog.rate(row.current)) (n=\(row.n ?? 0)), beyond the tolerance \(AlertCatalog.rate(row.tolerance)) (the baseline's 95% Wilson half-width unless \(set.baselinePath) overrides it), in this run and the one before.",
             numbers: numbers, examples: [])
         if !failingCases.isEmpty { firing.annotations["cases"] = failingCases.prefix(5).joined(separator: ",") }
         return firing

@@ -61,7 +61,6 @@ public final class DetectionEngine {
     private var warmupJudgeFeed: Int64 = 0
     /// Series with a sample in the last baseline window: the k that shares the budget.
     private var activeSeries = 1
-    private var floorCache: [String: Double?] = [:]
     private var replaying = false
     // One round's work.
     private var dirtySeries: Set<SeriesKey> = []
@@ -247,7 +246,6 @@ public final class DetectionEngine {
         judgeCursor = cursors["judge_feed"].flatMap { Int64($0) } ?? 0
         warmupEvaluation = cursors["warmup_evaluation"].flatMap { Int64($0) } ?? 0
         warmupJudgeFeed = cursors["warmup_judge_feed"].flatMap { Int64($0) } ?? 0
-        floorCache = [:]
         routeKeys = [:]
         loaded = true
         try reconcile()
@@ -415,13 +413,10 @@ public final class DetectionEngine {
 
     /// A check's `min_pass_rate` on a route: from the rule that scored it, chosen as the
     /// check plan chooses (a later matching glob overrides an earlier one of the same name).
+    /// Looked up once per (route, model, check): `routeKeys` keeps it until the next load.
     private func floor(check name: String, route: String) -> Double? {
-        let key = "\(name)|\(route)"
-        if let cached = floorCache[key] { return cached }
-        let floor = CheckPlan.merge(config.checks.map { ($0.glob, $0.checks) }, forRoute: route, name: \.name)
+        CheckPlan.merge(config.checks.map { ($0.glob, $0.checks) }, forRoute: route, name: \.name)
             .first { $0.name == name }?.minPassRate
-        floorCache[key] = floor
-        return floor
     }
 
     private func process(_ outcome: DetectionJudgeOutcome) {
