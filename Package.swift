@@ -55,6 +55,9 @@ let package = Package(
             dependencies: [
                 "EvaldCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // sqlite3_column_* on detection's hot read, where GRDB's generic row decoding costs
+                // more than the query.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]),
         // Spool discovery, tailing, rotation, line framing.
         .target(name: "EvaldSpool", dependencies: ["EvaldCore"]),

@@ -14,9 +14,13 @@ import ServiceLifecycle
 /// Not Sendable: one task owns it (the `DetectionService` loop, or `evald run --once`), and
 /// it runs on the blocking executor (its rounds read and write SQLite and design detectors).
 public final class DetectionEngine {
-    /// Evaluations per round: every series a round touches is encoded and written once, so a
-    /// large round amortises that over more samples; a crash redoes at most one round.
+    /// Evaluations read per round.
     static let batchSize = 10_000
+    /// Evaluations fed between commits while catching up: every series fed since the last
+    /// commit is encoded and written once, so a long stretch amortises that over more samples;
+    /// a crash redoes at most this much. Caught up (a batch short of full), with alerts to
+    /// deliver, or at `flush()`, a round commits at once.
+    static let commitEvery = 50_000
     static let seriesKind = DetectionStateCodec.seriesKind
     static let versionsKind = DetectionStateCodec.versionsKind
     static let cursorKind = DetectionStateCodec.cursorKind
@@ -51,10 +55,13 @@ public final class DetectionEngine {
     private let now: @Sendable () -> Date
 
     private var loaded = false
-    private var monitors: [SeriesKey: SeriesMonitor] = [:]
+    private var monitors = SeriesMonitorTable()
     private var watches: [String: ProviderVersionWatch] = [:]
+    /// What has been fed; the database holds what was committed (at most `commitEvery` behind).
     public private(set) var evaluationCursor: Int64 = 0
     private var judgeCursor: Int64 = 0
+    private var uncommittedEvaluations = 0
+    private var uncommitted = false
     /// What the database held when detection was installed (migration v5): replayed to build
     /// baselines, but its findings are history, not news, and are not notified.
     private var warmupEvaluation: Int64 = 0
@@ -62,10 +69,10 @@ public final class DetectionEngine {
     /// Series with a sample in the last baseline window: the k that shares the budget.
     private var activeSeries = 1
     private var replaying = false
-    // One round's work.
-    private var dirtySeries: Set<SeriesKey> = []
+    // What the next commit writes.
     private var dirtyWatches: Set<String> = []
     private var actions: [DetectionAlertAction] = []
+    // One round's work.
     private var designs = 0
     private var designSeconds = 0.0
     private var alertBuilder: AlertBuilder { AlertBuilder(config: config, receivers: receivers) }
@@ -125,6 +132,7 @@ public final class DetectionEngine {
             }
             if let deadline, at >= deadline { break }
         }
+        try flush()
         total.remaining = try remainingEvaluations()
         return total
     }
@@ -166,7 +174,7 @@ public final class DetectionEngine {
         return try store.evaluationCount(after: evaluationCursor)
     }
 
-    /// One batch; nil when there was nothing new.
+    /// One batch; nil when there was nothing new (what was fed is committed by then).
     func round() throws -> RoundSummary? {
         if !loaded { try load() }
         let evaluations = try store.detectionEvaluations(after: evaluationCursor, limit: Self.batchSize)
@@ -174,18 +182,19 @@ public final class DetectionEngine {
         let newEvaluationCursor = evaluations.last?.id ?? evaluationCursor
         // A score is read after its evaluation (the version watch must have seen the answer):
         // stop at the first score whose evaluation this round has not reached.
+        let judgedFull = judged.outcomes.count == Self.batchSize
         if let ahead = judged.outcomes.firstIndex(where: { $0.evaluationID > newEvaluationCursor }) {
             judged.through = judged.outcomes[ahead].seq - 1
             judged.outcomes.removeSubrange(ahead...)
         }
-        guard !evaluations.isEmpty || judged.through > judgeCursor else { return nil }
-        dirtySeries = []
-        dirtyWatches = []
-        actions = []
+        guard !evaluations.isEmpty || judged.through > judgeCursor else {
+            try flush()
+            return nil
+        }
         designs = 0
         designSeconds = 0
-        let reference = monitors.values.compactMap(\.lastSampleAt).max() ?? now().timeIntervalSince1970
-        activeSeries = max(1, monitors.values.count { ($0.lastSampleAt ?? 0) >= reference - Double(DetectionSettings.baselineDays) * 86400 })
+        let reference = monitors.monitors.compactMap(\.lastSampleAt).max() ?? now().timeIntervalSince1970
+        activeSeries = max(1, monitors.monitors.count { ($0.lastSampleAt ?? 0) >= reference - Double(DetectionSettings.baselineDays) * 86400 })
         do {
             for evaluation in evaluations {
                 replaying = evaluation.id <= warmupEvaluation
@@ -196,23 +205,18 @@ public final class DetectionEngine {
                 process(outcome)
             }
             replaying = false
-            let rows = try stateRows(evaluationCursor: newEvaluationCursor, judgeCursor: judged.through)
-            let fired = try store.commitDetectionRound(states: rows, actions: actions, judgeFeedConsumed: judged.through, at: now())
+            evaluationCursor = newEvaluationCursor
+            judgeCursor = judged.through
+            uncommittedEvaluations += evaluations.count
+            uncommitted = true
             var summary = RoundSummary()
             summary.evaluations = evaluations.count
             summary.judgeScores = judged.outcomes.count
-            summary.fired = fired.count
             summary.designs = designs
             summary.designSeconds = designSeconds
-            evaluationCursor = newEvaluationCursor
-            judgeCursor = judged.through
-            for alert in fired {
-                logger.warning(
-                    "alerts.firing",
-                    metadata: [
-                        "alert": "\(alert.publicID)", "alertname": "\(alert.name)",
-                        "summary": "\(alert.annotations["summary"] ?? "")",
-                    ])
+            let caughtUp = evaluations.count < Self.batchSize && !judgedFull
+            if caughtUp || !actions.isEmpty || uncommittedEvaluations >= Self.commitEvery {
+                summary.fired = try commit()
             }
             return summary
         } catch {
@@ -223,21 +227,56 @@ public final class DetectionEngine {
         }
     }
 
+    /// Commits what was fed and not yet committed.
+    public func flush() throws {
+        guard loaded, uncommitted else { return }
+        do {
+            _ = try commit()
+        } catch {
+            loaded = false
+            throw error
+        }
+    }
+
+    /// Writes the changed state, the cursors and the alert actions in one transaction; returns
+    /// the alerts that fired.
+    private func commit() throws -> Int {
+        let rows = try stateRows(evaluationCursor: evaluationCursor, judgeCursor: judgeCursor)
+        let fired = try store.commitDetectionRound(states: rows, actions: actions, judgeFeedConsumed: judgeCursor, at: now())
+        dirtyWatches = []
+        actions = []
+        uncommittedEvaluations = 0
+        uncommitted = false
+        for alert in fired {
+            logger.warning(
+                "alerts.firing",
+                metadata: [
+                    "alert": "\(alert.publicID)", "alertname": "\(alert.name)",
+                    "summary": "\(alert.annotations["summary"] ?? "")",
+                ])
+        }
+        return fired.count
+    }
+
     static func encoder() -> JSONEncoder { DetectionStateCodec.encoder() }
     static func decoder() -> JSONDecoder { DetectionStateCodec.decoder() }
 
     private func load() throws {
         let decoder = Self.decoder()
-        monitors = [:]
+        var loadedMonitors: [SeriesMonitor] = []
         for (key, json) in try store.detectionStates(kind: Self.seriesKind) {
             do {
-                let monitor = try decoder.decode(SeriesMonitor.self, from: Data(json.utf8))
-                monitors[monitor.key] = monitor
+                loadedMonitors.append(try decoder.decode(SeriesMonitor.self, from: Data(json.utf8)))
             } catch {
                 logger.warning("detection.state_unreadable", metadata: ["series": "\(key)", "error": "\(error)", "action": "starting the series afresh"])
             }
         }
+        monitors = SeriesMonitorTable(loadedMonitors)
         watches = [:]
+        dirtyWatches = []
+        actions = []
+        uncommittedEvaluations = 0
+        uncommitted = false
         for (key, json) in try store.detectionStates(kind: Self.versionsKind) {
             if let watch = try? decoder.decode(ProviderVersionWatch.self, from: Data(json.utf8)) { watches[key] = watch }
         }
@@ -249,6 +288,7 @@ public final class DetectionEngine {
         routeKeys = [:]
         loaded = true
         try reconcile()
+        routeKeys = [:]
     }
 
     /// Resolves firing detection alerts that no state holds open any more: a series whose
@@ -258,7 +298,8 @@ public final class DetectionEngine {
         var held = Set<String>()
         let checks = Set(config.checks.flatMap { $0.checks.map { "check:\($0.name)" } })
         let judges = judgeSeries
-        for (key, monitor) in monitors {
+        for monitor in monitors.monitors {
+            let key = monitor.key
             let configured =
                 key.metric.hasPrefix("op:") || checks.contains(key.metric)
                 || (key.metric.hasPrefix("judge:") && (judges.isEmpty || judges[String(key.metric.dropFirst(6))] != nil))
@@ -306,24 +347,24 @@ public final class DetectionEngine {
             try store.commitDetectionRound(states: [], actions: resolutions, judgeFeedConsumed: nil, at: now())
         }
         // Drop the series of checks no longer configured: they would only count against the budget.
-        for key in monitors.keys where key.metric.hasPrefix("check:") && !checks.contains(key.metric) { monitors[key] = nil }
+        monitors.removeAll { $0.key.metric.hasPrefix("check:") && !checks.contains($0.key.metric) }
     }
 
     private func stateRows(evaluationCursor: Int64, judgeCursor: Int64) throws -> [DetectionStateRow] {
         let encoder = Self.encoder()
         var rows: [DetectionStateRow] = []
-        for key in dirtySeries.sorted() {
-            guard let monitor = monitors[key] else { continue }
+        for slot in monitors.takeDirty() {
+            let monitor = monitors[slot], key = monitor.key
             do {
                 rows.append(DetectionStateRow(kind: Self.seriesKind, key: key.description, json: String(decoding: try encoder.encode(monitor), as: UTF8.self)))
             } catch {
                 // One series that cannot be stored must not stop detection for all: start it afresh.
                 logger.error("detection.state_unwritable", metadata: ["series": "\(key)", "error": "\(error)", "action": "starting the series afresh"])
-                monitors[key] = SeriesMonitor(key: key, identity: monitor.identity)
+                monitors[slot] = SeriesMonitor(key: key, identity: monitor.identity)
                 rows.append(
                     DetectionStateRow(
                         kind: Self.seriesKind, key: key.description,
-                        json: String(decoding: try encoder.encode(monitors[key]!), as: UTF8.self)))
+                        json: String(decoding: try encoder.encode(monitors[slot]), as: UTF8.self)))
             }
         }
         for key in dirtyWatches.sorted() {
@@ -342,41 +383,55 @@ public final class DetectionEngine {
     /// baseline: it is taken as now.
     private func clock(_ ts: Date) -> Date { min(ts, now() + 3600) }
 
-    /// The series keys of one (route, model), made once: a key hashes its parts when made,
-    /// and every evaluation feeds about ten series.
+    /// The series of one (route, model), resolved to monitor slots once: every evaluation
+    /// feeds about ten series.
     private struct RouteKeys {
-        var errorRate: SeriesKey
-        var latency: SeriesKey
-        var cost: SeriesKey
-        /// Per check name: its metric (`check:NAME`), series key and `min_pass_rate` on the route.
-        var checks: [String: (metric: String, key: SeriesKey, floor: Double?)] = [:]
-
-        init(route: String, model: String) {
-            errorRate = SeriesKey(metric: "op:error_rate", measure: .passRate, route: route, model: model)
-            latency = SeriesKey(metric: "op:latency_ms", measure: .logValue, route: route, model: model)
-            cost = SeriesKey(metric: "op:cost_usd", measure: .logValue, route: route, model: model)
-        }
+        var errorRate: Int
+        var latency: Int
+        var cost: Int
+        /// Per check name: its metric (`check:NAME`), slot and `min_pass_rate` on the route.
+        var checks: [String: CheckSeries] = [:]
+        /// The series of the last evaluation's checks, in its order: a route's evaluations
+        /// usually carry the same checks, so the next one is matched by name equality alone.
+        var lastChecks: [CheckSeries] = []
     }
 
-    /// Emptied at each load: the floors come from the config.
+    private struct CheckSeries {
+        var name: String
+        var metric: String
+        var slot: Int
+        var floor: Double?
+    }
+
+    /// Emptied at each load: the floors come from the config, and slots from the table.
     private var routeKeys: [String: [String: RouteKeys]] = [:]
 
+    /// The (route, model)'s series, with `lastChecks` matching `checks` one for one.
     private func keys(route: String, model: String, checks: [DetectionEvaluation.CheckOutcome]) -> RouteKeys {
-        var keys = routeKeys[route]?[model] ?? RouteKeys(route: route, model: model)
-        var added = false
-        for check in checks where keys.checks[check.name] == nil {
+        if let keys = routeKeys[route]?[model], keys.lastChecks.count == checks.count,
+            zip(keys.lastChecks, checks).allSatisfy({ $0.name == $1.name })
+        {
+            return keys
+        }
+        var keys =
+            routeKeys[route]?[model]
+            ?? RouteKeys(
+                errorRate: monitors.slot(for: SeriesKey(metric: "op:error_rate", measure: .passRate, route: route, model: model)),
+                latency: monitors.slot(for: SeriesKey(metric: "op:latency_ms", measure: .logValue, route: route, model: model)),
+                cost: monitors.slot(for: SeriesKey(metric: "op:cost_usd", measure: .logValue, route: route, model: model)))
+        keys.lastChecks = checks.map { check in
+            if let known = keys.checks[check.name] { return known }
             let metric = "check:\(check.name)"
-            keys.checks[check.name] = (
-                metric, SeriesKey(metric: metric, measure: .passRate, route: route, model: model),
-                floor(check: check.name, route: route)
-            )
-            added = true
+            let series = CheckSeries(
+                name: check.name, metric: metric,
+                slot: monitors.slot(for: SeriesKey(metric: metric, measure: .passRate, route: route, model: model)),
+                floor: floor(check: check.name, route: route))
+            keys.checks[check.name] = series
+            return series
         }
-        if added || routeKeys[route]?[model] == nil {
-            // Bounded like the check plan's cache: routes come from the traces.
-            if routeKeys.count >= 4096 { routeKeys.removeAll(keepingCapacity: true) }
-            routeKeys[route, default: [:]][model] = keys
-        }
+        // Bounded like the check plan's cache: routes come from the traces.
+        if routeKeys.count >= 4096 { routeKeys.removeAll(keepingCapacity: true) }
+        routeKeys[route, default: [:]][model] = keys
         return keys
     }
 
@@ -390,9 +445,9 @@ public final class DetectionEngine {
             handle(
                 watch.noteAnswer(version: version, at: at, evaluationID: evaluation.id, settings: DriftSettings(config.detection)),
                 route: route, model: model)
-            for check in evaluation.checks {
+            for (check, series) in zip(evaluation.checks, keys.lastChecks) {
                 handle(
-                    watch.observe(version: version, metric: keys.checks[check.name]!.metric, passed: check.passed, evaluationID: evaluation.id),
+                    watch.observe(version: version, metric: series.metric, passed: check.passed, evaluationID: evaluation.id),
                     route: route, model: model)
             }
             watches[watchKey] = watch
@@ -405,9 +460,8 @@ public final class DetectionEngine {
         if let cost = evaluation.costUSD, cost > 0 {
             observe(keys.cost, .value(cost), at: at, evaluationID: evaluation.id)
         }
-        for check in evaluation.checks {
-            let series = keys.checks[check.name]!
-            observe(series.key, .passed(check.passed), at: at, evaluationID: evaluation.id, floor: series.floor)
+        for (check, series) in zip(evaluation.checks, keys.lastChecks) {
+            observe(series.slot, .passed(check.passed), at: at, evaluationID: evaluation.id, floor: series.floor)
         }
     }
 
@@ -428,12 +482,12 @@ public final class DetectionEngine {
             info?.scoresOneToFive == true && outcome.score == outcome.score.rounded() && (1...5).contains(outcome.score)
             ? Int(outcome.score) : nil
         observe(
-            SeriesKey(metric: metric, measure: .passRate, route: outcome.route, model: outcome.model), .passed(outcome.passed),
-            at: at, evaluationID: outcome.evaluationID, identity: outcome.identity, floor: info?.minPassRate)
+            monitors.slot(for: SeriesKey(metric: metric, measure: .passRate, route: outcome.route, model: outcome.model), identity: outcome.identity),
+            .passed(outcome.passed), at: at, evaluationID: outcome.evaluationID, identity: outcome.identity, floor: info?.minPassRate)
         if let score {
             observe(
-                SeriesKey(metric: metric, measure: .meanScore, route: outcome.route, model: outcome.model), .score(score),
-                at: at, evaluationID: outcome.evaluationID, identity: outcome.identity)
+                monitors.slot(for: SeriesKey(metric: metric, measure: .meanScore, route: outcome.route, model: outcome.model), identity: outcome.identity),
+                .score(score), at: at, evaluationID: outcome.evaluationID, identity: outcome.identity)
         }
         if let version = ProviderVersionWatch.version(responseModel: outcome.responseModel, systemFingerprint: outcome.systemFingerprint) {
             let watchKey = "\(outcome.route)|\(outcome.model)"
@@ -455,41 +509,42 @@ public final class DetectionEngine {
     }
 
     private func observe(
-        _ key: SeriesKey, _ observation: SeriesObservation, at date: Date, evaluationID: Int64,
+        _ slot: Int, _ observation: SeriesObservation, at date: Date, evaluationID: Int64,
         identity: String? = nil, floor: Double? = nil
     ) {
-        // Taken out of the dictionary while it changes, so its day buckets are not copied.
-        var monitor = monitors.removeValue(forKey: key) ?? SeriesMonitor(key: key, identity: identity)
-        if let identity, let previous = monitor.identity, previous != identity {
+        let key = monitors[slot].key
+        if let identity, let previous = monitors[slot].identity, previous != identity {
             // An edited rubric is a new series: its alerts end, its baseline starts over.
-            if monitor.open != nil {
+            if monitors[slot].open != nil {
                 actions.append(
                     .resolve(
                         fingerprint: AlertFingerprint.of(regressionLabels(key)), numbers: ["rubric_changed": 1],
                         receivers: alertBuilder.receiverNames(severity(for: key))))
             }
-            if monitor.floor?.open == true {
+            if monitors[slot].floor?.open == true {
                 actions.append(
                     .resolve(
                         fingerprint: AlertFingerprint.of(floorLabels(key)), numbers: ["rubric_changed": 1],
                         receivers: alertBuilder.receiverNames(.critical)))
             }
             logger.info("detection.series_restarted", metadata: ["series": "\(key)", "from": "\(previous)", "to": "\(identity)"])
-            monitor = SeriesMonitor(key: key, identity: identity)
+            monitors[slot] = SeriesMonitor(key: key, identity: identity)
         }
-        if monitor.identity == nil { monitor.identity = identity }
+        if monitors[slot].identity == nil { monitors[slot].identity = identity }
         let settings = DetectionSettings(config.detection, seriesCount: activeSeries, minPassRate: floor)
-        let designsBefore = monitor.designs ?? 0
+        let designsBefore = monitors[slot].designs ?? 0
         let started = ContinuousClock.now
-        let events = monitor.observe(observation, at: date, evaluationID: evaluationID, settings: settings)
-        if let made = monitor.designs, made > designsBefore {
+        // In place: the monitor's day buckets are not copied.
+        let events = monitors[slot].observe(observation, at: date, evaluationID: evaluationID, settings: settings)
+        monitors.markDirty(slot)
+        if let made = monitors[slot].designs, made > designsBefore {
             // A sample that designed is timed whole: the rest of it is microseconds.
             designs += made - designsBefore
             let elapsed = ContinuousClock.now - started
             designSeconds += Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         }
-        monitors[key] = monitor
-        dirtySeries.insert(key)
+        guard !events.isEmpty else { return }
+        let monitor = monitors[slot]
         for event in events {
             switch event {
             case .regression(let finding):
@@ -581,7 +636,7 @@ public final class DetectionEngine {
         }
         var rates = floorRates
         let boost = sampling.effectiveBoostRate
-        for route in Set(monitors.values.filter(\.suspect).map(\.key.route)) where !route.isEmpty && sampler.configuredRate(forRoute: route) < boost {
+        for route in Set(monitors.monitors.filter(\.suspect).map(\.key.route)) where !route.isEmpty && sampler.configuredRate(forRoute: route) < boost {
             rates[route] = max(rates[route] ?? 0, boost)
         }
         if rates != runtime.currentRaisedRates {

@@ -45,6 +45,8 @@ public struct DetectionService: Service {
                     full += 1
                     fed += summary.evaluations
                 }
+                // A slice that stopped mid-backlog leaves nothing uncommitted between ticks.
+                try engine.flush()
                 try engine.publishRaisedRates()
                 // Every batch of the slice was taken: more is waiting.
                 let more = full == Self.batchesPerTick

@@ -54,29 +54,43 @@ extension StateStore {
     /// Evaluations with an id above `after`, in id order (the order they were committed).
     public func detectionEvaluations(after: Int64, limit: Int) throws -> [DetectionEvaluation] {
         try read { db in
-            let rows = try Row.fetchAll(
-                db,
+            // Detection's hot read: columns straight from SQLite, repeated strings decoded once,
+            // and the check rows merged in by key order (the primary key is (evaluation_id, name),
+            // so they come sorted at no cost).
+            let evaluations = try db.cachedStatement(
                 sql: """
                     SELECT id, ts, route, model, response_model, system_fingerprint, status, latency_ms, cost_usd
                     FROM evaluation WHERE id > ? ORDER BY id LIMIT ?
-                    """, arguments: [after, limit])
-            // Columns by position: the hot path of detection, and a lookup by name lowercases it.
-            guard let first = rows.first?[0] as Int64?, let last = rows.last?[0] as Int64? else { return [] }
-            var checks: [Int64: [DetectionEvaluation.CheckOutcome]] = [:]
-            for row in try Row.fetchAll(
-                db, sql: "SELECT evaluation_id, name, passed FROM check_result WHERE evaluation_id BETWEEN ? AND ?",
-                arguments: [first, last])
-            {
-                checks[row[0], default: []].append(.init(name: row[1], passed: row[2]))
+                    """)
+            evaluations.arguments = [after, limit]
+            var routes = InternedStrings(), models = InternedStrings(), versions = InternedStrings()
+            var result: [DetectionEvaluation] = []
+            let rows = try Row.fetchCursor(evaluations)
+            let row = SQLiteColumns(evaluations)
+            while try rows.next() != nil {
+                result.append(
+                    DetectionEvaluation(
+                        id: row.int64(0), ts: Date(timeIntervalSince1970: row.double(1)), route: routes.string(row.bytes(2)),
+                        model: models.string(row.bytes(3)), responseModel: row.isNull(4) ? nil : versions.string(row.bytes(4)),
+                        systemFingerprint: row.isNull(5) ? nil : versions.string(row.bytes(5)), ok: row.text(6, equals: "ok"),
+                        latencyMs: row.optionalDouble(7), costUSD: row.optionalDouble(8), checks: []))
             }
-            return rows.map { row in
-                let id: Int64 = row[0]
-                return DetectionEvaluation(
-                    id: id, ts: Date(timeIntervalSince1970: row[1]), route: row[2] ?? "", model: row[3],
-                    responseModel: row[4], systemFingerprint: row[5],
-                    ok: (row[6] as String) == "ok", latencyMs: row[7], costUSD: row[8],
-                    checks: (checks[id] ?? []).sorted { $0.name < $1.name })
+            guard let first = result.first?.id, let last = result.last?.id else { return [] }
+            let checks = try db.cachedStatement(
+                sql: "SELECT evaluation_id, name, passed FROM check_result WHERE evaluation_id BETWEEN ? AND ? ORDER BY evaluation_id, name")
+            checks.arguments = [first, last]
+            var names = InternedStrings()
+            var index = 0
+            let checkRows = try Row.fetchCursor(checks)
+            let check = SQLiteColumns(checks)
+            while try checkRows.next() != nil {
+                let id = check.int64(0)
+                while index < result.count, result[index].id < id { index += 1 }
+                guard index < result.count else { break }
+                guard result[index].id == id else { continue }
+                result[index].checks.append(.init(name: names.string(check.bytes(1)), passed: check.int64(2) != 0))
             }
+            return result
         }
     }
 

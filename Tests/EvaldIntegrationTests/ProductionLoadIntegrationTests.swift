@@ -117,7 +117,14 @@ import Testing
                   "*":
                     - {name: fast, kind: latency, max_ms: 4000}
                     - {name: answered, kind: not_contains, values: ["sorry"], ignore_case: true}
+                    - {name: ok, kind: status_ok}
+                    - {name: no-refusal, kind: refusal}
+                    - {name: short, kind: length, max: 4000}
+                    - {name: cheap, kind: cost, max_usd: 1}
+                    - {name: faster, kind: latency, max_ms: 8000}
+                    - {name: no-disclaimer, kind: not_contains, values: ["as an AI"], ignore_case: true}
                 """)
+            // Eight checks: each evaluation feeds eleven series, so the catch-up outlasts the probes.
             let records = 100_000
             var text = ""
             text.reserveCapacity(records * 320)
@@ -143,10 +150,10 @@ import Testing
                 })
             #expect(h.waitUntil(timeout: 20) { listener.count("READY=1") >= 1 })
 
-            // Probe for 6 s while detection catches up: every answer within a second.
+            // Probe for 4 s while detection catches up: every answer within a second.
             var slowest = 0.0
             var lags: [Double] = []
-            let probeEnd = Date() + 6
+            let probeEnd = Date() + 4
             while Date() < probeEnd {
                 for path in ["/healthz", "/metrics"] {
                     let started = Date()
@@ -162,7 +169,7 @@ import Testing
 
             // WATCHDOG=1 every second (half of WATCHDOG_USEC) all along.
             let pings = listener.timestamps("WATCHDOG=1")
-            #expect(pings.count >= 6)
+            #expect(pings.count >= 4)
             let gaps = zip(pings.dropFirst(), pings).map { $0 - $1 }
             #expect((gaps.max() ?? 0) < 2, "longest silence between WATCHDOG=1: \(gaps.max() ?? 0) s")
 

@@ -50,13 +50,17 @@ public final class RunLengthCurve {
     /// and the benchmark try).
     public static let minimumWidestSteps = 12
 
-    /// The factorisation so far: for row i, the upper row over columns i..i+up
-    /// (`upper[i * (up + 1) + j - i]`) and the right-hand side (all ones) forward-substituted.
-    private var upper: [Double] = []
-    private var forward: [Double] = []
-    /// z: U^T z = e_0, and `cumulative[n]` = sum over j < n of z_j y_j = ARL(n).
-    private var dual: [Double] = []
-    private var cumulative: [Double] = []
+    /// The factorisation's frontier, all a further row needs: the last `down` rows of U
+    /// (row k over columns k..k+up at `upper[(k % down) * (up + 1)]`) and of y = L^-1 1
+    /// (`forward[k % down]`), and the right-hand sides of U^T z = e_0 for the next rows, each
+    /// z_k pushed into them as soon as it is known (`dual[j - dualBase]`). Fixed in size, so a
+    /// design touches the same few kilobytes whatever the threshold.
+    private var upper: [Double]
+    private var forward: [Double]
+    private var dual: [Double]
+    private var dualBase = 0
+    /// `cumulative[n]` = sum over j < n of z_j y_j = ARL(n).
+    private var cumulative: [Double] = [0]
     private var rows = 0
     /// Set once the exact region is closed: its last threshold and the tail's parameters.
     private var tail: (limit: Int, base: Double, gap: Double, ratio: Double, span: Double)?
@@ -78,6 +82,10 @@ public final class RunLengthCurve {
         widest = max(1, up, down)
         self.maxExactRunLength = maxExactRunLength
         maxRows = max(Self.minimumWidestSteps * widest, exactWork / max(1, up * max(1, down)))
+        upper = [Double](repeating: 0, count: max(1, down) * (up + 1))
+        forward = [Double](repeating: 0, count: max(1, down))
+        dual = [Double](repeating: 0, count: 2 * (up + 1))
+        dual[0] = 1
     }
 
     /// The last threshold solved exactly, once the exact region is closed.
@@ -160,23 +168,19 @@ public final class RunLengthCurve {
     @discardableResult
     private func factor(through n: Int) -> Bool {
         guard n > rows else { return false }
-        let width = up + 1
-        upper.append(contentsOf: repeatElement(0, count: (n - rows) * width))
-        forward.append(contentsOf: repeatElement(0, count: n - rows))
-        dual.append(contentsOf: repeatElement(0, count: n - rows))
-        cumulative.reserveCapacity(n + 1)
-        if cumulative.isEmpty { cumulative.append(0) }
+        let width = up + 1, slots = max(1, down)
         // Row i of I - R over columns i - down ... i + up.
         var row = [Double](repeating: 0, count: down + width)
         var total = cumulative[rows]
         var sums: [Double] = []
         sums.reserveCapacity(n - rows)
         let cap = maxExactRunLength
+        var i = rows, base = dualBase
         upper.withUnsafeMutableBufferPointer { u in
             forward.withUnsafeMutableBufferPointer { y in
                 dual.withUnsafeMutableBufferPointer { z in
                     row.withUnsafeMutableBufferPointer { a in
-                        for i in rows..<n {
+                        while i < n {
                             for c in 0..<a.count { a[c] = 0 }
                             a[down] = 1
                             for step in steps {
@@ -186,37 +190,46 @@ public final class RunLengthCurve {
                             var rhs = 1.0
                             for k in max(0, i - down)..<i {
                                 let at = k - i + down
-                                let factor = a[at] / u[k * width]
+                                let rowK = u.baseAddress! + (k % slots) * width
+                                let factor = a[at] / rowK[0]
                                 if factor == 0 { continue }
                                 a[at] = 0
                                 // Row k of U spans columns k..k+up; those past k are left to clear.
                                 // Plain offsets and a counted loop, so the compiler vectorises it.
                                 let target = a.baseAddress! + (k + 1 - i + down)
-                                let source = u.baseAddress! + (k * width + 1)
+                                let source = rowK + 1
                                 for t in 0..<up { target[t] -= factor * source[t] }
-                                rhs -= factor * y[k]
+                                rhs -= factor * y[k % slots]
                             }
-                            for j in 0..<width { u[i * width + j] = a[down + j] }
-                            y[i] = rhs
-                            // Column i of U above the diagonal: rows max(0, i - up) ..< i.
-                            var dot = i == 0 ? 1.0 : 0.0
-                            for k in max(0, i - up)..<i { dot -= u[k * width + i - k] * z[k] }
-                            z[i] = dot / u[i * width]
-                            total += z[i] * y[i]
+                            // Row i - down's slot: its last use was just above.
+                            let rowI = u.baseAddress! + (i % slots) * width
+                            for j in 0..<width { rowI[j] = a[down + j] }
+                            y[i % slots] = rhs
+                            // z_i, then its share of the right-hand sides of rows i+1 ... i+up (the
+                            // column sums of U^T z, in the order a dot product would add them).
+                            if i - base >= width {
+                                let kept = 2 * width - (i - base)
+                                for j in 0..<kept { z[j] = z[i - base + j] }
+                                for j in kept..<(2 * width) { z[j] = 0 }
+                                base = i
+                            }
+                            let zi = z[i - base] / rowI[0]
+                            let push = z.baseAddress! + (i - base + 1)
+                            let above = rowI + 1
+                            for t in 0..<up { push[t] -= above[t] * zi }
+                            total += zi * rhs
                             sums.append(total)
+                            i += 1
                             if !(total < cap) { break }
                         }
                     }
                 }
             }
         }
+        dualBase = base
         cumulative.append(contentsOf: sums)
-        let reachedCap = sums.count < n - rows || !(total < cap)
-        rows += sums.count
-        // Rows reserved past an early stop are dropped, so `upper` and friends stay row-aligned.
-        upper.removeLast(upper.count - rows * width)
-        forward.removeLast(forward.count - rows)
-        dual.removeLast(dual.count - rows)
+        let reachedCap = i < n || !(total < cap)
+        rows = i
         return reachedCap
     }
 
