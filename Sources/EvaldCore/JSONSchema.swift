@@ -64,7 +64,7 @@ public struct JSONSchema: Sendable {
         var compiler = Compiler(document: schema)
         root = try compiler.compile(schema, at: [])
         try compiler.rejectInPlaceCycles()
-        nodes = compiler.nodes
+        nodes = compiler.nodes.map(SchemaNode.init)
     }
 
     /// Every violation found (empty when the instance is valid). Inside `anyOf`, `oneOf`, `not`, `if`,
@@ -158,10 +158,9 @@ private struct SchemaTypeSet: OptionSet, Sendable {
     }
 }
 
-/// One compiled (sub)schema; children are indices into `JSONSchema.nodes`. A class so that evaluation
-/// frames hold a reference rather than a copy; only the compiler mutates it, before `JSONSchema.init`
-/// returns, and it is immutable afterwards.
-private final class SchemaNode: @unchecked Sendable {
+/// A (sub)schema while it is compiled: the compiler fills it in keyword by keyword, through a
+/// reference, and `JSONSchema.init` freezes it into a `SchemaNode`.
+private final class SchemaNodeDraft {
     var pointer: String
     /// For the boolean schemas `true` and `false`.
     var constant: Bool?
@@ -248,6 +247,108 @@ private final class SchemaNode: @unchecked Sendable {
     }
 }
 
+/// One compiled (sub)schema; children are indices into `JSONSchema.nodes`. A class so that evaluation
+/// frames hold a reference rather than a copy; immutable, so it is shared between tasks as it is.
+private final class SchemaNode: Sendable {
+    let pointer: String
+    let constant: Bool?
+    let ref: Int?
+    let types: SchemaTypeSet?
+    let typeNames: [String]
+    let enumValues: [JSONValue]?
+    let constValue: JSONValue?
+    let allOf: [Int]
+    let anyOf: [Int]
+    let oneOf: [Int]
+    let not: Int?
+    let ifSchema: Int?
+    let thenSchema: Int?
+    let elseSchema: Int?
+    let properties: [ExactKey: Int]
+    let patternProperties: [(regex: RegexBox, schema: Int)]
+    let additionalProperties: Int?
+    let required: [String]
+    let dependentRequired: [(name: String, required: [String])]
+    let dependentSchemas: [(name: String, schema: Int)]
+    let propertyNamesSchema: Int?
+    let minProperties: Int?
+    let maxProperties: Int?
+    let prefixItems: [Int]
+    let items: Int?
+    let contains: Int?
+    let minContains: Int?
+    let maxContains: Int?
+    let minItems: Int?
+    let maxItems: Int?
+    let uniqueItems: Bool
+    let minimum: SchemaNumber?
+    let maximum: SchemaNumber?
+    let exclusiveMinimum: SchemaNumber?
+    let exclusiveMaximum: SchemaNumber?
+    let multipleOf: SchemaNumber?
+    let minLength: Int?
+    let maxLength: Int?
+    let pattern: RegexBox?
+    let checksValue: Bool
+    let appliesInPlace: Bool
+    let checksObjects: Bool
+    let descendsIntoObjects: Bool
+    let checksArrays: Bool
+    let descendsIntoArrays: Bool
+    let checksStrings: Bool
+    let checksNumbers: Bool
+
+    init(_ draft: SchemaNodeDraft) {
+        pointer = draft.pointer
+        constant = draft.constant
+        ref = draft.ref
+        types = draft.types
+        typeNames = draft.typeNames
+        enumValues = draft.enumValues
+        constValue = draft.constValue
+        allOf = draft.allOf
+        anyOf = draft.anyOf
+        oneOf = draft.oneOf
+        not = draft.not
+        ifSchema = draft.ifSchema
+        thenSchema = draft.thenSchema
+        elseSchema = draft.elseSchema
+        properties = draft.properties
+        patternProperties = draft.patternProperties
+        additionalProperties = draft.additionalProperties
+        required = draft.required
+        dependentRequired = draft.dependentRequired
+        dependentSchemas = draft.dependentSchemas
+        propertyNamesSchema = draft.propertyNamesSchema
+        minProperties = draft.minProperties
+        maxProperties = draft.maxProperties
+        prefixItems = draft.prefixItems
+        items = draft.items
+        contains = draft.contains
+        minContains = draft.minContains
+        maxContains = draft.maxContains
+        minItems = draft.minItems
+        maxItems = draft.maxItems
+        uniqueItems = draft.uniqueItems
+        minimum = draft.minimum
+        maximum = draft.maximum
+        exclusiveMinimum = draft.exclusiveMinimum
+        exclusiveMaximum = draft.exclusiveMaximum
+        multipleOf = draft.multipleOf
+        minLength = draft.minLength
+        maxLength = draft.maxLength
+        pattern = draft.pattern
+        checksValue = draft.checksValue
+        appliesInPlace = draft.appliesInPlace
+        checksObjects = draft.checksObjects
+        descendsIntoObjects = draft.descendsIntoObjects
+        checksArrays = draft.checksArrays
+        descendsIntoArrays = draft.descendsIntoArrays
+        checksStrings = draft.checksStrings
+        checksNumbers = draft.checksNumbers
+    }
+}
+
 /// A string compared and hashed by its exact code points. (Swift's `String ==` uses canonical
 /// equivalence, so "\u{E9}" == "e\u{301}"; JSON and JSON Schema compare code points.)
 private struct ExactKey: Hashable, Sendable {
@@ -264,7 +365,7 @@ private struct ExactKey: Hashable, Sendable {
 
 private struct Compiler {
     let document: JSONValue
-    var nodes: [SchemaNode] = []
+    var nodes: [SchemaNodeDraft] = []
     /// Compiled subschemas by canonical JSON pointer, so that `$ref`s share (and may recurse into) them.
     var byPointer: [ExactKey: Int] = [:]
 
@@ -287,10 +388,10 @@ private struct Compiler {
         byPointer[ExactKey(pointer)] = index
         switch value {
         case .bool(let b):
-            nodes.append(SchemaNode(pointer: pointer, constant: b))
+            nodes.append(SchemaNodeDraft(pointer: pointer, constant: b))
             return index
         case .object(let members):
-            let node = SchemaNode(pointer: pointer)
+            let node = SchemaNodeDraft(pointer: pointer)
             nodes.append(node)
             for (keyword, value) in members {
                 try compileKeyword(keyword, value, into: node, at: tokens)
@@ -303,7 +404,7 @@ private struct Compiler {
     }
 
     private mutating func compileKeyword(
-        _ keyword: String, _ value: JSONValue, into node: SchemaNode,
+        _ keyword: String, _ value: JSONValue, into node: SchemaNodeDraft,
         at tokens: [String]
     ) throws(JSONSchemaError) {
         let here = tokens + [keyword]
