@@ -87,6 +87,17 @@ final class EvaldHarness: @unchecked Sendable {
         return process
     }
 
+    /// Starts any command in the background; its output goes to `root/logName`.
+    func start(_ arguments: [String], logName: String) throws -> Process {
+        let process = makeProcess(arguments, config: true, environment: [:])
+        FileManager.default.createFile(atPath: root + "/" + logName, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: root + "/" + logName))
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        return process
+    }
+
     private func makeProcess(_ arguments: [String], config: Bool, environment: [String: String]) -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
