@@ -72,6 +72,12 @@ public struct ReplayRunner: Sendable {
                 description:
                     "endpoint \"\(request.endpoint)\" is not in the config's endpoints (configured: \(config.endpoints.keys.sorted().joined(separator: ", ")))")
         }
+        guard config.judge.send.contains(.input) else {
+            throw ReplayError(
+                kind: .badInput,
+                description:
+                    "replay sends the route's stored inputs to the endpoint, and judge.send does not let input leave evald; add input to judge.send to replay")
+        }
         guard request.sample > 0 else { throw ReplayError(kind: .badInput, description: "--sample must be at least 1") }
         guard let version = try store.newestPromptVersion(route: request.route, since: request.since) else {
             throw ReplayError(

@@ -164,3 +164,38 @@ import Testing
         }
     }
 }
+
+/// `judge.send`: what may leave evald for an endpoint at all.
+@Suite struct JudgeSendIntegrationTests {
+    @Test func aRubricThatSendsAWithheldFieldIsRefusedAndReplayNeedsInput() async throws {
+        try await onTestThreads {
+            let stub = try await StubJudgeServer.start { _ in "fine" }
+            defer { Task { try? await stub.stop() } }
+            let h = try ReplayIntegrationTests.harness(endpoint: stub.baseURL)
+            let judges = h.root + "/judges"
+            try FileManager.default.createDirectory(atPath: judges, withIntermediateDirectories: true)
+            try """
+            ---
+            name: grounded
+            version: 1
+            scale: pass_fail
+            endpoint: candidate
+            ---
+            Question: {{input_text}}
+            Answer: {{output}}
+            Reply with JSON {"pass": true|false, "reason": "..."}.
+            """.write(toFile: judges + "/grounded.md", atomically: true, encoding: .utf8)
+            let config = try String(contentsOfFile: h.configPath, encoding: .utf8)
+            try (config + "\njudge: {dir: judges, send: [output]}\n").write(toFile: h.configPath, atomically: true, encoding: .utf8)
+            let check = try h.run(["check-config"])
+            #expect(check.code == 2, "\(check.stdout)\n\(check.stderr)")
+            #expect(check.stderr.contains("grounded.md") && check.stderr.contains("judge.send"), "\(check.stderr)")
+            #expect(check.stderr.contains("sends input"), "\(check.stderr)")
+            // Replay sends the stored inputs: refused while judge.send keeps input in.
+            try (config + "\njudge: {dir: judges-none, send: [output]}\n").write(toFile: h.configPath, atomically: true, encoding: .utf8)
+            let replay = try ReplayIntegrationTests.replay(h, ["--sample", "3"])
+            #expect(replay.code == 2 && replay.stderr.contains("judge.send"), "\(replay.stderr)")
+            #expect(stub.prompts.isEmpty)
+        }
+    }
+}
