@@ -19,6 +19,8 @@ extension EvaldConfig {
         "pii": ["kinds"],
         "tool_calls": ["allowed", "schemas"],
         "reference_match": ["mode", "min_f1"],
+        "system_prompt_leak": ["min_words"],
+        "canary": ["values"],
     ]
 
     /// Loads and validates the config at `path`. Throws `ConfigErrors` with every problem found;
