@@ -19,7 +19,7 @@ extension EvaldConfig {
         "pii": ["kinds"],
         "tool_calls": ["allowed", "schemas"],
         "reference_match": ["mode", "min_f1"],
-        "system_prompt_leak": ["min_words"],
+        "system_prompt_leak": ["min_tokens"],
         "canary": ["values"],
     ]
 
@@ -133,7 +133,7 @@ extension EvaldConfig {
                 let at = "checks.\(glob)[\(index)]"
                 guard case .mapping = item else { w.report(item, at, "must be a mapping like {name: fast, kind: latency, max_ms: 8000}"); continue }
                 let kindText = w.string(item["kind"], "\(at).kind")
-                guard let kind = kindText, let allowed = checkParameters[kind] else {
+                guard let kind = kindText, let allowed = checkParameters[kind].map({ $0.union(["target"]) }) else {
                     w.report(
                         item["kind"] ?? item, "\(at).kind",
                         kindText.map { "unknown check kind \"\($0)\"; known kinds: \(checkParameters.keys.sorted().joined(separator: ", "))" } ?? "is required")

@@ -6,9 +6,19 @@ public struct Check: Sendable {
     public var kind: String
     public var rule: CheckRule
     public var minPassRate: Double?
+    /// Which text of the trace the rule reads.
+    public var target: CheckTarget = .output
+
+    public init(name: String, kind: String, rule: CheckRule, minPassRate: Double? = nil, target: CheckTarget = .output) {
+        self.name = name
+        self.kind = kind
+        self.rule = rule
+        self.minPassRate = minPassRate
+        self.target = target
+    }
 
     public func evaluate(_ record: TraceRecord) -> CheckResult? {
-        guard let verdict = rule.evaluate(record) else { return nil }
+        guard let verdict = rule.evaluate(target == .output ? record : target.view(of: record)) else { return nil }
         // A failing detail may quote the output (a schema violation, a regex match, a provider
         // error): it is stored and shown, so whatever PII it holds is masked first.
         let detail = verdict.passed ? verdict.detail : Self.detailRedactor.redact(verdict.detail)
@@ -151,9 +161,9 @@ public struct Check: Sendable {
             if !(0...1).contains(minF1) { problem("min_f1", "must be between 0 and 1") }
             rule = .referenceMatch(exact: mode == "exact", minF1: minF1)
         case "system_prompt_leak":
-            let minWords = int("min_words") ?? 8
-            if minWords < 3 { problem("min_words", "must be at least 3: shorter runs are common phrases, not a leak") }
-            rule = .systemPromptLeak(minWords: minWords)
+            let minTokens = int("min_tokens") ?? 20
+            if minTokens < 3 { problem("min_tokens", "must be at least 3: shorter runs are common phrases, not a leak") }
+            rule = .systemPromptLeak(minTokens: minTokens)
         case "canary":
             if let values = required("values", strings("values")) {
                 if values.isEmpty || values.contains(where: { $0.count < 8 }) {
@@ -164,7 +174,18 @@ public struct Check: Sendable {
         default:
             problem("kind", "unknown check kind \"\(config.kind)\"")
         }
+        var target = CheckTarget.output
+        if let text = p["target"] {
+            if let value = text.string.flatMap(CheckTarget.init(rawValue:)) {
+                target = value
+            } else {
+                problem("target", "must be one of \(CheckTarget.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            if target != .output, !CheckTarget.kindsWithTargets.contains(config.kind) {
+                problem("target", "kind \(config.kind) checks the output only")
+            }
+        }
         guard problems.isEmpty, let rule else { throw ConfigErrors(problems) }
-        return Check(name: config.name, kind: config.kind, rule: rule, minPassRate: config.minPassRate)
+        return Check(name: config.name, kind: config.kind, rule: rule, minPassRate: config.minPassRate, target: target)
     }
 }

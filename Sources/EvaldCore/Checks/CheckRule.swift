@@ -15,7 +15,7 @@ public enum CheckRule: Sendable {
     case pii(PIIDetector)
     case toolCalls(allowed: Set<String>?, schemas: [String: JSONSchema])
     case referenceMatch(exact: Bool, minF1: Double)
-    case systemPromptLeak(minWords: Int)
+    case systemPromptLeak(minTokens: Int)
     case canary([String])
 
     /// The verdict, or nil when the check does not apply to this trace.
@@ -46,15 +46,15 @@ public enum CheckRule: Sendable {
             // A trace without content (an OTLP span recorded without messages) says nothing about tools.
             guard record.hasContent, record.status != .error else { return nil }
             return Self.checkToolCalls(record.toolCalls, allowed: allowed, schemas: schemas)
-        case .systemPromptLeak(let minWords):
+        case .systemPromptLeak(let minTokens):
             let system = record.input.filter { $0.role == "system" || $0.role == "developer" }.map(\.content).joined(separator: "\n")
             guard record.status != .error, let output = record.output, !system.isEmpty else { return nil }
-            guard let run = LeakDetection.reproducedRun(system: system, output: output, minWords: minWords) else {
-                return (true, "no \(minWords) consecutive words of the system message")
+            guard let run = LeakDetection.reproducedRun(system: system, output: output, minTokens: minTokens) else {
+                return (true, "no \(minTokens) consecutive tokens of the system message")
             }
             return (
                 false,
-                "reproduces \(run.length) consecutive words of the system message: \"\(Self.excerpt(run.words.joined(separator: " ")[...]))\""
+                "reproduces \(run.length) consecutive tokens of the system message: \"\(Self.excerpt(run.tokens.joined(separator: " ")[...]))\""
             )
         case .canary(let canaries):
             guard record.status != .error, record.output != nil || !record.toolCalls.isEmpty else { return nil }

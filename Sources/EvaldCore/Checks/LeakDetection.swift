@@ -1,21 +1,22 @@
 /// The output-side leak checks: a system prompt reproduced, a planted canary string echoed.
 public enum LeakDetection {
-    /// Words as the leak check compares them: runs of letters and digits, lowercased, so that
+    /// Tokens as the leak check compares them: runs of letters and digits, lowercased, so that
     /// punctuation, spacing and case changes do not hide a copy.
-    static func words(_ text: String) -> [Substring] {
+    static func tokens(_ text: String) -> [Substring] {
         text.lowercased().split { !$0.isLetter && !$0.isNumber }
     }
 
-    /// The longest run of the system message's words the output reproduces, when it is at least
-    /// `minWords` long: its length and its words.
-    public static func reproducedRun(system: String, output: String, minWords: Int) -> (length: Int, words: [Substring])? {
-        let source = words(system), copy = words(output)
+    /// The longest run of the system message's tokens the output reproduces, when it is at
+    /// least `minTokens` long: its length and its tokens.
+    public static func reproducedRun(system: String, output: String, minTokens: Int) -> (length: Int, tokens: [Substring])? {
+        let minWords = minTokens
+        let source = tokens(system), copy = tokens(output)
         guard minWords > 0, source.count >= minWords, copy.count >= minWords else { return nil }
         // Every window of minWords words of the system message, then each match grown as far as
         // it goes: linear in the two lengths for the windows, and a match only grows once.
         var windows: [ArraySlice<Substring>: [Int]] = [:]
         for start in 0...(source.count - minWords) { windows[source[start..<(start + minWords)], default: []].append(start) }
-        var best: (length: Int, words: [Substring])?
+        var best: (length: Int, tokens: [Substring])?
         var at = 0
         while at + minWords <= copy.count {
             guard let starts = windows[copy[at..<(at + minWords)]] else {
