@@ -128,7 +128,7 @@ func verdict(_ check: Check, _ record: TraceRecord) -> Bool? { check.evaluate(re
         #expect(verdict(mustNot, record(output: "Fine answer.")) == true)
         let failed = mustNot.evaluate(record(output: "x Lorem Ipsum dolor"))
         #expect(failed?.passed == false)
-        #expect(failed?.detail.contains("at character 2") == true)
+        #expect(failed?.detail.contains("at scalar 2 (+11), byte 2 (+11)") == true, "\(failed?.detail ?? "")")
         #expect(throws: ConfigErrors.self) { try check("regex", ["pattern": .string("(unclosed")]) }
         #expect(throws: ConfigErrors.self) { try check("regex") }
     }
@@ -227,7 +227,11 @@ func verdict(_ check: Check, _ record: TraceRecord) -> Bool? { check.evaluate(re
         let c = try check("pii")
         let leak = c.evaluate(record(output: "Write to jane.doe@example.com or pay with 4111 1111 1111 1111."))
         #expect(leak?.passed == false)
-        #expect(leak?.detail.contains("email at character 9") == true)
+        #expect(leak?.detail.contains("email at scalar 9 (+20), byte 9 (+20)") == true, "\(leak?.detail ?? "")")
+        // Offsets count scalars and bytes, not grapheme clusters: an emoji with a skin tone is one
+        // character, two scalars and eight bytes.
+        let after = c.evaluate(record(output: "👍🏽 mail jane.doe@example.com"))
+        #expect(after?.detail.contains("email at scalar 8 (+20), byte 14 (+20)") == true, "\(after?.detail ?? "")")
         #expect(leak?.detail.contains("payment_card") == true)
         #expect(leak?.detail.contains("jane.doe@example.com") == false)
         #expect(leak?.detail.contains("4111 1111 1111 1111") == false)

@@ -98,7 +98,7 @@ public enum CheckRule: Sendable {
                 return match != nil ? (true, "matches /\(pattern)/") : (false, "no match for /\(pattern)/")
             }
             guard let match, let r = Range(match.range, in: output) else { return (true, "no match for /\(pattern)/") }
-            return (false, "matches /\(pattern)/ at character \(output.distance(from: output.startIndex, to: r.lowerBound)): \"\(Self.excerpt(output[r]))\"")
+            return (false, "matches /\(pattern)/ \(Self.position(of: r, in: output)): \"\(Self.excerpt(output[r]))\"")
         case .contains(let values, let ignoreCase, let mustContain):
             let options: String.CompareOptions = ignoreCase ? [.caseInsensitive] : []
             let found = values.filter { output.range(of: $0, options: options) != nil }
@@ -121,7 +121,7 @@ public enum CheckRule: Sendable {
             guard !matches.isEmpty else { return (true, "no PII found") }
             // Say what and where, never the value itself: the detail is stored and shown.
             let found = matches.prefix(5).map { match in
-                "\(match.kind.rawValue) at character \(output.distance(from: output.startIndex, to: match.range.lowerBound)) (\(Self.mask(match.text)))"
+                "\(match.kind.rawValue) \(Self.position(of: match.range, in: output)) (\(Self.mask(match.text)))"
             }
             let more = matches.count > 5 ? " (+\(matches.count - 5) more)" : ""
             return (false, found.joined(separator: ", ") + more)
@@ -154,6 +154,17 @@ public enum CheckRule: Sendable {
         case .notJSON(let reason): return "output is not JSON: \(reason)"
         case .fencedNotAllowed: return "output is JSON inside a ``` fence; set allow_fenced: true to accept that"
         }
+    }
+
+    /// Where a match is, in units every consumer can count: Unicode scalars (Python's str
+    /// indexes, JavaScript's code points) and UTF-8 bytes, each with the match's length.
+    static func position(of range: Range<String.Index>, in text: String) -> String {
+        let scalars = text.unicodeScalars, bytes = text.utf8
+        let scalar = scalars.distance(from: scalars.startIndex, to: range.lowerBound)
+        let scalarLength = scalars.distance(from: range.lowerBound, to: range.upperBound)
+        let byte = bytes.distance(from: bytes.startIndex, to: range.lowerBound)
+        let byteLength = bytes.distance(from: range.lowerBound, to: range.upperBound)
+        return "at scalar \(scalar) (+\(scalarLength)), byte \(byte) (+\(byteLength))"
     }
 
     static func excerpt(_ text: Substring, limit: Int = 60) -> String {
