@@ -254,6 +254,47 @@ import Testing
         }
     }
 
+    /// A judge whose golden cases end mostly as judge errors fails the gate (and is not written
+    /// into a baseline); without an endpoint it is only a warning.
+    @Test func theGateFailsWhenAJudgeMostlyErrs() async throws {
+        try await onTestThreads {
+            let stub = try await StubJudgeServer.start { _ in #"{"score": 4, "reason": "fine"}"# }
+            defer { Task { try? await stub.stop() } }
+            let env = ["EVALD_TEST_GOLDEN_KEY": GoldenIntegrationTests.apiKey]
+            let h = try GoldenIntegrationTests.harness(endpoint: stub.baseURL)
+            try GoldenIntegrationTests.writeCases(h, GoldenIntegrationTests.cases(leaks: 0))
+            #expect(try h.run(["golden", "lock", "support"]).code == 0)
+            let written = try h.run(["gate", "support", "--write-baseline"], environment: env)
+            #expect(written.code == 0, "\(written.stderr)")
+            let baseline = try String(contentsOfFile: h.root + "/golden/support/baseline.json", encoding: .utf8)
+            #expect(baseline.contains("judge:helpfulness"))
+
+            stub.enqueue(Array(repeating: .answer("I would say it is a good answer."), count: 20))
+            let gate = try h.run(["gate", "support"], environment: env)
+            #expect(gate.code == 1, "\(gate.stdout)\(gate.stderr)")
+            #expect(gate.stdout.contains("gate FAILED: judge helpfulness: 20 of 20 cases ended as judge errors (no_json 20)"), "\(gate.stdout)")
+            #expect(!gate.stdout.contains("gate passed"))
+
+            stub.enqueue(Array(repeating: .truncated(#"{"score": 4, "reason": "the answer is"#, tokens: 3), count: 20))
+            let json = try h.run(["gate", "support", "--json"], environment: env)
+            #expect(json.code == 1)
+            #expect(json.json["passed"] as? Bool == false)
+            #expect((json.json["broken_judges"] as? [String])?.first?.contains("(truncated 20)") == true, "\(json.stdout)")
+
+            stub.enqueue(Array(repeating: .answer("no"), count: 20))
+            let refused = try h.run(["gate", "support", "--write-baseline"], environment: env)
+            #expect(refused.code == 1)
+            #expect(refused.stderr.contains("baseline not written: judge helpfulness: 20 of 20 cases"), "\(refused.stderr)")
+            #expect(try String(contentsOfFile: h.root + "/golden/support/baseline.json", encoding: .utf8) == baseline)
+
+            // Without an endpoint the judge cannot run: a warning, the gate passes.
+            try h.writeConfig(
+                (try String(contentsOfFile: h.configPath, encoding: .utf8)).components(separatedBy: "endpoints:").first ?? "")
+            let skipped = try h.run(["gate", "support"])
+            #expect(skipped.code == 0, "\(skipped.stdout)\(skipped.stderr)")
+        }
+    }
+
     /// `status` shows a running `run --once` and its progress; Ctrl-C stops it with a summary of
     /// what was done and what stays queued.
     @Test func ctrlCOnRunOnceSummarisesAndStatusShowsTheRun() async throws {

@@ -53,8 +53,7 @@ public enum HealthAlerts {
         var description =
             "judge \(identity) on endpoint \(endpointName): \(errors) judge errors in \(judged) verdicts over the last \(windowMinutes) min (threshold \(Int(threshold * 100))% of at least \(minVerdicts))"
         if !kinds.isEmpty { description += ", by kind: \(kinds)" }
-        description += "; circuit \(circuitOpen ? "open" : "closed")."
-        if let circuitReason { description += " \(circuitReason)." }
+        description += circuitReason.map { "; \($0)." } ?? "; circuit closed."
         if let degradedReason { description += " Degraded: \(degradedReason)." }
         if let lastFailure, !circuitOpen || circuitReason?.contains(lastFailure) != true { description += " Last failure: \(lastFailure)." }
         if transport {
