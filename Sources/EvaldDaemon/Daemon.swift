@@ -280,7 +280,10 @@ public enum Daemon {
             summary.detectionLag = try store.detectionLag(now: Date())
             summary.detectionStage = stage.lap()
             summary.healthFired = try HealthAlertService(store: store, setups: setups, runtime: runtime, logger: logger).evaluate()
-            if !setup.receivers.isEmpty {
+            if isInterrupted() {
+                // What the rules decided is in the outbox: the next run or the daemon delivers it.
+                summary.interruptedDuring = "detection"
+            } else if !setup.receivers.isEmpty {
                 let delivery = AlertDeliveryService(store: store, setups: setups, runtime: runtime, logger: logger)
                 summary.notifications = await delivery.drain(timeout: timeouts.notifications)
             }

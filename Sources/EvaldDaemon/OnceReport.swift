@@ -91,7 +91,7 @@ public struct OnceReport: Sendable {
         } else if let note = summary.judgeNote {
             lines.append(note)
         }
-        if let stage = summary.interruptedDuring {
+        if let stage = summary.interruptedDuring, stage != "detection" {
             lines.append(
                 "interrupted (Ctrl-C) during the \(stage) stage: what is above is committed; detection and notifications were not run, the next run (or the daemon) does them"
             )
@@ -119,6 +119,9 @@ public struct OnceReport: Sendable {
                     + (n.stillPending > 0 ? ", \(n.stillPending) still pending (they are sent by the next run)" : ""))
         } else if summary.firingAlerts > 0 || fired > 0 {
             lines.append(alerts + "; no receivers configured")
+        }
+        if summary.interruptedDuring == "detection" {
+            lines.append("interrupted (Ctrl-C) after detection: notifications were not delivered; they wait in the outbox for the next run (or the daemon)")
         }
         return lines.joined(separator: "\n")
     }
