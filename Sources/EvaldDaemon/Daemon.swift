@@ -20,7 +20,7 @@ public enum Daemon {
 
     /// The judges of a configuration; problems with API keys are logged (their judges are skipped).
     static func makeJudgeRoster(_ config: EvaldConfig, transport: HTTPTransport, logger: Logger) throws(ConfigErrors) -> JudgeRoster {
-        let (roster, warnings) = try JudgeRoster.build(config: config, transport: transport)
+        let (roster, warnings) = try JudgeRoster.build(config: config, transport: transport, logger: logger)
         for warning in warnings {
             logger.error(
                 "judge.endpoint_unavailable",

@@ -19,7 +19,10 @@ import Testing
         #expect(tracker.concurrencyLimit == 2)
         for _ in 0..<10 { tracker.record(.timedOut, seconds: 30, at: at) }
         #expect(tracker.concurrencyLimit == 1)
-        // Additive increase: about one more per round of answers, never above the configured limit.
+        // Additive increase, after a clean stretch: about one more per round of answers, never
+        // above the configured limit.
+        for _ in 0..<(EndpointHealthTracker.cleanStretch - 1) { tracker.record(.answered, seconds: 5, at: at) }
+        #expect(tracker.concurrencyLimit == 1)
         tracker.record(.answered, seconds: 5, at: at)
         #expect(tracker.concurrencyLimit == 2)
         for _ in 0..<100 { tracker.record(.answered, seconds: 5, at: at) }

@@ -89,8 +89,8 @@ public struct EndpointHealth: Sendable, Equatable {
 /// What one endpoint's recent attempts say, and the concurrency they allow: additive increase,
 /// multiplicative decrease (AIMD, as TCP's congestion control, Jacobson 1988). A timeout or a
 /// 429 halves the limit, at most once per round of calls (the calls already out when it halved
-/// would time out too: they say nothing new); each answered attempt adds 1/limit, so a full
-/// round of answers adds one. Pure: the judge client holds it under a lock and feeds it.
+/// would time out too: they say nothing new); once the last 10 attempts had no timeout, each
+/// answered attempt adds 1/limit, so a full round of answers adds one. Pure: the judge client holds it under a lock and feeds it.
 public struct EndpointHealthTracker: Sendable, Equatable {
     public enum Outcome: Sendable, Equatable {
         case answered
@@ -108,6 +108,8 @@ public struct EndpointHealthTracker: Sendable, Equatable {
     }
 
     public static let windowSize = 20
+    /// Attempts without a timeout before the limit grows again.
+    public static let cleanStretch = 10
 
     public let endpoint: String
     public let timeoutSeconds: Double
@@ -146,7 +148,11 @@ public struct EndpointHealthTracker: Sendable, Equatable {
         if sinceDecrease != Int.max { sinceDecrease += 1 }
         switch outcome {
         case .answered:
-            limit = min(Double(configuredConcurrency), limit + 1 / max(1, limit))
+            // Probe upwards only after a clean stretch: right after a timeout, one more request
+            // in flight would queue behind the server's work and time out again.
+            if window.suffix(Self.cleanStretch).allSatisfy({ !$0.timedOut }) {
+                limit = min(Double(configuredConcurrency), limit + 1 / max(1, limit))
+            }
         case .timedOut, .overloaded:
             if sinceDecrease >= concurrencyLimit {
                 limit = max(1, (limit / 2).rounded(.down))
