@@ -19,6 +19,8 @@ extension EvaldConfig {
         "pii": ["kinds"],
         "tool_calls": ["allowed", "schemas"],
         "reference_match": ["mode", "min_f1"],
+        "system_prompt_leak": ["min_words"],
+        "canary": ["values"],
     ]
 
     /// Loads and validates the config at `path`. Throws `ConfigErrors` with every problem found;
@@ -191,7 +193,7 @@ extension EvaldConfig {
         }
 
         // judge
-        let j = w.mapping(top["judge"], "judge", allowed: ["dir", "default_endpoint", "redact_pii", "max_queue_age"])
+        let j = w.mapping(top["judge"], "judge", allowed: ["dir", "default_endpoint", "redact_pii", "max_queue_age", "send"])
         var judge = JudgeConfig(dir: resolve(w.string(j["dir"], "judge.dir", default: "reference-judges")))
         judge.defaultEndpoint = w.string(j["default_endpoint"], "judge.default_endpoint") ?? (endpoints["default"] != nil ? "default" : nil)
         if let name = judge.defaultEndpoint, endpoints[name] == nil {
@@ -199,6 +201,20 @@ extension EvaldConfig {
         }
         judge.redactPII = w.bool(j["redact_pii"], "judge.redact_pii", default: true)
         judge.maxQueueAge = w.duration(j["max_queue_age"], "judge.max_queue_age", default: judge.maxQueueAge)
+        if j["send"] != nil {
+            var send = Set<JudgeSendField>()
+            for (index, node) in w.sequence(j["send"], "judge.send").enumerated() {
+                guard let text = w.string(node, "judge.send[\(index)]") else { continue }
+                if let field = JudgeSendField(rawValue: text) {
+                    send.insert(field)
+                } else {
+                    w.report(
+                        node, "judge.send[\(index)]",
+                        "\"\(text)\" is not a trace field; use \(JudgeSendField.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+            }
+            judge.send = send
+        }
 
         // detection
         let d = w.mapping(

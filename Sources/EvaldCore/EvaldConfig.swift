@@ -99,6 +99,8 @@ public struct JudgeConfig: Sendable {
     public var defaultEndpoint: String?
     public var redactPII: Bool = true
     public var maxQueueAge: Double = 86400
+    /// The trace fields that may leave for a judge endpoint at all.
+    public var send: Set<JudgeSendField> = JudgeSendField.defaults
 }
 
 public struct DetectionConfig: Sendable {

@@ -42,7 +42,8 @@ public struct JudgeRoster: Sendable {
         config: EvaldConfig, transport: HTTPTransport,
         environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger = Logger(label: "evald.judge")
     ) throws(ConfigErrors) -> (roster: JudgeRoster, warnings: [String]) {
-        let (catalog, problems) = JudgeCatalog.load(directory: config.judge.dir, endpoints: config.endpoints, defaultEndpoint: config.judge.defaultEndpoint)
+        let (catalog, problems) = JudgeCatalog.load(
+            directory: config.judge.dir, endpoints: config.endpoints, defaultEndpoint: config.judge.defaultEndpoint, send: config.judge.send)
         if !problems.isEmpty {
             throw ConfigErrors(problems.map { ConfigProblem(file: $0.path, line: $0.line, key: $0.key ?? "judge", message: $0.message) })
         }

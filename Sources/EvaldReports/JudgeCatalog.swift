@@ -30,7 +30,8 @@ public struct JudgeCatalog: Sendable {
     /// default, and an install without judges (no endpoint yet, as in `examples/`) is valid.
     /// `check-config` warns about it. A path that exists but is not a readable directory is a problem.
     public static func load(
-        directory: String, endpoints: [String: EndpointConfig], defaultEndpoint: String?
+        directory: String, endpoints: [String: EndpointConfig], defaultEndpoint: String?,
+        send: Set<JudgeSendField> = JudgeSendField.defaults
     )
         -> (catalog: JudgeCatalog, problems: [JudgeRubricError])
     {
@@ -73,6 +74,16 @@ public struct JudgeCatalog: Sendable {
             do {
                 let rubric = try JudgeRubric.parse(path: path, bytes: [UInt8](data))
                 try check(rubric, endpoints: endpoints, defaultEndpoint: defaultEndpoint, loaded: rubrics)
+                let withheld = rubric.sentFields.subtracting(send)
+                if !withheld.isEmpty {
+                    problems.append(
+                        JudgeRubricError(
+                            path: path, line: rubric.templateLine, key: "template",
+                            message:
+                                "the prompt sends \(withheld.sorted().map(\.rawValue).joined(separator: ", ")), which judge.send (\(send.sorted().map(\.rawValue).joined(separator: ", "))) keeps from leaving evald; add it to judge.send or take it out of the prompt"
+                        ))
+                    continue
+                }
                 rubrics.append(rubric)
             } catch {
                 problems.append(error)

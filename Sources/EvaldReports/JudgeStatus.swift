@@ -54,7 +54,8 @@ public struct JudgeStatus: Sendable {
     public var budgetLeftTokens: Int64? { budgets.isEmpty ? nil : budgets.reduce(0) { $0 + $1.left } }
 
     static func gather(config: EvaldConfig, store: StateStore?, daemonRunning: Bool, counters: [String: Int64], now: Date) throws -> JudgeStatus {
-        let (catalog, problems) = JudgeCatalog.load(directory: config.judge.dir, endpoints: config.endpoints, defaultEndpoint: config.judge.defaultEndpoint)
+        let (catalog, problems) = JudgeCatalog.load(
+            directory: config.judge.dir, endpoints: config.endpoints, defaultEndpoint: config.judge.defaultEndpoint, send: config.judge.send)
         let queue = try store?.judgeQueueSummary()
         let persisted = Dictionary((try store?.judgeStates() ?? []).map { ($0.judgeName, $0) }, uniquingKeysWith: { a, _ in a })
         let routes = try store?.routesSeen(since: now - 86400) ?? []

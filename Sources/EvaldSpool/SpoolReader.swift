@@ -431,8 +431,13 @@ public final class SpoolReader {
         while start < bytes.count {
             let newline = memchr(base + start, 0x0A, bytes.count - start)!
             let end = base.distance(to: UnsafeRawPointer(newline))
-            let line = UnsafeRawBufferPointer(start: base + start, count: end - start)
+            var line = UnsafeRawBufferPointer(start: base + start, count: end - start)
             let lineOffset = offset + Int64(start)
+            // A byte-order mark at the start of a file (editors on Windows write one) is not
+            // part of the first record.
+            if lineOffset == 0, line.count >= 3, line[0] == 0xEF, line[1] == 0xBB, line[2] == 0xBF {
+                line = UnsafeRawBufferPointer(rebasing: line[3...])
+            }
             batch.counts.linesRead += 1
             if line.count > maxLine {
                 quarantine(

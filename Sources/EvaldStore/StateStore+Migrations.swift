@@ -297,7 +297,42 @@ extension StateStore {
                     CREATE INDEX canary_run_by_set ON canary_run(golden_set, started_at);
                     """)
         }
-        migrator.registerMigration("v7-judge-endpoint-health") { db in
+        migrator.registerMigration("v7-replay") { db in
+            try db.execute(
+                sql: """
+                    -- `evald replay`: a candidate prompt or model on stored production inputs.
+                    -- An item is sent at most once: 'sent' is committed before the request, and a
+                    -- resumed replay marks what it finds 'sent' as 'interrupted' rather than sending
+                    -- it again.
+                    CREATE TABLE replay (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        route TEXT NOT NULL,
+                        endpoint TEXT NOT NULL,
+                        model TEXT,
+                        system_prompt TEXT,
+                        system_prompt_file TEXT,
+                        prompt_version TEXT,
+                        created_at REAL NOT NULL,
+                        updated_at REAL NOT NULL,
+                        tokens_used INTEGER NOT NULL DEFAULT 0,
+                        stopped TEXT
+                    );
+                    CREATE TABLE replay_item (
+                        replay_id INTEGER NOT NULL REFERENCES replay(id) ON DELETE CASCADE,
+                        position INTEGER NOT NULL,
+                        evaluation_id INTEGER NOT NULL,
+                        state TEXT NOT NULL,
+                        production_output TEXT,
+                        candidate_output TEXT,
+                        error TEXT,
+                        production_json TEXT,
+                        candidate_json TEXT,
+                        tokens INTEGER NOT NULL DEFAULT 0,
+                        PRIMARY KEY (replay_id, position)
+                    ) WITHOUT ROWID;
+                    """)
+        }
+        migrator.registerMigration("v8-judge-endpoint-health") { db in
             try db.execute(
                 sql: """
                     -- How each judge's endpoint's recent calls went (timeouts against the timeout,

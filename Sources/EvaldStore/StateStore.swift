@@ -17,6 +17,9 @@ public final class StateStore: Sendable {
         self.pool = pool
     }
 
+    /// What the WAL file is truncated to after a checkpoint that resets it.
+    static let walSizeLimit = 16 * 1024 * 1024
+
     /// Opens (creating when missing) and migrates the database.
     /// The daemon's database: opened for writing and migrated.
     public static func open(path: String) throws -> StateStore {
@@ -68,6 +71,10 @@ public final class StateStore: Sendable {
         if !readOnly {
             configuration.prepareDatabase { db in
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                // The WAL file keeps its high-water size; a reader that holds a snapshot for a
+                // while (a long report under load) lets it grow. Truncated back after each
+                // checkpoint that resets it, so the file stays bounded.
+                try db.execute(sql: "PRAGMA journal_size_limit = \(Self.walSizeLimit)")
                 db.add(function: StateStore.histogramMerge)
             }
         }

@@ -39,7 +39,8 @@ struct CheckConfigCommand: AsyncParsableCommand {
         } catch {
             problems += error.problems
         }
-        let judges = JudgeCatalog.load(directory: config.judge.dir, endpoints: config.endpoints, defaultEndpoint: config.judge.defaultEndpoint)
+        let judges = JudgeCatalog.load(
+            directory: config.judge.dir, endpoints: config.endpoints, defaultEndpoint: config.judge.defaultEndpoint, send: config.judge.send)
         // Without an endpoint no judge could run anyway (as in examples/), so a missing folder is news only with one.
         if !config.endpoints.isEmpty, !FileManager.default.fileExists(atPath: config.judge.dir) {
             problems.append(

@@ -8,13 +8,14 @@ import Foundation
 struct ExplainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "explain",
-        abstract: "The failing traces behind an alert (a-17), or the checks and judge verdicts of one evaluation (e-42, or a trace or record id).",
-        discussion: "Exit codes: 0 found, 1 found and something failed (an alert that is firing), 2 unknown id.")
+        abstract:
+            "The failing traces behind an alert (a-17), a replay's comparison (r-3), or the checks and judge verdicts of one evaluation (e-42, or a trace or record id).",
+        discussion: "Exit codes: 0 found, 1 found and something failed (an alert that is firing, a replay with a worse metric), 2 unknown id.")
 
     @OptionGroup var options: ConfigOptions
     @OptionGroup var output: OutputOptions
 
-    @Argument(help: "An alert id (a-17), an evaluation id (42 or e-42), or a trace id or record id.")
+    @Argument(help: "An alert id (a-17), a replay id (r-3), an evaluation id (42 or e-42), or a trace id or record id.")
     var id: String
 
     func run() async throws {
@@ -22,6 +23,15 @@ struct ExplainCommand: AsyncParsableCommand {
         guard let store = try StateStore.openExisting(path: config.databasePath) else {
             throw CLIFailure(
                 code: CLIFailure.usage, message: "evald: no evaluations yet: \(config.databasePath) does not exist (has evald run with this config?)")
+        }
+        if id.hasPrefix("r-"), let replayID = Int64(id.dropFirst(2)) {
+            guard let replay = try store.replay(id: replayID) else {
+                throw CLIFailure(code: CLIFailure.usage, message: "evald: no replay \(id) in \(config.databasePath)")
+            }
+            let report = ReplayReport.gather(replay: replay, store: store, minDrop: config.detection.minDrop)
+            print(output.json ? report.json.serialized(pretty: true) : report.text)
+            if !report.worse.isEmpty { throw ExitCode(1) }
+            return
         }
         if id.hasPrefix("a-"), let alertID = Int64(id.dropFirst(2)) {
             guard let alert = try store.alert(id: alertID) else {

@@ -19,7 +19,8 @@ struct GoldenLockCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.load()
-        let (catalog, problems) = JudgeCatalog.load(directory: config.judge.dir, endpoints: config.endpoints, defaultEndpoint: config.judge.defaultEndpoint)
+        let (catalog, problems) = JudgeCatalog.load(
+            directory: config.judge.dir, endpoints: config.endpoints, defaultEndpoint: config.judge.defaultEndpoint, send: config.judge.send)
         guard problems.isEmpty else {
             throw CLIFailure(
                 code: CLIFailure.usage,

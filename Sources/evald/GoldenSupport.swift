@@ -16,7 +16,8 @@ enum GoldenSupport {
 
     /// Loads the set and refuses it unless its lock matches, without building judge clients.
     static func verify(name: String, config: EvaldConfig) throws {
-        let (catalog, problems) = JudgeCatalog.load(directory: config.judge.dir, endpoints: config.endpoints, defaultEndpoint: config.judge.defaultEndpoint)
+        let (catalog, problems) = JudgeCatalog.load(
+            directory: config.judge.dir, endpoints: config.endpoints, defaultEndpoint: config.judge.defaultEndpoint, send: config.judge.send)
         guard problems.isEmpty else {
             throw ConfigErrors(problems.map { ConfigProblem(file: $0.path, line: $0.line, key: $0.key ?? "judge", message: $0.message) })
         }

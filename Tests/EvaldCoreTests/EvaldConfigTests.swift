@@ -116,6 +116,16 @@ func configProblems(_ yaml: String, env: [String: String] = [:]) -> [ConfigProbl
         #expect(config.judge.maxQueueAge == 86400)
     }
 
+    @Test func judgeSendListsTheFieldsThatMayLeave() throws {
+        #expect(try parseConfig("spool: {dir: /s}\n").judge.send == [.input, .output, .reference])
+        #expect(try parseConfig("spool: {dir: /s}\njudge: {send: [output]}\n").judge.send == [.output])
+        #expect(try parseConfig("spool: {dir: /s}\njudge: {send: []}\n").judge.send.isEmpty)
+        let problems = configProblems("spool: {dir: /s}\njudge:\n  send: [output, passwords]\n")
+        #expect(problems.map(\.key) == ["judge.send[1]"])
+        #expect(problems.first?.message.contains("input, output, reference, metadata") == true)
+        #expect(problems.first?.line == 3)
+    }
+
     @Test func unknownKeysAreErrorsWithLineAndSuggestion() {
         let problems = configProblems("spool:\n  dir: /x\n  pol_interval: 2s\nsampling:\n  rat: 0.5\n")
         #expect(problems.count == 2)

@@ -87,6 +87,17 @@ final class EvaldHarness: @unchecked Sendable {
         return process
     }
 
+    /// Starts any command in the background; its output goes to `root/logName`.
+    func start(_ arguments: [String], logName: String) throws -> Process {
+        let process = makeProcess(arguments, config: true, environment: [:])
+        FileManager.default.createFile(atPath: root + "/" + logName, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: root + "/" + logName))
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        return process
+    }
+
     /// Starts any command in the background, its stdout and stderr in `root/NAME.out` and `.err`.
     func start(_ arguments: [String], name: String, environment: [String: String] = [:]) throws -> Process {
         let process = makeProcess(arguments, config: true, environment: environment)

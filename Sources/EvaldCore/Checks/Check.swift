@@ -150,6 +150,17 @@ public struct Check: Sendable {
             let minF1 = double("min_f1") ?? 0.8
             if !(0...1).contains(minF1) { problem("min_f1", "must be between 0 and 1") }
             rule = .referenceMatch(exact: mode == "exact", minF1: minF1)
+        case "system_prompt_leak":
+            let minWords = int("min_words") ?? 8
+            if minWords < 3 { problem("min_words", "must be at least 3: shorter runs are common phrases, not a leak") }
+            rule = .systemPromptLeak(minWords: minWords)
+        case "canary":
+            if let values = required("values", strings("values")) {
+                if values.isEmpty || values.contains(where: { $0.count < 8 }) {
+                    problem("values", "each canary must be at least 8 characters, so that it cannot occur by chance")
+                }
+                rule = .canary(values)
+            }
         default:
             problem("kind", "unknown check kind \"\(config.kind)\"")
         }

@@ -15,6 +15,8 @@ public enum CheckRule: Sendable {
     case pii(PIIDetector)
     case toolCalls(allowed: Set<String>?, schemas: [String: JSONSchema])
     case referenceMatch(exact: Bool, minF1: Double)
+    case systemPromptLeak(minWords: Int)
+    case canary([String])
 
     /// The verdict, or nil when the check does not apply to this trace.
     public func evaluate(_ record: TraceRecord) -> (passed: Bool, detail: String)? {
@@ -44,6 +46,22 @@ public enum CheckRule: Sendable {
             // A trace without content (an OTLP span recorded without messages) says nothing about tools.
             guard record.hasContent, record.status != .error else { return nil }
             return Self.checkToolCalls(record.toolCalls, allowed: allowed, schemas: schemas)
+        case .systemPromptLeak(let minWords):
+            let system = record.input.filter { $0.role == "system" || $0.role == "developer" }.map(\.content).joined(separator: "\n")
+            guard record.status != .error, let output = record.output, !system.isEmpty else { return nil }
+            guard let run = LeakDetection.reproducedRun(system: system, output: output, minWords: minWords) else {
+                return (true, "no \(minWords) consecutive words of the system message")
+            }
+            return (
+                false,
+                "reproduces \(run.length) consecutive words of the system message: \"\(Self.excerpt(run.words.joined(separator: " ")[...]))\""
+            )
+        case .canary(let canaries):
+            guard record.status != .error, record.output != nil || !record.toolCalls.isEmpty else { return nil }
+            guard let found = LeakDetection.canary(canaries, output: record.output, toolCalls: record.toolCalls) else {
+                return (true, "no canary")
+            }
+            return (false, "the canary \"\(found.canary.prefix(4))...\" (\(found.canary.count) characters) appears in \(found.place)")
         case .referenceMatch(let exact, let minF1):
             guard record.status != .error, let reference = record.reference, let output = record.output else { return nil }
             if exact {

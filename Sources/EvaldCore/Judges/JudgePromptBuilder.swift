@@ -33,7 +33,7 @@ public enum JudgePromptBuilder {
     }
 
     /// `metadata.KEY` values as text: strings as they are, anything else as compact JSON.
-    static func metadataStrings(_ value: JSONValue?) -> [String: String] {
+    public static func metadataStrings(_ value: JSONValue?) -> [String: String] {
         guard case .object(let pairs)? = value else { return [:] }
         var result: [String: String] = [:]
         for (key, value) in pairs where result[key] == nil {
