@@ -6,6 +6,7 @@ import EvaldStore
 import Foundation
 import Logging
 import Metrics
+import NIOConcurrencyHelpers
 import Prometheus
 import ServiceLifecycle
 import UnixSignals
@@ -19,7 +20,7 @@ public enum Daemon {
 
     /// The judges of a configuration; problems with API keys are logged (their judges are skipped).
     static func makeJudgeRoster(_ config: EvaldConfig, transport: HTTPTransport, logger: Logger) throws(ConfigErrors) -> JudgeRoster {
-        let (roster, warnings) = try JudgeRoster.build(config: config, transport: transport)
+        let (roster, warnings) = try JudgeRoster.build(config: config, transport: transport, logger: logger)
         for warning in warnings {
             logger.error(
                 "judge.endpoint_unavailable",
@@ -150,6 +151,10 @@ public enum Daemon {
         public var notifications: AlertDeliveryService.DrainSummary?
         public var notificationStage = Stage()
         public var firingAlerts = 0
+        /// Alerts this run fired: by detection, and by the health rules (JudgeFailing, ...).
+        public var healthFired = 0
+        /// Ctrl-C (SIGINT) or SIGTERM stopped the run; `interruptedDuring` names the stage.
+        public var interruptedDuring: String?
     }
 
     /// Timeouts of the `--once` stages after the spool (which reads what is there and stops).
@@ -187,10 +192,30 @@ public enum Daemon {
         let store = try StateStore.open(path: config.databasePath)
         let pid = ProcessInfo.processInfo.processIdentifier
         let startedAt = Date()
-        try store.recordHeartbeat(pid: pid, hostname: ProcessInfo.processInfo.hostName, startedAt: startedAt, at: startedAt, version: EvaldVersion.current)
+        try store.recordHeartbeat(
+            pid: pid, hostname: ProcessInfo.processInfo.hostName, startedAt: startedAt, at: startedAt, version: EvaldVersion.current,
+            mode: "once", progressJSON: OnceProgress(stage: "spool").json.serialized())
         defer { try? store.recordStop(pid: pid, at: Date()) }
+        // Ctrl-C (or SIGTERM) stops the run at the next step: what is done is committed, what is
+        // in flight stays queued, and the summary says so. A second Ctrl-C ends it at once.
+        let interrupted = NIOLockedValueBox(false)
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        let watcher = Task {
+            for await _ in signals {
+                interrupted.withLockedValue { $0 = true }
+                logger.warning("once.interrupted", metadata: ["action": "finishing the current step; a second Ctrl-C exits at once"])
+                signal(SIGINT, SIG_DFL)
+                signal(SIGTERM, SIG_DFL)
+                return
+            }
+        }
+        defer { watcher.cancel() }
+        let isInterrupted: @Sendable () -> Bool = { interrupted.withLockedValue { $0 } }
         let transport = HTTPTransport()
         var summary = OnceSummary()
+        let progress: @Sendable (OnceProgress) -> Void = { update in
+            try? store.recordOnceProgress(pid: pid, at: Date(), progressJSON: update.json.serialized())
+        }
         do {
             let setups = SetupSource(try makeSetup(config, transport: transport, logger: logger, environment: environment))
             let setup = setups.current
@@ -199,16 +224,38 @@ public enum Daemon {
             let reader = SpoolReader(
                 settings: .init(config.spool), store: store, classifier: SpoolIngestService.classifier(config, raised: [:]),
                 checks: setup.checks, judges: setup.roster.routing, onEvent: { $0.log(to: logger) })
+            var lastProgress = Date()
             while true {
+                if isInterrupted() {
+                    summary.interruptedDuring = "spool"
+                    break
+                }
                 let poll = try reader.poll()
                 summary.spool.bytesRead += poll.bytesRead
                 summary.spool.counts += poll.counts
                 if poll.caughtUp, poll.bytesRead == 0 { break }
+                if Date().timeIntervalSince(lastProgress) >= 1 {
+                    lastProgress = Date()
+                    progress(OnceProgress(stage: "spool", linesRead: summary.spool.counts.linesRead, sampled: summary.spool.counts.sampled))
+                }
             }
             summary.spoolStage = stage.lap()
+            let spoolCounts = summary.spool.counts
             summary.checkSeconds = Double(reader.checkTime.components.seconds) + Double(reader.checkTime.components.attoseconds) / 1e18
-            if setup.roster.members.contains(where: { $0.client != nil }) {
-                summary.judges = await JudgeService(store: store, setups: setups, runtime: runtime, logger: logger).drain(timeout: timeouts.judges)
+            if summary.interruptedDuring != nil {
+                summary.judgeNote = "judges: not started (interrupted); the queue waits for the next run"
+                summary.judges = JudgeService.DrainSummary(stillQueued: (try? store.judgeQueueSummary().depth) ?? 0, interrupted: true)
+            } else if setup.roster.members.contains(where: { $0.client != nil }) {
+                progress(OnceProgress(stage: "judges", linesRead: spoolCounts.linesRead, sampled: spoolCounts.sampled))
+                summary.judges = await JudgeService(store: store, setups: setups, runtime: runtime, logger: logger).drain(
+                    timeout: timeouts.judges, shouldStop: isInterrupted,
+                    progress: { judged in
+                        progress(
+                            OnceProgress(
+                                stage: "judges", linesRead: spoolCounts.linesRead, sampled: spoolCounts.sampled, judged: judged.judged,
+                                judgeErrors: judged.errors, stillQueued: judged.stillQueued))
+                    })
+                if summary.judges?.interrupted == true { summary.interruptedDuring = "judges" }
                 summary.judgeTimeout = timeouts.judges
             } else if let reason = setup.roster.members.first?.unavailable {
                 summary.judgeNote = "judges skipped: \(reason)"
@@ -216,14 +263,27 @@ public enum Daemon {
                 summary.judgeNote = "no judges in \(config.judge.dir)"
             }
             summary.judgeStage = stage.lap()
+            if summary.interruptedDuring != nil {
+                // Detection and delivery resume from the store: the next run (or the daemon) does them.
+                summary.firingAlerts = try store.firingAlertCount()
+                try? await transport.shutdown()
+                return summary
+            }
+            progress(
+                OnceProgress(
+                    stage: "detection", linesRead: spoolCounts.linesRead, sampled: spoolCounts.sampled, judged: summary.judges?.judged ?? 0,
+                    judgeErrors: summary.judges?.errors ?? 0, stillQueued: summary.judges?.stillQueued ?? 0))
             // Rules are evaluated on what this run saw, and what they decide is delivered.
             let engine = DetectionEngine(store: store, setup: setup, runtime: runtime, logger: logger)
             summary.detection = try engine.catchUp(deadline: Date() + timeouts.detection)
             summary.detectionTimeout = timeouts.detection
             summary.detectionLag = try store.detectionLag(now: Date())
             summary.detectionStage = stage.lap()
-            try HealthAlertService(store: store, setups: setups, runtime: runtime, logger: logger).evaluate()
-            if !setup.receivers.isEmpty {
+            summary.healthFired = try HealthAlertService(store: store, setups: setups, runtime: runtime, logger: logger).evaluate()
+            if isInterrupted() {
+                // What the rules decided is in the outbox: the next run or the daemon delivers it.
+                summary.interruptedDuring = "detection"
+            } else if !setup.receivers.isEmpty {
                 let delivery = AlertDeliveryService(store: store, setups: setups, runtime: runtime, logger: logger)
                 summary.notifications = await delivery.drain(timeout: timeouts.notifications)
             }
@@ -254,5 +314,31 @@ struct StageClock {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+}
+
+/// What a running `evald run --once` has done so far, stored with its heartbeat for `evald status`.
+public struct OnceProgress: Sendable, Equatable {
+    public var stage: String
+    public var linesRead: Int64 = 0
+    public var sampled: Int64 = 0
+    public var judged = 0
+    public var judgeErrors = 0
+    public var stillQueued = 0
+
+    public init(stage: String, linesRead: Int64 = 0, sampled: Int64 = 0, judged: Int = 0, judgeErrors: Int = 0, stillQueued: Int = 0) {
+        self.stage = stage
+        self.linesRead = linesRead
+        self.sampled = sampled
+        self.judged = judged
+        self.judgeErrors = judgeErrors
+        self.stillQueued = stillQueued
+    }
+
+    public var json: JSONValue {
+        .object([
+            ("stage", .string(stage)), ("lines_read", .int(linesRead)), ("sampled", .int(sampled)), ("judged", .int(Int64(judged))),
+            ("judge_errors", .int(Int64(judgeErrors))), ("still_queued", .int(Int64(stillQueued))),
+        ])
     }
 }

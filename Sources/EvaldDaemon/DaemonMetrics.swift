@@ -25,7 +25,6 @@ public final class DaemonMetrics: Sendable {
     // Judge, alert and notification series: registered now so dashboards and alert rules can
     // be written against them; the judges (and the alert outbox) drive them when they run.
     public let judgeRequests: Counter
-    public let judgeErrors: Counter
     public let judgeTokens: Counter
     public let judgeLatency: DurationHistogram
     public let judgeQueueDepth: Gauge
@@ -66,7 +65,6 @@ public final class DaemonMetrics: Sendable {
         buildInfo = registry.makeGauge(name: "evald_build_info", labels: [("version", EvaldVersion.current)], help: "evald's version; always 1.")
         buildInfo.set(1.0)
         judgeRequests = counter("judge_requests", "Requests sent to judge endpoints.")
-        judgeErrors = counter("judge_errors", "Judge requests that failed or returned an unusable reply.")
         judgeTokens = counter("judge_tokens", "Tokens used by judge requests (input and output).")
         judgeLatency = registry.makeDurationHistogram(
             descriptor: MetricNameDescriptor(
@@ -85,6 +83,17 @@ public final class DaemonMetrics: Sendable {
         detectionDesigns = counter("detection_designs", "Detector designs made (threshold searches for a series' CUSUM).")
         detectionDesignSeconds = counter("detection_design_seconds", "Seconds spent designing detectors.")
         detectionEvaluations = counter("detection_evaluations", "Evaluations fed to the detectors.")
+    }
+
+    /// `evald_judge_errors_total{judge, kind}`: the judge's name (bounded by judge.dir) and a
+    /// value-free kind (`no_json`, `truncated`, `timeout`, `connect_failed`, ...).
+    public func countJudgeError(judge: String, kind: String) {
+        registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                namespace: "evald", metricName: "judge_errors", unitName: "total",
+                helpText: "Judge calls that failed (after their retries) or returned an unusable reply, by judge and kind."),
+            labels: [("judge", judge), ("kind", kind)]
+        ).increment()
     }
 
     func recordPoll(_ counts: IngestCounts, checkFailures failed: Int, at now: Date) {

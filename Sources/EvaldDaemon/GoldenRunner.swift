@@ -128,7 +128,10 @@ public struct GoldenRunner: Sendable {
                 JudgeRequest(
                     prompt: prompt, temperature: judge.rubric.temperature,
                     maxOutputTokens: judge.rubric.maxOutputTokens))
-            switch JudgeReplyParser.parse(completion.text, scale: judge.rubric.scale, passAt: judge.rubric.passAt) {
+            switch JudgeReplyParser.parse(
+                completion.text, scale: judge.rubric.scale, passAt: judge.rubric.passAt, finishReason: completion.finishReason,
+                maxOutputTokens: judge.rubric.maxOutputTokens)
+            {
             case .success(let score):
                 return GoldenJudgeOutcome(judge: name, status: .scored, score: score.score, passed: score.passed, reason: score.reason)
             case .failure(let error):

@@ -46,7 +46,9 @@ public struct HealthAlertService: Service {
 
     /// One round: fire the conditions that hold and have no open alert, resolve open alerts
     /// whose condition is gone.
-    public func evaluate() throws {
+    /// - Returns: how many alerts it fired.
+    @discardableResult
+    public func evaluate() throws -> Int {
         let setup = setups.current
         let builder = AlertBuilder(config: setup.config, receivers: setup.receivers)
         let at = now()
@@ -57,9 +59,11 @@ public struct HealthAlertService: Service {
             logger.info("alerts.resolved", metadata: ["alert": "\(alert.publicID)", "alertname": "\(alert.name)"])
         }
         let openFingerprints = Set(open.map(\.fingerprint))
+        var fired = 0
         for (fingerprint, firing) in wanted where !openFingerprints.contains(fingerprint) {
             let severity = AlertSeverity(rawValue: firing.severity) ?? .warning
             if let alert = try store.fireAlert(firing, receivers: builder.receiverNames(severity), at: at) {
+                fired += 1
                 logger.warning(
                     "alerts.firing",
                     metadata: [
@@ -68,23 +72,29 @@ public struct HealthAlertService: Service {
                     ])
             }
         }
+        return fired
     }
 
     func conditions(at: Date, config: EvaldConfig, builder: AlertBuilder) throws -> [AlertFiring] {
         var drafts: [(HealthAlerts.Draft, examples: [Int64])] = []
         let outcomes = try store.judgeOutcomesByJudge(since: at - Self.window)
+        let kinds = try store.judgeErrorKindsByJudge(since: at - Self.window)
         for health in runtime.currentJudgeStates {
             let counts = outcomes[health.judgeName] ?? (0, 0)
             let rate = counts.judged > 0 ? Double(counts.errors) / Double(counts.judged) : 0
             // Half-open counts too: the endpoint is not known to be back until a call succeeds,
             // and resolving in between would flap the alert at every trial.
             let circuitOpen = health.state.circuitNotClosed
-            if circuitOpen || (counts.judged >= Self.minVerdicts && rate >= Self.errorRateThreshold) {
+            var degradedReason: String?
+            if case .degraded(let reason) = health.state { degradedReason = reason }
+            if circuitOpen || degradedReason != nil || (counts.judged >= Self.minVerdicts && rate >= Self.errorRateThreshold) {
                 let examples = try store.recentJudgeErrorEvaluations(judgeName: health.judgeName, since: at - Self.window, limit: 5)
                 let draft = HealthAlerts.judgeFailing(
                     judge: health.judgeName, identity: health.identity, endpoint: health.endpoint, judged: counts.judged,
-                    errors: counts.errors, windowMinutes: Int(Self.window / 60), threshold: Self.errorRateThreshold,
-                    minVerdicts: Self.minVerdicts, circuitReason: circuitOpen ? (health.state.reason ?? "circuit open") : nil)
+                    errors: counts.errors, errorKinds: kinds[health.judgeName] ?? [:], windowMinutes: Int(Self.window / 60),
+                    threshold: Self.errorRateThreshold, minVerdicts: Self.minVerdicts,
+                    circuitReason: circuitOpen ? (health.state.reason ?? "circuit open") : nil, degradedReason: degradedReason,
+                    lastFailure: health.endpointHealth?.lastFailure)
                 drafts.append((draft, examples))
             }
             if case .paused(.budgetSpent(let endpoint, let budget)) = health.state {

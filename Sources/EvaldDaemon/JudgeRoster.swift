@@ -3,6 +3,7 @@ import EvaldHTTP
 import EvaldJudge
 import EvaldReports
 import Foundation
+import Logging
 
 /// The judges in force: each rubric with the endpoint client that runs it, or the reason it
 /// cannot run under this configuration.
@@ -39,7 +40,7 @@ public struct JudgeRoster: Sendable {
     /// a missing API key only stops the judges that need it, so checks and ingestion go on.
     public static func build(
         config: EvaldConfig, transport: HTTPTransport,
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger = Logger(label: "evald.judge")
     ) throws(ConfigErrors) -> (roster: JudgeRoster, warnings: [String]) {
         let (catalog, problems) = JudgeCatalog.load(
             directory: config.judge.dir, endpoints: config.endpoints, defaultEndpoint: config.judge.defaultEndpoint, send: config.judge.send)
@@ -67,7 +68,7 @@ public struct JudgeRoster: Sendable {
                         configDirectory: configDirectory, environment: environment)
                     return JudgeEndpointClient(
                         endpoint: endpoint, apiKey: key, transport: transport,
-                        retry: RetryPolicy(maxRetries: endpoint.maxRetries))
+                        retry: RetryPolicy(maxRetries: endpoint.maxRetries), logger: logger)
                 }
                 if case .failure(let error) = clients[endpointName]! { warnings.append("\(error)") }
             }

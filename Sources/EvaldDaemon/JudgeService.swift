@@ -18,6 +18,8 @@ public struct JudgeService: Service {
         public var deferred = 0
         public var stillQueued = 0
         public var timedOut = false
+        /// Stopped by Ctrl-C (SIGINT) on `run --once`: what was in flight stays queued.
+        public var interrupted = false
         /// Set when nothing more can be judged now (every judge paused or unavailable).
         public var blockedReason: String?
     }
@@ -73,9 +75,15 @@ public struct JudgeService: Service {
 
     /// `evald run --once`: judges what is queued, returning when the queue is empty, nothing
     /// more can run, or `timeout` has passed (the rest stays queued).
-    public func drain(timeout: Double) async -> DrainSummary {
+    /// - Parameters:
+    ///   - shouldStop: checked every round (Ctrl-C): calls in flight are cancelled and stay queued.
+    ///   - progress: told the running totals about once a second (`evald status` shows them).
+    public func drain(
+        timeout: Double, shouldStop: @escaping @Sendable () -> Bool = { false },
+        progress: (@Sendable (DrainSummary) -> Void)? = nil
+    ) async -> DrainSummary {
         await BlockingExecutor.shared.run {
-            await dispatch(stopWhenIdle: true, deadline: now() + timeout, shouldStop: { false })
+            await dispatch(stopWhenIdle: true, deadline: now() + timeout, shouldStop: shouldStop, progress: progress)
         }
     }
 
@@ -86,6 +94,9 @@ public struct JudgeService: Service {
         var rosterVersion: Int
         var lastStates: [String: JudgeHealth] = [:]
         var lastHousekeeping = Date.distantPast
+        var lastStateWrite = Date.distantPast
+        /// Set when housekeeping ran its once-a-second part (the --once progress is reported then).
+        var ticked = false
         /// Judgements whose verdict or deferral could not be written (a full disk, a locked
         /// database): held back in memory so the loop does not pay for the same call again at once.
         var heldBack: [JudgementKey: Date] = [:]
@@ -98,7 +109,9 @@ public struct JudgeService: Service {
         }
     }
 
-    private func dispatch(stopWhenIdle: Bool, deadline: Date?, shouldStop: @escaping @Sendable () -> Bool) async -> DrainSummary {
+    private func dispatch(
+        stopWhenIdle: Bool, deadline: Date?, shouldStop: @escaping @Sendable () -> Bool, progress: (@Sendable (DrainSummary) -> Void)? = nil
+    ) async -> DrainSummary {
         let workers = Workers(setups.current)
         return await withTaskGroup(of: Event.self) { group in
             var summary = DrainSummary()
@@ -113,6 +126,7 @@ public struct JudgeService: Service {
                 }
                 let roster = workers.roster
                 let timedOut = deadline.map { now() >= $0 } ?? false
+                let stopped = stopWhenIdle && shouldStop()
                 let stopping = shouldStop() || Task.isCancelled || timedOut
                 if timedOut, !summary.timedOut {
                     // The timeout bounds the wait: calls in flight are cancelled and stay queued.
@@ -120,14 +134,27 @@ public struct JudgeService: Service {
                     group.cancelAll()
                     tickerRunning = false
                 }
+                if stopped, !summary.interrupted {
+                    // Ctrl-C on --once: the same, at once.
+                    summary.interrupted = true
+                    group.cancelAll()
+                    tickerRunning = false
+                }
                 if stopping {
                     if inFlight.isEmpty { break }
                 } else {
                     let runnable = housekeeping(workers)
+                    if let progress, workers.ticked {
+                        workers.ticked = false
+                        summary.stillQueued = (try? store.judgeQueueSummary().depth) ?? summary.stillQueued
+                        progress(summary)
+                    }
                     var free: [String: Int] = [:]
                     for member in runnable {
                         guard let endpoint = member.endpointName else { continue }
-                        free[endpoint] = member.concurrency - inFlight.values.count { $0 == endpoint }
+                        // The endpoint's limit in force: lowered while its calls time out.
+                        let limit = member.client?.concurrencyLimit ?? member.concurrency
+                        free[endpoint] = limit - inFlight.values.count { $0 == endpoint }
                     }
                     let names = runnable.filter { (free[$0.endpointName ?? ""] ?? 0) > 0 }.map(\.rubric.name)
                     let capacity = free.values.reduce(0) { $0 + max(0, $1) }
@@ -217,6 +244,7 @@ public struct JudgeService: Service {
             try recordChanges(states, workers)
             if at.timeIntervalSince(workers.lastHousekeeping) >= 1 {
                 workers.lastHousekeeping = at
+                workers.ticked = true
                 writeUnwrittenVerdicts(workers)
                 let dropped = try store.dropStaleJudgements(queuedBefore: at - roster.maxQueueAge)
                 if dropped > 0 {
@@ -236,24 +264,44 @@ public struct JudgeService: Service {
         return zip(roster.members, states).filter { $0.1.state.isRunnable }.map(\.0)
     }
 
-    /// Logs and stores a judge's state when it changes (paused, resumed), for status and alerting.
+    /// Logs and stores a judge's state when it changes (degraded, paused, resumed), for status
+    /// and alerting. The endpoint's numbers (latency, last failure) change with every call: they
+    /// are stored at most once a second, and logged only with a change of state.
     private func recordChanges(_ states: [JudgeHealth], _ workers: Workers) throws {
         var changed = workers.lastStates.count != states.count
+        var stateChanged = changed
         for new in states {
             let old = workers.lastStates[new.judgeName]
-            guard old?.state != new.state || old?.identity != new.identity else { continue }
+            guard old != new else { continue }
             changed = true
-            logger.log(
-                level: new.state.isRunnable ? .info : .warning, "judge.state",
-                metadata: ["judge": "\(new.identity)", "judge.state": "\(new.state.name)", "reason": "\(new.state.reason ?? "")"])
+            let logIt: Bool
+            switch new.state {
+            case .degraded: logIt = old?.state.name != new.state.name || old?.identity != new.identity
+            default: logIt = old?.state != new.state || old?.identity != new.identity
+            }
+            guard logIt else { continue }
+            stateChanged = true
+            var metadata: Logger.Metadata = ["judge": "\(new.identity)", "judge.state": "\(new.state.name)", "reason": "\(new.state.reason ?? "")"]
+            if let health = new.endpointHealth {
+                if let failure = health.lastFailure, !new.state.isHealthy { metadata["judge.last_failure"] = "\(failure)" }
+                if health.isDegraded {
+                    metadata["judge.timeouts"] = "\(health.timeouts)/\(health.attempts)"
+                    metadata["judge.timeout_s"] = "\(health.timeoutSeconds)"
+                    metadata["judge.concurrency"] = "\(health.concurrency)"
+                }
+            }
+            logger.log(level: new.state.isHealthy ? .info : .warning, "judge.state", metadata: metadata)
         }
         guard changed else { return }
+        let at = now()
+        guard stateChanged || at.timeIntervalSince(workers.lastStateWrite) >= 1 else { return }
+        workers.lastStateWrite = at
         workers.lastStates = Dictionary(states.map { ($0.judgeName, $0) }, uniquingKeysWith: { a, _ in a })
         try store.recordJudgeStates(
             states.map {
                 JudgeStateRecord(
                     judgeName: $0.judgeName, identity: $0.identity, endpoint: $0.endpoint, state: $0.state.name,
-                    reason: $0.state.reason, updatedAt: $0.updatedAt)
+                    reason: $0.state.reason, updatedAt: $0.updatedAt, endpointHealthJSON: $0.endpointHealth?.json.serialized(pretty: false))
             })
         runtime.setJudgeStates(states)
     }
@@ -266,16 +314,18 @@ public struct JudgeService: Service {
             health.state = .skipped(reason: member.unavailable ?? "the judge cannot run under this configuration")
             return health
         }
+        let endpointHealth = client.health
+        health.endpointHealth = endpointHealth
         switch client.circuit {
         case .open(let until):
-            health.state = .paused(.circuitOpen(endpoint: endpoint, until: until))
+            health.state = .paused(.circuitOpen(endpoint: endpoint, until: until, lastFailure: endpointHealth.lastFailure))
             return health
         case .halfOpen:
             // Runnable (the trial call must go out), but not yet known to be healthy: JudgeFailing
             // stays. The budget below still applies.
             health.state = .trial(endpoint: endpoint)
         case .closed:
-            break
+            if let reason = endpointHealth.degradedReason { health.state = .degraded(reason: reason) }
         }
         if let budget = member.dailyTokenBudget, let used = try? store.tokensUsed(endpoint: endpoint, on: at), used >= Int64(budget) {
             health.state = .paused(.budgetSpent(endpoint: endpoint, dailyTokenBudget: budget))
@@ -316,11 +366,14 @@ public struct JudgeService: Service {
             verdict.latencyMs = completion.latencyMs
             verdict.attempts = completion.attempts
             verdict.judgedAt = now()
-            switch JudgeReplyParser.parse(completion.text, scale: rubric.scale, passAt: rubric.passAt) {
+            switch JudgeReplyParser.parse(
+                completion.text, scale: rubric.scale, passAt: rubric.passAt, finishReason: completion.finishReason,
+                maxOutputTokens: rubric.maxOutputTokens)
+            {
             case .success(let score):
                 verdict.outcome = .scored(score: score.score, passed: score.passed, reason: score.reason)
             case .failure(let error):
-                metrics.judgeErrors.increment()
+                metrics.countJudgeError(judge: rubric.name, kind: error.kind.rawValue)
                 verdict.outcome = .failed(kind: error.kind.rawValue, message: error.message, excerpt: error.replyExcerpt)
                 logger.warning(
                     "judge.reply_unusable", metadata: ["judge": "\(rubric.identity)", "evaluation": "\(pending.evaluationID)", "error": "\(error.message)"])
@@ -329,17 +382,22 @@ public struct JudgeService: Service {
         } catch {
             metrics.judgeRequests.increment(by: Int64(error.attempts))
             if error.kind == .cancelled { return .cancelled }
-            if error.attempts > 0 { metrics.judgeErrors.increment() }
+            if error.attempts > 0 { metrics.countJudgeError(judge: rubric.name, kind: error.causeKind) }
             if error.isTransient {
                 var until = now() + min(600, 15 * pow(2, Double(min(pending.attempts, 10))))
                 if case .open(let reopen) = client.circuit { until = max(until, reopen) }
                 do {
-                    try store.deferJudgement(pending.key, until: until, error: error.kind.rawValue)
+                    try store.deferJudgement(pending.key, until: until, error: error.cause ?? error.kind.rawValue)
                 } catch {
                     logger.error("judge.defer_failed", metadata: ["error": "\(error)"])
                     return .failedToStore(nil)
                 }
-                logger.debug("judge.deferred", metadata: ["judge": "\(rubric.identity)", "evaluation": "\(pending.evaluationID)", "error": "\(error)"])
+                logger.debug(
+                    "judge.deferred",
+                    metadata: [
+                        "judge": "\(rubric.identity)", "evaluation": "\(pending.evaluationID)", "error": "\(error)",
+                        "judge.last_failure": "\(error.cause ?? "-")",
+                    ])
                 return .deferred
             }
             verdict.attempts = error.attempts

@@ -36,6 +36,7 @@ public struct OnceReport: Sendable {
                     [
                         ("judged", .int(Int64(judges?.judged ?? 0))), ("errors", .int(Int64(judges?.errors ?? 0))),
                         ("still_queued", .int(Int64(judges?.stillQueued ?? 0))), ("timed_out", .bool(judges?.timedOut ?? false)),
+                        ("interrupted", .bool(judges?.interrupted ?? false)),
                         ("skipped", .optional(judges == nil ? summary.judgeNote : nil)),
                     ] + Self.stage(summary.judgeStage))
             ),
@@ -57,7 +58,15 @@ public struct OnceReport: Sendable {
                         ("given_up", .int(Int64(notifications.gaveUp))), ("failed_attempts", .int(Int64(notifications.failedAttempts))),
                     ] + Self.stage(summary.notificationStage))
             ),
-            ("alerts", .object([("firing", .int(Int64(summary.firingAlerts)))])),
+            (
+                "alerts",
+                .object([
+                    ("firing", .int(Int64(summary.firingAlerts))),
+                    ("fired", .int(Int64(detection.fired + summary.healthFired))),
+                    ("fired_by_detection", .int(Int64(detection.fired))), ("fired_by_health", .int(Int64(summary.healthFired))),
+                ])
+            ),
+            ("interrupted", .optional(summary.interruptedDuring)),
         ])
     }
 
@@ -69,7 +78,9 @@ public struct OnceReport: Sendable {
         )
         if let judges = summary.judges {
             var line = "judges: \(judges.judged) judged (\(judges.errors) judge errors) in \(String(format: "%.2f", summary.judgeStage.seconds)) s; "
-            if judges.stillQueued == 0 {
+            if judges.interrupted {
+                line += "interrupted (Ctrl-C) with \(judges.stillQueued) still queued; they stay queued for the next run"
+            } else if judges.stillQueued == 0 {
                 line += "queue empty"
             } else if judges.timedOut {
                 line += "stopped waiting after --judge-timeout \(judgeTimeout) with \(judges.stillQueued) still queued; they stay queued for the next run"
@@ -80,21 +91,37 @@ public struct OnceReport: Sendable {
         } else if let note = summary.judgeNote {
             lines.append(note)
         }
+        if let stage = summary.interruptedDuring, stage != "detection" {
+            lines.append(
+                "interrupted (Ctrl-C) during the \(stage) stage: what is above is committed; detection and notifications were not run, the next run (or the daemon) does them"
+            )
+            lines.append("alerts: \(summary.firingAlerts) firing (evald alerts)")
+            return lines.joined(separator: "\n")
+        }
         if let d = summary.detection, d.evaluations + d.judgeScores + d.remaining > 0 {
             var line =
-                "detection: \(d.evaluations) evaluations and \(d.judgeScores) judge scores fed to the detectors in \(String(format: "%.2f", summary.detectionStage.seconds)) s; \(d.fired) alerts fired (evald drift, evald alerts)"
+                "detection: \(d.evaluations) evaluations and \(d.judgeScores) judge scores fed to the detectors in \(String(format: "%.2f", summary.detectionStage.seconds)) s; \(d.fired) alert\(d.fired == 1 ? "" : "s") fired by detection (evald drift, evald alerts)"
             if d.remaining > 0 {
                 line +=
                     "; stopped after --detection-timeout \(detectionTimeout) with \(d.remaining) evaluations still to feed (the next run or the daemon goes on)"
             }
             lines.append(line)
         }
+        // The firing count is what `evald alerts` lists: every firing alert, including those of
+        // earlier runs and the health alerts (JudgeFailing, ...), not only what this run fired.
+        let fired = (summary.detection?.fired ?? 0) + summary.healthFired
+        let alerts =
+            "alerts: \(summary.firingAlerts) firing (evald alerts)"
+            + (fired > 0 ? ", \(fired) fired by this run (\(summary.detection?.fired ?? 0) by detection, \(summary.healthFired) by the health rules)" : "")
         if let n = summary.notifications {
             lines.append(
-                "alerts: \(summary.firingAlerts) firing; notifications: \(n.sent) sent" + (n.gaveUp > 0 ? ", \(n.gaveUp) given up" : "")
+                alerts + "; notifications: \(n.sent) sent" + (n.gaveUp > 0 ? ", \(n.gaveUp) given up" : "")
                     + (n.stillPending > 0 ? ", \(n.stillPending) still pending (they are sent by the next run)" : ""))
-        } else if summary.firingAlerts > 0 {
-            lines.append("alerts: \(summary.firingAlerts) firing; no receivers configured (evald alerts)")
+        } else if summary.firingAlerts > 0 || fired > 0 {
+            lines.append(alerts + "; no receivers configured")
+        }
+        if summary.interruptedDuring == "detection" {
+            lines.append("interrupted (Ctrl-C) after detection: notifications were not delivered; they wait in the outbox for the next run (or the daemon)")
         }
         return lines.joined(separator: "\n")
     }

@@ -25,13 +25,24 @@ public struct JudgeCallError: Error, Sendable, CustomStringConvertible, Equatabl
     /// 401/402/403/404 or an invalid base_url). Otherwise (other rejections, bad responses)
     /// the trace is recorded as a judge_error.
     public var isTransient: Bool
+    /// What the last attempt met, short and free of secrets: "connection refused to
+    /// 127.0.0.1:8080", "timed out after 30 s (endpoints.default.timeout)", "HTTP 503 from
+    /// api.example.com". nil when no request was sent.
+    public var cause: String?
+    /// A value-free label of the last attempt's failure for metrics: `timeout`, `connect_failed`,
+    /// `connection_closed`, `http_429`, `http_5xx`, `rejected`, `bad_response`, `circuit_open`, `cancelled`.
+    public var causeKind: String
 
-    public init(kind: Kind, message: String, status: Int? = nil, attempts: Int, isTransient: Bool? = nil) {
+    public init(
+        kind: Kind, message: String, status: Int? = nil, attempts: Int, isTransient: Bool? = nil, cause: String? = nil, causeKind: String? = nil
+    ) {
         self.kind = kind
         self.message = message
         self.status = status
         self.attempts = attempts
         self.isTransient = isTransient ?? Self.defaultTransience(kind: kind, status: status)
+        self.cause = cause
+        self.causeKind = causeKind ?? (kind == .retriesExhausted ? "other" : kind.rawValue)
     }
 
     /// A value-free label for metrics: the kind's raw value.

@@ -2,6 +2,7 @@ import EvaldCore
 import EvaldHTTP
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 
 /// Calls one configured judge endpoint: OpenAI-compatible or Anthropic, with a
 /// deadline per attempt, retries with backoff, a circuit breaker and a concurrency limit.
@@ -17,6 +18,10 @@ public final class JudgeEndpointClient: Sendable {
     private let transport: HTTPTransport
     private let breaker: CircuitBreaker
     private let limiter: AsyncSemaphore
+    private let tracker: NIOLockedValueBox<EndpointHealthTracker>
+    /// `host:port` of base_url, for causes such as "connection refused to 127.0.0.1:8080"
+    /// (never its path, query or user info, which can hold secrets).
+    private let address: String
     private let format: any JudgeWireFormat
     private let now: @Sendable () -> Date
     private let sleep: @Sendable (Double) async throws -> Void
@@ -39,6 +44,9 @@ public final class JudgeEndpointClient: Sendable {
         self.transport = transport
         self.breaker = CircuitBreaker(policy: breaker)
         self.limiter = AsyncSemaphore(permits: endpoint.concurrency)
+        self.tracker = NIOLockedValueBox(
+            EndpointHealthTracker(endpoint: endpoint.name, timeoutSeconds: endpoint.timeout, concurrency: endpoint.concurrency))
+        self.address = Self.address(of: endpoint.baseURL)
         self.format =
             switch endpoint.kind {
             case .openai: OpenAIChatFormat()
@@ -54,12 +62,34 @@ public final class JudgeEndpointClient: Sendable {
 
     public var circuit: CircuitState { breaker.current(now: now()) }
 
+    /// How the recent calls went: timeouts against the timeout, the concurrency in force, the
+    /// last failure's cause.
+    public var health: EndpointHealth { tracker.withLockedValue { $0.snapshot } }
+
+    /// The concurrency in force: the configured one, lowered while calls time out (AIMD).
+    public var concurrencyLimit: Int { limiter.limit }
+
+    static func address(of baseURL: String) -> String {
+        guard let components = URLComponents(string: baseURL), let host = components.host, !host.isEmpty else { return "the endpoint" }
+        let port = components.port ?? (components.scheme?.lowercased() == "https" ? 443 : 80)
+        return host.contains(":") && !host.hasPrefix("[") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
     /// Sends the prompt, retrying what a retry can fix, and returns the model's reply.
     public func complete(_ request: JudgeRequest) async throws(JudgeCallError) -> JudgeCompletion {
         if Task.isCancelled { throw cancelled(attempts: 0) }
         guard let admission = breaker.admit(now: now()) else { throw circuitOpen(attempts: 0) }
         let result = await run(request, admission: admission)
-        breaker.record(Self.breakerOutcome(of: result), admission: admission, now: now())
+        var outcome = Self.breakerOutcome(of: result)
+        // Systematic timeouts are a slow server, not a down one: the lowered concurrency, the
+        // unretried timeouts and the queue's backoff pace it, and its judges show `degraded`
+        // (with the latency against the timeout) rather than a circuit open for 30 s at a time.
+        if case .failure(let error) = result, error.causeKind == OutboundHTTPError.timedOut.shortDescription,
+            !tracker.withLockedValue({ $0.retriesTimeouts })
+        {
+            outcome = .neutral
+        }
+        breaker.record(outcome, admission: admission, now: now())
         return try result.get()
     }
 
@@ -87,6 +117,24 @@ public final class JudgeEndpointClient: Sendable {
         var status: Int?
         var retryAfter: String?
         var summary: String
+        var cause: String
+        var causeKind: String
+        var timedOut = false
+    }
+
+    /// Feeds the tracker one attempt's outcome and applies the concurrency it allows.
+    private func record(_ outcome: EndpointHealthTracker.Outcome, latencyMs: Double) -> (limit: Int, retriesTimeouts: Bool) {
+        let (limit, retries) = tracker.withLockedValue { tracker in
+            tracker.record(outcome, seconds: latencyMs / 1000, at: now())
+            return (tracker.concurrencyLimit, tracker.retriesTimeouts)
+        }
+        if limit != limiter.limit {
+            limiter.setLimit(limit)
+            logger.info(
+                "judge.concurrency_changed",
+                metadata: ["judge.endpoint": "\(name)", "judge.concurrency": "\(limit)", "judge.configured_concurrency": "\(endpoint.concurrency)"])
+        }
+        return (limit, retries)
     }
 
     private func run(_ request: JudgeRequest, admission: CircuitBreaker.Admission) async -> Result<JudgeCompletion, JudgeCallError> {
@@ -118,28 +166,51 @@ public final class JudgeEndpointClient: Sendable {
             let failure: RetryableFailure
             switch sent {
             case .failure(.invalidURL):
+                _ = record(.failed(cause: "base_url is not a valid http(s) URL"), latencyMs: latencyMs)
                 return .failure(
                     error(
-                        .rejected, "base_url is not a valid http(s) URL; check endpoints.\(name).base_url", attempts: attempts))
+                        .rejected, "base_url is not a valid http(s) URL; check endpoints.\(name).base_url", attempts: attempts,
+                        cause: "base_url is not a valid http(s) URL", causeKind: "rejected"))
             case .failure(let transportError):
-                failure = RetryableFailure(summary: describe(transportError))
+                failure = RetryableFailure(
+                    summary: describe(transportError), cause: cause(of: transportError), causeKind: transportError.shortDescription,
+                    timedOut: transportError == .timedOut)
             case .success(let response):
                 switch response.status {
                 case 200..<300:
-                    return completion(from: response, latencyMs: latencyMs, attempts: attempts)
+                    let result = completion(from: response, latencyMs: latencyMs, attempts: attempts)
+                    switch result {
+                    case .success: _ = record(.answered, latencyMs: latencyMs)
+                    case .failure(let error): _ = record(.failed(cause: error.cause ?? "bad response"), latencyMs: latencyMs)
+                    }
+                    return result
                 case 408, 429, 500..<600:
                     failure = RetryableFailure(
                         status: response.status, retryAfter: Self.retryAfter(of: response),
-                        summary: statusSummary(response))
+                        summary: statusSummary(response), cause: "HTTP \(response.status) from \(address)",
+                        causeKind: response.status == 429 ? "http_429" : response.status == 408 ? "http_408" : "http_5xx")
                 default:
+                    _ = record(.failed(cause: "HTTP \(response.status) from \(address)"), latencyMs: latencyMs)
                     return .failure(rejection(response, attempts: attempts))
                 }
+            }
+            let outcome: EndpointHealthTracker.Outcome =
+                failure.timedOut ? .timedOut : failure.status == 429 ? .overloaded(cause: failure.cause) : .failed(cause: failure.cause)
+            let (_, retriesTimeouts) = record(outcome, latencyMs: latencyMs)
+            if failure.timedOut, !retriesTimeouts {
+                // The server is slower than the timeout on most calls; a retry would be abandoned
+                // too while the server keeps computing the first one. The trace waits instead.
+                return .failure(
+                    error(
+                        .retriesExhausted,
+                        "\(failure.summary); not retried: most recent calls to this endpoint time out (the server answers slower than endpoints.\(name).timeout)",
+                        attempts: attempts, cause: failure.cause, causeKind: failure.causeKind))
             }
             if attempts > retry.maxRetries {
                 return .failure(
                     error(
                         .retriesExhausted, "gave up after \(attempts) attempt\(attempts == 1 ? "" : "s"); last: \(failure.summary)",
-                        status: failure.status, attempts: attempts))
+                        status: failure.status, attempts: attempts, cause: failure.cause, causeKind: failure.causeKind))
             }
             let delay = retry.delay(attempt: attempts, retryAfter: failure.retryAfter, now: now(), random: random())
             do {
@@ -167,7 +238,8 @@ public final class JudgeEndpointClient: Sendable {
                 self.error(
                     .badResponse,
                     "HTTP \(response.status) but the body is not \(format.replyName) (\(error.reason)); is base_url the API's address? Body: \(excerpt(response.body))",
-                    status: response.status, attempts: attempts))
+                    status: response.status, attempts: attempts,
+                    cause: "HTTP \(response.status) from \(address) is not \(format.replyName)", causeKind: "bad_response"))
         }
     }
 
@@ -180,7 +252,9 @@ public final class JudgeEndpointClient: Sendable {
             case 300..<400: "redirects are not followed; set endpoints.\(name).base_url to the final address"
             default: "the endpoint refused this request"
             }
-        return error(.rejected, "\(statusSummary(response)); not retried: \(hint)", status: response.status, attempts: attempts)
+        return error(
+            .rejected, "\(statusSummary(response)); not retried: \(hint)", status: response.status, attempts: attempts,
+            cause: "HTTP \(response.status) from \(address)", causeKind: "rejected")
     }
 
     private func statusSummary(_ response: OutboundResponse) -> String {
@@ -195,12 +269,27 @@ public final class JudgeEndpointClient: Sendable {
         }
     }
 
+    /// The failure in a few words with the server's address: "connection refused to 127.0.0.1:8080".
+    private func cause(of error: OutboundHTTPError) -> String {
+        switch error {
+        case .connectFailed(let detail):
+            let text = detail.prefix(1).lowercased() + detail.dropFirst()
+            return "\(text) to \(address)"
+        case .timedOut: return "timed out after \(ConfigDuration.format(endpoint.timeout)) (endpoints.\(name).timeout)"
+        case .connectionClosed: return "\(address) closed the connection before a full response"
+        case .invalidURL: return "base_url is not a valid http(s) URL"
+        case .other(let detail): return "\(detail) (\(address))"
+        }
+    }
+
     private func excerpt(_ body: [UInt8]) -> String {
         ResponseBodyExcerpt.make(body, apiKey: apiKey?.value, credentialTokens: true)
     }
 
-    private func error(_ kind: JudgeCallError.Kind, _ message: String, status: Int? = nil, attempts: Int) -> JudgeCallError {
-        JudgeCallError(kind: kind, message: "endpoint \(name): \(message)", status: status, attempts: attempts)
+    private func error(
+        _ kind: JudgeCallError.Kind, _ message: String, status: Int? = nil, attempts: Int, cause: String? = nil, causeKind: String? = nil
+    ) -> JudgeCallError {
+        JudgeCallError(kind: kind, message: "endpoint \(name): \(message)", status: status, attempts: attempts, cause: cause, causeKind: causeKind)
     }
 
     private func cancelled(attempts: Int) -> JudgeCallError {
@@ -209,10 +298,11 @@ public final class JudgeEndpointClient: Sendable {
 
     private func circuitOpen(attempts: Int) -> JudgeCallError {
         let until = breaker.openUntil.map { " until \(RFC3339.format($0, fractional: false))" } ?? " (a trial call is in progress)"
+        let last = tracker.withLockedValue { $0.snapshot.lastFailure }
         return error(
             .circuitOpen,
-            "circuit open after repeated failed calls\(until); no request sent, the trace waits",
-            attempts: attempts)
+            "circuit open after repeated failed calls\(last.map { " (last: \($0))" } ?? "")\(until); no request sent, the trace waits",
+            attempts: attempts, cause: last, causeKind: "circuit_open")
     }
 
     /// OpenAI also sends `retry-after-ms`, finer than `Retry-After`'s whole seconds.

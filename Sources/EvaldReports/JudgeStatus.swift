@@ -9,10 +9,15 @@ public struct JudgeStatus: Sendable {
         public var name: String
         public var identity: String
         public var endpoint: String?
-        /// `running`, `idle` (nothing matches applies_to), `paused`, `skipped`, `ready` (daemon not running).
+        /// `running`, `degraded` (most calls time out), `idle` (nothing matches applies_to),
+        /// `paused`, `skipped`, `ready` (daemon not running).
         public var state: String
         public var reason: String?
         public var queued: Int
+        /// The endpoint's recent calls as the daemon (or the last run) last saw them.
+        public var endpointHealth: EndpointHealth?
+        /// Whether the text names the last failure: the judge is not running well, or it failed in the last 15 minutes.
+        public var showsLastFailure = false
     }
 
     public struct Budget: Sendable {
@@ -61,6 +66,7 @@ public struct JudgeStatus: Sendable {
             var judge = Judge(
                 name: rubric.name, identity: rubric.identity, endpoint: endpoint, state: daemonRunning ? "running" : "ready",
                 reason: nil, queued: queue?.waitingByJudge[rubric.name] ?? 0)
+            judge.endpointHealth = persisted[rubric.name]?.endpointHealthJSON.flatMap { try? JSONParser.parse($0) }.flatMap(EndpointHealth.init(json:))
             if let endpoint, let config = config.endpoints[endpoint] {
                 if config.dailyTokenBudget != nil, !budgetEndpoints.contains(endpoint) { budgetEndpoints.append(endpoint) }
                 let used = config.dailyTokenBudget == nil ? 0 : try store?.tokensUsed(endpoint: endpoint, on: now) ?? 0
@@ -80,6 +86,10 @@ public struct JudgeStatus: Sendable {
                     endpoint == nil || config.endpoints.isEmpty
                     ? "no judge endpoint configured; " + JudgeCatalog.enableHint
                     : "endpoint \(endpoint!) is not in endpoints"
+            }
+            if let health = judge.endpointHealth, health.lastFailure != nil {
+                let recent = health.lastFailureAt.map { now.timeIntervalSince($0) < 900 } ?? false
+                judge.showsLastFailure = recent || !["running", "ready", "idle"].contains(judge.state)
             }
             judges.append(judge)
         }
@@ -121,6 +131,8 @@ public struct JudgeStatus: Sendable {
                         .object([
                             ("name", .string(j.name)), ("identity", .string(j.identity)), ("endpoint", .optional(j.endpoint)),
                             ("state", .string(j.state)), ("reason", .optional(j.reason)), ("queued", .int(Int64(j.queued))),
+                            ("last_failure", .optional(j.endpointHealth?.lastFailure)),
+                            ("endpoint_health", j.endpointHealth?.json ?? .null),
                         ])
                     })
             ),
@@ -148,6 +160,9 @@ public struct JudgeStatus: Sendable {
             line += ": \(j.state)"
             if j.queued > 0 { line += ", \(j.queued) queued" }
             if let reason = j.reason, j.state != "skipped" || enabled { line += " (\(reason))" }
+            if j.showsLastFailure, let health = j.endpointHealth, let failure = health.lastFailure, j.reason?.contains(failure) != true {
+                line += "; last failure\(health.lastFailureAt.map { " at \(RFC3339.format($0, fractional: false))" } ?? ""): \(failure)"
+            }
             lines.append(line)
         }
         for problem in problems { lines.append("           problem: \(problem)") }

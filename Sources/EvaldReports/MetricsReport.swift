@@ -26,6 +26,15 @@ public struct MetricsReport: Sendable {
         public var baseline: Double?
         /// passRate (or value, or p50 for latency and cost) minus the baseline.
         public var delta: Double?
+        /// Judge series: verdicts that were judge errors (never scored, so not in `n`), by kind.
+        public var judgeErrors: [String: Int64] = [:]
+
+        public var judgeErrorCount: Int64 { judgeErrors.values.reduce(0, +) }
+        /// Judge errors among all verdicts (scores and errors).
+        public var judgeErrorRate: Double? {
+            let total = n + judgeErrorCount
+            return judge != nil && total > 0 ? Double(judgeErrorCount) / Double(total) : nil
+        }
     }
 
     public var window: String
@@ -33,11 +42,15 @@ public struct MetricsReport: Sendable {
     public var until: Date
     public var rows: [Row]
 
-    public static func gather(store: StateStore?, window: String, seconds: Double, until: Date, route: String?, model: String?) throws -> MetricsReport {
+    /// - Parameter passFailJudges: names of `scale: pass_fail` judges: their rows have no mean score
+    ///   (it would only repeat the pass rate as 0 or 1).
+    public static func gather(
+        store: StateStore?, window: String, seconds: Double, until: Date, route: String?, model: String?, passFailJudges: Set<String> = []
+    ) throws -> MetricsReport {
         let since = until - seconds
         let totals = try store?.seriesTotals(since: since, until: until, route: route, model: model) ?? []
         let monitors = Self.monitors(store)
-        let rows = totals.map { series -> Row in
+        var rows = totals.map { series -> Row in
             let c = series.cell
             var row = Row(metric: series.metric, route: series.route, model: series.model, n: c.n)
             // Judge series are stored per identity; the CLI names the metric judge:NAME.
@@ -61,10 +74,30 @@ public struct MetricsReport: Sendable {
                 if let ci = WilsonInterval.bounds(passes: c.passN, n: c.n) { (row.ciLow, row.ciHigh) = ci }
                 if c.sum != 0 || series.metric.hasPrefix("judge:") { row.meanScore = c.n > 0 ? c.sum / Double(c.n) : nil }
             }
+            if row.judge != nil, passFailJudges.contains(String(row.metric.dropFirst("judge:".count))) { row.meanScore = nil }
             addBaseline(&row, monitors, at: until)
             return row
         }
+        // Judge errors are verdicts without a score: a judge that failed every call has no
+        // series of its own, and still gets a row (n = 0) with its errors.
+        for error in try store?.judgeErrorTotals(since: since, until: until, route: route, model: model) ?? [] {
+            if let index = rows.firstIndex(where: { $0.judge == error.identity && $0.route == error.route && $0.model == error.model }) {
+                rows[index].judgeErrors[error.kind, default: 0] += error.count
+            } else {
+                let name = String(error.identity.prefix { $0 != "@" })
+                var row = Row(metric: "judge:\(name)", judge: error.identity, route: error.route, model: error.model, n: 0)
+                row.judgeErrors[error.kind] = error.count
+                rows.append(row)
+            }
+        }
         return MetricsReport(window: window, since: since, until: until, rows: rows)
+    }
+
+    /// "16 (100%: no_json 12, truncated 4)"; empty for a row that is not a judge's or has none.
+    static func judgeErrorText(_ row: Row) -> String {
+        guard row.judge != nil, row.judgeErrorCount > 0, let rate = row.judgeErrorRate else { return "" }
+        let kinds = row.judgeErrors.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        return "\(row.judgeErrorCount) (\(String(format: "%.0f%%", rate * 100)): \(kinds))"
     }
 
     /// The detectors' monitors by (metric, measure, route, model).
@@ -126,6 +159,12 @@ public struct MetricsReport: Sendable {
                             ("p95", round(row.p95, 10)),
                             ("baseline", round(row.baseline, row.metric == MetricName.cost ? 1e6 : 1e4)),
                             ("delta", round(row.delta, row.metric == MetricName.cost ? 1e6 : 1e4)),
+                            ("judge_errors", row.judge == nil ? .null : .int(row.judgeErrorCount)),
+                            ("judge_error_rate", round(row.judgeErrorRate)),
+                            (
+                                "judge_errors_by_kind",
+                                row.judge == nil ? .null : .object(row.judgeErrors.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })
+                            ),
                         ])
                     })
             ),
@@ -144,7 +183,9 @@ public struct MetricsReport: Sendable {
             if v >= 1 { return String(format: "%.1f", v) }
             return String(format: "%.5f", v)
         }
-        var table: [[String]] = [["METRIC", "ROUTE", "MODEL", "N", "PASS", "95% CI", "SCORE", "VALUE", "P50", "P95", "BASELINE", "DELTA"]]
+        var table: [[String]] = [
+            ["METRIC", "ROUTE", "MODEL", "N", "PASS", "95% CI", "SCORE", "VALUE", "P50", "P95", "BASELINE", "DELTA", "JUDGE ERRORS"]
+        ]
         for row in rows {
             // Rates as percentages (delta in points), values in their unit.
             let isRate = row.metric != MetricName.latency && row.metric != MetricName.cost && row.metric != MetricName.outputTokens
@@ -154,7 +195,7 @@ public struct MetricsReport: Sendable {
             let value = row.metric == MetricName.errorRate ? percent(row.value) : number(row.value)
             table.append([
                 row.judge.map { "judge:\($0)" } ?? row.metric, row.route.isEmpty ? "-" : row.route, row.model, String(row.n), percent(row.passRate), ci,
-                number(row.meanScore), value, number(row.p50), number(row.p95), baselineText, deltaText,
+                number(row.meanScore), value, number(row.p50), number(row.p95), baselineText, deltaText, Self.judgeErrorText(row),
             ])
         }
         let widths = table[0].indices.map { column in table.map { $0[column].count }.max() ?? 0 }
@@ -163,7 +204,7 @@ public struct MetricsReport: Sendable {
             + table.map { cells in
                 cells.enumerated().map { index, cell in
                     let pad = String(repeating: " ", count: widths[index] - cell.count)
-                    return index >= 3 ? pad + cell : cell + pad
+                    return index >= 3 && index < cells.count - 1 ? pad + cell : cell + pad
                 }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
             }.joined(separator: "\n")
     }

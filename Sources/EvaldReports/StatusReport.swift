@@ -15,6 +15,37 @@ public struct StatusReport: Sendable {
         public var lastHeartbeat: Date?
         public var startedAt: Date?
         public var stoppedAt: Date?
+        /// An `evald run --once` in progress (it keeps a heartbeat too, with its progress).
+        public var once: OnceRun?
+    }
+
+    /// A one-shot run in progress, as its heartbeat tells.
+    public struct OnceRun: Sendable {
+        public var pid: Int32
+        public var startedAt: Date
+        public var progress: JSONValue?
+
+        var stage: String { progress?["stage"]?.stringValue ?? "starting" }
+        func count(_ key: String) -> Int64 { Int64(progress?[key]?.numberValue ?? 0) }
+
+        var text: String {
+            var line = "evald run --once is running (pid \(pid), started \(RFC3339.format(startedAt, fractional: false))): "
+            switch stage {
+            case "spool": line += "reading the spool, \(count("lines_read")) lines read, \(count("sampled")) sampled"
+            case "judges":
+                line +=
+                    "judging, \(count("judged")) judged (\(count("judge_errors")) judge error\(count("judge_errors") == 1 ? "" : "s")), \(count("still_queued")) still queued"
+            case "detection": line += "feeding the detectors after \(count("judged")) judged"
+            default: line += stage
+            }
+            return line + "; no daemon is running"
+        }
+
+        var json: JSONValue {
+            .object(
+                [("pid", .int(Int64(pid))), ("started_at", .string(RFC3339.format(startedAt, fractional: false))), ("stage", .string(stage))]
+                    + ["lines_read", "sampled", "judged", "judge_errors", "still_queued"].map { ($0, .int(count($0))) })
+        }
     }
 
     public var databasePath: String
@@ -92,11 +123,23 @@ public struct StatusReport: Sendable {
         if let heartbeat, heartbeat.stoppedAt == nil {
             let fresh = now.timeIntervalSince(heartbeat.heartbeatAt) < max(10, 5 * DaemonHeartbeat.interval)
             let sameHost = heartbeat.hostname == ProcessInfo.processInfo.hostName
-            daemon.running = fresh && (!sameHost || kill(heartbeat.pid, 0) == 0 || errno == EPERM)
+            let alive = kill(heartbeat.pid, 0) == 0 || errno == EPERM
+            if heartbeat.mode == "once" {
+                // A one-shot run updates its heartbeat between steps only (a detection catch-up
+                // can take minutes): on this host its process tells, elsewhere its freshness.
+                if sameHost ? alive : fresh {
+                    daemon.once = OnceRun(
+                        pid: heartbeat.pid, startedAt: heartbeat.startedAt,
+                        progress: heartbeat.progressJSON.flatMap { try? JSONParser.parse($0) })
+                }
+            } else {
+                daemon.running = fresh && (!sameHost || alive)
+            }
         }
 
         let counters = try store?.counters() ?? [:]
-        let judge = try JudgeStatus.gather(config: config, store: store, daemonRunning: daemon.running, counters: counters, now: now)
+        let judge = try JudgeStatus.gather(
+            config: config, store: store, daemonRunning: daemon.running || daemon.once != nil, counters: counters, now: now)
         var detection = DetectionStatus()
         for monitor in MetricsReport.monitors(store).values {
             detection.series += 1
@@ -137,6 +180,7 @@ public struct StatusReport: Sendable {
                     ("last_heartbeat", .optional(daemon.lastHeartbeat.map { RFC3339.format($0, fractional: false) })),
                     ("started_at", .optional(daemon.startedAt.map { RFC3339.format($0, fractional: false) })),
                     ("stopped_at", .optional(daemon.stoppedAt.map { RFC3339.format($0, fractional: false) })),
+                    ("once", daemon.once?.json ?? .null),
                 ])
             ),
             (
@@ -200,8 +244,12 @@ public struct StatusReport: Sendable {
         if !databaseExists {
             lines.append("evald has not run with this state_dir yet (no \(databasePath)).")
         }
-        let state = daemon.running ? "running (pid \(daemon.pid.map(String.init) ?? "?"))" : "not running"
-        lines.append("daemon:    \(state), last heartbeat \(time(daemon.lastHeartbeat))")
+        if let once = daemon.once {
+            lines.append("daemon:    \(once.text)")
+        } else {
+            let state = daemon.running ? "running (pid \(daemon.pid.map(String.init) ?? "?"))" : "not running"
+            lines.append("daemon:    \(state), last heartbeat \(time(daemon.lastHeartbeat))")
+        }
         lines.append("spool:     \(spoolDir): \(spoolFiles) files, \(bytesPending) bytes pending")
         lines.append(
             "lines:     \(counter("lines_read")) read, \(counter("records")) records, \(counter("malformed")) malformed (\(quarantined) in quarantine: evald spool quarantine), \(counter("blank_lines")) blank"

@@ -70,15 +70,29 @@ public struct JudgeStateRecord: Sendable, Equatable {
     public var state: String
     public var reason: String?
     public var updatedAt: Date
+    /// `EndpointHealth.json`, serialized: the endpoint's recent calls.
+    public var endpointHealthJSON: String?
 
-    public init(judgeName: String, identity: String, endpoint: String?, state: String, reason: String?, updatedAt: Date) {
+    public init(
+        judgeName: String, identity: String, endpoint: String?, state: String, reason: String?, updatedAt: Date, endpointHealthJSON: String? = nil
+    ) {
         self.judgeName = judgeName
         self.identity = identity
         self.endpoint = endpoint
         self.state = state
         self.reason = reason
         self.updatedAt = updatedAt
+        self.endpointHealthJSON = endpointHealthJSON
     }
+}
+
+/// Judge errors of one judge identity on one (route, model), of one kind.
+public struct JudgeErrorTotal: Sendable, Equatable {
+    public var identity: String
+    public var route: String
+    public var model: String
+    public var kind: String
+    public var count: Int64
 }
 
 /// Judge-queue totals for status and metrics.
@@ -272,6 +286,48 @@ extension StateStore {
         }
     }
 
+    /// Judge errors per judge name and kind since a time (for `JudgeFailing`'s text).
+    public func judgeErrorKindsByJudge(since: Date) throws -> [String: [String: Int]] {
+        try read { db in
+            var result: [String: [String: Int]] = [:]
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT judge_name, error_kind, COUNT(*) AS n FROM judge_score
+                    WHERE judged_at >= ? AND error_kind IS NOT NULL GROUP BY judge_name, error_kind
+                    """, arguments: [since.timeIntervalSince1970])
+            {
+                result[row["judge_name"], default: [:]][row["error_kind"]] = row["n"]
+            }
+            return result
+        }
+    }
+
+    /// Judge errors per judge identity, route, model and kind, of evaluations timestamped in
+    /// [since, until): the error rows of `evald metrics`.
+    public func judgeErrorTotals(since: Date, until: Date, route: String? = nil, model: String? = nil) throws -> [JudgeErrorTotal] {
+        try read { db in
+            var sql = """
+                SELECT s.judge AS judge, COALESCE(e.route, '') AS route, e.model AS model, s.error_kind AS kind, COUNT(*) AS n
+                FROM judge_score s JOIN evaluation e ON e.id = s.evaluation_id
+                WHERE s.error_kind IS NOT NULL AND e.ts >= ? AND e.ts < ?
+                """
+            var arguments: [any DatabaseValueConvertible] = [since.timeIntervalSince1970, until.timeIntervalSince1970]
+            if let route {
+                sql += " AND COALESCE(e.route, '') = ?"
+                arguments.append(route)
+            }
+            if let model {
+                sql += " AND e.model = ?"
+                arguments.append(model)
+            }
+            sql += " GROUP BY s.judge, COALESCE(e.route, ''), e.model, s.error_kind ORDER BY s.judge, route, model, kind"
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map {
+                JudgeErrorTotal(identity: $0["judge"], route: $0["route"], model: $0["model"], kind: $0["kind"], count: $0["n"])
+            }
+        }
+    }
+
     /// The evaluations of a judge's latest errors, as examples for an alert.
     public func recentJudgeErrorEvaluations(judgeName: String, since: Date, limit: Int) throws -> [Int64] {
         try read { db in
@@ -291,18 +347,22 @@ extension StateStore {
             for s in states {
                 try db.execute(
                     sql: """
-                        INSERT INTO judge_state (judge_name, identity, endpoint, state, reason, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-                        """, arguments: [s.judgeName, s.identity, s.endpoint, s.state, s.reason, s.updatedAt.timeIntervalSince1970])
+                        INSERT INTO judge_state (judge_name, identity, endpoint, state, reason, updated_at, endpoint_health_json)
+                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [s.judgeName, s.identity, s.endpoint, s.state, s.reason, s.updatedAt.timeIntervalSince1970, s.endpointHealthJSON])
             }
         }
     }
 
     public func judgeStates() throws -> [JudgeStateRecord] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT judge_name, identity, endpoint, state, reason, updated_at FROM judge_state ORDER BY judge_name").map {
+            try Row.fetchAll(
+                db, sql: "SELECT judge_name, identity, endpoint, state, reason, updated_at, endpoint_health_json FROM judge_state ORDER BY judge_name"
+            ).map {
                 JudgeStateRecord(
                     judgeName: $0["judge_name"], identity: $0["identity"], endpoint: $0["endpoint"], state: $0["state"],
-                    reason: $0["reason"], updatedAt: Date(timeIntervalSince1970: $0["updated_at"]))
+                    reason: $0["reason"], updatedAt: Date(timeIntervalSince1970: $0["updated_at"]), endpointHealthJSON: $0["endpoint_health_json"])
             }
         }
     }

@@ -332,6 +332,17 @@ extension StateStore {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v8-judge-endpoint-health") { db in
+            try db.execute(
+                sql: """
+                    -- How each judge's endpoint's recent calls went (timeouts against the timeout,
+                    -- the concurrency in force, the last failure's cause), as JSON for `evald status`.
+                    ALTER TABLE judge_state ADD COLUMN endpoint_health_json TEXT;
+                    -- `daemon` or `once` (evald run --once), and the one-shot run's progress as JSON.
+                    ALTER TABLE daemon_heartbeat ADD COLUMN mode TEXT;
+                    ALTER TABLE daemon_heartbeat ADD COLUMN progress_json TEXT;
+                    """)
+        }
         return migrator
     }
 }

@@ -22,6 +22,10 @@ public struct DaemonHeartbeat: Sendable, Equatable {
     public var heartbeatAt: Date
     public var stoppedAt: Date?
     public var version: String
+    /// `daemon`, or `once` for `evald run --once`.
+    public var mode: String = "daemon"
+    /// A one-shot run's progress as JSON (stage, counts), updated as it goes.
+    public var progressJSON: String?
 }
 
 /// A sampled record as stored (the columns tests and queries need).
@@ -64,15 +68,27 @@ extension StateStore {
         }
     }
 
-    public func recordHeartbeat(pid: Int32, hostname: String, startedAt: Date, at: Date, version: String) throws {
+    public func recordHeartbeat(
+        pid: Int32, hostname: String, startedAt: Date, at: Date, version: String, mode: String = "daemon", progressJSON: String? = nil
+    ) throws {
         try write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO daemon_heartbeat (id, pid, hostname, started_at, heartbeat_at, stopped_at, version)
-                    VALUES (1, ?, ?, ?, ?, NULL, ?)
+                    INSERT INTO daemon_heartbeat (id, pid, hostname, started_at, heartbeat_at, stopped_at, version, mode, progress_json)
+                    VALUES (1, ?, ?, ?, ?, NULL, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET pid = excluded.pid, hostname = excluded.hostname, started_at = excluded.started_at,
-                        heartbeat_at = excluded.heartbeat_at, stopped_at = NULL, version = excluded.version
-                    """, arguments: [pid, hostname, startedAt.timeIntervalSince1970, at.timeIntervalSince1970, version])
+                        heartbeat_at = excluded.heartbeat_at, stopped_at = NULL, version = excluded.version, mode = excluded.mode,
+                        progress_json = excluded.progress_json
+                    """, arguments: [pid, hostname, startedAt.timeIntervalSince1970, at.timeIntervalSince1970, version, mode, progressJSON])
+        }
+    }
+
+    /// A one-shot run's sign of life: its heartbeat time and progress, for `evald status`.
+    public func recordOnceProgress(pid: Int32, at: Date, progressJSON: String) throws {
+        try write { db in
+            try db.execute(
+                sql: "UPDATE daemon_heartbeat SET heartbeat_at = ?, progress_json = ? WHERE id = 1 AND pid = ? AND mode = 'once'",
+                arguments: [at.timeIntervalSince1970, progressJSON, pid])
         }
     }
 
@@ -90,7 +106,7 @@ extension StateStore {
                     startedAt: Date(timeIntervalSince1970: row["started_at"]),
                     heartbeatAt: Date(timeIntervalSince1970: row["heartbeat_at"]),
                     stoppedAt: (row["stopped_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
-                    version: row["version"])
+                    version: row["version"], mode: row["mode"] ?? "daemon", progressJSON: row["progress_json"])
             }
         }
     }

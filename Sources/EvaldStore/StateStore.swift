@@ -46,6 +46,23 @@ public final class StateStore: Sendable {
         return store
     }
 
+    /// Migrates, tolerating another process that migrates the same file at the same moment (the
+    /// daemon starting while a test or a tool opens the database for writing): GRDB's migrator
+    /// reads the applied migrations before it takes the write lock, so the slower process fails
+    /// on a migration the other has just applied. Migrating again finds it applied.
+    private static func migrate(_ pool: DatabasePool) throws {
+        var attempts = 0
+        while true {
+            do {
+                try migrator.migrate(pool)
+                return
+            } catch is DatabaseError where attempts < 10 {
+                attempts += 1
+                usleep(100_000)
+            }
+        }
+    }
+
     private static func openPool(path: String, readOnly: Bool = false) throws -> StateStore {
         var configuration = Configuration()
         configuration.readonly = readOnly
@@ -63,7 +80,7 @@ public final class StateStore: Sendable {
         }
         do {
             let pool = try DatabasePool(path: path, configuration: configuration)
-            if !readOnly { try migrator.migrate(pool) }
+            if !readOnly { try migrate(pool) }
             return StateStore(path: path, pool: pool)
         } catch let error as DatabaseError {
             throw StoreError(path: path, message: "cannot open (\(error.message ?? error.description)); check the file's permissions and free disk space")

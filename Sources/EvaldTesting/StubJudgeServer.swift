@@ -26,6 +26,9 @@ public final class StubJudgeServer: Sendable {
         case status(Int)
         /// Never respond.
         case hang
+        /// Answer with this text cut at `tokens` (about 4 characters each), with
+        /// `finish_reason: length` (Anthropic: `stop_reason: max_tokens`).
+        case truncated(String, tokens: Int)
     }
 
     private struct State {
@@ -35,6 +38,10 @@ public final class StubJudgeServer: Sendable {
         var responseModel: String?
         var systemFingerprint = "fp_stub0001"
         var served = 0
+        var completed = 0
+        var serialize = false
+        var computeSeconds: Double = 0
+        var maxTokens: Int?
     }
 
     private enum Shape { case openai, anthropic }
@@ -47,11 +54,66 @@ public final class StubJudgeServer: Sendable {
         self.state = state
     }
 
+    /// Like llama.cpp's server with one slot: requests are computed one at a time, each taking
+    /// `computeSeconds`, in order of arrival; a request whose client gave up (timed out, closed
+    /// the connection) is still computed to the end, holding up the ones behind it.
+    public var serialize: Bool {
+        get { state.withLockedValue { $0.serialize } }
+        set { state.withLockedValue { $0.serialize = newValue } }
+    }
+
+    /// Seconds each request takes to compute (with `serialize`, one after the other).
+    public var computeSeconds: Double {
+        get { state.withLockedValue { $0.computeSeconds } }
+        set { state.withLockedValue { $0.computeSeconds = newValue } }
+    }
+
+    /// Cuts every default answer at this many tokens (about 4 characters each), or at the
+    /// request's own `max_tokens` when smaller, and says so (`finish_reason: length`).
+    public var maxTokens: Int? {
+        get { state.withLockedValue { $0.maxTokens } }
+        set { state.withLockedValue { $0.maxTokens = newValue } }
+    }
+
+    /// Requests computed to the end (answered, or abandoned by their client after computing).
+    public var completedRequests: Int { state.withLockedValue { $0.completed } }
+
+    /// A 127.0.0.1 port with nothing listening: connections to it are refused.
+    public static func refusingPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw StubError.socket }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        guard bound == 0 else { throw StubError.socket }
+        let named = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        guard named == 0 else { throw StubError.socket }
+        // Bound but never listening, then closed: the port stays free and refuses connections.
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    public enum StubError: Error { case socket }
+
     /// - Parameter defaultAnswer: the reply text for a prompt when no behaviour is queued.
     public static func start(port: Int = 0, default defaultAnswer: @escaping @Sendable (_ prompt: String) -> String) async throws -> StubJudgeServer {
         let state = NIOLockedValueBox(State())
+        let slot = StubSlot()
         let server = try await StubHTTPServer.start(port: port) { request in
-            reply(to: request, state: state, defaultAnswer: defaultAnswer)
+            let (serialize, compute) = state.withLockedValue { ($0.serialize, $0.computeSeconds) }
+            let isAPI = request.path.hasSuffix("/chat/completions") || request.path.hasSuffix("/messages")
+            if isAPI, serialize || compute > 0 {
+                // Computed to the end whatever the client does meanwhile, as a real server does.
+                if serialize { await slot.acquire() }
+                if compute > 0 { try? await Task.sleep(nanoseconds: UInt64(compute * 1e9)) }
+                if serialize { slot.release() }
+            }
+            let reply = reply(to: request, state: state, defaultAnswer: defaultAnswer)
+            if isAPI { state.withLockedValue { $0.completed += 1 } }
+            return reply
         }
         return StubJudgeServer(server: server, state: state)
     }
@@ -112,22 +174,31 @@ public final class StubJudgeServer: Sendable {
         }
         let model = object["model"] as? String ?? "unknown"
         let prompt = lastUserContent(object["messages"])
-        let (behaviour, delay, fingerprint, responseModel, sequence) = state.withLockedValue { state in
+        let requestMaxTokens = object["max_tokens"] as? Int
+        let (behaviour, delay, fingerprint, responseModel, sequence, maxTokens) = state.withLockedValue { state in
             state.prompts.append(prompt)
             state.served += 1
             let next = state.queue.isEmpty ? nil : state.queue.removeFirst()
-            return (next, state.delay, state.systemFingerprint, state.responseModel, state.served)
+            return (next, state.delay, state.systemFingerprint, state.responseModel, state.served, state.maxTokens)
         }
-        let answer = { (text: String, after: Double) -> StubHTTPServer.Reply in
+        let answer = { (text: String, after: Double, cutAt: Int?) -> StubHTTPServer.Reply in
+            var text = text
+            var cut = false
+            if let cutAt, text.count > cutAt * 4 {
+                text = String(text.prefix(cutAt * 4))
+                cut = true
+            }
             let body = completion(
                 shape, text: text, prompt: prompt, model: responseModel ?? model, fingerprint: fingerprint,
-                sequence: sequence)
+                sequence: sequence, cut: cut)
             return json(200, body, delay: after)
         }
+        let limit = [maxTokens, maxTokens == nil ? nil : requestMaxTokens].compactMap { $0 }.min()
         switch behaviour {
-        case nil: return answer(defaultAnswer(prompt), delay)
-        case .answer(let text): return answer(text, 0)
-        case .slow(let seconds, let text): return answer(text, seconds)
+        case nil: return answer(defaultAnswer(prompt), delay, limit)
+        case .truncated(let text, let tokens): return answer(text, 0, tokens)
+        case .answer(let text): return answer(text, 0, nil)
+        case .slow(let seconds, let text): return answer(text, seconds, nil)
         case .tooManyRequests(let retryAfter):
             return json(
                 429, error(shape, status: 429, message: "rate limit reached"),
@@ -156,13 +227,15 @@ public final class StubJudgeServer: Sendable {
     /// Roughly four characters per token, as for English text with common tokenizers.
     private static func tokens(_ text: String) -> Int { max(1, text.count / 4) }
 
-    private static func completion(_ shape: Shape, text: String, prompt: String, model: String, fingerprint: String, sequence: Int) -> [String: Any] {
+    private static func completion(
+        _ shape: Shape, text: String, prompt: String, model: String, fingerprint: String, sequence: Int, cut: Bool = false
+    ) -> [String: Any] {
         switch shape {
         case .openai:
             return [
                 "id": "chatcmpl-stub\(sequence)", "object": "chat.completion", "created": Int(Date().timeIntervalSince1970),
                 "model": model, "system_fingerprint": fingerprint,
-                "choices": [["index": 0, "message": ["role": "assistant", "content": text], "finish_reason": "stop"]],
+                "choices": [["index": 0, "message": ["role": "assistant", "content": text], "finish_reason": cut ? "length" : "stop"]],
                 "usage": [
                     "prompt_tokens": tokens(prompt), "completion_tokens": tokens(text),
                     "total_tokens": tokens(prompt) + tokens(text),
@@ -171,7 +244,7 @@ public final class StubJudgeServer: Sendable {
         case .anthropic:
             return [
                 "id": "msg_stub\(sequence)", "type": "message", "role": "assistant", "model": model,
-                "content": [["type": "text", "text": text]], "stop_reason": "end_turn", "stop_sequence": NSNull(),
+                "content": [["type": "text", "text": text]], "stop_reason": cut ? "max_tokens" : "end_turn", "stop_sequence": NSNull(),
                 "usage": ["input_tokens": tokens(prompt), "output_tokens": tokens(text)],
             ]
         }
@@ -197,5 +270,40 @@ public final class StubJudgeServer: Sendable {
     private static func json(_ status: Int, _ object: [String: Any], headers: [(name: String, value: String)] = [], delay: Double = 0) -> StubHTTPServer.Reply {
         let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
         return .respond(status: status, headers: [(name: "Content-Type", value: "application/json")] + headers, body: Array(body), delay: delay)
+    }
+}
+
+/// The stub's one compute slot (`serialize`): first come, first served.
+final class StubSlot: Sendable {
+    private struct State {
+        var busy = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    func acquire() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLockedValue { state -> Bool in
+                if !state.busy {
+                    state.busy = true
+                    return true
+                }
+                state.waiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+
+    func release() {
+        let next = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
+            if state.waiters.isEmpty {
+                state.busy = false
+                return nil
+            }
+            return state.waiters.removeFirst()
+        }
+        next?.resume()
     }
 }

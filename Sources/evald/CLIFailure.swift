@@ -7,6 +7,7 @@ import Foundation
 
 /// A failure a command reports with its own message and exit code.
 struct CLIFailure: Error, CustomStringConvertible {
+    static let failure: Int32 = 1
     static let usage: Int32 = 2
     static let runtime: Int32 = 3
 

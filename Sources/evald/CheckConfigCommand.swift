@@ -8,9 +8,17 @@ import Foundation
 struct CheckConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-config",
-        abstract: "Validate the config (and the files it names); print every problem with its file and key.")
+        abstract: "Validate the config (and the files it names); print every problem with its file and key.",
+        discussion: """
+            With --probe, also send one tiny request (a few tokens, no retry, the endpoint's timeout) to each \
+            configured endpoint and print how it answered or why it did not (e.g. "connection refused to \
+            127.0.0.1:8080"). Exit codes: 0 ok, 1 an endpoint failed its probe, 2 a configuration problem.
+            """)
 
     @OptionGroup var options: ConfigOptions
+
+    @Flag(help: "Send one tiny request to each endpoint and report how it answered.")
+    var probe = false
 
     func run() async throws {
         let config = try options.load(printWarnings: false)
@@ -86,7 +94,7 @@ struct CheckConfigCommand: AsyncParsableCommand {
         }
         let checkCount = config.checks.reduce(0) { $0 + $1.checks.count }
         print(
-            "\(file): ok (spool \(config.spool.dir), state \(config.databasePath), sampling rate \(config.sampling.rate), \(checkCount) checks on \(config.checks.count) route patterns, \(config.endpoints.count) endpoints, \(judges.catalog.rubrics.count) judges, \(config.alerts.receivers.count) receivers)"
+            "\(file): ok (spool \(config.spool.dir), state \(config.databasePath), sampling rate \(config.sampling.rate), \(Self.count(checkCount, "check")) on \(Self.count(config.checks.count, "route pattern")), \(Self.count(config.endpoints.count, "endpoint")), \(Self.count(judges.catalog.rubrics.count, "judge")), \(Self.count(config.alerts.receivers.count, "receiver")))"
         )
         for rubric in judges.catalog.rubrics {
             let endpoint = JudgeCatalog.endpointName(of: rubric, defaultEndpoint: config.judge.defaultEndpoint) ?? "-"
@@ -96,5 +104,23 @@ struct CheckConfigCommand: AsyncParsableCommand {
                 "\(rubric.sourcePath): judge \(rubric.identity): applies_to [\(rubric.appliesToPatterns.joined(separator: ", "))], endpoint \(endpoint), scale \(rubric.scale)\(passAt): rendered OK (\(length) chars)"
             )
         }
+        guard probe else { return }
+        if config.endpoints.isEmpty {
+            print("probe: no endpoints configured")
+            return
+        }
+        let probeTransport = HTTPTransport()
+        let results = await EndpointProbe.run(config: config, transport: probeTransport)
+        try? await probeTransport.shutdown()
+        for result in results {
+            print("probe: endpoint \(result.endpoint): \(result.ok ? "" : "FAILED: ")\(result.detail)")
+        }
+        let failed = results.filter { !$0.ok }.map(\.endpoint)
+        if !failed.isEmpty {
+            throw CLIFailure(
+                code: CLIFailure.failure, message: "\(file): probe failed for \(Self.count(failed.count, "endpoint")): \(failed.joined(separator: ", "))")
+        }
     }
+
+    static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
 }

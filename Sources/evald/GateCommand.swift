@@ -12,9 +12,10 @@ struct GateCommand: AsyncParsableCommand {
             A metric regresses when current < baseline - tolerance. The default tolerance is the lower half-width \
             of the baseline's 95% Wilson interval (the gate fails when the value falls below the baseline's lower \
             95% bound); override it per metric with "tolerances": {"check:no-pii": 0} in the baseline file or \
-            --tolerance check:no-pii=0. Judge errors are counted and shown, never scored as failures; judges \
-            without an endpoint are skipped. Exit codes: 0 no regression (or baseline written), 1 a metric \
-            regressed, 2 bad input (unlocked or changed set, bad case line, no baseline), 3 runtime failure.
+            --tolerance check:no-pii=0. Judge errors are counted and shown, never scored as failures, but a judge \
+            whose cases end mostly (more than half) as judge errors fails the gate; judges without an endpoint \
+            are skipped with a warning. Exit codes: 0 no regression (or baseline written), 1 a metric regressed \
+            or a judge failed, 2 bad input (unlocked or changed set, bad case line, no baseline), 3 runtime failure.
             """)
 
     @Argument(help: "The set's name: a folder under golden.dir.")
@@ -61,6 +62,7 @@ struct GateCommand: AsyncParsableCommand {
         var baseline: String
         var passed: Bool
         var regressed: [String]
+        var brokenJudges: [String]
         var metrics: [GateRow]
         var warnings: [String]
         var judges: [GoldenJudgeSummary]
@@ -69,6 +71,7 @@ struct GateCommand: AsyncParsableCommand {
 
         enum CodingKeys: String, CodingKey {
             case set, cases, baseline, passed, regressed, metrics, warnings, judges, calibration
+            case brokenJudges = "broken_judges"
             case judgeErrors = "judge_errors"
         }
     }
@@ -102,6 +105,13 @@ struct GateCommand: AsyncParsableCommand {
         let (set, result) = try await GoldenSupport.run(name: name, config: config, judgeTimeout: timeout)
 
         if writeBaseline {
+            // A baseline of a judge that mostly errs would hold the judge's failure as the norm.
+            if !result.brokenJudges.isEmpty {
+                for line in GoldenSupport.judgeLines(result) { CLIFailure.printError(line) }
+                throw CLIFailure(
+                    code: CLIFailure.failure,
+                    message: "evald: baseline not written: " + result.brokenJudges.joined(separator: "; "))
+            }
             let written = GoldenBaseline(
                 set: name, cases: set.cases.count, metrics: result.metrics,
                 tolerances: (previous?.tolerances ?? [:]).merging(overrides) { $1 }, writtenAt: Date())
@@ -125,13 +135,13 @@ struct GateCommand: AsyncParsableCommand {
             print(
                 GoldenSupport.encode(
                     Output(
-                        set: name, cases: set.cases.count, baseline: baselinePath, passed: report.passed,
-                        regressed: report.regressed.map(\.metric), metrics: report.rows, warnings: report.warnings,
+                        set: name, cases: set.cases.count, baseline: baselinePath, passed: report.passed && result.brokenJudges.isEmpty,
+                        regressed: report.regressed.map(\.metric), brokenJudges: result.brokenJudges, metrics: report.rows, warnings: report.warnings,
                         judges: result.judges, judgeErrors: result.judgeErrors, calibration: calibrations)))
         } else {
             print(text(report, set: set, result: result, baselinePath: baselinePath, calibrations: calibrations))
         }
-        if !report.passed { throw ExitCode(1) }
+        if !report.passed || !result.brokenJudges.isEmpty { throw ExitCode(1) }
     }
 
     func text(_ report: GateReport, set: GoldenSet, result: GoldenRunResult, baselinePath: String, calibrations: [JudgeCalibration]) -> String {
@@ -156,13 +166,16 @@ struct GateCommand: AsyncParsableCommand {
             lines += S.calibrationLines(calibrations)
         }
         let regressed = report.regressed
-        if regressed.isEmpty {
+        let broken = result.brokenJudges
+        if regressed.isEmpty, broken.isEmpty {
             lines.append("gate passed: no metric dropped beyond its tolerance (\(report.rows.count) metrics)")
-        } else {
+        }
+        if !regressed.isEmpty {
             lines.append(
                 "gate FAILED: \(regressed.count) metric\(regressed.count == 1 ? "" : "s") dropped beyond tolerance: "
                     + regressed.map { "\($0.metric) \(S.number($0.baseline)) -> \(S.number($0.current))" }.joined(separator: ", "))
         }
+        for reason in broken { lines.append("gate FAILED: \(reason)") }
         return lines.joined(separator: "\n")
     }
 }

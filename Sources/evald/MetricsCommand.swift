@@ -35,7 +35,10 @@ struct MetricsCommand: AsyncParsableCommand {
         let store = try StateStore.openExisting(path: config.databasePath)
         let report = try MetricsReport.gather(
             store: store, window: window, seconds: ConfigDuration.seconds(window)!,
-            until: until.flatMap(RFC3339.parse) ?? Date(), route: route, model: model)
+            until: until.flatMap(RFC3339.parse) ?? Date(), route: route, model: model,
+            passFailJudges: Set(
+                JudgeCatalog.load(directory: config.judge.dir, endpoints: config.endpoints, defaultEndpoint: config.judge.defaultEndpoint)
+                    .catalog.rubrics.filter { $0.scale == .passFail }.map(\.name)))
         print(output.json ? report.json.serialized(pretty: true) : report.text)
     }
 }

@@ -85,12 +85,12 @@ import Testing
             threshold: 0.5, minVerdicts: 10, circuitReason: "circuit open: endpoint default failed repeatedly")
         #expect(circuit.name == "JudgeFailing" && circuit.severity == .warning)
         #expect(circuit.labels == ["metric": "judge:helpfulness", "endpoint": "default"])
-        #expect(circuit.summary == "Judge helpfulness is failing: circuit open: endpoint default failed repeatedly")
-        #expect(circuit.numbers["circuit_open"] == 1 && circuit.description.contains("circuit open."))
+        #expect(circuit.summary == "Judge helpfulness is failing (transport errors: traces wait in the queue): endpoint default is unreachable or failing")
+        #expect(circuit.numbers["circuit_open"] == 1 && circuit.description.contains("; circuit open: endpoint default failed repeatedly."))
         let errors = HealthAlerts.judgeFailing(
             judge: "tone", identity: "tone@1+bbbb0000", endpoint: nil, judged: 20, errors: 15, windowMinutes: 15, threshold: 0.5,
             minVerdicts: 10, circuitReason: nil)
-        #expect(errors.summary == "Judge tone is failing: 75% of its last 20 verdicts are judge errors")
+        #expect(errors.summary == "Judge tone is failing (reply errors: those verdicts are final): 75% of its last 20 verdicts are judge errors")
         #expect(errors.numbers["error_rate"] == 0.75 && errors.numbers["circuit_open"] == 0)
         #expect(
             errors.description.hasPrefix(

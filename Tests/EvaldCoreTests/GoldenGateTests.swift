@@ -50,6 +50,16 @@ import Testing
         #expect(report.warnings[0].contains("judge:helpfulness"))
     }
 
+    @Test func aJudgeMissingFromTheBaselineIsNamedAsNotGated() {
+        let base = Self.baseline([Self.rate("check:a", 30, 50)])
+        let report = GoldenGate.compare(current: [Self.rate("check:a", 30, 50), Self.rate("judge:helpfulness", 10, 50)], baseline: base)
+        #expect(report.passed)
+        #expect(
+            report.warnings == [
+                "warning: judge:helpfulness is not in the baseline (written without this judge's endpoint); it is shown, not compared: once its results are accepted, write the baseline with --write-baseline"
+            ])
+    }
+
     @Test func meanScoresGetAToleranceFromTheirScale() {
         // Mean 4.0 on 1-5 over 20 cases maps to 0.75: Wilson low 0.531299 -> 1 + 4 x 0.531299 = 3.125196.
         let mean = GoldenMetric(name: "judge:h:mean_score", kind: .meanScore, n: 20, passes: nil, value: 4, scaleMin: 1, scaleMax: 5)

@@ -58,7 +58,18 @@ struct ReplyCase: Sendable, CustomTestStringConvertible {
             expected: .score(2, passed: false, reason: "Vague.")),
         ReplyCase(label: "score as a string", reply: #"{"score": "4"}"#, expected: .score(4, passed: true, reason: nil)),
         ReplyCase(label: "score 4.0", reply: #"{"score": 4.0}"#, expected: .score(4, passed: true, reason: nil)),
-        ReplyCase(label: "fractional score below pass_at", reply: #"{"score": 3.5}"#, expected: .score(3.5, passed: false, reason: nil)),
+        ReplyCase(label: "fractional score on a whole-number scale", reply: #"{"score": 4.5}"#, expected: .error(.notAnInteger)),
+        ReplyCase(label: "fractional score as a string", reply: #"{"score": "3.5"}"#, expected: .error(.notAnInteger)),
+        ReplyCase(
+            label: "fractional score on a 0-1 scale", reply: #"{"score": 0.75}"#, scale: .numeric(min: 0, max: 1), passAt: 0.5,
+            expected: .score(0.75, passed: true, reason: nil)),
+        ReplyCase(
+            label: "the rubric's reason placeholder echoed back",
+            reply: #"{"score": 5, "reason": "<one sentence naming the main strength or flaw>"}"#, expected: .error(.placeholderEchoed)),
+        ReplyCase(label: "the score placeholder echoed back as a string", reply: #"{"score": "<integer 1-5>"}"#, expected: .error(.placeholderEchoed)),
+        ReplyCase(
+            label: "a reason in angle brackets with more inside is kept", reply: #"{"score": 4, "reason": "uses <b> and </b> tags"}"#,
+            expected: .score(4, passed: true, reason: "uses <b> and </b> tags")),
         ReplyCase(label: "score at the top", reply: #"{"score": 5}"#, expected: .score(5, passed: true, reason: nil)),
         ReplyCase(label: "score at the bottom", reply: #"{"score": 1}"#, expected: .score(1, passed: false, reason: nil)),
         ReplyCase(label: "out of range 7", reply: #"{"score": 7}"#, expected: .error(.outOfRange)),
@@ -111,6 +122,32 @@ struct ReplyCase: Sendable, CustomTestStringConvertible {
         default:
             Issue.record("\(c.label): got \(result), expected \(c.expected)")
         }
+    }
+
+    @Test func aReplyCutAtMaxTokensIsTruncated() throws {
+        let scale = JudgeScale.numeric(min: 1, max: 5)
+        let cut = #"{"score": 4, "reason": "The answer resolves the refund but the"#
+        for reason in ["length", "max_tokens"] {
+            let error = try #require(JudgeReplyParser.parse(cut, scale: scale, passAt: 4, finishReason: reason, maxOutputTokens: 20).failure)
+            #expect(error.kind == .truncated)
+            #expect(error.message.contains("max_output_tokens (20 tokens)"), "\(error.message)")
+        }
+        // Without the finish reason the same text is only unparseable.
+        #expect(JudgeReplyParser.parse(cut, scale: scale, passAt: 4, finishReason: "stop").failure?.kind == .noJSON)
+        // A verdict that fits before the cut is a verdict.
+        let fits = try JudgeReplyParser.parse(#"{"score": 2} and then more"#, scale: scale, passAt: 4, finishReason: "length").get()
+        #expect(fits.score == 2)
+    }
+
+    @Test func wholeNumberScales() {
+        #expect(JudgeScale.numeric(min: 1, max: 5).takesWholeNumbers)
+        #expect(JudgeScale.numeric(min: 0, max: 10).takesWholeNumbers)
+        #expect(!JudgeScale.numeric(min: 0, max: 1).takesWholeNumbers)
+        #expect(!JudgeScale.numeric(min: 0.5, max: 4.5).takesWholeNumbers)
+        #expect(!JudgeScale.passFail.takesWholeNumbers)
+        #expect(
+            JudgeReplyParser.parse(#"{"score": 4.5}"#, scale: .numeric(min: 1, max: 5), passAt: 4).failure?.message
+                == "score 4.5 is not a whole number; the scale 1...5 takes whole scores")
     }
 
     @Test func notJSONKeepsTheReplyAsExcerpt() throws {

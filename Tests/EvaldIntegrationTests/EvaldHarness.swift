@@ -98,6 +98,20 @@ final class EvaldHarness: @unchecked Sendable {
         return process
     }
 
+    /// Starts any command in the background, its stdout and stderr in `root/NAME.out` and `.err`.
+    func start(_ arguments: [String], name: String, environment: [String: String] = [:]) throws -> Process {
+        let process = makeProcess(arguments, config: true, environment: environment)
+        for suffix in ["out", "err"] { FileManager.default.createFile(atPath: "\(root)/\(name).\(suffix)", contents: nil) }
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(root)/\(name).out"))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(root)/\(name).err"))
+        try process.run()
+        return process
+    }
+
+    func output(_ name: String, _ suffix: String = "out") -> String {
+        (try? String(contentsOfFile: "\(root)/\(name).\(suffix)", encoding: .utf8)) ?? ""
+    }
+
     private func makeProcess(_ arguments: [String], config: Bool, environment: [String: String]) -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)

@@ -58,11 +58,13 @@ import Testing
             #expect(values["evald_check_failures_total"] == Double((0..<50).filter { $0 % 5000 > 2500 }.count))
             #expect(values["evald_build_info{version=\"0.1.0\"}"] == 1)
             for family in [
-                "evald_judge_requests_total", "evald_judge_errors_total", "evald_judge_tokens_total", "evald_judge_queue_depth",
+                "evald_judge_requests_total", "evald_judge_tokens_total", "evald_judge_queue_depth",
                 "evald_alerts_firing", "evald_notifications_sent_total", "evald_notifications_failed_total",
             ] {
                 #expect(values[family] == 0, "\(family)")
             }
+            // Labelled by judge and kind: a series appears with its judge's first error.
+            #expect(!values.keys.contains { $0.hasPrefix("evald_judge_errors_total") })
             // Detection gauges: present; nothing armed on 50 samples (baseline_min_samples 1000).
             #expect(values["evald_detection_series"] != nil && values["evald_detection_armed_series"] == 0)
             #expect(values["evald_detection_regressions_open"] == 0 && values["evald_drift_switches_watching"] == 0)

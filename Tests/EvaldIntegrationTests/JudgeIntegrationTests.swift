@@ -260,7 +260,7 @@ import Testing
             try h.append("a.jsonl", (0..<5).map { Self.line($0) }.joined())
             let daemon = try h.startDaemon(environment: env)
             defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
-            #expect(try h.waitUntil { try scores(h).count == 5 })
+            #expect(try h.waitUntil { try scores(h).count == 5 }, "\((try? String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)) ?? "")")
 
             try """
             ---

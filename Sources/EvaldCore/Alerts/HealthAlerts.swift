@@ -13,21 +13,67 @@ public enum HealthAlerts {
         public var numbers: [String: Double]
     }
 
-    /// A judge whose circuit is open (or half-open), or whose verdicts in the window are
-    /// mostly judge errors.
+    /// What a judge's failure is: its calls do not get through (the traces wait), or its
+    /// replies are unusable (those verdicts are final judge errors), or both.
+    public enum JudgeFailureKind: String, Sendable, Equatable {
+        /// Connection errors, timeouts, 5xx: the endpoint's circuit is open, or most calls time out.
+        case transport
+        /// Unusable replies and refused requests, stored as judge errors.
+        case reply
+        case both
+    }
+
+    /// A judge whose circuit is open (or half-open), whose endpoint times out on most calls
+    /// (`degraded`), or whose verdicts in the window are mostly judge errors.
+    /// - Parameters:
+    ///   - errorKinds: the window's judge errors by kind (`no_json`, `truncated`, ...).
+    ///   - circuitReason: the circuit's state in words when it is not closed.
+    ///   - degradedReason: `EndpointHealth.degradedReason` when most calls time out.
+    ///   - lastFailure: what the endpoint's last failed call met ("connection refused to 127.0.0.1:8080").
     public static func judgeFailing(
-        judge: String, identity: String, endpoint: String?, judged: Int, errors: Int, windowMinutes: Int,
-        threshold: Double, minVerdicts: Int, circuitReason: String?
+        judge: String, identity: String, endpoint: String?, judged: Int, errors: Int, errorKinds: [String: Int] = [:], windowMinutes: Int,
+        threshold: Double, minVerdicts: Int, circuitReason: String?, degradedReason: String? = nil, lastFailure: String? = nil
     ) -> Draft {
         let rate = judged > 0 ? Double(errors) / Double(judged) : 0
         let circuitOpen = circuitReason != nil
-        let why = circuitReason ?? String(format: "%.0f%% of its last %d verdicts are judge errors", 100 * rate, judged)
+        let transport = circuitOpen || degradedReason != nil
+        let replies = judged >= minVerdicts && rate >= threshold
+        let kind: JudgeFailureKind = transport && replies ? .both : (transport ? .transport : .reply)
+        let kinds = errorKinds.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        let endpointName = endpoint ?? "-"
+        var headline: [String] = []
+        if circuitOpen {
+            headline.append("endpoint \(endpointName) is unreachable or failing" + (lastFailure.map { " (\($0))" } ?? ""))
+        } else if degradedReason != nil {
+            headline.append("most calls to endpoint \(endpointName) time out")
+        }
+        if replies {
+            headline.append(String(format: "%.0f%% of its last %d verdicts are judge errors", 100 * rate, judged) + (kinds.isEmpty ? "" : " (\(kinds))"))
+        }
+        var description =
+            "judge \(identity) on endpoint \(endpointName): \(errors) judge errors in \(judged) verdicts over the last \(windowMinutes) min (threshold \(Int(threshold * 100))% of at least \(minVerdicts))"
+        if !kinds.isEmpty { description += ", by kind: \(kinds)" }
+        description += circuitReason.map { "; \($0)." } ?? "; circuit closed."
+        if let degradedReason { description += " Degraded: \(degradedReason)." }
+        if let lastFailure, !circuitOpen || circuitReason?.contains(lastFailure) != true { description += " Last failure: \(lastFailure)." }
+        if transport {
+            description +=
+                " Transport failures (connection errors, timeouts, 5xx) are not verdicts: scores are delayed and none is lost, the traces wait in the judge queue (up to judge.max_queue_age)."
+        }
+        if replies {
+            description +=
+                " Reply errors are final: each is stored as the trace's judge error (never a failing score) and that trace is not judged again; fix the rubric (max_output_tokens, the JSON it asks for) or the judge model, and new traces are judged."
+        }
         return Draft(
             name: "JudgeFailing", severity: .warning, labels: ["metric": "judge:\(judge)", "endpoint": endpoint ?? ""],
-            summary: "Judge \(judge) is failing: \(why)",
-            description:
-                "judge \(identity) on endpoint \(endpoint ?? "-"): \(errors) judge errors in \(judged) verdicts over the last \(windowMinutes) min (threshold \(Int(threshold * 100))% of at least \(minVerdicts)); circuit \(circuitOpen ? "open" : "closed"). Scores are delayed, none is lost: traces wait in the judge queue.",
-            numbers: ["judged": Double(judged), "errors": Double(errors), "error_rate": rate, "threshold": threshold, "circuit_open": circuitOpen ? 1 : 0])
+            summary:
+                "Judge \(judge) is failing (\(kind == .both ? "transport and reply errors" : kind == .transport ? "transport errors: traces wait in the queue" : "reply errors: those verdicts are final")): "
+                + headline.joined(separator: "; "),
+            description: description,
+            numbers: [
+                "judged": Double(judged), "errors": Double(errors), "error_rate": rate, "threshold": threshold, "circuit_open": circuitOpen ? 1 : 0,
+                "degraded": degradedReason == nil ? 0 : 1,
+            ])
     }
 
     public static func budgetExhausted(endpoint: String, used: Int64, budget: Int) -> Draft {

@@ -132,11 +132,16 @@ public struct GateReport: Codable, Sendable, Equatable {
 
     public var regressed: [GateRow] { rows.filter { $0.verdict == .regressed } }
     public var passed: Bool { regressed.isEmpty }
-    /// One line per metric the baseline has and this run lacks.
+    /// One line per metric the baseline has and this run lacks, and per judge metric this run
+    /// has and the baseline lacks (a baseline written without a judge endpoint, as the shipped
+    /// examples are: the judge's numbers are shown, not gated).
     public var warnings: [String] {
         rows.filter { $0.verdict == .gone }.map {
             "warning: \($0.metric) is in the baseline but not in this run (a check removed or renamed, or a judge skipped or erroring); it is not compared"
         }
+            + rows.filter { $0.verdict == .new && $0.metric.hasPrefix("judge:") }.map {
+                "warning: \($0.metric) is not in the baseline (written without this judge's endpoint); it is shown, not compared: once its results are accepted, write the baseline with --write-baseline"
+            }
     }
 }
 

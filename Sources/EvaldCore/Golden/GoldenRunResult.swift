@@ -105,6 +105,29 @@ public struct GoldenRunResult: Codable, Sendable, Equatable {
 
     public var judgeErrors: Int { judges.reduce(0) { $0 + $1.errors } }
 
+    /// The share of a judge's cases that may end as judge errors before the gate fails: above
+    /// it, the judge's metrics say more about the judge (a wrong endpoint, replies cut at
+    /// max_output_tokens, a model that cannot follow the JSON format) than about the answers.
+    public static let maxJudgeErrorShare = 0.5
+
+    /// Why the gate must fail because of broken judges: one reason per judge that ran and whose
+    /// cases ended mostly as judge errors. A judge that could not run at all (no endpoint, no
+    /// key) is not here: it is a warning.
+    public var brokenJudges: [String] {
+        judges.compactMap { judge -> String? in
+            let attempted = judge.scored + judge.errors
+            guard judge.skipped == nil, attempted > 0, Double(judge.errors) > Self.maxJudgeErrorShare * Double(attempted) else { return nil }
+            var kinds: [String: Int] = [:]
+            for outcome in cases.lazy.flatMap(\.judges) where outcome.judge == judge.name && outcome.status == .error {
+                let kind = outcome.error.map { String($0.prefix { $0 != ":" }) }.flatMap { $0.contains(" ") ? nil : $0 } ?? "other"
+                kinds[kind, default: 0] += 1
+            }
+            let byKind = kinds.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            return
+                "judge \(judge.name): \(judge.errors) of \(attempted) cases ended as judge errors (\(byKind)); more than \(Int(Self.maxJudgeErrorShare * 100))% means the judge, not the answers, is what the gate measures: fix its endpoint or rubric"
+        }
+    }
+
     enum CodingKeys: String, CodingKey {
         case set, cases, judges, metrics
         case judgeTimedOut = "judge_timed_out"

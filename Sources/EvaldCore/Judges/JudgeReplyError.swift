@@ -8,6 +8,14 @@ public struct JudgeReplyError: Error, Sendable, Equatable, CustomStringConvertib
         case notANumber = "not_a_number"
         case outOfRange = "out_of_range"
         case noPassField = "no_pass"
+        /// A fractional score on a whole-number scale (4.5 on 1-5).
+        case notAnInteger = "not_an_integer"
+        /// The reply copies the rubric's placeholder (`"<one sentence>"`, `"<integer 1-5>"`)
+        /// instead of answering: a small model echoing the template.
+        case placeholderEchoed = "placeholder_echoed"
+        /// The reply was cut at `max_output_tokens` (`finish_reason: length`, Anthropic
+        /// `stop_reason: max_tokens`) before it held a usable verdict.
+        case truncated
     }
 
     public var kind: Kind

@@ -17,7 +17,35 @@ public enum JudgeReplyParser {
     /// tries each balanced {...} candidate (respecting strings/escapes) and takes the first that parses and has the needed key.
     /// Numeric scale: `score` number (or numeric string like "4"), within [min, max] else outOfRange; passed = score >= passAt.
     /// pass_fail: `pass` bool (or "true"/"false", or "pass"/"fail"); score 1/0. `reason` optional string.
-    public static func parse(_ reply: String, scale: JudgeScale, passAt: Double) -> Result<JudgeScore, JudgeReplyError> {
+    ///
+    /// A score on a whole-number scale (see `JudgeScale.takesWholeNumbers`) must be whole: 4.5 on
+    /// 1-5 is `not_an_integer`. A reply that copies the rubric's placeholder (a `reason` or `score`
+    /// such as `"<one sentence>"`) is `placeholder_echoed`, whatever its score.
+    /// - Parameter finishReason: the API's `finish_reason` / `stop_reason`; when it says the reply
+    ///   was cut at max_output_tokens ("length", "max_tokens"), an unusable reply is `truncated`.
+    public static func parse(
+        _ reply: String, scale: JudgeScale, passAt: Double, finishReason: String? = nil, maxOutputTokens: Int? = nil
+    ) -> Result<JudgeScore, JudgeReplyError> {
+        let result = parseVerdict(reply, scale: scale, passAt: passAt)
+        guard case .failure(let error) = result, isTruncation(finishReason) else { return result }
+        // A cut reply fails for a reason the rubric's author can fix: more room, not a better model.
+        let limit = maxOutputTokens.map { " (\($0) tokens)" } ?? ""
+        return .failure(
+            JudgeReplyError(
+                kind: .truncated,
+                message:
+                    "the reply was cut at max_output_tokens\(limit) before it held a verdict (finish reason \"\(finishReason ?? "")\", then \(error.kind.rawValue)); raise max_output_tokens in the rubric or ask for a shorter reason",
+                reply: reply))
+    }
+
+    /// Whether a finish reason says the reply hit the output token limit: OpenAI's (and llama.cpp's,
+    /// vLLM's, Ollama's) `length`, Anthropic's `max_tokens`.
+    public static func isTruncation(_ finishReason: String?) -> Bool {
+        guard let finishReason else { return false }
+        return ["length", "max_tokens"].contains(finishReason.lowercased())
+    }
+
+    static func parseVerdict(_ reply: String, scale: JudgeScale, passAt: Double) -> Result<JudgeScore, JudgeReplyError> {
         let key: String
         switch scale {
         case .numeric: key = "score"
@@ -39,6 +67,12 @@ public enum JudgeReplyParser {
             }
         }
         let reason = object["reason"]?.stringValue.map(trimmedReason)
+        if let echoed = [reason, value.stringValue].compactMap({ $0 }).first(where: isPlaceholder) {
+            return .failure(
+                JudgeReplyError(
+                    kind: .placeholderEchoed,
+                    message: "the reply copies the rubric's placeholder \"\(echoed.prefix(60))\" instead of grading", reply: reply))
+        }
         switch scale {
         case .numeric(let min, let max):
             guard let score = number(value) else {
@@ -49,6 +83,14 @@ public enum JudgeReplyParser {
                     JudgeReplyError(
                         kind: .outOfRange,
                         message: "score \(JudgeNumber.text(score)) is outside the scale \(JudgeNumber.text(min))...\(JudgeNumber.text(max))", reply: reply))
+            }
+            guard !scale.takesWholeNumbers || score == score.rounded() else {
+                return .failure(
+                    JudgeReplyError(
+                        kind: .notAnInteger,
+                        message:
+                            "score \(JudgeNumber.text(score)) is not a whole number; the scale \(JudgeNumber.text(min))...\(JudgeNumber.text(max)) takes whole scores",
+                        reply: reply))
             }
             return .success(JudgeScore(score: score, passed: score >= passAt, reason: reason))
         case .passFail:
@@ -115,6 +157,12 @@ public enum JudgeReplyParser {
             if let found = nestedObject(in: value, holding: key, depth: depth - 1) { return found }
         }
         return nil
+    }
+
+    /// A rubric's template slot copied verbatim: `<one sentence ...>`, `<integer 1-5>`.
+    static func isPlaceholder(_ text: String) -> Bool {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return trimmed.count >= 3 && trimmed.hasPrefix("<") && trimmed.hasSuffix(">") && !trimmed.dropFirst().dropLast().contains("<")
     }
 
     static func number(_ value: JSONValue) -> Double? {

@@ -15,6 +15,16 @@ public enum JudgeScale: Sendable, Equatable {
         }
     }
 
+    /// Whether scores must be whole numbers: a numeric scale whose bounds are whole numbers at
+    /// least 2 apart (1-5, 0-10, 1-100), as rubrics ask for "<integer 1-5>". A 0-1 scale takes
+    /// fractions (a probability, a share of claims supported).
+    public var takesWholeNumbers: Bool {
+        switch self {
+        case .numeric(let min, let max): return min == min.rounded() && max == max.rounded() && max - min >= 2
+        case .passFail: return false
+        }
+    }
+
     public var range: ClosedRange<Double> {
         switch self {
         case .numeric(let min, let max): return min...max
