@@ -61,7 +61,6 @@ struct ReplayCommand: AsyncParsableCommand {
             return handler
         }
         let transport = HTTPTransport()
-        defer { Task { try? await transport.shutdown() } }
         let runner = ReplayRunner(config: config, store: store, transport: transport, logger: logger)
         let replay: StoredReplay
         do {
@@ -81,11 +80,15 @@ struct ReplayCommand: AsyncParsableCommand {
                         model: model, sample: sample, since: try Self.since(since)))
             }
             replay = try await runner.run(replayID: id, concurrency: concurrency, budgetTokens: budgetTokens)
-        } catch let error as ReplayError {
             try? await transport.shutdown()
-            throw CLIFailure(code: error.kind == .badInput ? CLIFailure.usage : CLIFailure.runtime, message: "evald: \(error.description)")
+        } catch {
+            // The HTTP client is shut down on every path, the failing ones included.
+            try? await transport.shutdown()
+            if let error = error as? ReplayError {
+                throw CLIFailure(code: error.kind == .badInput ? CLIFailure.usage : CLIFailure.runtime, message: "evald: \(error.description)")
+            }
+            throw error
         }
-        try? await transport.shutdown()
         let report = ReplayReport.gather(replay: replay, store: store, minDrop: config.detection.minDrop)
         print(output.json ? report.json.serialized(pretty: true) : report.text)
         if !report.worse.isEmpty { throw ExitCode(1) }
