@@ -163,11 +163,10 @@ public struct ReplayRunner: Sendable {
                 _ = launch()
             }
         }
-        if stopped == nil, try store.replay(id: replayID)?.items.contains(where: { $0.state == .pending }) == true {
-            stopped = "interrupted"
-        }
-        try store.finishReplayRun(replayID: replayID, stopped: stopped, at: now())
         replay = try store.replay(id: replayID) ?? replay
+        if stopped == nil, replay.items.contains(where: { $0.state == .pending }) { stopped = "interrupted" }
+        try store.finishReplayRun(replayID: replayID, stopped: stopped, at: now())
+        replay.stopped = stopped
         if endpointAnswers == 0, endpointFailures > 0 {
             throw ReplayError(kind: .endpointFailed, description: "endpoint \(replay.endpoint) failed on every input tried: \(lastFailure ?? "no answer")")
         }

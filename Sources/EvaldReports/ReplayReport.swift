@@ -35,12 +35,7 @@ public struct ReplayReport: Sendable {
         var losses: [Loss] = []
         for item in done {
             guard let production = item.production, let candidate = item.candidate else { continue }
-            let lost =
-                production.passed.keys.sorted().filter { production.passed[$0] == true && candidate.passed[$0] == false }
-                + production.scores.keys.sorted().filter { metric in
-                    guard let before = production.scores[metric], let after = candidate.scores[metric] else { return false }
-                    return after <= before - 1
-                }.map { "\($0) (score)" }
+            let lost = ReplayPair(evaluationID: item.evaluationID, production: production, candidate: candidate).lostMetrics
             guard !lost.isEmpty else { continue }
             let input = (try? store.recordJSON(evaluationID: item.evaluationID)).flatMap { $0 }.flatMap { json -> String? in
                 guard let value = try? JSONParser.parse(json), let record = try? NativeRecordDecoder.decode(value) else { return nil }

@@ -21,8 +21,6 @@ struct SQLiteColumns {
         return UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(statement, column)))
     }
 
-    func text(_ column: Int32) -> String? { isNull(column) ? nil : String(decoding: bytes(column), as: UTF8.self) }
-
     func text(_ column: Int32, equals expected: StaticString) -> Bool {
         let value = bytes(column)
         guard value.count == expected.utf8CodeUnitCount else { return false }

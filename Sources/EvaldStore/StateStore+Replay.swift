@@ -19,6 +19,9 @@ public struct StoredReplay: Sendable, Equatable {
 
     public var publicID: String { "r-\(id)" }
 
+    /// The number of a replay id as users write it: `r-3`, or `3`.
+    public static func number(_ id: String) -> Int64? { Int64(id.hasPrefix("r-") ? String(id.dropFirst(2)) : id) }
+
     public struct Item: Sendable, Equatable {
         public enum State: String, Sendable {
             /// Not sent yet.

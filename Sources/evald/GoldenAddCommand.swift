@@ -34,16 +34,15 @@ struct GoldenAddCommand: AsyncParsableCommand {
         guard !name.isEmpty, !name.contains("/"), !name.hasPrefix(".") else {
             throw CLIFailure(code: CLIFailure.usage, message: "evald: \"\(name)\" is not a golden set name; use a folder name under golden.dir")
         }
-        guard let number = Int64(fromReplay.hasPrefix("r-") ? String(fromReplay.dropFirst(2)) : fromReplay),
+        guard let number = StoredReplay.number(fromReplay),
             let store = try StateStore.openExisting(path: config.databasePath), let replay = try store.replay(id: number)
         else {
             throw CLIFailure(code: CLIFailure.usage, message: "evald: no replay \(fromReplay) in \(config.databasePath)")
         }
         let chosen = replay.items.filter { item in
             guard item.state == .done, let production = item.production, let candidate = item.candidate else { return false }
-            if selection == .all { return true }
-            return production.passed.contains { candidate.passed[$0.key] == false && $0.value }
-                || production.scores.contains { key, before in (candidate.scores[key] ?? before) <= before - 1 }
+            return selection == .all
+                || !ReplayPair(evaluationID: item.evaluationID, production: production, candidate: candidate).lostMetrics.isEmpty
         }
         let directory = GoldenSetLoader.directory(name: name, config: config)
         let casesPath = (directory as NSString).appendingPathComponent(GoldenLock.casesFile)

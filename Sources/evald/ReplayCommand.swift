@@ -66,7 +66,7 @@ struct ReplayCommand: AsyncParsableCommand {
         do {
             let id: Int64
             if let resume {
-                guard let number = Int64(resume.hasPrefix("r-") ? String(resume.dropFirst(2)) : resume) else {
+                guard let number = StoredReplay.number(resume) else {
                     throw CLIFailure(code: CLIFailure.usage, message: "evald: --resume takes a replay id such as r-3, not \"\(resume)\"")
                 }
                 id = number

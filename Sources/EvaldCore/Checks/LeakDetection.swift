@@ -9,23 +9,22 @@ public enum LeakDetection {
     /// The longest run of the system message's tokens the output reproduces, when it is at
     /// least `minTokens` long: its length and its tokens.
     public static func reproducedRun(system: String, output: String, minTokens: Int) -> (length: Int, tokens: [Substring])? {
-        let minWords = minTokens
         let source = tokens(system), copy = tokens(output)
-        guard minWords > 0, source.count >= minWords, copy.count >= minWords else { return nil }
-        // Every window of minWords words of the system message, then each match grown as far as
+        guard minTokens > 0, source.count >= minTokens, copy.count >= minTokens else { return nil }
+        // Every window of minTokens tokens of the system message, then each match grown as far as
         // it goes: linear in the two lengths for the windows, and a match only grows once.
         var windows: [ArraySlice<Substring>: [Int]] = [:]
-        for start in 0...(source.count - minWords) { windows[source[start..<(start + minWords)], default: []].append(start) }
+        for start in 0...(source.count - minTokens) { windows[source[start..<(start + minTokens)], default: []].append(start) }
         var best: (length: Int, tokens: [Substring])?
         var at = 0
-        while at + minWords <= copy.count {
-            guard let starts = windows[copy[at..<(at + minWords)]] else {
+        while at + minTokens <= copy.count {
+            guard let starts = windows[copy[at..<(at + minTokens)]] else {
                 at += 1
                 continue
             }
-            var longest = minWords
+            var longest = minTokens
             for start in starts {
-                var length = minWords
+                var length = minTokens
                 while start + length < source.count, at + length < copy.count, source[start + length] == copy[at + length] { length += 1 }
                 longest = max(longest, length)
             }

@@ -24,6 +24,16 @@ public struct ReplayPair: Sendable, Equatable {
         self.production = production
         self.candidate = candidate
     }
+
+    /// What the candidate lost on this input: each metric production passed and the candidate
+    /// failed, then (marked "(score)") each 1-5 score that fell by a point or more.
+    public var lostMetrics: [String] {
+        production.passed.keys.sorted().filter { production.passed[$0] == true && candidate.passed[$0] == false }
+            + production.scores.keys.sorted().filter { metric in
+                guard let before = production.scores[metric], let after = candidate.scores[metric] else { return false }
+                return after <= before - 1
+            }.map { "\($0) (score)" }
+    }
 }
 
 public enum ReplayVerdict: String, Codable, Sendable {
