@@ -297,6 +297,11 @@ extension StateStore {
                     CREATE INDEX canary_run_by_set ON canary_run(golden_set, started_at);
                     """)
         }
+        migrator.registerMigration("v7-compact") { db in
+            try db.execute(sql: compactSchema)
+            try migrateToCompact(db)
+            try db.execute(sql: compactViews)
+        }
         return migrator
     }
 }
