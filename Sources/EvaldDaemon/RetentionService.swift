@@ -6,14 +6,38 @@ import ServiceLifecycle
 
 /// Prunes raw evaluations (and quarantined lines) older than `retention.raw_days` and rollups
 /// older than `retention.rollup_days`, in small batches with pauses between them so
-/// that ingestion, which writes to the same database, never waits long.
+/// that ingestion, which writes to the same database, never waits long. With
+/// `retention.max_db_bytes` it also keeps the database file under that size: the oldest raw
+/// evaluations go first (never an open alert's examples, a golden set's traces, or rollups),
+/// and the freed pages go back to the file system a few megabytes at a time.
 public struct RetentionService: Service {
     public struct Pruned: Sendable, Equatable {
         public var evaluations = 0
         public var quarantined = 0
         public var rollups = 0
+        /// Raw evaluations pruned for `max_db_bytes`.
+        public var bySize = 0
         public init() {}
     }
+
+    /// The size check's outcome, for `StateStoreFailing`.
+    public struct SizeCheck: Sendable, Equatable {
+        public var fileBytes: Int64
+        public var limit: Int64
+        /// Still over the limit after pruning what may be pruned.
+        public var overLimit: Bool
+
+        public init(fileBytes: Int64, limit: Int64, overLimit: Bool) {
+            self.fileBytes = fileBytes
+            self.limit = limit
+            self.overLimit = overLimit
+        }
+    }
+
+    /// Pruning by size stops at this share of the limit, so a round frees room for a while.
+    static let lowWater = 0.9
+    /// Pages given back per step of the incremental vacuum (8 MiB at 4 KiB pages).
+    static let vacuumStep = 2048
 
     let store: StateStore
     let retention: RetentionConfig
@@ -22,18 +46,25 @@ public struct RetentionService: Service {
     let interval: Double
     let batchSize: Int
     let pause: Double
+    /// The traces golden sets refer to (kept however old).
+    let goldenTraceIDs: @Sendable () -> [String]
+    let report: @Sendable (SizeCheck) -> Void
 
     public init(
         store: StateStore, retention: RetentionConfig, logger: Logger, now: @escaping @Sendable () -> Date = Date.init,
-        interval: Double = 600, batchSize: Int = 500, pause: Double = 0.05
+        interval: Double? = nil, batchSize: Int = 500, pause: Double = 0.05,
+        goldenTraceIDs: @escaping @Sendable () -> [String] = { [] }, report: @escaping @Sendable (SizeCheck) -> Void = { _ in }
     ) {
         self.store = store
         self.retention = retention
         self.logger = logger
         self.now = now
-        self.interval = interval
+        // A size limit is checked often: at 100 evaluations/s the database grows about 2.5 MB a minute.
+        self.interval = interval ?? (retention.maxDBBytes == nil ? 600 : 15)
         self.batchSize = batchSize
         self.pause = pause
+        self.goldenTraceIDs = goldenTraceIDs
+        self.report = report
     }
 
     public func run() async throws {
@@ -48,7 +79,10 @@ public struct RetentionService: Service {
                     if pruned != Pruned() {
                         logger.info(
                             "retention.pruned",
-                            metadata: ["evaluations": "\(pruned.evaluations)", "quarantined": "\(pruned.quarantined)", "rollups": "\(pruned.rollups)"])
+                            metadata: [
+                                "evaluations": "\(pruned.evaluations)", "quarantined": "\(pruned.quarantined)", "rollups": "\(pruned.rollups)",
+                                "by_size": "\(pruned.bySize)",
+                            ])
                     }
                 } catch is CancellationError {
                     break
@@ -71,6 +105,51 @@ public struct RetentionService: Service {
         pruned.rollups = try await drain { try store.pruneRollups(before: rollupCutoff, limit: batchSize) }
         // Settled notifications are history after a day (Alertmanager re-posts add one a minute per firing alert).
         _ = try store.pruneOutbox(settledBefore: clock - 86400)
+        if let limit = retention.maxDBBytes {
+            pruned.bySize = try await pruneBySize(limit: limit)
+        }
+        return pruned
+    }
+
+    /// Keeps the file under `limit`: prunes the oldest raw evaluations until the pages in use
+    /// are below 90% of it, then gives the free pages back. Reports whether it stayed over.
+    func pruneBySize(limit: Int64) async throws -> Int {
+        var size = try store.storageSize()
+        var pruned = 0
+        let lowWater = Int64(Double(limit) * Self.lowWater)
+        if size.usedBytes > lowWater {
+            let keep = goldenTraceIDs()
+            while size.usedBytes > lowWater {
+                try Task.checkCancellation()
+                let count = try store.pruneOldestEvaluations(limit: batchSize, keepingTraceIDs: keep)
+                pruned += count
+                size = try store.storageSize()
+                guard count > 0 else { break }
+                try await Task.sleep(for: .seconds(pause))
+            }
+        }
+        // Free pages (from this round, age pruning or a drained queue) go back in short steps;
+        // in WAL mode the file shrinks at the checkpoint after them.
+        var vacuumed = false
+        while size.freeBytes > 0 && size.databaseBytes > lowWater {
+            try Task.checkCancellation()
+            let left = try store.reclaimFreePages(maxPages: Self.vacuumStep)
+            vacuumed = true
+            size = try store.storageSize()
+            if left == 0 { break }
+            try await Task.sleep(for: .seconds(pause))
+        }
+        if vacuumed {
+            try store.checkpoint()
+            size = try store.storageSize()
+        }
+        let check = SizeCheck(fileBytes: size.databaseBytes, limit: limit, overLimit: size.databaseBytes > limit)
+        if check.overLimit {
+            logger.warning(
+                "retention.over_limit",
+                metadata: ["db.bytes": "\(size.databaseBytes)", "db.used_bytes": "\(size.usedBytes)", "retention.max_db_bytes": "\(limit)"])
+        }
+        report(check)
         return pruned
     }
 
