@@ -38,6 +38,9 @@ public struct RetentionService: Service {
     static let lowWater = 0.9
     /// Pages given back per step of the incremental vacuum (8 MiB at 4 KiB pages).
     static let vacuumStep = 2048
+    /// How often the size is checked against max_db_bytes (a read of two pragmas): a backlog
+    /// read at thousands of evaluations per second grows the file by about 1 MB in this time.
+    static let sizeInterval = 2.0
 
     let store: StateStore
     let retention: RetentionConfig
@@ -59,8 +62,7 @@ public struct RetentionService: Service {
         self.retention = retention
         self.logger = logger
         self.now = now
-        // A size limit is checked often: at 100 evaluations/s the database grows about 2.5 MB a minute.
-        self.interval = interval ?? (retention.maxDBBytes == nil ? 600 : 15)
+        self.interval = interval ?? 600
         self.batchSize = batchSize
         self.pause = pause
         self.goldenTraceIDs = goldenTraceIDs
@@ -73,9 +75,15 @@ public struct RetentionService: Service {
 
     private func loop() async {
         await cancelWhenGracefulShutdown {
+            var agePrunedAt: Date?
             while !Task.isCancelled {
                 do {
-                    let pruned = try await prune()
+                    var pruned = Pruned()
+                    if agePrunedAt.map({ now().timeIntervalSince($0) >= interval }) ?? true {
+                        agePrunedAt = now()
+                        pruned = try await pruneByAge()
+                    }
+                    if let limit = retention.maxDBBytes { pruned.bySize = try await pruneBySize(limit: limit) }
                     if pruned != Pruned() {
                         logger.info(
                             "retention.pruned",
@@ -89,13 +97,23 @@ public struct RetentionService: Service {
                 } catch {
                     logger.error("retention.failed", metadata: ["error": "\(error)"])
                 }
-                do { try await Task.sleep(for: .seconds(interval)) } catch { break }
+                let wait = retention.maxDBBytes == nil ? interval : min(interval, Self.sizeInterval)
+                do { try await Task.sleep(for: .seconds(wait)) } catch { break }
             }
         }
     }
 
-    /// One pass: everything past retention as of `now()`, batch by batch.
+    /// One pass: everything past retention as of `now()`, batch by batch, then the size limit.
     public func prune() async throws -> Pruned {
+        var pruned = try await pruneByAge()
+        if let limit = retention.maxDBBytes {
+            pruned.bySize = try await pruneBySize(limit: limit)
+        }
+        return pruned
+    }
+
+    /// Everything past `raw_days` and `rollup_days` as of `now()`.
+    func pruneByAge() async throws -> Pruned {
         let clock = now()
         let rawCutoff = clock - Double(retention.rawDays) * 86400
         let rollupCutoff = clock - Double(retention.rollupDays) * 86400
@@ -105,9 +123,6 @@ public struct RetentionService: Service {
         pruned.rollups = try await drain { try store.pruneRollups(before: rollupCutoff, limit: batchSize) }
         // Settled notifications are history after a day (Alertmanager re-posts add one a minute per firing alert).
         _ = try store.pruneOutbox(settledBefore: clock - 86400)
-        if let limit = retention.maxDBBytes {
-            pruned.bySize = try await pruneBySize(limit: limit)
-        }
         return pruned
     }
 
