@@ -64,8 +64,11 @@ log_level: warning
 
 
 def generate(out, records, files, span_hours):
+    # The generator spreads records by hour-of-day weights; from 18:00 UTC (weight 0.99) the
+    # span asked for is the span made: 100 records per second of trace time.
     subprocess.run([sys.executable, os.path.join(ROOT, "examples", "generate_spool.py"), "--out", out, "--records", str(records),
-                    "--files", str(files), "--span-hours", str(span_hours), "--seed", "42", "--malformed", "0", "--clean", "--jobs", "0"],
+                    "--files", str(files), "--span-hours", str(span_hours * 0.99), "--start", "2026-11-28T18:00:00Z", "--seed", "42",
+                    "--malformed", "0", "--clean", "--jobs", "0"],
                    check=True, stdout=subprocess.DEVNULL)
     return sorted(os.listdir(out))
 

@@ -44,12 +44,13 @@ import Testing
             try FileManager.default.copyItem(
                 atPath: Self.repositoryRoot.appendingPathComponent("reference-judges/helpfulness.md").path, toPath: h.root + "/judges/helpfulness.md")
             try FileManager.default.copyItem(atPath: Self.repositoryRoot.appendingPathComponent("examples/schemas").path, toPath: h.root + "/schemas")
-            // 4,000 records over 40 s of trace time in four files, seed 42: byte-identical on every run.
+            // 4,000 records over 40 s of trace time in four files, seed 42: byte-identical on every
+            // run. (The generator weights hours of the day; at 18:00 UTC the weight is 0.99.)
             let generated = h.root + "/generated"
             let generator = try h.run(
                 [
                     "python3", Self.repositoryRoot.appendingPathComponent("examples/generate_spool.py").path, "--out", generated, "--records", "4000",
-                    "--files", "4", "--span-hours", "0.011111", "--seed", "42", "--malformed", "0", "--clean",
+                    "--files", "4", "--span-hours", "0.011", "--start", "2026-11-28T18:00:00Z", "--seed", "42", "--malformed", "0", "--clean",
                 ], config: false, executable: "/usr/bin/env")
             #expect(generator.code == 0, "\(generator.stderr)")
             let files = try FileManager.default.contentsOfDirectory(atPath: generated).sorted()
