@@ -25,7 +25,7 @@ import Testing
         }
     }
 
-    /// The budget of the issue that bounded the state: 400 bytes per evaluation on average, all
+    /// The storage budget: 400 bytes per evaluation on average, all
     /// it brings counted (record, check results, the judge's verdict and queue row, rollups,
     /// indexes), at a production rate (the seeded example traffic at 100 evaluations/s).
     @Test func anEvaluationCostsAtMost400BytesOnTheSeededExampleTraffic() async throws {
