@@ -30,7 +30,10 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                "CZlib",
             ]),
+        // The system zlib (raw deflate with a preset dictionary: the stored records).
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         // Outbound HTTP shared by the judge clients and the alert receivers: one client,
         // deadlines, connection pools; and the loading of secrets (keys, webhook URLs).
         .target(

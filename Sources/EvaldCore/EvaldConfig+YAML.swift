@@ -303,10 +303,20 @@ extension EvaldConfig {
         let cal = w.mapping(top["calibration"], "calibration", allowed: ["min_kappa"])
         let calibration = CalibrationConfig(minKappa: w.double(cal["min_kappa"], "calibration.min_kappa", default: 0.6, range: -1...1))
 
-        let ret = w.mapping(top["retention"], "retention", allowed: ["raw_days", "rollup_days"])
+        let ret = w.mapping(top["retention"], "retention", allowed: ["raw_days", "rollup_days", "max_db_bytes"])
+        var maxDBBytes: Int64?
+        if let text = w.string(ret["max_db_bytes"], "retention.max_db_bytes") {
+            if let bytes = RetentionConfig.parseBytes(text), bytes >= RetentionConfig.minDBBytes {
+                maxDBBytes = bytes
+            } else {
+                w.report(
+                    ret["max_db_bytes"], "retention.max_db_bytes",
+                    "\"\(text)\" is not a size of at least 1MiB; write bytes (e.g. 2000000000) or a number with KB, MB, GB, KiB, MiB or GiB")
+            }
+        }
         let retention = RetentionConfig(
             rawDays: w.int(ret["raw_days"], "retention.raw_days", default: 30, min: 1),
-            rollupDays: w.int(ret["rollup_days"], "retention.rollup_days", default: 400, min: 1))
+            rollupDays: w.int(ret["rollup_days"], "retention.rollup_days", default: 400, min: 1), maxDBBytes: maxDBBytes)
 
         let h = w.mapping(top["http"], "http", allowed: ["listen"])
         var http = HTTPConfig()

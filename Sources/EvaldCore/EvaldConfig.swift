@@ -163,10 +163,31 @@ public struct CalibrationConfig: Sendable {
 public struct RetentionConfig: Sendable {
     public var rawDays: Int = 30
     public var rollupDays: Int = 400
+    /// The state database's size limit in bytes (`retention.max_db_bytes`); nil: no limit.
+    public var maxDBBytes: Int64?
 
-    public init(rawDays: Int = 30, rollupDays: Int = 400) {
+    /// The smallest limit accepted: below it the rollups and detection state alone may not fit.
+    public static let minDBBytes: Int64 = 1 << 20
+
+    public init(rawDays: Int = 30, rollupDays: Int = 400, maxDBBytes: Int64? = nil) {
         self.rawDays = rawDays
         self.rollupDays = rollupDays
+        self.maxDBBytes = maxDBBytes
+    }
+
+    /// "512MB", "2GiB", "1000000": bytes (KB, MB, GB, TB are powers of 1000; KiB, MiB, GiB, TiB of 1024).
+    public static func parseBytes(_ text: String) -> Int64? {
+        let trimmed = text.replacingOccurrences(of: "_", with: "").trimmingCharacters(in: .whitespaces)
+        let units: [(String, Double)] = [
+            ("KiB", 1024), ("MiB", 1_048_576), ("GiB", 1_073_741_824), ("TiB", 1_099_511_627_776),
+            ("KB", 1e3), ("MB", 1e6), ("GB", 1e9), ("TB", 1e12), ("B", 1),
+        ]
+        for (unit, factor) in units where trimmed.hasSuffix(unit) {
+            guard let number = Double(trimmed.dropLast(unit.count).trimmingCharacters(in: .whitespaces)), number.isFinite, number >= 0 else { return nil }
+            let bytes = number * factor
+            return bytes < 9e18 ? Int64(bytes) : nil
+        }
+        return Int64(trimmed)
     }
 }
 

@@ -100,7 +100,9 @@ public enum Daemon {
                 CanaryService(store: store, setups: setups, transport: transport, logger: logger, environment: environment),
                 HealthAlertService(store: store, setups: setups, runtime: runtime, logger: logger),
                 AlertDeliveryService(store: store, setups: setups, runtime: runtime, logger: logger),
-                RetentionService(store: store, retention: config.retention, logger: logger),
+                RetentionService(
+                    store: store, retention: config.retention, logger: logger,
+                    goldenTraceIDs: { GoldenSetLoader.traceIDs(config: setups.current.config) }, report: { runtime.setSizeCheck($0) }),
             ] + (http.map { [$0] } ?? []) + [
                 ReloadService(
                     configPath: config.sourcePath, setups: setups, runtime: runtime, notifier: notifier, logger: logger,

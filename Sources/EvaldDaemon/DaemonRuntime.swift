@@ -22,6 +22,8 @@ public final class DaemonRuntime: Sendable {
         var pollFailingSince: Date?
         var raised: [String: Double] = [:]
         var raisedVersion = 0
+        var sizeCheck: RetentionService.SizeCheck?
+        var overLimitSince: Date?
     }
 
     private let state = Mutex(State())
@@ -87,6 +89,19 @@ public final class DaemonRuntime: Sendable {
     /// When a spool line was last read, and the bytes still unread: `SpoolStalled`.
     public var spoolProgress: (lastLinesAt: Date, pendingBytes: Int64, failingSince: Date?) {
         state.withLock { ($0.linesAt, $0.pendingBytes, $0.pollFailingSince) }
+    }
+
+    /// The retention's last size check against `retention.max_db_bytes`: `StateStoreFailing`.
+    public func setSizeCheck(_ check: RetentionService.SizeCheck, at now: Date = Date()) {
+        state.withLock {
+            $0.sizeCheck = check
+            $0.overLimitSince = check.overLimit ? ($0.overLimitSince ?? now) : nil
+        }
+    }
+
+    /// The last size check, and since when the database has been over its limit (nil: it is not).
+    public var lastSizeCheck: (check: RetentionService.SizeCheck, overLimitSince: Date?)? {
+        state.withLock { s in s.sizeCheck.map { ($0, s.overLimitSince) } }
     }
 
     public func countRefusedReload() {

@@ -33,6 +33,19 @@ public struct GoldenSetError: Error, Sendable, CustomStringConvertible {
 }
 
 public enum GoldenSetLoader {
+    /// The trace ids of every golden set's cases under golden.dir (sets that do not parse
+    /// are passed over): retention keeps these evaluations however old.
+    public static func traceIDs(config: EvaldConfig) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: config.golden.dir) else { return [] }
+        var ids: Set<String> = []
+        for name in names.sorted() where !name.hasPrefix(".") {
+            let path = (directory(name: name, config: config) as NSString).appendingPathComponent(GoldenLock.casesFile)
+            guard let data = FileManager.default.contents(atPath: path) else { continue }
+            for golden in GoldenCaseParser.parse([UInt8](data), path: path).cases { ids.insert(golden.record.traceID) }
+        }
+        return ids.sorted()
+    }
+
     public static func directory(name: String, config: EvaldConfig) -> String {
         (config.golden.dir as NSString).appendingPathComponent(name)
     }

@@ -6,16 +6,18 @@ import Logging
 import ServiceLifecycle
 
 /// The alerts evald raises about itself: `JudgeFailing`, `JudgeBudgetExhausted`,
-/// `SpoolStalled`. Every few seconds it compares the conditions with the open alerts of these
+/// `SpoolStalled`, `StateStoreFailing`. Every few seconds it compares the conditions with the open alerts of these
 /// names, fires what is new and resolves what has cleared; the outbox does the rest.
 public struct HealthAlertService: Service {
-    public static let names: Set<String> = ["JudgeFailing", "JudgeBudgetExhausted", "SpoolStalled"]
+    public static let names: Set<String> = ["JudgeFailing", "JudgeBudgetExhausted", "SpoolStalled", "StateStoreFailing"]
     /// JudgeFailing: at least this share of judge errors among at least `minVerdicts` verdicts
     /// in the last `window` (or the endpoint's circuit open).
     static let errorRateThreshold = 0.5
     static let minVerdicts = 10
     static let window = 900.0
     static let interval = 5.0
+    /// StateStoreFailing: the database stayed over retention.max_db_bytes this long.
+    static let overLimitFor = 60.0
 
     let store: StateStore
     let setups: SetupSource
@@ -111,6 +113,11 @@ public struct HealthAlertService: Service {
                 directory: config.spool.dir, pendingBytes: progress.pendingBytes, stalledFor: stalledFor, failingFor: failingFor,
                 threshold: config.alerts.spoolStalledAfter)
             drafts.append((draft, []))
+        }
+        // Over the limit for a while, not for the moment a burst or a detection backlog (whose
+        // evaluations wait to be read) takes.
+        if let size = runtime.lastSizeCheck, let since = size.overLimitSince, at.timeIntervalSince(since) >= Self.overLimitFor {
+            drafts.append((HealthAlerts.stateStoreFailing(path: store.path, fileBytes: size.check.fileBytes, limit: size.check.limit), []))
         }
         return drafts.map { draft, examples in
             builder.firing(

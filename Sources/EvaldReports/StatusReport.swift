@@ -63,6 +63,7 @@ public struct StatusReport: Sendable {
     public var pendingNotifications: Int
     public var detection: DetectionStatus
     public var canary: CanaryStatus?
+    public var storage = StorageStatus()
     /// The firing alerts the text names, most severe first, then newest (at most `shownAlerts`).
     public var firing: [StoredAlert] = []
 
@@ -81,6 +82,14 @@ public struct StatusReport: Sendable {
         public var raisedRates: [String: Double] = [:]
         /// How long the oldest evaluation detection has not fed yet has waited (0: caught up).
         public var lagSeconds = 0.0
+    }
+
+    /// The database's size against `retention.max_db_bytes`, and what retention pruned.
+    public struct StorageStatus: Sendable {
+        public var fileBytes: Int64 = 0
+        public var walBytes: Int64 = 0
+        public var freeBytes: Int64 = 0
+        public var maxBytes: Int64?
     }
 
     public struct CanaryStatus: Sendable {
@@ -155,7 +164,14 @@ public struct StatusReport: Sendable {
         detection.raisedRates = try store?.raisedSamplingRates() ?? [:]
         detection.lagSeconds = try store?.detectionLag(now: now) ?? 0
         let canary = try config.golden.canary.map { CanaryStatus(set: $0.set, every: $0.every, last: try store?.canaryRuns(set: $0.set, limit: 1).first) }
-        return StatusReport(
+        var storage = StorageStatus(maxBytes: config.retention.maxDBBytes)
+        if let store {
+            let size = try store.storageSize()
+            storage.fileBytes = size.fileBytes
+            storage.walBytes = size.walBytes
+            storage.freeBytes = size.freeBytes
+        }
+        var report = StatusReport(
             databasePath: config.databasePath, databaseExists: store != nil, daemon: daemon,
             spoolDir: config.spool.dir, spoolFiles: entries, counters: counters,
             bytesPending: pending, quarantined: try store?.quarantine(limit: 0).total ?? 0,
@@ -163,6 +179,8 @@ public struct StatusReport: Sendable {
             firingAlerts: try store?.firingAlertCount() ?? 0, pendingNotifications: try store?.pendingNotificationCount() ?? 0,
             detection: detection, canary: canary,
             firing: Self.mostSevereFirst(try store?.alerts(includeResolved: false) ?? []).prefix(shownAlerts).map { $0 })
+        report.storage = storage
+        return report
     }
 
     static func mostSevereFirst(_ alerts: [StoredAlert]) -> [StoredAlert] {
@@ -234,6 +252,17 @@ public struct StatusReport: Sendable {
                 } ?? .null
             ),
             ("alerts", .object([("firing", .int(Int64(firingAlerts))), ("notifications_pending", .int(Int64(pendingNotifications)))])),
+            (
+                "storage",
+                .object([
+                    ("db_bytes", .int(storage.fileBytes)),
+                    ("wal_bytes", .int(storage.walBytes)),
+                    ("free_bytes", .int(storage.freeBytes)),
+                    ("max_db_bytes", storage.maxBytes.map { .int($0) } ?? .null),
+                    ("pruned_by_age", .int(counter("pruned_by_age"))),
+                    ("pruned_by_size", .int(counter("pruned_by_size"))),
+                ])
+            ),
             ("database", .string(databasePath)),
         ])
     }
@@ -284,8 +313,16 @@ public struct StatusReport: Sendable {
         if let first = firing.first {
             lines.append("           next: evald explain \(first.publicID) (its numbers and the traces behind it)")
         }
+        let limit = storage.maxBytes.map { ", limit \(Self.bytes($0))" } ?? ", no size limit"
+        lines.append(
+            "storage:   \(Self.bytes(storage.fileBytes))\(limit); evaluations pruned: \(counter("pruned_by_age")) by age, \(counter("pruned_by_size")) by size"
+        )
         lines.append("database:  \(databasePath)")
         return lines.joined(separator: "\n")
+    }
+
+    static func bytes(_ count: Int64) -> String {
+        count >= 1 << 30 ? String(format: "%.1f GiB", Double(count) / Double(1 << 30)) : String(format: "%.1f MiB", Double(count) / Double(1 << 20))
     }
 
     static func lag(_ seconds: Double) -> String {

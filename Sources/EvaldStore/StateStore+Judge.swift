@@ -119,17 +119,19 @@ extension StateStore {
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT q.evaluation_id, q.judge_name, q.enqueued_at, q.attempts, e.record_json
-                    FROM judge_queue q JOIN evaluation e ON e.id = q.evaluation_id
+                    SELECT q.evaluation_id, q.judge_name, q.enqueued_at, q.attempts, e.trace_id, e.record, e.dictionary_id, e.record_form
+                    FROM judge_queue q JOIN evaluation_data e ON e.id = q.evaluation_id
                     WHERE q.not_before <= ? AND q.judge_name IN (\(placeholders))
                     ORDER BY q.enqueued_at, q.evaluation_id LIMIT ?
                     """, arguments: StatementArguments(arguments))
             var due: [PendingJudgement] = []
+            var dictionaries: [Int64: [UInt8]] = [:]
             for row in rows {
                 let pending = PendingJudgement(
                     evaluationID: row["evaluation_id"], judgeName: row["judge_name"],
                     enqueuedAt: Date(timeIntervalSince1970: row["enqueued_at"]),
-                    attempts: row["attempts"], recordJSON: row["record_json"])
+                    attempts: row["attempts"],
+                    recordJSON: try RecordDictionaries.json(db, row, cache: &dictionaries))
                 if inFlight.contains(pending.key) { continue }
                 due.append(pending)
                 if due.count == limit { break }
@@ -150,16 +152,19 @@ extension StateStore {
             case .scored(let s, let p, let r): score = s; passed = p; reason = r
             case .failed(let k, let m, let x): errorKind = k; error = m; excerpt = x
             }
+            var writer = CompactWriter(db)
             try db.execute(
                 sql: """
-                    INSERT OR IGNORE INTO judge_score (evaluation_id, judge, judge_name, score, passed, reason, error_kind, error, reply_excerpt,
-                        endpoint, judge_model, input_tokens, output_tokens, latency_ms, attempts, judged_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT OR IGNORE INTO judge_verdict (evaluation_id, judge_id, judge_name_id, score, passed, reason, error_kind, error,
+                        reply_excerpt, endpoint_id, judge_model_id, input_tokens, output_tokens, latency_ms, attempts, judged_at)
+                    SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM evaluation_data WHERE id = ?)
                     """,
                 arguments: [
-                    verdict.evaluationID, verdict.identity, verdict.judgeName, score, passed, reason, errorKind, error, excerpt,
-                    verdict.endpoint, verdict.judgeModel, verdict.inputTokens, verdict.outputTokens, verdict.latencyMs,
-                    verdict.attempts, at,
+                    verdict.evaluationID, try writer.textID(verdict.identity) as Int64, try writer.textID(verdict.judgeName) as Int64, score, passed, reason,
+                    errorKind, error, excerpt, try writer.textID(verdict.endpoint) as Int64, try writer.textID(verdict.judgeModel),
+                    // Whole milliseconds and seconds are stored as small integers (8 bytes less each).
+                    verdict.inputTokens, verdict.outputTokens, verdict.latencyMs?.rounded(), verdict.attempts, at.rounded(.down),
+                    verdict.evaluationID,
                 ])
             let inserted = db.changesCount == 1
             try db.execute(
@@ -185,7 +190,7 @@ extension StateStore {
                 rollups.addJudgeScore(
                     identity: verdict.identity, route: row["route"], model: row["model"],
                     at: Date(timeIntervalSince1970: row["ts"]), score: score, passed: passed)
-                try Self.addRollups(db, rollups)
+                try Self.addRollups(db, rollups, writer: &writer)
             }
             try Self.add(db, errorKind == nil ? ["judged": 1] : ["judged": 1, "judge_errors": 1])
             return true

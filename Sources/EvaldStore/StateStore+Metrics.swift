@@ -20,10 +20,13 @@ extension StateStore {
     /// Every series with data in [since, until), summed over its minute buckets.
     public func seriesTotals(since: Date, until: Date, route: String? = nil, model: String? = nil) throws -> [SeriesTotals] {
         try read { db in
-            var sql = "SELECT metric, route, model, n, pass_n, sum, sum_sq, hist FROM rollup_minute WHERE minute >= ? AND minute < ?"
+            var sql = """
+                SELECT s.metric, s.route, s.model, c.n, c.pass_n, c.sum, c.sum_sq, c.hist
+                FROM rollup_cell c JOIN rollup_series s ON s.id = c.series_id WHERE c.minute >= ? AND c.minute < ?
+                """
             var arguments: StatementArguments = [Self.minute(since), Self.minuteAfter(until)]
-            if let route { sql += " AND route = ?"; arguments += [route] }
-            if let model { sql += " AND model = ?"; arguments += [model] }
+            if let route { sql += " AND s.route = ?"; arguments += [route] }
+            if let model { sql += " AND s.model = ?"; arguments += [model] }
             var totals: [String: SeriesTotals] = [:]
             let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
             while let row = try rows.next() {
@@ -38,13 +41,13 @@ extension StateStore {
                 totals[key, default: SeriesTotals(metric: metric, route: route, model: model, cell: RollupCell())].cell.merge(cell)
             }
             var opSQL = """
-                SELECT route, model, calls, ok_calls, latency_n, latency_sum, latency_sq, latency_hist,
+                SELECT s.route, s.model, calls, ok_calls, latency_n, latency_sum, latency_sq, latency_hist,
                        cost_n, cost_sum, cost_sq, tokens_n, tokens_sum, tokens_sq
-                FROM rollup_op_minute WHERE minute >= ? AND minute < ?
+                FROM rollup_op_cell c JOIN rollup_series s ON s.id = c.series_id WHERE c.minute >= ? AND c.minute < ?
                 """
             var opArguments: StatementArguments = [Self.minute(since), Self.minuteAfter(until)]
-            if let route { opSQL += " AND route = ?"; opArguments += [route] }
-            if let model { opSQL += " AND model = ?"; opArguments += [model] }
+            if let route { opSQL += " AND s.route = ?"; opArguments += [route] }
+            if let model { opSQL += " AND s.model = ?"; opArguments += [model] }
             let opRows = try Row.fetchCursor(db, sql: opSQL, arguments: opArguments)
             while let row = try opRows.next() {
                 let route: String = row["route"], model: String = row["model"]
@@ -88,9 +91,12 @@ extension StateStore {
         try write { db in
             try db.execute(
                 sql: """
-                    DELETE FROM evaluation WHERE id IN (SELECT id FROM evaluation WHERE ts < ? ORDER BY ts LIMIT ?)
+                    DELETE FROM evaluation_data WHERE id IN (SELECT id FROM evaluation_data WHERE ts < ? ORDER BY ts LIMIT ?)
                     """, arguments: [cutoff.timeIntervalSince1970, limit])
-            return db.changesCount
+            let deleted = db.changesCount
+            // Counted in the transaction that deletes: a crash counts a batch with its deletion or not at all.
+            try Self.add(db, ["pruned_by_age": Int64(deleted)])
+            return deleted
         }
     }
 
@@ -109,14 +115,14 @@ extension StateStore {
         try write { db in
             try db.execute(
                 sql: """
-                    DELETE FROM rollup_minute WHERE (metric, route, model, minute) IN
-                        (SELECT metric, route, model, minute FROM rollup_minute WHERE minute < ? LIMIT ?)
+                    DELETE FROM rollup_cell WHERE (minute, series_id) IN
+                        (SELECT minute, series_id FROM rollup_cell WHERE minute < ? ORDER BY minute LIMIT ?)
                     """, arguments: [Self.minute(cutoff), limit])
             var deleted = db.changesCount
             try db.execute(
                 sql: """
-                    DELETE FROM rollup_op_minute WHERE (route, model, minute) IN
-                        (SELECT route, model, minute FROM rollup_op_minute WHERE minute < ? LIMIT ?)
+                    DELETE FROM rollup_op_cell WHERE (minute, series_id) IN
+                        (SELECT minute, series_id FROM rollup_op_cell WHERE minute < ? ORDER BY minute LIMIT ?)
                     """, arguments: [Self.minute(cutoff), limit])
             deleted = max(deleted, db.changesCount)
             return deleted

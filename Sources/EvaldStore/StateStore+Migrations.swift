@@ -343,6 +343,11 @@ extension StateStore {
                     ALTER TABLE daemon_heartbeat ADD COLUMN progress_json TEXT;
                     """)
         }
+        migrator.registerMigration("v9-compact") { db in
+            try db.execute(sql: compactSchema)
+            try migrateToCompact(db)
+            try db.execute(sql: compactViews)
+        }
         return migrator
     }
 }

@@ -128,11 +128,20 @@ extension StateStore {
 
     /// The stored record (native JSON) of an evaluation.
     public func recordJSON(evaluationID: Int64) throws -> String? {
-        try read { db in try String.fetchOne(db, sql: "SELECT record_json FROM evaluation WHERE id = ?", arguments: [evaluationID]) }
+        try read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT trace_id, record, dictionary_id, record_form FROM evaluation_data WHERE id = ?", arguments: [evaluationID])
+            else {
+                return nil
+            }
+            var dictionaries: [Int64: [UInt8]] = [:]
+            return try RecordDictionaries.json(db, row, cache: &dictionaries)
+        }
     }
 
     public func evaluationCount() throws -> Int {
-        try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM evaluation") ?? 0 }
+        try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM evaluation_data") ?? 0 }
     }
 }
 
@@ -175,20 +184,34 @@ extension StateStore {
                         SELECT e.*, f.path AS file_path FROM evaluation e LEFT JOIN spool_file f ON f.id = e.file_id WHERE e.id = ?
                         """, arguments: [id])
             else { return nil }
+            var dictionaries: [Int64: [UInt8]] = [:]
+            let json = try RecordDictionaries.json(db, row, cache: &dictionaries)
             return EvaluationDetail(
                 id: row["id"], recordID: row["record_id"], traceID: row["trace_id"],
                 timestamp: Date(timeIntervalSince1970: row["ts"]), route: row["route"], model: row["model"],
                 responseModel: row["response_model"], systemFingerprint: row["system_fingerprint"],
                 promptVersion: row["prompt_version"], status: row["status"], error: row["error"],
                 latencyMs: row["latency_ms"], costUSD: row["cost_usd"], sampleRate: row["sample_rate"],
-                filePath: row["file_path"], lineOffset: row["line_offset"], recordJSON: row["record_json"])
+                filePath: row["file_path"], lineOffset: row["line_offset"], recordJSON: json)
         }
     }
 
     /// Evaluations of a trace (by trace id or record id), newest first.
     public func evaluationIDs(traceOrRecordID id: String) throws -> [Int64] {
         try read { db in
-            try Int64.fetchAll(db, sql: "SELECT id FROM evaluation WHERE trace_id = ? OR record_id = ? ORDER BY id DESC", arguments: [id, id])
+            // The trace id is indexed; a record id is the trace id, or starts with it and ':'
+            // (OTLP spans); any other record id is searched without an index.
+            let traceID = id.split(separator: ":", maxSplits: 1).first.map(String.init) ?? id
+            let ids = try Int64.fetchAll(
+                db,
+                sql:
+                    "SELECT id FROM evaluation WHERE id IN (SELECT id FROM evaluation_data WHERE substr(trace_id, 1, 8) = substr(?, 1, 8)) AND (trace_id = ? OR record_id = ?) ORDER BY id DESC",
+                arguments: [TraceIDCoding.stored(traceID), id, id])
+            if !ids.isEmpty { return ids }
+            return try Int64.fetchAll(
+                db,
+                sql: "SELECT id FROM evaluation WHERE record_id = ? AND id IN (SELECT id FROM evaluation_data WHERE record_id IS NOT NULL) ORDER BY id DESC",
+                arguments: [id])
         }
     }
 

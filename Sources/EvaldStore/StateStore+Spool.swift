@@ -53,37 +53,37 @@ extension StateStore: SpoolCheckpointStore {
             }
             let at = batch.committedAt.timeIntervalSince1970
             if !batch.sampled.isEmpty {
-                let insert = try db.cachedStatement(
-                    sql: """
-                        INSERT OR IGNORE INTO evaluation (record_id, trace_id, file_id, line_offset, index_in_line, ts, ingested_at,
-                            route, tenant, provider, model, response_model, system_fingerprint, prompt_version, status, error,
-                            finish_reason, latency_ms, input_tokens, output_tokens, cost_usd, feedback, has_content, sample_rate, record_json)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """)
-                let insertCheck = try db.cachedStatement(sql: "INSERT INTO check_result (evaluation_id, name, kind, passed, detail) VALUES (?, ?, ?, ?, ?)")
+                // The offset check above keeps a batch from being stored twice.
+                var writer = CompactWriter(db)
+                // Lines already stored (the file read again after a lost offset) are passed
+                // over with their scores and rollups.
+                let stored = try Row.fetchOne(db, sql: "SELECT stored_offset, stored_index FROM spool_file WHERE id = ?", arguments: [batch.fileID])
+                var through: (offset: Int64, index: Int) = (stored?["stored_offset"] ?? -1, stored?["stored_index"] ?? -1)
+                let fresh = batch.sampled.sorted { ($0.lineOffset, $0.indexInLine) < ($1.lineOffset, $1.indexInLine) }.filter { line in
+                    guard (line.lineOffset, line.indexInLine) > (through.offset, through.index) else { return false }
+                    through = (line.lineOffset, line.indexInLine)
+                    return true
+                }
+                let rows = fresh.map { line in
+                    CompactWriter.Row(
+                        record: line.record, sampleRate: line.sampleRate, fileID: batch.fileID, lineOffset: line.lineOffset,
+                        indexInLine: line.indexInLine, ingestedAt: at, json: Array(line.recordJSON.utf8), checks: line.checkResults,
+                        hasContent: line.record.hasContent, id: nil)
+                }
+                let ids = try writer.insert(rows)
                 let enqueue = try db.cachedStatement(sql: "INSERT OR IGNORE INTO judge_queue (evaluation_id, judge_name, enqueued_at) VALUES (?, ?, ?)")
                 var queued: Int64 = 0
                 var rollups = RollupBatch()
-                for line in batch.sampled {
-                    let r = line.record
-                    try insert.execute(arguments: [
-                        r.recordID, r.traceID, batch.fileID, line.lineOffset, line.indexInLine, r.timestamp.timeIntervalSince1970, at,
-                        r.route, r.tenant, r.provider, r.model, r.responseModel, r.systemFingerprint, r.promptVersion,
-                        r.status.rawValue, r.error, r.finishReason, r.latencyMs, r.inputTokens, r.outputTokens, r.costUSD,
-                        r.feedback, r.hasContent, line.sampleRate, line.recordJSON,
-                    ])
-                    guard db.changesCount == 1 else { continue }  // already stored: its scores and rollups too
-                    let evaluationID = db.lastInsertedRowID
-                    for result in line.checkResults {
-                        try insertCheck.execute(arguments: [evaluationID, result.name, result.kind, result.passed, result.detail])
-                    }
+                try db.execute(
+                    sql: "UPDATE spool_file SET stored_offset = ?, stored_index = ? WHERE id = ?", arguments: [through.offset, through.index, batch.fileID])
+                for (line, evaluationID) in zip(fresh, ids) {
                     for judge in line.judgeNames {
                         try enqueue.execute(arguments: [evaluationID, judge, at])
                         queued += 1
                     }
-                    rollups.add(r, checks: line.checkResults)
+                    rollups.add(line.record, checks: line.checkResults)
                 }
-                try Self.addRollups(db, rollups)
+                try Self.addRollups(db, rollups, writer: &writer)
                 try Self.add(db, ["judge_queued": queued])
             }
             if !batch.quarantined.isEmpty {
@@ -114,26 +114,26 @@ extension StateStore: SpoolCheckpointStore {
 
     /// Adds a batch's rollup deltas to the minute buckets; histograms merge inside SQLite
     /// (`evald_histogram_merge`), so each cell costs one statement.
-    static func addRollups(_ db: Database, _ rollups: RollupBatch) throws {
+    static func addRollups(_ db: Database, _ rollups: RollupBatch, writer: inout CompactWriter) throws {
         guard !rollups.isEmpty else { return }
         let upsert = try db.cachedStatement(
             sql: """
-                INSERT INTO rollup_minute (metric, route, model, minute, n, pass_n, sum, sum_sq, hist) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(metric, route, model, minute) DO UPDATE SET
+                INSERT INTO rollup_cell (minute, series_id, n, pass_n, sum, sum_sq, hist) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(minute, series_id) DO UPDATE SET
                     n = n + excluded.n, pass_n = pass_n + excluded.pass_n, sum = sum + excluded.sum,
                     sum_sq = sum_sq + excluded.sum_sq, hist = evald_histogram_merge(hist, excluded.hist)
                 """)
         for (key, cell) in rollups.cells {
             try upsert.execute(arguments: [
-                key.metric, key.route, key.model, key.minute, cell.n, cell.passN,
+                key.minute, try writer.seriesID(metric: key.metric, route: key.route, model: key.model), cell.n, cell.passN,
                 cell.sum, cell.sumSquares, cell.histogram?.serialized,
             ])
         }
         let upsertOperational = try db.cachedStatement(
             sql: """
-                INSERT INTO rollup_op_minute (route, model, minute, calls, ok_calls, latency_n, latency_sum, latency_sq, latency_hist,
-                    cost_n, cost_sum, cost_sq, tokens_n, tokens_sum, tokens_sq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(route, model, minute) DO UPDATE SET
+                INSERT INTO rollup_op_cell (minute, series_id, calls, ok_calls, latency_n, latency_sum, latency_sq, latency_hist,
+                    cost_n, cost_sum, cost_sq, tokens_n, tokens_sum, tokens_sq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(minute, series_id) DO UPDATE SET
                     calls = calls + excluded.calls, ok_calls = ok_calls + excluded.ok_calls,
                     latency_n = latency_n + excluded.latency_n, latency_sum = latency_sum + excluded.latency_sum,
                     latency_sq = latency_sq + excluded.latency_sq, latency_hist = evald_histogram_merge(latency_hist, excluded.latency_hist),
@@ -142,7 +142,7 @@ extension StateStore: SpoolCheckpointStore {
                 """)
         for (key, op) in rollups.operational {
             try upsertOperational.execute(arguments: [
-                key.route, key.model, key.minute, op.calls.n, op.calls.passN,
+                key.minute, try writer.seriesID(metric: "", route: key.route, model: key.model), op.calls.n, op.calls.passN,
                 op.latency.n, op.latency.sum, op.latency.sumSquares, op.latency.histogram?.serialized,
                 op.cost.n, op.cost.sum, op.cost.sumSquares, op.outputTokens.n, op.outputTokens.sum, op.outputTokens.sumSquares,
             ])

@@ -75,15 +75,34 @@ public final class StateStore: Sendable {
                 // while (a long report under load) lets it grow. Truncated back after each
                 // checkpoint that resets it, so the file stays bounded.
                 try db.execute(sql: "PRAGMA journal_size_limit = \(Self.walSizeLimit)")
+                // Takes effect in a new, empty database (before its first table); an older one is
+                // converted once by `enableIncrementalVacuum`.
+                if !db.configuration.readonly { try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL") }
                 db.add(function: StateStore.histogramMerge)
             }
         }
         do {
             let pool = try DatabasePool(path: path, configuration: configuration)
-            if !readOnly { try migrate(pool) }
+            if !readOnly {
+                try migrate(pool)
+                try enableIncrementalVacuum(pool)
+            }
             return StateStore(path: path, pool: pool)
         } catch let error as DatabaseError {
             throw StoreError(path: path, message: "cannot open (\(error.message ?? error.description)); check the file's permissions and free disk space")
+        }
+    }
+
+    /// Pages freed by pruning go back to the file system in small steps
+    /// (`PRAGMA incremental_vacuum`), which needs `auto_vacuum = INCREMENTAL`. A database made
+    /// before it is rewritten once (VACUUM) on the first start of this version: a new one in an
+    /// instant, an old one in about the time it takes to copy the file, with the daemon not yet
+    /// reading the spool.
+    private static func enableIncrementalVacuum(_ pool: DatabasePool) throws {
+        try pool.barrierWriteWithoutTransaction { db in
+            guard try Int.fetchOne(db, sql: "PRAGMA auto_vacuum") != 2 else { return }
+            try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+            try db.execute(sql: "VACUUM")
         }
     }
 

@@ -57,6 +57,35 @@ import Testing
         #expect(try store.alerts(includeResolved: true).first?.state == "resolved")
     }
 
+    @Test func stateStoreFailingFiresWhenTheDatabaseStaysOverItsLimitAndResolvesUnderIt() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try StateStore.open(path: root + "/evald.db")
+        let clock = ManualClock()
+        let runtime = DaemonRuntime()
+        runtime.markProgress(lines(1), pendingBytes: 0, at: clock.now)
+        let service = HealthAlertService(
+            store: store, setups: SetupSource(DaemonSetup(config: try config(), checks: .empty, roster: .empty, receivers: [])), runtime: runtime,
+            logger: Logger(label: "test"), now: { clock.now })
+        let over = RetentionService.SizeCheck(fileBytes: 3_000_000, limit: 2_000_000, overLimit: true)
+        runtime.setSizeCheck(over, at: clock.now)
+        try service.evaluate()
+        // A moment over the limit (a burst, a detection backlog) is not a failure.
+        #expect(try store.alerts(includeResolved: true).isEmpty)
+        clock.advance(30)
+        runtime.setSizeCheck(over, at: clock.now)
+        clock.advance(31)
+        try service.evaluate()
+        let firing = try store.alerts(includeResolved: false)
+        #expect(firing.map(\.name) == ["StateStoreFailing"])
+        #expect(firing.first?.severity == "warning")
+        #expect(firing.first?.labels["state_db"] == root + "/evald.db")
+        #expect(try store.alertTransitions(id: firing[0].id).first?.numbers == ["db_bytes": 3_000_000, "max_db_bytes": 2_000_000])
+
+        runtime.setSizeCheck(RetentionService.SizeCheck(fileBytes: 1_700_000, limit: 2_000_000, overLimit: false), at: clock.now)
+        try service.evaluate()
+        #expect(try store.alerts(includeResolved: false).isEmpty)
+    }
+
     @Test func judgeStatesBecomeJudgeFailingAndJudgeBudgetExhausted() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let store = try StateStore.open(path: root + "/evald.db")

@@ -55,10 +55,10 @@ final class EvaldHarness: @unchecked Sendable {
         var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(stdout.utf8))) as? [String: Any] ?? [:] }
     }
 
-    /// Runs a command to completion.
+    /// Runs a command to completion (`evald` unless `executable` names another program).
     @discardableResult
-    func run(_ arguments: [String], config: Bool = true, environment: [String: String] = [:]) throws -> Result {
-        let process = makeProcess(arguments, config: config, environment: environment)
+    func run(_ arguments: [String], config: Bool = true, environment: [String: String] = [:], executable: String = binary) throws -> Result {
+        let process = makeProcess(arguments, config: config, environment: environment, executable: executable)
         // Files, not pipes: a child that fills one pipe while the test reads the other would hang.
         let outPath = root + "/.out-\(UUID().uuidString)", errPath = root + "/.err-\(UUID().uuidString)"
         FileManager.default.createFile(atPath: outPath, contents: nil)
@@ -112,9 +112,9 @@ final class EvaldHarness: @unchecked Sendable {
         (try? String(contentsOfFile: "\(root)/\(name).\(suffix)", encoding: .utf8)) ?? ""
     }
 
-    private func makeProcess(_ arguments: [String], config: Bool, environment: [String: String]) -> Process {
+    private func makeProcess(_ arguments: [String], config: Bool, environment: [String: String], executable: String = binary) -> Process {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments + (config ? ["--config", configPath] : [])
         process.currentDirectoryURL = URL(fileURLWithPath: root)
         var env = ProcessInfo.processInfo.environment

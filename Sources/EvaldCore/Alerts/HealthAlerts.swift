@@ -1,7 +1,7 @@
 import Foundation
 
 /// The alerts evald raises about itself: `JudgeFailing`, `JudgeBudgetExhausted`,
-/// `SpoolStalled`. Pure drafts (name, severity, labels, texts, numbers); the daemon decides
+/// `SpoolStalled`, `StateStoreFailing`. Pure drafts (name, severity, labels, texts, numbers); the daemon decides
 /// when they hold and adds the runbook link and the receivers.
 public enum HealthAlerts {
     public struct Draft: Sendable, Equatable {
@@ -92,5 +92,17 @@ public enum HealthAlerts {
             description:
                 "spool \(directory): \(pendingBytes) bytes unread, no line read for \(Int(stalledFor)) s\(failingFor > 0 ? ", polls failing for \(Int(failingFor)) s" : "") (alerts.spool_stalled_after \(Int(threshold)) s); check the logs for spool.poll_failed and the state database's disk.",
             numbers: ["pending_bytes": Double(pendingBytes), "stalled_seconds": stalledFor, "failing_seconds": failingFor, "threshold_seconds": threshold])
+    }
+
+    /// The state database stays over `retention.max_db_bytes` after pruning every raw
+    /// evaluation that may go (what is left: rollups, open alerts' examples, golden traces,
+    /// evaluations detection has not read).
+    public static func stateStoreFailing(path: String, fileBytes: Int64, limit: Int64) -> Draft {
+        Draft(
+            name: "StateStoreFailing", severity: .warning, labels: ["state_db": path],
+            summary: "The state database is over retention.max_db_bytes: \(fileBytes) bytes, limit \(limit)",
+            description:
+                "state database \(path): \(fileBytes) bytes after pruning (retention.max_db_bytes \(limit)). What is left may not be pruned by size: rollups younger than rollup_days, the examples of open alerts, golden sets' traces, evaluations detection has not read yet. Raise max_db_bytes, shorten retention.rollup_days, or resolve old alerts; evald keeps running.",
+            numbers: ["db_bytes": Double(fileBytes), "max_db_bytes": Double(limit)])
     }
 }

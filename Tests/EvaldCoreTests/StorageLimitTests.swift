@@ -1,0 +1,49 @@
+import EvaldCore
+import Testing
+
+@Suite struct StorageLimitTests {
+    @Test(arguments: [
+        ("2000000000", Int64(2_000_000_000)), ("2GB", 2_000_000_000), ("512MiB", 536_870_912), ("1.5 GiB", 1_610_612_736),
+        ("1_000_000_000", 1_000_000_000), ("1MiB", 1_048_576),
+    ])
+    func maxDBBytesTakesBytesOrASize(text: String, bytes: Int64) throws {
+        let config = try parseConfig("spool: {dir: s}\nretention: {max_db_bytes: \"\(text)\"}\n")
+        #expect(config.retention.maxDBBytes == bytes)
+    }
+
+    @Test func maxDBBytesIsOffByDefault() throws {
+        #expect(try parseConfig("spool: {dir: s}\n").retention.maxDBBytes == nil)
+    }
+
+    @Test(arguments: ["lots", "10KB", "-5GB", "0", "12 parsecs"])
+    func aBadOrTinyLimitNamesItsKey(text: String) {
+        let problems = configProblems("spool: {dir: s}\nretention: {max_db_bytes: \"\(text)\"}\n")
+        #expect(problems.map(\.key) == ["retention.max_db_bytes"], "\(problems)")
+        #expect(problems.first?.message.contains("1MiB") == true)
+        #expect(problems.first?.line == 2)
+    }
+
+    @Test func stateStoreFailingIsAWarningWithItsNumbers() {
+        let draft = HealthAlerts.stateStoreFailing(path: "/var/lib/evald/evald.db", fileBytes: 3_000_000, limit: 2_000_000)
+        #expect(draft.name == "StateStoreFailing")
+        #expect(draft.severity == .warning)
+        #expect(draft.labels == ["state_db": "/var/lib/evald/evald.db"])
+        #expect(draft.numbers == ["db_bytes": 3_000_000, "max_db_bytes": 2_000_000])
+        #expect(draft.summary.contains("retention.max_db_bytes"))
+    }
+
+    @Test func recordsRoundTripWithAndWithoutADictionary() throws {
+        let dictionary = Array(String(repeating: #"{"route":"support-chat","input":[{"role":"system","content":"You are Ava."}]}"#, count: 600).utf8)
+        #expect(dictionary.count > RecordCompression.maxDictionaryBytes)
+        let record = Array(#"{"route":"support-chat","input":[{"role":"system","content":"You are Ava."}],"output":"ünïcode ✓"}"#.utf8)
+        let plain = RecordCompression.compress(record)
+        let primed = RecordCompression.compress(record, dictionary: dictionary)
+        #expect(try RecordCompression.decompress(plain) == record)
+        #expect(try RecordCompression.decompress(primed, dictionary: dictionary) == record)
+        #expect(primed.count < plain.count)
+        #expect(try RecordCompression.decompress(RecordCompression.compress([])) == [])
+        // Without its dictionary, or cut short, a record is refused, not misread.
+        #expect(throws: RecordCompression.Failure.self) { try RecordCompression.decompress(primed) }
+        #expect(throws: RecordCompression.Failure.self) { try RecordCompression.decompress(Array(plain.dropLast(3))) }
+    }
+}
