@@ -28,22 +28,47 @@ struct SQLiteColumns {
     }
 }
 
-/// The few distinct strings of a column (check names, routes, models), decoded once: a
-/// read of 10,000 evaluations meets the same dozen names 80,000 times.
-struct InternedStrings {
-    private var known: [(bytes: [UInt8], string: String)] = []
-    private let capacity: Int
+/// The interned strings (`text_value`) a read meets, looked up once each: a read of 10,000
+/// evaluations meets the same dozen routes and models tens of thousands of times.
+struct TextValues {
+    private let lookup: Statement
+    private var known: [Int64: String] = [:]
 
-    init(capacity: Int = 64) { self.capacity = capacity }
+    init(_ db: Database) throws { lookup = try db.cachedStatement(sql: "SELECT value FROM text_value WHERE id = ?") }
 
-    mutating func string(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
-        for entry in known where entry.bytes.count == bytes.count {
-            if bytes.isEmpty { return entry.string }
-            let same = entry.bytes.withUnsafeBufferPointer { memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }
-            if same { return entry.string }
-        }
-        let string = String(decoding: bytes, as: UTF8.self)
-        if known.count < capacity { known.append((Array(bytes), string)) }
-        return string
+    mutating func value(_ id: Int64) throws -> String {
+        if let value = known[id] { return value }
+        let value = try String.fetchOne(lookup, arguments: [id]) ?? ""
+        known[id] = value
+        return value
     }
+}
+
+/// The checks of each check set a read meets, in name order, all passed until a failure row
+/// says otherwise; and where a check id sits in its set.
+struct CheckSets {
+    private let lookup: Statement
+    private var outcomesBySet: [Int64: [DetectionEvaluation.CheckOutcome]] = [:]
+    private var positionsBySet: [Int64: [Int64: Int]] = [:]
+
+    init(_ db: Database) throws {
+        lookup = try db.cachedStatement(
+            sql: "SELECT c.id, c.name FROM check_set_member m JOIN check_def c ON c.id = m.check_id WHERE m.set_id = ? ORDER BY c.name, c.id")
+    }
+
+    mutating func outcomes(_ set: Int64) throws -> [DetectionEvaluation.CheckOutcome] {
+        if let outcomes = outcomesBySet[set] { return outcomes }
+        var outcomes: [DetectionEvaluation.CheckOutcome] = []
+        var positions: [Int64: Int] = [:]
+        for row in try Row.fetchAll(lookup, arguments: [set]) {
+            positions[row[0]] = outcomes.count
+            outcomes.append(.init(name: row[1], passed: true))
+        }
+        outcomesBySet[set] = outcomes
+        positionsBySet[set] = positions
+        return outcomes
+    }
+
+    /// Valid for a set `outcomes` has returned.
+    func position(of check: Int64, in set: Int64) -> Int? { positionsBySet[set]?[check] }
 }

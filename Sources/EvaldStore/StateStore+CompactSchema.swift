@@ -3,7 +3,7 @@ import Foundation
 import GRDB
 
 extension StateStore {
-    /// The compact layout (v7): repeated strings once, records deflated against a per-route
+    /// The compact layout (migration v9-compact): repeated strings once, records deflated against a per-route
     /// dictionary, check details only for failures, rollups keyed by a series number, and only
     /// the indexes a query uses. `evaluation`, `check_result` and `judge_score` stay readable as
     /// views with their old columns (docs/storage.md).

@@ -54,41 +54,52 @@ extension StateStore {
     /// Evaluations with an id above `after`, in id order (the order they were committed).
     public func detectionEvaluations(after: Int64, limit: Int) throws -> [DetectionEvaluation] {
         try read { db in
-            // Detection's hot read: columns straight from SQLite, repeated strings decoded once,
-            // and the check rows merged in by key order (the primary key is (evaluation_id, name),
-            // so they come sorted at no cost).
+            // Detection's hot read, from the compact tables rather than their views: columns
+            // straight from SQLite, each interned string and check set looked up once per read,
+            // and only failures read per evaluation (a check of the set without a failure row
+            // passed; failures come in key order, so they merge in without sorting).
             let evaluations = try db.cachedStatement(
                 sql: """
-                    SELECT id, ts, route, model, response_model, system_fingerprint, status, latency_ms, cost_usd
-                    FROM evaluation WHERE id > ? ORDER BY id LIMIT ?
+                    SELECT id, ts, route_id, model_id, response_model_id, system_fingerprint_id, status_id, latency_ms, cost_usd,
+                           check_set_id
+                    FROM evaluation_data WHERE id > ? ORDER BY id LIMIT ?
                     """)
             evaluations.arguments = [after, limit]
-            var routes = InternedStrings(), models = InternedStrings(), versions = InternedStrings()
+            var texts = try TextValues(db)
+            var checkSets = try CheckSets(db)
             var result: [DetectionEvaluation] = []
+            var checkSetIDs: [Int64] = []
             let rows = try Row.fetchCursor(evaluations)
             let row = SQLiteColumns(evaluations)
             while try rows.next() != nil {
                 result.append(
                     DetectionEvaluation(
-                        id: row.int64(0), ts: Date(timeIntervalSince1970: row.double(1)), route: routes.string(row.bytes(2)),
-                        model: models.string(row.bytes(3)), responseModel: row.isNull(4) ? nil : versions.string(row.bytes(4)),
-                        systemFingerprint: row.isNull(5) ? nil : versions.string(row.bytes(5)), ok: row.text(6, equals: "ok"),
-                        latencyMs: row.optionalDouble(7), costUSD: row.optionalDouble(8), checks: []))
+                        id: row.int64(0), ts: Date(timeIntervalSince1970: row.double(1)),
+                        route: row.isNull(2) ? "" : try texts.value(row.int64(2)), model: try texts.value(row.int64(3)),
+                        responseModel: row.isNull(4) ? nil : try texts.value(row.int64(4)),
+                        systemFingerprint: row.isNull(5) ? nil : try texts.value(row.int64(5)),
+                        ok: try texts.value(row.int64(6)) == "ok", latencyMs: row.optionalDouble(7), costUSD: row.optionalDouble(8),
+                        checks: []))
+                checkSetIDs.append(row.isNull(9) ? -1 : row.int64(9))
             }
             guard let first = result.first?.id, let last = result.last?.id else { return [] }
-            let checks = try db.cachedStatement(
-                sql: "SELECT evaluation_id, name, passed FROM check_result WHERE evaluation_id BETWEEN ? AND ? ORDER BY evaluation_id, name")
-            checks.arguments = [first, last]
-            var names = InternedStrings()
+            for index in result.indices where checkSetIDs[index] >= 0 {
+                result[index].checks = try checkSets.outcomes(checkSetIDs[index])
+            }
+            let failures = try db.cachedStatement(
+                sql: "SELECT evaluation_id, check_id FROM check_failure WHERE evaluation_id BETWEEN ? AND ? ORDER BY evaluation_id")
+            failures.arguments = [first, last]
             var index = 0
-            let checkRows = try Row.fetchCursor(checks)
-            let check = SQLiteColumns(checks)
-            while try checkRows.next() != nil {
-                let id = check.int64(0)
+            let failureRows = try Row.fetchCursor(failures)
+            let failure = SQLiteColumns(failures)
+            while try failureRows.next() != nil {
+                let id = failure.int64(0)
                 while index < result.count, result[index].id < id { index += 1 }
                 guard index < result.count else { break }
-                guard result[index].id == id else { continue }
-                result[index].checks.append(.init(name: names.string(check.bytes(1)), passed: check.int64(2) != 0))
+                guard result[index].id == id, let position = checkSets.position(of: failure.int64(1), in: checkSetIDs[index]) else {
+                    continue
+                }
+                result[index].checks[position].passed = false
             }
             return result
         }
@@ -127,7 +138,7 @@ extension StateStore {
     /// Evaluations committed after `cursor`: what detection has yet to feed.
     public func evaluationCount(after cursor: Int64) throws -> Int {
         try read { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM evaluation WHERE id > ?", arguments: [cursor]) ?? 0
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM evaluation_data WHERE id > ?", arguments: [cursor]) ?? 0
         }
     }
 
@@ -141,7 +152,7 @@ extension StateStore {
                 .flatMap { Int64($0) } ?? 0
             guard
                 let oldest = try Double.fetchOne(
-                    db, sql: "SELECT ingested_at FROM evaluation WHERE id > ? ORDER BY id LIMIT 1",
+                    db, sql: "SELECT ingested_at FROM evaluation_data WHERE id > ? ORDER BY id LIMIT 1",
                     arguments: [cursor])
             else { return 0 }
             return max(0, now.timeIntervalSince1970 - oldest)

@@ -31,7 +31,8 @@ extension StateStore {
     /// Deletes at most `limit` of the oldest raw evaluations (by trace time) with their check
     /// results and verdicts, for `retention.max_db_bytes`; returns how many. Kept: the examples
     /// of open alerts (`evald explain` shows them), the evaluations of golden sets' traces,
-    /// and those detection has not read yet. Rollups are never touched here. The deletion and
+    /// those detection has not read yet, and those waiting for a judge or whose verdict detection
+    /// has not read (the judge queue is bounded by `judge.max_queue_age` instead). Rollups are never touched here. The deletion and
     /// its count (`pruned_by_size`) commit together.
     public func pruneOldestEvaluations(limit: Int, keepingTraceIDs keep: [String]) throws -> Int {
         try write { db in
@@ -45,6 +46,8 @@ extension StateStore {
                         SELECT id FROM evaluation_data
                         WHERE id <= COALESCE((SELECT CAST(state_json AS INTEGER) FROM detection_state WHERE kind = 'cursor' AND key = 'evaluation'), 0)
                           AND id NOT IN (SELECT x.evaluation_id FROM alert_example x JOIN alert a ON a.id = x.alert_id WHERE a.state = 'firing')
+                          AND id NOT IN (SELECT evaluation_id FROM judge_queue)
+                          AND id NOT IN (SELECT evaluation_id FROM judge_feed)
                           \(keepFilter)
                         ORDER BY ts LIMIT ?)
                     """, arguments: StatementArguments(arguments))

@@ -68,6 +68,46 @@ import Testing
         }
     }
 
+    /// Detection reads the compact tables directly; what it reads must be what the views say.
+    @Test func detectionReadAgreesWithTheViews() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try makeV6Database()
+        let store = try StateStore.open(path: dbPath)
+        let read = try store.detectionEvaluations(after: 0, limit: 10)
+        #expect(read.map(\.id) == [1, 2, 3])
+        #expect(read.map(\.ok) == [true, false, true])
+        #expect(read.map(\.route) == ["support-chat", "support-chat", "support-chat"])
+        #expect(read.map(\.responseModel) == ["gpt-4o-mini-2024-07-18", "gpt-4o-mini-2024-07-18", "gpt-4o-mini-2024-07-18"])
+        #expect(read.map(\.latencyMs) == [900, 901, 902])
+        let viewed = try store.read { db in
+            try Row.fetchAll(db, sql: "SELECT evaluation_id, name, passed FROM check_result ORDER BY evaluation_id, name").map {
+                "\($0[0] as Int64) \($0[1] as String) \($0[2] as Bool)"
+            }
+        }
+        let detected = read.flatMap { evaluation in evaluation.checks.map { "\(evaluation.id) \($0.name) \($0.passed)" } }
+        #expect(detected == viewed)
+        #expect(detected.contains("2 ok false") && detected.contains("2 fast true"))
+        #expect(try store.detectionEvaluations(after: 1, limit: 1).map(\.id) == [2])
+        #expect(try store.evaluationCount(after: 1) == 2)
+    }
+
+    /// Pruning by size never takes what is still needed: an open alert's example (2), a trace
+    /// waiting for its judge (3), or what detection has not read.
+    @Test func pruningBySizeKeepsAlertExamplesQueuedJudgementsAndUnreadEvaluations() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try makeV6Database()
+        let store = try StateStore.open(path: dbPath)
+        #expect(try store.pruneOldestEvaluations(limit: 10, keepingTraceIDs: []) == 0)  // detection has read nothing
+        try store.write { db in
+            try db.execute(sql: "INSERT INTO detection_state (kind, key, state_json, updated_at) VALUES ('cursor', 'evaluation', '3', 0)")
+        }
+        #expect(try store.pruneOldestEvaluations(limit: 10, keepingTraceIDs: []) == 1)
+        #expect(try store.evaluations().map(\.id) == [2, 3])
+        try store.write { db in try db.execute(sql: "DELETE FROM judge_queue") }
+        #expect(try store.pruneOldestEvaluations(limit: 10, keepingTraceIDs: []) == 1)
+        #expect(try store.evaluations().map(\.id) == [2])
+    }
+
     @Test func aV6DatabaseMigratesInPlaceWithItsRecords() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
         try makeV6Database()
