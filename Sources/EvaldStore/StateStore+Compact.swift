@@ -1,6 +1,7 @@
 import EvaldCore
 import Foundation
 import GRDB
+import Synchronization
 
 /// Writes evaluations, check results, verdicts and rollups in the compact layout, inside one
 /// write transaction. Its caches (string ids, dictionaries) live only as long as that
@@ -13,8 +14,12 @@ struct CompactWriter {
     private var series: [String: Int64] = [:]
     /// The newest dictionary of each route (route id, or -1 for none) as known in this transaction.
     private var dictionaries: [Int64: StoredDictionary?] = [:]
+    private let committedDictionaries: RecordDictionaryCache?
 
-    init(_ db: Database) { self.db = db }
+    init(_ db: Database, committedDictionaries: RecordDictionaryCache? = nil) {
+        self.db = db
+        self.committedDictionaries = committedDictionaries
+    }
 
     struct StoredDictionary {
         var id: Int64
@@ -185,16 +190,46 @@ struct CompactWriter {
         if let known = dictionaries[route] { return known }
         let id = try Int64.fetchOne(
             db, sql: "SELECT MAX(id) FROM record_dictionary WHERE route_id IS ?", arguments: [route < 0 ? nil : route])
-        let found = try id.map { StoredDictionary(id: $0, bytes: try RecordDictionaries.bytes(db, id: $0)) }
+        // Read before this transaction adds to the route: a committed dictionary, which the
+        // shared cache may hold and keep.
+        let found = try id.map { StoredDictionary(id: $0, bytes: try RecordDictionaries.bytes(db, id: $0, cache: committedDictionaries)) }
         dictionaries[route] = .some(found)
         return found
     }
 }
 
+/// Committed record dictionaries, rebuilt from their chain of generations once and kept: a
+/// dictionary is never changed once committed and its id (AUTOINCREMENT) never reused, so an
+/// entry stays right. Only dictionaries read from committed state go in (never one made in a
+/// write transaction that may still roll back). Bounded: at most `capacity` of 32 KiB each.
+public final class RecordDictionaryCache: Sendable {
+    private let entries = Mutex<[Int64: [UInt8]]>([:])
+    private let capacity: Int
+
+    public init(capacity: Int = 256) { self.capacity = capacity }
+
+    func bytes(_ id: Int64) -> [UInt8]? { entries.withLock { $0[id] } }
+
+    func keep(_ id: Int64, _ bytes: [UInt8]) {
+        entries.withLock { entries in
+            if entries.count >= capacity, let any = entries.keys.first { entries.removeValue(forKey: any) }
+            entries[id] = bytes
+        }
+    }
+}
+
 /// Reads record dictionaries (a chain of generations) back.
 enum RecordDictionaries {
-    /// A dictionary's bytes: its parent's, then what it added, the last 32 KiB of them.
-    static func bytes(_ db: Database, id: Int64) throws -> [UInt8] {
+    /// A dictionary's bytes: its parent's, then what it added, the last 32 KiB of them. `cache`
+    /// only for a dictionary known to be committed.
+    static func bytes(_ db: Database, id: Int64, cache: RecordDictionaryCache?) throws -> [UInt8] {
+        if let known = cache?.bytes(id) { return known }
+        let bytes = try rebuild(db, id: id)
+        cache?.keep(id, bytes)
+        return bytes
+    }
+
+    private static func rebuild(_ db: Database, id: Int64) throws -> [UInt8] {
         var chain: [(added: [UInt8], size: Int)] = []
         var next: Int64? = id
         while let current = next {
@@ -211,20 +246,11 @@ enum RecordDictionaries {
         return bytes
     }
 
-    /// The JSON of a stored record.
-    static func json(_ db: Database, _ row: GRDB.Row, cache: inout [Int64: [UInt8]]) throws -> String {
+    /// The JSON of a stored (committed) record.
+    static func json(_ db: Database, _ row: GRDB.Row, cache: RecordDictionaryCache) throws -> String {
         let record: Data = row["record"], dictionaryID: Int64? = row["dictionary_id"]
         let traceID = TraceIDCoding.text(row["trace_id"])
-        var dictionary: [UInt8]?
-        if let dictionaryID {
-            if let known = cache[dictionaryID] {
-                dictionary = known
-            } else {
-                let bytes = try bytes(db, id: dictionaryID)
-                cache[dictionaryID] = bytes
-                dictionary = bytes
-            }
-        }
+        let dictionary = try dictionaryID.map { try bytes(db, id: $0, cache: cache) }
         let json = try RecordCompression.decompress([UInt8](record), dictionary: dictionary)
         return String(decoding: RecordForm.restoring(json, form: row["record_form"], traceID: traceID), as: UTF8.self)
     }

@@ -125,13 +125,12 @@ extension StateStore {
                     ORDER BY q.enqueued_at, q.evaluation_id LIMIT ?
                     """, arguments: StatementArguments(arguments))
             var due: [PendingJudgement] = []
-            var dictionaries: [Int64: [UInt8]] = [:]
             for row in rows {
                 let pending = PendingJudgement(
                     evaluationID: row["evaluation_id"], judgeName: row["judge_name"],
                     enqueuedAt: Date(timeIntervalSince1970: row["enqueued_at"]),
                     attempts: row["attempts"],
-                    recordJSON: try RecordDictionaries.json(db, row, cache: &dictionaries))
+                    recordJSON: try RecordDictionaries.json(db, row, cache: recordDictionaries))
                 if inFlight.contains(pending.key) { continue }
                 due.append(pending)
                 if due.count == limit { break }

@@ -135,8 +135,7 @@ extension StateStore {
             else {
                 return nil
             }
-            var dictionaries: [Int64: [UInt8]] = [:]
-            return try RecordDictionaries.json(db, row, cache: &dictionaries)
+            return try RecordDictionaries.json(db, row, cache: recordDictionaries)
         }
     }
 
@@ -184,8 +183,7 @@ extension StateStore {
                         SELECT e.*, f.path AS file_path FROM evaluation e LEFT JOIN spool_file f ON f.id = e.file_id WHERE e.id = ?
                         """, arguments: [id])
             else { return nil }
-            var dictionaries: [Int64: [UInt8]] = [:]
-            let json = try RecordDictionaries.json(db, row, cache: &dictionaries)
+            let json = try RecordDictionaries.json(db, row, cache: recordDictionaries)
             return EvaluationDetail(
                 id: row["id"], recordID: row["record_id"], traceID: row["trace_id"],
                 timestamp: Date(timeIntervalSince1970: row["ts"]), route: row["route"], model: row["model"],

@@ -54,7 +54,7 @@ extension StateStore: SpoolCheckpointStore {
             let at = batch.committedAt.timeIntervalSince1970
             if !batch.sampled.isEmpty {
                 // The offset check above keeps a batch from being stored twice.
-                var writer = CompactWriter(db)
+                var writer = CompactWriter(db, committedDictionaries: recordDictionaries)
                 // Lines already stored (the file read again after a lost offset) are passed
                 // over with their scores and rollups.
                 let stored = try Row.fetchOne(db, sql: "SELECT stored_offset, stored_index FROM spool_file WHERE id = ?", arguments: [batch.fileID])

@@ -11,6 +11,8 @@ public final class StateStore: Sendable {
     /// Faults a test switches on to walk the failure paths (a full disk, a locked database)
     /// through the real store; never set outside tests.
     public let faults = StoreFaults()
+    /// Committed record dictionaries, shared by every read and write of this store.
+    let recordDictionaries = RecordDictionaryCache()
 
     private init(path: String, pool: DatabasePool) {
         self.path = path
