@@ -18,18 +18,7 @@ public enum AlertPayloads {
         message.append(contentsOf: body)
         let key = SymmetricKey(data: Array(secret.value.utf8))
         let mac = HMAC<SHA256>.authenticationCode(for: message, using: key)
-        return "t=\(timestamp),v1=\(hex(Array(mac)))"
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef")
-        var text = ""
-        text.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0f)])
-        }
-        return text
+        return "t=\(timestamp),v1=\(lowercaseHex(mac))"
     }
 
     static func sortedObject(_ map: [String: String]) -> JSONValue {

@@ -141,9 +141,12 @@ struct CompactWriter {
                 """)
         let insertFailure = try db.cachedStatement(sql: "INSERT OR REPLACE INTO check_failure (evaluation_id, check_id, detail) VALUES (?, ?, ?)")
         var ids: [Int64] = []
+        var deflaters: [Int64: PrimedDeflater] = [:]
         for (row, route) in zip(rows, routeIDs) {
             let r = row.record
             let dictionary = dictionaries[route ?? -1] ?? nil
+            let deflater = deflaters[route ?? -1] ?? PrimedDeflater(dictionary: dictionary?.bytes)
+            deflaters[route ?? -1] = deflater
             let checks = try checkSetID(row.checks)
             var arguments: [(any DatabaseValueConvertible)?] = [row.id]
             arguments += [TraceIDCoding.stored(r.traceID), TraceIDCoding.storedRecordID(r.recordID, traceID: r.traceID)]
@@ -153,7 +156,7 @@ struct CompactWriter {
             arguments += [try textID(r.finishReason), r.latencyMs, r.inputTokens, r.outputTokens, r.costUSD, r.feedback, row.hasContent]
             arguments += [try textID(Self.rateText(row.sampleRate)), checks?.set, dictionary?.id]
             let (form, json) = RecordForm.elidingTraceID(row.json, traceID: r.traceID)
-            arguments += [form, Data(RecordCompression.compress(json, dictionary: dictionary?.bytes))]
+            arguments += [form, Data(deflater.compress(json))]
             try insert.execute(arguments: StatementArguments(arguments))
             let id = db.lastInsertedRowID
             ids.append(id)
@@ -276,7 +279,7 @@ enum TraceIDCoding {
 
     static func text(_ stored: DatabaseValue) -> String {
         if let data = Data.fromDatabaseValue(stored), case .blob = stored.storage {
-            return data.map { String(format: "%02x", $0) }.joined()
+            return lowercaseHex(data)
         }
         return String.fromDatabaseValue(stored) ?? ""
     }

@@ -46,4 +46,17 @@ import Testing
         #expect(throws: RecordCompression.Failure.self) { try RecordCompression.decompress(primed) }
         #expect(throws: RecordCompression.Failure.self) { try RecordCompression.decompress(Array(plain.dropLast(3))) }
     }
+
+    /// One primed stream serves many records: each copy starts from the dictionary alone, not
+    /// from the records compressed before it.
+    @Test func aPrimedDeflaterCompressesEachRecordOnItsOwn() throws {
+        let dictionary = Array(String(repeating: #"{"route":"support-chat","output":"It ships today."}"#, count: 200).utf8)
+        let deflater = PrimedDeflater(dictionary: dictionary)
+        let records = (0..<5).map { Array(#"{"route":"support-chat","output":"Order A-\#($0) ships today."}"#.utf8) }
+        for record in records + records.reversed() {
+            let blob = deflater.compress(record)
+            #expect(blob == RecordCompression.compress(record, dictionary: dictionary))
+            #expect(try RecordCompression.decompress(blob, dictionary: dictionary) == record)
+        }
+    }
 }

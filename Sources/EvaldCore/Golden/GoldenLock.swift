@@ -41,7 +41,7 @@ public struct GoldenLock: Sendable, Equatable {
     }
 
     public static func sha256(_ bytes: [UInt8]) -> String {
-        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        lowercaseHex(SHA256.hash(data: bytes))
     }
 
     public func serialized() -> String {

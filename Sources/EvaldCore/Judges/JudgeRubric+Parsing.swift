@@ -54,7 +54,7 @@ extension JudgeRubric {
             name: front.name, version: front.version, appliesTo: front.appliesTo.map(Glob.init), appliesToPatterns: front.appliesTo,
             endpoint: front.endpoint, scale: front.scale, passAt: front.passAt, temperature: front.temperature,
             maxOutputTokens: front.maxOutputTokens, summary: front.summary, minPassRate: front.minPassRate, sourcePath: path,
-            contentHash: SHA256.hash(data: bytes).prefix(4).map { String(format: "%02x", $0) }.joined(),
+            contentHash: lowercaseHex(SHA256.hash(data: bytes).prefix(4)),
             keyLines: front.keyLines, templateLine: templateLine, template: template)
     }
 }
