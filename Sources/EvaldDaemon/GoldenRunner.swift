@@ -51,12 +51,14 @@ public struct GoldenRunner: Sendable {
                 judges: [])
         }
         // (case, judge) pairs to grade: a judge applies by route, and only to a case with an
-        // answer (as JudgeRouting decides for traffic).
+        // answer (as JudgeRouting decides for traffic). Judge by judge, in case order: requests
+        // sent one after another then share the rubric's opening (and, within a route, the
+        // system prompt), which a server's prompt cache (llama.cpp's, OpenAI's) reuses.
         var work: [(caseIndex: Int, judgeIndex: Int)] = []
         var applicable = Array(repeating: 0, count: judges.count)
-        for (caseIndex, golden) in cases.enumerated() {
-            guard let output = golden.record.output, !output.isEmpty, golden.record.status != .error else { continue }
-            for (judgeIndex, judge) in judges.enumerated() where judge.rubric.applies(toRoute: golden.record.route) {
+        for (judgeIndex, judge) in judges.enumerated() {
+            for (caseIndex, golden) in cases.enumerated() where judge.rubric.applies(toRoute: golden.record.route) {
+                guard let output = golden.record.output, !output.isEmpty, golden.record.status != .error else { continue }
                 applicable[judgeIndex] += 1
                 if judge.client != nil { work.append((caseIndex, judgeIndex)) }
             }

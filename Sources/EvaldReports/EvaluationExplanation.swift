@@ -11,18 +11,47 @@ public struct EvaluationExplanation: Sendable {
     public var checks: [CheckResult]
     public var verdicts: [JudgeVerdictRecord]
     public var queued: [QueuedJudgement]
+    /// The rubrics loaded now, for each verdict's scale: a pass/fail judge shows pass or fail, a
+    /// numeric one its score on its scale. A verdict whose rubric (identity) is no longer on
+    /// disk takes the scale of the rubric of the same name only when its stored score and
+    /// verdict agree with that scale and pass mark; else it shows its bare score.
+    public var rubrics: [JudgeRubric]
 
     /// Text excerpts are cut here in the text view; `--json` carries them whole.
     static let excerptLength = 300
 
-    public static func gather(store: StateStore, evaluationID: Int64) throws -> EvaluationExplanation? {
+    public static func gather(store: StateStore, evaluationID: Int64, rubrics: [JudgeRubric] = []) throws -> EvaluationExplanation? {
         guard let evaluation = try store.evaluationDetail(id: evaluationID) else { return nil }
         let record = (try? JSONParser.parse(evaluation.recordJSON)).flatMap { try? NativeRecordDecoder.decode($0) }
         return EvaluationExplanation(
             evaluation: evaluation, record: record,
             checks: try store.checkResults(evaluationID: evaluationID),
             verdicts: try store.judgeVerdicts(evaluationID: evaluationID),
-            queued: try store.queuedJudgements(evaluationID: evaluationID))
+            queued: try store.queuedJudgements(evaluationID: evaluationID), rubrics: rubrics)
+    }
+
+    /// The scale and pass mark a verdict was given on, when a loaded rubric tells it.
+    public func scale(of verdict: JudgeVerdictRecord) -> (scale: JudgeScale, passAt: Double)? {
+        if let rubric = rubrics.first(where: { $0.identity == verdict.identity }) { return (rubric.scale, rubric.passAt) }
+        guard let rubric = rubrics.first(where: { $0.name == verdict.judgeName }),
+            case .scored(let score, let passed, _) = verdict.outcome
+        else { return nil }
+        switch rubric.scale {
+        case .passFail:
+            guard score == 0 || score == 1, passed == (score == 1) else { return nil }
+        case .numeric(let min, let max):
+            guard (min...max).contains(score), passed == rubric.passes(score: score) else { return nil }
+        }
+        return (rubric.scale, rubric.passAt)
+    }
+
+    /// `pass_fail`, or `{"min": 1, "max": 5}`; null when no loaded rubric tells.
+    static func scaleJSON(_ scale: JudgeScale?) -> JSONValue {
+        switch scale {
+        case nil: return .null
+        case .passFail: return .string("pass_fail")
+        case .numeric(let min, let max)?: return .object([("min", .double(min)), ("max", .double(max))])
+        }
     }
 
     public var failed: Bool {
@@ -64,6 +93,8 @@ public struct EvaluationExplanation: Sendable {
                 .array(
                     verdicts.map { v in
                         var fields: [(String, JSONValue)] = [("judge", .string(v.identity)), ("name", .string(v.judgeName)), ("endpoint", .string(v.endpoint))]
+                        let scale = scale(of: v)
+                        fields += [("scale", Self.scaleJSON(scale?.scale)), ("pass_at", scale.map { .double($0.passAt) } ?? .null)]
                         switch v.outcome {
                         case .scored(let score, let passed, let reason):
                             fields += [("score", .double(score)), ("passed", .bool(passed)), ("reason", .optional(reason)), ("judge_error", .null)]
@@ -118,7 +149,15 @@ public struct EvaluationExplanation: Sendable {
         for v in verdicts {
             switch v.outcome {
             case .scored(let score, let passed, let reason):
-                lines.append("  \(passed ? "pass" : "FAIL") \(v.identity): score \(NumberText.compact(score))" + (reason.map { ": \(cut($0))" } ?? ""))
+                let verdict: String
+                switch scale(of: v) {
+                case (.passFail, _)?: verdict = passed ? "pass (pass/fail judge)" : "fail (pass/fail judge)"
+                case (.numeric(let min, let max), let passAt)?:
+                    verdict =
+                        "score \(NumberText.compact(score)) on \(NumberText.compact(min))-\(NumberText.compact(max)), passes at \(NumberText.compact(passAt))"
+                case nil: verdict = "score \(NumberText.compact(score))"
+                }
+                lines.append("  \(passed ? "pass" : "FAIL") \(v.identity): \(verdict)" + (reason.map { ": \(cut($0))" } ?? ""))
             case .failed(let kind, let message, let excerpt):
                 lines.append("  ERROR \(v.identity): judge_error \(kind): \(cut(message))" + (excerpt.map { "; reply began: \"\(cut($0))\"" } ?? ""))
             }

@@ -24,6 +24,10 @@ struct ExplainCommand: AsyncParsableCommand {
             throw CLIFailure(
                 code: CLIFailure.usage, message: "evald: no evaluations yet: \(config.databasePath) does not exist (has evald run with this config?)")
         }
+        // The rubrics as loaded now, for each verdict's scale; problems are check-config's to report.
+        let rubrics =
+            JudgeCatalog.load(directory: config.judge.dir, endpoints: config.endpoints, defaultEndpoint: config.judge.defaultEndpoint, send: config.judge.send)
+            .catalog.rubrics
         if id.hasPrefix("r-"), let replayID = Int64(id.dropFirst(2)) {
             guard let replay = try store.replay(id: replayID) else {
                 throw CLIFailure(code: CLIFailure.usage, message: "evald: no replay \(id) in \(config.databasePath)")
@@ -38,7 +42,7 @@ struct ExplainCommand: AsyncParsableCommand {
                 throw CLIFailure(code: CLIFailure.usage, message: "evald: no alert \(id): evald alerts --all lists them")
             }
             let report = try AlertReport.gather(store: store, all: true).entries.first { $0.alert.id == alert.id }
-            let examples = try (report?.examples ?? []).compactMap { try EvaluationExplanation.gather(store: store, evaluationID: $0) }
+            let examples = try (report?.examples ?? []).compactMap { try EvaluationExplanation.gather(store: store, evaluationID: $0, rubrics: rubrics) }
             if output.json {
                 var fields: [(String, JSONValue)] = []
                 if let report, case .object(let pairs) = AlertReport.json(report) { fields = pairs }
@@ -73,7 +77,7 @@ struct ExplainCommand: AsyncParsableCommand {
         if let n = Int64(numeric) { candidates.append(n) }
         candidates += try store.evaluationIDs(traceOrRecordID: id)
         for candidate in candidates {
-            if let explanation = try EvaluationExplanation.gather(store: store, evaluationID: candidate) {
+            if let explanation = try EvaluationExplanation.gather(store: store, evaluationID: candidate, rubrics: rubrics) {
                 print(output.json ? explanation.json.serialized(pretty: true) : explanation.text)
                 if explanation.failed { throw ExitCode(1) }
                 return

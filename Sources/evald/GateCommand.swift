@@ -67,12 +67,15 @@ struct GateCommand: AsyncParsableCommand {
         var warnings: [String]
         var judges: [GoldenJudgeSummary]
         var judgeErrors: Int
+        /// Per judge that erred: its judge errors by kind (`{"faithfulness": {"no_json": 3}}`).
+        var judgeErrorsByKind: [String: [String: Int]]
         var calibration: [JudgeCalibration]
 
         enum CodingKeys: String, CodingKey {
             case set, cases, baseline, passed, regressed, metrics, warnings, judges, calibration
             case brokenJudges = "broken_judges"
             case judgeErrors = "judge_errors"
+            case judgeErrorsByKind = "judge_errors_by_kind"
         }
     }
 
@@ -137,7 +140,12 @@ struct GateCommand: AsyncParsableCommand {
                     Output(
                         set: name, cases: set.cases.count, baseline: baselinePath, passed: report.passed && result.brokenJudges.isEmpty,
                         regressed: report.regressed.map(\.metric), brokenJudges: result.brokenJudges, metrics: report.rows, warnings: report.warnings,
-                        judges: result.judges, judgeErrors: result.judgeErrors, calibration: calibrations)))
+                        judges: result.judges, judgeErrors: result.judgeErrors,
+                        judgeErrorsByKind: Dictionary(
+                            uniqueKeysWithValues: result.judges.filter { $0.errors > 0 }.map { judge in
+                                (judge.name, Dictionary(result.errorKinds(judge: judge.name).map { ($0.kind, $0.count) }, uniquingKeysWith: +))
+                            }),
+                        calibration: calibrations)))
         } else {
             print(text(report, set: set, result: result, baselinePath: baselinePath, calibrations: calibrations))
         }

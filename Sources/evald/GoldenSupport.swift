@@ -83,7 +83,8 @@ enum GoldenSupport {
             var line = "judge \(judge.identity): \(judge.scored) of \(judge.cases) cases scored"
             if judge.errors > 0 {
                 let first = result.cases.lazy.flatMap(\.judges).first { $0.judge == judge.name && $0.status == .error }?.error ?? ""
-                line += ", \(judge.errors) judge error\(judge.errors == 1 ? "" : "s") (not scored; first: \(first.prefix(200)))"
+                let kinds = result.errorKinds(judge: judge.name).map { "\($0.kind) \($0.count)" }.joined(separator: ", ")
+                line += ", \(judge.errors) judge error\(judge.errors == 1 ? "" : "s") (\(kinds); not scored; first: \(first.prefix(200)))"
             }
             lines.append(line)
         }

@@ -250,6 +250,63 @@ import Testing
         }
     }
 
+    @Test func explainShowsAPassFailJudgeAsPassOrFailAndANumericOneOnItsScale() async throws {
+        try await onTestThreads {
+            // The tone judge fails every trace; helpfulness scores 4 on its 1-5 scale.
+            let stub = try await StubJudgeServer.start { prompt in
+                prompt.contains("Is the tone polite") ? #"{"pass": false, "reason": "curt"}"# : #"{"score": 4, "reason": "answers it"}"#
+            }
+            defer { Task { try? await stub.stop() } }
+            let h = try harness(stub: stub)
+            try """
+            ---
+            name: tone
+            version: 1
+            scale: pass_fail
+            ---
+            Is the tone polite? Answer: {{output}}
+            Reply with JSON only: {"pass": true or false, "reason": "<one sentence>"}
+            """.write(toFile: h.root + "/judges/tone.md", atomically: true, encoding: .utf8)
+            try h.append("a.jsonl", Self.line(0))
+            let once = try h.run(["run", "--once"], environment: env)
+            #expect(once.code == 0, "\(once.stderr)")
+
+            let explain = try h.run(["explain", "e-1"])
+            #expect(explain.code == 1, "the tone judge failed it")
+            let lines = explain.stdout.split(separator: "\n").map(String.init)
+            let tone = try #require(lines.first { $0.contains("tone@1+") }, "\(explain.stdout)")
+            #expect(tone.hasPrefix("  FAIL tone@1+") && tone.contains(": fail (pass/fail judge): curt"), "\(tone)")
+            #expect(!tone.contains("score"), "a pass/fail verdict has no score to show: \(tone)")
+            let helpfulness = try #require(lines.first { $0.contains("helpfulness@2+") })
+            #expect(helpfulness.contains("pass helpfulness@2+") && helpfulness.contains(": score 4 on 1-5, passes at 4: answers it"), "\(helpfulness)")
+
+            let json = try h.run(["explain", "e-1", "--json"])
+            let judges = try #require(json.json["judges"] as? [[String: Any]])
+            let toneJSON = try #require(judges.first { $0["name"] as? String == "tone" })
+            #expect(toneJSON["scale"] as? String == "pass_fail")
+            #expect(toneJSON["passed"] as? Bool == false)
+            let helpfulnessJSON = try #require(judges.first { $0["name"] as? String == "helpfulness" })
+            #expect(helpfulnessJSON["scale"] as? [String: Double] == ["min": 1, "max": 5])
+            #expect(helpfulnessJSON["pass_at"] as? Double == 4)
+
+            // A rubric edited since (a new identity) lends its scale only when the stored score
+            // and verdict agree with it: a new version of the same 1-5 scale does, a 0-10 scale
+            // passing at 8 does not (the 4 passed). A rubric that is gone leaves the bare score.
+            try FileManager.default.removeItem(atPath: h.root + "/judges/tone.md")
+            try Self.rubric.replacingOccurrences(of: "version: 2", with: "version: 3")
+                .write(toFile: h.root + "/judges/helpfulness.md", atomically: true, encoding: .utf8)
+            let renamed = try h.run(["explain", "e-1"]).stdout.split(separator: "\n").map(String.init)
+            #expect(renamed.contains { $0.hasPrefix("  FAIL tone@1+") && $0.hasSuffix(": score 0: curt") }, "\(renamed)")
+            #expect(renamed.contains { $0.contains("helpfulness@2+") && $0.hasSuffix(": score 4 on 1-5, passes at 4: answers it") }, "\(renamed)")
+            try Self.rubric.replacingOccurrences(of: "version: 2", with: "version: 3")
+                .replacingOccurrences(of: "scale: {min: 1, max: 5}", with: "scale: {min: 0, max: 10}")
+                .replacingOccurrences(of: "pass_at: 4", with: "pass_at: 8")
+                .write(toFile: h.root + "/judges/helpfulness.md", atomically: true, encoding: .utf8)
+            let rescaled = try h.run(["explain", "e-1"]).stdout.split(separator: "\n").map(String.init)
+            #expect(rescaled.contains { $0.hasPrefix("  pass helpfulness@2+") && $0.hasSuffix(": score 4: answers it") }, "\(rescaled)")
+        }
+    }
+
     @Test func sighupLoadsANewJudgeForTracesReadAfterIt() async throws {
         try await onTestThreads {
             let stub = try await StubJudgeServer.start { prompt in

@@ -117,15 +117,21 @@ public struct GoldenRunResult: Codable, Sendable, Equatable {
         judges.compactMap { judge -> String? in
             let attempted = judge.scored + judge.errors
             guard judge.skipped == nil, attempted > 0, Double(judge.errors) > Self.maxJudgeErrorShare * Double(attempted) else { return nil }
-            var kinds: [String: Int] = [:]
-            for outcome in cases.lazy.flatMap(\.judges) where outcome.judge == judge.name && outcome.status == .error {
-                let kind = outcome.error.map { String($0.prefix { $0 != ":" }) }.flatMap { $0.contains(" ") ? nil : $0 } ?? "other"
-                kinds[kind, default: 0] += 1
-            }
-            let byKind = kinds.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            let byKind = errorKinds(judge: judge.name).map { "\($0.kind) \($0.count)" }.joined(separator: ", ")
             return
                 "judge \(judge.name): \(judge.errors) of \(attempted) cases ended as judge errors (\(byKind)); more than \(Int(Self.maxJudgeErrorShare * 100))% means the judge, not the answers, is what the gate measures: fix its endpoint or rubric"
         }
+    }
+
+    /// A judge's judge errors by kind (`no_json`, `truncated`, `retries_exhausted`, ...: the
+    /// error's leading word), most frequent first; `other` for an error without one.
+    public func errorKinds(judge name: String) -> [(kind: String, count: Int)] {
+        var kinds: [String: Int] = [:]
+        for outcome in cases.lazy.flatMap(\.judges) where outcome.judge == name && outcome.status == .error {
+            let kind = outcome.error.map { String($0.prefix { $0 != ":" }) }.flatMap { $0.contains(" ") ? nil : $0 } ?? "other"
+            kinds[kind, default: 0] += 1
+        }
+        return kinds.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { (kind: $0.key, count: $0.value) }
     }
 
     enum CodingKeys: String, CodingKey {
