@@ -15,6 +15,7 @@ public struct DetectionEvaluation: Sendable, Equatable {
     public var latencyMs: Double?
     public var costUSD: Double?
     public var checks: [CheckOutcome]
+    public var promptVersion: String? = nil
 
     public struct CheckOutcome: Sendable, Equatable {
         public var name: String
@@ -35,6 +36,7 @@ public struct DetectionJudgeOutcome: Sendable, Equatable {
     public var identity: String
     public var score: Double
     public var passed: Bool
+    public var promptVersion: String? = nil
 }
 
 /// One row of detection state.
@@ -59,7 +61,7 @@ extension StateStore {
             // so they come sorted at no cost).
             let evaluations = try db.cachedStatement(
                 sql: """
-                    SELECT id, ts, route, model, response_model, system_fingerprint, status, latency_ms, cost_usd
+                    SELECT id, ts, route, model, response_model, system_fingerprint, status, latency_ms, cost_usd, prompt_version
                     FROM evaluation WHERE id > ? ORDER BY id LIMIT ?
                     """)
             evaluations.arguments = [after, limit]
@@ -73,7 +75,8 @@ extension StateStore {
                         id: row.int64(0), ts: Date(timeIntervalSince1970: row.double(1)), route: routes.string(row.bytes(2)),
                         model: models.string(row.bytes(3)), responseModel: row.isNull(4) ? nil : versions.string(row.bytes(4)),
                         systemFingerprint: row.isNull(5) ? nil : versions.string(row.bytes(5)), ok: row.text(6, equals: "ok"),
-                        latencyMs: row.optionalDouble(7), costUSD: row.optionalDouble(8), checks: []))
+                        latencyMs: row.optionalDouble(7), costUSD: row.optionalDouble(8), checks: [],
+                        promptVersion: row.isNull(9) ? nil : versions.string(row.bytes(9))))
             }
             guard let first = result.first?.id, let last = result.last?.id else { return [] }
             let checks = try db.cachedStatement(
@@ -103,7 +106,7 @@ extension StateStore {
             for row in try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT f.seq, f.evaluation_id, e.ts, e.route, e.model, e.response_model, e.system_fingerprint,
+                    SELECT f.seq, f.evaluation_id, e.ts, e.route, e.model, e.response_model, e.system_fingerprint, e.prompt_version,
                            s.judge_name, s.judge, s.score, s.passed
                     FROM judge_feed f
                     LEFT JOIN judge_score s ON s.evaluation_id = f.evaluation_id AND s.judge = f.judge
@@ -118,7 +121,7 @@ extension StateStore {
                     DetectionJudgeOutcome(
                         seq: row["seq"], evaluationID: row["evaluation_id"], ts: Date(timeIntervalSince1970: ts), route: row["route"] ?? "",
                         model: row["model"], responseModel: row["response_model"], systemFingerprint: row["system_fingerprint"],
-                        judgeName: row["judge_name"], identity: row["judge"], score: score, passed: passed))
+                        judgeName: row["judge_name"], identity: row["judge"], score: score, passed: passed, promptVersion: row["prompt_version"]))
             }
             return (outcomes, through)
         }

@@ -115,19 +115,30 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
 
     /// Records an evaluation's answer: notices a new version. Call before `observe`.
     public mutating func noteAnswer(version: String, at date: Date, evaluationID: Int64, settings: DriftSettings) -> [Event] {
+        guard versions[version] == nil else { return noteKnownAnswer(version: version, at: date, evaluationID: evaluationID, settings: settings) }
+        return noteNewVersion(version: version, before: current, at: date, evaluationID: evaluationID, settings: settings)
+    }
+
+    /// Records an answer of a version that starts no switch: one seen before, or (for a caller
+    /// with its own definition of "new", `ChangeWatch`) a variant answering beside the others.
+    public mutating func noteKnownAnswer(version: String, at date: Date, evaluationID: Int64, settings: DriftSettings) -> [Event] {
+        answers += 1
+        if versions[version] == nil {
+            versions[version] = VersionStats(firstSeenAt: date.timeIntervalSince1970, firstEvaluationID: evaluationID)
+        }
+        versions[version]!.lastAnswer = answers
+        current = version
+        return settleStale(settings: settings, answering: version)
+    }
+
+    /// Records the first answer of a new version; with a `before` version, starts a switch from
+    /// it (tests per metric against `before`'s counts). A version seen long ago starts afresh.
+    public mutating func noteNewVersion(version: String, before: String?, at date: Date, evaluationID: Int64, settings: DriftSettings) -> [Event] {
         let t = date.timeIntervalSince1970
         answers += 1
-        guard versions[version] == nil else {
-            versions[version]!.lastAnswer = answers
-            current = version
-            return settleStale(settings: settings, answering: version)
-        }
         versions[version] = VersionStats(firstSeenAt: t, firstEvaluationID: evaluationID, lastAnswer: answers)
-        guard let before = current else {
-            current = version
-            return []
-        }
         current = version
+        guard let before, before != version else { return [] }
         var events: [Event] = []
         for index in switches.indices where !switches[index].superseded {
             switches[index].superseded = true
@@ -162,6 +173,17 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
         }
         events.append(.versionChanged(change))
         if tests.isEmpty && meanTests.isEmpty { events.append(.settled(change)) }
+        return events
+    }
+
+    /// Ends the watch of the switch to `version` (a rollback decided by the caller): it is
+    /// superseded, and its alerts resolve.
+    public mutating func supersede(after version: String) -> [Event] {
+        var events: [Event] = []
+        for index in switches.indices where switches[index].after == version && !switches[index].superseded {
+            switches[index].superseded = true
+            events.append(.settled(switches[index]))
+        }
         return events
     }
 

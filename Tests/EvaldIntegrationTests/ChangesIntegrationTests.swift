@@ -1,0 +1,130 @@
+import EvaldCore
+import EvaldStore
+import EvaldTesting
+import Foundation
+import Testing
+
+/// The team's own changes through the real binary: a prompt deploy that degrades a check, its
+/// rollback, an equal deploy, and variants that alternate.
+@Suite(.serialized) struct ChangesIntegrationTests {
+    static let old = "support-v7"
+    static let new = "support-v8"
+
+    /// One record every 10 s of trace time; `apologises` decides the `polite` check's verdict.
+    static func record(_ n: Int, prompt: String, model: String = "gpt-4o-mini", apologises: Bool) -> String {
+        let ts = RFC3339.format(Date(timeIntervalSince1970: 1_795_824_000 + Double(n) * 10), fractional: false)
+        let output = apologises ? "Sorry, I cannot look that up right now." : "Your order A-\(n) ships tomorrow."
+        return
+            #"{"trace_id":"\#(EvaldHarness.traceID(n))","timestamp":"\#(ts)","route":"support-chat","model":"\#(model)","prompt_version":"\#(prompt)","input":[{"role":"user","content":"Where is order A-\#(n)?"}],"output":"\#(output)","latency_ms":\#(700 + n % 300),"cost_usd":0.0004}"#
+            + "\n"
+    }
+
+    static func config(hook: StubHTTPServer) -> String {
+        """
+        checks:
+          "*":
+            - {name: polite, kind: not_contains, values: ["sorry"], ignore_case: true}
+        alerts:
+          max_backoff: 500ms
+          receivers:
+            - {name: hook, kind: webhook, url: "\(hook.baseURL)/hook"}
+        """
+    }
+
+    func notifications(_ hook: StubHTTPServer) -> [[String: Any]] {
+        hook.requests.compactMap { request in
+            (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any]
+        }.flatMap { ($0["alerts"] as? [[String: Any]]) ?? [] }
+    }
+
+    func labels(_ alert: [String: Any]) -> [String: String] { alert["labels"] as? [String: String] ?? [:] }
+
+    @Test func aDeployThatHalvesACheckFiresPromptRegressionToTheWebhookAndARollbackResolvesIt() async throws {
+        try await onTestThreads {
+            let hook = try await StubHTTPServer.start { _ in .respond(status: 200, body: []) }
+            defer { Task { try? await hook.stop() } }
+            let h = try EvaldHarness(config: Self.config(hook: hook))
+            var text = ""
+            for n in 0..<1_200 { text += Self.record(n, prompt: Self.old, apologises: n % 10 == 0) }
+            // The new prompt apologises half the time.
+            for n in 1_200..<1_600 { text += Self.record(n, prompt: Self.new, apologises: n % 2 == 0) }
+            try h.append("traces.jsonl", text)
+            let run = try h.run(["run", "--once"])
+            #expect(run.code == 0, "\(run.stderr)")
+
+            let received = notifications(hook)
+            let changed = try #require(received.first { labels($0)["alertname"] == "PromptVersionChanged" })
+            #expect(labels(changed)["prompt_version"] == Self.new && labels(changed)["previous_prompt_version"] == Self.old)
+            #expect(labels(changed)["severity"] == "info")
+            let regression = try #require(received.first { labels($0)["alertname"] == "PromptRegression" })
+            let l = labels(regression)
+            #expect(l["severity"] == "critical" && l["route"] == "support-chat" && l["model"] == "gpt-4o-mini")
+            #expect(l["metric"] == "check:polite" && l["prompt_version"] == Self.new && l["previous_prompt_version"] == Self.old)
+            let description = (regression["annotations"] as? [String: String])?["description"] ?? ""
+            #expect(description.contains("0.900") && description.contains("1200 samples") && description.contains(Self.old) && description.contains(Self.new))
+            #expect(description.contains("Mixture SPRT"))
+            #expect(!received.contains { labels($0)["alertname"] == "ModelChanged" || labels($0)["alertname"] == "VariantWorse" })
+
+            // The QualityRegression the drop also fires names the deploy.
+            let alerts = try h.run(["alerts", "--json"])
+            let quality = try #require(
+                (alerts.json["alerts"] as? [[String: Any]])?.first {
+                    $0["alertname"] as? String == "QualityRegression" && labels($0)["metric"] == "check:polite"
+                })
+            #expect((quality["annotations"] as? [String: String])?["prompt_deploy"] == "\(Self.old) -> \(Self.new)")
+
+            // Rollback: the old prompt takes the traffic back.
+            try h.append("traces.jsonl", (1_600..<1_700).map { Self.record($0, prompt: Self.old, apologises: $0 % 10 == 0) }.joined())
+            #expect(try h.run(["run", "--once"]).code == 0)
+            let all = try h.run(["alerts", "--all", "--json"]).json["alerts"] as? [[String: Any]] ?? []
+            let stored = try #require(all.first { $0["alertname"] as? String == "PromptRegression" })
+            #expect(stored["state"] as? String == "resolved")
+            #expect(all.filter { $0["alertname"] as? String == "PromptVersionChanged" }.count == 1, "a rollback is no new change")
+            #expect(
+                notifications(hook).contains {
+                    labels($0)["alertname"] == "PromptRegression" && $0["status"] as? String == "resolved"
+                })
+        }
+    }
+
+    @Test func anEqualDeployFiresOnlyPromptVersionChangedAndEndsNoDrift() async throws {
+        try await onTestThreads {
+            let hook = try await StubHTTPServer.start { _ in .respond(status: 200, body: []) }
+            defer { Task { try? await hook.stop() } }
+            let h = try EvaldHarness(config: Self.config(hook: hook))
+            var text = ""
+            // 2% failures: the before/after tests rule out a min_drop drop within the new version's
+            // first 2,000 answers (at 10% the two tests of the route need more, and end inconclusive).
+            for n in 0..<1_000 { text += Self.record(n, prompt: Self.old, apologises: n % 50 == 0) }
+            for n in 1_000..<3_000 { text += Self.record(n, prompt: Self.new, apologises: n % 50 == 0) }
+            try h.append("traces.jsonl", text)
+            #expect(try h.run(["run", "--once"]).code == 0)
+            let all = try h.run(["alerts", "--all", "--json"]).json["alerts"] as? [[String: Any]] ?? []
+            #expect(all.compactMap { $0["alertname"] as? String } == ["PromptVersionChanged"])
+            #expect(all.first?["state"] as? String == "resolved")
+            let explain = try h.run(["explain", try #require(all.first?["id"] as? String), "--json"])
+            let transitions = explain.json["transitions"] as? [[String: Any]] ?? []
+            #expect((transitions.last?["numbers"] as? [String: Double])?["state_no_drift"] == 1, "the watch ended no_drift: \(explain.stdout)")
+        }
+    }
+
+    @Test func steadilyAlternatingModelsAndPromptVersionsAreVariantsNotChanges() async throws {
+        try await onTestThreads {
+            let hook = try await StubHTTPServer.start { _ in .respond(status: 200, body: []) }
+            defer { Task { try? await hook.stop() } }
+            let h = try EvaldHarness(config: Self.config(hook: hook))
+            var text = ""
+            for n in 0..<3_000 {
+                // A router: two models and two prompt versions, interleaved from the start.
+                text += Self.record(
+                    n, prompt: n % 3 == 0 ? Self.new : Self.old, model: n % 2 == 0 ? "gpt-4o-mini" : "claude-haiku",
+                    apologises: n % 10 == 0)
+            }
+            try h.append("traces.jsonl", text)
+            #expect(try h.run(["run", "--once"]).code == 0)
+            let all = try h.run(["alerts", "--all", "--json"]).json["alerts"] as? [[String: Any]] ?? []
+            #expect(all.isEmpty, "\(all.compactMap { $0["alertname"] })")
+            #expect(notifications(hook).isEmpty)
+        }
+    }
+}
