@@ -127,4 +127,73 @@ import Testing
             #expect(notifications(hook).isEmpty)
         }
     }
+
+    @Test func aTenPercentSliceWhoseJudgeMeanIsLowerFiresVariantWorseAndCompareShowsIt() async throws {
+        try await onTestThreads {
+            // The judge scores by the answer: the incumbent's average 4.33, the slice's 3.9.
+            let stub = try await StubJudgeServer.start { prompt in
+                let n = Int(prompt.split(separator: "A-").last?.prefix { $0.isNumber } ?? "0") ?? 0
+                // The slice is every tenth trace: its scores cycle on n / 10.
+                let score = prompt.contains("(v8)") ? [5, 4, 4, 4, 4, 4, 4, 4, 3, 3][(n / 10) % 10] : [5, 5, 5, 4, 4, 4, 4, 4, 4, 4][n % 10]
+                return #"{"score": \#(score), "reason": "graded"}"#
+            }
+            defer { Task { try? await stub.stop() } }
+            let hook = try await StubHTTPServer.start { _ in .respond(status: 200, body: []) }
+            defer { Task { try? await hook.stop() } }
+            let h = try EvaldHarness(
+                config: Self.config(hook: hook) + """
+
+                    endpoints:
+                      default: {kind: openai, base_url: "\(stub.baseURL)/v1", model: judge-model, api_key_env: EVALD_TEST_JUDGE_KEY, timeout: 10s}
+                    judge:
+                      dir: judges
+                    """)
+            try FileManager.default.createDirectory(atPath: h.root + "/judges", withIntermediateDirectories: true)
+            try """
+            ---
+            name: helpfulness
+            version: 1
+            scale: {min: 1, max: 5}
+            pass_at: 4
+            ---
+            Grade the answer.
+            Answer: {{output}}
+            Reply with JSON only: {"score": <1-5>, "reason": "<one sentence>"}
+            """.write(toFile: h.root + "/judges/helpfulness.md", atomically: true, encoding: .utf8)
+            let env = ["EVALD_TEST_JUDGE_KEY": "sk-test-judge"]
+            func record(_ n: Int, slice: Bool) -> String {
+                Self.record(n, prompt: slice ? Self.new : Self.old, apologises: n % 10 == 0)
+                    .replacingOccurrences(of: "ships tomorrow.", with: slice ? "ships tomorrow. (v8)" : "ships tomorrow.")
+            }
+            // The incumbent alone, judged and fed; then a 10% slice beside it.
+            try h.append("traces.jsonl", (0..<300).map { record($0, slice: false) }.joined())
+            #expect(try h.run(["run", "--once"], environment: env).code == 0)
+            try h.append("traces.jsonl", (300..<1_500).map { record($0, slice: $0 % 10 == 3) }.joined())
+            let run = try h.run(["run", "--once"], environment: env)
+            #expect(run.code == 0, "\(run.stdout)\n\(run.stderr)")
+
+            let received = notifications(hook)
+            let worse = try #require(received.first { labels($0)["alertname"] == "VariantWorse" }, "\(received.map(labels))")
+            let l = labels(worse)
+            #expect(l["route"] == "support-chat" && l["metric"] == "judge:helpfulness" && l["measure"] == "mean_score")
+            #expect(l["variant"] == Self.new && l["incumbent"] == Self.old && l["by"] == "prompt_version" && l["severity"] == "warning")
+            #expect(!received.contains { labels($0)["alertname"] == "PromptRegression" }, "a slice is compared, not paged")
+
+            let compare = try h.run(["compare", "--route", "support-chat", "--by", "prompt_version", "--since", "2026-11-01T00:00:00Z", "--json"])
+            #expect(compare.code == 1, "a variant is worse: \(compare.stdout)")
+            #expect(compare.json["incumbent"] as? String == Self.old && compare.json["by"] as? String == "prompt_version")
+            let rows = compare.json["metrics"] as? [[String: Any]] ?? []
+            let mean = try #require(rows.first { $0["metric"] as? String == "judge:helpfulness" && $0["measure"] as? String == "mean_score" })
+            #expect(mean["verdict"] as? String == "worse" && mean["variant"] as? String == Self.new)
+            let difference = mean["difference"] as? Double ?? 0
+            #expect(abs(difference + 0.43) < 0.05)
+            #expect((mean["ci_high"] as? Double ?? 0) < 0 && (mean["ci_low"] as? Double ?? 0) < difference)
+            let arms = mean["variants"] as? [[String: Any]] ?? []
+            #expect(arms.map { $0["variant"] as? String } == [Self.old, Self.new])
+            let polite = try #require(rows.first { $0["metric"] as? String == "check:polite" })
+            #expect(polite["verdict"] as? String != "worse")
+            let text = try h.run(["compare", "--route", "support-chat", "--since", "2026-11-01T00:00:00Z"])
+            #expect(text.code == 1 && text.stdout.contains("worse") && text.stdout.contains("judge:helpfulness (mean score)"))
+        }
+    }
 }
