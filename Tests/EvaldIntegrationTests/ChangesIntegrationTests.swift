@@ -4,6 +4,10 @@ import EvaldTesting
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The team's own changes through the real binary: a prompt deploy that degrades a check, its
 /// rollback, an equal deploy, and variants that alternate.
 @Suite(.serialized) struct ChangesIntegrationTests {
@@ -194,6 +198,42 @@ import Testing
             #expect(polite["verdict"] as? String != "worse")
             let text = try h.run(["compare", "--route", "support-chat", "--since", "2026-11-01T00:00:00Z"])
             #expect(text.code == 1 && text.stdout.contains("worse") && text.stdout.contains("judge:helpfulness (mean score)"))
+        }
+    }
+
+    @Test func killMinus9WhileWatchingADeployCountsEveryAnswerOnceAndFiresOnce() async throws {
+        try await onTestThreads {
+            let h = try EvaldHarness(
+                config: """
+                    checks:
+                      "*":
+                        - {name: polite, kind: not_contains, values: ["sorry"], ignore_case: true}
+                    """)
+            let total = 6_000
+            let lines = (0..<total).map { n in
+                n < 3_000 ? Self.record(n, prompt: Self.old, apologises: n % 10 == 0) : Self.record(n, prompt: Self.new, apologises: n % 10 < 4)
+            }
+            var rng = SplitMix64(state: 16)
+            for round in 0..<4 {
+                // A quarter at a time; killed at a random moment once detection has committed some.
+                try h.append("traces.jsonl", lines[(round * 1_250)..<((round + 1) * 1_250)].joined())
+                let daemon = try h.startDaemon(logName: "daemon-\(round).log")
+                let before = Int(try h.store().detectionStates(kind: "cursor")["evaluation"] ?? "0") ?? 0
+                #expect(try h.waitUntil(timeout: 60) { Int(try h.store().detectionStates(kind: "cursor")["evaluation"] ?? "0") ?? 0 > before })
+                usleep(useconds_t(rng.next() % 1_500_000))
+                kill(daemon.processIdentifier, SIGKILL)
+                daemon.waitUntilExit()
+            }
+            try h.append("traces.jsonl", lines[5_000...].joined())
+            #expect(try h.run(["run", "--once"]).code == 0)
+            let store = try h.store()
+            let json = try #require(try store.detectionStates(kind: DetectionStateCodec.changesKind)["prompt_version|support-chat"])
+            let watch = try DetectionStateCodec.decoder().decode(ChangeWatch.self, from: Data(json.utf8))
+            #expect(watch.watch.answers == total, "every answer fed to the change watch exactly once")
+            #expect(watch.changes.count == 1 && watch.changes.first?.kind == .deploy)
+            let fired = try store.alerts(includeResolved: true)
+            #expect(fired.filter { $0.name == "PromptVersionChanged" }.count == 1)
+            #expect(fired.filter { $0.name == "PromptRegression" }.count == 1)
         }
     }
 }

@@ -51,8 +51,9 @@ public struct ChangeWatch: Codable, Sendable, Equatable {
         public var at: Double
         public var evaluationID: Int64
         public var kind: Kind
-        /// Answers on the route since the change, its first included.
+        /// Answers on the route since the change, its first included, and those of the new version.
         public var answers = 0
+        public var newAnswers = 0
         public var rolledBack = false
         /// Superseded by a later change, rolled back, or stopped answering.
         public var ended = false
@@ -110,6 +111,15 @@ public struct ChangeWatch: Codable, Sendable, Equatable {
         return best
     }
 
+    /// The answers without the latest change's new version that mean it stopped: 100, or for a
+    /// small slice 30 of its typical gaps (a 5% slice is silent for 100 answers about once in
+    /// 170 stretches; for 30 gaps, practically never).
+    var rollbackAfter: Int {
+        guard let change = changes.last, !change.ended, change.answers > 0 else { return ProviderVersionWatch.rollbackAfter }
+        let share = Double(max(1, change.newAnswers)) / Double(change.answers)
+        return max(ProviderVersionWatch.rollbackAfter, Int((30 / share).rounded(.up)))
+    }
+
     /// Records an evaluation's answer on the route. Call before `observe`.
     public mutating func noteAnswer(version: String, at date: Date, evaluationID: Int64, settings: ChangeSettings) -> [Event] {
         let t = date.timeIntervalSince1970
@@ -123,7 +133,8 @@ public struct ChangeWatch: Codable, Sendable, Equatable {
             // Back after the lookback while the route has no baseline: its old counts are stale.
             raw = watch.noteNewVersion(version: version, before: nil, at: date, evaluationID: evaluationID, settings: settings.drift)
         } else {
-            raw = watch.noteKnownAnswer(version: version, at: date, evaluationID: evaluationID, settings: settings.drift)
+            raw = watch.noteKnownAnswer(
+                version: version, at: date, evaluationID: evaluationID, settings: settings.drift, rollbackAfter: rollbackAfter)
         }
         recent.append(version)
         if recent.count > Self.window { recent.removeFirst(recent.count - Self.window) }
@@ -196,6 +207,7 @@ public struct ChangeWatch: Codable, Sendable, Equatable {
     private mutating func classify(at t: Double, _ settings: ChangeSettings) -> [Event] {
         guard let i = changes.indices.last, !changes[i].ended else { return [] }
         changes[i].answers += 1
+        if recent.last == changes[i].after { changes[i].newAnswers += 1 }
         let change = changes[i]
         let window = recent.suffix(min(Self.window, change.answers))
         func share(_ version: String) -> Double { Double(window.count { $0 == version }) / Double(max(1, window.count)) }

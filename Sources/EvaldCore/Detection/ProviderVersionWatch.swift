@@ -86,7 +86,7 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
     static let keptSwitches = 50
     /// A version that has not answered for this many answers of its (route, model) is taken
     /// for rolled back: its switch is settled and its alerts resolve.
-    static let rollbackAfter = 100
+    public static let rollbackAfter = 100
 
     public init(route: String, model: String) {
         self.route = route
@@ -121,14 +121,18 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
 
     /// Records an answer of a version that starts no switch: one seen before, or (for a caller
     /// with its own definition of "new", `ChangeWatch`) a variant answering beside the others.
-    public mutating func noteKnownAnswer(version: String, at date: Date, evaluationID: Int64, settings: DriftSettings) -> [Event] {
+    /// `rollbackAfter`: the answers without a word from a switch's new version that settle it
+    /// (default `rollbackAfter`; a caller watching a small slice waits longer).
+    public mutating func noteKnownAnswer(
+        version: String, at date: Date, evaluationID: Int64, settings: DriftSettings, rollbackAfter: Int = Self.rollbackAfter
+    ) -> [Event] {
         answers += 1
         if versions[version] == nil {
             versions[version] = VersionStats(firstSeenAt: date.timeIntervalSince1970, firstEvaluationID: evaluationID)
         }
         versions[version]!.lastAnswer = answers
         current = version
-        return settleStale(settings: settings, answering: version)
+        return settleStale(settings: settings, answering: version, rollbackAfter: rollbackAfter)
     }
 
     /// Records the first answer of a new version; with a `before` version, starts a switch from
@@ -189,7 +193,7 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
 
     /// Settles what answering `version` ends: a drifted version that stopped answering (rolled
     /// back), and a watch that got too few samples to ever decide.
-    private mutating func settleStale(settings: DriftSettings, answering version: String) -> [Event] {
+    private mutating func settleStale(settings: DriftSettings, answering version: String, rollbackAfter: Int) -> [Event] {
         var events: [Event] = []
         for index in switches.indices where !switches[index].superseded {
             let after = switches[index].after
@@ -199,7 +203,7 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
                     switches[index].state = .inconclusive
                     events.append(.settled(switches[index]))
                 }
-            } else if answers - (versions[after]?.lastAnswer ?? 0) >= Self.rollbackAfter {
+            } else if answers - (versions[after]?.lastAnswer ?? 0) >= rollbackAfter {
                 switches[index].superseded = true
                 events.append(.settled(switches[index]))
             }
