@@ -83,3 +83,111 @@ extension StateStore {
         }
     }
 }
+
+/// One combination seen on a route: prompt version x model x provider version, for `evald versions`.
+public struct LineageCombination: Sendable, Equatable {
+    public var route: String
+    public var promptVersion: String?
+    public var model: String
+    public var responseModel: String?
+    public var systemFingerprint: String?
+    public var firstSeen: Date
+    public var lastSeen: Date
+    public var evaluations: Int
+    public var ok: Int
+    /// `check:NAME` -> its verdicts (a pass is 1).
+    public var checks: [String: ArmTally] = [:]
+
+    public init(
+        route: String, promptVersion: String?, model: String, responseModel: String?, systemFingerprint: String?, firstSeen: Date,
+        lastSeen: Date, evaluations: Int, ok: Int, checks: [String: ArmTally] = [:]
+    ) {
+        self.route = route
+        self.promptVersion = promptVersion
+        self.model = model
+        self.responseModel = responseModel
+        self.systemFingerprint = systemFingerprint
+        self.firstSeen = firstSeen
+        self.lastSeen = lastSeen
+        self.evaluations = evaluations
+        self.ok = ok
+        self.checks = checks
+    }
+}
+
+/// A judge version seen: the judge's identity and the model that answered for it.
+public struct LineageJudge: Sendable, Equatable {
+    public var identity: String
+    public var name: String
+    public var judgeModel: String?
+    public var firstSeen: Date
+    public var lastSeen: Date
+    public var verdicts: Int
+    public var passes: Int
+}
+
+extension StateStore {
+    /// Every combination of prompt version, model and provider version seen on the stored
+    /// evaluations (of one route, or all), with their counts and check pass rates.
+    public func lineage(route: String?) throws -> [LineageCombination] {
+        try read { db in
+            let filter = route == nil ? "" : "WHERE e.route = ?"
+            let arguments: StatementArguments = route.map { [$0] } ?? []
+            let group = "COALESCE(e.route, ''), e.prompt_version, e.model, e.response_model, e.system_fingerprint"
+            struct Key: Hashable {
+                var route: String, prompt: String?, model: String, response: String?, fingerprint: String?
+            }
+            func key(_ row: Row) -> Key {
+                Key(
+                    route: row["route"], prompt: row["prompt_version"], model: row["model"], response: row["response_model"],
+                    fingerprint: row["system_fingerprint"])
+            }
+            var combinations: [Key: LineageCombination] = [:]
+            var order: [Key] = []
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT COALESCE(e.route, '') AS route, e.prompt_version, e.model, e.response_model, e.system_fingerprint,
+                           MIN(e.ts) AS first, MAX(e.ts) AS last, COUNT(*) AS n, SUM(e.status = 'ok') AS ok
+                    FROM evaluation e \(filter) GROUP BY \(group) ORDER BY route, first
+                    """, arguments: arguments)
+            {
+                let k = key(row)
+                order.append(k)
+                combinations[k] = LineageCombination(
+                    route: k.route, promptVersion: k.prompt, model: k.model, responseModel: k.response, systemFingerprint: k.fingerprint,
+                    firstSeen: Date(timeIntervalSince1970: row["first"]), lastSeen: Date(timeIntervalSince1970: row["last"]),
+                    evaluations: row["n"], ok: row["ok"])
+            }
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT COALESCE(e.route, '') AS route, e.prompt_version, e.model, e.response_model, e.system_fingerprint,
+                           c.name AS name, COUNT(*) AS n, SUM(c.passed) AS passes
+                    FROM evaluation e JOIN check_result c ON c.evaluation_id = e.id \(filter) GROUP BY \(group), c.name
+                    """, arguments: arguments)
+            {
+                combinations[key(row)]?.checks["check:\(row["name"] as String)"] = ArmTally(passes: row["passes"], n: row["n"])
+            }
+            return order.compactMap { combinations[$0] }
+        }
+    }
+
+    /// The judge versions seen: identity x the model that answered, with counts.
+    public func judgeLineage() throws -> [LineageJudge] {
+        try read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT judge, judge_name, judge_model, MIN(judged_at) AS first, MAX(judged_at) AS last, COUNT(*) AS n,
+                           SUM(passed) AS passes
+                    FROM judge_score WHERE score IS NOT NULL GROUP BY judge, judge_model ORDER BY judge_name, first
+                    """
+            ).map {
+                LineageJudge(
+                    identity: $0["judge"], name: $0["judge_name"], judgeModel: $0["judge_model"], firstSeen: Date(timeIntervalSince1970: $0["first"]),
+                    lastSeen: Date(timeIntervalSince1970: $0["last"]), verdicts: $0["n"], passes: $0["passes"] ?? 0)
+            }
+        }
+    }
+}

@@ -88,6 +88,16 @@ import Testing
                 notifications(hook).contains {
                     labels($0)["alertname"] == "PromptRegression" && $0["status"] as? String == "resolved"
                 })
+
+            // The lineage: both versions, the new one started by the deploy and rolled back.
+            let versions = try h.run(["versions", "--route", "support-chat", "--json"])
+            #expect(versions.code == 0)
+            let combinations = ((versions.json["routes"] as? [[String: Any]])?.first?["combinations"] as? [[String: Any]]) ?? []
+            #expect(combinations.compactMap { $0["prompt_version"] as? String } == [Self.old, Self.new])
+            let deployed = try #require(combinations.last?["started_by"] as? [String: Any])
+            #expect(deployed["change"] as? String == "deploy" && deployed["from"] as? String == Self.old && deployed["rolled_back"] as? Bool == true)
+            #expect(combinations.first?["started_by"] is NSNull)
+            #expect(abs(((combinations.last?["pass_rates"] as? [String: Double])?["check:polite"] ?? 0) - 0.5) < 0.001)
         }
     }
 
