@@ -25,6 +25,11 @@ public struct VersionsReport: Sendable {
     public var entries: [Entry]
     public var judges: [LineageJudge]
 
+    public init(entries: [Entry], judges: [LineageJudge]) {
+        self.entries = entries
+        self.judges = judges
+    }
+
     public static func gather(store: StateStore?, route: String?) throws -> VersionsReport {
         guard let store else { return VersionsReport(entries: [], judges: []) }
         let decoder = DetectionStateCodec.decoder()

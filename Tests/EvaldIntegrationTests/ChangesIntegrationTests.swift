@@ -98,6 +98,11 @@ import Testing
             #expect(deployed["change"] as? String == "deploy" && deployed["from"] as? String == Self.old && deployed["rolled_back"] as? Bool == true)
             #expect(combinations.first?["started_by"] is NSNull)
             #expect(abs(((combinations.last?["pass_rates"] as? [String: Double])?["check:polite"] ?? 0) - 0.5) < 0.001)
+            // explain on the regression shows that lineage too.
+            let explain = try h.run(["explain", try #require(stored["id"] as? String), "--json"])
+            #expect(((explain.json["lineage"] as? [[String: Any]]) ?? []).count == 2, "\(explain.stdout)")
+            #expect(
+                try h.run(["explain", try #require(stored["id"] as? String)]).stdout.contains("started by deploy \(Self.old) -> \(Self.new) (rolled back)"))
         }
     }
 

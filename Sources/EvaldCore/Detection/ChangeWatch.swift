@@ -140,7 +140,8 @@ public struct ChangeWatch: Codable, Sendable, Equatable {
         if recent.count > Self.window { recent.removeFirst(recent.count - Self.window) }
         var events = translate(raw, settings)
         events += classify(at: t, settings)
-        forgetOldVersions(now: t, lookback: settings.lookback)
+        // Now and then (and on a change), so the common answer costs no scan of the versions.
+        if isNew || watch.answers % 1_000 == 0 { forgetOldVersions(now: t, lookback: settings.lookback) }
         return events
     }
 
