@@ -44,6 +44,82 @@ let p0 = 0.90
 let historySizes = [1_000, 5_000]
 let started = Date()
 
+// MARK: 6. Changes: prompt deploys and slices (ChangeWatch)
+
+func changesSection() -> [String] {
+    var lines: [String] = []
+    // One check on a route answering every 10 s, 1,000 answers of the old version at 0.90, then
+    // the new one: a deploy (all traffic) or a 10% slice. Delay in answers of the new version.
+    let changeSettings = ChangeSettings(drift: DriftSettings(alpha: 0.01, minDrop: minDrop, minSamples: 100), lookback: 7 * 86400)
+    func changeRun(newPass: Double, slice: Double?) -> (fired: Bool, delay: Int) {
+        var watch = ChangeWatch(route: "r", dimension: .promptVersion)
+        var t = 1_795_824_000.0, id: Int64 = 0
+        func feed(_ version: String, _ pass: Double) -> [ChangeWatch.Event] {
+            t += 10
+            id += 1
+            return watch.noteAnswer(version: version, at: Date(timeIntervalSince1970: t), evaluationID: id, settings: changeSettings)
+                + watch.observe(version: version, metric: "m|check:ok", passed: uniform() < pass, evaluationID: id, settings: changeSettings)
+        }
+        for _ in 0..<1_000 { _ = feed("old", p0) }
+        var newAnswers = 0
+        for _ in 0..<(slice == nil ? 5_000 : 20_000) {
+            let isNew = slice.map { uniform() < $0 } ?? true
+            if isNew { newAnswers += 1 }
+            let events = feed(isNew ? "new" : "old", isNew ? newPass : p0)
+            for event in events {
+                switch event {
+                case .regression where slice == nil: return (true, newAnswers)
+                case .variantWorse where slice != nil: return (true, newAnswers)
+                default: break
+                }
+            }
+        }
+        return (false, newAnswers)
+    }
+    lines.append("### Changes: prompt deploys (PromptRegression) and 10% slices (VariantWorse), detection.drift_alpha = 0.01, one check at 0.90 before\n")
+    lines.append("| new version's pass rate | drop | kind | changes | alerts | rate per change | mean / p90 samples of the new version to alert |")
+    lines.append("|:--|---:|:--|---:|---:|---:|---:|")
+    for (newPass, kind) in [
+        (0.90, "deploy"), (0.85, "deploy"), (0.80, "deploy"), (0.70, "deploy"), (0.90, "slice"), (0.85, "slice"), (0.80, "slice"), (0.70, "slice"),
+    ] {
+        let changes = reps(newPass == 0.90 && kind == "deploy" ? 1_000 : 300)
+        var alerts = 0, delays: [Int] = []
+        for _ in 0..<changes {
+            let run = changeRun(newPass: newPass, slice: kind == "slice" ? 0.1 : nil)
+            if run.fired { alerts += 1; delays.append(run.delay) }
+        }
+        lines.append(
+            "| \(newPass) | \(String(format: "%.2f", p0 - newPass)) | \(kind) | \(changes) | \(alerts) | \(String(format: "%.4f", Double(alerts) / Double(changes))) | "
+                + (delays.isEmpty ? "-" : "\(f1(mean(delays))) / \(p90(delays))") + " |")
+    }
+    // The side-by-side interval's coverage: 1,000 A/B runs (0.90 vs 0.85, 70/30), looked at every
+    // 10 samples for 2,000; a run is covered when every look covered the true difference.
+    var coveredRuns = 0
+    let coverageRuns = reps(1_000)
+    for _ in 0..<coverageRuns {
+        var a = ArmTally(), b = ArmTally(), ok = true
+        for i in 1...2_000 {
+            if uniform() < 0.7 { a.add(uniform() < 0.90 ? 1 : 0) } else { b.add(uniform() < 0.85 ? 1 : 0) }
+            if i % 10 == 0, let d = VariantDifference.compare(incumbent: a, variant: b, alpha: 0.05, minDrop: minDrop, widestVariance: 0.25),
+                !(d.low <= -0.05 && -0.05 <= d.high)
+            {
+                ok = false
+            }
+        }
+        if ok { coveredRuns += 1 }
+    }
+    lines.append(
+        "\nAnytime-valid 95% interval of the difference (0.85 - 0.90, 70/30 split, looked at every 10 samples for 2,000): covered at every look in \(coveredRuns) of \(coverageRuns) runs.\n"
+    )
+    return lines
+}
+
+// `evald-detection-benchmark SCALE changes`: only the changes section.
+if CommandLine.arguments.count > 2, CommandLine.arguments[2] == "changes" {
+    print(changesSection().joined(separator: "\n"))
+    exit(0)
+}
+
 func estimatedBaseline(passRate: Double, samples: Int) -> PassRateBaseline {
     var b = PassRateBaseline(samples: 0, passes: 0)
     for _ in 0..<samples { b.record(passed: uniform() < passRate) }
@@ -350,5 +426,7 @@ for newPass in [0.90, 0.85, 0.80, 0.70] {
             + (delays.isEmpty ? "-" : "\(f1(mean(delays))) / \(p90(delays))") + " | "
             + (clears.isEmpty ? "0" : "\(String(format: "%.4f", Double(clears.count) / Double(switches))) / \(f1(mean(clears)))") + " |")
 }
+
+out.append(contentsOf: changesSection())
 out.append("\nRun time \(f1(Date().timeIntervalSince(started))) s.\n")
 print(out.joined(separator: "\n"))

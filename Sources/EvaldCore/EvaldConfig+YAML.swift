@@ -219,7 +219,7 @@ extension EvaldConfig {
         // detection
         let d = w.mapping(
             top["detection"], "detection",
-            allowed: ["min_drop", "false_alarm_every", "baseline_min_samples", "resolve_samples", "drift_alpha", "drift_min_samples"])
+            allowed: ["min_drop", "false_alarm_every", "baseline_min_samples", "resolve_samples", "drift_alpha", "drift_min_samples", "change_lookback"])
         var detection = DetectionConfig()
         detection.minDrop = w.double(d["min_drop"], "detection.min_drop", default: detection.minDrop, range: 0.001...1)
         detection.falseAlarmEvery = w.duration(d["false_alarm_every"], "detection.false_alarm_every", default: detection.falseAlarmEvery)
@@ -227,6 +227,7 @@ extension EvaldConfig {
         detection.resolveSamples = w.int(d["resolve_samples"], "detection.resolve_samples", default: detection.resolveSamples, min: 1)
         detection.driftAlpha = w.double(d["drift_alpha"], "detection.drift_alpha", default: detection.driftAlpha, range: 1e-9...0.5)
         detection.driftMinSamples = w.int(d["drift_min_samples"], "detection.drift_min_samples", default: detection.driftMinSamples, min: 1)
+        detection.changeLookback = w.duration(d["change_lookback"], "detection.change_lookback", default: detection.changeLookback)
 
         // alerts
         let a = w.mapping(

@@ -110,6 +110,8 @@ public struct DetectionConfig: Sendable {
     public var resolveSamples: Int = 100
     public var driftAlpha: Double = 0.01
     public var driftMinSamples: Int = 100
+    /// A prompt version or model not answered on a route for this long is new again.
+    public var changeLookback: Double = 7 * 86400
 }
 
 public struct ReceiverConfig: Sendable, Equatable {

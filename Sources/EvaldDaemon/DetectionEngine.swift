@@ -23,6 +23,7 @@ public final class DetectionEngine {
     static let commitEvery = 50_000
     static let seriesKind = DetectionStateCodec.seriesKind
     static let versionsKind = DetectionStateCodec.versionsKind
+    static let changesKind = DetectionStateCodec.changesKind
     static let cursorKind = DetectionStateCodec.cursorKind
 
     public struct RoundSummary: Sendable, Equatable {
@@ -57,6 +58,8 @@ public final class DetectionEngine {
     private var loaded = false
     private var monitors = SeriesMonitorTable()
     private var watches: [String: ProviderVersionWatch] = [:]
+    /// The team's changes, per dimension and route (key `prompt_version|ROUTE`, `model|ROUTE`).
+    private var changeWatches: [String: ChangeWatch] = [:]
     /// What has been fed; the database holds what was committed (at most `commitEvery` behind).
     public private(set) var evaluationCursor: Int64 = 0
     private var judgeCursor: Int64 = 0
@@ -71,6 +74,7 @@ public final class DetectionEngine {
     private var replaying = false
     // What the next commit writes.
     private var dirtyWatches: Set<String> = []
+    private var dirtyChanges: Set<String> = []
     private var actions: [DetectionAlertAction] = []
     // One round's work.
     private var designs = 0
@@ -244,6 +248,7 @@ public final class DetectionEngine {
         let rows = try stateRows(evaluationCursor: evaluationCursor, judgeCursor: judgeCursor)
         let fired = try store.commitDetectionRound(states: rows, actions: actions, judgeFeedConsumed: judgeCursor, at: now())
         dirtyWatches = []
+        dirtyChanges = []
         actions = []
         uncommittedEvaluations = 0
         uncommitted = false
@@ -279,6 +284,11 @@ public final class DetectionEngine {
         uncommitted = false
         for (key, json) in try store.detectionStates(kind: Self.versionsKind) {
             if let watch = try? decoder.decode(ProviderVersionWatch.self, from: Data(json.utf8)) { watches[key] = watch }
+        }
+        changeWatches = [:]
+        dirtyChanges = []
+        for (key, json) in try store.detectionStates(kind: Self.changesKind) {
+            if let watch = try? decoder.decode(ChangeWatch.self, from: Data(json.utf8)) { changeWatches[key] = watch }
         }
         let cursors = try store.detectionStates(kind: Self.cursorKind)
         evaluationCursor = cursors["evaluation"].flatMap { Int64($0) } ?? 0
@@ -317,7 +327,29 @@ public final class DetectionEngine {
                 }
             }
         }
-        let owned: Set<String> = ["QualityRegression", "ErrorRateRegression", "LatencyRegression", "CostSpike", "ProviderDrift", "ProviderVersionChanged"]
+        for (_, watch) in changeWatches {
+            let dimension = watch.dimension
+            for change in watch.changes where !change.ended {
+                guard let watched = watch.watch.switches.last(where: { $0.after == change.after && $0.at == change.at }) else { continue }
+                if watched.state == .watching || watched.state == .drift {
+                    held.insert(AlertFingerprint.of(AlertCatalog.changeLabels(route: watch.route, dimension, before: change.before, after: change.after)))
+                }
+                for metric in AlertBuilder.changeAlertedMetrics(change, watched) {
+                    held.insert(
+                        AlertFingerprint.of(
+                            AlertCatalog.changeRegressionLabels(route: watch.route, dimension, before: change.before, after: change.after, metricKey: metric)))
+                }
+                for metric in change.comparisons.filter(\.value.alerted).keys {
+                    held.insert(
+                        AlertFingerprint.of(
+                            AlertCatalog.variantLabels(route: watch.route, dimension, incumbent: change.before, variant: change.after, metricKey: metric)))
+                }
+            }
+        }
+        let owned: Set<String> = [
+            "QualityRegression", "ErrorRateRegression", "LatencyRegression", "CostSpike", "ProviderDrift", "ProviderVersionChanged",
+            "PromptVersionChanged", "ModelChanged", "PromptRegression", "ModelRegression", "VariantWorse",
+        ]
         var resolutions: [DetectionAlertAction] = []
         for alert in try store.alerts(includeResolved: false) {
             let canary = alert.labels["route"]?.hasPrefix("canary:") == true || alert.name == "GoldenRegression"
@@ -370,6 +402,10 @@ public final class DetectionEngine {
         for key in dirtyWatches.sorted() {
             guard let watch = watches[key] else { continue }
             rows.append(DetectionStateRow(kind: Self.versionsKind, key: key, json: String(decoding: try encoder.encode(watch), as: UTF8.self)))
+        }
+        for key in dirtyChanges.sorted() {
+            guard let watch = changeWatches[key] else { continue }
+            rows.append(DetectionStateRow(kind: Self.changesKind, key: key, json: String(decoding: try encoder.encode(watch), as: UTF8.self)))
         }
         rows.append(DetectionStateRow(kind: Self.cursorKind, key: "evaluation", json: "\(evaluationCursor)"))
         rows.append(DetectionStateRow(kind: Self.cursorKind, key: "judge_feed", json: "\(judgeCursor)"))
@@ -453,6 +489,7 @@ public final class DetectionEngine {
             watches[watchKey] = watch
             dirtyWatches.insert(watchKey)
         }
+        noteChanges(evaluation, at: at, checks: keys.lastChecks)
         observe(keys.errorRate, .passed(evaluation.ok), at: at, evaluationID: evaluation.id)
         if let latency = evaluation.latencyMs, latency > 0 {
             observe(keys.latency, .value(latency), at: at, evaluationID: evaluation.id)
@@ -462,6 +499,49 @@ public final class DetectionEngine {
         }
         for (check, series) in zip(evaluation.checks, keys.lastChecks) {
             observe(series.slot, .passed(check.passed), at: at, evaluationID: evaluation.id, floor: series.floor)
+        }
+    }
+
+    /// Feeds the route's change watches (prompt version, model) with an evaluation's answer
+    /// and its outcomes: every check, and the error rate.
+    private func noteChanges(_ evaluation: DetectionEvaluation, at: Date, checks: [CheckSeries]) {
+        let settings = ChangeSettings(config.detection)
+        for dimension in ChangeWatch.Dimension.allCases {
+            let version = dimension == .promptVersion ? evaluation.promptVersion : evaluation.model
+            guard let version, !version.isEmpty else { continue }
+            let key = "\(dimension.rawValue)|\(evaluation.route)"
+            var watch = changeWatches.removeValue(forKey: key) ?? ChangeWatch(route: evaluation.route, dimension: dimension)
+            var events = watch.noteAnswer(version: version, at: at, evaluationID: evaluation.id, settings: settings)
+            func metric(_ name: String) -> String {
+                dimension == .promptVersion ? AlertCatalog.promptMetricKey(model: evaluation.model, metric: name) : name
+            }
+            for (check, series) in zip(evaluation.checks, checks) {
+                events += watch.observe(version: version, metric: metric(series.metric), passed: check.passed, evaluationID: evaluation.id, settings: settings)
+            }
+            events += watch.observe(version: version, metric: metric("op:error_rate"), passed: evaluation.ok, evaluationID: evaluation.id, settings: settings)
+            changeWatches[key] = watch
+            dirtyChanges.insert(key)
+            handle(events, route: evaluation.route, dimension: dimension)
+        }
+    }
+
+    /// Feeds a judge's verdict (and 1-5 score) to the route's change watches.
+    private func noteChanges(_ outcome: DetectionJudgeOutcome, score: Int?) {
+        let settings = ChangeSettings(config.detection)
+        for dimension in ChangeWatch.Dimension.allCases {
+            let version = dimension == .promptVersion ? outcome.promptVersion : outcome.model
+            let key = "\(dimension.rawValue)|\(outcome.route)"
+            guard let version, !version.isEmpty, var watch = changeWatches.removeValue(forKey: key) else { continue }
+            // Keyed by identity: an edited rubric is another metric, never a regression.
+            let name = "judge:\(outcome.identity)"
+            let metric = dimension == .promptVersion ? AlertCatalog.promptMetricKey(model: outcome.model, metric: name) : name
+            var events = watch.observe(version: version, metric: metric, passed: outcome.passed, evaluationID: outcome.evaluationID, settings: settings)
+            if let score {
+                events += watch.observe(version: version, metric: metric, score: score, evaluationID: outcome.evaluationID, settings: settings)
+            }
+            changeWatches[key] = watch
+            dirtyChanges.insert(key)
+            handle(events, route: outcome.route, dimension: dimension)
         }
     }
 
@@ -489,6 +569,7 @@ public final class DetectionEngine {
                 monitors.slot(for: SeriesKey(metric: metric, measure: .meanScore, route: outcome.route, model: outcome.model), identity: outcome.identity),
                 .score(score), at: at, evaluationID: outcome.evaluationID, identity: outcome.identity)
         }
+        noteChanges(outcome, score: score)
         if let version = ProviderVersionWatch.version(responseModel: outcome.responseModel, systemFingerprint: outcome.systemFingerprint) {
             let watchKey = "\(outcome.route)|\(outcome.model)"
             if var watch = watches.removeValue(forKey: watchKey) {
@@ -573,6 +654,12 @@ public final class DetectionEngine {
         actions += replaying ? decided.filter { if case .fire = $0 { return false } else { return true } } : decided
     }
 
+    private func handle(_ events: [ChangeWatch.Event], route: String, dimension: ChangeWatch.Dimension) {
+        guard !events.isEmpty else { return }
+        let decided = alertBuilder.changeActions(events, route: route, dimension: dimension)
+        actions += replaying ? decided.filter { if case .fire = $0 { return false } else { return true } } : decided
+    }
+
     // MARK: alerts
 
     func severity(for key: SeriesKey) -> AlertSeverity { AlertCatalog.regressionSeverity(for: key) }
@@ -583,12 +670,34 @@ public final class DetectionEngine {
         var annotations: [String: String] = [:]
         var allNumbers = finding.numbers.values
         var note: String?
-        if let start = finding.changeStart, let watch = watches["\(key.route)|\(key.model)"],
-            let change = watch.switchNear(start, alarmAt: Date(timeIntervalSince1970: monitor.lastSampleAt ?? start.timeIntervalSince1970))
-        {
-            note = AlertCatalog.switchNote(before: change.before, after: change.after, at: change.at)
-            annotations["version_switch"] = "\(change.before) -> \(change.after)"
-            allNumbers["version_switch_at"] = change.at
+        if let start = finding.changeStart {
+            let alarmAt = Date(timeIntervalSince1970: monitor.lastSampleAt ?? start.timeIntervalSince1970)
+            // The nearest of the changes around the start: a provider switch, a prompt deploy,
+            // a model swap.
+            var nearest: (at: Double, note: String, annotation: String, value: String)?
+            func consider(_ at: Double, _ note: String, _ annotation: String, _ value: String) {
+                if nearest == nil || abs(at - start.timeIntervalSince1970) < abs(nearest!.at - start.timeIntervalSince1970) {
+                    nearest = (at, note, annotation, value)
+                }
+            }
+            if let watch = watches["\(key.route)|\(key.model)"], let change = watch.switchNear(start, alarmAt: alarmAt) {
+                consider(
+                    change.at, AlertCatalog.switchNote(before: change.before, after: change.after, at: change.at), "version_switch",
+                    "\(change.before) -> \(change.after)")
+            }
+            for dimension in ChangeWatch.Dimension.allCases {
+                guard let watch = changeWatches["\(dimension.rawValue)|\(key.route)"], let change = watch.changeNear(start, alarmAt: alarmAt) else { continue }
+                let what =
+                    dimension == .promptVersion ? "prompt \(change.kind == .slice ? "slice" : "deploy")" : "model \(change.kind == .slice ? "slice" : "change")"
+                consider(
+                    change.at, AlertCatalog.switchNote(before: change.before, after: change.after, at: change.at, what: what),
+                    dimension == .promptVersion ? "prompt_deploy" : "model_change", "\(change.before) -> \(change.after)")
+            }
+            if let nearest {
+                note = nearest.note
+                annotations[nearest.annotation] = nearest.value
+                allNumbers["\(nearest.annotation)_at"] = nearest.at
+            }
         }
         if let identity = monitor.identity { annotations["judge_identity"] = identity }
         let text = AlertCatalog.regressionText(key, finding.numbers, switchNote: note)
@@ -611,7 +720,8 @@ public final class DetectionEngine {
     /// sampled at the rate that would (capped by `sampling.max_rate`), its traffic estimated
     /// from the last day's sample. The confirmation boost: a route with a series past half its
     /// threshold (and no alert open) is sampled at `sampling.boost_rate` until the suspicion
-    /// is confirmed or cleared.
+    /// is confirmed or cleared; a route with a new version running beside the incumbent (a slice)
+    /// too, while it is compared.
     public func publishRaisedRates() throws {
         let sampling = config.sampling
         let sampler = sampling.makeSampler()
@@ -638,6 +748,13 @@ public final class DetectionEngine {
         let boost = sampling.effectiveBoostRate
         for route in Set(monitors.monitors.filter(\.suspect).map(\.key.route)) where !route.isEmpty && sampler.configuredRate(forRoute: route) < boost {
             rates[route] = max(rates[route] ?? 0, boost)
+        }
+        // A small slice (a new version beside the incumbent) is sampled at the boost rate while it
+        // is compared, so it gets an answer in hours: for a day after it started.
+        for watch in changeWatches.values where !watch.route.isEmpty && sampler.configuredRate(forRoute: watch.route) < boost {
+            if let change = watch.changes.last, !change.ended, change.kind != .deploy, at.timeIntervalSince1970 - change.at < 86400 {
+                rates[watch.route] = max(rates[watch.route] ?? 0, boost)
+            }
         }
         if rates != runtime.currentRaisedRates {
             runtime.setRaisedRates(rates)

@@ -15,6 +15,7 @@ public struct DetectionEvaluation: Sendable, Equatable {
     public var latencyMs: Double?
     public var costUSD: Double?
     public var checks: [CheckOutcome]
+    public var promptVersion: String? = nil
 
     public struct CheckOutcome: Sendable, Equatable {
         public var name: String
@@ -35,6 +36,7 @@ public struct DetectionJudgeOutcome: Sendable, Equatable {
     public var identity: String
     public var score: Double
     public var passed: Bool
+    public var promptVersion: String? = nil
 }
 
 /// One row of detection state.
@@ -61,7 +63,7 @@ extension StateStore {
             let evaluations = try db.cachedStatement(
                 sql: """
                     SELECT id, ts, route_id, model_id, response_model_id, system_fingerprint_id, status_id, latency_ms, cost_usd,
-                           check_set_id
+                           check_set_id, prompt_version_id
                     FROM evaluation_data WHERE id > ? ORDER BY id LIMIT ?
                     """)
             evaluations.arguments = [after, limit]
@@ -79,7 +81,7 @@ extension StateStore {
                         responseModel: row.isNull(4) ? nil : try texts.value(row.int64(4)),
                         systemFingerprint: row.isNull(5) ? nil : try texts.value(row.int64(5)),
                         ok: try texts.value(row.int64(6)) == "ok", latencyMs: row.optionalDouble(7), costUSD: row.optionalDouble(8),
-                        checks: []))
+                        checks: [], promptVersion: row.isNull(10) ? nil : try texts.value(row.int64(10))))
                 checkSetIDs.append(row.isNull(9) ? -1 : row.int64(9))
             }
             guard let first = result.first?.id, let last = result.last?.id else { return [] }
@@ -114,7 +116,7 @@ extension StateStore {
             for row in try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT f.seq, f.evaluation_id, e.ts, e.route, e.model, e.response_model, e.system_fingerprint,
+                    SELECT f.seq, f.evaluation_id, e.ts, e.route, e.model, e.response_model, e.system_fingerprint, e.prompt_version,
                            s.judge_name, s.judge, s.score, s.passed
                     FROM judge_feed f
                     LEFT JOIN judge_score s ON s.evaluation_id = f.evaluation_id AND s.judge = f.judge
@@ -129,7 +131,7 @@ extension StateStore {
                     DetectionJudgeOutcome(
                         seq: row["seq"], evaluationID: row["evaluation_id"], ts: Date(timeIntervalSince1970: ts), route: row["route"] ?? "",
                         model: row["model"], responseModel: row["response_model"], systemFingerprint: row["system_fingerprint"],
-                        judgeName: row["judge_name"], identity: row["judge"], score: score, passed: passed))
+                        judgeName: row["judge_name"], identity: row["judge"], score: score, passed: passed, promptVersion: row["prompt_version"]))
             }
             return (outcomes, through)
         }

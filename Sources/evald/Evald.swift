@@ -14,7 +14,7 @@ struct Evald: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, StatusCommand.self, MetricsCommand.self, SpoolCommand.self, SampleCheckCommand.self, CheckConfigCommand.self, ExplainCommand.self,
             AlertsCommand.self,
-            DriftCommand.self, GateCommand.self, GoldenCommand.self, CalibrateCommand.self, ReplayCommand.self,
+            DriftCommand.self, CompareCommand.self, VersionsCommand.self, GateCommand.self, GoldenCommand.self, CalibrateCommand.self, ReplayCommand.self,
         ]
     )
 }

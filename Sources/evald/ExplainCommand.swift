@@ -43,6 +43,14 @@ struct ExplainCommand: AsyncParsableCommand {
             }
             let report = try AlertReport.gather(store: store, all: true).entries.first { $0.alert.id == alert.id }
             let examples = try (report?.examples ?? []).compactMap { try EvaluationExplanation.gather(store: store, evaluationID: $0, rubrics: rubrics) }
+            // A change alert (prompt deploy, model swap, variant) shows the route's lineage around it.
+            let changeAlerts: Set<String> = ["PromptVersionChanged", "ModelChanged", "PromptRegression", "ModelRegression", "VariantWorse"]
+            let lineage: VersionsReport? =
+                if changeAlerts.contains(alert.name), let route = alert.labels["route"] {
+                    VersionsReport(entries: try VersionsReport.gather(store: store, route: route).entries, judges: [])
+                } else {
+                    nil
+                }
             if output.json {
                 var fields: [(String, JSONValue)] = []
                 if let report, case .object(let pairs) = AlertReport.json(report) { fields = pairs }
@@ -58,6 +66,12 @@ struct ExplainCommand: AsyncParsableCommand {
                             })
                     ))
                 fields.append(("evaluations", .array(examples.map(\.json))))
+                if let lineage, case .object(let pairs) = lineage.json, let routes = pairs.first(where: { $0.0 == "routes" })?.1,
+                    case .array(let list) = routes, case .object(let route)? = list.first,
+                    let combinations = route.first(where: { $0.0 == "combinations" })?.1
+                {
+                    fields.append(("lineage", combinations))
+                }
                 print(JSONValue.object(fields).serialized(pretty: true))
             } else {
                 print(AlertReport(entries: report.map { [$0] } ?? []).text)
@@ -65,6 +79,10 @@ struct ExplainCommand: AsyncParsableCommand {
                     print(
                         "    \(t.state) at \(RFC3339.format(t.at, fractional: false)): "
                             + t.numbers.sorted { $0.key < $1.key }.map { "\($0.key)=\(NumberText.compact($0.value))" }.joined(separator: " "))
+                }
+                if let lineage, !lineage.entries.isEmpty {
+                    print("\nlineage of the route (evald versions):")
+                    print(lineage.text)
                 }
                 if examples.isEmpty { print("\nno example evaluations are attached to this alert") }
                 for example in examples { print("\n" + example.text) }

@@ -78,6 +78,38 @@ import Testing
         #expect(runtime.currentRaisedRates["support"] == nil)
     }
 
+    @Test func aSliceBesideTheIncumbentIsSampledAtTheBoostRateAndADeployIsNot() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let store = try StateStore.open(path: root + "/evald.db")
+        let now = Date()
+        let runtime = DaemonRuntime()
+        let service = DetectionEngine(
+            store: store, setup: DaemonSetup(config: try config(), checks: .empty, roster: .empty, receivers: []), runtime: runtime,
+            logger: Logger(label: "test"), now: { now })
+        let file = try store.trackSpoolFile(path: "/s/a.jsonl", device: 1, inode: 2, fingerprint: "fp", at: now)
+        var offset: Int64 = 0
+        func commit(route: String, _ versions: [String]) throws {
+            var batch = IngestBatch(fileID: file.id, startOffset: offset, newOffset: offset + Int64(versions.count), committedAt: now)
+            for (index, version) in versions.enumerated() {
+                let n = offset + Int64(index)
+                var record = TraceRecord(recordID: "t\(n)", traceID: "t\(n)", timestamp: now - 3_000 + Double(n), model: "m")
+                record.route = route
+                record.output = "o"
+                record.promptVersion = version
+                batch.sampled.append(SampledLine(record: record, sampleRate: 0.01, lineOffset: n, recordJSON: "{}"))
+            }
+            try store.commitBatch(batch)
+            offset += Int64(versions.count)
+        }
+        // "ab" runs v1, then v2 beside it on one call in ten; "deployed" moves to v2 whole.
+        try commit(route: "ab", Array(repeating: "v1", count: 200) + (0..<100).map { $0 % 10 == 0 ? "v2" : "v1" })
+        try commit(route: "deployed", Array(repeating: "v1", count: 200) + Array(repeating: "v2", count: 100))
+        _ = try service.catchUp()
+        try service.publishRaisedRates()
+        #expect(runtime.currentRaisedRates == ["ab": 0.08])
+    }
+
     @Test func anAlertNoStateHoldsOpenIsResolvedAtLoad() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)

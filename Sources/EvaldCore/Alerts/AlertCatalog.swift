@@ -70,9 +70,10 @@ public enum AlertCatalog {
         return ("\(what) on \(place(key)) \(direction) from \(baseline) to \(current)", description)
     }
 
-    /// The sentence a regression gets when its estimated start lies near a provider switch.
-    public static func switchNote(before: String, after: String, at: Double) -> String {
-        "The estimated start lies near the provider version switch \(before) -> \(after) at \(RFC3339.format(Date(timeIntervalSince1970: at), fractional: false)): likely the cause."
+    /// The sentence a regression gets when its estimated start lies near a provider switch
+    /// (or, with `what`, a prompt deploy or a model change).
+    public static func switchNote(before: String, after: String, at: Double, what: String = "provider version switch") -> String {
+        "The estimated start lies near the \(what) \(before) -> \(after) at \(RFC3339.format(Date(timeIntervalSince1970: at), fractional: false)): likely the cause."
     }
 
     public static func floorText(_ key: SeriesKey, _ numbers: FloorNumbers) -> (summary: String, description: String) {
@@ -100,6 +101,82 @@ public enum AlertCatalog {
         labels["alertname"] = "ProviderDrift"
         labels["severity"] = AlertSeverity.warning.rawValue
         return labels
+    }
+
+    // MARK: the team's changes: prompt deploys, model swaps, variants
+
+    /// `PromptVersionChanged` or `ModelChanged`.
+    public static func changeName(_ dimension: ChangeWatch.Dimension) -> String {
+        dimension == .promptVersion ? "PromptVersionChanged" : "ModelChanged"
+    }
+
+    /// `PromptRegression` or `ModelRegression`.
+    public static func changeRegressionName(_ dimension: ChangeWatch.Dimension) -> String {
+        dimension == .promptVersion ? "PromptRegression" : "ModelRegression"
+    }
+
+    /// What a change is called in sentences.
+    public static func changeNoun(_ dimension: ChangeWatch.Dimension) -> String {
+        dimension == .promptVersion ? "prompt version" : "model"
+    }
+
+    /// A change watch's metric key, split: prompt watches key by `MODEL|METRIC`.
+    public static func changeMetric(_ key: String, _ dimension: ChangeWatch.Dimension) -> (model: String?, metric: String, meanScore: Bool) {
+        var metric = Substring(key), model: String?
+        if dimension == .promptVersion, let bar = metric.firstIndex(of: "|") {
+            model = String(metric[..<bar])
+            metric = metric[metric.index(after: bar)...]
+        }
+        let meanScore = metric.hasSuffix(ProviderVersionWatch.meanScoreSuffix)
+        let shown = metric.hasPrefix("judge:") ? String(metric.prefix { $0 != "@" && $0 != "#" }) : String(metric)
+        return (model, shown, meanScore)
+    }
+
+    /// The key of a prompt watch's metric.
+    public static func promptMetricKey(model: String, metric: String) -> String { "\(model)|\(metric)" }
+
+    /// `PromptVersionChanged`: route, prompt_version, previous_prompt_version; `ModelChanged`:
+    /// route, model, previous_model.
+    public static func changeLabels(route: String, _ dimension: ChangeWatch.Dimension, before: String, after: String) -> [String: String] {
+        var labels = ["alertname": changeName(dimension), "severity": AlertSeverity.info.rawValue, "route": route]
+        switch dimension {
+        case .promptVersion:
+            labels["prompt_version"] = after
+            labels["previous_prompt_version"] = before
+        case .model:
+            labels["model"] = after
+            labels["previous_model"] = before
+        }
+        return labels.filter { !$0.value.isEmpty }
+    }
+
+    /// `PromptRegression` / `ModelRegression`: the change's labels, the metric, and for a prompt
+    /// change the model whose rate dropped; `measure=mean_score` for a mean-score test.
+    public static func changeRegressionLabels(
+        route: String, _ dimension: ChangeWatch.Dimension, before: String, after: String, metricKey: String
+    ) -> [String: String] {
+        var labels = changeLabels(route: route, dimension, before: before, after: after)
+        let split = changeMetric(metricKey, dimension)
+        labels["alertname"] = changeRegressionName(dimension)
+        labels["severity"] = AlertSeverity.critical.rawValue
+        labels["metric"] = split.metric
+        if let model = split.model, !model.isEmpty { labels["model"] = model }
+        if split.meanScore { labels["measure"] = "mean_score" }
+        return labels
+    }
+
+    /// `VariantWorse`: route, metric, variant, incumbent, by (and model for prompt variants).
+    public static func variantLabels(
+        route: String, _ dimension: ChangeWatch.Dimension, incumbent: String, variant: String, metricKey: String
+    ) -> [String: String] {
+        let split = changeMetric(metricKey, dimension)
+        var labels = [
+            "alertname": "VariantWorse", "severity": AlertSeverity.warning.rawValue, "route": route, "metric": split.metric,
+            "variant": variant, "incumbent": incumbent, "by": dimension.rawValue,
+        ]
+        if let model = split.model, !model.isEmpty { labels["model"] = model }
+        if split.meanScore { labels["measure"] = "mean_score" }
+        return labels.filter { !$0.value.isEmpty }
     }
 
     public static func goldenLabels(set: String, metric: String, model: String, endpoint: String) -> [String: String] {

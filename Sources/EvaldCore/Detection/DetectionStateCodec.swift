@@ -7,6 +7,8 @@ public enum DetectionStateCodec {
     public static let seriesKind = "series"
     /// One per (route, model): a `ProviderVersionWatch`.
     public static let versionsKind = "versions"
+    /// One per (dimension, route): a `ChangeWatch` (key `prompt_version|ROUTE` or `model|ROUTE`).
+    public static let changesKind = "changes"
     /// What detection has consumed.
     public static let cursorKind = "cursor"
 

@@ -86,7 +86,7 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
     static let keptSwitches = 50
     /// A version that has not answered for this many answers of its (route, model) is taken
     /// for rolled back: its switch is settled and its alerts resolve.
-    static let rollbackAfter = 100
+    public static let rollbackAfter = 100
 
     public init(route: String, model: String) {
         self.route = route
@@ -115,19 +115,34 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
 
     /// Records an evaluation's answer: notices a new version. Call before `observe`.
     public mutating func noteAnswer(version: String, at date: Date, evaluationID: Int64, settings: DriftSettings) -> [Event] {
+        guard versions[version] == nil else { return noteKnownAnswer(version: version, at: date, evaluationID: evaluationID, settings: settings) }
+        return noteNewVersion(version: version, before: current, at: date, evaluationID: evaluationID, settings: settings)
+    }
+
+    /// Records an answer of a version that starts no switch: one seen before, or (for a caller
+    /// with its own definition of "new", `ChangeWatch`) a variant answering beside the others.
+    /// `rollbackAfter`: the answers without a word from a switch's new version that settle it
+    /// (default `rollbackAfter`; a caller watching a small slice waits longer).
+    public mutating func noteKnownAnswer(
+        version: String, at date: Date, evaluationID: Int64, settings: DriftSettings, rollbackAfter: Int = Self.rollbackAfter
+    ) -> [Event] {
+        answers += 1
+        if versions[version] == nil {
+            versions[version] = VersionStats(firstSeenAt: date.timeIntervalSince1970, firstEvaluationID: evaluationID)
+        }
+        versions[version]!.lastAnswer = answers
+        current = version
+        return settleStale(settings: settings, answering: version, rollbackAfter: rollbackAfter)
+    }
+
+    /// Records the first answer of a new version; with a `before` version, starts a switch from
+    /// it (tests per metric against `before`'s counts). A version seen long ago starts afresh.
+    public mutating func noteNewVersion(version: String, before: String?, at date: Date, evaluationID: Int64, settings: DriftSettings) -> [Event] {
         let t = date.timeIntervalSince1970
         answers += 1
-        guard versions[version] == nil else {
-            versions[version]!.lastAnswer = answers
-            current = version
-            return settleStale(settings: settings, answering: version)
-        }
         versions[version] = VersionStats(firstSeenAt: t, firstEvaluationID: evaluationID, lastAnswer: answers)
-        guard let before = current else {
-            current = version
-            return []
-        }
         current = version
+        guard let before, before != version else { return [] }
         var events: [Event] = []
         for index in switches.indices where !switches[index].superseded {
             switches[index].superseded = true
@@ -165,9 +180,20 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
         return events
     }
 
+    /// Ends the watch of the switch to `version` (a rollback decided by the caller): it is
+    /// superseded, and its alerts resolve.
+    public mutating func supersede(after version: String) -> [Event] {
+        var events: [Event] = []
+        for index in switches.indices where switches[index].after == version && !switches[index].superseded {
+            switches[index].superseded = true
+            events.append(.settled(switches[index]))
+        }
+        return events
+    }
+
     /// Settles what answering `version` ends: a drifted version that stopped answering (rolled
     /// back), and a watch that got too few samples to ever decide.
-    private mutating func settleStale(settings: DriftSettings, answering version: String) -> [Event] {
+    private mutating func settleStale(settings: DriftSettings, answering version: String, rollbackAfter: Int) -> [Event] {
         var events: [Event] = []
         for index in switches.indices where !switches[index].superseded {
             let after = switches[index].after
@@ -177,7 +203,7 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
                     switches[index].state = .inconclusive
                     events.append(.settled(switches[index]))
                 }
-            } else if answers - (versions[after]?.lastAnswer ?? 0) >= Self.rollbackAfter {
+            } else if answers - (versions[after]?.lastAnswer ?? 0) >= rollbackAfter {
                 switches[index].superseded = true
                 events.append(.settled(switches[index]))
             }
