@@ -305,6 +305,10 @@ public struct StatusReport: Sendable {
             lines.append("           \(alert.publicID) \(alert.name) (\(alert.severity)): \(alert.annotations["summary"] ?? "")")
             if let change = alert.annotations["version_switch"] {
                 lines.append("               likely cause: the provider version switch \(change)")
+            } else if let change = alert.annotations["prompt_deploy"] {
+                lines.append("               likely cause: the prompt version change \(change)")
+            } else if let change = alert.annotations["model_change"] {
+                lines.append("               likely cause: the model change \(change)")
             }
         }
         if firingAlerts > firing.count {

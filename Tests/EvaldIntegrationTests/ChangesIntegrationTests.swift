@@ -76,6 +76,7 @@ import Testing
                     $0["alertname"] as? String == "QualityRegression" && labels($0)["metric"] == "check:polite"
                 })
             #expect((quality["annotations"] as? [String: String])?["prompt_deploy"] == "\(Self.old) -> \(Self.new)")
+            #expect(try h.run(["status"]).stdout.contains("likely cause: the prompt version change \(Self.old) -> \(Self.new)"))
 
             // Rollback: the old prompt takes the traffic back.
             try h.append("traces.jsonl", (1_600..<1_700).map { Self.record($0, prompt: Self.old, apologises: $0 % 10 == 0) }.joined())
