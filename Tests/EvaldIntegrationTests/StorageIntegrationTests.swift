@@ -107,8 +107,11 @@ import Testing
         #expect(try store.storageSize().usedBytes > 1_500_000)
         let ids = try store.evaluations().map(\.id)
         let examples = Array(ids.prefix(3))
+        // Size pruning keeps the examples of any firing alert. A detection alert here would be
+        // resolved at the daemon's start (no detector state holds it open), so the alert is one
+        // no evald service owns: it stays firing through every restart of the test.
         let alert = AlertFiring(
-            name: "PromptRegression", severity: "critical", labels: ["alertname": "PromptRegression", "metric": "check:fast"], annotations: [:],
+            name: "HeldOpenByTest", severity: "critical", labels: ["alertname": "HeldOpenByTest", "metric": "check:fast"], annotations: [:],
             fingerprint: "storage-test", examples: examples)
         #expect(try store.fireAlert(alert, receivers: [], at: Date()) != nil)
         let goldenTrace = EvaldHarness.traceID(9)
@@ -147,7 +150,9 @@ import Testing
             defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
             #expect(
                 try p.h.waitUntil(timeout: 60) {
-                    try p.h.store().counters()["pruned_by_size"] ?? 0 > 0 && p.h.store().storageSize().databaseBytes <= 1 << 20
+                    // The file itself follows the pages in use at the daemon's next checkpoint.
+                    let size = try p.h.store().storageSize()
+                    return try p.h.store().counters()["pruned_by_size"] ?? 0 > 0 && size.databaseBytes <= 1 << 20 && size.fileBytes <= 1 << 20
                 })
             #expect(try p.h.waitUntil { (try p.h.status()["daemon"] as? [String: Any])?["running"] as? Bool == true })
             kill(daemon.processIdentifier, SIGTERM)
