@@ -136,7 +136,10 @@ public struct RetentionService: Service {
             let keep = goldenTraceIDs()
             while size.usedBytes > lowWater {
                 try Task.checkCancellation()
-                let count = try store.pruneOldestEvaluations(limit: batchSize, keepingTraceIDs: keep)
+                // Traces waiting for a judge go last: only when nothing else is left to prune
+                // (a judge far behind ingest), and then counted as dropped.
+                var count = try store.pruneOldestEvaluations(limit: batchSize, keepingTraceIDs: keep)
+                if count == 0 { count = try store.pruneOldestEvaluations(limit: batchSize, keepingTraceIDs: keep, keepingQueued: false) }
                 pruned += count
                 size = try store.storageSize()
                 guard count > 0 else { break }

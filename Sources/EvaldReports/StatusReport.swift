@@ -261,6 +261,7 @@ public struct StatusReport: Sendable {
                     ("max_db_bytes", storage.maxBytes.map { .int($0) } ?? .null),
                     ("pruned_by_age", .int(counter("pruned_by_age"))),
                     ("pruned_by_size", .int(counter("pruned_by_size"))),
+                    ("judge_dropped_by_size", .int(counter("judge_dropped_by_size"))),
                 ])
             ),
             ("database", .string(databasePath)),
@@ -318,8 +319,10 @@ public struct StatusReport: Sendable {
             lines.append("           next: evald explain \(first.publicID) (its numbers and the traces behind it)")
         }
         let limit = storage.maxBytes.map { ", limit \(Self.bytes($0))" } ?? ", no size limit"
+        let dropped = counter("judge_dropped_by_size")
+        let droppedText = dropped > 0 ? " (\(dropped) of them still waiting for a judge: it was behind ingest)" : ""
         lines.append(
-            "storage:   \(Self.bytes(storage.fileBytes))\(limit); evaluations pruned: \(counter("pruned_by_age")) by age, \(counter("pruned_by_size")) by size"
+            "storage:   \(Self.bytes(storage.fileBytes))\(limit); evaluations pruned: \(counter("pruned_by_age")) by age, \(counter("pruned_by_size")) by size\(droppedText)"
         )
         lines.append("database:  \(databasePath)")
         return lines.joined(separator: "\n")

@@ -31,28 +31,35 @@ extension StateStore {
     /// Deletes at most `limit` of the oldest raw evaluations (by trace time) with their check
     /// results and verdicts, for `retention.max_db_bytes`; returns how many. Kept: the examples
     /// of open alerts (`evald explain` shows them), the evaluations of golden sets' traces,
-    /// those detection has not read yet, and those waiting for a judge or whose verdict detection
-    /// has not read (the judge queue is bounded by `judge.max_queue_age` instead). Rollups are never touched here. The deletion and
+    /// and those detection has not read yet; with `keepingQueued`, also those waiting for a judge
+    /// or whose verdict detection has not read. Judgements dropped with their evaluation are
+    /// counted (`judge_dropped_by_size`) in the same transaction. Rollups are never touched here. The deletion and
     /// its count (`pruned_by_size`) commit together.
-    public func pruneOldestEvaluations(limit: Int, keepingTraceIDs keep: [String]) throws -> Int {
+    public func pruneOldestEvaluations(limit: Int, keepingTraceIDs keep: [String], keepingQueued: Bool = true) throws -> Int {
         try write { db in
             let placeholders = Array(repeating: "?", count: keep.count).joined(separator: ",")
             let keepFilter = keep.isEmpty ? "" : "AND trace_id NOT IN (\(placeholders))"
             var arguments: [(any DatabaseValueConvertible)?] = keep.map { TraceIDCoding.stored($0) }
             arguments.append(limit)
+            let queuedFilter =
+                keepingQueued
+                ? "AND id NOT IN (SELECT evaluation_id FROM judge_queue) AND id NOT IN (SELECT evaluation_id FROM judge_feed)" : ""
+            try db.execute(sql: "CREATE TEMP TABLE IF NOT EXISTS pruned_by_size (id INTEGER PRIMARY KEY)")
+            try db.execute(sql: "DELETE FROM pruned_by_size")
             try db.execute(
                 sql: """
-                    DELETE FROM evaluation_data WHERE id IN (
+                    INSERT INTO pruned_by_size (id)
                         SELECT id FROM evaluation_data
                         WHERE id <= COALESCE((SELECT CAST(state_json AS INTEGER) FROM detection_state WHERE kind = 'cursor' AND key = 'evaluation'), 0)
                           AND id NOT IN (SELECT x.evaluation_id FROM alert_example x JOIN alert a ON a.id = x.alert_id WHERE a.state = 'firing')
-                          AND id NOT IN (SELECT evaluation_id FROM judge_queue)
-                          AND id NOT IN (SELECT evaluation_id FROM judge_feed)
+                          \(queuedFilter)
                           \(keepFilter)
-                        ORDER BY ts LIMIT ?)
+                        ORDER BY ts LIMIT ?
                     """, arguments: StatementArguments(arguments))
+            let dropped = try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM judge_queue WHERE evaluation_id IN (SELECT id FROM pruned_by_size)") ?? 0
+            try db.execute(sql: "DELETE FROM evaluation_data WHERE id IN (SELECT id FROM pruned_by_size)")
             let deleted = db.changesCount
-            try Self.add(db, ["pruned_by_size": Int64(deleted)])
+            try Self.add(db, ["pruned_by_size": Int64(deleted), "judge_dropped_by_size": dropped])
             return deleted
         }
     }

@@ -103,9 +103,11 @@ import Testing
         }
         #expect(try store.pruneOldestEvaluations(limit: 10, keepingTraceIDs: []) == 1)
         #expect(try store.evaluations().map(\.id) == [2, 3])
-        try store.write { db in try db.execute(sql: "DELETE FROM judge_queue") }
-        #expect(try store.pruneOldestEvaluations(limit: 10, keepingTraceIDs: []) == 1)
+        // As a last resort the queued one goes too, counted as a dropped judgement.
+        #expect(try store.pruneOldestEvaluations(limit: 10, keepingTraceIDs: [], keepingQueued: false) == 1)
         #expect(try store.evaluations().map(\.id) == [2])
+        #expect(try store.counters()["judge_dropped_by_size"] == 1)
+        #expect(try store.counters()["pruned_by_size"] == 2)
     }
 
     @Test func aV6DatabaseMigratesInPlaceWithItsRecords() throws {
