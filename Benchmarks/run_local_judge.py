@@ -255,6 +255,7 @@ def main():
     parser.add_argument(
         "--traffic-cases", type=int, default=0,
         help="step 1: send this many golden cases as traffic through `evald run --once` (off by default: on 2 CPU cores each call takes 10-60 s)")
+    parser.add_argument("--skip-gate", action="store_true", help="only step 1 (with --traffic-cases)")
     parser.add_argument("--write-baseline", action="store_true", help="rewrite golden/support/baseline.json from this run")
     parser.add_argument("--record", action="store_true", help="append the results to Benchmarks/RESULTS.md")
     parser.add_argument("--serve", action="store_true", help="only start the server and keep it running (Ctrl-C stops it)")
@@ -279,7 +280,7 @@ def main():
             server.wait()
             return
         traffic = measure_traffic(evald, args.port, args) if args.traffic_cases > 0 else None
-        gate = run_gate(evald, args.port, args)
+        gate = None if args.skip_gate else run_gate(evald, args.port, args)
     finally:
         stop_server(server)
 
@@ -326,7 +327,7 @@ def record(result, args):
                 f"p50 {lat['p50']:.1f} s, p95 {lat['p95']:.1f} s, max {lat['max']:.1f} s.\n"
             )
         lines.append("`evald run --once` said:\n\n```\n" + t["summary"] + "\n```\n")
-    g = result["gate"]
+    g = result["gate"] or {"judges": {}}
     if g["judges"]:
         calls = sum(j["scored"] + j["errors"] for j in g["judges"].values())
         errors = sum(j["errors"] for j in g["judges"].values())
@@ -349,10 +350,11 @@ def record(result, args):
             f"p50 {lat['p50']:.1f} s, p95 {lat['p95']:.1f} s, max {lat['max']:.1f} s. Load average at the end "
             f"{result['load_average'][0]:.1f} on {os.cpu_count()} cores (the machine was shared).\n"
         )
-    lines.append(
-        f"**Gate** (`evald gate support{' --write-baseline' if args.write_baseline else ''}`, examples/evald.yaml plus the endpoint), "
-        f"exit {g['code']} after {g['seconds']:.0f} s:\n\n```\n" + "\n".join(filter(None, [g["stdout"], g["stderr"]])) + "\n```\n"
-    )
+    if result["gate"]:
+        lines.append(
+            f"**Gate** (`evald gate support{' --write-baseline' if args.write_baseline else ''}`, examples/evald.yaml plus the endpoint), "
+            f"exit {g['code']} after {g['seconds']:.0f} s:\n\n```\n" + "\n".join(filter(None, [g["stdout"], g["stderr"]])) + "\n```\n"
+        )
     with open(os.path.join(HERE, "RESULTS.md"), "a") as f:
         f.write("\n".join(lines) + "\n")
 
