@@ -40,8 +40,10 @@ public enum HTTPEndpoints {
             try StatusReport.gather(config: setups.current.config, store: store, spool: runtime.spoolSnapshot)
         }
         router.get("/metrics") { _, _ -> Response in
-            let status = await BlockingExecutor.shared.run { try? gather() }
-            return text(metrics.render(status: status), contentType: "text/plain; version=0.0.4; charset=utf-8")
+            let (status, levels) = await BlockingExecutor.shared.run {
+                (try? gather(), try? MetricsReport.qualityLevels(store: store, now: Date()))
+            }
+            return text(metrics.render(status: status, levels: levels ?? []), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         router.get("/api/v1/status") { _, _ -> Response in
             do {
