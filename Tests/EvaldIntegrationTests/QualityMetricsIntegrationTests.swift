@@ -43,7 +43,7 @@ import Testing
         """
 
     /// Runs the daemon on the spool and scrapes `/metrics` until `done` holds (every verdict
-    /// stored and counted); returns that scrape.
+    /// stored and counted, the detectors caught up); returns that scrape.
     func scrape(seriesLimit: Int?, until done: ([String: Double]) -> Bool) async throws -> String {
         let stub = try await StubJudgeServer.start { prompt in
             let n = prompt.range(of: #"question \d+ end"#, options: .regularExpression).map { Int(prompt[$0].dropFirst(9).dropLast(4)) ?? 1 } ?? 1
@@ -136,6 +136,8 @@ import Testing
                 try await scrape(seriesLimit: nil) { samples in
                     samples.filter { $0.key.hasPrefix("evald_judge_score_count{") }.values.reduce(0, +) == judgedCount
                         && samples.filter { $0.key.hasPrefix("evald_check_results_total{") }.values.reduce(0, +) == Double(2 * Self.traces)
+                        && samples["evald_detection_evaluations_total"] == Double(Self.traces)
+                        && samples.keys.count { $0.hasPrefix(#"evald_series_baseline{metric="check:"#) } == 2 * Self.routes.count
                 })
             for route in Self.routes {
                 let ns = (0..<Self.traces).filter { Self.route($0) == route }
@@ -148,6 +150,10 @@ import Testing
                 // The pass rate gauge: every trace is from the last hour.
                 let rate = samples[#"evald_series_pass_rate{metric="check:fast",route="\#(route)",model="gpt-4o-mini"}"#]
                 #expect(rate.map { abs($0 - Double(ns.count(where: Self.fastPasses)) / Double(ns.count)) < 1e-9 } == true, "\(route)")
+                // The detectors have read every evaluation and stored their state; none is armed
+                // (baseline_min_samples), so every outcome is in the baseline.
+                let baseline = samples[#"evald_series_baseline{metric="check:fast",route="\#(route)",model="gpt-4o-mini"}"#]
+                #expect(baseline != nil && baseline == rate, "\(route)")
 
                 let labels = #"judge="helpfulness",route="\#(route)",model="gpt-4o-mini""#
                 let judged = ns.filter(Self.judged)
