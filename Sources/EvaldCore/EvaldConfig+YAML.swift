@@ -319,8 +319,10 @@ extension EvaldConfig {
             rawDays: w.int(ret["raw_days"], "retention.raw_days", default: 30, min: 1),
             rollupDays: w.int(ret["rollup_days"], "retention.rollup_days", default: 400, min: 1), maxDBBytes: maxDBBytes)
 
-        let h = w.mapping(top["http"], "http", allowed: ["listen"])
+        let h = w.mapping(top["http"], "http", allowed: ["listen", "metrics_series_limit"])
         var http = HTTPConfig()
+        http.metricsSeriesLimit = w.int(
+            h["metrics_series_limit"], "http.metrics_series_limit", default: HTTPConfig.defaultMetricsSeriesLimit, min: 0)
         if let listenNode = h["listen"] {
             let listen = w.string(listenNode, "http.listen") ?? ""
             if listen.isEmpty {

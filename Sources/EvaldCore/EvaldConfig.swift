@@ -194,6 +194,12 @@ public struct RetentionConfig: Sendable {
 }
 
 public struct HTTPConfig: Sendable {
+    /// The default of `http.metrics_series_limit`.
+    public static let defaultMetricsSeriesLimit = 5000
+
     /// `host:port`; nil when disabled with an empty value.
     public var listen: String? = "127.0.0.1:9464"
+    /// The most labelled quality series `/metrics` exports; what does not fit is counted in
+    /// `evald_metrics_series_dropped_total`.
+    public var metricsSeriesLimit = HTTPConfig.defaultMetricsSeriesLimit
 }

@@ -81,7 +81,7 @@ public enum Daemon {
         }
         let transport = HTTPTransport()
         let setups = SetupSource(try makeSetup(config, transport: transport, logger: logger, environment: environment))
-        let runtime = DaemonRuntime()
+        let runtime = DaemonRuntime(metrics: DaemonMetrics(seriesLimit: config.http.metricsSeriesLimit))
         // Metrics recorded through swift-metrics (by evald or a library) land in the same registry.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: runtime.metrics.registry))
         let notifier = SystemdNotifier(environment: environment)

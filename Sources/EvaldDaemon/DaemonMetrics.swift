@@ -2,10 +2,12 @@ import EvaldCore
 import EvaldReports
 import Foundation
 import Prometheus
+import Synchronization
 
 /// The daemon's Prometheus metrics (`evald_` prefix, Prometheus naming: counters end in
 /// `_total`, units in the name). Counters count since the process started; the database's
-/// own totals are in `evald status`.
+/// own totals are in `evald status`. The quality series (per check, judge, route and model)
+/// are kept apart, bounded by `http.metrics_series_limit`.
 public final class DaemonMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
 
@@ -40,8 +42,10 @@ public final class DaemonMetrics: Sendable {
     let detectionDesigns: Counter
     let detectionDesignSeconds: Counter
     let detectionEvaluations: Counter
+    private let quality: Mutex<QualityMetrics>
 
-    public init() {
+    public init(seriesLimit: Int = HTTPConfig.defaultMetricsSeriesLimit) {
+        quality = Mutex(QualityMetrics(limit: seriesLimit))
         let registry = PrometheusCollectorRegistry()
         self.registry = registry
         func counter(_ name: String, _ help: String) -> Counter {
@@ -106,8 +110,18 @@ public final class DaemonMetrics: Sendable {
         lastProgress.set(now.timeIntervalSince1970)
     }
 
-    /// The text exposition format.
-    public func render(status: StatusReport?) -> String {
+    /// Check verdicts of committed evaluations: `evald_check_results_total`.
+    func recordChecks(_ tally: CheckTally) {
+        quality.withLock { $0.add(tally) }
+    }
+
+    /// A stored, scored judge verdict: `evald_judge_verdicts_total` and `evald_judge_score`.
+    func recordVerdict(judge: String, route: String?, model: String, score: Double, passed: Bool) {
+        quality.withLock { $0.addVerdict(judge: judge, route: route, model: model, score: score, passed: passed) }
+    }
+
+    /// The text exposition format; `levels` are the detector series' pass rates and baselines.
+    public func render(status: StatusReport?, levels: [QualityMetrics.Level] = []) -> String {
         if let status {
             bytesPending.set(Double(status.bytesPending))
             spoolFiles.set(Double(status.spoolFiles))
@@ -118,7 +132,8 @@ public final class DaemonMetrics: Sendable {
             driftWatching.set(Double(status.detection.driftWatching))
             detectionLag.set(status.detection.lagSeconds)
         }
-        return registry.emitToString()
+        let quality = quality.withLock { $0.exposition(levels: levels) }
+        return registry.emitToString() + quality
     }
 
     /// What a detection round did, for the counters.

@@ -67,7 +67,9 @@ public final class DaemonRuntime: Sendable {
     }
 
     /// Called by the ingest loop once a round, busy or idle: the watchdog's proof of life.
-    public func markProgress(_ counts: IngestCounts, pendingBytes pending: Int64? = nil, files: Int? = nil, at now: Date = Date()) {
+    public func markProgress(
+        _ counts: IngestCounts, checks: CheckTally = CheckTally(), pendingBytes pending: Int64? = nil, files: Int? = nil, at now: Date = Date()
+    ) {
         state.withLock {
             $0.progressAt = now
             if counts.linesRead > 0 { $0.linesAt = now }
@@ -77,6 +79,7 @@ public final class DaemonRuntime: Sendable {
             if let files { $0.spoolFiles = files }
         }
         metrics.recordPoll(counts, checkFailures: Int(counts.failedChecks), at: now)
+        if !checks.isEmpty { metrics.recordChecks(checks) }
     }
 
     public var lastProgress: Date { state.withLock { $0.progressAt } }

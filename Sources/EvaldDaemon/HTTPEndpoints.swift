@@ -36,16 +36,20 @@ public enum HTTPEndpoints {
         // cooperative thread (and /healthz never waits behind one), from the daemon's own
         // database and the ingest loop's view of the spool, not a new pool and a directory
         // listing per scrape.
-        let gather = { @Sendable () throws -> StatusReport in
-            try StatusReport.gather(config: setups.current.config, store: store, spool: runtime.spoolSnapshot)
+        let gather = { @Sendable (monitors: [String: SeriesMonitor]?) throws -> StatusReport in
+            try StatusReport.gather(config: setups.current.config, store: store, spool: runtime.spoolSnapshot, monitors: monitors)
         }
         router.get("/metrics") { _, _ -> Response in
-            let status = await BlockingExecutor.shared.run { try? gather() }
-            return text(metrics.render(status: status), contentType: "text/plain; version=0.0.4; charset=utf-8")
+            // The detectors' monitors are read once for the status gauges and the quality ones.
+            let (status, levels) = await BlockingExecutor.shared.run {
+                let monitors = MetricsReport.monitors(store)
+                return (try? gather(monitors), try? MetricsReport.qualityLevels(store: store, now: Date(), monitors: monitors))
+            }
+            return text(metrics.render(status: status, levels: levels ?? []), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         router.get("/api/v1/status") { _, _ -> Response in
             do {
-                let status = try await BlockingExecutor.shared.run { try gather() }
+                let status = try await BlockingExecutor.shared.run { try gather(nil) }
                 return text(status.json.serialized(pretty: true) + "\n", contentType: "application/json")
             } catch {
                 return text(#"{"error": "status unavailable"}"# + "\n", status: .internalServerError, contentType: "application/json")

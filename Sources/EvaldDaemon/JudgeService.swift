@@ -410,8 +410,11 @@ public struct JudgeService: Service {
 
     private func commit(_ verdict: JudgeVerdictRecord) -> Attempt {
         do {
-            try store.commitJudgement(verdict)
+            let stored = try store.storeJudgement(verdict)
             if case .failed = verdict.outcome { return .committed(isError: true) }
+            if case .scored(let score, let passed, _) = verdict.outcome, let model = stored.model {
+                runtime.metrics.recordVerdict(judge: verdict.judgeName, route: stored.route, model: model, score: score, passed: passed)
+            }
             return .committed(isError: false)
         } catch {
             logger.error("judge.commit_failed", metadata: ["evaluation": "\(verdict.evaluationID)", "error": "\(error)"])

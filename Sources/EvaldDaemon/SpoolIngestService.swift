@@ -65,7 +65,7 @@ public struct SpoolIngestService: Service {
                 let deadline = Date() + 0.5
                 let summary = try reader.poll(shouldStop: { Task.isCancelled || Date() > deadline })
                 consecutiveFailures = 0
-                runtime.markProgress(summary.counts, pendingBytes: summary.pendingBytes, files: summary.files)
+                runtime.markProgress(summary.counts, checks: summary.checks, pendingBytes: summary.pendingBytes, files: summary.files)
                 if summary.bytesRead > 0 {
                     logger.debug(
                         "spool.poll",

@@ -100,8 +100,35 @@ public struct MetricsReport: Sendable {
         return "\(row.judgeErrorCount) (\(String(format: "%.0f%%", rate * 100)): \(kinds))"
     }
 
+    /// The quality gauges of `/metrics`: per check and judge series (`check:NAME`,
+    /// `judge:NAME`), the pass rate over the hour of trace time before `now` (a judge's
+    /// versions together) and the baseline pass rate of the series' detector (frozen while its
+    /// alert is open), each where there is one.
+    public static func qualityLevels(store: StateStore?, now: Date, monitors: [String: SeriesMonitor]? = nil) throws -> [QualityMetrics.Level] {
+        func quality(_ metric: String) -> Bool { metric.hasPrefix("check:") || metric.hasPrefix("judge:") }
+        var counts: [QualityLabels: (n: Int64, pass: Int64)] = [:]
+        for series in try store?.seriesTotals(since: now - 3600, until: now) ?? [] where quality(series.metric) && series.cell.n > 0 {
+            let metric = series.metric.hasPrefix("judge:") ? String(series.metric.prefix { $0 != "@" }) : series.metric
+            let labels = QualityLabels(name: metric, route: series.route, model: series.model)
+            counts[labels, default: (0, 0)].n += series.cell.n
+            counts[labels, default: (0, 0)].pass += series.cell.passN
+        }
+        var levels: [QualityLabels: QualityMetrics.Level] = [:]
+        for (labels, count) in counts {
+            levels[labels] = QualityMetrics.Level(labels: labels, passRate: Double(count.pass) / Double(count.n), baseline: nil)
+        }
+        let t = now.timeIntervalSince1970
+        for monitor in (monitors ?? Self.monitors(store)).values where monitor.key.measure == .passRate && quality(monitor.key.metric) {
+            let base = monitor.open.map { monitor.baseline(at: $0.firedAt) } ?? monitor.baseline(at: t)
+            guard let level = base.level(.passRate) else { continue }
+            let labels = QualityLabels(name: monitor.key.metric, route: monitor.key.route, model: monitor.key.model)
+            levels[labels, default: QualityMetrics.Level(labels: labels, passRate: nil, baseline: nil)].baseline = level
+        }
+        return Array(levels.values)
+    }
+
     /// The detectors' monitors by (metric, measure, route, model).
-    static func monitors(_ store: StateStore?) -> [String: SeriesMonitor] {
+    public static func monitors(_ store: StateStore?) -> [String: SeriesMonitor] {
         guard let states = try? store?.detectionStates(kind: DetectionStateCodec.seriesKind) else { return [:] }
         let decoder = DetectionStateCodec.decoder()
         var monitors: [String: SeriesMonitor] = [:]

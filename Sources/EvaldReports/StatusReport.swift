@@ -121,7 +121,11 @@ public struct StatusReport: Sendable {
 
     /// The status from an open database; `spool` from the ingest loop when the daemon asks (it
     /// knows its lag), else the directory is listed.
-    public static func gather(config: EvaldConfig, store: StateStore?, spool: SpoolSnapshot?, now: Date = Date()) throws -> StatusReport {
+    /// - Parameter monitors: the detectors' monitors when the caller has read them already
+    ///   (`MetricsReport.monitors`), else they are read here.
+    public static func gather(
+        config: EvaldConfig, store: StateStore?, spool: SpoolSnapshot?, now: Date = Date(), monitors: [String: SeriesMonitor]? = nil
+    ) throws -> StatusReport {
         let heartbeat = try store?.heartbeat()
         let snapshot = try spool ?? listSpool(config: config, store: store)
         let (entries, pending) = (snapshot.files, snapshot.bytesPending)
@@ -150,7 +154,7 @@ public struct StatusReport: Sendable {
         let judge = try JudgeStatus.gather(
             config: config, store: store, daemonRunning: daemon.running || daemon.once != nil, counters: counters, now: now)
         var detection = DetectionStatus()
-        for monitor in MetricsReport.monitors(store).values {
+        for monitor in (monitors ?? MetricsReport.monitors(store)).values {
             detection.series += 1
             if monitor.detector != nil { detection.armed += 1 }
             if monitor.suspect { detection.suspect += 1 }

@@ -17,6 +17,8 @@ public enum SpoolEvent: Sendable, Equatable {
 public struct SpoolPollSummary: Sendable, Equatable {
     public var bytesRead: Int64 = 0
     public var counts = IngestCounts()
+    /// The check verdicts of the evaluations committed, per check, route and model.
+    public var checks = CheckTally()
     /// Every followed file was read up to its last complete line.
     public var caughtUp = true
     /// Bytes of the directory's files not yet consumed when the poll ended (the reader's lag).

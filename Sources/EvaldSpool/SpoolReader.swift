@@ -348,6 +348,7 @@ public final class SpoolReader {
             try store.commitBatch(batch)
             summary.bytesRead += batch.newOffset - file.tracked.offset
             summary.counts += batch.counts
+            for line in batch.sampled { summary.checks.add(route: line.record.route, model: line.record.model, results: line.checkResults) }
             for line in batch.quarantined {
                 onEvent(.quarantined(path: line.filePath, offset: line.lineOffset, reason: line.reason, detail: line.detail))
             }

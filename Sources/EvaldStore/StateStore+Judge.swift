@@ -144,6 +144,19 @@ extension StateStore {
     /// scored, never both. Returns false when this identity had already judged the evaluation.
     @discardableResult
     public func commitJudgement(_ verdict: JudgeVerdictRecord) throws -> Bool {
+        try storeJudgement(verdict).inserted
+    }
+
+    /// What storing a verdict did: whether it was new and, for a new scored verdict, the
+    /// route ("" for none) and model of its evaluation (the series its rollup went to).
+    public struct StoredJudgement: Sendable, Equatable {
+        public var inserted: Bool
+        public var route: String?
+        public var model: String?
+    }
+
+    /// `commitJudgement`, telling which series a new scored verdict went to.
+    public func storeJudgement(_ verdict: JudgeVerdictRecord) throws -> StoredJudgement {
         try write { db in
             let at = verdict.judgedAt.timeIntervalSince1970
             var score: Double?, passed: Bool?, reason: String?, errorKind: String?, error: String?, excerpt: String?
@@ -178,10 +191,11 @@ extension StateStore {
                         ON CONFLICT(endpoint, day) DO UPDATE SET tokens = tokens + excluded.tokens
                         """, arguments: [verdict.endpoint, Self.budgetDay(verdict.judgedAt), tokens])
             }
-            guard inserted else { return false }
+            guard inserted else { return StoredJudgement(inserted: false) }
             if score != nil {
                 try db.execute(sql: "INSERT INTO judge_feed (evaluation_id, judge) VALUES (?, ?)", arguments: [verdict.evaluationID, verdict.identity])
             }
+            var stored = StoredJudgement(inserted: true)
             if let score, let passed,
                 let row = try Row.fetchOne(db, sql: "SELECT ts, route, model FROM evaluation WHERE id = ?", arguments: [verdict.evaluationID])
             {
@@ -190,9 +204,11 @@ extension StateStore {
                     identity: verdict.identity, route: row["route"], model: row["model"],
                     at: Date(timeIntervalSince1970: row["ts"]), score: score, passed: passed)
                 try Self.addRollups(db, rollups, writer: &writer)
+                stored.route = row["route"] as String? ?? ""
+                stored.model = row["model"]
             }
             try Self.add(db, errorKind == nil ? ["judged": 1] : ["judged": 1, "judge_errors": 1])
-            return true
+            return stored
         }
     }
 

@@ -57,6 +57,11 @@ import Testing
             #expect(values["evald_traces_sampled_total"] == 50)
             #expect(values["evald_check_failures_total"] == Double((0..<50).filter { $0 % 5000 > 2500 }.count))
             #expect(values["evald_build_info{version=\"0.1.0\"}"] == 1)
+            // The same verdicts per check, route, model and result: the failures add up.
+            let checkResults = values.filter { $0.key.hasPrefix("evald_check_results_total{check=\"fast\",") }
+            #expect(checkResults.count == 6, "\(checkResults.keys.sorted())")
+            #expect(checkResults.values.reduce(0, +) == 50)
+            #expect(checkResults.filter { $0.key.hasSuffix("result=\"fail\"}") }.values.reduce(0, +) == values["evald_check_failures_total"])
             for family in [
                 "evald_judge_requests_total", "evald_judge_tokens_total", "evald_judge_queue_depth",
                 "evald_alerts_firing", "evald_notifications_sent_total", "evald_notifications_failed_total",
