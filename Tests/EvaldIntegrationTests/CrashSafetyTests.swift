@@ -35,7 +35,9 @@ import Testing
             var progress: [Int64] = []
             while kills < 25 || writer.isRunning {
                 let daemon = try h.startDaemon(logName: "daemon-\(kills).log")
-                usleep(useconds_t(30_000 + rng.next() % 400_000))
+                // 0.1 to 0.6 s: a debug evald takes about 0.2 s to start on a loaded machine, so
+                // most kills land while it reads, some while it starts.
+                usleep(useconds_t(100_000 + rng.next() % 500_000))
                 kill(daemon.processIdentifier, SIGKILL)
                 daemon.waitUntilExit()
                 #expect(daemon.terminationReason == .uncaughtSignal)
