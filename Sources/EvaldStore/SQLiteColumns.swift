@@ -14,18 +14,6 @@ struct SQLiteColumns {
     func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
     func double(_ column: Int32) -> Double { sqlite3_column_double(statement, column) }
     func optionalDouble(_ column: Int32) -> Double? { isNull(column) ? nil : double(column) }
-
-    /// The column's UTF-8 bytes (empty for NULL), valid until the next step.
-    func bytes(_ column: Int32) -> UnsafeBufferPointer<UInt8> {
-        guard let text = sqlite3_column_text(statement, column) else { return UnsafeBufferPointer(start: nil, count: 0) }
-        return UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(statement, column)))
-    }
-
-    func text(_ column: Int32, equals expected: StaticString) -> Bool {
-        let value = bytes(column)
-        guard value.count == expected.utf8CodeUnitCount else { return false }
-        return value.isEmpty || memcmp(value.baseAddress!, expected.utf8Start, value.count) == 0
-    }
 }
 
 /// The interned strings (`text_value`) a read meets, looked up once each: a read of 10,000
