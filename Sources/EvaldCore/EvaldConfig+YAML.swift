@@ -193,7 +193,7 @@ extension EvaldConfig {
         }
 
         // judge
-        let j = w.mapping(top["judge"], "judge", allowed: ["dir", "default_endpoint", "redact_pii", "max_queue_age", "send"])
+        let j = w.mapping(top["judge"], "judge", allowed: ["dir", "default_endpoint", "redact_pii", "max_queue_age", "send", "recheck_sample"])
         var judge = JudgeConfig(dir: resolve(w.string(j["dir"], "judge.dir", default: "reference-judges")))
         judge.defaultEndpoint = w.string(j["default_endpoint"], "judge.default_endpoint") ?? (endpoints["default"] != nil ? "default" : nil)
         if let name = judge.defaultEndpoint, endpoints[name] == nil {
@@ -201,6 +201,7 @@ extension EvaldConfig {
         }
         judge.redactPII = w.bool(j["redact_pii"], "judge.redact_pii", default: true)
         judge.maxQueueAge = w.duration(j["max_queue_age"], "judge.max_queue_age", default: judge.maxQueueAge)
+        judge.recheckSample = w.int(j["recheck_sample"], "judge.recheck_sample", default: judge.recheckSample, min: 0)
         if j["send"] != nil {
             var send = Set<JudgeSendField>()
             for (index, node) in w.sequence(j["send"], "judge.send").enumerated() {

@@ -101,6 +101,9 @@ public struct JudgeConfig: Sendable {
     public var maxQueueAge: Double = 86400
     /// The trace fields that may leave for a judge endpoint at all.
     public var send: Set<JudgeSendField> = JudgeSendField.defaults
+    /// Stored traces judged again when a judge's own version switches (its reply's model or
+    /// system fingerprint), to tell whether its verdicts moved (`JudgeDrift`); 0: none.
+    public var recheckSample: Int = 200
 }
 
 public struct DetectionConfig: Sendable {

@@ -109,6 +109,8 @@ public struct IngestBatch: Sendable {
     public var newOffset: Int64
     public var sampled: [SampledLine] = []
     public var quarantined: [QuarantinedLine] = []
+    /// Feedback from every line of the run, sampled or not.
+    public var feedback = FeedbackBatch()
     public var counts = IngestCounts()
     public var committedAt: Date
 

@@ -11,7 +11,7 @@ extension AlertBuilder {
         for event in events {
             switch event {
             case .changed(let change, let watched):
-                let metrics = (watched.tests.keys.map { $0 } + watched.meanTests.keys.map { $0 }).sorted()
+                let metrics = (watched.tests.keys.map { $0 } + watched.meanTests.keys.map { $0 } + (watched.valueTests ?? [:]).keys.map { $0 }).sorted()
                 let shown = metrics.map { key in
                     let split = AlertCatalog.changeMetric(key, dimension)
                     return (split.model.map { "\($0) " } ?? "") + split.metric + (split.meanScore ? " (mean score)" : "")
@@ -38,7 +38,16 @@ extension AlertBuilder {
                 let statistic =
                     "log statistic \(String(format: "%.2f", numbers["statistic"] ?? 0)) >= ln(1/alpha) = \(String(format: "%.2f", numbers["threshold"] ?? 0)) (alpha \(String(format: "%.4g", numbers["alpha"] ?? 0)) for this metric, detection.drift_alpha \(config.detection.driftAlpha) per change)"
                 let summary: String, description: String, examples: [Int64]
-                if split.meanScore {
+                if metric.hasSuffix(ProviderVersionWatch.logValueSuffix) {
+                    let before = numbers["value_before"] ?? .nan, after = numbers["value_after"] ?? .nan
+                    func shown(_ value: Double) -> String { AlertCatalog.value(value, .logValue, metric: split.metric) }
+                    let what = split.metric == MetricName.cost ? "Typical cost per call" : "Typical latency"
+                    summary =
+                        "\(what) (\(split.metric)) on \(place) rose with the \(noun) change \(change.before) -> \(change.after): \(shown(before)) -> \(shown(after))"
+                    description =
+                        "\(noun) \(change.before): typical (geometric mean) \(shown(before)) over \(Int(numbers["n_before"] ?? 0)) calls; \(noun) \(change.after): \(shown(after)) over \(Int(numbers["n_after"] ?? 0)) calls. Mixture SPRT on log values against a rise of 25% or more, \(statistic)."
+                    examples = watched.valueTests?[metric]?.examples ?? []
+                } else if split.meanScore {
                     let before = numbers["mean_before"] ?? .nan, after = numbers["mean_after"] ?? .nan
                     summary =
                         "Mean score of \(split.metric) on \(place) dropped with the \(noun) change \(change.before) -> \(change.after): \(String(format: "%.2f", before)) -> \(String(format: "%.2f", after))"

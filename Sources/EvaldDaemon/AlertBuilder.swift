@@ -86,6 +86,7 @@ struct AlertBuilder {
     /// The metrics of a switch whose drift was alerted (pass-rate and mean-score tests).
     static func alertedMetrics(_ change: ProviderVersionWatch.Switch) -> [String] {
         change.tests.filter(\.value.alerted).map(\.key) + change.meanTests.filter(\.value.alerted).map(\.key)
+            + (change.valueTests ?? [:]).filter(\.value.alerted).map(\.key)
     }
 
     func firing(

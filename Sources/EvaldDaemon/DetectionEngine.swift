@@ -25,6 +25,8 @@ public final class DetectionEngine {
     static let versionsKind = DetectionStateCodec.versionsKind
     static let changesKind = DetectionStateCodec.changesKind
     static let cursorKind = DetectionStateCodec.cursorKind
+    /// A judge version switch's JudgeDrift decision: `rechecking`, then a `JudgeRecheckTest.State`.
+    static let judgeSwitchKind = "judge_switch"
 
     public struct RoundSummary: Sendable, Equatable {
         public var evaluations = 0
@@ -63,6 +65,13 @@ public final class DetectionEngine {
     /// What has been fed; the database holds what was committed (at most `commitEvery` behind).
     public private(set) var evaluationCursor: Int64 = 0
     private var judgeCursor: Int64 = 0
+    /// The last feedback row fed.
+    private var feedbackCursor: Int64 = 0
+    /// The last judge version switch applied (its judge's series restarted).
+    private var judgeSwitchCursor: Int64 = 0
+    /// Switches whose rechecks are not all in yet: JudgeDrift is decided once they are.
+    private var undecidedSwitches: [Int64: JudgeSwitch] = [:]
+    private var dirtySwitches: [Int64: String] = [:]
     private var uncommittedEvaluations = 0
     private var uncommitted = false
     /// What the database held when detection was installed (migration v5): replayed to build
@@ -184,6 +193,11 @@ public final class DetectionEngine {
         let evaluations = try store.detectionEvaluations(after: evaluationCursor, limit: Self.batchSize)
         var judged = try store.detectionJudgeOutcomes(after: judgeCursor, limit: Self.batchSize)
         let newEvaluationCursor = evaluations.last?.id ?? evaluationCursor
+        // Feedback likewise after the evaluations committed with it (the change watches know the
+        // versions it names by then).
+        var feedback = try store.detectionFeedback(after: feedbackCursor, limit: Self.batchSize)
+        let feedbackFull = feedback.count == Self.batchSize
+        if let ahead = feedback.firstIndex(where: { $0.afterEvaluation > newEvaluationCursor }) { feedback.removeSubrange(ahead...) }
         // A score is read after its evaluation (the version watch must have seen the answer):
         // stop at the first score whose evaluation this round has not reached.
         let judgedFull = judged.outcomes.count == Self.batchSize
@@ -191,7 +205,10 @@ public final class DetectionEngine {
             judged.through = judged.outcomes[ahead].seq - 1
             judged.outcomes.removeSubrange(ahead...)
         }
-        guard !evaluations.isEmpty || judged.through > judgeCursor else {
+        let switches = try store.judgeSwitches(after: judgeSwitchCursor)
+        try decideJudgeSwitches()
+        guard !evaluations.isEmpty || judged.through > judgeCursor || !feedback.isEmpty else {
+            if !actions.isEmpty { uncommitted = true }
             try flush()
             return nil
         }
@@ -204,13 +221,25 @@ public final class DetectionEngine {
                 replaying = evaluation.id <= warmupEvaluation
                 process(evaluation)
             }
+            var nextSwitch = switches.startIndex
             for outcome in judged.outcomes {
+                // A judge version switch restarts its judge's series before the first verdict of the new version.
+                while nextSwitch < switches.endIndex, switches[nextSwitch].feedSeq <= outcome.seq {
+                    try apply(switches[nextSwitch])
+                    nextSwitch += 1
+                }
                 replaying = outcome.seq <= warmupJudgeFeed
                 process(outcome)
             }
+            while nextSwitch < switches.endIndex, switches[nextSwitch].feedSeq <= judged.through {
+                try apply(switches[nextSwitch])
+                nextSwitch += 1
+            }
             replaying = false
+            for piece in feedback { process(piece) }
             evaluationCursor = newEvaluationCursor
             judgeCursor = judged.through
+            feedbackCursor = feedback.last?.id ?? feedbackCursor
             uncommittedEvaluations += evaluations.count
             uncommitted = true
             var summary = RoundSummary()
@@ -218,7 +247,7 @@ public final class DetectionEngine {
             summary.judgeScores = judged.outcomes.count
             summary.designs = designs
             summary.designSeconds = designSeconds
-            let caughtUp = evaluations.count < Self.batchSize && !judgedFull
+            let caughtUp = evaluations.count < Self.batchSize && !judgedFull && !feedbackFull
             if caughtUp || !actions.isEmpty || uncommittedEvaluations >= Self.commitEvery {
                 summary.fired = try commit()
             }
@@ -249,6 +278,7 @@ public final class DetectionEngine {
         let fired = try store.commitDetectionRound(states: rows, actions: actions, judgeFeedConsumed: judgeCursor, at: now())
         dirtyWatches = []
         dirtyChanges = []
+        dirtySwitches = [:]
         actions = []
         uncommittedEvaluations = 0
         uncommitted = false
@@ -293,6 +323,13 @@ public final class DetectionEngine {
         let cursors = try store.detectionStates(kind: Self.cursorKind)
         evaluationCursor = cursors["evaluation"].flatMap { Int64($0) } ?? 0
         judgeCursor = cursors["judge_feed"].flatMap { Int64($0) } ?? 0
+        feedbackCursor = cursors["feedback"].flatMap { Int64($0) } ?? 0
+        judgeSwitchCursor = cursors["judge_switch"].flatMap { Int64($0) } ?? 0
+        undecidedSwitches = [:]
+        dirtySwitches = [:]
+        for (key, json) in try store.detectionStates(kind: Self.judgeSwitchKind) where json == "rechecking" {
+            if let id = Int64(key), let change = try store.judgeSwitch(id: id) { undecidedSwitches[id] = change }
+        }
         warmupEvaluation = cursors["warmup_evaluation"].flatMap { Int64($0) } ?? 0
         warmupJudgeFeed = cursors["warmup_judge_feed"].flatMap { Int64($0) } ?? 0
         routeKeys = [:]
@@ -311,7 +348,7 @@ public final class DetectionEngine {
         for monitor in monitors.monitors {
             let key = monitor.key
             let configured =
-                key.metric.hasPrefix("op:") || checks.contains(key.metric)
+                key.metric.hasPrefix("op:") || key.metric.hasPrefix("feedback:") || checks.contains(key.metric)
                 || (key.metric.hasPrefix("judge:") && (judges.isEmpty || judges[String(key.metric.dropFirst(6))] != nil))
             guard configured else { continue }
             if monitor.open != nil { held.insert(AlertFingerprint.of(regressionLabels(key))) }
@@ -409,6 +446,11 @@ public final class DetectionEngine {
         }
         rows.append(DetectionStateRow(kind: Self.cursorKind, key: "evaluation", json: "\(evaluationCursor)"))
         rows.append(DetectionStateRow(kind: Self.cursorKind, key: "judge_feed", json: "\(judgeCursor)"))
+        rows.append(DetectionStateRow(kind: Self.cursorKind, key: "feedback", json: "\(feedbackCursor)"))
+        rows.append(DetectionStateRow(kind: Self.cursorKind, key: "judge_switch", json: "\(judgeSwitchCursor)"))
+        for (id, state) in dirtySwitches.sorted(by: { $0.key < $1.key }) {
+            rows.append(DetectionStateRow(kind: Self.judgeSwitchKind, key: "\(id)", json: state))
+        }
         return rows
     }
 
@@ -519,6 +561,12 @@ public final class DetectionEngine {
                 events += watch.observe(version: version, metric: metric(series.metric), passed: check.passed, evaluationID: evaluation.id, settings: settings)
             }
             events += watch.observe(version: version, metric: metric("op:error_rate"), passed: evaluation.ok, evaluationID: evaluation.id, settings: settings)
+            if let latency = evaluation.latencyMs, latency > 0 {
+                events += watch.observe(version: version, metric: metric(MetricName.latency), value: latency, evaluationID: evaluation.id, settings: settings)
+            }
+            if let cost = evaluation.costUSD, cost > 0 {
+                events += watch.observe(version: version, metric: metric(MetricName.cost), value: cost, evaluationID: evaluation.id, settings: settings)
+            }
             changeWatches[key] = watch
             dirtyChanges.insert(key)
             handle(events, route: evaluation.route, dimension: dimension)
@@ -586,6 +634,120 @@ public final class DetectionEngine {
                 watches[watchKey] = watch
                 dirtyWatches.insert(watchKey)
             }
+        }
+    }
+
+    /// A judge answered with a new version of itself: its series (every route and model) end their
+    /// alerts and start a new baseline, so a judge that now scores lower pages no one; an earlier
+    /// switch's JudgeDrift resolves; the rechecks decide this one's.
+    private func apply(_ change: JudgeSwitch) throws {
+        judgeSwitchCursor = change.id
+        let metric = "judge:\(change.judgeName)"
+        for slot in monitors.monitors.indices where monitors[slot].key.metric == metric {
+            let key = monitors[slot].key
+            if monitors[slot].open != nil {
+                actions.append(
+                    .resolve(
+                        fingerprint: AlertFingerprint.of(regressionLabels(key)), numbers: ["judge_version_changed": 1],
+                        receivers: alertBuilder.receiverNames(severity(for: key))))
+            }
+            if monitors[slot].floor?.open == true {
+                actions.append(
+                    .resolve(
+                        fingerprint: AlertFingerprint.of(floorLabels(key)), numbers: ["judge_version_changed": 1],
+                        receivers: alertBuilder.receiverNames(.critical)))
+            }
+            monitors[slot] = SeriesMonitor(key: key, identity: monitors[slot].identity)
+            monitors.markDirty(slot)
+        }
+        if let earlier = try store.judgeSwitches(after: 0).last(where: { $0.judgeName == change.judgeName && $0.id < change.id }) {
+            actions.append(
+                .resolve(
+                    fingerprint: AlertFingerprint.of(
+                        AlertCatalog.judgeDriftLabels(judge: earlier.judgeName, before: earlier.versionBefore, after: earlier.versionAfter)),
+                    numbers: ["judge_version_changed": 1], receivers: alertBuilder.receiverNames(.warning)))
+        }
+        undecidedSwitches[change.id] = change
+        dirtySwitches[change.id] = "rechecking"
+        logger.info(
+            "judge.version_switched",
+            metadata: [
+                "judge": "\(change.judgeName)", "version_before": "\(change.versionBefore)", "version_after": "\(change.versionAfter)",
+                "action": "its series start a new baseline; stored traces are judged again",
+            ])
+    }
+
+    /// Decides JudgeDrift for switches whose rechecks are all in.
+    private func decideJudgeSwitches() throws {
+        for id in undecidedSwitches.keys.sorted() {
+            guard let change = undecidedSwitches[id] else { continue }
+            let progress = try store.recheckProgress(switchID: id)
+            guard progress.pending == 0 else { continue }
+            let pairs = progress.pairs.map {
+                JudgeRecheckTest.Pair(oldScore: $0.oldScore, oldPassed: $0.oldPassed, newScore: $0.newScore, newPassed: $0.newPassed)
+            }
+            let test = JudgeRecheckTest.evaluate(
+                pairs, meanScores: judgeSeries[change.judgeName]?.scoresOneToFive ?? false, alpha: config.detection.driftAlpha,
+                minDrop: config.detection.minDrop)
+            undecidedSwitches[id] = nil
+            dirtySwitches[id] = test.state.rawValue
+            uncommitted = true
+            logger.info(
+                "judge.recheck_decided",
+                metadata: [
+                    "judge": "\(change.judgeName)", "version_after": "\(change.versionAfter)", "state": "\(test.state.rawValue)",
+                    "pairs": "\(test.pairs)", "failed": "\(progress.failed)",
+                ])
+            guard test.state == .drift else { continue }
+            let text = AlertCatalog.judgeDriftText(judge: change.judgeName, before: change.versionBefore, after: change.versionAfter, test)
+            var firing = alertBuilder.firing(
+                "JudgeDrift", .warning,
+                labels: AlertCatalog.judgeDriftLabels(judge: change.judgeName, before: change.versionBefore, after: change.versionAfter),
+                summary: text.summary, description: text.description, numbers: test.numbers.merging(["failed": Double(progress.failed)]) { a, _ in a },
+                examples: Array(progress.pairs.filter { $0.oldPassed != $0.newPassed }.prefix(5).map(\.evaluationID)))
+            firing.annotations["judge_identity"] = change.identity
+            actions.append(.fire(firing, receivers: alertBuilder.receiverNames(.warning)))
+        }
+    }
+
+    /// Feeds a piece of feedback to its series (`feedback:thumbs`, and `feedback:score` for
+    /// whole 1-5 ratings, watched like a judge's mean score) and to the route's change watches.
+    /// Feedback is no evaluation: it gives alerts no examples (evaluation id 0).
+    private func process(_ feedback: DetectionFeedback) {
+        let at = clock(feedback.ts)
+        let observation: SeriesObservation
+        let metric: String
+        switch feedback.value {
+        case .thumb(let up):
+            observation = .passed(up)
+            metric = MetricName.feedbackThumbs
+            observe(
+                monitors.slot(for: SeriesKey(metric: metric, measure: .passRate, route: feedback.route, model: feedback.model)), observation, at: at,
+                evaluationID: 0)
+        case .score(let value):
+            // Other numbers (0-10, 0-1) are reported (`evald metrics`, `evald compare`), not watched.
+            guard value == value.rounded(), (1...5).contains(value) else { return }
+            observation = .score(Int(value))
+            metric = MetricName.feedbackScore
+            observe(
+                monitors.slot(for: SeriesKey(metric: metric, measure: .meanScore, route: feedback.route, model: feedback.model)), observation, at: at,
+                evaluationID: 0)
+        }
+        let settings = ChangeSettings(config.detection)
+        for dimension in ChangeWatch.Dimension.allCases {
+            let version = dimension == .promptVersion ? feedback.promptVersion : feedback.model
+            let key = "\(dimension.rawValue)|\(feedback.route)"
+            guard let version, !version.isEmpty, var watch = changeWatches.removeValue(forKey: key) else { continue }
+            let watched = dimension == .promptVersion ? AlertCatalog.promptMetricKey(model: feedback.model, metric: metric) : metric
+            let events: [ChangeWatch.Event]
+            switch observation {
+            case .passed(let up): events = watch.observe(version: version, metric: watched, passed: up, evaluationID: 0, settings: settings)
+            case .score(let score): events = watch.observe(version: version, metric: watched, score: score, evaluationID: 0, settings: settings)
+            case .value: events = []
+            }
+            changeWatches[key] = watch
+            dirtyChanges.insert(key)
+            handle(events, route: feedback.route, dimension: dimension)
         }
     }
 
@@ -703,7 +865,7 @@ public final class DetectionEngine {
         let text = AlertCatalog.regressionText(key, finding.numbers, switchNote: note)
         var firing = alertBuilder.firing(
             AlertCatalog.regressionName(for: key), severity(for: key), labels: regressionLabels(key),
-            summary: text.summary, description: text.description, numbers: allNumbers, examples: finding.examples)
+            summary: text.summary, description: text.description, numbers: allNumbers, examples: finding.examples.filter { $0 > 0 })
         firing.annotations.merge(annotations) { a, _ in a }
         return firing
     }

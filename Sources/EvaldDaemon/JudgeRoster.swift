@@ -25,6 +25,8 @@ public struct JudgeRoster: Sendable {
     public var members: [Member]
     public var redactPII: Bool
     public var maxQueueAge: Double
+    /// `judge.recheck_sample`: traces judged again after a judge version switch.
+    public var recheckSample: Int = 200
 
     public static let empty = JudgeRoster(members: [], redactPII: true, maxQueueAge: 86400)
 
@@ -85,6 +87,8 @@ public struct JudgeRoster: Sendable {
                         dailyTokenBudget: endpoint.dailyTokenBudget, unavailable: "endpoint \(endpointName) has no API key: \(error)", queues: true))
             }
         }
-        return (JudgeRoster(members: members, redactPII: config.judge.redactPII, maxQueueAge: config.judge.maxQueueAge), warnings)
+        var roster = JudgeRoster(members: members, redactPII: config.judge.redactPII, maxQueueAge: config.judge.maxQueueAge)
+        roster.recheckSample = config.judge.recheckSample
+        return (roster, warnings)
     }
 }

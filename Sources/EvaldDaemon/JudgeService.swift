@@ -35,6 +35,8 @@ public struct JudgeService: Service {
     private enum Event: Sendable {
         case tick
         case done(JudgementKey, Attempt)
+        /// A recheck after a judge version switch: not a judgement of the queue.
+        case rechecked(JudgementKey)
     }
 
     let store: StateStore
@@ -172,8 +174,31 @@ public struct JudgeService: Service {
                         else { continue }
                         free[endpoint] = slots - 1
                         inFlight[pending.key] = endpoint
-                        let redact = roster.redactPII
-                        group.addTask { .done(pending.key, await self.judge(pending, member, redact: redact)) }
+                        let redact = roster.redactPII, recheckSample = roster.recheckSample
+                        group.addTask { .done(pending.key, await self.judge(pending, member, redact: redact, recheckSample: recheckSample)) }
+                    }
+                    // Capacity the queue left: rechecks after a judge version switch (they wait
+                    // behind production traces, never ahead of them).
+                    let spare = free.values.reduce(0) { $0 + max(0, $1) }
+                    if spare > 0, due.count < capacity {
+                        var rechecks: [PendingRecheck] = []
+                        do {
+                            rechecks = try store.dueRechecks(limit: spare, now: now(), judges: names, excluding: Set(inFlight.keys))
+                        } catch {
+                            logger.error("judge.recheck_read_failed", metadata: ["error": "\(error)"])
+                        }
+                        for pending in rechecks {
+                            guard let member = roster.member(named: pending.judgeName), let endpoint = member.endpointName,
+                                let slots = free[endpoint], slots > 0
+                            else { continue }
+                            free[endpoint] = slots - 1
+                            inFlight[pending.key] = endpoint
+                            let redact = roster.redactPII
+                            group.addTask {
+                                await self.recheck(pending, member, redact: redact)
+                                return .rechecked(pending.key)
+                            }
+                        }
                     }
                     if stopWhenIdle, inFlight.isEmpty {
                         let waiting = (try? store.judgeQueueSummary().waitingByJudge) ?? [:]
@@ -181,7 +206,9 @@ public struct JudgeService: Service {
                         summary.stillQueued = waiting.values.reduce(0, +)
                         // Done when nothing a runnable judge could take is left; what waits for a
                         // paused or unavailable judge stays queued for the daemon.
-                        if !waiting.keys.contains(where: runnableNames.contains) {
+                        let rechecking =
+                            (try? store.dueRechecks(limit: 1, now: .distantFuture, judges: Array(runnableNames), excluding: [])).map { !$0.isEmpty } ?? false
+                        if !waiting.keys.contains(where: runnableNames.contains), !rechecking {
                             if summary.stillQueued > 0 { summary.blockedReason = blockedReason(workers) }
                             break
                         }
@@ -199,6 +226,8 @@ public struct JudgeService: Service {
                 switch event {
                 case .tick:
                     tickerRunning = false
+                case .rechecked(let key):
+                    inFlight[key] = nil
                 case .done(let key, let attempt):
                     inFlight[key] = nil
                     switch attempt {
@@ -228,7 +257,7 @@ public struct JudgeService: Service {
 
     private func writeUnwrittenVerdicts(_ workers: Workers) {
         for (key, verdict) in workers.unwritten {
-            guard (try? store.commitJudgement(verdict)) != nil else { return }
+            guard (try? store.commitJudgement(verdict, recheckSample: workers.roster.recheckSample)) != nil else { return }
             workers.unwritten[key] = nil
             workers.heldBack[key] = nil
         }
@@ -341,7 +370,7 @@ public struct JudgeService: Service {
 
     /// Judges one trace. A judge error caused by the trace or the reply is stored as the
     /// verdict; an outage (retries exhausted, circuit open) leaves it queued for later.
-    private func judge(_ pending: PendingJudgement, _ member: JudgeRoster.Member, redact: Bool) async -> Attempt {
+    private func judge(_ pending: PendingJudgement, _ member: JudgeRoster.Member, redact: Bool, recheckSample: Int) async -> Attempt {
         guard let client = member.client, let endpoint = member.endpointName else { return .deferred }
         let rubric = member.rubric
         let metrics = runtime.metrics
@@ -361,6 +390,7 @@ public struct JudgeService: Service {
             metrics.judgeLatency.record(.milliseconds(Int64(completion.latencyMs.rounded())))
             metrics.judgeTokens.increment(by: Int64(completion.inputTokens + completion.outputTokens))
             verdict.judgeModel = completion.responseModel
+            verdict.judgeVersion = ProviderVersionWatch.version(responseModel: completion.responseModel, systemFingerprint: completion.systemFingerprint)
             verdict.inputTokens = completion.inputTokens
             verdict.outputTokens = completion.outputTokens
             verdict.latencyMs = completion.latencyMs
@@ -378,7 +408,7 @@ public struct JudgeService: Service {
                 logger.warning(
                     "judge.reply_unusable", metadata: ["judge": "\(rubric.identity)", "evaluation": "\(pending.evaluationID)", "error": "\(error.message)"])
             }
-            return commit(verdict)
+            return commit(verdict, recheckSample: recheckSample)
         } catch {
             metrics.judgeRequests.increment(by: Int64(error.attempts))
             if error.kind == .cancelled { return .cancelled }
@@ -408,9 +438,9 @@ public struct JudgeService: Service {
         }
     }
 
-    private func commit(_ verdict: JudgeVerdictRecord) -> Attempt {
+    private func commit(_ verdict: JudgeVerdictRecord, recheckSample: Int = 0) -> Attempt {
         do {
-            let stored = try store.storeJudgement(verdict)
+            let stored = try store.storeJudgement(verdict, recheckSample: recheckSample)
             if case .failed = verdict.outcome { return .committed(isError: true) }
             if case .scored(let score, let passed, _) = verdict.outcome, let model = stored.model {
                 runtime.metrics.recordVerdict(judge: verdict.judgeName, route: stored.route, model: model, score: score, passed: passed)
@@ -419,6 +449,53 @@ public struct JudgeService: Service {
         } catch {
             logger.error("judge.commit_failed", metadata: ["evaluation": "\(verdict.evaluationID)", "error": "\(error)"])
             return .failedToStore(verdict)
+        }
+    }
+}
+
+extension JudgeService {
+    /// Judges a stored trace again with the judge's new version after a switch. The rubric must
+    /// be the one the switch was seen with: a rubric edited since is another judge. An outage
+    /// puts it back for later; any other failure is stored and leaves the pair out.
+    func recheck(_ pending: PendingRecheck, _ member: JudgeRoster.Member, redact: Bool) async {
+        guard let client = member.client, let endpoint = member.endpointName else { return }
+        let rubric = member.rubric
+        func store(score: Double? = nil, passed: Bool? = nil, version: String? = nil, error: String?, tokens: Int = 0) {
+            do {
+                try self.store.storeRecheck(
+                    pending, score: score, passed: passed, version: version, errorKind: error, endpoint: endpoint, tokens: tokens, at: now())
+            } catch {
+                logger.error("judge.recheck_commit_failed", metadata: ["evaluation": "\(pending.evaluationID)", "error": "\(error)"])
+            }
+        }
+        guard rubric.identity == pending.identity else { return store(error: "rubric_changed") }
+        let prompt: String
+        do {
+            prompt = try JudgePromptBuilder.prompt(recordJSON: pending.recordJSON, rubric: rubric, redactingWith: redact ? detector : nil)
+        } catch {
+            return store(error: "render_error")
+        }
+        do {
+            let completion = try await client.complete(JudgeRequest(prompt: prompt, temperature: rubric.temperature, maxOutputTokens: rubric.maxOutputTokens))
+            runtime.metrics.judgeRequests.increment(by: Int64(completion.attempts))
+            let version = ProviderVersionWatch.version(responseModel: completion.responseModel, systemFingerprint: completion.systemFingerprint)
+            let tokens = completion.inputTokens + completion.outputTokens
+            switch JudgeReplyParser.parse(
+                completion.text, scale: rubric.scale, passAt: rubric.passAt, finishReason: completion.finishReason, maxOutputTokens: rubric.maxOutputTokens)
+            {
+            case .success(let score): store(score: score.score, passed: score.passed, version: version, error: nil, tokens: tokens)
+            case .failure(let error): store(version: version, error: error.kind.rawValue, tokens: tokens)
+            }
+        } catch {
+            runtime.metrics.judgeRequests.increment(by: Int64(error.attempts))
+            if error.kind == .cancelled { return }
+            if error.isTransient {
+                do { try self.store.deferRecheck(pending, until: now() + min(600, 15 * pow(2, Double(min(pending.attempts, 10))))) } catch {
+                    logger.error("judge.recheck_defer_failed", metadata: ["error": "\(error)"])
+                }
+                return
+            }
+            store(error: error.kind.rawValue)
         }
     }
 }

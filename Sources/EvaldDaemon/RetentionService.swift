@@ -120,6 +120,7 @@ public struct RetentionService: Service {
         var pruned = Pruned()
         pruned.evaluations = try await drain { try store.pruneEvaluations(before: rawCutoff, limit: batchSize) }
         pruned.quarantined = try await drain { try store.pruneQuarantine(before: rawCutoff, limit: batchSize) }
+        _ = try await drain { try store.pruneFeedback(before: rawCutoff, limit: batchSize) }
         pruned.rollups = try await drain { try store.pruneRollups(before: rollupCutoff, limit: batchSize) }
         // Settled notifications are history after a day (Alertmanager re-posts add one a minute per firing alert).
         _ = try store.pruneOutbox(settledBefore: clock - 86400)

@@ -69,6 +69,9 @@ public struct MetricsReport: Sendable {
                 row.value = c.n > 0 ? c.sum / Double(c.n) : nil
                 row.p50 = c.histogram?.quantile(0.5)
                 row.p95 = c.histogram?.quantile(0.95)
+            case MetricName.feedbackScore:
+                // The mean of the users' numbers; there is no pass or fail.
+                row.meanScore = c.n > 0 ? c.sum / Double(c.n) : nil
             default:
                 row.passRate = c.n > 0 ? Double(c.passN) / Double(c.n) : nil
                 if let ci = WilsonInterval.bounds(passes: c.passN, n: c.n) { (row.ciLow, row.ciHigh) = ci }
@@ -153,6 +156,9 @@ public struct MetricsReport: Sendable {
             if let baseline = row.baseline, let p50 = row.p50 { row.delta = p50 - baseline }
         case MetricName.outputTokens:
             return
+        case MetricName.feedbackScore:
+            row.baseline = level(.meanScore)
+            if let baseline = row.baseline, let mean = row.meanScore { row.delta = mean - baseline }
         default:
             row.baseline = level(.passRate)
             if let baseline = row.baseline, let rate = row.passRate { row.delta = rate - baseline }

@@ -216,6 +216,7 @@ public struct StatusReport: Sendable {
                     ("quarantined", .int(Int64(quarantined))),
                     ("bytes_pending", .int(bytesPending)),
                     ("skipped_spans", .int(counter("skipped_spans"))),
+                    ("feedback", .int(counter("feedback"))),
                 ])
             ),
             (

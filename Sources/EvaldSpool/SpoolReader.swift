@@ -444,7 +444,7 @@ public final class SpoolReader {
                 quarantine(
                     line, at: lineOffset, LineProblem(.lineTooLong, "line of \(line.count + 1) bytes is longer than spool.max_line_bytes (\(maxLine))"),
                     file: file, into: &batch)
-            } else {
+            } else if !takeFeedback(line, at: lineOffset, file: file, into: &batch) {
                 switch classifier.classify(line) {
                 case .blank:
                     batch.counts.blankLines += 1
@@ -474,6 +474,24 @@ public final class SpoolReader {
                 }
             }
             start = end + 1
+        }
+    }
+
+    /// Counts the feedback a line holds, whether it is sampled or not. True when that used the
+    /// line up: a feedback line (not a record), or a line quarantined for its feedback.
+    private func takeFeedback(_ line: UnsafeRawBufferPointer, at offset: Int64, file: FollowedFile, into batch: inout IngestBatch) -> Bool {
+        switch FeedbackLineReader.read(line) {
+        case .none:
+            return false
+        case .problem(let problem):
+            quarantine(line, at: offset, problem, file: file, into: &batch)
+            return true
+        case .line(let event):
+            batch.feedback.add(event, lineOffset: offset, shard: classifier.sampler.shard)
+            return true
+        case .record(let event):
+            batch.feedback.add(event, lineOffset: offset, shard: classifier.sampler.shard)
+            return false
         }
     }
 

@@ -41,6 +41,9 @@ public struct JudgeVerdictRecord: Sendable, Equatable {
     public var latencyMs: Double?
     public var attempts: Int
     public var judgedAt: Date
+    /// The judge's own version: its reply's model and system fingerprint
+    /// (`ProviderVersionWatch.version`); a new one is a judge version switch.
+    public var judgeVersion: String? = nil
 
     public init(
         evaluationID: Int64, judgeName: String, identity: String, endpoint: String, outcome: Outcome,
@@ -143,8 +146,8 @@ extension StateStore {
     /// transaction: a crash before it leaves the trace queued, a crash after it leaves it
     /// scored, never both. Returns false when this identity had already judged the evaluation.
     @discardableResult
-    public func commitJudgement(_ verdict: JudgeVerdictRecord) throws -> Bool {
-        try storeJudgement(verdict).inserted
+    public func commitJudgement(_ verdict: JudgeVerdictRecord, recheckSample: Int = 0) throws -> Bool {
+        try storeJudgement(verdict, recheckSample: recheckSample).inserted
     }
 
     /// What storing a verdict did: whether it was new and, for a new scored verdict, the
@@ -155,8 +158,10 @@ extension StateStore {
         public var model: String?
     }
 
-    /// `commitJudgement`, telling which series a new scored verdict went to.
-    public func storeJudgement(_ verdict: JudgeVerdictRecord) throws -> StoredJudgement {
+    /// `commitJudgement`, telling which series a new scored verdict went to. A scored verdict
+    /// from a judge version not seen before records a judge version switch, and queues
+    /// `recheckSample` of the previous version's verdicts to be judged again (`judge_recheck`).
+    public func storeJudgement(_ verdict: JudgeVerdictRecord, recheckSample: Int = 0) throws -> StoredJudgement {
         try write { db in
             let at = verdict.judgedAt.timeIntervalSince1970
             var score: Double?, passed: Bool?, reason: String?, errorKind: String?, error: String?, excerpt: String?
@@ -194,6 +199,9 @@ extension StateStore {
             guard inserted else { return StoredJudgement(inserted: false) }
             if score != nil {
                 try db.execute(sql: "INSERT INTO judge_feed (evaluation_id, judge) VALUES (?, ?)", arguments: [verdict.evaluationID, verdict.identity])
+                if let version = verdict.judgeVersion {
+                    try Self.noteJudgeVersion(db, verdict, version: version, feedSeq: db.lastInsertedRowID, recheckSample: recheckSample, writer: &writer)
+                }
             }
             var stored = StoredJudgement(inserted: true)
             if let score, let passed,

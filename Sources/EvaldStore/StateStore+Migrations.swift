@@ -348,6 +348,12 @@ extension StateStore {
             try migrateToCompact(db)
             try db.execute(sql: compactViews)
         }
+        migrator.registerMigration("v10-feedback") { db in
+            try db.execute(sql: feedbackSchema)
+        }
+        migrator.registerMigration("v11-judge-versions") { db in
+            try db.execute(sql: judgeVersionsSchema)
+        }
         return migrator
     }
 }

@@ -99,6 +99,7 @@ extension StateStore: SpoolCheckpointStore {
                     ])
                 }
             }
+            try Self.commitFeedback(db, batch.feedback, fileID: batch.fileID, at: at)
             let c = batch.counts
             try Self.add(
                 db,

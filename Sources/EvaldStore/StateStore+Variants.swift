@@ -79,6 +79,7 @@ extension StateStore {
                         variant: variant, metric: metric, measure: .meanScore,
                         arm: ArmTally(n: n, sum: row["total"] ?? 0, sumOfSquares: row["squares"] ?? 0), lowest: row["lowest"], highest: row["highest"]))
             }
+            tallies += try self.feedbackVariantTallies(db, route: route, by: dimension, since: since)
             return (variants, tallies)
         }
     }

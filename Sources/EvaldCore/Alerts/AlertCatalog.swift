@@ -47,6 +47,8 @@ public enum AlertCatalog {
         case ("op:error_rate", _): "Success rate (1 - op:error_rate)"
         case ("op:latency_ms", _): "Typical latency (op:latency_ms)"
         case ("op:cost_usd", _): "Typical cost per call (op:cost_usd)"
+        case ("feedback:thumbs", _): "Share of thumbs up (feedback:thumbs)"
+        case ("feedback:score", _): "Mean user rating (feedback:score)"
         case (_, .meanScore): "Mean score of \(key.metric)"
         default: "Pass rate of \(key.metric)"
         }
@@ -122,7 +124,8 @@ public enum AlertCatalog {
 
     /// A change watch's metric key, split: prompt watches key by `MODEL|METRIC`.
     public static func changeMetric(_ key: String, _ dimension: ChangeWatch.Dimension) -> (model: String?, metric: String, meanScore: Bool) {
-        var metric = Substring(key), model: String?
+        var metric = Substring(key.hasSuffix(ProviderVersionWatch.logValueSuffix) ? String(key.dropLast(ProviderVersionWatch.logValueSuffix.count)) : key)
+        var model: String?
         if dimension == .promptVersion, let bar = metric.firstIndex(of: "|") {
             model = String(metric[..<bar])
             metric = metric[metric.index(after: bar)...]
@@ -177,6 +180,35 @@ public enum AlertCatalog {
         if let model = split.model, !model.isEmpty { labels["model"] = model }
         if split.meanScore { labels["measure"] = "mean_score" }
         return labels.filter { !$0.value.isEmpty }
+    }
+
+    // MARK: the judge's own version
+
+    /// `JudgeDrift`: the judge and its two versions.
+    public static func judgeDriftLabels(judge: String, before: String, after: String) -> [String: String] {
+        [
+            "alertname": "JudgeDrift", "severity": AlertSeverity.warning.rawValue, "judge": judge, "version_before": before,
+            "version_after": after,
+        ]
+    }
+
+    /// JudgeDrift's summary and description from the recheck's numbers.
+    public static func judgeDriftText(judge: String, before: String, after: String, _ test: JudgeRecheckTest) -> (summary: String, description: String) {
+        var moved: [String] = []
+        var details: [String] = []
+        for comparison in test.comparisons {
+            let what = comparison.measure == .meanScore ? "mean score" : "pass rate"
+            let format = comparison.measure == .meanScore ? "%.2f" : "%.3f"
+            let pair = "\(String(format: format, comparison.production)) -> \(String(format: format, comparison.candidate))"
+            moved.append("\(what) \(pair)")
+            details.append(
+                "\(what) \(pair) (difference \(String(format: format, comparison.difference)), 95% interval \(String(format: format, comparison.ciLow)) to \(String(format: format, comparison.ciHigh)), p = \(String(format: "%.2g", comparison.pValue)))"
+            )
+        }
+        let summary = "Judge \(judge)'s verdicts moved with its new version \(before) -> \(after): \(moved.joined(separator: ", "))"
+        let description =
+            "The judge's endpoint started answering as \(after) (was \(before)). \(test.pairs) stored traces its previous version judged were judged again by the new one; the two verdicts agree on \(String(format: "%.1f%%", test.agreement * 100)) of them: \(details.joined(separator: "; ")). Paired tests (McNemar, paired t) at detection.drift_alpha. The judge's series start a new baseline from the switch, so this is no application regression; recalibrate the judge (evald calibrate) or pin its model."
+        return (summary, description)
     }
 
     public static func goldenLabels(set: String, metric: String, model: String, endpoint: String) -> [String: String] {

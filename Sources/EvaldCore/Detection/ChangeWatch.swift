@@ -162,6 +162,12 @@ public struct ChangeWatch: Codable, Sendable, Equatable {
                 settings: settings)
     }
 
+    /// Counts one positive value of `metric` (latency, cost per call) for the version that
+    /// answered: a before/after test of its typical value (not compared side by side).
+    public mutating func observe(version: String, metric: String, value: Double, evaluationID: Int64, settings: ChangeSettings) -> [Event] {
+        translate(watch.observe(version: version, metric: metric, value: value, evaluationID: evaluationID), settings)
+    }
+
     /// The change whose first answer lies near `start` (a regression's estimated start).
     public func changeNear(_ start: Date, alarmAt: Date) -> Change? {
         guard let near = watch.switchNear(start, alarmAt: alarmAt) else { return nil }
@@ -180,7 +186,8 @@ public struct ChangeWatch: Codable, Sendable, Equatable {
             switch event {
             case .versionChanged(let change):
                 var new = Change(before: change.before, after: change.after, at: change.at, evaluationID: change.evaluationID, kind: .pending)
-                let metrics = watch.versions[change.before]?.metrics ?? [:]
+                // Typical values get a before/after test, not a side-by-side comparison.
+                let metrics = (watch.versions[change.before]?.metrics ?? [:]).filter { !$0.key.hasSuffix(ProviderVersionWatch.logValueSuffix) }
                 let share = metrics.isEmpty ? 0 : settings.drift.alpha / Double(metrics.count)
                 for (metric, tally) in metrics {
                     new.comparisons[metric] = VariantComparison(binary: tally.scores == nil, alpha: share)

@@ -57,6 +57,17 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
     /// The key of a mean-score test: the judge metric with this suffix.
     public static let meanScoreSuffix = "#mean_score"
 
+    /// A typical value's rise (latency, cost per call) on the new version (`LogValueDriftTest`).
+    public struct ValueTest: Codable, Sendable, Equatable {
+        public var test: LogValueDriftTest
+        public var oldSamples: Int
+        public var alerted = false
+        public var examples: [Int64] = []
+    }
+
+    /// The key of a log-value test (and tally): the metric with this suffix.
+    public static let logValueSuffix = "#log_value"
+
     public struct Switch: Codable, Sendable, Equatable {
         public var before: String
         public var after: String
@@ -66,6 +77,9 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
         /// Keyed by metric + `meanScoreSuffix`. "No drift" is decided by the pass-rate tests; a
         /// mean test can only find drift.
         public var meanTests: [String: MeanTest] = [:]
+        /// Keyed by metric + `logValueSuffix`; like mean tests, they can only find drift. Only the
+        /// change watches feed values (nil in states stored before they did).
+        public var valueTests: [String: ValueTest]? = nil
         public var state: SwitchState
         /// A later switch on this (route, model) replaced it, or its version stopped answering
         /// (a rollback).
@@ -149,12 +163,13 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
             events.append(.settled(switches[index]))
         }
         let old = versions[before]?.metrics ?? [:]
-        let eligible = old.filter { $0.value.n >= settings.minSamples && $0.value.scores == nil }
+        let eligible = old.filter { $0.value.n >= settings.minSamples && $0.value.scores == nil && !$0.key.hasSuffix(Self.logValueSuffix) }
         let scored = old.filter { $0.value.n >= settings.minSamples && $0.value.scores != nil }
+        let valued = old.filter { $0.value.n >= settings.minSamples && $0.key.hasSuffix(Self.logValueSuffix) }
         // alpha is split over the metrics and, within each, between the test and the upper
         // confidence bound of the old rate it tests against (DriftSPRT's guarantee is alpha plus
         // the chance that bound is too low): 2m terms of alpha / 2m.
-        let share = settings.alpha / Double(2 * max(1, eligible.count + scored.count))
+        let share = settings.alpha / Double(2 * max(1, eligible.count + scored.count + valued.count))
         let z = NormalDistribution.quantile(1 - share)
         var tests: [String: MetricTest] = [:]
         for (metric, tally) in eligible {
@@ -168,15 +183,22 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
                 meanTests[metric] = MeanTest(test: test, oldSamples: tally.n)
             }
         }
+        var valueTests: [String: ValueTest] = [:]
+        for (metric, tally) in valued {
+            if let test = LogValueDriftTest(old: tally.logValueBaseline, alpha: share, minSamples: settings.minSamples, z: z) {
+                valueTests[metric] = ValueTest(test: test, oldSamples: tally.n)
+            }
+        }
+        let untested = tests.isEmpty && meanTests.isEmpty && valueTests.isEmpty
         let change = Switch(
             before: before, after: version, at: t, evaluationID: evaluationID, tests: tests, meanTests: meanTests,
-            state: tests.isEmpty && meanTests.isEmpty ? .insufficientBaseline : .watching)
+            valueTests: valueTests.isEmpty ? nil : valueTests, state: untested ? .insufficientBaseline : .watching)
         switches.append(change)
         if switches.count > Self.keptSwitches {
             switches.removeFirst(switches.count - Self.keptSwitches)
         }
         events.append(.versionChanged(change))
-        if tests.isEmpty && meanTests.isEmpty { events.append(.settled(change)) }
+        if untested { events.append(.settled(change)) }
         return events
     }
 
@@ -280,6 +302,40 @@ public struct ProviderVersionWatch: Codable, Sendable, Equatable {
                             "mean_before": oldMean, "n_before": Double(test.oldSamples),
                             "mean_after": test.test.newMean, "n_after": Double(test.test.samples),
                             "reference_mean": test.test.referenceMean,
+                            "statistic": test.test.logStatistic, "threshold": test.test.logThreshold, "alpha": test.test.alpha,
+                        ]))
+            }
+        }
+        return events
+    }
+
+    /// Counts one positive value of `metric` (latency, cost per call) for the version that
+    /// answered, and feeds the log-value drift tests of switches to that version.
+    public mutating func observe(version: String, metric: String, value: Double, evaluationID: Int64 = 0) -> [Event] {
+        guard versions[version] != nil, value > 0, value.isFinite else { return [] }
+        let key = metric + Self.logValueSuffix
+        versions[version]!.metrics[key, default: SeriesTally()].add(.value(value))
+        var events: [Event] = []
+        for index in switches.indices where switches[index].after == version && switches[index].state == .watching {
+            guard var test = switches[index].valueTests?[key] else { continue }
+            if value > test.test.oldTypical, evaluationID > 0 {
+                test.examples.append(evaluationID)
+                if test.examples.count > 5 { test.examples.removeFirst() }
+            }
+            var fire = false
+            if test.test.update(value: value), !test.alerted {
+                test.alerted = true
+                fire = true
+            }
+            switches[index].valueTests?[key] = test
+            if fire {
+                switches[index].state = .drift
+                events.append(
+                    .drift(
+                        switches[index], metric: key,
+                        numbers: [
+                            "value_before": test.test.oldTypical, "n_before": Double(test.oldSamples),
+                            "value_after": test.test.newTypical, "n_after": Double(test.test.samples),
                             "statistic": test.test.logStatistic, "threshold": test.test.logThreshold, "alpha": test.test.alpha,
                         ]))
             }

@@ -1,0 +1,112 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Finds the feedback in a spool line before (and whatever) the sampler decides: feedback is
+/// rare and cheap, so it is counted from every line, sampled or not.
+///
+/// A line that does not hold the bytes `"feedback"` (a key or a whole string value; inside a
+/// JSON string a quote is escaped) has none, and costs one memmem. Only the few lines that
+/// hold them are parsed.
+public enum FeedbackLineReader {
+    public enum Reading: Sendable, Equatable {
+        /// No feedback: the line goes its usual way.
+        case none
+        /// A feedback line: counted, and not a record.
+        case line(FeedbackEvent)
+        /// A native record with a `feedback` field: counted, and the record goes its usual way.
+        case record(FeedbackEvent)
+        /// A feedback line, or a record's feedback, that cannot be used: the line is quarantined.
+        case problem(LineProblem)
+    }
+
+    public static func read(_ line: UnsafeRawBufferPointer) -> Reading {
+        guard mentionsFeedback(line) else { return .none }
+        let value: JSONValue
+        do {
+            value = try LineClassifier.parseJSON(line)
+        } catch {
+            return .problem(error)
+        }
+        guard case .object = value else { return .none }
+        if value["kind"]?.stringValue == "feedback" {
+            do { return .line(try decodeFeedbackLine(value)) } catch { return .problem(error) }
+        }
+        guard let raw = value["feedback"], !raw.isNull, value["resourceSpans"] == nil else { return .none }
+        do throws(LineProblem) {
+            let record = try NativeRecordDecoder.decode(value)
+            guard let feedback = FeedbackValue.decode(raw) else {
+                throw LineProblem(.invalidField, "\"feedback\" must be \"up\", \"down\" or a number")
+            }
+            return .record(
+                FeedbackEvent(
+                    source: .record, traceID: record.traceID, timestamp: record.timestamp, route: record.route ?? "", model: record.model,
+                    promptVersion: record.promptVersion, value: feedback))
+        } catch {
+            return .problem(error)
+        }
+    }
+
+    /// `{"kind": "feedback", "trace_id", "timestamp", "route", "model", "prompt_version",
+    /// "value"}`; `route` and `value` are required.
+    public static func decodeFeedbackLine(_ object: JSONValue) throws(LineProblem) -> FeedbackEvent {
+        guard let rawRoute = NativeRecordDecoder.present(object["route"]) else {
+            throw LineProblem(.missingField, "feedback line: missing required field \"route\"")
+        }
+        guard let route = rawRoute.stringValue, !route.isEmpty else {
+            throw LineProblem(.invalidField, "feedback line: \"route\" must be a non-empty string")
+        }
+        guard let rawValue = NativeRecordDecoder.present(object["value"]) else {
+            throw LineProblem(.missingField, "feedback line: missing required field \"value\" (\"up\", \"down\" or a number)")
+        }
+        guard let value = FeedbackValue.decode(rawValue) else {
+            throw LineProblem(.invalidField, "feedback line: \"value\" must be \"up\", \"down\" or a number, not \(describe(rawValue))")
+        }
+        let traceID = try optionalString(object, "trace_id")
+        let model = try optionalString(object, "model") ?? ""
+        let promptVersion = try optionalString(object, "prompt_version")
+        var timestamp: Date?
+        if let raw = NativeRecordDecoder.present(object["timestamp"]) {
+            do { timestamp = try NativeRecordDecoder.decodeTimestamp(raw) } catch {
+                throw LineProblem(error.reason, "feedback line: \(error.detail)")
+            }
+        }
+        return FeedbackEvent(
+            source: .line, traceID: traceID, timestamp: timestamp, route: route, model: model, promptVersion: promptVersion, value: value)
+    }
+
+    private static func optionalString(_ object: JSONValue, _ key: String) throws(LineProblem) -> String? {
+        guard let value = NativeRecordDecoder.present(object[key]) else { return nil }
+        guard let text = value.stringValue else {
+            throw LineProblem(.invalidField, "feedback line: \"\(key)\" must be a string, not \(value.typeName)")
+        }
+        return text.isEmpty ? nil : text
+    }
+
+    private static func describe(_ value: JSONValue) -> String {
+        if let text = value.stringValue { return "\"\(text.prefix(40))\"" }
+        return value.typeName
+    }
+
+    /// Whether the line holds `"feedback"` anywhere. memmem is a GNU extension the Glibc module
+    /// does not export; a `k` is rare in JSON keys and text (far rarer than a quote), so each
+    /// `k` memchr finds is checked for the `"feedbac` before it and the quote after it.
+    @inline(__always)
+    static func mentionsFeedback(_ line: UnsafeRawBufferPointer) -> Bool {
+        let head: StaticString = "\"feedbac"
+        let headLength = head.utf8CodeUnitCount
+        guard let base = line.baseAddress, line.count >= headLength + 2 else { return false }
+        var from = headLength
+        while from < line.count - 1 {
+            guard let hit = memchr(base + from, 0x6B, line.count - 1 - from) else { return false }
+            let at = base.distance(to: UnsafeRawPointer(hit))
+            if line[at + 1] == 0x22, memcmp(base + at - headLength, head.utf8Start, headLength) == 0 { return true }
+            from = at + 1
+        }
+        return false
+    }
+}
