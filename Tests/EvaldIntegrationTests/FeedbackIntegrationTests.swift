@@ -92,8 +92,11 @@ import Testing
 
     @Test func killMinus9WhileReadingFeedbackCountsEveryPieceOnce() async throws {
         try await onTestThreads {
-            let h = try EvaldHarness(rate: 0.01, pollInterval: "50ms")
-            let total = 40_000
+            // Every record sampled: a batch commits every 512 of them, so a file of 20,000 lines
+            // is read in about ten commits, and the kills land between and within them.
+            let h = try EvaldHarness(rate: 1, pollInterval: "50ms")
+            let perRound = 20_000
+            let total = 4 * perRound
             var rng = SplitMix64(state: 21)
             var lines: [String] = []
             for n in 0..<total {
@@ -101,9 +104,12 @@ import Testing
             }
             var progress: [Int] = []
             for round in 0..<4 {
-                try h.append("feedback-\(round).jsonl", lines[(round * 10_000)..<((round + 1) * 10_000)].joined())
+                try h.append("feedback-\(round).jsonl", lines[(round * perRound)..<((round + 1) * perRound)].joined())
+                let before = try feedbackRows(h)
                 let daemon = try h.startDaemon(logName: "daemon-\(round).log")
-                usleep(useconds_t(100_000 + rng.next() % 600_000))
+                // Killed at a random moment once it has committed some of this round's lines.
+                #expect(try h.waitUntil(timeout: 60) { try feedbackRows(h) > before })
+                usleep(useconds_t(rng.next() % 300_000))
                 kill(daemon.processIdentifier, SIGKILL)
                 daemon.waitUntilExit()
                 progress.append(try feedbackRows(h))
