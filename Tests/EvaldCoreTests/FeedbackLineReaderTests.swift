@@ -11,8 +11,13 @@ import Testing
         #expect(read(native(droppedID)) == .none)
         // "feedback" inside a string is escaped text, not a key.
         #expect(read(native(droppedID, extra: #","output2":"say \"feedback\" please""#)) == .none)
-        // A record whose feedback is null has none.
+        // A record whose feedback is null has none (and is not parsed: producers write it on every record).
         #expect(read(native(droppedID, extra: #","feedback":null"#)) == .none)
+        let later = native(droppedID, extra: #","feedback" : null, "tags":["feedback"]"#)
+        #expect(Array(later.utf8).withUnsafeBytes { FeedbackLineReader.mentionsFeedback($0) }, "a later mention is still looked at")
+        #expect(read(later) == .none)
+        #expect(!Array(native(droppedID, extra: #","feedback": null"#).utf8).withUnsafeBytes { FeedbackLineReader.mentionsFeedback($0) })
+        #expect(Array(#"{"kind":"feedback","route":"r","value":"up"}"#.utf8).withUnsafeBytes { FeedbackLineReader.mentionsFeedback($0) })
         // Nested under metadata: not the record's feedback.
         #expect(read(native(droppedID, extra: #","metadata":{"feedback":"up"}"#)) == .none)
     }
