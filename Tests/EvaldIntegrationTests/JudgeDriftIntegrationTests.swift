@@ -5,6 +5,10 @@ import Foundation
 import Synchronization
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The judge is a change too: a judge endpoint that switches its model and starts scoring one
 /// point lower fires JudgeDrift, and no QualityRegression.
 @Suite(.serialized) struct JudgeDriftIntegrationTests {
@@ -22,45 +26,59 @@ import Testing
             + "\n"
     }
 
+    /// A harness with the stub judge as its endpoint, a 1-5 helpfulness rubric and a webhook.
+    static func harness(stub: StubJudgeServer, hook: StubHTTPServer) throws -> EvaldHarness {
+        let h = try EvaldHarness(
+            config: """
+                endpoints:
+                  default: {kind: openai, base_url: "\(stub.baseURL)/v1", model: judge-model, api_key_env: EVALD_TEST_JUDGE_KEY, timeout: 10s}
+                judge:
+                  dir: judges
+                  recheck_sample: 120
+                detection:
+                  baseline_min_samples: 200
+                alerts:
+                  max_backoff: 500ms
+                  receivers:
+                    - {name: hook, kind: webhook, url: "\(hook.baseURL)/hook"}
+                """)
+        try FileManager.default.createDirectory(atPath: h.root + "/judges", withIntermediateDirectories: true)
+        try """
+        ---
+        name: helpfulness
+        version: 1
+        scale: {min: 1, max: 5}
+        pass_at: 4
+        ---
+        Grade the answer.
+        Answer: {{output}}
+        Reply with JSON only: {"score": <1-5>, "reason": "<one sentence>"}
+        """.write(toFile: h.root + "/judges/helpfulness.md", atomically: true, encoding: .utf8)
+        return h
+    }
+
+    /// The stub judge: one point lower once `switched` is on.
+    static func stub(_ switched: Switched) async throws -> StubJudgeServer {
+        let stub = try await StubJudgeServer.start { prompt in
+            let n = Int(prompt.split(separator: "A-").last?.prefix { $0.isNumber } ?? "0") ?? 0
+            let score = [5, 5, 4, 4, 4, 5, 4, 4, 5, 4][n % 10] - (switched.isOn ? 1 : 0)
+            return #"{"score": \#(score), "reason": "graded"}"#
+        }
+        stub.responseModel = "judge-model-2024-08-06"
+        return stub
+    }
+
+    static let env = ["EVALD_TEST_JUDGE_KEY": "sk-test-judge"]
+
     @Test func aJudgeThatSwitchesItsModelAndScoresOnePointLowerFiresJudgeDriftAndNoQualityRegression() async throws {
         try await onTestThreads {
             let switched = Switched()
-            let stub = try await StubJudgeServer.start { prompt in
-                let n = Int(prompt.split(separator: "A-").last?.prefix { $0.isNumber } ?? "0") ?? 0
-                let score = [5, 5, 4, 4, 4, 5, 4, 4, 5, 4][n % 10] - (switched.isOn ? 1 : 0)
-                return #"{"score": \#(score), "reason": "graded"}"#
-            }
+            let stub = try await Self.stub(switched)
             defer { Task { try? await stub.stop() } }
-            stub.responseModel = "judge-model-2024-08-06"
             let hook = try await StubHTTPServer.start { _ in .respond(status: 200, body: []) }
             defer { Task { try? await hook.stop() } }
-            let h = try EvaldHarness(
-                config: """
-                    endpoints:
-                      default: {kind: openai, base_url: "\(stub.baseURL)/v1", model: judge-model, api_key_env: EVALD_TEST_JUDGE_KEY, timeout: 10s}
-                    judge:
-                      dir: judges
-                      recheck_sample: 120
-                    detection:
-                      baseline_min_samples: 200
-                    alerts:
-                      max_backoff: 500ms
-                      receivers:
-                        - {name: hook, kind: webhook, url: "\(hook.baseURL)/hook"}
-                    """)
-            try FileManager.default.createDirectory(atPath: h.root + "/judges", withIntermediateDirectories: true)
-            try """
-            ---
-            name: helpfulness
-            version: 1
-            scale: {min: 1, max: 5}
-            pass_at: 4
-            ---
-            Grade the answer.
-            Answer: {{output}}
-            Reply with JSON only: {"score": <1-5>, "reason": "<one sentence>"}
-            """.write(toFile: h.root + "/judges/helpfulness.md", atomically: true, encoding: .utf8)
-            let env = ["EVALD_TEST_JUDGE_KEY": "sk-test-judge"]
+            let h = try Self.harness(stub: stub, hook: hook)
+            let env = Self.env
 
             // The judge's first version grades the first 500 traces: a baseline of every series.
             try h.append("traces.jsonl", (0..<500).map(Self.record).joined())
@@ -97,6 +115,41 @@ import Testing
             let numbers = drift["numbers"] as? [String: Double] ?? [:]
             #expect(numbers["pairs"] == 120)
             #expect(abs((numbers["agreement"] ?? 0) - 0.4) < 0.001, "\(numbers)")
+        }
+    }
+}
+
+extension JudgeDriftIntegrationTests {
+    @Test func killMinus9WhileRecheckingStoresEachRecheckOnceAndFiresJudgeDriftOnce() async throws {
+        try await onTestThreads {
+            let switched = Switched()
+            let stub = try await Self.stub(switched)
+            defer { Task { try? await stub.stop() } }
+            let hook = try await StubHTTPServer.start { _ in .respond(status: 200, body: []) }
+            defer { Task { try? await hook.stop() } }
+            let h = try Self.harness(stub: stub, hook: hook)
+            try h.append("traces.jsonl", (0..<500).map(Self.record).joined())
+            #expect(try h.run(["run", "--once"], environment: Self.env).code == 0)
+
+            switched.turnOn()
+            stub.responseModel = "judge-model-2024-11-20"
+            try h.append("traces.jsonl", (500..<1_000).map(Self.record).joined())
+            // The daemon judges the new traces, then the rechecks; killed once some are stored.
+            let daemon = try h.startDaemon(logName: "daemon-kill.log", environment: Self.env)
+            #expect(try h.waitUntil(timeout: 120) { (try h.store().counters()["judge_rechecked"] ?? 0) > 0 })
+            kill(daemon.processIdentifier, SIGKILL)
+            daemon.waitUntilExit()
+            let storedBeforeKill = try h.store().counters()["judge_rechecked"] ?? 0
+
+            let run = try h.run(["run", "--once"], environment: Self.env)
+            #expect(run.code == 0, "\(run.stdout)\n\(run.stderr)")
+            #expect(try h.store().counters()["judge_rechecked"] == 120, "each recheck stored once (\(storedBeforeKill) before the kill)")
+            let alerts = try h.run(["alerts", "--all", "--json"]).json["alerts"] as? [[String: Any]] ?? []
+            #expect(alerts.filter { $0["alertname"] as? String == "JudgeDrift" }.count == 1, "\(alerts.compactMap { $0["alertname"] })")
+            #expect(!alerts.contains { $0["alertname"] as? String == "QualityRegression" })
+            // Calls in flight at the kill are paid again; nothing else is.
+            let calls = stub.prompts.count
+            #expect(calls >= 1_120 && calls <= 1_120 + 8, "\(calls) judge calls")
         }
     }
 }
