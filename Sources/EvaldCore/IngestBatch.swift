@@ -110,13 +110,16 @@ public struct IngestBatch: Sendable {
     public var sampled: [SampledLine] = []
     public var quarantined: [QuarantinedLine] = []
     public var counts = IngestCounts()
+    /// What every call of the batch, sampled or not, adds to usage.
+    public var usage: UsageBatch
     public var committedAt: Date
 
-    public init(fileID: Int64, startOffset: Int64, newOffset: Int64, committedAt: Date) {
+    public init(fileID: Int64, startOffset: Int64, newOffset: Int64, committedAt: Date, usage: UsageBatch = UsageBatch()) {
         self.fileID = fileID
         self.startOffset = startOffset
         self.newOffset = newOffset
         self.committedAt = committedAt
+        self.usage = usage
     }
 }
 

@@ -225,7 +225,7 @@ public enum Daemon {
             var stage = StageClock()
             let reader = SpoolReader(
                 settings: .init(config.spool), store: store, classifier: SpoolIngestService.classifier(config, raised: [:]),
-                checks: setup.checks, judges: setup.roster.routing, onEvent: { $0.log(to: logger) })
+                checks: setup.checks, judges: setup.roster.routing, usage: config.usage, onEvent: { $0.log(to: logger) })
             var lastProgress = Date()
             while true {
                 if isInterrupted() {

@@ -110,7 +110,7 @@ extension StateStore {
         }
     }
 
-    /// Deletes at most `limit` minute buckets older than `cutoff` (of each rollup table).
+    /// Deletes at most `limit` minute buckets older than `cutoff` (of each rollup table, and usage rows).
     public func pruneRollups(before cutoff: Date, limit: Int) throws -> Int {
         try write { db in
             try db.execute(
@@ -124,6 +124,19 @@ extension StateStore {
                     DELETE FROM rollup_op_cell WHERE (minute, series_id) IN
                         (SELECT minute, series_id FROM rollup_op_cell WHERE minute < ? ORDER BY minute LIMIT ?)
                     """, arguments: [Self.minute(cutoff), limit])
+            deleted = max(deleted, db.changesCount)
+            // Usage rows live as long as rollups.
+            try db.execute(
+                sql: """
+                    DELETE FROM usage_minute WHERE (minute, route, model) IN
+                        (SELECT minute, route, model FROM usage_minute WHERE minute < ? ORDER BY minute LIMIT ?)
+                    """, arguments: [Self.minute(cutoff), limit])
+            deleted = max(deleted, db.changesCount)
+            try db.execute(
+                sql: """
+                    DELETE FROM usage_tenant_day WHERE (day, tenant) IN
+                        (SELECT day, tenant FROM usage_tenant_day WHERE day < ? ORDER BY day LIMIT ?)
+                    """, arguments: [String(RFC3339.format(cutoff, fractional: false).prefix(10)), limit])
             deleted = max(deleted, db.changesCount)
             return deleted
         }

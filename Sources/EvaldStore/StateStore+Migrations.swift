@@ -348,6 +348,9 @@ extension StateStore {
             try migrateToCompact(db)
             try db.execute(sql: compactViews)
         }
+        migrator.registerMigration("v10-usage") { db in
+            try db.execute(sql: usageSchema)
+        }
         return migrator
     }
 }

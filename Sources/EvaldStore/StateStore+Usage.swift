@@ -1,0 +1,169 @@
+import EvaldCore
+import Foundation
+import GRDB
+import Synchronization
+
+/// Usage from every call (SPEC 7b): per-minute rows per (route, model) and per-day rows per
+/// tenant, written in the ingest batch's transaction.
+extension StateStore {
+    static let usageSchema = """
+        -- One row per trace-time minute and (route, model): every call, sampled or not.
+        CREATE TABLE usage_minute (
+            minute INTEGER NOT NULL,            -- Unix minute of trace time
+            route TEXT NOT NULL,                -- '' for calls without a route
+            model TEXT NOT NULL,
+            calls INTEGER NOT NULL,
+            errors INTEGER NOT NULL,
+            error_classes TEXT,                 -- JSON {class: calls}, NULL without errors
+            input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            cost_usd REAL NOT NULL,             -- of the calls whose cost is known or priced
+            unknown_cost_calls INTEGER NOT NULL,
+            latency_hist BLOB,                  -- LogHistogram of latency_ms
+            PRIMARY KEY (minute, route, model)
+        ) WITHOUT ROWID;
+        -- One row per day (budgets_timezone) and tenant. Tenants named in a budget are exact;
+        -- the others are the day's Space-Saving sketch of at most 1,000 tenants, whose err_*
+        -- columns are what a row inherited when it took its place (the truth lies in
+        -- [value - err, value]).
+        CREATE TABLE usage_tenant_day (
+            day TEXT NOT NULL,
+            tenant TEXT NOT NULL,
+            exact INTEGER NOT NULL,
+            calls INTEGER NOT NULL,
+            errors INTEGER NOT NULL,
+            input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            cost_usd REAL NOT NULL,
+            unknown_cost_calls INTEGER NOT NULL,
+            err_calls INTEGER NOT NULL DEFAULT 0,
+            err_errors INTEGER NOT NULL DEFAULT 0,
+            err_input_tokens INTEGER NOT NULL DEFAULT 0,
+            err_output_tokens INTEGER NOT NULL DEFAULT 0,
+            err_cost_usd REAL NOT NULL DEFAULT 0,
+            err_unknown_cost_calls INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (day, tenant)
+        ) WITHOUT ROWID;
+        """
+
+    /// SQL function adding two `{name: count}` JSON objects (either may be NULL).
+    static let countsMerge = DatabaseFunction("evald_counts_merge", argumentCount: 2, pure: true) { values in
+        let texts = values.compactMap { String.fromDatabaseValue($0) }
+        guard texts.count == 2 else { return texts.first }
+        var merged = errorClassCounts(texts[0])
+        for (name, count) in errorClassCounts(texts[1]) { merged[name, default: 0] += count }
+        return errorClassJSON(merged)
+    }
+
+    static func errorClassCounts(_ json: String?) -> [String: Int64] {
+        guard let json, case .object(let members)? = try? JSONParser.parse(json) else { return [:] }
+        var counts: [String: Int64] = [:]
+        for (name, value) in members { counts[name, default: 0] += Int64(value.numberValue ?? 0) }
+        return counts
+    }
+
+    static func errorClassJSON(_ counts: [String: Int64]) -> String? {
+        guard !counts.isEmpty else { return nil }
+        return JSONValue.object(counts.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.int($0.value)) }).serialized()
+    }
+
+    /// Adds a batch's usage inside its transaction; returns the sketches it changed, which the
+    /// caller keeps once the transaction has committed.
+    static func addUsage(_ db: Database, _ usage: UsageBatch, sketches: TenantSketchCache) throws -> [String: TenantSketch] {
+        guard !usage.isEmpty else { return [:] }
+        let upsertMinute = try db.cachedStatement(
+            sql: """
+                INSERT INTO usage_minute (minute, route, model, calls, errors, error_classes, input_tokens, output_tokens,
+                    cost_usd, unknown_cost_calls, latency_hist) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(minute, route, model) DO UPDATE SET
+                    calls = calls + excluded.calls, errors = errors + excluded.errors,
+                    error_classes = evald_counts_merge(error_classes, excluded.error_classes),
+                    input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
+                    cost_usd = cost_usd + excluded.cost_usd, unknown_cost_calls = unknown_cost_calls + excluded.unknown_cost_calls,
+                    latency_hist = evald_histogram_merge(latency_hist, excluded.latency_hist)
+                """)
+        for (key, cell) in usage.cells {
+            try upsertMinute.execute(arguments: [
+                key.minute, key.route, key.model, cell.calls, cell.errors, errorClassJSON(cell.errorClasses), cell.inputTokens,
+                cell.outputTokens, cell.costUSD, cell.unknownCostCalls, cell.latency.total > 0 ? cell.latency.serialized : nil,
+            ])
+        }
+
+        let upsertExact = try db.cachedStatement(
+            sql: """
+                INSERT INTO usage_tenant_day (day, tenant, exact, calls, errors, input_tokens, output_tokens, cost_usd, unknown_cost_calls)
+                VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(day, tenant) DO UPDATE SET
+                    calls = calls + excluded.calls, errors = errors + excluded.errors,
+                    input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
+                    cost_usd = cost_usd + excluded.cost_usd, unknown_cost_calls = unknown_cost_calls + excluded.unknown_cost_calls
+                """)
+        var sketched: [String: [(String, TenantUsage)]] = [:]
+        // Sorted, so that the sketch's evictions do not depend on dictionary order.
+        for (key, tenantUsage) in usage.tenantDays.sorted(by: { ($0.key.day, $0.key.tenant) < ($1.key.day, $1.key.tenant) }) {
+            if usage.exactTenants.contains(key.tenant) {
+                let u = tenantUsage
+                try upsertExact.execute(arguments: [key.day, key.tenant, u.calls, u.errors, u.inputTokens, u.outputTokens, u.costUSD, u.unknownCostCalls])
+            } else {
+                sketched[key.day, default: []].append((key.tenant, tenantUsage))
+            }
+        }
+        var changed: [String: TenantSketch] = [:]
+        let write = try db.cachedStatement(
+            sql: """
+                INSERT OR REPLACE INTO usage_tenant_day (day, tenant, exact, calls, errors, input_tokens, output_tokens, cost_usd,
+                    unknown_cost_calls, err_calls, err_errors, err_input_tokens, err_output_tokens, err_cost_usd, err_unknown_cost_calls)
+                VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        let delete = try db.cachedStatement(sql: "DELETE FROM usage_tenant_day WHERE day = ? AND tenant = ? AND exact = 0")
+        for (day, tenants) in sketched {
+            var sketch = try sketches.committed(day: day) ?? loadSketch(db, day: day)
+            for (tenant, tenantUsage) in tenants {
+                let change = sketch.add(tenant, tenantUsage)
+                if let evicted = change.evicted { try delete.execute(arguments: [day, evicted]) }
+                let entry = sketch.entries[tenant]!
+                let u = entry.usage, e = entry.error
+                try write.execute(arguments: [
+                    day, tenant, u.calls, u.errors, u.inputTokens, u.outputTokens, u.costUSD, u.unknownCostCalls,
+                    e.calls, e.errors, e.inputTokens, e.outputTokens, e.costUSD, e.unknownCostCalls,
+                ])
+            }
+            changed[day] = sketch
+        }
+        return changed
+    }
+
+    static func loadSketch(_ db: Database, day: String) throws -> TenantSketch {
+        var entries: [String: TenantSketch.Entry] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT * FROM usage_tenant_day WHERE day = ? AND exact = 0", arguments: [day]) {
+            entries[row["tenant"]] = TenantSketch.Entry(usage: tenantUsage(row), error: tenantUsage(row, prefix: "err_"))
+        }
+        return TenantSketch(entries: entries)
+    }
+
+    static func tenantUsage(_ row: Row, prefix: String = "") -> TenantUsage {
+        TenantUsage(
+            calls: row[prefix + "calls"], errors: row[prefix + "errors"], inputTokens: row[prefix + "input_tokens"],
+            outputTokens: row[prefix + "output_tokens"], costUSD: row[prefix + "cost_usd"], unknownCostCalls: row[prefix + "unknown_cost_calls"])
+    }
+}
+
+/// The committed sketches of the newest days, so that a batch does not read a day's 1,000 rows
+/// back. Filled only after a transaction commits: a rolled-back batch leaves it as it was.
+final class TenantSketchCache: Sendable {
+    private let days = Mutex<[String: TenantSketch]>([:])
+    /// Days kept: today and yesterday (late traces).
+    private static let keptDays = 2
+
+    func committed(day: String) throws -> TenantSketch? { days.withLock { $0[day] } }
+
+    func keep(_ changed: [String: TenantSketch]) {
+        guard !changed.isEmpty else { return }
+        days.withLock { days in
+            for (day, sketch) in changed { days[day] = sketch }
+            for day in days.keys.sorted().dropLast(Self.keptDays) { days[day] = nil }
+        }
+    }
+
+    func forget() { days.withLock { $0 = [:] } }
+}
