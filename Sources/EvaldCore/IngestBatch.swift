@@ -108,6 +108,8 @@ public struct IngestBatch: Sendable {
     public var startOffset: Int64
     public var newOffset: Int64
     public var sampled: [SampledLine] = []
+    /// Calls that failed (`status: error`) outside the sample: stored for `evald traces`, not evaluated.
+    public var failedOutsideSample: [SampledLine] = []
     public var quarantined: [QuarantinedLine] = []
     public var counts = IngestCounts()
     /// What every call of the batch, sampled or not, adds to usage.

@@ -16,6 +16,8 @@ public enum OTLPDecoder {
         public var skippedSpans = 0
         /// What every LLM span adds to usage, kept or not (a span without a start time adds nothing).
         public var usage: [CallUsage] = []
+        /// Failed LLM spans outside the sample: stored for `evald traces` whatever the sample says.
+        public var failedOutsideSample: [(index: Int, record: TraceRecord)] = []
     }
 
     static let llmOperations: Set<String> = ["chat", "text_completion", "generate_content"]
@@ -43,8 +45,14 @@ public enum OTLPDecoder {
                         throw LineProblem(.missingField, "span \(index): missing \"traceId\"")
                     }
                     let route = attrs["evald.route"]?.stringValue ?? resource["service.name"]?.stringValue
-                    if let usage = usage(span: span, attrs: attrs, route: route) { result.usage.append(usage) }
-                    guard let rate = decide(traceID, span["traceState"]?.stringValue, route) else { continue }
+                    let usage = usage(span: span, attrs: attrs, route: route)
+                    if let usage { result.usage.append(usage) }
+                    guard let rate = decide(traceID, span["traceState"]?.stringValue, route) else {
+                        if usage?.errorClass != nil {
+                            result.failedOutsideSample.append((index, try record(span: span, attrs: attrs, resource: resource, route: route, traceID: traceID)))
+                        }
+                        continue
+                    }
                     result.records.append((index, try record(span: span, attrs: attrs, resource: resource, route: route, traceID: traceID), rate))
                 }
             }

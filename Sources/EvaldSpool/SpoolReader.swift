@@ -461,7 +461,9 @@ public final class SpoolReader {
                 case .unsampled:
                     // Usage counts every call: read its few fields, or decode it when they
                     // cannot be read plainly (which also says what is wrong with a bad line).
-                    if let call = UsageScanner.scan(line) {
+                    // A failed call is stored whatever the sample says (`evald traces`), so it is
+                    // decoded in full; failures are a few percent of calls.
+                    if let call = UsageScanner.scan(line), call.errorClass == nil {
                         batch.counts.records += 1
                         batch.usage.add(call)
                     } else {
@@ -469,6 +471,10 @@ public final class SpoolReader {
                         case .success(let record):
                             batch.counts.records += 1
                             batch.usage.add(CallUsage(record: record))
+                            if record.status == .error {
+                                batch.failedOutsideSample.append(
+                                    SampledLine(record: record, sampleRate: 0, lineOffset: lineOffset, recordJSON: String(decoding: line, as: UTF8.self)))
+                            }
                         case .failure(let problem):
                             quarantine(line, at: lineOffset, problem, file: file, into: &batch)
                         }
@@ -487,6 +493,11 @@ public final class SpoolReader {
                         batch.counts.records += Int64(decoded.llmSpans)
                         batch.counts.skippedSpans += Int64(decoded.skippedSpans)
                         for call in decoded.usage { batch.usage.add(call) }
+                        for (index, record) in decoded.failedOutsideSample {
+                            batch.failedOutsideSample.append(
+                                SampledLine(
+                                    record: record, sampleRate: 0, lineOffset: lineOffset, indexInLine: index, recordJSON: NativeRecordEncoder.json(record)))
+                        }
                         for (index, record, rate) in decoded.records {
                             score(
                                 SampledLine(

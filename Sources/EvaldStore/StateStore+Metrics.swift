@@ -96,7 +96,11 @@ extension StateStore {
             let deleted = db.changesCount
             // Counted in the transaction that deletes: a crash counts a batch with its deletion or not at all.
             try Self.add(db, ["pruned_by_age": Int64(deleted)])
-            return deleted
+            // Failed calls kept outside the sample are raw data too.
+            try db.execute(
+                sql: "DELETE FROM failed_call WHERE id IN (SELECT id FROM failed_call WHERE ts < ? ORDER BY ts LIMIT ?)",
+                arguments: [cutoff.timeIntervalSince1970, limit])
+            return max(deleted, db.changesCount)
         }
     }
 

@@ -107,6 +107,7 @@ extension StateStore: SpoolCheckpointStore {
                     "sampled": c.sampled, "skipped_spans": c.skippedSpans, "blank_lines": c.blankLines,
                 ])
             let sketches = try Self.addUsage(db, batch.usage, sketches: tenantSketches)
+            try Self.addFailedCalls(db, batch.failedOutsideSample, fileID: batch.fileID)
             try db.execute(
                 sql: "UPDATE spool_file SET offset = ?, updated_at = ? WHERE id = ?",
                 arguments: [batch.newOffset, at, batch.fileID])

@@ -44,7 +44,46 @@ extension StateStore {
             err_unknown_cost_calls INTEGER NOT NULL DEFAULT 0,
             PRIMARY KEY (day, tenant)
         ) WITHOUT ROWID;
+        -- Calls that failed outside the sample, kept for `evald traces` (the sampled ones are
+        -- evaluations). The record is its JSON, raw-deflated without a dictionary.
+        CREATE TABLE failed_call (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            trace_id TEXT NOT NULL,
+            record_id TEXT NOT NULL,
+            file_id INTEGER NOT NULL,
+            line_offset INTEGER NOT NULL,
+            index_in_line INTEGER NOT NULL,
+            ts REAL NOT NULL,
+            route TEXT,
+            model TEXT NOT NULL,
+            tenant TEXT,
+            prompt_version TEXT,
+            error_class TEXT NOT NULL,
+            error TEXT,
+            latency_ms REAL,
+            record BLOB NOT NULL,
+            UNIQUE (file_id, line_offset, index_in_line)
+        );
+        CREATE INDEX failed_call_by_ts ON failed_call(ts);
         """
+
+    /// Stores the batch's failed calls from outside the sample; a line already stored (read
+    /// again after a lost offset) is passed over.
+    static func addFailedCalls(_ db: Database, _ lines: [SampledLine], fileID: Int64) throws {
+        guard !lines.isEmpty else { return }
+        let insert = try db.cachedStatement(
+            sql: """
+                INSERT OR IGNORE INTO failed_call (trace_id, record_id, file_id, line_offset, index_in_line, ts, route, model, tenant,
+                    prompt_version, error_class, error, latency_ms, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        for line in lines {
+            let r = line.record
+            try insert.execute(arguments: [
+                r.traceID, r.recordID, fileID, line.lineOffset, line.indexInLine, r.timestamp.timeIntervalSince1970, r.route, r.model, r.tenant,
+                r.promptVersion, CallUsage.errorClass(of: r.error), r.error, r.latencyMs, Data(RecordCompression.compress(Array(line.recordJSON.utf8))),
+            ])
+        }
+    }
 
     /// SQL function adding two `{name: count}` JSON objects (either may be NULL).
     static let countsMerge = DatabaseFunction("evald_counts_merge", argumentCount: 2, pure: true) { values in

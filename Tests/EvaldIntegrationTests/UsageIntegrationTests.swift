@@ -64,6 +64,7 @@ import Testing
             if let input { fields.append(#""usage":{"input_tokens":\#(input),"output_tokens":\#(output!)}"#) }
             if let cost { fields.append(#""cost_usd":\#(cost)"#) }
             fields.append(#""latency_ms":\#(100 + n % 900)"#)
+            fields.append(#""metadata":{"request_id":"req-\#(n)"}"#)
             native += "{" + fields.joined(separator: ",") + "}\n"
             total.add(input: input, output: output, cost: cost, error: error)
             byRoute["\(route)|gpt-4o", default: Expected()].add(input: input, output: output, cost: cost, error: error)
@@ -159,6 +160,22 @@ import Testing
         #expect(try h.run(["run", "--once"]).code == 0)
         let again = try h.run(["report", "--json", "--since", "2026-11-28T00:00:00Z", "--until", "2026-11-29T00:00:00Z"]).json
         Self.expectSums(again["totals"] as? [String: Any] ?? [:], total, "after a second run")
+
+        // Every failed call is stored, sampled or not, and found by its class; a request id finds its trace.
+        let timeouts = try h.run(["traces", "--json", "--error-class", "timeout", "--since", "2026-11-28T00:00:00Z", "--limit", "10000"])
+        #expect(timeouts.code == 0, "\(timeouts.stderr)")
+        let found = timeouts.json["traces"] as? [[String: Any]] ?? []
+        #expect(found.count == Int(total.errorClasses["timeout"] ?? 0))
+        #expect(found.allSatisfy { $0["error_class"] as? String == "timeout" })
+        #expect(found.allSatisfy { $0["source"] as? String == "failed_call" || $0["source"] as? String == "sample" })
+        // A request id finds its trace (native failed calls carry metadata.request_id).
+        let native = found.first { $0["request_id"] is String }
+        #expect(native != nil)
+        if let native, let requestID = native["request_id"] as? String {
+            let byRequest = try h.run(["traces", "--json", "--request-id", requestID, "--since", "2026-11-28T00:00:00Z"]).json["traces"] as? [[String: Any]]
+            #expect(byRequest?.count == 1)
+            #expect(byRequest?.first?["trace_id"] as? String == native["trace_id"] as? String)
+        }
 
         // The markdown form is a document with tables.
         let markdown = try h.run(["report", "--format", "markdown", "--since", "2026-11-28T00:00:00Z", "--until", "2026-11-29T00:00:00Z"])
