@@ -56,12 +56,6 @@ extension EvaldConfig {
             rule.runawayWithin = w.duration(b["runaway_within"], "\(at).runaway_within", default: rule.runawayWithin)
             usage.budgets.append(rule)
         }
-        if !usage.budgets.isEmpty {
-            w.report(
-                top["budgets"], "budgets",
-                "budget alerts (BudgetWarning, BudgetExceeded, CostRunaway) are not fired by this version yet; tenants named here are counted exactly in `evald report`",
-                severity: .warning)
-        }
 
         if let node = top["report"], !w.isNull(node) {
             let r = w.mapping(node, "report", allowed: ["every", "at", "timezone", "receivers"])

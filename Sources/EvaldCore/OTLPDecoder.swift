@@ -69,7 +69,7 @@ public enum OTLPDecoder {
         return CallUsage(
             timestamp: Double(start) / 1e9, route: route, tenant: attrs["evald.tenant"]?.stringValue, model: model(attrs),
             errorClass: error.map { CallUsage.errorClass(of: $0) }, inputTokens: inputTokens(attrs), outputTokens: outputTokens(attrs),
-            latencyMs: latency)
+            latencyMs: latency, recordID: span["traceId"]?.stringValue.map { "\($0):\(span["spanId"]?.stringValue ?? "")" })
     }
 
     static func model(_ attrs: [String: JSONValue]) -> String {

@@ -108,6 +108,7 @@ extension StateStore: SpoolCheckpointStore {
                 ])
             let sketches = try Self.addUsage(db, batch.usage, sketches: tenantSketches)
             try Self.addFailedCalls(db, batch.failedOutsideSample, fileID: batch.fileID)
+            try Self.addBudgetCalls(db, batch.usage, timeZone: batch.usage.timeZone)
             try db.execute(
                 sql: "UPDATE spool_file SET offset = ?, updated_at = ? WHERE id = ?",
                 arguments: [batch.newOffset, at, batch.fileID])

@@ -65,6 +65,20 @@ extension StateStore {
             UNIQUE (file_id, line_offset, index_in_line)
         );
         CREATE INDEX failed_call_by_ts ON failed_call(ts);
+        -- Budget accounts (SPEC 7b), advanced call by call at ingest: the spend, the last hour's
+        -- pace (a decaying sum), and the call at which each threshold was crossed.
+        CREATE TABLE budget_account (
+            budget TEXT NOT NULL,               -- route=GLOB|daily_usd, tenant=NAME|monthly_tokens, ...
+            scope TEXT NOT NULL,                -- the tenant of a tenant "*" budget, else ''
+            period TEXT NOT NULL,               -- YYYY-MM-DD or YYYY-MM (budgets_timezone)
+            spend REAL NOT NULL,
+            last_hour REAL NOT NULL,
+            last_at REAL NOT NULL,
+            warned_at REAL, warned_record TEXT, warned_spend REAL,
+            exceeded_at REAL, exceeded_record TEXT, exceeded_spend REAL,
+            runaway_at REAL, runaway_record TEXT, runaway_spend REAL,
+            PRIMARY KEY (budget, scope, period)
+        ) WITHOUT ROWID;
         """
 
     /// Stores the batch's failed calls from outside the sample; a line already stored (read
@@ -170,6 +184,53 @@ extension StateStore {
             changed[day] = sketch
         }
         return changed
+    }
+
+    /// Advances the budget accounts by the batch's calls, in the order they were read.
+    static func addBudgetCalls(_ db: Database, _ usage: UsageBatch, timeZone: TimeZone) throws {
+        guard !usage.budgetCalls.isEmpty else { return }
+        var ledger = BudgetLedger(rules: usage.budgets, timeZone: timeZone)
+        var accounts: [BudgetAccountKey: BudgetAccount] = [:]
+        for call in usage.budgetCalls {
+            for (key, rule, amount) in ledger.entries(for: call) {
+                var account = try accounts[key] ?? loadAccount(db, key) ?? BudgetAccount()
+                ledger.add(amount, of: call, to: &account, rule: rule)
+                accounts[key] = account
+            }
+        }
+        let save = try db.cachedStatement(
+            sql: """
+                INSERT OR REPLACE INTO budget_account (budget, scope, period, spend, last_hour, last_at, warned_at, warned_record, warned_spend,
+                    exceeded_at, exceeded_record, exceeded_spend, runaway_at, runaway_record, runaway_spend)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        for (key, a) in accounts {
+            try save.execute(arguments: [
+                key.budget, key.scope, key.period, a.spend, a.lastHour, a.lastAt, a.warned?.at, a.warned?.recordID, a.warned?.spend,
+                a.exceeded?.at, a.exceeded?.recordID, a.exceeded?.spend, a.runaway?.at, a.runaway?.recordID, a.runaway?.spend,
+            ])
+        }
+    }
+
+    static func loadAccount(_ db: Database, _ key: BudgetAccountKey) throws -> BudgetAccount? {
+        try Row.fetchOne(
+            db, sql: "SELECT * FROM budget_account WHERE budget = ? AND scope = ? AND period = ?", arguments: [key.budget, key.scope, key.period]
+        ).map(budgetAccount)
+    }
+
+    static func budgetAccount(_ row: Row) -> BudgetAccount {
+        func crossing(_ prefix: String) -> BudgetAccount.Crossing? {
+            guard let at: Double = row[prefix + "_at"] else { return nil }
+            return .init(at: at, recordID: row[prefix + "_record"], spend: row[prefix + "_spend"])
+        }
+        var account = BudgetAccount()
+        account.spend = row["spend"]
+        account.lastHour = row["last_hour"]
+        account.lastAt = row["last_at"]
+        account.warned = crossing("warned")
+        account.exceeded = crossing("exceeded")
+        account.runaway = crossing("runaway")
+        return account
     }
 
     static func loadSketch(_ db: Database, day: String) throws -> TenantSketch {

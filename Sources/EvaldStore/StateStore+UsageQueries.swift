@@ -90,3 +90,44 @@ extension StateStore {
         }
     }
 }
+
+/// A budget account as stored, for the budget alerts and `evald status`.
+public struct StoredBudgetAccount: Sendable, Equatable {
+    public var key: BudgetAccountKey
+    public var account: BudgetAccount
+}
+
+extension StateStore {
+    /// The accounts of these periods (the current day and month).
+    public func budgetAccounts(periods: [String]) throws -> [StoredBudgetAccount] {
+        guard !periods.isEmpty else { return [] }
+        return try read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM budget_account WHERE period IN (\(periods.map { _ in "?" }.joined(separator: ",")))",
+                arguments: StatementArguments(periods)
+            ).map { row in
+                StoredBudgetAccount(key: BudgetAccountKey(budget: row["budget"], scope: row["scope"], period: row["period"]), account: Self.budgetAccount(row))
+            }
+        }
+    }
+
+    /// The newest trace time counted in usage (the budgets' "now"), nil before any call.
+    public func newestUsageTime() throws -> Date? {
+        try read { db in
+            try Int64.fetchOne(db, sql: "SELECT MAX(minute) FROM usage_minute").map { Date(timeIntervalSince1970: Double($0) * 60 + 59) }
+        }
+    }
+
+    /// Spend per (route, model) in [since, until) among routes matching `glob`, largest first.
+    public func topRouteSpenders(glob: Glob, since: Date, until: Date, tokens: Bool, limit: Int) throws -> [(name: String, spend: Double)] {
+        try routeUsage(since: since, until: until).filter { glob.matches($0.route) }
+            .map { (name: "\($0.route)/\($0.model)", spend: tokens ? Double($0.usage.tokens) : $0.usage.costUSD) }
+            .sorted { $0.spend > $1.spend }.prefix(limit).map { $0 }
+    }
+
+    /// Spend per tenant over the days, largest first.
+    public func topTenantSpenders(firstDay: String, lastDay: String, tokens: Bool, limit: Int) throws -> [(name: String, spend: Double)] {
+        try tenantUsage(firstDay: firstDay, lastDay: lastDay).map { (name: $0.tenant, spend: tokens ? Double($0.usage.tokens) : $0.usage.costUSD) }
+            .sorted { $0.spend > $1.spend }.prefix(limit).map { $0 }
+    }
+}

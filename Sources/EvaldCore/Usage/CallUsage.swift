@@ -14,10 +14,12 @@ public struct CallUsage: Sendable, Equatable {
     public var outputTokens: Int?
     public var latencyMs: Double?
     public var costUSD: Double?
+    /// The record id (the trace id; `traceId:spanId` for OTLP spans), named by budget crossings.
+    public var recordID: String?
 
     public init(
         timestamp: Double, route: String?, tenant: String?, model: String, errorClass: String? = nil, inputTokens: Int? = nil,
-        outputTokens: Int? = nil, latencyMs: Double? = nil, costUSD: Double? = nil
+        outputTokens: Int? = nil, latencyMs: Double? = nil, costUSD: Double? = nil, recordID: String? = nil
     ) {
         self.timestamp = timestamp
         self.route = route
@@ -28,13 +30,14 @@ public struct CallUsage: Sendable, Equatable {
         self.outputTokens = outputTokens
         self.latencyMs = latencyMs
         self.costUSD = costUSD
+        self.recordID = recordID
     }
 
     public init(record: TraceRecord) {
         self.init(
             timestamp: record.timestamp.timeIntervalSince1970, route: record.route, tenant: record.tenant, model: record.model,
             errorClass: record.status == .error ? Self.errorClass(of: record.error) : nil, inputTokens: record.inputTokens,
-            outputTokens: record.outputTokens, latencyMs: record.latencyMs, costUSD: record.costUSD)
+            outputTokens: record.outputTokens, latencyMs: record.latencyMs, costUSD: record.costUSD, recordID: record.recordID)
     }
 
     /// Longest error class kept: a class is a name, not a message.

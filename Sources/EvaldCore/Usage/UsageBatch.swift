@@ -107,21 +107,30 @@ public struct UsageBatch: Sendable {
     public private(set) var calls: Int64 = 0
     /// Tenants counted exactly (named in a budget); the others go to the day's sketch.
     public let exactTenants: Set<String>
+    /// Calls that touch a budget, in the order read: the ledger advances call by call.
+    public private(set) var budgetCalls: [BudgetCall] = []
+    public let budgets: [BudgetRule]
+    public var timeZone: TimeZone { calendar.timeZone }
     private let pricing: Pricing
     private var calendar: UsageCalendar
+    private let budgetScope: BudgetLedger
     /// The last cell's key and the cell, kept out of the dictionary while consecutive calls
     /// share them (the common case: a batch is a few minutes of a few routes).
     private var openKey: UsageMinuteKey?
     private var openCell = UsageCell()
 
-    public init(pricing: Pricing = Pricing(), timeZone: TimeZone = TimeZone(identifier: "UTC")!, exactTenants: Set<String> = []) {
+    public init(
+        pricing: Pricing = Pricing(), timeZone: TimeZone = TimeZone(identifier: "UTC")!, exactTenants: Set<String> = [], budgets: [BudgetRule] = []
+    ) {
         self.pricing = pricing
         self.exactTenants = exactTenants
+        self.budgets = budgets
+        self.budgetScope = BudgetLedger(rules: budgets, timeZone: timeZone)
         self.calendar = UsageCalendar(timeZone: timeZone)
     }
 
     public init(config: UsageConfig) {
-        self.init(pricing: config.pricing, timeZone: config.timeZone, exactTenants: config.exactTenants)
+        self.init(pricing: config.pricing, timeZone: config.timeZone, exactTenants: config.exactTenants, budgets: config.budgets)
     }
 
     public var isEmpty: Bool { calls == 0 }
@@ -136,6 +145,12 @@ public struct UsageBatch: Sendable {
             openCell = minutes.removeValue(forKey: key) ?? UsageCell()
         }
         openCell.add(call, cost: cost)
+        if !budgets.isEmpty, budgetScope.concerns(route: call.route, tenant: call.tenant) {
+            budgetCalls.append(
+                BudgetCall(
+                    at: call.timestamp, recordID: call.recordID, route: call.route, tenant: call.tenant, cost: cost,
+                    tokens: Int64(call.inputTokens ?? 0) + Int64(call.outputTokens ?? 0)))
+        }
         if let tenant = call.tenant {
             tenantDays[TenantDayKey(day: calendar.day(call.timestamp), tenant: tenant), default: TenantUsage()].add(call, cost: cost)
         }

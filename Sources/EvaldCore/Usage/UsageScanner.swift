@@ -42,7 +42,8 @@ public enum UsageScanner {
     }
 
     private struct Fields {
-        var hasTraceID = false
+        var traceID: Range<Int>?
+        var traceIDText: String?
         var timestamp: Double?
         var model: String?
         var route: String?
@@ -58,11 +59,11 @@ public enum UsageScanner {
         var costUSD: Double?
 
         var usage: CallUsage? {
-            guard hasTraceID, let timestamp, let model, hasOutput || isError else { return nil }
+            guard traceIDText != nil, let timestamp, let model, hasOutput || isError else { return nil }
             return CallUsage(
                 timestamp: timestamp, route: route, tenant: tenant, model: model,
                 errorClass: isError ? CallUsage.errorClass(of: error) : nil, inputTokens: inputTokens ?? promptTokens,
-                outputTokens: outputTokens ?? completionTokens, latencyMs: latencyMs, costUSD: costUSD)
+                outputTokens: outputTokens ?? completionTokens, latencyMs: latencyMs, costUSD: costUSD, recordID: traceIDText)
         }
 
         /// Reads one member; false when the line must be decoded fully to be judged.
@@ -108,8 +109,8 @@ public enum UsageScanner {
                 }
             case 8:
                 if JSONLineScanner.equals(b, key, "trace_id") {
-                    guard b[value.lowerBound] == 0x22, value.count > 2 else { return false }
-                    hasTraceID = true
+                    guard b[value.lowerBound] == 0x22, value.count > 2, let text = UsageScanner.string(b, value) else { return false }
+                    traceIDText = text
                 } else if JSONLineScanner.equals(b, key, "cost_usd") {
                     if isNull { return true }
                     guard let number = UsageScanner.number(b, value) else { return false }
