@@ -82,6 +82,7 @@ extension EvaldConfig {
             allowed: [
                 "state_dir", "spool", "sampling", "checks", "endpoints", "judge", "detection", "alerts",
                 "golden", "calibration", "retention", "http", "shutdown_grace", "log_level",
+                "pricing", "budgets", "budgets_timezone", "report",
             ])
         if root == nil || top.isEmpty, w.problems.isEmpty {
             w.report(root, "", "the config is empty; at least spool.dir is required")
@@ -338,11 +339,13 @@ extension EvaldConfig {
         let shutdownGrace = w.duration(top["shutdown_grace"], "shutdown_grace", default: 10)
         let logLevel = w.oneOf(top["log_level"], "log_level", ["trace", "debug", "info", "notice", "warning", "error", "critical"], default: "info")
 
-        return EvaldConfig(
+        var config = EvaldConfig(
             sourcePath: path, stateDir: stateDir, spool: spool, sampling: sampling, checks: checks,
             endpoints: endpoints, judge: judge, detection: detection, alerts: alerts, golden: golden,
             calibration: calibration, retention: retention, http: http, shutdownGrace: shutdownGrace,
             logLevel: logLevel)
+        config.usage = readUsage(top, walker: w, receivers: Set(alerts.receivers.map(\.name)))
+        return config
     }
 }
 

@@ -18,6 +18,8 @@ public struct EvaldConfig: Sendable {
     public var http: HTTPConfig
     public var shutdownGrace: Double
     public var logLevel: String
+    /// `pricing`, `budgets`, `budgets_timezone`, `report` (SPEC 7b).
+    public var usage = UsageConfig()
 
     public var databasePath: String { (stateDir as NSString).appendingPathComponent("evald.db") }
 }

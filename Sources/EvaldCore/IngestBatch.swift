@@ -108,17 +108,22 @@ public struct IngestBatch: Sendable {
     public var startOffset: Int64
     public var newOffset: Int64
     public var sampled: [SampledLine] = []
+    /// Calls that failed (`status: error`) outside the sample: stored for `evald traces`, not evaluated.
+    public var failedOutsideSample: [SampledLine] = []
     public var quarantined: [QuarantinedLine] = []
     /// Feedback from every line of the run, sampled or not.
     public var feedback = FeedbackBatch()
     public var counts = IngestCounts()
+    /// What every call of the batch, sampled or not, adds to usage.
+    public var usage: UsageBatch
     public var committedAt: Date
 
-    public init(fileID: Int64, startOffset: Int64, newOffset: Int64, committedAt: Date) {
+    public init(fileID: Int64, startOffset: Int64, newOffset: Int64, committedAt: Date, usage: UsageBatch = UsageBatch()) {
         self.fileID = fileID
         self.startOffset = startOffset
         self.newOffset = newOffset
         self.committedAt = committedAt
+        self.usage = usage
     }
 }
 

@@ -14,6 +14,10 @@ public enum OTLPDecoder {
         public var llmSpans = 0
         /// Spans that are not LLM calls.
         public var skippedSpans = 0
+        /// What every LLM span adds to usage, kept or not (a span without a start time adds nothing).
+        public var usage: [CallUsage] = []
+        /// Failed LLM spans outside the sample: stored for `evald traces` whatever the sample says.
+        public var failedOutsideSample: [(index: Int, record: TraceRecord)] = []
     }
 
     static let llmOperations: Set<String> = ["chat", "text_completion", "generate_content"]
@@ -41,12 +45,51 @@ public enum OTLPDecoder {
                         throw LineProblem(.missingField, "span \(index): missing \"traceId\"")
                     }
                     let route = attrs["evald.route"]?.stringValue ?? resource["service.name"]?.stringValue
-                    guard let rate = decide(traceID, span["traceState"]?.stringValue, route) else { continue }
+                    let usage = usage(span: span, attrs: attrs, route: route)
+                    if let usage { result.usage.append(usage) }
+                    guard let rate = decide(traceID, span["traceState"]?.stringValue, route) else {
+                        if usage?.errorClass != nil {
+                            result.failedOutsideSample.append((index, try record(span: span, attrs: attrs, resource: resource, route: route, traceID: traceID)))
+                        }
+                        continue
+                    }
                     result.records.append((index, try record(span: span, attrs: attrs, resource: resource, route: route, traceID: traceID), rate))
                 }
             }
         }
         return result
+    }
+
+    /// The usage fields of an LLM span, read as `record` reads them.
+    static func usage(span: JSONValue, attrs: [String: JSONValue], route: String?) -> CallUsage? {
+        guard let start = nanos(span["startTimeUnixNano"]) else { return nil }
+        var latency: Double?
+        if let end = nanos(span["endTimeUnixNano"]), end >= start { latency = Double(end - start) / 1e6 }
+        let error = errorStatus(span: span, attrs: attrs)
+        return CallUsage(
+            timestamp: Double(start) / 1e9, route: route, tenant: attrs["evald.tenant"]?.stringValue, model: model(attrs),
+            errorClass: error.map { CallUsage.errorClass(of: $0) }, inputTokens: inputTokens(attrs), outputTokens: outputTokens(attrs),
+            latencyMs: latency, recordID: span["traceId"]?.stringValue.map { "\($0):\(span["spanId"]?.stringValue ?? "")" })
+    }
+
+    static func model(_ attrs: [String: JSONValue]) -> String {
+        attrs["gen_ai.request.model"]?.stringValue ?? attrs["gen_ai.response.model"]?.stringValue ?? "unknown"
+    }
+
+    static func inputTokens(_ attrs: [String: JSONValue]) -> Int? {
+        int(attrs["gen_ai.usage.input_tokens"]) ?? int(attrs["gen_ai.usage.prompt_tokens"])
+    }
+
+    static func outputTokens(_ attrs: [String: JSONValue]) -> Int? {
+        int(attrs["gen_ai.usage.output_tokens"]) ?? int(attrs["gen_ai.usage.completion_tokens"])
+    }
+
+    /// The error message of a failed span (status code 2, or an `error.type`), nil when it succeeded.
+    static func errorStatus(span: JSONValue, attrs: [String: JSONValue]) -> String? {
+        if int(span["status"]?["code"]) == 2 {
+            return attrs["error.type"]?.stringValue ?? span["status"]?["message"]?.stringValue ?? "error"
+        }
+        return attrs["error.type"]?.stringValue
     }
 
     static func record(
@@ -56,8 +99,8 @@ public enum OTLPDecoder {
         guard let start = nanos(span["startTimeUnixNano"]) else {
             throw LineProblem(.missingField, "span \(spanID): missing \"startTimeUnixNano\"")
         }
-        let model = attrs["gen_ai.request.model"]?.stringValue ?? attrs["gen_ai.response.model"]?.stringValue ?? "unknown"
-        var record = TraceRecord(recordID: "\(traceID):\(spanID)", traceID: traceID, timestamp: Date(timeIntervalSince1970: Double(start) / 1e9), model: model)
+        var record = TraceRecord(
+            recordID: "\(traceID):\(spanID)", traceID: traceID, timestamp: Date(timeIntervalSince1970: Double(start) / 1e9), model: model(attrs))
         if let end = nanos(span["endTimeUnixNano"]), end >= start { record.latencyMs = Double(end - start) / 1e6 }
         record.route = route
         record.provider = attrs["gen_ai.provider.name"]?.stringValue ?? attrs["gen_ai.system"]?.stringValue
@@ -65,18 +108,15 @@ public enum OTLPDecoder {
         record.systemFingerprint = attrs["openai.response.system_fingerprint"]?.stringValue ?? attrs["gen_ai.openai.response.system_fingerprint"]?.stringValue
         record.promptVersion = attrs["evald.prompt_version"]?.stringValue ?? resource["service.version"]?.stringValue
         record.tenant = attrs["evald.tenant"]?.stringValue
-        record.inputTokens = int(attrs["gen_ai.usage.input_tokens"]) ?? int(attrs["gen_ai.usage.prompt_tokens"])
-        record.outputTokens = int(attrs["gen_ai.usage.output_tokens"]) ?? int(attrs["gen_ai.usage.completion_tokens"])
+        record.inputTokens = inputTokens(attrs)
+        record.outputTokens = outputTokens(attrs)
         // The anthropic SDK's own spans carry only the provider's stop reason.
         record.finishReason =
             attrs["gen_ai.response.finish_reasons"]?.arrayValue?.first?.stringValue
             ?? attrs["anthropic.message.stop_reason"]?.stringValue
-        if int(span["status"]?["code"]) == 2 {
+        if let error = errorStatus(span: span, attrs: attrs) {
             record.status = .error
-            record.error = attrs["error.type"]?.stringValue ?? span["status"]?["message"]?.stringValue ?? "error"
-        } else if let errorType = attrs["error.type"]?.stringValue {
-            record.status = .error
-            record.error = errorType
+            record.error = error
         }
         let events = (span["events"]?.arrayValue ?? []).map { ($0["name"]?.stringValue ?? "", attributes($0["attributes"]), $0["body"]) }
         readContent(into: &record, attrs: attrs, events: events)

@@ -99,6 +99,7 @@ public enum Daemon {
                 // Always present: it idles without golden.canary, and a reload can add one.
                 CanaryService(store: store, setups: setups, transport: transport, logger: logger, environment: environment),
                 HealthAlertService(store: store, setups: setups, runtime: runtime, logger: logger),
+                BudgetAlertService(store: store, setups: setups, logger: logger),
                 AlertDeliveryService(store: store, setups: setups, runtime: runtime, logger: logger),
                 RetentionService(
                     store: store, retention: config.retention, logger: logger,
@@ -155,6 +156,7 @@ public enum Daemon {
         public var firingAlerts = 0
         /// Alerts this run fired: by detection, and by the health rules (JudgeFailing, ...).
         public var healthFired = 0
+        public var budgetFired = 0
         /// Ctrl-C (SIGINT) or SIGTERM stopped the run; `interruptedDuring` names the stage.
         public var interruptedDuring: String?
     }
@@ -225,7 +227,7 @@ public enum Daemon {
             var stage = StageClock()
             let reader = SpoolReader(
                 settings: .init(config.spool), store: store, classifier: SpoolIngestService.classifier(config, raised: [:]),
-                checks: setup.checks, judges: setup.roster.routing, onEvent: { $0.log(to: logger) })
+                checks: setup.checks, judges: setup.roster.routing, usage: config.usage, onEvent: { $0.log(to: logger) })
             var lastProgress = Date()
             while true {
                 if isInterrupted() {
@@ -282,6 +284,7 @@ public enum Daemon {
             summary.detectionLag = try store.detectionLag(now: Date())
             summary.detectionStage = stage.lap()
             summary.healthFired = try HealthAlertService(store: store, setups: setups, runtime: runtime, logger: logger).evaluate()
+            summary.budgetFired = try BudgetAlertService(store: store, setups: setups, logger: logger).evaluate()
             if isInterrupted() {
                 // What the rules decided is in the outbox: the next run or the daemon delivers it.
                 summary.interruptedDuring = "detection"

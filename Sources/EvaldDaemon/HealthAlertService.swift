@@ -54,27 +54,8 @@ public struct HealthAlertService: Service {
         let setup = setups.current
         let builder = AlertBuilder(config: setup.config, receivers: setup.receivers)
         let at = now()
-        let wanted = Dictionary(try conditions(at: at, config: setup.config, builder: builder).map { ($0.fingerprint, $0) }, uniquingKeysWith: { a, _ in a })
-        let open = try store.alerts(includeResolved: false).filter { Self.names.contains($0.name) }
-        for alert in open where wanted[alert.fingerprint] == nil {
-            try store.resolveAlert(id: alert.id, receivers: builder.receiverNames(alert.severity), at: at)
-            logger.info("alerts.resolved", metadata: ["alert": "\(alert.publicID)", "alertname": "\(alert.name)"])
-        }
-        let openFingerprints = Set(open.map(\.fingerprint))
-        var fired = 0
-        for (fingerprint, firing) in wanted where !openFingerprints.contains(fingerprint) {
-            let severity = AlertSeverity(rawValue: firing.severity) ?? .warning
-            if let alert = try store.fireAlert(firing, receivers: builder.receiverNames(severity), at: at) {
-                fired += 1
-                logger.warning(
-                    "alerts.firing",
-                    metadata: [
-                        "alert": "\(alert.publicID)", "alertname": "\(alert.name)",
-                        "summary": "\(firing.annotations["summary"] ?? "")",
-                    ])
-            }
-        }
-        return fired
+        return try AlertReconciler(store: store, builder: builder, logger: logger)
+            .reconcile(names: Self.names, wanted: try conditions(at: at, config: setup.config, builder: builder), at: at)
     }
 
     func conditions(at: Date, config: EvaldConfig, builder: AlertBuilder) throws -> [AlertFiring] {

@@ -62,8 +62,9 @@ public struct OnceReport: Sendable {
                 "alerts",
                 .object([
                     ("firing", .int(Int64(summary.firingAlerts))),
-                    ("fired", .int(Int64(detection.fired + summary.healthFired))),
+                    ("fired", .int(Int64(detection.fired + summary.healthFired + summary.budgetFired))),
                     ("fired_by_detection", .int(Int64(detection.fired))), ("fired_by_health", .int(Int64(summary.healthFired))),
+                    ("fired_by_budgets", .int(Int64(summary.budgetFired))),
                 ])
             ),
             ("interrupted", .optional(summary.interruptedDuring)),
@@ -109,10 +110,12 @@ public struct OnceReport: Sendable {
         }
         // The firing count is what `evald alerts` lists: every firing alert, including those of
         // earlier runs and the health alerts (JudgeFailing, ...), not only what this run fired.
-        let fired = (summary.detection?.fired ?? 0) + summary.healthFired
+        let fired = (summary.detection?.fired ?? 0) + summary.healthFired + summary.budgetFired
         let alerts =
             "alerts: \(summary.firingAlerts) firing (evald alerts)"
-            + (fired > 0 ? ", \(fired) fired by this run (\(summary.detection?.fired ?? 0) by detection, \(summary.healthFired) by the health rules)" : "")
+            + (fired > 0
+                ? ", \(fired) fired by this run (\(summary.detection?.fired ?? 0) by detection, \(summary.healthFired) by the health rules, \(summary.budgetFired) by budgets)"
+                : "")
         if let n = summary.notifications {
             lines.append(
                 alerts + "; notifications: \(n.sent) sent" + (n.gaveUp > 0 ? ", \(n.gaveUp) given up" : "")

@@ -39,7 +39,7 @@ public struct SpoolIngestService: Service {
         let reader = SpoolReader(
             settings: .init(setup.config.spool), store: store,
             classifier: Self.classifier(setup.config, raised: raised),
-            checks: setup.checks, judges: setup.roster.routing, onEvent: { $0.log(to: logger) })
+            checks: setup.checks, judges: setup.roster.routing, usage: setup.config.usage, onEvent: { $0.log(to: logger) })
         var consecutiveFailures = 0
         while !Task.isCancelled {
             let latest = setups.current
@@ -47,7 +47,7 @@ public struct SpoolIngestService: Service {
                 setup = latest
                 reader.update(
                     settings: .init(setup.config.spool), classifier: Self.classifier(setup.config, raised: raised),
-                    checks: setup.checks, judges: setup.roster.routing)
+                    checks: setup.checks, judges: setup.roster.routing, usage: setup.config.usage)
             }
             if let (version, rates) = runtime.raisedRates(newerThan: raisedVersion) {
                 raisedVersion = version

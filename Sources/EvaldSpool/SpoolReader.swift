@@ -84,6 +84,7 @@ public final class SpoolReader {
     private var classifier: LineClassifier
     private var checks: CheckPlan
     private var judges: JudgeRouting
+    private var usage: UsageConfig
     private let now: @Sendable () -> Date
     private let onEvent: (SpoolEvent) -> Void
     private var files: [Int64: FollowedFile]?
@@ -92,13 +93,15 @@ public final class SpoolReader {
 
     public init(
         settings: Settings, store: any SpoolCheckpointStore, classifier: LineClassifier, checks: CheckPlan = .empty,
-        judges: JudgeRouting = .none, now: @escaping @Sendable () -> Date = Date.init, onEvent: @escaping (SpoolEvent) -> Void = { _ in }
+        judges: JudgeRouting = .none, usage: UsageConfig = UsageConfig(), now: @escaping @Sendable () -> Date = Date.init,
+        onEvent: @escaping (SpoolEvent) -> Void = { _ in }
     ) {
         self.settings = settings
         self.store = store
         self.classifier = classifier
         self.checks = checks
         self.judges = judges
+        self.usage = usage
         self.now = now
         self.onEvent = onEvent
         self.buffer = .allocate(byteCount: min(Self.initialBufferSize, settings.maxLineBytes + 1), alignment: 16)
@@ -110,12 +113,13 @@ public final class SpoolReader {
     }
 
     /// Applies a reloaded configuration; offsets and open files are kept.
-    public func update(settings: Settings, classifier: LineClassifier, checks: CheckPlan, judges: JudgeRouting) {
+    public func update(settings: Settings, classifier: LineClassifier, checks: CheckPlan, judges: JudgeRouting, usage: UsageConfig) {
         if settings.directory != self.settings.directory { closeAll() }
         self.settings = settings
         self.classifier = classifier
         self.checks = checks
         self.judges = judges
+        self.usage = usage
     }
 
     /// Applies new sampling rates (raised or lowered by detection) between polls.
@@ -338,7 +342,7 @@ public final class SpoolReader {
     /// Reads and commits every complete line after the file's offset. Returns false when
     /// stopped early.
     private func readAvailable(_ file: FollowedFile, summary: inout SpoolPollSummary, shouldStop: () -> Bool) throws -> Bool {
-        var batch = IngestBatch(fileID: file.tracked.id, startOffset: file.tracked.offset, newOffset: file.tracked.offset, committedAt: now())
+        var batch = newBatch(file)
         var batchBytes = 0
         var position = file.tracked.offset
 
@@ -353,7 +357,7 @@ public final class SpoolReader {
                 onEvent(.quarantined(path: line.filePath, offset: line.lineOffset, reason: line.reason, detail: line.detail))
             }
             file.tracked.offset = batch.newOffset
-            batch = IngestBatch(fileID: file.tracked.id, startOffset: file.tracked.offset, newOffset: file.tracked.offset, committedAt: now())
+            batch = newBatch(file)
             batchBytes = 0
         }
 
@@ -414,6 +418,12 @@ public final class SpoolReader {
         return true
     }
 
+    private func newBatch(_ file: FollowedFile) -> IngestBatch {
+        IngestBatch(
+            fileID: file.tracked.id, startOffset: file.tracked.offset, newOffset: file.tracked.offset, committedAt: now(),
+            usage: UsageBatch(config: usage))
+    }
+
     /// memrchr is a GNU extension the Glibc module does not export.
     private static func lastNewline(in bytes: UnsafeRawBufferPointer) -> Int? {
         var index = bytes.count - 1
@@ -449,9 +459,29 @@ public final class SpoolReader {
                 case .blank:
                     batch.counts.blankLines += 1
                 case .unsampled:
-                    batch.counts.records += 1
+                    // Usage counts every call: read its few fields, or decode it when they
+                    // cannot be read plainly (which also says what is wrong with a bad line).
+                    // A failed call is stored whatever the sample says (`evald traces`), so it is
+                    // decoded in full; failures are a few percent of calls.
+                    if let call = UsageScanner.scan(line), call.errorClass == nil {
+                        batch.counts.records += 1
+                        batch.usage.add(call)
+                    } else {
+                        switch classifier.decode(line) {
+                        case .success(let record):
+                            batch.counts.records += 1
+                            batch.usage.add(CallUsage(record: record))
+                            if record.status == .error {
+                                batch.failedOutsideSample.append(
+                                    SampledLine(record: record, sampleRate: 0, lineOffset: lineOffset, recordJSON: String(decoding: line, as: UTF8.self)))
+                            }
+                        case .failure(let problem):
+                            quarantine(line, at: lineOffset, problem, file: file, into: &batch)
+                        }
+                    }
                 case .sampled(let record, let rate):
                     batch.counts.records += 1
+                    batch.usage.add(CallUsage(record: record))
                     score(
                         SampledLine(record: record, sampleRate: rate, lineOffset: lineOffset, recordJSON: String(decoding: line, as: UTF8.self)),
                         into: &batch)
@@ -462,6 +492,12 @@ public final class SpoolReader {
                     case .success(let decoded):
                         batch.counts.records += Int64(decoded.llmSpans)
                         batch.counts.skippedSpans += Int64(decoded.skippedSpans)
+                        for call in decoded.usage { batch.usage.add(call) }
+                        for (index, record) in decoded.failedOutsideSample {
+                            batch.failedOutsideSample.append(
+                                SampledLine(
+                                    record: record, sampleRate: 0, lineOffset: lineOffset, indexInLine: index, recordJSON: NativeRecordEncoder.json(record)))
+                        }
                         for (index, record, rate) in decoded.records {
                             score(
                                 SampledLine(

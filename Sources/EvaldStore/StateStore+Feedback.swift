@@ -16,7 +16,7 @@ public struct DetectionFeedback: Sendable, Equatable {
 }
 
 extension StateStore {
-    /// Migration v10-feedback: every piece of feedback (feedback lines and records' `feedback`
+    /// Migration v11-feedback: every piece of feedback (feedback lines and records' `feedback`
     /// field, sampled or not), in commit order; detection consumes it by `id`.
     static let feedbackSchema = """
         CREATE TABLE feedback (

@@ -47,7 +47,7 @@ public struct RecheckProgress: Sendable, Equatable {
 }
 
 extension StateStore {
-    /// Migration v11-judge-versions.
+    /// Migration v12-judge-versions.
     static let judgeVersionsSchema = """
         -- The judge's own version (its reply's model and system fingerprint) per verdict.
         ALTER TABLE judge_verdict ADD COLUMN judge_version_id INTEGER;

@@ -96,7 +96,11 @@ extension StateStore {
             let deleted = db.changesCount
             // Counted in the transaction that deletes: a crash counts a batch with its deletion or not at all.
             try Self.add(db, ["pruned_by_age": Int64(deleted)])
-            return deleted
+            // Failed calls kept outside the sample are raw data too.
+            try db.execute(
+                sql: "DELETE FROM failed_call WHERE id IN (SELECT id FROM failed_call WHERE ts < ? ORDER BY ts LIMIT ?)",
+                arguments: [cutoff.timeIntervalSince1970, limit])
+            return max(deleted, db.changesCount)
         }
     }
 
@@ -110,7 +114,7 @@ extension StateStore {
         }
     }
 
-    /// Deletes at most `limit` minute buckets older than `cutoff` (of each rollup table).
+    /// Deletes at most `limit` minute buckets older than `cutoff` (of each rollup table, and usage rows).
     public func pruneRollups(before cutoff: Date, limit: Int) throws -> Int {
         try write { db in
             try db.execute(
@@ -124,6 +128,19 @@ extension StateStore {
                     DELETE FROM rollup_op_cell WHERE (minute, series_id) IN
                         (SELECT minute, series_id FROM rollup_op_cell WHERE minute < ? ORDER BY minute LIMIT ?)
                     """, arguments: [Self.minute(cutoff), limit])
+            deleted = max(deleted, db.changesCount)
+            // Usage rows live as long as rollups.
+            try db.execute(
+                sql: """
+                    DELETE FROM usage_minute WHERE (minute, route, model) IN
+                        (SELECT minute, route, model FROM usage_minute WHERE minute < ? ORDER BY minute LIMIT ?)
+                    """, arguments: [Self.minute(cutoff), limit])
+            deleted = max(deleted, db.changesCount)
+            try db.execute(
+                sql: """
+                    DELETE FROM usage_tenant_day WHERE (day, tenant) IN
+                        (SELECT day, tenant FROM usage_tenant_day WHERE day < ? ORDER BY day LIMIT ?)
+                    """, arguments: [String(RFC3339.format(cutoff, fractional: false).prefix(10)), limit])
             deleted = max(deleted, db.changesCount)
             return deleted
         }

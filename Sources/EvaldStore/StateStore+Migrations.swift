@@ -348,10 +348,13 @@ extension StateStore {
             try migrateToCompact(db)
             try db.execute(sql: compactViews)
         }
-        migrator.registerMigration("v10-feedback") { db in
+        migrator.registerMigration("v10-usage") { db in
+            try db.execute(sql: usageSchema)
+        }
+        migrator.registerMigration("v11-feedback") { db in
             try db.execute(sql: feedbackSchema)
         }
-        migrator.registerMigration("v11-judge-versions") { db in
+        migrator.registerMigration("v12-judge-versions") { db in
             try db.execute(sql: judgeVersionsSchema)
         }
         return migrator

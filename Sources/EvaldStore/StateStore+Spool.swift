@@ -38,12 +38,12 @@ extension StateStore: SpoolCheckpointStore {
     /// file's new offset in one transaction. A batch whose bytes are already behind the
     /// file's committed offset changes nothing, so nothing is ever counted twice.
     public func commitBatch(_ batch: IngestBatch) throws {
-        try write { db in
+        let sketches = try write { db -> [String: TenantSketch] in
             let committed = try Int64.fetchOne(db, sql: "SELECT offset FROM spool_file WHERE id = ?", arguments: [batch.fileID])
             guard let committed else {
                 throw StoreError(path: path, message: "spool file #\(batch.fileID) is not tracked; is a second evald writing to this state_dir?")
             }
-            guard batch.newOffset > committed else { return }
+            guard batch.newOffset > committed else { return [:] }
             guard batch.startOffset == committed else {
                 throw StoreError(
                     path: path,
@@ -107,10 +107,15 @@ extension StateStore: SpoolCheckpointStore {
                     "lines_read": c.linesRead, "records": c.records, "malformed": c.malformed,
                     "sampled": c.sampled, "skipped_spans": c.skippedSpans, "blank_lines": c.blankLines,
                 ])
+            let sketches = try Self.addUsage(db, batch.usage, sketches: tenantSketches)
+            try Self.addFailedCalls(db, batch.failedOutsideSample, fileID: batch.fileID)
+            try Self.addBudgetCalls(db, batch.usage, timeZone: batch.usage.timeZone)
             try db.execute(
                 sql: "UPDATE spool_file SET offset = ?, updated_at = ? WHERE id = ?",
                 arguments: [batch.newOffset, at, batch.fileID])
+            return sketches
         }
+        tenantSketches.keep(sketches)
     }
 
     /// Adds a batch's rollup deltas to the minute buckets; histograms merge inside SQLite

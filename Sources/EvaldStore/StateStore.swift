@@ -13,6 +13,8 @@ public final class StateStore: Sendable {
     public let faults = StoreFaults()
     /// Committed record dictionaries, shared by every read and write of this store.
     let recordDictionaries = RecordDictionaryCache()
+    /// Committed tenant sketches of the newest days.
+    let tenantSketches = TenantSketchCache()
 
     private init(path: String, pool: DatabasePool) {
         self.path = path
@@ -81,6 +83,7 @@ public final class StateStore: Sendable {
                 // converted once by `enableIncrementalVacuum`.
                 if !db.configuration.readonly { try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL") }
                 db.add(function: StateStore.histogramMerge)
+                db.add(function: StateStore.countsMerge)
             }
         }
         do {

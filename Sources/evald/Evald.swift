@@ -15,6 +15,7 @@ struct Evald: AsyncParsableCommand {
             RunCommand.self, StatusCommand.self, MetricsCommand.self, SpoolCommand.self, SampleCheckCommand.self, CheckConfigCommand.self, ExplainCommand.self,
             AlertsCommand.self,
             DriftCommand.self, CompareCommand.self, VersionsCommand.self, GateCommand.self, GoldenCommand.self, CalibrateCommand.self, ReplayCommand.self,
+            ReportCommand.self, TracesCommand.self,
         ]
     )
 }

@@ -78,6 +78,19 @@ import Testing
             let calls = totals.filter { $0.metric == "op:error_rate" }.reduce(0) { $0 + $1.cell.n }
             #expect(fast == Int64(ids.count))
             #expect(calls == Int64(ids.count))
+            // Usage from every call committed with the offsets: each call counted exactly once.
+            let usage = try crashed.routeUsage(since: .distantPast, until: .distantFuture)
+            let routes = ["support-chat", "extract-order", "refunds-assist"]
+            for (index, route) in routes.enumerated() {
+                let calls = usage.filter { $0.route == route }.reduce(0) { $0 + $1.usage.calls }
+                #expect(calls == Int64((0..<total).count { $0 % 3 == index }), "\(route)")
+            }
+            #expect(usage.reduce(0) { $0 + $1.usage.inputTokens } == Int64((0..<total).reduce(0) { $0 + $1 % 100 }))
+            #expect(usage.reduce(0) { $0 + $1.usage.outputTokens } == Int64((0..<total).reduce(0) { $0 + $1 % 37 }))
+            let tenants = try crashed.tenantUsage(firstDay: "2026-11-28", lastDay: "2026-11-28")
+            for tenant in 0..<7 {
+                #expect(tenants.first { $0.tenant == "t\(tenant)" }?.usage.calls == Int64((0..<total).count { $0 % 7 == tenant }))
+            }
             let stored = try crashed.evaluations()
             #expect(try stored.allSatisfy { try crashed.checkResults(evaluationID: $0.id).count == 1 })
 

@@ -2,7 +2,8 @@
 """The crash test's writer, a separate process as the collector is: appends native records to
 SPOOL/traces.jsonl in uneven pieces (often splitting a line), and now and then rotates the file
 by renaming it to traces-K.jsonl between two lines, as the collector's file exporter does.
-Records are those of EvaldHarness.line(n) in the Swift tests."""
+Trace ids are those of EvaldHarness.traceID(n) in the Swift tests; each record also carries
+a tenant (n % 7) and token counts (n % 100 in, n % 37 out) for the usage totals."""
 import os
 import random
 import sys
@@ -15,8 +16,9 @@ MASK = (1 << 64) - 1
 def line(n):
     trace_id = "%016x%016x" % (n, (n * 0x9E3779B97F4A7C15) & MASK)
     return ('{"trace_id":"%s","timestamp":"2026-11-28T10:00:00.000Z","route":"%s","model":"gpt-4o-mini",'
-            '"input":[{"role":"user","content":"question %d"}],"output":"answer %d","latency_ms":%d}\n'
-            % (trace_id, ROUTES[n % 3], n, n, n % 5000))
+            '"tenant":"t%d","input":[{"role":"user","content":"question %d"}],"output":"answer %d","latency_ms":%d,'
+            '"usage":{"input_tokens":%d,"output_tokens":%d}}\n'
+            % (trace_id, ROUTES[n % 3], n % 7, n, n, n % 5000, n % 100, n % 37))
 
 
 def main(spool, total, seed):

@@ -1,0 +1,205 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Reads a native record's usage fields (time, route, tenant, model, status, error, token
+/// counts, latency, cost) from its line without decoding it: every line of the spool passes
+/// here, and a full decode of each would cost several times the reading (Benchmarks/RESULTS.md).
+///
+/// It walks the top-level members once, jumping over strings with memchr, and checks the
+/// required fields and the type of every field it reads. Anything it cannot read plainly (an
+/// escaped timestamp, a field of the wrong type, broken structure) gives nil, and the caller
+/// decodes the line fully, which either reads it or says precisely what is wrong.
+public enum UsageScanner {
+    public static func scan(_ b: UnsafeRawBufferPointer) -> CallUsage? {
+        var i = JSONLineScanner.skipWhitespace(b, 0)
+        guard i < b.count, b[i] == UInt8(ascii: "{") else { return nil }
+        i += 1
+        var fields = Fields()
+        while true {
+            i = JSONLineScanner.skipWhitespace(b, i)
+            guard i < b.count else { return nil }
+            if b[i] == UInt8(ascii: "}") { break }
+            guard b[i] == 0x22, let keyEnd = JSONLineScanner.skipString(b, i) else { return nil }
+            let key = (i + 1)..<(keyEnd - 1)
+            i = JSONLineScanner.skipWhitespace(b, keyEnd)
+            guard i < b.count, b[i] == UInt8(ascii: ":") else { return nil }
+            i = JSONLineScanner.skipWhitespace(b, i + 1)
+            guard i < b.count, let valueEnd = JSONLineScanner.skipValue(b, i) else { return nil }
+            guard fields.read(key: key, value: i..<valueEnd, in: b) else { return nil }
+            i = JSONLineScanner.skipWhitespace(b, valueEnd)
+            guard i < b.count else { return nil }
+            if b[i] == UInt8(ascii: ",") { i += 1; continue }
+            guard b[i] == UInt8(ascii: "}") else { return nil }
+            break
+        }
+        guard JSONLineScanner.skipWhitespace(b, i + 1) == b.count else { return nil }
+        return fields.usage
+    }
+
+    private struct Fields {
+        var traceID: Range<Int>?
+        var traceIDText: String?
+        var timestamp: Double?
+        var model: String?
+        var route: String?
+        var tenant: String?
+        var error: String?
+        var isError = false
+        var hasOutput = false
+        var inputTokens: Int?
+        var outputTokens: Int?
+        var promptTokens: Int?
+        var completionTokens: Int?
+        var latencyMs: Double?
+        var costUSD: Double?
+
+        var usage: CallUsage? {
+            guard traceIDText != nil, let timestamp, let model, hasOutput || isError else { return nil }
+            return CallUsage(
+                timestamp: timestamp, route: route, tenant: tenant, model: model,
+                errorClass: isError ? CallUsage.errorClass(of: error) : nil, inputTokens: inputTokens ?? promptTokens,
+                outputTokens: outputTokens ?? completionTokens, latencyMs: latencyMs, costUSD: costUSD, recordID: traceIDText)
+        }
+
+        /// Reads one member; false when the line must be decoded fully to be judged.
+        mutating func read(key: Range<Int>, value: Range<Int>, in b: UnsafeRawBufferPointer) -> Bool {
+            let isNull = b[value.lowerBound] == UInt8(ascii: "n")
+            if isNull, !JSONLineScanner.equals(b, value, "null") { return false }
+            // Keys are compared by length first: most members are none of these.
+            switch key.count {
+            case 5:
+                if JSONLineScanner.equals(b, key, "model") {
+                    if isNull { return true }
+                    guard let text = UsageScanner.string(b, value), !text.isEmpty else { return false }
+                    model = text
+                } else if JSONLineScanner.equals(b, key, "route") {
+                    if isNull { return true }
+                    guard let text = UsageScanner.string(b, value) else { return false }
+                    route = text
+                } else if JSONLineScanner.equals(b, key, "error") {
+                    if isNull { return true }
+                    guard let text = UsageScanner.string(b, value) else { return false }
+                    error = text
+                } else if JSONLineScanner.equals(b, key, "usage") {
+                    if isNull { return true }
+                    return readUsage(value, in: b)
+                }
+            case 6:
+                if JSONLineScanner.equals(b, key, "tenant") {
+                    if isNull { return true }
+                    guard let text = UsageScanner.string(b, value) else { return false }
+                    tenant = text
+                } else if JSONLineScanner.equals(b, key, "status") {
+                    if isNull { return true }
+                    guard let text = UsageScanner.string(b, value) else { return false }
+                    switch text.lowercased() {
+                    case "ok": isError = false
+                    case "error": isError = true
+                    default: return false
+                    }
+                } else if JSONLineScanner.equals(b, key, "output") {
+                    if isNull { return true }
+                    guard b[value.lowerBound] == 0x22 else { return false }
+                    hasOutput = true
+                }
+            case 8:
+                if JSONLineScanner.equals(b, key, "trace_id") {
+                    guard b[value.lowerBound] == 0x22, value.count > 2, let text = UsageScanner.string(b, value) else { return false }
+                    traceIDText = text
+                } else if JSONLineScanner.equals(b, key, "cost_usd") {
+                    if isNull { return true }
+                    guard let number = UsageScanner.number(b, value) else { return false }
+                    costUSD = number
+                }
+            case 9:
+                if JSONLineScanner.equals(b, key, "timestamp") {
+                    if isNull { return true }
+                    guard let seconds = UsageScanner.timestamp(b, value) else { return false }
+                    timestamp = seconds
+                }
+            case 10:
+                if JSONLineScanner.equals(b, key, "latency_ms") {
+                    if isNull { return true }
+                    guard let number = UsageScanner.number(b, value) else { return false }
+                    latencyMs = number
+                }
+            default:
+                break
+            }
+            return true
+        }
+
+        /// `usage: {input_tokens, output_tokens}` (or OpenAI's `prompt_tokens`, `completion_tokens`).
+        mutating func readUsage(_ range: Range<Int>, in b: UnsafeRawBufferPointer) -> Bool {
+            guard b[range.lowerBound] == UInt8(ascii: "{") else { return false }
+            var i = range.lowerBound + 1
+            let end = range.upperBound - 1
+            while true {
+                i = JSONLineScanner.skipWhitespace(b, i)
+                guard i <= end else { return false }
+                if b[i] == UInt8(ascii: "}") { return true }
+                guard b[i] == 0x22, let keyEnd = JSONLineScanner.skipString(b, i) else { return false }
+                let key = (i + 1)..<(keyEnd - 1)
+                i = JSONLineScanner.skipWhitespace(b, keyEnd)
+                guard i < end, b[i] == UInt8(ascii: ":") else { return false }
+                i = JSONLineScanner.skipWhitespace(b, i + 1)
+                guard i < end, let valueEnd = JSONLineScanner.skipValue(b, i) else { return false }
+                let value = i..<valueEnd
+                let path: WritableKeyPath<Fields, Int?>?
+                if JSONLineScanner.equals(b, key, "input_tokens") {
+                    path = \.inputTokens
+                } else if JSONLineScanner.equals(b, key, "output_tokens") {
+                    path = \.outputTokens
+                } else if JSONLineScanner.equals(b, key, "prompt_tokens") {
+                    path = \.promptTokens
+                } else if JSONLineScanner.equals(b, key, "completion_tokens") {
+                    path = \.completionTokens
+                } else {
+                    path = nil
+                }
+                if let path, !JSONLineScanner.equals(b, value, "null") {
+                    guard let number = UsageScanner.number(b, value), number >= 0, number < 1e15 else { return false }
+                    self[keyPath: path] = Int(number)
+                }
+                i = JSONLineScanner.skipWhitespace(b, valueEnd)
+                guard i <= end else { return false }
+                if b[i] == UInt8(ascii: ",") { i += 1; continue }
+                return b[i] == UInt8(ascii: "}") && i == end
+            }
+        }
+    }
+
+    /// A string value's text; escaped strings go through the JSON parser.
+    static func string(_ b: UnsafeRawBufferPointer, _ range: Range<Int>) -> String? {
+        guard b[range.lowerBound] == 0x22, range.count >= 2 else { return nil }
+        let content = (range.lowerBound + 1)..<(range.upperBound - 1)
+        if JSONLineScanner.contains(b, content, 0x5C) {
+            return (try? JSONParser.parse(UnsafeRawBufferPointer(rebasing: b[range])))?.stringValue
+        }
+        return String(validating: UnsafeRawBufferPointer(rebasing: b[content]), as: UTF8.self)
+    }
+
+    /// A finite JSON number.
+    static func number(_ b: UnsafeRawBufferPointer, _ range: Range<Int>) -> Double? {
+        guard range.count <= 40, JSONLineScanner.isScalarValid(b, range) else { return nil }
+        let first = b[range.lowerBound]
+        guard first == UInt8(ascii: "-") || (first >= 0x30 && first <= 0x39) else { return nil }
+        guard let value = Double(String(decoding: UnsafeRawBufferPointer(rebasing: b[range]), as: UTF8.self)), value.isFinite else { return nil }
+        return value
+    }
+
+    /// RFC 3339 text or Unix seconds, as the decoder accepts them.
+    static func timestamp(_ b: UnsafeRawBufferPointer, _ range: Range<Int>) -> Double? {
+        if b[range.lowerBound] == 0x22 {
+            guard let text = string(b, range), let date = RFC3339.parse(text) else { return nil }
+            return date.timeIntervalSince1970
+        }
+        guard let seconds = number(b, range), seconds >= 0, seconds < 7_258_118_400 else { return nil }
+        return seconds
+    }
+}
