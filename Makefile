@@ -1,5 +1,5 @@
 # make install [DESTDIR=...] [PREFIX=/usr/local]: builds evald in release mode and installs the
-# binary, the systemd unit, a starting config, the shipped data and the user docs (docs/, in
+# binary, the systemd unit, a starting config, the shipped data (contrib/ among it) and the user docs (docs/, in
 # $(PREFIX)/share/doc/evald: alerts' default runbook_url points there). make uninstall removes
 # them again (but not a config that is already there, nor the state in /var/lib/evald).
 PREFIX ?= /usr/local
@@ -37,6 +37,9 @@ install: $(BINARY)
 		if [ -n "$$(ls -A $$dir 2>/dev/null)" ]; then cp -R $$dir/. $(DESTDIR)$(DATADIR)/$$dir/; fi; \
 	done
 	$(INSTALL) -D -m 644 README.md $(DESTDIR)$(DATADIR)/README.md
+	$(INSTALL) -D -m 644 contrib/grafana/evald.json $(DESTDIR)$(DATADIR)/contrib/grafana/evald.json
+	$(INSTALL) -D -m 644 contrib/prometheus/evald-rules.yml $(DESTDIR)$(DATADIR)/contrib/prometheus/evald-rules.yml
+	$(INSTALL) -D -m 644 contrib/prometheus/evald-rules.test.yml $(DESTDIR)$(DATADIR)/contrib/prometheus/evald-rules.test.yml
 	$(INSTALL) -d $(DESTDIR)$(DOCDIR)
 	$(INSTALL) -m 644 docs/*.md $(DESTDIR)$(DOCDIR)/
 

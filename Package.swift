@@ -21,6 +21,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // The OTLP/HTTP receiver's protobuf encoding; the messages are generated once and
+        // committed (Sources/EvaldOTLP/Generated/README.md), not by a build plugin.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // Pure core: models, sampling, config, decoding of records. No I/O, no clocks.
@@ -62,6 +65,12 @@ let package = Package(
                 // more than the query.
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]),
+        // OTLP/HTTP's protobuf messages (opentelemetry-proto, generated and committed) and their
+        // conversion to the OTLP/JSON the spool holds.
+        .target(
+            name: "EvaldOTLP",
+            dependencies: ["EvaldCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Generated/LICENSE", "Generated/README.md"]),
         // Spool discovery, tailing, rotation, line framing.
         .target(name: "EvaldSpool", dependencies: ["EvaldCore"]),
         // Alert receivers (Alertmanager, webhook, Slack, PagerDuty): payloads on the wire,
@@ -79,7 +88,7 @@ let package = Package(
         .target(
             name: "EvaldDaemon",
             dependencies: [
-                "EvaldCore", "EvaldStore", "EvaldSpool", "EvaldHTTP", "EvaldJudge", "EvaldAlerting", "EvaldReports",
+                "EvaldCore", "EvaldStore", "EvaldSpool", "EvaldHTTP", "EvaldJudge", "EvaldAlerting", "EvaldReports", "EvaldOTLP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

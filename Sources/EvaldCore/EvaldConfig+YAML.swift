@@ -81,7 +81,7 @@ extension EvaldConfig {
             root, "",
             allowed: [
                 "state_dir", "spool", "sampling", "checks", "endpoints", "judge", "detection", "alerts",
-                "golden", "calibration", "retention", "http", "shutdown_grace", "log_level",
+                "golden", "calibration", "retention", "http", "otlp", "shutdown_grace", "log_level",
                 "pricing", "budgets", "budgets_timezone", "report",
             ])
         if root == nil || top.isEmpty, w.problems.isEmpty {
@@ -336,13 +336,44 @@ extension EvaldConfig {
             }
         }
 
+        var otlp = OTLPConfig()
+        if let otlpNode = top["otlp"] {
+            let o = w.mapping(otlpNode, "otlp", allowed: ["listen", "max_body", "max_spool_bytes", "token_file"])
+            // The section turns the receiver on; `listen: ""` turns it off again.
+            otlp.listen = OTLPConfig.defaultListen
+            if let listenNode = o["listen"] {
+                let listen = w.string(listenNode, "otlp.listen") ?? ""
+                if listen.isEmpty {
+                    otlp.listen = nil
+                } else if listen.split(separator: ":").last.flatMap({ Int($0) }) == nil {
+                    w.report(listenNode, "otlp.listen", "\"\(listen)\" is not host:port (e.g. 127.0.0.1:4318); leave it empty to disable the receiver")
+                } else {
+                    otlp.listen = listen
+                }
+            }
+            func size(_ key: String, default value: Int64, min: Int64, minText: String) -> Int64 {
+                guard let node = o[key] else { return value }
+                let text = w.string(node, "otlp.\(key)") ?? ""
+                guard let bytes = RetentionConfig.parseBytes(text), bytes >= min else {
+                    w.report(node, "otlp.\(key)", "\"\(text)\" is not a size of at least \(minText); write bytes or a number with KiB, MiB or GiB (e.g. 8MiB)")
+                    return value
+                }
+                return bytes
+            }
+            otlp.maxBody = size("max_body", default: otlp.maxBody, min: 1024, minText: "1KiB")
+            otlp.maxSpoolBytes = size("max_spool_bytes", default: otlp.maxSpoolBytes, min: 1 << 20, minText: "1MiB")
+            if let tokenNode = o["token_file"] {
+                otlp.tokenFile = w.string(tokenNode, "otlp.token_file")
+            }
+        }
+
         let shutdownGrace = w.duration(top["shutdown_grace"], "shutdown_grace", default: 10)
         let logLevel = w.oneOf(top["log_level"], "log_level", ["trace", "debug", "info", "notice", "warning", "error", "critical"], default: "info")
 
         var config = EvaldConfig(
             sourcePath: path, stateDir: stateDir, spool: spool, sampling: sampling, checks: checks,
             endpoints: endpoints, judge: judge, detection: detection, alerts: alerts, golden: golden,
-            calibration: calibration, retention: retention, http: http, shutdownGrace: shutdownGrace,
+            calibration: calibration, retention: retention, http: http, otlp: otlp, shutdownGrace: shutdownGrace,
             logLevel: logLevel)
         config.usage = readUsage(top, walker: w, receivers: Set(alerts.receivers.map(\.name)))
         return config

@@ -16,6 +16,8 @@ public struct EvaldConfig: Sendable {
     public var calibration: CalibrationConfig
     public var retention: RetentionConfig
     public var http: HTTPConfig
+    /// The OTLP/HTTP receiver; off (nil `listen`) unless the `otlp` section is given.
+    public var otlp = OTLPConfig()
     public var shutdownGrace: Double
     public var logLevel: String
     /// `pricing`, `budgets`, `budgets_timezone`, `report` (SPEC 7b).
@@ -195,6 +197,29 @@ public struct RetentionConfig: Sendable {
             return bytes < 9e18 ? Int64(bytes) : nil
         }
         return Int64(trimmed)
+    }
+}
+
+/// `otlp`: the OTLP/HTTP traces receiver (`POST /v1/traces`), which appends what it accepts
+/// to a spool file of its own.
+public struct OTLPConfig: Sendable {
+    public static let defaultListen = "127.0.0.1:4318"
+    /// `host:port`; nil: no receiver (the default, and `listen: ""`).
+    public var listen: String?
+    /// The largest request body, as sent and after gzip.
+    public var maxBody: Int64 = 8 << 20
+    /// Above this many unread bytes in the spool directory requests are refused (503 with
+    /// Retry-After) until the reader catches up.
+    public var maxSpoolBytes: Int64 = 10 << 30
+    /// The bearer token's file (`$CREDENTIALS_DIRECTORY`, else the config's folder, for a
+    /// relative name); nil: no token asked.
+    public var tokenFile: String?
+
+    public init(listen: String? = nil, maxBody: Int64 = 8 << 20, maxSpoolBytes: Int64 = 10 << 30, tokenFile: String? = nil) {
+        self.listen = listen
+        self.maxBody = maxBody
+        self.maxSpoolBytes = maxSpoolBytes
+        self.tokenFile = tokenFile
     }
 }
 

@@ -81,12 +81,18 @@ public enum Daemon {
         }
         let transport = HTTPTransport()
         let setups = SetupSource(try makeSetup(config, transport: transport, logger: logger, environment: environment))
-        let runtime = DaemonRuntime(metrics: DaemonMetrics(seriesLimit: config.http.metricsSeriesLimit))
+        // The OTLP receiver's token, and its span keys read back from its files, before anything runs.
+        let otlpToken = try OTLPReceiver.loadToken(config, environment: environment)
+        let receiverSpool = try OTLPReceiver.makeSpool(config)
+        let runtime = DaemonRuntime(metrics: DaemonMetrics(seriesLimit: config.http.metricsSeriesLimit), receiverSpool: receiverSpool)
         // Metrics recorded through swift-metrics (by evald or a library) land in the same registry.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: runtime.metrics.registry))
         let notifier = SystemdNotifier(environment: environment)
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         let http = HTTPEndpoints.makeApplication(store: store, setups: setups, metrics: runtime.metrics, runtime: runtime, logger: logger)
+        let otlp = receiverSpool.flatMap {
+            OTLPReceiver.makeApplication(config: config.otlp, spool: $0, token: otlpToken, runtime: runtime, logger: logger)
+        }
         // In dependency order; graceful shutdown runs in reverse: systemd hears STOPPING=1
         // first, then the listener stops (scrapes never see a half-stopped daemon), and the
         // heartbeat stops last. Every service's end ends the group.
@@ -104,7 +110,7 @@ public enum Daemon {
                 RetentionService(
                     store: store, retention: config.retention, logger: logger,
                     goldenTraceIDs: { GoldenSetLoader.traceIDs(config: setups.current.config) }, report: { runtime.setSizeCheck($0) }),
-            ] + (http.map { [$0] } ?? []) + [
+            ] + (http.map { [$0] } ?? []) + (otlp.map { [$0] } ?? []) + [
                 ReloadService(
                     configPath: config.sourcePath, setups: setups, runtime: runtime, notifier: notifier, logger: logger,
                     signals: hangups, transport: transport),

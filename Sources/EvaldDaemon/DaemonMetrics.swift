@@ -100,6 +100,28 @@ public final class DaemonMetrics: Sendable {
         ).increment()
     }
 
+    /// `evald_otlp_requests_total{code}`: the receiver's answers by HTTP status code.
+    func countOTLPRequest(status: Int) {
+        registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                namespace: "evald", metricName: "otlp_requests", unitName: "total",
+                helpText: "OTLP/HTTP export requests answered by the receiver, by HTTP status code."),
+            labels: [("code", String(status))]
+        ).increment()
+    }
+
+    /// `evald_otlp_spans_total{result}`: spans of answered requests, `stored` (in the spool),
+    /// `duplicate` (stored before: a client's retry) or `rejected` (partial success).
+    func countOTLPSpans(result: String, by count: Int) {
+        guard count > 0 else { return }
+        registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                namespace: "evald", metricName: "otlp_spans", unitName: "total",
+                helpText: "Spans the OTLP receiver got in the requests it answered 200, by result (stored, duplicate, rejected)."),
+            labels: [("result", result)]
+        ).increment(by: Int64(count))
+    }
+
     func recordPoll(_ counts: IngestCounts, checkFailures failed: Int, at now: Date) {
         linesRead.increment(by: counts.linesRead)
         records.increment(by: counts.records)

@@ -28,9 +28,12 @@ public final class DaemonRuntime: Sendable {
 
     private let state = Mutex(State())
     public let metrics: DaemonMetrics
+    /// The OTLP receiver's spool files (nil without `otlp`): the reader deletes them once read.
+    public let receiverSpool: OTLPReceiverSpool?
 
-    public init(metrics: DaemonMetrics = DaemonMetrics()) {
+    public init(metrics: DaemonMetrics = DaemonMetrics(), receiverSpool: OTLPReceiverSpool? = nil) {
         self.metrics = metrics
+        self.receiverSpool = receiverSpool
     }
 
     public func countReload() {

@@ -31,13 +31,20 @@ public struct SpoolIngestService: Service {
         logger.info("spool.reader_stopped")
     }
 
+    /// The reader's settings: `spool`'s, and the OTLP receiver's files deleted once read.
+    private func readerSettings(_ config: EvaldConfig) -> SpoolReader.Settings {
+        var settings = SpoolReader.Settings(config.spool)
+        if let receiverSpool = runtime.receiverSpool { settings.deletesWhenRead = { receiverSpool.deletesWhenRead($0) } }
+        return settings
+    }
+
     private func loop() async {
         var setup = setups.current
         var raisedVersion = 0
         var raised: [String: Double] = [:]
         let logger = self.logger
         let reader = SpoolReader(
-            settings: .init(setup.config.spool), store: store,
+            settings: readerSettings(setup.config), store: store,
             classifier: Self.classifier(setup.config, raised: raised),
             checks: setup.checks, judges: setup.roster.routing, usage: setup.config.usage, onEvent: { $0.log(to: logger) })
         var consecutiveFailures = 0
@@ -46,7 +53,7 @@ public struct SpoolIngestService: Service {
             if latest.version != setup.version {
                 setup = latest
                 reader.update(
-                    settings: .init(setup.config.spool), classifier: Self.classifier(setup.config, raised: raised),
+                    settings: readerSettings(setup.config), classifier: Self.classifier(setup.config, raised: raised),
                     checks: setup.checks, judges: setup.roster.routing, usage: setup.config.usage)
             }
             if let (version, rates) = runtime.raisedRates(newerThan: raisedVersion) {
@@ -63,6 +70,9 @@ public struct SpoolIngestService: Service {
                 // A long catch-up commits and reports progress (the watchdog's proof of life)
                 // at least twice a second.
                 let deadline = Date() + 0.5
+                // Before the poll measures the unread bytes: what the receiver appends meanwhile
+                // is counted twice for a round rather than not at all (its back-pressure).
+                runtime.receiverSpool?.markMeasured()
                 let summary = try reader.poll(shouldStop: { Task.isCancelled || Date() > deadline })
                 consecutiveFailures = 0
                 runtime.markProgress(summary.counts, checks: summary.checks, pendingBytes: summary.pendingBytes, files: summary.files)
@@ -118,7 +128,9 @@ extension SpoolEvent {
                 logger.info("spool.file_done", metadata: ["spool.file": "\(path)"])
             }
         case .deleted(let path):
-            logger.info("spool.file_deleted", metadata: ["spool.file": "\(path)", "reason": "after_read: delete"])
+            let receiverFile = OTLPReceiverSpool.isReceiverFileName((path as NSString).lastPathComponent)
+            logger.info(
+                "spool.file_deleted", metadata: ["spool.file": "\(path)", "reason": receiverFile ? "read (an OTLP receiver file)" : "after_read: delete"])
         case .quarantined(let path, let offset, let reason, let detail):
             logger.warning(
                 "spool.line_quarantined",

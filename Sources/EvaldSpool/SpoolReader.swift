@@ -27,6 +27,9 @@ public final class SpoolReader {
         public var maxLineBytes: Int
         public var idleAfter: Double
         public var afterRead: SpoolConfig.AfterRead
+        /// Files deleted once read and idle whatever `afterRead` says: the OTLP receiver's own
+        /// (`OTLPReceiverSpool.deletesWhenRead`).
+        public var deletesWhenRead: @Sendable (String) -> Bool = { _ in false }
         /// Commit at least every this many bytes consumed.
         public var batchBytes: Int = 8 << 20
         /// Commit at least every this many sampled records.
@@ -227,11 +230,13 @@ public final class SpoolReader {
                 return
             }
             if file.lastSize == entry.size, entry.size == file.tracked.offset {
-                // Closed while idle and unchanged since: nothing to do.
+                // Closed while idle and unchanged since: nothing to do, but delete it once idle
+                // when it is to be deleted (a file closed at a restart was not idle yet).
                 if entry.path != file.tracked.path {
                     try store.renameSpoolFile(id: file.tracked.id, to: entry.path)
                     file.tracked.path = entry.path
                 }
+                if deletesWhenRead(file), now().timeIntervalSince(file.lastGrowthAt) >= settings.idleAfter { try delete(file) }
                 return
             }
             file.lastSize = -1  // reopened: check its fingerprint again
@@ -291,22 +296,30 @@ public final class SpoolReader {
         } else if idle, file.tracked.offset < size {
             // A writer never leaves half a line for this long: it died mid-write.
             try quarantineTail(of: file, size: size)
-        } else if idle, settings.afterRead == .delete, file.tracked.offset == size {
-            // Delete by path only while the path still names this very file.
-            var current = stat()
-            guard stat(file.tracked.path, &current) == 0, UInt64(current.st_dev) == file.tracked.device,
-                UInt64(current.st_ino) == file.tracked.inode
-            else { return }
-            if unlink(file.tracked.path) == 0 {
-                onEvent(.deleted(path: file.tracked.path))
-                try retire(file, .gone)
-            } else {
-                onEvent(.unreadable(path: file.tracked.path, message: "cannot delete after reading (\(String(cString: strerror(errno))))"))
-            }
+        } else if idle, deletesWhenRead(file), file.tracked.offset == size {
+            try delete(file)
         } else if idle || reopened, file.tracked.offset == size {
             // Finished for now (or, after a restart, nothing new): free the descriptor, since a
             // spool may hold thousands of old files; the directory listing shows when it grows.
             file.close()
+        }
+    }
+
+    private func deletesWhenRead(_ file: FollowedFile) -> Bool {
+        settings.afterRead == .delete || settings.deletesWhenRead(file.tracked.path)
+    }
+
+    /// Deletes a file read to its end, by path only while the path still names this very file.
+    private func delete(_ file: FollowedFile) throws {
+        var current = stat()
+        guard stat(file.tracked.path, &current) == 0, UInt64(current.st_dev) == file.tracked.device,
+            UInt64(current.st_ino) == file.tracked.inode
+        else { return }
+        if unlink(file.tracked.path) == 0 {
+            onEvent(.deleted(path: file.tracked.path))
+            try retire(file, .gone)
+        } else {
+            onEvent(.unreadable(path: file.tracked.path, message: "cannot delete after reading (\(String(cString: strerror(errno))))"))
         }
     }
 

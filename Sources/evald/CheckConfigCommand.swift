@@ -55,6 +55,11 @@ struct CheckConfigCommand: AsyncParsableCommand {
             problems += error.problems
         }
         try? await transport.shutdown()
+        do {
+            _ = try OTLPReceiver.loadToken(config)
+        } catch {
+            problems += error.problems
+        }
         let configDirectory = (config.sourcePath as NSString).deletingLastPathComponent
         for (name, endpoint) in config.endpoints.sorted(by: { $0.key < $1.key }) {
             do {

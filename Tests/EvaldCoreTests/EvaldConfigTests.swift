@@ -189,6 +189,17 @@ func configProblems(_ yaml: String, env: [String: String] = [:]) -> [ConfigProbl
         #expect(try parseConfig("spool: {dir: /x}\nhttp: {listen: \"\"}\n").http.listen == nil)
     }
 
+    @Test func theOTLPReceiverIsOffUnlessItsSectionIsThere() throws {
+        #expect(try parseConfig("spool: {dir: /x}\n").otlp.listen == nil)
+        let on = try parseConfig("spool: {dir: /x}\notlp: {}\n").otlp
+        #expect(on.listen == "127.0.0.1:4318" && on.maxBody == 8 << 20 && on.maxSpoolBytes == 10 << 30 && on.tokenFile == nil)
+        let set = try parseConfig("spool: {dir: /x}\notlp: {listen: \"0.0.0.0:14318\", max_body: 16MiB, max_spool_bytes: 2GiB, token_file: tok}\n").otlp
+        #expect(set.listen == "0.0.0.0:14318" && set.maxBody == 16 << 20 && set.maxSpoolBytes == 2 << 30 && set.tokenFile == "tok")
+        #expect(try parseConfig("spool: {dir: /x}\notlp: {listen: \"\"}\n").otlp.listen == nil)
+        let problems = configProblems("spool: {dir: /x}\notlp: {listen: nowhere, max_body: 10, max_spool_bytes: lots, token: x}\n")
+        #expect(Set(problems.map(\.key)) == ["otlp.listen", "otlp.max_body", "otlp.max_spool_bytes", "otlp.token"])
+    }
+
     @Test func durations() {
         #expect(ConfigDuration.seconds("500ms") == 0.5)
         #expect(ConfigDuration.seconds("30s") == 30)

@@ -40,6 +40,7 @@ import Testing
             let expected: Set<String> = [
                 "usr/bin/evald", "etc/systemd/system/evald.service", "etc/evald/evald.yaml",
                 "usr/share/evald/README.md", "usr/share/evald/schemas/order.json", "usr/share/evald/schemas/issue_refund.json",
+                "usr/share/evald/contrib/grafana/evald.json", "usr/share/evald/contrib/prometheus/evald-rules.yml",
                 // The user docs, where alerts' default runbook_url points (PREFIX/share/doc/evald).
                 "usr/share/doc/evald/README.md", "usr/share/doc/evald/alerts.md", "usr/share/doc/evald/configuration.md",
                 "usr/share/doc/evald/cli.md", "usr/share/doc/evald/metrics.md",
