@@ -21,6 +21,7 @@ extension EvaldConfig {
         "reference_match": ["mode", "min_f1"],
         "system_prompt_leak": ["min_tokens"],
         "canary": ["values"],
+        "injection": [],
     ]
 
     /// Loads and validates the config at `path`. Throws `ConfigErrors` with every problem found;
@@ -81,7 +82,7 @@ extension EvaldConfig {
             root, "",
             allowed: [
                 "state_dir", "spool", "sampling", "checks", "endpoints", "judge", "detection", "alerts",
-                "golden", "calibration", "retention", "http", "shutdown_grace", "log_level",
+                "golden", "calibration", "retention", "http", "shutdown_grace", "log_level", "storage",
             ])
         if root == nil || top.isEmpty, w.problems.isEmpty {
             w.report(root, "", "the config is empty; at least spool.dir is required")
@@ -334,6 +335,9 @@ extension EvaldConfig {
             }
         }
 
+        let st = w.mapping(top["storage"], "storage", allowed: ["redact"])
+        let storage = StorageConfig(redact: w.bool(st["redact"], "storage.redact", default: false))
+
         let shutdownGrace = w.duration(top["shutdown_grace"], "shutdown_grace", default: 10)
         let logLevel = w.oneOf(top["log_level"], "log_level", ["trace", "debug", "info", "notice", "warning", "error", "critical"], default: "info")
 
@@ -341,7 +345,7 @@ extension EvaldConfig {
             sourcePath: path, stateDir: stateDir, spool: spool, sampling: sampling, checks: checks,
             endpoints: endpoints, judge: judge, detection: detection, alerts: alerts, golden: golden,
             calibration: calibration, retention: retention, http: http, shutdownGrace: shutdownGrace,
-            logLevel: logLevel)
+            logLevel: logLevel, storage: storage)
     }
 }
 

@@ -18,6 +18,8 @@ public struct EvaldConfig: Sendable {
     public var http: HTTPConfig
     public var shutdownGrace: Double
     public var logLevel: String
+    /// `storage`: how traces are kept in the database.
+    public var storage = StorageConfig()
 
     public var databasePath: String { (stateDir as NSString).appendingPathComponent("evald.db") }
 }
@@ -156,6 +158,14 @@ public struct CanaryConfig: Sendable {
 public struct GoldenConfig: Sendable {
     public var dir: String
     public var canary: CanaryConfig?
+}
+
+public struct StorageConfig: Sendable {
+    /// `storage.redact` (default false): store records and quarantine excerpts with every PII
+    /// match replaced by `[REDACTED:<kind>]`, and overwrite freed pages (`secure_delete`).
+    public var redact = false
+
+    public init(redact: Bool = false) { self.redact = redact }
 }
 
 public struct CalibrationConfig: Sendable {

@@ -37,7 +37,7 @@ public struct SpoolIngestService: Service {
         var raised: [String: Double] = [:]
         let logger = self.logger
         let reader = SpoolReader(
-            settings: .init(setup.config.spool), store: store,
+            settings: .init(setup.config.spool, redact: setup.config.storage.redact), store: store,
             classifier: Self.classifier(setup.config, raised: raised),
             checks: setup.checks, judges: setup.roster.routing, onEvent: { $0.log(to: logger) })
         var consecutiveFailures = 0
@@ -46,7 +46,7 @@ public struct SpoolIngestService: Service {
             if latest.version != setup.version {
                 setup = latest
                 reader.update(
-                    settings: .init(setup.config.spool), classifier: Self.classifier(setup.config, raised: raised),
+                    settings: .init(setup.config.spool, redact: setup.config.storage.redact), classifier: Self.classifier(setup.config, raised: raised),
                     checks: setup.checks, judges: setup.roster.routing)
             }
             if let (version, rates) = runtime.raisedRates(newerThan: raisedVersion) {
