@@ -26,6 +26,9 @@ public enum StoredRedaction {
         return redact(value).serialized()
     }
 
+    /// Free text (a quarantine reason's detail, which may quote a field's value).
+    public static func text(_ text: String) -> String { detector.redact(text) }
+
     /// A quarantined line's first bytes: redacted as text (the line is malformed, so not parsed).
     public static func excerpt(_ bytes: [UInt8]) -> [UInt8] {
         Array(detector.redact(String(decoding: bytes, as: UTF8.self)).utf8)

@@ -351,6 +351,9 @@ public final class SpoolReader {
         func commit() throws {
             guard batch.newOffset != file.tracked.offset || !batch.quarantined.isEmpty else { return }
             batch.committedAt = now()
+            if settings.redact {
+                for index in batch.quarantined.indices { batch.quarantined[index].detail = StoredRedaction.text(batch.quarantined[index].detail) }
+            }
             try store.commitBatch(batch)
             summary.bytesRead += batch.newOffset - file.tracked.offset
             summary.counts += batch.counts
