@@ -123,6 +123,8 @@ let package = Package(
         .executableTarget(name: "evald-detection-benchmark", dependencies: ["EvaldCore", "EvaldTesting"], path: "Benchmarks/detection"),
         // Benchmarks/run_design_benchmark.sh: detector design time at targets up to 1e12 samples.
         .executableTarget(name: "evald-design-benchmark", dependencies: ["EvaldCore", "EvaldTesting"], path: "Benchmarks/DesignBenchmark"),
+        // Benchmarks/pii/run_pii_benchmark.py: the PII detector over a corpus, next to Presidio.
+        .executableTarget(name: "evald-pii-benchmark", dependencies: ["EvaldCore"], path: "Benchmarks/pii/PIIBenchmark"),
         .testTarget(name: "EvaldCoreTests", dependencies: ["EvaldCore", "EvaldTesting"], exclude: ["Fixtures"]),
         .testTarget(
             name: "EvaldJudgeTests",

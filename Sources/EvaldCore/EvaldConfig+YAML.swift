@@ -21,6 +21,7 @@ extension EvaldConfig {
         "reference_match": ["mode", "min_f1"],
         "system_prompt_leak": ["min_tokens"],
         "canary": ["values"],
+        "injection": [],
     ]
 
     /// Loads and validates the config at `path`. Throws `ConfigErrors` with every problem found;
@@ -81,7 +82,7 @@ extension EvaldConfig {
             root, "",
             allowed: [
                 "state_dir", "spool", "sampling", "checks", "endpoints", "judge", "detection", "alerts",
-                "golden", "calibration", "retention", "http", "otlp", "shutdown_grace", "log_level",
+                "golden", "calibration", "retention", "http", "otlp", "shutdown_grace", "log_level", "storage",
                 "pricing", "budgets", "budgets_timezone", "report",
             ])
         if root == nil || top.isEmpty, w.problems.isEmpty {
@@ -366,6 +367,8 @@ extension EvaldConfig {
                 otlp.tokenFile = w.string(tokenNode, "otlp.token_file")
             }
         }
+        let st = w.mapping(top["storage"], "storage", allowed: ["redact"])
+        let storage = StorageConfig(redact: w.bool(st["redact"], "storage.redact", default: false))
 
         let shutdownGrace = w.duration(top["shutdown_grace"], "shutdown_grace", default: 10)
         let logLevel = w.oneOf(top["log_level"], "log_level", ["trace", "debug", "info", "notice", "warning", "error", "critical"], default: "info")
@@ -374,7 +377,7 @@ extension EvaldConfig {
             sourcePath: path, stateDir: stateDir, spool: spool, sampling: sampling, checks: checks,
             endpoints: endpoints, judge: judge, detection: detection, alerts: alerts, golden: golden,
             calibration: calibration, retention: retention, http: http, otlp: otlp, shutdownGrace: shutdownGrace,
-            logLevel: logLevel)
+            logLevel: logLevel, storage: storage)
         config.usage = readUsage(top, walker: w, receivers: Set(alerts.receivers.map(\.name)))
         return config
     }

@@ -22,6 +22,8 @@ public struct EvaldConfig: Sendable {
     public var logLevel: String
     /// `pricing`, `budgets`, `budgets_timezone`, `report` (SPEC 7b).
     public var usage = UsageConfig()
+    /// `storage`: how traces are kept in the database.
+    public var storage = StorageConfig()
 
     public var databasePath: String { (stateDir as NSString).appendingPathComponent("evald.db") }
 }
@@ -163,6 +165,14 @@ public struct CanaryConfig: Sendable {
 public struct GoldenConfig: Sendable {
     public var dir: String
     public var canary: CanaryConfig?
+}
+
+public struct StorageConfig: Sendable {
+    /// `storage.redact` (default false): store records and quarantine excerpts with every PII
+    /// match replaced by `[REDACTED:<kind>]`, and overwrite freed pages (`secure_delete`).
+    public var redact = false
+
+    public init(redact: Bool = false) { self.redact = redact }
 }
 
 public struct CalibrationConfig: Sendable {

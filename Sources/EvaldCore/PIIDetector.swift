@@ -94,33 +94,57 @@ public struct PIIDetector: Sendable {
 
     // MARK: - Phone
 
-    /// International numbers start with `+`; national ones are recognised only in shapes that
-    /// are hard to mistake for other numbers (US `(555) 123-4567` / `555-123-4567`, a trunk `0`
-    /// plus separated groups), because a bare run of digits is as often an order or tracking number.
+    /// A phone is a shape that people write numbers in plus a number that a country's numbering
+    /// plan can assign (libphonenumber's metadata, PhoneNumberPlanTable.swift): the digit count
+    /// alone cannot tell a phone from an order, tracking or customer number.
+    ///
+    /// International numbers start with `+` or the `00` access prefix ("001-" from Europe to the
+    /// NANP) and are validated against their country code's plans; national ones are validated
+    /// against the NANP and the European plans (`PhoneNumberPlans.nationalRegions`). A bare run of
+    /// digits labelled as something else ("order 2405244337") is not a phone. An extension
+    /// ("x6853", "ext. 12") is part of the match, so redaction covers it.
     private func phones(_ scan: PIIScan) -> [PIICandidate] {
+        let plans = PhoneNumberPlans.shared
         var found: [PIICandidate] = []
+        func number(_ result: NSTextCheckingResult) -> (text: String, range: NSRange) {
+            let main = result.range(at: 1)
+            return (scan.string(main), result.range)
+        }
         for result in scan.matches(patterns.internationalPhone) {
-            let text = scan.string(result.range)
-            // ITU-T E.164 allows at most 15 digits; a written trunk "(0)" is not dialled from abroad.
-            let digits = text.digitCount - (text.contains("(0)") ? 1 : 0)
-            guard (7...15).contains(digits), !scan.isEmbedded(result.range) else { continue }
-            found.append(PIICandidate(.phone, result.range, specificity: 6))
+            let (text, range) = number(result)
+            // A written trunk "(0)" is not dialled from abroad.
+            var digits = text.replacingOccurrences(of: "(0)", with: "").filter(\.isASCIIDigit)
+            if text.hasPrefix("00") {
+                // "00" then bare digits is as often a barcode or reference ("GTIN 0060326040654").
+                if text.allSatisfy(\.isASCIIDigit), scan.followsNonPersonalLabel(range) { continue }
+                digits.removeFirst(2)
+            }
+            // ITU-T E.164 allows at most 15 digits.
+            guard digits.count <= 15, !scan.isEmbedded(range), plans.internationalRegion(digits) != nil else { continue }
+            found.append(PIICandidate(.phone, range, specificity: 6))
         }
-        for result in scan.matches(patterns.usPhone) where !scan.isEmbedded(result.range) {
-            found.append(PIICandidate(.phone, result.range, specificity: 6))
-        }
-        for result in scan.matches(patterns.nationalPhone) {
-            // National numbers with trunk prefix have 9-13 digits (UK 020 7946 0958: 11, German
-            // 030 1234567: 10); the floor of 9 also keeps dd-mm-yyyy dates (8 digits) out.
-            let text = scan.string(result.range)
-            guard (9...13).contains(text.digitCount), !scan.isEmbedded(result.range),
-                !scan.continuesGroup(result.range, separator: " "), !scan.continuesGroup(result.range, separator: "-")
-            else { continue }
-            // Pairs are the French plan (01 23 45 67 89), always five of them; "05 12 23 34 45 49"
-            // is a list of numbers.
-            let groups = text.split(whereSeparator: { !$0.isASCIIDigit })
-            if groups.allSatisfy({ $0.count == 2 }), groups.count != 5 { continue }
-            found.append(PIICandidate(.phone, result.range, specificity: 6))
+        for regex in [patterns.usPhone, patterns.nationalPhone] {
+            for result in scan.matches(regex) {
+                let (text, range) = number(result)
+                guard !scan.isEmbedded(range), !scan.continuesGroup(range, separator: " "),
+                    !scan.continuesGroup(range, separator: "-")
+                else { continue }
+                let groups = text.split(whereSeparator: { !$0.isASCIIDigit })
+                // Pairs are the French plan (01 23 45 67 89), always five of them; "05 12 23 34 45
+                // 49" is a list of numbers. 5-4 with a dash is a ZIP+4 code ("02134-1234").
+                if groups.allSatisfy({ $0.count == 2 }), groups.count != 5 { continue }
+                if groups.count == 2, groups[0].count == 5, groups[1].count == 4, text.contains("-") { continue }
+                // dd-mm-yyyy: a date ("Geleverd op 06-12-1997").
+                if groups.count == 3, groups[0].count == 2, groups[1].count == 2, groups[2].count == 4,
+                    let day = Int(groups[0]), let month = Int(groups[1]), (1...31).contains(day), (1...12).contains(month)
+                {
+                    continue
+                }
+                // A bare digit run is a phone only when nothing names it as another number.
+                if groups.count == 1, scan.followsNonPersonalLabel(range) { continue }
+                guard plans.nationalRegion(String(text.filter(\.isASCIIDigit))) != nil else { continue }
+                found.append(PIICandidate(.phone, range, specificity: 6))
+            }
         }
         return found
     }
@@ -133,20 +157,54 @@ public struct PIIDetector: Sendable {
             let separators = Set(text.filter { $0 == " " || $0 == "-" })
             guard separators.count <= 1 else { return nil }
             if let separator = separators.first {
-                // Cards are printed in groups of 4 (4-4-4-4, 4-4-4-4-3) or 4-6-5 (Amex); any other
-                // grouping is some other number that happens to have 13-19 digits.
-                let groups = text.split(separator: separator)
-                guard groups.first?.count == 4, groups.allSatisfy({ (3...6).contains($0.count) }) else { return nil }
+                // Cards are printed in groups of 4 with a shorter last group (4-4-4-4, 4-4-4-1 for
+                // 13-digit Visa, 4-4-4 for 12-digit Maestro, 4-4-4-3, 4-4-4-4-3), or 4-6-5 (Amex)
+                // and 4-6-4 (Diners); any other grouping is some other number of that length.
+                let sizes = text.split(separator: separator).map(\.count)
+                let fours = sizes.dropLast().allSatisfy { $0 == 4 } && (1...4).contains(sizes.last ?? 0)
+                guard fours || sizes == [4, 6, 5] || sizes == [4, 6, 4] else { return nil }
                 // "2026 4111 1111 1111 1111 7": the grouping goes on, so this is part of a longer number.
                 if scan.continuesGroup(result.range, separator: separator) { return nil }
             }
             let digits = text.compactMap(\.wholeNumberValue)
-            // ISO/IEC 7812 major industry identifiers 2-6 are the card networks (Mastercard 2/5,
-            // Amex/JCB/Diners 3, Visa 4, Discover 6); 1, 7, 8, 9 and 0 are not payment cards.
-            guard (13...19).contains(digits.count), (2...6).contains(digits[0]),
-                Self.isLuhnValid(digits), !scan.isEmbedded(result.range)
+            guard Self.isCardNumberRange(digits), Self.isLuhnValid(digits), !scan.isEmbedded(result.range),
+                !scan.followsNonPersonalLabel(result.range)
             else { return nil }
             return PIICandidate(.paymentCard, result.range, specificity: 1)
+        }
+    }
+
+    /// Whether the digits are in a card network's issuer range (ISO/IEC 7812 IINs) with a length
+    /// that network issues: EAN-13 barcodes, tracking and reference numbers that happen to pass
+    /// Luhn mostly start or end elsewhere.
+    static func isCardNumberRange(_ digits: [Int]) -> Bool {
+        func prefix(_ count: Int) -> Int { digits.prefix(count).reduce(0) { $0 * 10 + $1 } }
+        let n = digits.count
+        guard (12...19).contains(n) else { return false }
+        let p2 = prefix(2), p3 = prefix(3), p4 = prefix(4), p6 = prefix(6)
+        // Maestro: 12-19 digits.
+        if [5018, 5020, 5038, 5893, 6304, 6759, 6761, 6762, 6763, 6390, 604].contains(p4) || (56...58).contains(p2) { return true }
+        guard n >= 13 else { return false }
+        switch digits[0] {
+        case 4: return [13, 16, 19].contains(n)  // Visa
+        case 5: return (51...55).contains(p2) && n == 16  // Mastercard
+        case 2:
+            if (2221...2720).contains(p4) { return n == 16 }  // Mastercard 2-series
+            if (2200...2204).contains(p4) { return (16...19).contains(n) }  // Mir
+            return p4 == 2131 && n == 15  // JCB
+        case 1: return p4 == 1800 && n == 15  // JCB
+        case 3:
+            if p2 == 34 || p2 == 37 { return n == 15 }  // American Express
+            if p2 == 35 { return (16...19).contains(n) }  // JCB (3528-3589 issued; 35 is its IIN block)
+            if (300...305).contains(p3) || p2 == 36 || p2 == 38 || p2 == 39 { return (14...19).contains(n) }  // Diners
+            return false
+        case 6:
+            // Discover, UnionPay
+            if p4 == 6011 || (644...649).contains(p3) || p2 == 65 || (622126...622925).contains(p6) || p2 == 62 {
+                return (16...19).contains(n)
+            }
+            return false
+        default: return false
         }
     }
 
@@ -231,7 +289,7 @@ public struct PIIDetector: Sendable {
             // Dotted-decimal octets are 0-255 and written without leading zeros ("01.02.03.04" is
             // a section or part number, not an address).
             guard octets.allSatisfy({ ($0.count == 1 || !$0.hasPrefix("0")) && (Int($0).map { $0 <= 255 } ?? false) }),
-                !scan.isEmbedded(result.range), !scan.followsNumberingWord(result.range)
+                !scan.isEmbedded(result.range), !scan.followsNumberingWord(result.range), !scan.isVersionContext(result.range)
             else { return nil }
             return PIICandidate(.ipv4, result.range, specificity: 5)
         }
@@ -260,7 +318,8 @@ public struct PIIDetector: Sendable {
     /// character, and is excluded outright rather than left to the threshold.
     private func highEntropyTokens(_ scan: PIIScan) -> [PIICandidate] {
         scan.matches(patterns.highEntropyRun).compactMap { result in
-            scan.isHighEntropyToken(result.range) ? PIICandidate(.secret, result.range, specificity: 7) : nil
+            scan.isHighEntropyToken(result.range) && !scan.isPublicIdentifier(result.range)
+                ? PIICandidate(.secret, result.range, specificity: 7) : nil
         }
     }
 }
@@ -296,19 +355,28 @@ final class PIIPatterns: @unchecked Sendable {
         let start = #"(?<![A-Za-z0-9_])"#, end = #"(?![A-Za-z0-9_])"#
 
         email = Self.compile(#"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9\-])"#)
-        // +CC then groups separated by at most one space, dot or dash; "(0)" / "(415)" groups.
-        // Possessive quantifiers: a long digit run cannot make the engine try every split.
-        internationalPhone = Self.compile(#"(?<![A-Za-z0-9_+])\+\d{1,3}+(?:[ .\-]?+(?:\(\d{1,4}+\)|\d{1,5}+))++"# + end)
-        // NANP: area codes and the whole number never start with 0 or 1 (besides the "1" country
-        // prefix); the bare form needs the same separator twice (555-123-4567, 555.123.4567).
-        usPhone = Self.compile(start + #"(?:(?:1[ .\-]?)?\([2-9]\d{2}\)[ .\-]?\d{3}[ .\-]\d{4}|(?:1[.\-])?[2-9]\d{2}([.\-])\d{3}\1\d{4})"# + end)
-        // Trunk-prefix forms used in Europe: 030/1234567, (030) 1234567, 020 7946 0958,
-        // 07700 900123, 0151-12345678, 01 23 45 67 89 (one separator throughout). The trunk 0 is
-        // followed by a non-zero digit: "00" is the international access prefix, and "000-12-3456"
-        // or "0009 9013 9425" are other numbers.
+        // An extension after the number: "x6853", " ext. 12", " #204".
+        let extensionSuffix = #"(?:[ ]?(?:x|ext\.?|extn\.?|extension|#)[ ]?\d{1,6})?"#
+        // +CC (or the 00 access prefix) then groups separated by at most one space, dot or dash;
+        // one "(0)" / "(415)" group right after the country code ("+44 20 7946 0958 (1)" ends
+        // before the note in parentheses). Possessive quantifiers: a long digit run cannot make the engine
+        // try every split. Group 1 is the number without its extension.
+        internationalPhone = Self.compile(
+            #"(?<![A-Za-z0-9_+])((?:\+|00(?=[1-9]))\d{1,3}+(?:[ .\-]?+\(\d{1,4}+\))?+(?:[ .\-]?+\d{1,5}+)++)"# + extensionSuffix + end)
+        // NANP: (555) 123-4567, (555)123-4567, 555-123-4567, 555.123.4567, 1-800-555-0199 and the
+        // bare 5551234567; the dashed/dotted form needs the same separator twice.
+        usPhone = Self.compile(
+            start + #"((?:1[ .\-]?)?\([2-9]\d{2}\)[ .\-]?\d{3}[ .\-]\d{4}|(?:1[.\-])?[2-9]\d{2}([.\-])\d{3}\2\d{4}|1?[2-9]\d{9})"#
+                + extensionSuffix + end)
+        // Trunk-prefix forms used in Europe: 030/1234567, (030) 1234567, (0277)-770466,
+        // 020 7946 0958, 07700 900123, 0151-12345678, 01 23 45 67 89 (one separator throughout),
+        // 0297102476; and Spain's 9 digits without trunk prefix (612 34 56 78, 912 345 678). The
+        // trunk 0 is followed by a non-zero digit: "00" is the international access prefix.
         nationalPhone = Self.compile(
-            start + #"(?:0[1-9]\d{0,3}/ ?\d{3,8}|\(0[1-9]\d{0,3}\) ?\d{3,8}(?:[ \-]\d{2,8})?|0[1-9]\d{0,3}([ \-])\d{2,8}+(?:\1\d{2,8}+)*+)"# + end)
-        paymentCard = Self.compile(start + #"\d(?:[ \-]?\d){12,18}"# + end)
+            start
+                + #"((?:0[1-9]\d{0,3}/ ?\d{3,8}|\(0[1-9]\d{0,3}\)[ \-]?\d{3,8}(?:[ \-]\d{2,8})?|0[1-9]\d{0,3}([ \-])\d{2,8}+(?:\2\d{2,8}+)*+|0[1-9]\d{8,10}|[6-9]\d{2}(?: \d{2}){3}|[6-9]\d{2} \d{3} \d{3}|[6-9]\d{8}))"#
+                + extensionSuffix + end)
+        paymentCard = Self.compile(start + #"\d(?:[ \-]?\d){11,18}"# + end)
         usSSN = Self.compile(start + #"(\d{3})-(\d{2})-(\d{4})"# + end)
         // Upper case only: that is how banks print IBANs, and it keeps ordinary words out.
         iban = Self.compile(start + #"[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)"# + end)
@@ -465,6 +533,86 @@ struct PIIScan {
         guard i + 1 < wordEnd else { return false }
         return Self.numberingWords.contains(string(NSRange(location: i + 1, length: wordEnd - i - 1)).lowercased())
     }
+
+    /// The lower-cased words (letter runs) before the match on its line, nearest last, at most `count`.
+    func wordsBefore(_ range: NSRange, count: Int) -> [String] {
+        let from = max(0, range.location - 48)
+        let before = string(NSRange(location: from, length: range.location - from))
+        let line = before.split(separator: "\n", omittingEmptySubsequences: false).last ?? ""
+        return line.split(whereSeparator: { !$0.isLetter }).suffix(count).map { $0.lowercased() }
+    }
+
+    /// The lower-cased words after the match on its line, nearest first, at most `count`.
+    func wordsAfter(_ range: NSRange, count: Int) -> [String] {
+        let to = min(units.count, NSMaxRange(range) + 48)
+        let after = string(NSRange(location: NSMaxRange(range), length: to - NSMaxRange(range)))
+        let line = after.split(separator: "\n", omittingEmptySubsequences: false).first ?? ""
+        return line.split(whereSeparator: { !$0.isLetter }).prefix(count).map { $0.lowercased() }
+    }
+
+    /// Labels of numbers that are not personal data, in the six languages of the benchmark
+    /// ("Order 2405244337", "Sendungsnummer …", "numéro de suivi …", "EAN …"). Generic words for
+    /// "number" are not among them: "phone number" and "Telefonnummer" label phones.
+    private static let nonPersonalLabels: Set<String> = [
+        "order", "orders", "invoice", "ticket", "tracking", "track", "trace", "reference", "ref", "customer", "account",
+        "claim", "case", "booking", "confirmation", "serial", "sku", "ean", "gtin", "isbn", "upc", "barcode", "item",
+        "article", "parcel", "shipment", "sscc", "imei", "id", "pnr", "policy", "timestamp", "unix", "epoch",
+        "bestellnummer", "bestellung", "rechnung", "rechnungsnummer", "sendungsnummer", "sendung", "kundennummer",
+        "auftrag", "auftragsnummer", "artikel", "artikelnummer", "commande", "facture", "suivi", "référence", "dossier",
+        "colis", "pedido", "factura", "seguimiento", "referencia", "envío", "artículo", "bestelling", "bestelnummer",
+        "factuur", "referentie", "klantnummer", "zending", "n", "nr", "nº",
+    ]
+    private static let phoneWords: Set<String> = [
+        "phone", "tel", "telephone", "call", "mobile", "cell", "fax", "whatsapp", "sms", "text", "ring", "telefon",
+        "telefonnummer", "handy", "mobil", "rufen", "anrufen", "téléphone", "tél", "portable", "appelez", "rappeler",
+        "joignable", "teléfono", "móvil", "llame", "telefoon", "bel", "bellen", "mobiel", "gsm",
+    ]
+
+    /// The match follows a label that names it as another kind of number (the nearest two
+    /// words), and no word for a phone comes in between.
+    func followsNonPersonalLabel(_ range: NSRange) -> Bool {
+        let words = wordsBefore(range, count: 2)
+        if let nearest = words.last, Self.phoneWords.contains(nearest) { return false }
+        return words.contains(where: Self.nonPersonalLabels.contains) || wordsAfter(range, count: 1).first == "ean"
+    }
+
+    /// Words that put a four-part dotted number in a software version's or an object
+    /// identifier's context, anywhere in the 5 words before it or the 3 after it ("pin the SDK
+    /// to 9.14.7.72", "Versie 1.12.6.130", "Bitte auf 1.2.3.4 aktualisieren", "OID 2.5.4.39").
+    private static let versionWords: Set<String> = [
+        "version", "versions", "versie", "versión", "versione", "release", "releases", "sdk", "pin", "pinned", "upgrade",
+        "upgraded", "update", "updated", "downgrade", "install", "installed", "bump", "bumped", "changelog", "aktualisieren",
+        "aktualisiert", "aktualisierung", "actualice", "actualizar", "actualizado", "actualización", "passez", "passer",
+        "migrer", "migrez", "bijwerken", "bijgewerkt", "oid", "oids", "ldap", "asn", "attribute", "arc", "snmp", "mib", "certificate", "extension", "x",
+    ]
+
+    func isVersionContext(_ range: NSRange) -> Bool {
+        if (wordsBefore(range, count: 5) + wordsAfter(range, count: 3)).contains(where: Self.versionWords.contains) { return true }
+        // "tested on 9.14.7.72 and 9.3": another dotted number close after it is a list of
+        // versions; addresses are not listed next to two- or three-part numbers.
+        let to = min(units.count, NSMaxRange(range) + 16)
+        let after = string(NSRange(location: NSMaxRange(range), length: to - NSMaxRange(range)))
+        return after.range(
+            of: #"^[ ,]*(?:and|or|to|und|oder|bis|et|ou|en|of|y|o|a|à|-)?[ ]*[0-9]+\.[0-9]+(?:\.[0-9]+)?(?!\.?[0-9])"#, options: .regularExpression) != nil
+    }
+
+    /// Random-looking identifiers that are public by design: API response ids (`chatcmpl-…`,
+    /// `msg_…`), Subresource Integrity digests (`sha512-…`), and Google Docs / Drive document ids.
+    func isPublicIdentifier(_ range: NSRange) -> Bool {
+        let token = string(range)
+        if Self.publicIdentifierPrefixes.contains(where: { token.hasPrefix($0) }) { return true }
+        // The URL the token is part of: back to the whitespace before it.
+        let from = max(0, range.location - 200)
+        let before = string(NSRange(location: from, length: range.location - from))
+        let attached = before.last?.isWhitespace == false ? before.split(whereSeparator: \.isWhitespace).last.map(String.init) ?? "" : ""
+        let url = attached + token
+        return url.contains("docs.google.com/") || url.contains("drive.google.com/")
+    }
+
+    private static let publicIdentifierPrefixes = [
+        "chatcmpl-", "cmpl-", "msg_", "req_", "resp_", "run_", "thread_", "asst_", "call_", "toolu_", "file-", "batch_",
+        "sha512-", "sha384-", "sha256-", "sha1-",
+    ]
 
     /// The high-entropy test for generic secrets.
     func isHighEntropyToken(_ range: NSRange) -> Bool {

@@ -200,42 +200,10 @@ public struct CanaryService: Service {
         return run
     }
 
-    struct Reply: Sendable {
-        var `case`: GoldenCase
-        var version: String?
-    }
+    typealias Reply = GoldenReplayer.Reply
 
-    /// Each case's conversation sent to the target, in case order. The client keeps to the
-    /// endpoint's `concurrency` (a permit per attempt), so all cases are handed to it at once.
     private func answer(_ cases: [GoldenCase], with target: JudgeEndpointClient) async -> [Reply] {
-        await withTaskGroup(of: (Int, Reply).self) { group in
-            for (index, golden) in cases.enumerated() {
-                group.addTask {
-                    let messages = golden.record.input.map { JudgeRequest.Message(role: $0.role, content: $0.content) }
-                    guard !messages.isEmpty else {
-                        return (index, Reply(case: golden.answered(output: "", status: .error, error: "the case has no input to replay"), version: nil))
-                    }
-                    do {
-                        let completion = try await target.complete(JudgeRequest(messages: messages, temperature: 0, maxOutputTokens: Self.maxOutputTokens))
-                        return (
-                            index,
-                            Reply(
-                                case: golden.answered(
-                                    output: completion.text, latencyMs: completion.latencyMs,
-                                    inputTokens: completion.inputTokens, outputTokens: completion.outputTokens),
-                                version: ProviderVersionWatch.version(
-                                    responseModel: completion.responseModel,
-                                    systemFingerprint: completion.systemFingerprint))
-                        )
-                    } catch {
-                        return (index, Reply(case: golden.answered(output: "", status: .error, error: "\(error)"), version: nil))
-                    }
-                }
-            }
-            var replies = [Reply?](repeating: nil, count: cases.count)
-            for await (index, reply) in group { replies[index] = reply }
-            return replies.map { $0! }
-        }
+        await GoldenReplayer.answer(cases, with: target, maxOutputTokens: Self.maxOutputTokens)
     }
 
     static func labels(set: String, metric: String, model: String, endpoint: String) -> [String: String] {

@@ -75,7 +75,7 @@ public enum Daemon {
         MemoryHygiene.limitArenas()
         let lock = try StateDirectoryLock(stateDir: config.stateDir)
         defer { withExtendedLifetime(lock) {} }
-        let store = try StateStore.open(path: config.databasePath)
+        let store = try StateStore.open(path: config.databasePath, secureDelete: config.storage.redact)
         if !FileManager.default.fileExists(atPath: config.spool.dir) {
             logger.warning("spool.dir_missing", metadata: ["spool.dir": "\(config.spool.dir)", "action": "waiting for it to appear"])
         }
@@ -199,7 +199,7 @@ public enum Daemon {
     ) async throws -> OnceSummary {
         let lock = try StateDirectoryLock(stateDir: config.stateDir)
         defer { withExtendedLifetime(lock) {} }
-        let store = try StateStore.open(path: config.databasePath)
+        let store = try StateStore.open(path: config.databasePath, secureDelete: config.storage.redact)
         let pid = ProcessInfo.processInfo.processIdentifier
         let startedAt = Date()
         try store.recordHeartbeat(
@@ -232,7 +232,7 @@ public enum Daemon {
             let runtime = DaemonRuntime()
             var stage = StageClock()
             let reader = SpoolReader(
-                settings: .init(config.spool), store: store, classifier: SpoolIngestService.classifier(config, raised: [:]),
+                settings: .init(config.spool, redact: config.storage.redact), store: store, classifier: SpoolIngestService.classifier(config, raised: [:]),
                 checks: setup.checks, judges: setup.roster.routing, usage: config.usage, onEvent: { $0.log(to: logger) })
             var lastProgress = Date()
             while true {

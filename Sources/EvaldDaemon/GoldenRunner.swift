@@ -47,7 +47,8 @@ public struct GoldenRunner: Sendable {
         var results = cases.map { golden in
             GoldenCaseResult(
                 id: golden.id, route: golden.record.route,
-                checks: checks.evaluate(golden.record).map { GoldenCheckOutcome(name: $0.name, passed: $0.passed, detail: $0.detail) },
+                checks: checks.evaluate(golden.record).map { GoldenCheckOutcome(name: $0.name, passed: $0.passed, detail: $0.detail) }
+                    + RedTeamScorer.score(golden.redTeam, record: golden.record),
                 judges: [])
         }
         // (case, judge) pairs to grade: a judge applies by route, and only to a case with an

@@ -33,7 +33,7 @@ public struct SpoolIngestService: Service {
 
     /// The reader's settings: `spool`'s, and the OTLP receiver's files deleted once read.
     private func readerSettings(_ config: EvaldConfig) -> SpoolReader.Settings {
-        var settings = SpoolReader.Settings(config.spool)
+        var settings = SpoolReader.Settings(config.spool, redact: config.storage.redact)
         if let receiverSpool = runtime.receiverSpool { settings.deletesWhenRead = { receiverSpool.deletesWhenRead($0) } }
         return settings
     }

@@ -34,6 +34,8 @@ public final class SpoolReader {
         public var batchBytes: Int = 8 << 20
         /// Commit at least every this many sampled records.
         public var batchSampled: Int = 512
+        /// `storage.redact`: PII in records and quarantine excerpts is replaced before they are stored.
+        public var redact = false
 
         public init(directory: String, maxLineBytes: Int, idleAfter: Double, afterRead: SpoolConfig.AfterRead) {
             self.directory = directory
@@ -42,8 +44,9 @@ public final class SpoolReader {
             self.afterRead = afterRead
         }
 
-        public init(_ config: SpoolConfig) {
+        public init(_ config: SpoolConfig, redact: Bool = false) {
             self.init(directory: config.dir, maxLineBytes: config.maxLineBytes, idleAfter: config.idleAfter, afterRead: config.afterRead)
+            self.redact = redact
         }
     }
 
@@ -331,7 +334,10 @@ public final class SpoolReader {
         let excerpt = file.oversized?.excerpt ?? readExcerpt(file.fd, at: start, count: Int(min(size - start, Int64(QuarantinedLine.excerptLimit))))
         let problem = LineProblem(
             .incompleteLine, "the file ended without a newline after \(size - start) bytes and stopped growing; the writer was probably interrupted mid-line")
-        batch.quarantined.append(QuarantinedLine(filePath: file.tracked.path, lineOffset: start, lineBytes: size - start, problem: problem, excerpt: excerpt))
+        batch.quarantined.append(
+            QuarantinedLine(
+                filePath: file.tracked.path, lineOffset: start, lineBytes: size - start, problem: problem,
+                excerpt: settings.redact ? StoredRedaction.excerpt(excerpt) : excerpt))
         batch.counts.linesRead = 1
         batch.counts.malformed = 1
         try store.commitBatch(batch)
@@ -362,6 +368,9 @@ public final class SpoolReader {
         func commit() throws {
             guard batch.newOffset != file.tracked.offset || !batch.quarantined.isEmpty else { return }
             batch.committedAt = now()
+            if settings.redact {
+                for index in batch.quarantined.indices { batch.quarantined[index].detail = StoredRedaction.text(batch.quarantined[index].detail) }
+            }
             try store.commitBatch(batch)
             summary.bytesRead += batch.newOffset - file.tracked.offset
             summary.counts += batch.counts
@@ -390,7 +399,7 @@ public final class SpoolReader {
                     batch.quarantined.append(
                         QuarantinedLine(
                             filePath: file.tracked.path, lineOffset: oversized.start, lineBytes: end - oversized.start, problem: problem,
-                            excerpt: oversized.excerpt))
+                            excerpt: settings.redact ? StoredRedaction.excerpt(oversized.excerpt) : oversized.excerpt))
                     batch.counts.linesRead += 1
                     batch.counts.malformed += 1
                     batch.newOffset = end
@@ -552,6 +561,12 @@ public final class SpoolReader {
         line.checkResults = checks.evaluate(line.record)
         checkTime += ContinuousClock.now - started
         line.judgeNames = judges.judges(for: line.record)
+        if settings.redact {
+            // After the checks (their verdicts are on the text as it arrived; failing details are
+            // masked anyway), before anything is stored or queued for a judge.
+            line.record = StoredRedaction.record(line.record)
+            line.recordJSON = StoredRedaction.json(line.recordJSON)
+        }
         batch.counts.sampled += 1
         batch.counts.failedChecks += Int64(line.checkResults.count { !$0.passed })
         batch.sampled.append(line)
@@ -559,7 +574,8 @@ public final class SpoolReader {
 
     private func quarantine(_ line: UnsafeRawBufferPointer, at offset: Int64, _ problem: LineProblem, file: FollowedFile, into batch: inout IngestBatch) {
         batch.counts.malformed += 1
-        let excerpt = Array(UnsafeRawBufferPointer(rebasing: line.prefix(QuarantinedLine.excerptLimit)))
+        var excerpt = Array(UnsafeRawBufferPointer(rebasing: line.prefix(QuarantinedLine.excerptLimit)))
+        if settings.redact { excerpt = StoredRedaction.excerpt(excerpt) }
         batch.quarantined.append(
             QuarantinedLine(filePath: file.tracked.path, lineOffset: offset, lineBytes: Int64(line.count + 1), problem: problem, excerpt: excerpt))
     }

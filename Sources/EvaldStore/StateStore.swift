@@ -26,7 +26,9 @@ public final class StateStore: Sendable {
 
     /// Opens (creating when missing) and migrates the database.
     /// The daemon's database: opened for writing and migrated.
-    public static func open(path: String) throws -> StateStore {
+    /// `secureDelete` (`storage.redact: true`): freed pages are overwritten with zeros, so
+    /// pruned or replaced rows do not linger in the file.
+    public static func open(path: String, secureDelete: Bool = false) throws -> StateStore {
         let directory = (path as NSString).deletingLastPathComponent
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -34,7 +36,7 @@ public final class StateStore: Sendable {
             throw StoreError(
                 path: path, message: "cannot create the state directory \(directory) (\(error.localizedDescription)); set state_dir to a writable folder")
         }
-        return try openPool(path: path)
+        return try openPool(path: path, secureDelete: secureDelete)
     }
 
     /// Opens an existing database read-only for the CLI, which must never migrate or write
@@ -67,7 +69,7 @@ public final class StateStore: Sendable {
         }
     }
 
-    private static func openPool(path: String, readOnly: Bool = false) throws -> StateStore {
+    private static func openPool(path: String, readOnly: Bool = false, secureDelete: Bool = false) throws -> StateStore {
         var configuration = Configuration()
         configuration.readonly = readOnly
         // The daemon writes in short transactions; a reader or a second writer waits rather than failing.
@@ -75,6 +77,7 @@ public final class StateStore: Sendable {
         if !readOnly {
             configuration.prepareDatabase { db in
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                if secureDelete { try db.execute(sql: "PRAGMA secure_delete = ON") }
                 // The WAL file keeps its high-water size; a reader that holds a snapshot for a
                 // while (a long report under load) lets it grow. Truncated back after each
                 // checkpoint that resets it, so the file stays bounded.

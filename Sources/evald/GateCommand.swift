@@ -31,6 +31,12 @@ struct GateCommand: AsyncParsableCommand {
     var judgeTimeout = "10m"
 
     @Option(
+        help: ArgumentHelp(
+            "Send the cases' inputs to this endpoint (under endpoints) and score its fresh answers against the set's baseline, as the canary does; without it the stored outputs are scored.",
+            valueName: "endpoint"))
+    var replay: String?
+
+    @Option(
         name: .customLong("tolerance"),
         help: ArgumentHelp(
             "METRIC=VALUE: this metric's tolerance (absolute), overriding the baseline file's and the default. Repeatable.", valueName: "metric=value"))
@@ -105,7 +111,7 @@ struct GateCommand: AsyncParsableCommand {
                 if !writeBaseline { throw CLIFailure(code: CLIFailure.usage, message: "evald: \(error)") }
             }
         }
-        let (set, result) = try await GoldenSupport.run(name: name, config: config, judgeTimeout: timeout)
+        let (set, result) = try await GoldenSupport.run(name: name, config: config, judgeTimeout: timeout, replay: replay)
 
         if writeBaseline {
             // A baseline of a judge that mostly errs would hold the judge's failure as the norm.

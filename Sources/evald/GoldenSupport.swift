@@ -28,8 +28,13 @@ enum GoldenSupport {
         }
     }
 
-    /// Loads and verifies the set, then runs every check and judge on it.
-    static func run(name: String, config: EvaldConfig, judgeTimeout: Double) async throws -> (set: GoldenSet, result: GoldenRunResult) {
+    /// Loads and verifies the set, then runs every check and judge on it: on its stored answers,
+    /// or with `replay`, on the answers that endpoint gives to the cases' inputs now.
+    static func run(
+        name: String, config: EvaldConfig, judgeTimeout: Double, replay: String? = nil
+    ) async throws -> (
+        set: GoldenSet, result: GoldenRunResult
+    ) {
         let transport = HTTPTransport()
         do {
             let (roster, warnings) = try JudgeRoster.build(config: config, transport: transport)
@@ -42,14 +47,41 @@ enum GoldenSupport {
             } catch {
                 throw failure(error)
             }
+            var cases = set.cases
+            if let replay {
+                cases = try await answered(cases, endpoint: replay, config: config, transport: transport)
+            }
             let runner = GoldenRunner(checks: try Daemon.makeCheckPlan(config), roster: roster)
-            let result = await runner.run(set: name, cases: set.cases, judgeTimeout: judgeTimeout)
+            let result = await runner.run(set: name, cases: cases, judgeTimeout: judgeTimeout)
             try? await transport.shutdown()
             return (set, result)
         } catch {
             try? await transport.shutdown()
             throw error
         }
+    }
+
+    /// The cases answered anew by `endpoint`, as the canary sends them. Cases whose call failed
+    /// are left out with a warning (an outage is the endpoint's health, not the answers'
+    /// quality); no answer at all is a runtime failure (exit 3).
+    static func answered(_ cases: [GoldenCase], endpoint: String, config: EvaldConfig, transport: HTTPTransport) async throws -> [GoldenCase] {
+        let replies: [GoldenReplayer.Reply]
+        do {
+            replies = try await GoldenReplayer.answer(
+                cases, endpoint: endpoint, config: config, transport: transport, environment: ProcessInfo.processInfo.environment)
+        } catch let error as GoldenReplayError {
+            throw CLIFailure(code: CLIFailure.usage, message: "evald: --replay: \(error.description)")
+        }
+        let failed = replies.filter { $0.case.record.status == .error }
+        if let first = failed.first {
+            CLIFailure.printError(
+                "evald: warning: \(failed.count) of \(cases.count) cases got no answer from endpoint \(endpoint) and are not scored (first: \(first.case.id): \(first.case.record.error ?? "error"))"
+            )
+        }
+        guard failed.count < cases.count else {
+            throw CLIFailure(code: CLIFailure.runtime, message: "evald: endpoint \(endpoint) answered none of the \(cases.count) cases")
+        }
+        return replies.filter { $0.case.record.status != .error }.map(\.case)
     }
 
     static func encode<T: Encodable>(_ value: T) -> String {

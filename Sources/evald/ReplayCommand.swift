@@ -54,7 +54,7 @@ struct ReplayCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.load()
-        let store = try StateStore.open(path: config.databasePath)
+        let store = try StateStore.open(path: config.databasePath, secureDelete: config.storage.redact)
         let logger = Logger(label: "evald.replay") { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .warning

@@ -96,6 +96,12 @@ func verdict(_ check: Check, _ record: TraceRecord) -> Bool? { check.evaluate(re
         let tool = try check("not_regex", ["pattern": .string("(?i)ignore (all )?previous instructions"), "target": .string("tool_results")])
         #expect(verdict(tool, r) == false)
         #expect(verdict(tool, record(output: "ok")) == nil)
+        // The injection check on tool results and on the last user message, with the position.
+        let injection = try check("injection", ["target": .string("tool_results")])
+        #expect(
+            injection.evaluate(r)?.detail.hasPrefix("instruction_override at scalar 0 (+32), byte 0 (+32): \"IGNORE ALL PREVIOUS INSTRUCTIONS\"") == true,
+            "\(String(describing: injection.evaluate(r)))")
+        #expect(verdict(try check("injection", ["target": .string("input")]), r) == true)
         // The input is checked even when the call failed.
         r.status = .error
         r.output = nil

@@ -171,6 +171,8 @@ public struct Check: Sendable {
                 }
                 rule = .canary(values)
             }
+        case "injection":
+            rule = .injection(InjectionDetector())
         default:
             problem("kind", "unknown check kind \"\(config.kind)\"")
         }

@@ -17,6 +17,7 @@ public enum CheckRule: Sendable {
     case referenceMatch(exact: Bool, minF1: Double)
     case systemPromptLeak(minTokens: Int)
     case canary([String])
+    case injection(InjectionDetector)
 
     /// The verdict, or nil when the check does not apply to this trace.
     public func evaluate(_ record: TraceRecord) -> (passed: Bool, detail: String)? {
@@ -125,6 +126,12 @@ public enum CheckRule: Sendable {
             }
             let more = matches.count > 5 ? " (+\(matches.count - 5) more)" : ""
             return (false, found.joined(separator: ", ") + more)
+        case .injection(let detector):
+            guard let finding = detector.firstFinding(in: output) else { return (true, "no injection attempt") }
+            return (
+                false,
+                "\(finding.signal.rawValue) \(Self.position(of: finding.range, in: output)): \"\(Self.excerpt(finding.excerpt[...]))\""
+            )
         default:
             return nil
         }

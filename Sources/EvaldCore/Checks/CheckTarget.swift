@@ -11,7 +11,7 @@ public enum CheckTarget: String, Sendable, CaseIterable {
 
     /// The kinds that read a text and so can read another one than the output.
     public static let kindsWithTargets: Set<String> = [
-        "json_valid", "json_schema", "regex", "not_regex", "contains", "not_contains", "length", "refusal", "pii", "canary",
+        "json_valid", "json_schema", "regex", "not_regex", "contains", "not_contains", "length", "refusal", "pii", "canary", "injection",
     ]
 
     /// The trace as the rule sees it: the targeted text in place of the output. The input

@@ -20,13 +20,18 @@ public struct GoldenCase: Sendable, Equatable {
     /// `metadata.KEY` for judge prompts, as the daemon passes them.
     public var metadata: [String: String]
     public var label: GoldenLabel?
+    /// A red-team case's expectations (`expect`, `forbidden_tools`, `canary`).
+    public var redTeam: RedTeamSpec?
 
-    public init(id: String, line: Int, record: TraceRecord, metadata: [String: String] = [:], label: GoldenLabel? = nil) {
+    public init(
+        id: String, line: Int, record: TraceRecord, metadata: [String: String] = [:], label: GoldenLabel? = nil, redTeam: RedTeamSpec? = nil
+    ) {
         self.id = id
         self.line = line
         self.record = record
         self.metadata = metadata
         self.label = label
+        self.redTeam = redTeam
     }
 
     /// The same case answered anew (the canary's replay): checks and judges then grade the fresh
@@ -119,11 +124,18 @@ public enum GoldenCaseParser {
                 problem(failure.key, failure.message)
                 continue
             }
+            let redTeam: RedTeamSpec?
+            switch RedTeamSpec.parse(value) {
+            case .success(let parsed): redTeam = parsed
+            case .failure(let failure):
+                problem(failure.key, failure.message)
+                continue
+            }
             seenIDs[id] = lineNumber
             cases.append(
                 GoldenCase(
                     id: id, line: lineNumber, record: record,
-                    metadata: JudgePromptBuilder.metadataStrings(value["metadata"]), label: label))
+                    metadata: JudgePromptBuilder.metadataStrings(value["metadata"]), label: label, redTeam: redTeam))
         }
         return (cases, problems)
     }

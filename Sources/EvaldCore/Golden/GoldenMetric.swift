@@ -66,7 +66,9 @@ public struct GoldenMetric: Codable, Sendable, Equatable {
         }
         var metrics = checkCounts.keys.sorted().map { name -> GoldenMetric in
             let count = checkCounts[name]!
-            return GoldenMetric(name: "check:\(name)", kind: .passRate, n: count.n, passes: count.passes, value: Double(count.passes) / Double(count.n))
+            // Red-team expectations are named by their metric already (`expect:refuse`).
+            let metric = name.hasPrefix("expect:") ? name : "check:\(name)"
+            return GoldenMetric(name: metric, kind: .passRate, n: count.n, passes: count.passes, value: Double(count.passes) / Double(count.n))
         }
         for judge in judges.sorted(by: { $0.name < $1.name }) {
             guard let scores = judgeScores[judge.name], !scores.isEmpty else { continue }
