@@ -4,7 +4,10 @@ on generated spools of native records, and in the same run the baselines `wc -l`
 plain Python reader (python_reader.py: json.loads on every line + the sampling rule).
 Reports lines per second, peak RSS and the ratios, and appends them to RESULTS.md.
 
-Usage: Benchmarks/run_ingest_benchmark.py [--records 1000000 100000] [--binary PATH]
+With --baseline OTHER_BINARY (an earlier build), that binary runs in the same interleaved rounds
+with validate: sampled, and the ratio evald / baseline is reported: how much a change costs.
+
+Usage: Benchmarks/run_ingest_benchmark.py [--records 1000000 100000] [--binary PATH] [--baseline PATH]
 The evald binary should be a release build: swift build -c release --product evald
 """
 import argparse
@@ -56,6 +59,7 @@ def main():
     parser.add_argument("--records", type=int, nargs="+", default=[1_000_000, 100_000])
     parser.add_argument("--binary", default=os.path.join(ROOT, ".build-release", "release", "evald"))
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--baseline", help="an earlier evald binary to compare with (validate: sampled)")
     args = parser.parse_args()
     os.makedirs(WORK, exist_ok=True)
 
@@ -75,12 +79,15 @@ def main():
                         "http:\n  listen: \"\"\nlog_level: warning\n")
         # Interleaved rounds, best of each: noise from other tenants of the host hits every
         # command alike, so the ratios hold even when the absolute times drift.
-        runs = {"wc": [], "sampled": [], "all": [], "python": []}
+        runs = {"wc": [], "sampled": [], "all": [], "python": [], "baseline": []}
         for round_ in range(args.repeat):
             runs["wc"].append(run(["wc", "-l", *files]))
             for validate in ("sampled", "all"):
                 shutil.rmtree(state, ignore_errors=True)
                 runs[validate].append(run([args.binary, "run", "--once", "--config", configs[validate]]))
+            if args.baseline:
+                shutil.rmtree(state, ignore_errors=True)
+                runs["baseline"].append(run([args.baseline, "run", "--once", "--config", configs["sampled"]]))
             if round_ == 0 or records <= 200_000:
                 runs["python"].append(run([sys.executable, os.path.join(HERE, "python_reader.py"), spool, "0.01"]))
         wc, py = min(runs["wc"]), min(runs["python"])
@@ -91,6 +98,7 @@ def main():
                 "records": records, "bytes": size, "lines": lines, "validate": validate,
                 "wc": wc, "python": py, "evald": ev,
                 "evald_out": ev[2].strip(), "python_out": py[2].strip(),
+                "baseline": min(runs["baseline"]) if runs["baseline"] and validate == "sampled" else None,
             })
 
     cpu = platform.processor() or platform.machine()
@@ -112,6 +120,11 @@ def main():
                    f"{r['lines'] / ev_s:,.0f} | {r['bytes'] / 1e6 / ev_s:,.0f} | {py_s / ev_s:.1f}x | {ev_s / wc_s:.1f}x | "
                    f"{r['evald'][1]:.1f} | {r['python'][1]:.1f} |")
     out.append("")
+    for r in rows:
+        if r["baseline"]:
+            b = r["baseline"]
+            out.append(f"- {r['records']:,} records, validate sampled: baseline `{args.baseline}` {b[0]:.3f} s, peak RSS {b[1]:.1f} MiB; "
+                       f"evald / baseline = {r['evald'][0] / b[0]:.2f}x")
     for r in rows:
         out.append(f"- {r['records']:,} records, validate {r['validate']}: `{r['evald_out']}`; `{r['python_out']}`")
     text = "\n".join(out) + "\n"

@@ -43,6 +43,8 @@ struct ExplainCommand: AsyncParsableCommand {
             }
             let report = try AlertReport.gather(store: store, all: true).entries.first { $0.alert.id == alert.id }
             let examples = try (report?.examples ?? []).compactMap { try EvaluationExplanation.gather(store: store, evaluationID: $0, rubrics: rubrics) }
+            // Where a regression's failures concentrate (tenant, prompt version, tool, ...).
+            let segments = try SegmentReport.gather(store: store, alert: alert, numbers: report?.transitions.first?.numbers ?? [:], now: Date())
             // A change alert (prompt deploy, model swap, variant) shows the route's lineage around it.
             let changeAlerts: Set<String> = ["PromptVersionChanged", "ModelChanged", "PromptRegression", "ModelRegression", "VariantWorse"]
             let lineage: VersionsReport? =
@@ -66,6 +68,7 @@ struct ExplainCommand: AsyncParsableCommand {
                             })
                     ))
                 fields.append(("evaluations", .array(examples.map(\.json))))
+                fields.append(("segments", segments?.json ?? .null))
                 if let lineage, case .object(let pairs) = lineage.json, let routes = pairs.first(where: { $0.0 == "routes" })?.1,
                     case .array(let list) = routes, case .object(let route)? = list.first,
                     let combinations = route.first(where: { $0.0 == "combinations" })?.1
@@ -80,6 +83,7 @@ struct ExplainCommand: AsyncParsableCommand {
                         "    \(t.state) at \(RFC3339.format(t.at, fractional: false)): "
                             + t.numbers.sorted { $0.key < $1.key }.map { "\($0.key)=\(NumberText.compact($0.value))" }.joined(separator: " "))
                 }
+                if let segments { print("\n" + segments.text) }
                 if let lineage, !lineage.entries.isEmpty {
                     print("\nlineage of the route (evald versions):")
                     print(lineage.text)

@@ -161,3 +161,42 @@ import Testing
         #expect(sketch.errorBound == 3)
     }
 }
+
+@Suite struct FailureSegmentsTests {
+    static func traces(count: Int, failing: (Int) -> Bool) -> [FailureSegments.Trace] {
+        (0..<count).map { n in
+            FailureSegments.Trace(failed: failing(n), segments: ["tenant": "t\(n % 5)", "tool": n % 2 == 0 ? "lookup" : "none", "everyone": "x"])
+        }
+    }
+
+    /// A pseudo-random draw per trace, independent of the segments (n % 5, n % 2).
+    static func draw(_ n: Int) -> Int {
+        var random = SplitMix64(state: UInt64(n) &+ 1000)
+        return Int(random.next() % 100)
+    }
+
+    @Test func aConfinedRegressionIsNamedAndNothingElse() {
+        let baseline = Self.traces(count: 2000) { Self.draw($0) < 10 }
+        let current = Self.traces(count: 800) { n in Self.draw(n) < (n % 5 == 1 ? 70 : 10) }
+        let segments = FailureSegments.analyze(current: current, baseline: baseline)
+        #expect(segments.filter(\.significant).map { "\($0.dimension)=\($0.value)" } == ["tenant=t1"])
+        // A segment that is all the traffic is not a concentration.
+        #expect(!segments.contains { $0.dimension == "everyone" })
+    }
+
+    @Test func aSpreadRegressionNamesNone() {
+        let baseline = Self.traces(count: 2000) { Self.draw($0) < 10 }
+        let current = Self.traces(count: 800) { Self.draw($0) < 30 }
+        let segments = FailureSegments.analyze(current: current, baseline: baseline)
+        #expect(!segments.isEmpty)
+        #expect(segments.allSatisfy { !$0.significant })
+    }
+
+    @Test func languageAndLengthBuckets() {
+        #expect(FailureSegments.language(of: "Where is my order and what is the status?") == "en")
+        #expect(FailureSegments.language(of: "Wo ist meine Bestellung und wie ist der Status?") == "de")
+        #expect(FailureSegments.language(of: "Где мой заказ?") == "cyrillic")
+        #expect(FailureSegments.inputLengthBucket(1200) == "500-2k tokens")
+        #expect(FailureSegments.inputLengthBucket(nil) == nil)
+    }
+}
