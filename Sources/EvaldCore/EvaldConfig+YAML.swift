@@ -235,7 +235,10 @@ extension EvaldConfig {
         // alerts
         let a = w.mapping(
             top["alerts"], "alerts",
-            allowed: ["runbook_url", "runbook_base", "repeat_interval", "resend_interval", "max_backoff", "max_age", "spool_stalled_after", "receivers"])
+            allowed: [
+                "runbook_url", "runbook_base", "repeat_interval", "resend_interval", "max_backoff", "max_age", "spool_stalled_after",
+                "state_store_failing_after", "receivers",
+            ])
         var alerts = AlertsConfig()
         alerts.runbookURL = w.string(a["runbook_url"], "alerts.runbook_url")
         if let runbookBase = w.string(a["runbook_base"], "alerts.runbook_base") {
@@ -250,6 +253,8 @@ extension EvaldConfig {
         alerts.maxBackoff = w.duration(a["max_backoff"], "alerts.max_backoff", default: alerts.maxBackoff)
         alerts.maxAge = w.duration(a["max_age"], "alerts.max_age", default: alerts.maxAge)
         alerts.spoolStalledAfter = w.duration(a["spool_stalled_after"], "alerts.spool_stalled_after", default: alerts.spoolStalledAfter)
+        alerts.stateStoreFailingAfter = w.duration(
+            a["state_store_failing_after"], "alerts.state_store_failing_after", default: alerts.stateStoreFailingAfter)
         var receiverNames = Set<String>()
         for (index, node) in w.sequence(a["receivers"], "alerts.receivers").enumerated() {
             let at = "alerts.receivers[\(index)]"

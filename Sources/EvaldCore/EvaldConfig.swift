@@ -148,6 +148,9 @@ public struct AlertsConfig: Sendable {
     public var maxBackoff: Double = 300
     public var maxAge: Double = 86400
     public var spoolStalledAfter: Double = 900
+    /// How long the state database may refuse commits (a full disk, a lock held) before
+    /// `StateStoreFailing` fires.
+    public var stateStoreFailingAfter: Double = 60
     public var receivers: [ReceiverConfig] = []
 
     /// The `runbook_url` annotation of an alert with these labels.

@@ -22,6 +22,8 @@ public final class DaemonMetrics: Sendable {
     let reloadsRefused: Counter
     let bytesPending: Gauge
     let spoolFiles: Gauge
+    let unreadableFiles: Gauge
+    let storeWritesFailing: Gauge
     let lastProgress: Gauge
     let buildInfo: Gauge
     // Judge, alert and notification series: registered now so dashboards and alert rules can
@@ -65,6 +67,9 @@ public final class DaemonMetrics: Sendable {
         reloadsRefused = counter("config_reloads_refused", "Configuration reloads refused because the new configuration was invalid.")
         bytesPending = gauge("spool_pending", "bytes", "Spool bytes not yet read.")
         spoolFiles = gauge("spool_files", "", "Files in the spool directory.")
+        unreadableFiles = gauge("spool_unreadable_files", "", "Spool files that cannot be opened (retried every poll).")
+        storeWritesFailing = gauge(
+            "state_store_writes_failing", "", "1 while the state database refuses the spool loop's commits (a full disk, a lock held), else 0.")
         lastProgress = gauge("last_progress_timestamp", "seconds", "Unix time of the spool loop's last round.")
         buildInfo = registry.makeGauge(name: "evald_build_info", labels: [("version", EvaldVersion.current)], help: "evald's version; always 1.")
         buildInfo.set(1.0)
@@ -147,6 +152,7 @@ public final class DaemonMetrics: Sendable {
         if let status {
             bytesPending.set(Double(status.bytesPending))
             spoolFiles.set(Double(status.spoolFiles))
+            unreadableFiles.set(Double(status.unreadableFiles.count))
             detectionSeries.set(Double(status.detection.series))
             detectionArmed.set(Double(status.detection.armed))
             detectionSuspect.set(Double(status.detection.suspect))

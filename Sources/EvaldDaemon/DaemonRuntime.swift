@@ -19,11 +19,21 @@ public final class DaemonRuntime: Sendable {
         var pendingBytes: Int64 = 0
         var spoolFiles = 0
         var linesAt = Date()
-        var pollFailingSince: Date?
+        var unreadableFiles: [String] = []
+        var pollFailure: PollFailure?
         var raised: [String: Double] = [:]
         var raisedVersion = 0
         var sizeCheck: RetentionService.SizeCheck?
         var overLimitSince: Date?
+    }
+
+    /// Why the spool loop's polls fail, and since when: the state database refuses writes (a
+    /// full disk, a lock held too long) or the spool directory cannot be listed.
+    public struct PollFailure: Sendable, Equatable {
+        public var since: Date
+        public var reason: String
+        /// The state database failed (as opposed to the spool directory).
+        public var store: Bool
     }
 
     private let state = Mutex(State())
@@ -70,32 +80,59 @@ public final class DaemonRuntime: Sendable {
     }
 
     /// Called by the ingest loop once a round, busy or idle: the watchdog's proof of life.
+    /// - Parameters:
+    ///   - directoryError: the spool directory could not be listed: the poll is a failure for
+    ///     `SpoolStalled` and `/healthz` though nothing failed to commit.
+    ///   - unreadable: the spool files that could not be opened or read.
     public func markProgress(
-        _ counts: IngestCounts, checks: CheckTally = CheckTally(), pendingBytes pending: Int64? = nil, files: Int? = nil, at now: Date = Date()
+        _ counts: IngestCounts, checks: CheckTally = CheckTally(), pendingBytes pending: Int64? = nil, files: Int? = nil,
+        directoryError: String? = nil, unreadable: [String]? = nil, at now: Date = Date()
     ) {
         state.withLock {
             $0.progressAt = now
             if counts.linesRead > 0 { $0.linesAt = now }
-            $0.pollFailingSince = nil
+            if let directoryError {
+                if $0.pollFailure?.reason != directoryError { $0.pollFailure = PollFailure(since: now, reason: directoryError, store: false) }
+            } else {
+                $0.pollFailure = nil
+            }
             $0.totals += counts
             if let pending { $0.pendingBytes = pending }
             if let files { $0.spoolFiles = files }
+            if let unreadable { $0.unreadableFiles = unreadable }
         }
+        metrics.storeWritesFailing.set(Double(0))
         metrics.recordPoll(counts, checkFailures: Int(counts.failedChecks), at: now)
         if !checks.isEmpty { metrics.recordChecks(checks) }
+    }
+
+    /// The ingest loop is alive, sleeping between polls: a sign of life for the watchdog. Also
+    /// while its polls fail (it backs off between them): the watchdog is there for a hung
+    /// process, and a restart cannot free a disk; `/healthz` and the health alerts report the
+    /// failure instead.
+    public func markAlive(pollsWorking: Bool, at now: Date = Date()) {
+        state.withLock { $0.progressAt = now }
+        if pollsWorking { metrics.lastProgress.set(now.timeIntervalSince1970) }
     }
 
     public var lastProgress: Date { state.withLock { $0.progressAt } }
 
     /// The spool as the ingest loop last saw it: files in the directory and bytes unread.
     public var spoolSnapshot: StatusReport.SpoolSnapshot {
-        state.withLock { StatusReport.SpoolSnapshot(files: $0.spoolFiles, bytesPending: $0.pendingBytes) }
+        state.withLock {
+            StatusReport.SpoolSnapshot(
+                files: $0.spoolFiles, bytesPending: $0.pendingBytes, unreadableFiles: $0.unreadableFiles,
+                directoryError: $0.pollFailure.flatMap { $0.store ? nil : $0.reason })
+        }
     }
 
     /// When a spool line was last read, and the bytes still unread: `SpoolStalled`.
     public var spoolProgress: (lastLinesAt: Date, pendingBytes: Int64, failingSince: Date?) {
-        state.withLock { ($0.linesAt, $0.pendingBytes, $0.pollFailingSince) }
+        state.withLock { ($0.linesAt, $0.pendingBytes, $0.pollFailure?.since) }
     }
+
+    /// Why polls fail now, and since when (nil: the last poll worked).
+    public var pollFailure: PollFailure? { state.withLock { $0.pollFailure } }
 
     /// The retention's last size check against `retention.max_db_bytes`: `StateStoreFailing`.
     public func setSizeCheck(_ check: RetentionService.SizeCheck, at now: Date = Date()) {
@@ -115,9 +152,15 @@ public final class DaemonRuntime: Sendable {
         metrics.reloadsRefused.increment()
     }
 
-    public func countPollFailure(at now: Date = Date()) {
-        state.withLock { if $0.pollFailingSince == nil { $0.pollFailingSince = now } }
+    /// A poll failed; `store`: the state database refused it (the batch was not committed and
+    /// is read again once a write works).
+    public func countPollFailure(reason: String, store: Bool, at now: Date = Date()) {
+        state.withLock {
+            let since = $0.pollFailure?.store == store ? $0.pollFailure?.since ?? now : now
+            $0.pollFailure = PollFailure(since: since, reason: reason, store: store)
+        }
         metrics.pollFailures.increment()
+        if store { metrics.storeWritesFailing.set(Double(1)) }
     }
 
     public var refusedReloadCount: Int { state.withLock { $0.refusedReloads } }

@@ -458,8 +458,8 @@ public final class DetectionEngine {
 
     /// Trace time is the detectors' clock (a backfill is judged by when it happened), but a
     /// timestamp far in the future (milliseconds written as seconds) must not age out every
-    /// baseline: it is taken as now.
-    private func clock(_ ts: Date) -> Date { min(ts, now() + 3600) }
+    /// baseline: it is clamped as the rollups clamp it (`TraceClock`).
+    private func clock(_ ts: Date) -> Date { TraceClock.clamped(ts, now: now()) }
 
     /// The series of one (route, model), resolved to monitor slots once: every evaluation
     /// feeds about ten series.

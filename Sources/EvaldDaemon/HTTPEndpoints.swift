@@ -7,7 +7,8 @@ import Logging
 import ServiceLifecycle
 
 /// The HTTP listener (`http.listen`): `/metrics` (Prometheus text format),
-/// `/healthz` (200 while the spool loop makes progress, 503 when it is stuck) and
+/// `/healthz` (200 while the spool loop makes progress; 503 when it is stuck, when its commits
+/// fail or when the spool directory cannot be listed, with the reason) and
 /// `/api/v1/status` (the JSON of `evald status`).
 public enum HTTPEndpoints {
     /// `host:port` (or `[v6]:port`) split for the server.
@@ -28,9 +29,17 @@ public enum HTTPEndpoints {
         let router = Router()
         let stallLimit = max(30, 3 * config.spool.pollInterval)
         router.get("/healthz") { _, _ -> Response in
-            let idle = Date().timeIntervalSince(runtime.lastProgress)
-            let healthy = idle < stallLimit
-            return text(healthy ? "ok\n" : "stalled: the spool loop has made no progress for \(Int(idle)) s\n", status: healthy ? .ok : .serviceUnavailable)
+            let now = Date()
+            let idle = now.timeIntervalSince(runtime.lastProgress)
+            if idle >= stallLimit {
+                return text("stalled: the spool loop has made no progress for \(Int(idle)) s\n", status: .serviceUnavailable)
+            }
+            // Alive but failing: say so, rather than "ok" while nothing is committed.
+            if let failure = runtime.pollFailure {
+                let what = failure.store ? "state database writes failing" : "spool directory unreadable"
+                return text("\(what) for \(Int(now.timeIntervalSince(failure.since))) s: \(failure.reason)\n", status: .serviceUnavailable)
+            }
+            return text("ok\n")
         }
         // The reports read SQLite: built on the blocking executor, so a scrape never holds a
         // cooperative thread (and /healthz never waits behind one), from the daemon's own

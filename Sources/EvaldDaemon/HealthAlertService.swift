@@ -36,14 +36,21 @@ public struct HealthAlertService: Service {
         self.now = now
     }
 
+    /// Health alerts the store refused (a full disk), sent from memory.
+    let unstored = UnstoredAlerts()
+
     public func run() async throws {
-        let service = self
-        await runPeriodically(
-            every: Self.interval, setups: setups, logger: logger, failure: "alerts.health_check_failed",
-            makeState: { _ in () },
-            round: { _ in
-                try service.evaluate(); return false
-            })
+        await BlockingExecutor.shared.run {
+            await cancelWhenGracefulShutdown {
+                while !Task.isCancelled {
+                    do { try await Task.sleep(for: .seconds(Self.interval)) } catch { break }
+                    do { try self.evaluate() } catch {
+                        self.logger.error("alerts.health_check_failed", metadata: ["error": "\(error)"])
+                    }
+                    await self.deliverUnstored()
+                }
+            }
+        }
     }
 
     /// One round: fire the conditions that hold and have no open alert, resolve open alerts
@@ -54,8 +61,105 @@ public struct HealthAlertService: Service {
         let setup = setups.current
         let builder = AlertBuilder(config: setup.config, receivers: setup.receivers)
         let at = now()
-        return try AlertReconciler(store: store, builder: builder, logger: logger)
-            .reconcile(names: Self.names, wanted: try conditions(at: at, config: setup.config, builder: builder), at: at)
+        let wanted = Dictionary(try conditions(at: at, config: setup.config, builder: builder).map { ($0.fingerprint, $0) }, uniquingKeysWith: { a, _ in a })
+        let open = try store.alerts(includeResolved: false).filter { Self.names.contains($0.name) }
+        for alert in open where wanted[alert.fingerprint] == nil {
+            // A failed write (a full disk) must not keep the rounds from firing what holds.
+            do {
+                try store.resolveAlert(id: alert.id, receivers: builder.receiverNames(alert.severity), at: at)
+                logger.info("alerts.resolved", metadata: ["alert": "\(alert.publicID)", "alertname": "\(alert.name)"])
+            } catch {
+                logger.error("alerts.resolve_failed", metadata: ["alert": "\(alert.publicID)", "error": "\(error)", "action": "retried next round"])
+            }
+        }
+        // Alerts sent from memory whose condition cleared: stored with their resolution once a
+        // write works, else resolved from memory.
+        for entry in unstored.all where wanted[entry.firing.fingerprint] == nil {
+            do {
+                try store.recordResolvedAlert(
+                    entry.firing, firedAt: entry.firedAt, resolvedAt: entry.resolvedAt ?? at,
+                    receivers: entry.heardFiring.subtracting(entry.heardResolved).sorted())
+                unstored.remove(entry.firing.fingerprint)
+                logger.info("alerts.resolved", metadata: ["alertname": "\(entry.firing.name)", "stored": "after the fact"])
+            } catch {
+                unstored.resolve(entry.firing.fingerprint, at: at)
+            }
+        }
+        let openFingerprints = Set(open.map(\.fingerprint))
+        var fired = 0
+        for (fingerprint, firing) in wanted where !openFingerprints.contains(fingerprint) {
+            let severity = AlertSeverity(rawValue: firing.severity) ?? .warning
+            let receivers = builder.receiverNames(severity)
+            if let entry = unstored[fingerprint] {
+                // Sent from memory before: stored now if a write works, its outbox entries only
+                // for the receivers that have not heard it.
+                if (try? store.fireAlert(firing, receivers: receivers.filter { !entry.heardFiring.contains($0) }, at: entry.firedAt)) != nil {
+                    unstored.remove(fingerprint)
+                    logger.info(
+                        "alerts.stored_after_the_fact", metadata: ["alertname": "\(firing.name)", "heard_from_memory": "\(entry.heardFiring.sorted())"])
+                }
+                continue
+            }
+            let alert: StoredAlert?
+            do {
+                alert = try store.fireAlert(firing, receivers: receivers, at: at)
+            } catch {
+                // The outbox cannot be written either: send it from memory.
+                unstored.add(firing, at: at)
+                fired += 1
+                logger.warning(
+                    "alerts.firing",
+                    metadata: [
+                        "alertname": "\(firing.name)", "summary": "\(firing.annotations["summary"] ?? "")",
+                        "stored": "no (\(error)); sending it from memory",
+                    ])
+                continue
+            }
+            if let alert {
+                fired += 1
+                logger.warning(
+                    "alerts.firing",
+                    metadata: [
+                        "alert": "\(alert.publicID)", "alertname": "\(alert.name)",
+                        "summary": "\(firing.annotations["summary"] ?? "")",
+                    ])
+            }
+        }
+        return fired
+    }
+
+    /// One attempt per receiver for each alert held in memory: its firing to the receivers that
+    /// take its severity and have not taken it, its resolution to those that took the firing.
+    public func deliverUnstored() async {
+        guard !unstored.isEmpty else { return }
+        let receivers = setups.current.receivers
+        for entry in unstored.all {
+            let alert = UnstoredAlerts.alert(entry)
+            let fingerprint = entry.firing.fingerprint
+            let targets =
+                entry.resolvedAt == nil
+                ? receivers.filter { $0.accepts(alert.severity) && !entry.heardFiring.contains($0.name) }
+                : receivers.filter { entry.heardFiring.contains($0.name) && !entry.heardResolved.contains($0.name) }
+            let event: AlertNotification.Event = entry.resolvedAt == nil ? .firing : .resolved
+            for receiver in targets {
+                do {
+                    try await receiver.deliver(AlertNotification(alert: alert, event: event), now: now())
+                    unstored.heard(fingerprint, receiver: receiver.name, event: event)
+                    runtime.metrics.notificationsSent.increment()
+                    logger.info(
+                        "alerts.notification_sent",
+                        metadata: ["receiver": "\(receiver.name)", "alertname": "\(alert.name)", "event": "\(event.rawValue)", "from": "memory"])
+                } catch {
+                    runtime.metrics.notificationsFailed.increment()
+                    logger.warning(
+                        "alerts.notification_failed",
+                        metadata: ["receiver": "\(receiver.name)", "alertname": "\(alert.name)", "error": "\(error)", "from": "memory"])
+                }
+            }
+            if entry.resolvedAt != nil, let current = unstored[fingerprint], current.heardResolved.isSuperset(of: current.heardFiring) {
+                unstored.remove(fingerprint)
+            }
+        }
     }
 
     func conditions(at: Date, config: EvaldConfig, builder: AlertBuilder) throws -> [AlertFiring] {
@@ -86,14 +190,24 @@ public struct HealthAlertService: Service {
             }
         }
         let progress = runtime.spoolProgress
+        let failure = runtime.pollFailure
         let stalledFor = at.timeIntervalSince(progress.lastLinesAt)
         // Bytes waiting with no line read, or polls failing all along (the backlog is then unknown).
         let failingFor = progress.failingSince.map { at.timeIntervalSince($0) } ?? 0
         if (progress.pendingBytes > 0 && stalledFor > config.alerts.spoolStalledAfter) || failingFor > config.alerts.spoolStalledAfter {
             let draft = HealthAlerts.spoolStalled(
                 directory: config.spool.dir, pendingBytes: progress.pendingBytes, stalledFor: stalledFor, failingFor: failingFor,
-                threshold: config.alerts.spoolStalledAfter)
+                threshold: config.alerts.spoolStalledAfter, failure: failure?.reason)
             drafts.append((draft, []))
+        }
+        // Commits refused for a while (a full disk, a lock held), not for one busy moment.
+        if let failure, failure.store, at.timeIntervalSince(failure.since) >= config.alerts.stateStoreFailingAfter {
+            drafts.append(
+                (
+                    HealthAlerts.stateStoreWritesFailing(
+                        path: store.path, reason: failure.reason, failingFor: at.timeIntervalSince(failure.since),
+                        threshold: config.alerts.stateStoreFailingAfter), []
+                ))
         }
         // Over the limit for a while, not for the moment a burst or a detection backlog (whose
         // evaluations wait to be read) takes.

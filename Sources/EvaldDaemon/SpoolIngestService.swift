@@ -74,8 +74,11 @@ public struct SpoolIngestService: Service {
                 // is counted twice for a round rather than not at all (its back-pressure).
                 runtime.receiverSpool?.markMeasured()
                 let summary = try reader.poll(shouldStop: { Task.isCancelled || Date() > deadline })
+                if consecutiveFailures > 0 { logger.info("spool.poll_recovered", metadata: ["failures": "\(consecutiveFailures)"]) }
                 consecutiveFailures = 0
-                runtime.markProgress(summary.counts, checks: summary.checks, pendingBytes: summary.pendingBytes, files: summary.files)
+                runtime.markProgress(
+                    summary.counts, checks: summary.checks, pendingBytes: summary.pendingBytes, files: summary.files,
+                    directoryError: summary.directoryError, unreadable: summary.unreadableFiles)
                 if summary.bytesRead > 0 {
                     logger.debug(
                         "spool.poll",
@@ -88,8 +91,15 @@ public struct SpoolIngestService: Service {
                 if !summary.caughtUp { await Task.yield(); continue }
             } catch {
                 consecutiveFailures += 1
-                runtime.countPollFailure()
-                logger.error("spool.poll_failed", metadata: ["error": "\(error)", "failures": "\(consecutiveFailures)"])
+                // Whatever the batch held was not committed: the next poll reads it again from
+                // the last committed offset, so nothing is lost and nothing counted twice.
+                runtime.countPollFailure(reason: "\(error)", store: error is StoreError)
+                logger.error(
+                    "spool.poll_failed",
+                    metadata: [
+                        "error": "\(error)", "failures": "\(consecutiveFailures)",
+                        "action": "nothing was committed; retrying from the last committed offset with backoff up to 30 s",
+                    ])
             }
             // Back off on repeated failures (a full disk, a locked database) up to 30 s.
             let pollInterval = setup.config.spool.pollInterval
@@ -101,7 +111,7 @@ public struct SpoolIngestService: Service {
                 let slice = min(remaining, 1)
                 do { try await Task.sleep(for: .seconds(slice)) } catch { break }
                 remaining -= slice
-                if consecutiveFailures == 0 { runtime.markProgress(IngestCounts()) }
+                runtime.markAlive(pollsWorking: consecutiveFailures == 0)
             }
         }
     }
@@ -136,7 +146,9 @@ extension SpoolEvent {
                 "spool.line_quarantined",
                 metadata: ["spool.file": "\(path)", "spool.offset": "\(offset)", "reason": "\(reason.rawValue)", "detail": "\(detail)"])
         case .unreadable(let path, let message):
-            logger.error("spool.unreadable", metadata: ["spool.file": "\(path)", "error": "\(message)"])
+            logger.error("spool.unreadable", metadata: ["spool.file": "\(path)", "error": "\(message)", "action": "retried every poll; the other files go on"])
+        case .readable(let path):
+            logger.info("spool.readable_again", metadata: ["spool.file": "\(path)"])
         }
     }
 }

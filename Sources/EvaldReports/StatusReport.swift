@@ -55,6 +55,10 @@ public struct StatusReport: Sendable {
     public var spoolFiles: Int
     public var counters: [String: Int64]
     public var bytesPending: Int64
+    /// Spool files that cannot be opened: waiting, counted in `bytesPending`.
+    public var unreadableFiles: [String] = []
+    /// Why the spool directory cannot be listed; nil when it can.
+    public var spoolDirectoryError: String?
     public var quarantined: Int
     public var samplingRate: Double
     public var shard: String
@@ -107,10 +111,16 @@ public struct StatusReport: Sendable {
     public struct SpoolSnapshot: Sendable, Equatable {
         public var files: Int
         public var bytesPending: Int64
+        /// Spool files that cannot be opened (permissions, a broken link target).
+        public var unreadableFiles: [String]
+        /// Why the spool directory cannot be listed (it is missing, no permission).
+        public var directoryError: String?
 
-        public init(files: Int, bytesPending: Int64) {
+        public init(files: Int, bytesPending: Int64, unreadableFiles: [String] = [], directoryError: String? = nil) {
             self.files = files
             self.bytesPending = bytesPending
+            self.unreadableFiles = unreadableFiles
+            self.directoryError = directoryError
         }
     }
 
@@ -184,6 +194,8 @@ public struct StatusReport: Sendable {
             detection: detection, canary: canary,
             firing: Self.mostSevereFirst(try store?.alerts(includeResolved: false) ?? []).prefix(shownAlerts).map { $0 })
         report.storage = storage
+        report.unreadableFiles = snapshot.unreadableFiles
+        report.spoolDirectoryError = snapshot.directoryError
         return report
     }
 
@@ -217,6 +229,8 @@ public struct StatusReport: Sendable {
                     ("bytes_pending", .int(bytesPending)),
                     ("skipped_spans", .int(counter("skipped_spans"))),
                     ("feedback", .int(counter("feedback"))),
+                    ("unreadable_files", .array(unreadableFiles.map { .string($0) })),
+                    ("directory_error", .optional(spoolDirectoryError)),
                 ])
             ),
             (
@@ -286,6 +300,12 @@ public struct StatusReport: Sendable {
             lines.append("daemon:    \(state), last heartbeat \(time(daemon.lastHeartbeat))")
         }
         lines.append("spool:     \(spoolDir): \(spoolFiles) files, \(bytesPending) bytes pending")
+        if let spoolDirectoryError { lines.append("           cannot list the spool directory: \(spoolDirectoryError)") }
+        if !unreadableFiles.isEmpty {
+            lines.append(
+                "           \(unreadableFiles.count) unreadable (retried every poll): \(unreadableFiles.prefix(3).joined(separator: ", "))\(unreadableFiles.count > 3 ? ", ..." : "")"
+            )
+        }
         lines.append(
             "lines:     \(counter("lines_read")) read, \(counter("records")) records, \(counter("malformed")) malformed (\(quarantined) in quarantine: evald spool quarantine), \(counter("blank_lines")) blank"
         )
@@ -344,7 +364,12 @@ public struct StatusReport: Sendable {
     /// Bytes not yet consumed: the unread part of every followed file, and all of every file not followed yet.
     static func listSpool(config: EvaldConfig, store: StateStore?) throws -> SpoolSnapshot {
         let tracked = try store?.trackedSpoolFiles() ?? []
-        let entries = (try? SpoolDirectory.list(config.spool.dir)) ?? []
+        let entries: [SpoolDirectoryEntry]
+        var directoryError: String?
+        do { entries = try SpoolDirectory.list(config.spool.dir) } catch {
+            entries = []
+            directoryError = error.message
+        }
         var pending: Int64 = 0
         var followed = Set<String>()
         for file in tracked {
@@ -353,9 +378,12 @@ public struct StatusReport: Sendable {
                 pending += max(0, entry.size - file.offset)
             }
         }
+        var unreadable: [String] = []
         for entry in entries where !followed.contains("\(entry.device):\(entry.inode)") {
             pending += entry.size
+            let fd = open(entry.path, O_RDONLY | O_CLOEXEC)
+            if fd >= 0 { close(fd) } else { unreadable.append(entry.path) }
         }
-        return SpoolSnapshot(files: entries.count, bytesPending: pending)
+        return SpoolSnapshot(files: entries.count, bytesPending: pending, unreadableFiles: unreadable, directoryError: directoryError)
     }
 }

@@ -10,7 +10,11 @@ public enum SpoolEvent: Sendable, Equatable {
     case gone(path: String, unreadBytes: Int64)
     case deleted(path: String)
     case quarantined(path: String, offset: Int64, reason: QuarantineReason, detail: String)
+    /// The spool directory, or a file in it, cannot be opened or read (reported once, when it
+    /// starts; `readable` when it ends).
     case unreadable(path: String, message: String)
+    /// A path reported `unreadable` can be read again, or is gone.
+    case readable(path: String)
 }
 
 /// What one poll did.
@@ -25,5 +29,9 @@ public struct SpoolPollSummary: Sendable, Equatable {
     public var pendingBytes: Int64 = 0
     /// Spool files in the directory at the last listing.
     public var files = 0
+    /// Why the spool directory could not be listed (missing, no permission); nil when it could.
+    public var directoryError: String?
+    /// Files in the spool directory that could not be opened or read at the last try.
+    public var unreadableFiles: [String] = []
     public init() {}
 }

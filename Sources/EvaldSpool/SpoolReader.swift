@@ -94,6 +94,10 @@ public final class SpoolReader {
     private let now: @Sendable () -> Date
     private let onEvent: (SpoolEvent) -> Void
     private var files: [Int64: FollowedFile]?
+    /// Paths that could not be read (the spool directory itself, or files in it), with why:
+    /// those of the last poll, reported once each, and those of the poll under way.
+    private var unreadable: [String: String] = [:]
+    private var unreadableThisPoll: [String: String] = [:]
     private var buffer: UnsafeMutableRawBufferPointer
     private static let initialBufferSize = 1 << 20
 
@@ -143,6 +147,7 @@ public final class SpoolReader {
     /// batches, so a stop never leaves a half-committed batch.
     public func poll(shouldStop: () -> Bool = { false }) throws -> SpoolPollSummary {
         var summary = SpoolPollSummary()
+        unreadableThisPoll = [:]
         do {
             try pollFiles(&summary, shouldStop: shouldStop)
         } catch {
@@ -150,7 +155,28 @@ public final class SpoolReader {
             closeAll()
             throw error
         }
+        reportUnreadable(&summary)
         return summary
+    }
+
+    /// A path that cannot be read is reported when it becomes unreadable and when it can be
+    /// read again, not at every poll (a poll runs every `poll_interval`).
+    private func noteUnreadable(_ path: String, _ message: String) {
+        unreadableThisPoll[path] = message
+    }
+
+    private func reportUnreadable(_ summary: inout SpoolPollSummary) {
+        // A poll stopped early did not try every file: keep what it did not see.
+        let stoppedEarly = !summary.caughtUp
+        for (path, message) in unreadableThisPoll.sorted(by: { $0.key < $1.key }) where unreadable[path] != message {
+            onEvent(.unreadable(path: path, message: message))
+        }
+        for path in unreadable.keys.sorted() where unreadableThisPoll[path] == nil {
+            if stoppedEarly, path != settings.directory { unreadableThisPoll[path] = unreadable[path] } else { onEvent(.readable(path: path)) }
+        }
+        unreadable = unreadableThisPoll
+        summary.directoryError = unreadable[settings.directory]
+        summary.unreadableFiles = unreadable.keys.filter { $0 != settings.directory }.sorted()
     }
 
     private func pollFiles(_ summary: inout SpoolPollSummary, shouldStop: () -> Bool) throws {
@@ -161,7 +187,7 @@ public final class SpoolReader {
         do {
             entries = try SpoolDirectory.list(settings.directory)
         } catch {
-            onEvent(.unreadable(path: error.path, message: error.message))
+            noteUnreadable(settings.directory, error.message)
             summary.caughtUp = true
             return
         }
@@ -194,7 +220,7 @@ public final class SpoolReader {
     private func startFollowing(_ entry: SpoolDirectoryEntry) throws -> FollowedFile? {
         let fd = open(entry.path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            onEvent(.unreadable(path: entry.path, message: String(cString: strerror(errno))))
+            noteUnreadable(entry.path, String(cString: strerror(errno)))
             return nil
         }
         var info = stat()
@@ -246,14 +272,14 @@ public final class SpoolReader {
             reopened = true
             let fd = open(entry.path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else {
-                onEvent(.unreadable(path: entry.path, message: String(cString: strerror(errno))))
+                noteUnreadable(entry.path, String(cString: strerror(errno)))
                 return
             }
             file.fd = fd
         }
         var info = stat()
         guard fstat(file.fd, &info) == 0 else {
-            onEvent(.unreadable(path: file.tracked.path, message: String(cString: strerror(errno))))
+            noteUnreadable(file.tracked.path, String(cString: strerror(errno)))
             return
         }
         let size = Int64(info.st_size)
@@ -415,7 +441,7 @@ public final class SpoolReader {
             }
             let count = pread(file.fd, buffer.baseAddress, buffer.count, off_t(position))
             if count < 0 {
-                onEvent(.unreadable(path: file.tracked.path, message: String(cString: strerror(errno))))
+                noteUnreadable(file.tracked.path, String(cString: strerror(errno)))
                 break
             }
             guard count > 0 else { break }

@@ -69,6 +69,16 @@ extension StateStore {
             fingerprint: firing.fingerprint, state: "firing", startedAt: at, resolvedAt: nil)
     }
 
+    /// Records an alert that fired and resolved while it could not be stored (sent from memory
+    /// during a full disk): its history, and resolved notifications for `receivers` (those that
+    /// heard it fire), in one transaction. Nothing when an alert with its fingerprint fires.
+    public func recordResolvedAlert(_ firing: AlertFiring, firedAt: Date, resolvedAt: Date, receivers: [String]) throws {
+        try write { db in
+            guard let stored = try Self.fire(db, firing, receivers: [], at: firedAt) else { return }
+            _ = try Self.resolve(db, id: stored.id, receivers: receivers, numbers: [:], at: resolvedAt)
+        }
+    }
+
     /// Resolves a firing alert with the numbers that resolved it and queues the resolved
     /// notifications; false when it was not firing.
     @discardableResult

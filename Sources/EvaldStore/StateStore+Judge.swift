@@ -210,7 +210,7 @@ extension StateStore {
                 var rollups = RollupBatch()
                 rollups.addJudgeScore(
                     identity: verdict.identity, route: row["route"], model: row["model"],
-                    at: Date(timeIntervalSince1970: row["ts"]), score: score, passed: passed)
+                    at: Date(timeIntervalSince1970: row["ts"]), score: score, passed: passed, judgedAt: verdict.judgedAt)
                 try Self.addRollups(db, rollups, writer: &writer)
                 stored.route = row["route"] as String? ?? ""
                 stored.model = row["model"]

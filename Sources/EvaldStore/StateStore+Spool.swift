@@ -81,7 +81,7 @@ extension StateStore: SpoolCheckpointStore {
                         try enqueue.execute(arguments: [evaluationID, judge, at])
                         queued += 1
                     }
-                    rollups.add(line.record, checks: line.checkResults)
+                    rollups.add(line.record, checks: line.checkResults, readAt: Date(timeIntervalSince1970: at))
                 }
                 try Self.addRollups(db, rollups, writer: &writer)
                 try Self.add(db, ["judge_queued": queued])

@@ -139,4 +139,63 @@ import Testing
             }
         }
     }
+
+    /// A full disk: StateStoreFailing cannot go through the outbox (the same database), so it is
+    /// sent from memory, once per receiver; once writes work it is stored and resolved through
+    /// the outbox, and the receiver hears the resolution.
+    @Test func stateStoreFailingIsSentFromMemoryThenStoredAndResolvedThroughTheOutbox() async throws {
+        try await onTestThreads {
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            try await withStubServer { hook, transport in
+                let config = try config(
+                    """
+                    alerts:
+                      state_store_failing_after: 30s
+                      receivers:
+                        - {name: hook, kind: webhook, url: "\(hook.baseURL)/hook"}
+                    """)
+                let store = try StateStore.open(path: root + "/evald.db")
+                let receivers = try Daemon.makeReceivers(config, transport: transport)
+                let setups = SetupSource(DaemonSetup(config: config, checks: .empty, roster: .empty, receivers: receivers))
+                let clock = ManualClock(Date())
+                let runtime = DaemonRuntime()
+                let health = HealthAlertService(store: store, setups: setups, runtime: runtime, logger: Logger(label: "test"), now: { clock.now })
+                runtime.markProgress(IngestCounts(), pendingBytes: 0, at: clock.now)
+
+                store.faults.failWrites = true
+                runtime.countPollFailure(reason: "write failed: database or disk is full", store: true, at: clock.now)
+                clock.advance(10)
+                #expect(try health.evaluate() == 0, "not before alerts.state_store_failing_after")
+                clock.advance(30)
+                #expect(try health.evaluate() == 1)
+                await health.deliverUnstored()
+                #expect(hook.requests.count == 1)
+                #expect(hook.requests.first?.bodyText.contains("StateStoreFailing") == true)
+                #expect(hook.requests.first?.bodyText.contains("disk is full") == true)
+                #expect(try store.alerts(includeResolved: true).isEmpty, "nothing could be stored")
+                // Later rounds do not send it again.
+                clock.advance(5)
+                _ = try health.evaluate()
+                await health.deliverUnstored()
+                #expect(hook.requests.count == 1)
+
+                // Writes work again and the spool loop commits: stored with its resolution, which
+                // the outbox delivers to the receiver that heard it fire.
+                store.faults.failWrites = false
+                runtime.markProgress(IngestCounts(), pendingBytes: 0, at: clock.now)
+                clock.advance(5)
+                _ = try health.evaluate()
+                await health.deliverUnstored()
+                let alerts = try store.alerts(includeResolved: true)
+                #expect(alerts.map(\.name) == ["StateStoreFailing"])
+                #expect(alerts.first?.state == "resolved")
+                let delivery = AlertDeliveryService(
+                    store: store, setups: setups, runtime: runtime, logger: Logger(label: "test"), now: { clock.now }, random: { 0.5 })
+                let drained = await delivery.drain(timeout: 5)
+                #expect(drained.sent == 1 && drained.stillPending == 0)
+                #expect(hook.requests.count == 2)
+                #expect(hook.requests.last?.bodyText.contains("resolved") == true)
+            }
+        }
+    }
 }

@@ -88,8 +88,8 @@ final class EvaldHarness: @unchecked Sendable {
     }
 
     /// Starts any command in the background; its output goes to `root/logName`.
-    func start(_ arguments: [String], logName: String) throws -> Process {
-        let process = makeProcess(arguments, config: true, environment: [:])
+    func start(_ arguments: [String], logName: String, executable: String = binary, config: Bool = true) throws -> Process {
+        let process = makeProcess(arguments, config: config, environment: [:], executable: executable)
         FileManager.default.createFile(atPath: root + "/" + logName, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: root + "/" + logName))
         process.standardOutput = log

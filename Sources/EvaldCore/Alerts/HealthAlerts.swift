@@ -85,13 +85,30 @@ public enum HealthAlerts {
             numbers: ["tokens_used": Double(used), "daily_token_budget": Double(budget)])
     }
 
-    public static func spoolStalled(directory: String, pendingBytes: Int64, stalledFor: Double, failingFor: Double, threshold: Double) -> Draft {
+    /// - Parameter failure: why the polls fail, when they do (the spool directory is missing,
+    ///   the state database refuses writes).
+    public static func spoolStalled(
+        directory: String, pendingBytes: Int64, stalledFor: Double, failingFor: Double, threshold: Double, failure: String? = nil
+    ) -> Draft {
         Draft(
             name: "SpoolStalled", severity: .critical, labels: ["spool_dir": directory],
-            summary: "evald has read no spool line for \(Int(stalledFor)) s while \(pendingBytes) bytes wait",
+            summary: failure.map { "evald cannot read the spool for \(Int(failingFor)) s: \($0)" }
+                ?? "evald has read no spool line for \(Int(stalledFor)) s while \(pendingBytes) bytes wait",
             description:
-                "spool \(directory): \(pendingBytes) bytes unread, no line read for \(Int(stalledFor)) s\(failingFor > 0 ? ", polls failing for \(Int(failingFor)) s" : "") (alerts.spool_stalled_after \(Int(threshold)) s); check the logs for spool.poll_failed and the state database's disk.",
+                "spool \(directory): \(pendingBytes) bytes unread, no line read for \(Int(stalledFor)) s\(failingFor > 0 ? ", polls failing for \(Int(failingFor)) s" : "")\(failure.map { " (\($0))" } ?? "") (alerts.spool_stalled_after \(Int(threshold)) s); check the logs for spool.poll_failed and spool.unreadable, the spool directory and the state database's disk.",
             numbers: ["pending_bytes": Double(pendingBytes), "stalled_seconds": stalledFor, "failing_seconds": failingFor, "threshold_seconds": threshold])
+    }
+
+    /// The state database refuses the spool loop's commits (a full disk, a write lock held by
+    /// another process): nothing new is stored, and the spool waits. Same labels as the size
+    /// variant: one alert per database.
+    public static func stateStoreWritesFailing(path: String, reason: String, failingFor: Double, threshold: Double) -> Draft {
+        Draft(
+            name: "StateStoreFailing", severity: .critical, labels: ["state_db": path],
+            summary: "The state database refuses writes for \(Int(failingFor)) s: \(reason)",
+            description:
+                "state database \(path): commits have failed for \(Int(failingFor)) s (alerts.state_store_failing_after \(Int(threshold)) s): \(reason). Nothing read since is lost: the spool waits, and evald reads it again from the last commit once a write works. Free disk space on the state_dir's file system (df), or stop the process holding the database's lock; this alert may have been sent from memory and be missing from evald alerts until then.",
+            numbers: ["failing_seconds": failingFor, "threshold_seconds": threshold])
     }
 
     /// The state database stays over `retention.max_db_bytes` after pruning every raw

@@ -107,13 +107,18 @@ public struct RollupBatch: Sendable {
 
     public var isEmpty: Bool { cells.isEmpty && operational.isEmpty }
 
-    public mutating func addJudgeScore(identity: String, route: String?, model: String, at timestamp: Date, score: Double, passed: Bool) {
-        let key = RollupKey(metric: MetricName.judge(identity: identity), route: route ?? "", model: model, minute: RollupKey.minute(of: timestamp))
+    public mutating func addJudgeScore(
+        identity: String, route: String?, model: String, at timestamp: Date, score: Double, passed: Bool, judgedAt: Date? = nil
+    ) {
+        let minute = RollupKey.minute(of: judgedAt.map { TraceClock.clamped(timestamp, now: $0) } ?? timestamp)
+        let key = RollupKey(metric: MetricName.judge(identity: identity), route: route ?? "", model: model, minute: minute)
         cells[key, default: RollupCell()].addScore(score, passed: passed)
     }
 
-    public mutating func add(_ record: TraceRecord, checks: [CheckResult]) {
-        let minute = RollupKey.minute(of: record.timestamp)
+    /// - Parameter readAt: when evald read the record: a timestamp more than
+    ///   `TraceClock.maxAhead` after it is counted at that limit (see `TraceClock`).
+    public mutating func add(_ record: TraceRecord, checks: [CheckResult], readAt: Date? = nil) {
+        let minute = RollupKey.minute(of: readAt.map { TraceClock.clamped(record.timestamp, now: $0) } ?? record.timestamp)
         let route = record.route ?? ""
         let opKey = RollupKey(metric: "", route: route, model: record.model, minute: minute)
         var op = operational[opKey] ?? OperationalCell()
