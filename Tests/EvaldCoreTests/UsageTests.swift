@@ -6,7 +6,7 @@ import Testing
 @Suite struct UsageScannerTests {
     static func scanned(_ line: String) -> CallUsage? {
         var line = line
-        return line.withUTF8 { UsageScanner.scan(UnsafeRawBufferPointer($0)) }
+        return line.withUTF8 { UsageScanner.scan(UnsafeRawBufferPointer($0), withRecordID: true) }
     }
 
     static func decoded(_ line: String) -> CallUsage? {

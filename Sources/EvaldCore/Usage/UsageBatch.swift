@@ -114,10 +114,6 @@ public struct UsageBatch: Sendable {
     private let pricing: Pricing
     private var calendar: UsageCalendar
     private let budgetScope: BudgetLedger
-    /// The last cell's key and the cell, kept out of the dictionary while consecutive calls
-    /// share them (the common case: a batch is a few minutes of a few routes).
-    private var openKey: UsageMinuteKey?
-    private var openCell = UsageCell()
 
     public init(
         pricing: Pricing = Pricing(), timeZone: TimeZone = TimeZone(identifier: "UTC")!, exactTenants: Set<String> = [], budgets: [BudgetRule] = []
@@ -138,13 +134,8 @@ public struct UsageBatch: Sendable {
     public mutating func add(_ call: CallUsage) {
         calls += 1
         let cost = pricing.cost(of: call)
-        let key = UsageMinuteKey(minute: Int64((call.timestamp / 60).rounded(.down)), route: call.route ?? "", model: call.model)
-        if key != openKey {
-            closeOpenCell()
-            openKey = key
-            openCell = minutes.removeValue(forKey: key) ?? UsageCell()
-        }
-        openCell.add(call, cost: cost)
+        minutes[UsageMinuteKey(minute: Int64((call.timestamp / 60).rounded(.down)), route: call.route ?? "", model: call.model), default: UsageCell()]
+            .add(call, cost: cost)
         if !budgets.isEmpty, budgetScope.concerns(route: call.route, tenant: call.tenant) {
             budgetCalls.append(
                 BudgetCall(
@@ -156,15 +147,5 @@ public struct UsageBatch: Sendable {
         }
     }
 
-    private mutating func closeOpenCell() {
-        if let openKey { minutes[openKey] = openCell }
-        openKey = nil
-    }
-
-    /// The cells, the open one included.
-    public var cells: [UsageMinuteKey: UsageCell] {
-        var all = minutes
-        if let openKey { all[openKey] = openCell }
-        return all
-    }
+    public var cells: [UsageMinuteKey: UsageCell] { minutes }
 }

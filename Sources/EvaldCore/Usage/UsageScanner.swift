@@ -15,11 +15,14 @@ import Foundation
 /// escaped timestamp, a field of the wrong type, broken structure) gives nil, and the caller
 /// decodes the line fully, which either reads it or says precisely what is wrong.
 public enum UsageScanner {
-    public static func scan(_ b: UnsafeRawBufferPointer) -> CallUsage? {
+    /// - Parameter withRecordID: read the trace id into `recordID` (budgets name the crossing
+    ///   record); a string a line otherwise not needed.
+    public static func scan(_ b: UnsafeRawBufferPointer, withRecordID: Bool = false) -> CallUsage? {
         var i = JSONLineScanner.skipWhitespace(b, 0)
         guard i < b.count, b[i] == UInt8(ascii: "{") else { return nil }
         i += 1
         var fields = Fields()
+        fields.wantsRecordID = withRecordID
         while true {
             i = JSONLineScanner.skipWhitespace(b, i)
             guard i < b.count else { return nil }
@@ -42,7 +45,8 @@ public enum UsageScanner {
     }
 
     private struct Fields {
-        var traceID: Range<Int>?
+        var wantsRecordID = false
+        var hasTraceID = false
         var traceIDText: String?
         var timestamp: Double?
         var model: String?
@@ -59,7 +63,7 @@ public enum UsageScanner {
         var costUSD: Double?
 
         var usage: CallUsage? {
-            guard traceIDText != nil, let timestamp, let model, hasOutput || isError else { return nil }
+            guard hasTraceID, let timestamp, let model, hasOutput || isError else { return nil }
             return CallUsage(
                 timestamp: timestamp, route: route, tenant: tenant, model: model,
                 errorClass: isError ? CallUsage.errorClass(of: error) : nil, inputTokens: inputTokens ?? promptTokens,
@@ -109,8 +113,12 @@ public enum UsageScanner {
                 }
             case 8:
                 if JSONLineScanner.equals(b, key, "trace_id") {
-                    guard b[value.lowerBound] == 0x22, value.count > 2, let text = UsageScanner.string(b, value) else { return false }
-                    traceIDText = text
+                    guard b[value.lowerBound] == 0x22, value.count > 2 else { return false }
+                    hasTraceID = true
+                    if wantsRecordID {
+                        guard let text = UsageScanner.string(b, value) else { return false }
+                        traceIDText = text
+                    }
                 } else if JSONLineScanner.equals(b, key, "cost_usd") {
                     if isNull { return true }
                     guard let number = UsageScanner.number(b, value) else { return false }
@@ -150,21 +158,25 @@ public enum UsageScanner {
                 i = JSONLineScanner.skipWhitespace(b, i + 1)
                 guard i < end, let valueEnd = JSONLineScanner.skipValue(b, i) else { return false }
                 let value = i..<valueEnd
-                let path: WritableKeyPath<Fields, Int?>?
+                // Which of the four counts this member is (0 = none of them).
+                var which = 0
                 if JSONLineScanner.equals(b, key, "input_tokens") {
-                    path = \.inputTokens
+                    which = 1
                 } else if JSONLineScanner.equals(b, key, "output_tokens") {
-                    path = \.outputTokens
+                    which = 2
                 } else if JSONLineScanner.equals(b, key, "prompt_tokens") {
-                    path = \.promptTokens
+                    which = 3
                 } else if JSONLineScanner.equals(b, key, "completion_tokens") {
-                    path = \.completionTokens
-                } else {
-                    path = nil
+                    which = 4
                 }
-                if let path, !JSONLineScanner.equals(b, value, "null") {
+                if which > 0, !JSONLineScanner.equals(b, value, "null") {
                     guard let number = UsageScanner.number(b, value), number >= 0, number < 1e15 else { return false }
-                    self[keyPath: path] = Int(number)
+                    switch which {
+                    case 1: inputTokens = Int(number)
+                    case 2: outputTokens = Int(number)
+                    case 3: promptTokens = Int(number)
+                    default: completionTokens = Int(number)
+                    }
                 }
                 i = JSONLineScanner.skipWhitespace(b, valueEnd)
                 guard i <= end else { return false }
@@ -184,8 +196,19 @@ public enum UsageScanner {
         return String(validating: UnsafeRawBufferPointer(rebasing: b[content]), as: UTF8.self)
     }
 
-    /// A finite JSON number.
+    /// A finite JSON number. Plain integers (token counts, most latencies) are read without
+    /// making a String.
     static func number(_ b: UnsafeRawBufferPointer, _ range: Range<Int>) -> Double? {
+        if range.count <= 15, b[range.lowerBound] != UInt8(ascii: "0") || range.count == 1 {
+            var value = 0
+            var plain = true
+            for i in range {
+                let digit = b[i] &- 0x30
+                guard digit < 10 else { plain = false; break }
+                value = value * 10 + Int(digit)
+            }
+            if plain { return Double(value) }
+        }
         guard range.count <= 40, JSONLineScanner.isScalarValid(b, range) else { return nil }
         let first = b[range.lowerBound]
         guard first == UInt8(ascii: "-") || (first >= 0x30 && first <= 0x39) else { return nil }
