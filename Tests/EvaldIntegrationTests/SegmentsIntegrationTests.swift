@@ -39,28 +39,32 @@ import Testing
         return section?["segments"] as? [[String: Any]] ?? []
     }
 
-    @Test func aRegressionConfinedToOneTenantNamesIt() throws {
-        let h = try EvaldHarness(config: Self.config)
-        // After: tenant t2 fails 8 in 10, the others as before.
-        try h.append("traces.jsonl", Self.spool { n in n % 5 == 2 ? (n / 5) % 10 < 8 : n % 10 == 3 })
-        #expect(try h.run(["run", "--once"]).code == 0)
-        let segments = try Self.segments(h)
-        let significant = segments.filter { $0["significant"] as? Bool == true }
-        #expect(significant.first?["dimension"] as? String == "tenant")
-        #expect(significant.first?["value"] as? String == "t2")
-        #expect(!significant.contains { $0["dimension"] as? String == "tenant" && $0["value"] as? String != "t2" })
-        let t2 = significant.first ?? [:]
-        #expect(((t2["failure_share"] as? NSNumber)?.doubleValue ?? 0) > 0.5)
-        #expect(abs(((t2["traffic_share"] as? NSNumber)?.doubleValue ?? 0) - 0.2) < 0.05)
+    @Test func aRegressionConfinedToOneTenantNamesIt() async throws {
+        try await onTestThreads {
+            let h = try EvaldHarness(config: Self.config)
+            // After: tenant t2 fails 8 in 10, the others as before.
+            try h.append("traces.jsonl", Self.spool { n in n % 5 == 2 ? (n / 5) % 10 < 8 : n % 10 == 3 })
+            #expect(try h.run(["run", "--once"]).code == 0)
+            let segments = try Self.segments(h)
+            let significant = segments.filter { $0["significant"] as? Bool == true }
+            #expect(significant.first?["dimension"] as? String == "tenant")
+            #expect(significant.first?["value"] as? String == "t2")
+            #expect(!significant.contains { $0["dimension"] as? String == "tenant" && $0["value"] as? String != "t2" })
+            let t2 = significant.first ?? [:]
+            #expect(((t2["failure_share"] as? NSNumber)?.doubleValue ?? 0) > 0.5)
+            #expect(abs(((t2["traffic_share"] as? NSNumber)?.doubleValue ?? 0) - 0.2) < 0.05)
+        }
     }
 
-    @Test func aRegressionSpreadEvenlyNamesNone() throws {
-        let h = try EvaldHarness(config: Self.config)
-        // After: every tenant fails 3 in 10 (the pattern is independent of n % 5).
-        try h.append("traces.jsonl", Self.spool { n in (n / 5) % 10 < 3 })
-        #expect(try h.run(["run", "--once"]).code == 0)
-        let segments = try Self.segments(h)
-        #expect(!segments.isEmpty, "the tenants are tried")
-        #expect(!segments.contains { $0["significant"] as? Bool == true && $0["dimension"] as? String == "tenant" }, "\(segments)")
+    @Test func aRegressionSpreadEvenlyNamesNone() async throws {
+        try await onTestThreads {
+            let h = try EvaldHarness(config: Self.config)
+            // After: every tenant fails 3 in 10 (the pattern is independent of n % 5).
+            try h.append("traces.jsonl", Self.spool { n in (n / 5) % 10 < 3 })
+            #expect(try h.run(["run", "--once"]).code == 0)
+            let segments = try Self.segments(h)
+            #expect(!segments.isEmpty, "the tenants are tried")
+            #expect(!segments.contains { $0["significant"] as? Bool == true && $0["dimension"] as? String == "tenant" }, "\(segments)")
+        }
     }
 }

@@ -121,67 +121,70 @@ import Testing
         #expect(number(summary["unknown_cost_calls"]) == Double(expected.unknownCost), "\(what) unknown cost")
     }
 
-    @Test func reportTotalsEqualTheSpoolsSums() throws {
-        let h = try EvaldHarness(config: Self.pricing, rate: 0.01)
-        let (total, byRoute, byTenant) = try Self.writeSpool(h, seed: 7)
-        #expect(try h.run(["run", "--once"]).code == 0)
-        let result = try h.run(["report", "--json", "--since", "2026-11-28T00:00:00Z", "--until", "2026-11-29T00:00:00Z", "--top", "3"])
-        #expect(result.code == 0, "\(result.stderr)")
-        let report = result.json
-        let totals = report["totals"] as? [String: Any] ?? [:]
-        Self.expectSums(totals, total, "totals")
-        let classes = totals["error_classes"] as? [String: Any] ?? [:]
-        #expect(classes.mapValues(Self.number) == total.errorClasses.mapValues(Double.init))
+    @Test func reportTotalsEqualTheSpoolsSums() async throws {
+        try await onTestThreads {
+            let h = try EvaldHarness(config: Self.pricing, rate: 0.01)
+            let (total, byRoute, byTenant) = try Self.writeSpool(h, seed: 7)
+            #expect(try h.run(["run", "--once"]).code == 0)
+            let result = try h.run(["report", "--json", "--since", "2026-11-28T00:00:00Z", "--until", "2026-11-29T00:00:00Z", "--top", "3"])
+            #expect(result.code == 0, "\(result.stderr)")
+            let report = result.json
+            let totals = report["totals"] as? [String: Any] ?? [:]
+            Self.expectSums(totals, total, "totals")
+            let classes = totals["error_classes"] as? [String: Any] ?? [:]
+            #expect(classes.mapValues(Self.number) == total.errorClasses.mapValues(Double.init))
 
-        let routes = report["routes"] as? [[String: Any]] ?? []
-        #expect(routes.count == byRoute.count)
-        for row in routes {
-            let key = "\(row["route"] as? String ?? "")|\(row["model"] as? String ?? "")"
-            Self.expectSums(row, byRoute[key] ?? Expected(), key)
-            let latency = row["latency_ms"] as? [String: Any] ?? [:]
-            #expect(Self.number(latency["p50"]) > 0, "\(key) latency")
+            let routes = report["routes"] as? [[String: Any]] ?? []
+            #expect(routes.count == byRoute.count)
+            for row in routes {
+                let key = "\(row["route"] as? String ?? "")|\(row["model"] as? String ?? "")"
+                Self.expectSums(row, byRoute[key] ?? Expected(), key)
+                let latency = row["latency_ms"] as? [String: Any] ?? [:]
+                #expect(Self.number(latency["p50"]) > 0, "\(key) latency")
+            }
+            let tenants = report["tenants"] as? [[String: Any]] ?? []
+            #expect(tenants.count == byTenant.count)
+            for row in tenants {
+                let name = row["tenant"] as? String ?? ""
+                let expected = byTenant[name] ?? Expected()
+                #expect(Self.number(row["calls"]) == Double(expected.calls), "\(name)")
+                #expect(abs(Self.number(row["cost_usd"]) - expected.cost) < 1e-5, "\(name)")
+                // Four tenants fit the sketch: all are exact, but only acme is named in a budget.
+                #expect(row["exact"] as? Bool == (name == "acme"))
+            }
+            let topBySpend = byTenant.sorted { $0.value.cost > $1.value.cost }.prefix(3).map(\.key)
+            #expect(report["top_by_spend"] as? [String] == topBySpend)
+            // The previous day had nothing.
+            #expect(Self.number((report["previous"] as? [String: Any])?["calls"]) == 0)
+
+            // Another run over the same state adds nothing (no call counted twice).
+            #expect(try h.run(["run", "--once"]).code == 0)
+            let again = try h.run(["report", "--json", "--since", "2026-11-28T00:00:00Z", "--until", "2026-11-29T00:00:00Z"]).json
+            Self.expectSums(again["totals"] as? [String: Any] ?? [:], total, "after a second run")
+
+            // Every failed call is stored, sampled or not, and found by its class; a request id finds its trace.
+            let timeouts = try h.run(["traces", "--json", "--error-class", "timeout", "--since", "2026-11-28T00:00:00Z", "--limit", "10000"])
+            #expect(timeouts.code == 0, "\(timeouts.stderr)")
+            let found = timeouts.json["traces"] as? [[String: Any]] ?? []
+            #expect(found.count == Int(total.errorClasses["timeout"] ?? 0))
+            #expect(found.allSatisfy { $0["error_class"] as? String == "timeout" })
+            #expect(found.allSatisfy { $0["source"] as? String == "failed_call" || $0["source"] as? String == "sample" })
+            // A request id finds its trace (native failed calls carry metadata.request_id).
+            let native = found.first { $0["request_id"] is String }
+            #expect(native != nil)
+            if let native, let requestID = native["request_id"] as? String {
+                let byRequest =
+                    try h.run(["traces", "--json", "--request-id", requestID, "--since", "2026-11-28T00:00:00Z"]).json["traces"] as? [[String: Any]]
+                #expect(byRequest?.count == 1)
+                #expect(byRequest?.first?["trace_id"] as? String == native["trace_id"] as? String)
+            }
+
+            // The markdown form is a document with tables.
+            let markdown = try h.run(["report", "--format", "markdown", "--since", "2026-11-28T00:00:00Z", "--until", "2026-11-29T00:00:00Z"])
+            #expect(markdown.code == 0)
+            #expect(markdown.stdout.hasPrefix("# Usage report"))
+            #expect(markdown.stdout.contains("| ROUTE | MODEL | CALLS |"))
+            #expect(markdown.stdout.contains("calls carried no cost_usd and matched no `pricing:` rule"))
         }
-        let tenants = report["tenants"] as? [[String: Any]] ?? []
-        #expect(tenants.count == byTenant.count)
-        for row in tenants {
-            let name = row["tenant"] as? String ?? ""
-            let expected = byTenant[name] ?? Expected()
-            #expect(Self.number(row["calls"]) == Double(expected.calls), "\(name)")
-            #expect(abs(Self.number(row["cost_usd"]) - expected.cost) < 1e-5, "\(name)")
-            // Four tenants fit the sketch: all are exact, but only acme is named in a budget.
-            #expect(row["exact"] as? Bool == (name == "acme"))
-        }
-        let topBySpend = byTenant.sorted { $0.value.cost > $1.value.cost }.prefix(3).map(\.key)
-        #expect(report["top_by_spend"] as? [String] == topBySpend)
-        // The previous day had nothing.
-        #expect(Self.number((report["previous"] as? [String: Any])?["calls"]) == 0)
-
-        // Another run over the same state adds nothing (no call counted twice).
-        #expect(try h.run(["run", "--once"]).code == 0)
-        let again = try h.run(["report", "--json", "--since", "2026-11-28T00:00:00Z", "--until", "2026-11-29T00:00:00Z"]).json
-        Self.expectSums(again["totals"] as? [String: Any] ?? [:], total, "after a second run")
-
-        // Every failed call is stored, sampled or not, and found by its class; a request id finds its trace.
-        let timeouts = try h.run(["traces", "--json", "--error-class", "timeout", "--since", "2026-11-28T00:00:00Z", "--limit", "10000"])
-        #expect(timeouts.code == 0, "\(timeouts.stderr)")
-        let found = timeouts.json["traces"] as? [[String: Any]] ?? []
-        #expect(found.count == Int(total.errorClasses["timeout"] ?? 0))
-        #expect(found.allSatisfy { $0["error_class"] as? String == "timeout" })
-        #expect(found.allSatisfy { $0["source"] as? String == "failed_call" || $0["source"] as? String == "sample" })
-        // A request id finds its trace (native failed calls carry metadata.request_id).
-        let native = found.first { $0["request_id"] is String }
-        #expect(native != nil)
-        if let native, let requestID = native["request_id"] as? String {
-            let byRequest = try h.run(["traces", "--json", "--request-id", requestID, "--since", "2026-11-28T00:00:00Z"]).json["traces"] as? [[String: Any]]
-            #expect(byRequest?.count == 1)
-            #expect(byRequest?.first?["trace_id"] as? String == native["trace_id"] as? String)
-        }
-
-        // The markdown form is a document with tables.
-        let markdown = try h.run(["report", "--format", "markdown", "--since", "2026-11-28T00:00:00Z", "--until", "2026-11-29T00:00:00Z"])
-        #expect(markdown.code == 0)
-        #expect(markdown.stdout.hasPrefix("# Usage report"))
-        #expect(markdown.stdout.contains("| ROUTE | MODEL | CALLS |"))
-        #expect(markdown.stdout.contains("calls carried no cost_usd and matched no `pricing:` rule"))
     }
 }
