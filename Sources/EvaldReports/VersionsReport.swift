@@ -129,7 +129,8 @@ public struct VersionsReport: Sendable {
                     judges.map {
                         .object([
                             ("judge", .string($0.name)), ("identity", .string($0.identity)), ("judge_model", .optional($0.judgeModel)),
-                            ("version", .optional($0.version)), ("first_seen", .string(Self.time($0.firstSeen))), ("last_seen", .string(Self.time($0.lastSeen))),
+                            ("version", .optional($0.version)), ("first_seen", .string(Self.time($0.firstSeen))),
+                            ("last_seen", .string(Self.time($0.lastSeen))),
                             ("n", .int(Int64($0.verdicts))), ("pass_rate", Self.rate($0.passes, $0.verdicts)),
                         ])
                     })
