@@ -32,7 +32,7 @@ import Testing
     static func harness(endpoint: String? = nil) throws -> EvaldHarness {
         let endpoints =
             endpoint.map {
-                "endpoints:\n  default: {kind: openai, base_url: \"\($0)/v1\", model: judge-model, api_key_env: EVALD_TEST_GOLDEN_KEY, timeout: 10s, max_retries: 0}\n"
+                "endpoints:\n  default: {kind: openai, base_url: \"\($0)/v1\", model: judge-model, api_key_env: EVALD_TEST_GOLDEN_KEY, timeout: 60s, max_retries: 0}\n"
             } ?? ""
         let h = try EvaldHarness(
             config: """

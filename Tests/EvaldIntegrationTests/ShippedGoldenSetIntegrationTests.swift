@@ -27,7 +27,7 @@ import Testing
         try fm.copyItem(atPath: root + "/examples/schemas", toPath: tree + "/examples/schemas")
         try fm.copyItem(atPath: root + "/golden/support", toPath: tree + "/golden/support")
         let config = try String(contentsOfFile: root + "/examples/evald.yaml", encoding: .utf8)
-        try (config + "\nendpoints:\n  default: {kind: openai, base_url: \"\(stub.baseURL)/v1\", model: judge, timeout: 10s, max_retries: 0}\n")
+        try (config + "\nendpoints:\n  default: {kind: openai, base_url: \"\(stub.baseURL)/v1\", model: judge, timeout: 60s, max_retries: 0}\n")
             .write(toFile: tree + "/examples/evald.yaml", atomically: true, encoding: .utf8)
         return tree + "/examples/evald.yaml"
     }
