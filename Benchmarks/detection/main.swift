@@ -114,6 +114,115 @@ func changesSection() -> [String] {
     return lines
 }
 
+// MARK: 7. Operational series from every call (issue 17)
+
+/// Detection delay of the `op:` series fed from the 1% sample (each sampled call observed on
+/// its own) against fed from every call (a minute of calls at a time, through `UsageFeedCell`,
+/// shuffled and quantised exactly as the daemon feeds them), with the daemon's own settings:
+/// `false_alarm_every` 30d shared by 30 series, `min_drop` 0.05, `baseline_min_samples` 1000.
+/// One (route, model) at `perSecond` calls; three healthy days, then the change.
+func fullStreamSection() -> [String] {
+    var lines: [String] = [
+        "\n### Operational series: the 1% sample against every call\n",
+        "One (route, model) at 0.5 calls/s (43,200 a day), 30 series sharing `false_alarm_every: 30d`, `min_drop` 0.05,"
+            + " `baseline_min_samples` 1000, the production `SeriesMonitor`. Three healthy days (errors 2%, latency log-normal,"
+            + " median 800 ms, sigma 0.5), then the change. Delay in minutes from the change to the alarm (mean / p90 over the runs);"
+            + " false alarms counted over the healthy days of every run. The full stream is fed as the daemon feeds it: a minute"
+            + " of calls per `UsageFeedCell`, latencies quantised by the usage histogram, in a shuffled order.\n",
+        "| series | change | runs | sample 1%: fired / delay min (mean / p90) | every call: fired / delay min (mean / p90) | false alarms (sample / every call) |",
+        "|---|---|---|---|---|---|",
+    ]
+    let settings = DetectionSettings(
+        minDrop: 0.05, falseAlarmEvery: 30 * 86400, baselineMinSamples: 1000, resolveSamples: 100, seriesCount: 30)
+    let perMinute = 30
+    let healthyMinutes = 3 * 1440
+    let horizon = 1440  // look for the alarm for a day after the change
+    enum Kind { case errors(before: Double, after: Double), latency(ratio: Double) }
+    func call(_ kind: Kind, changed: Bool) -> (ok: Bool, latency: Double) {
+        switch kind {
+        case .errors(let before, let after): return (uniform() >= (changed ? after : before), 800)
+        case .latency(let ratio): return (true, 800 * exp(0.5 * normal()) * (changed ? ratio : 1))
+        }
+    }
+    func run(_ kind: Kind, everyCall: Bool) -> (delay: Int?, falseAlarms: Int) {
+        let metric: String
+        let measure: SeriesMeasure
+        switch kind {
+        case .errors: (metric, measure) = ("op:error_rate", .passRate)
+        case .latency: (metric, measure) = ("op:latency_ms", .logValue)
+        }
+        var monitor = SeriesMonitor(key: SeriesKey(metric: metric, measure: measure, route: "r", model: "m"))
+        var falseAlarms = 0
+        let t0 = 1_795_824_000.0
+        for minute in 0..<(healthyMinutes + horizon) {
+            let changed = minute >= healthyMinutes
+            var latencies = LogHistogram()
+            var errors: Int64 = 0
+            var events: [SeriesEvent] = []
+            for index in 0..<perMinute {
+                let c = call(kind, changed: changed)
+                if everyCall {
+                    if !c.ok { errors += 1 }
+                    latencies.record(c.latency)
+                } else if uniform() < 0.01 {
+                    let at = Date(timeIntervalSince1970: t0 + Double(minute * 60 + index * 60 / perMinute))
+                    let observation: SeriesObservation = measure == .passRate ? .passed(c.ok) : .value(c.latency)
+                    events += monitor.observe(observation, at: at, evaluationID: 1, settings: settings)
+                }
+            }
+            if everyCall {
+                let cell = UsageFeedCell(
+                    minute: Int64(t0 / 60) + Int64(minute), route: "r", model: "m", calls: Int64(perMinute), errors: errors, latencyMs: latencies,
+                    costMicroUSD: LogHistogram())
+                if measure == .passRate {
+                    for ok in cell.outcomes() { events += monitor.observe(.passed(ok), at: cell.at, evaluationID: 0, settings: settings) }
+                } else {
+                    for value in cell.latencies() { events += monitor.observe(.value(value), at: cell.at, evaluationID: 0, settings: settings) }
+                }
+            }
+            for event in events {
+                guard case .regression = event else { continue }
+                if !changed {
+                    falseAlarms += 1
+                } else {
+                    return (minute - healthyMinutes + 1, falseAlarms)
+                }
+            }
+        }
+        return (nil, falseAlarms)
+    }
+    let cases: [(String, String, Kind)] = [
+        ("op:error_rate", "errors 2% -> 7%", .errors(before: 0.02, after: 0.07)),
+        ("op:error_rate", "errors 2% -> 12%", .errors(before: 0.02, after: 0.12)),
+        ("op:latency_ms", "latency x1.25", .latency(ratio: 1.25)),
+        ("op:latency_ms", "latency x2", .latency(ratio: 2)),
+    ]
+    let runs = max(3, Int(10 * scale))
+    for (series, change, kind) in cases {
+        var results: [String] = []
+        var falseAlarms: [Int] = []
+        for everyCall in [false, true] {
+            var delays: [Int] = []
+            var alarms = 0
+            for _ in 0..<runs {
+                let result = run(kind, everyCall: everyCall)
+                alarms += result.falseAlarms
+                if let delay = result.delay { delays.append(delay) }
+            }
+            falseAlarms.append(alarms)
+            results.append("\(delays.count)/\(runs) / " + (delays.isEmpty ? "none in a day" : "\(f0(mean(delays))) / \(p90(delays))"))
+        }
+        lines.append("| \(series) | \(change) | \(runs) | \(results[0]) | \(results[1]) | \(falseAlarms[0]) / \(falseAlarms[1]) |")
+    }
+    return lines
+}
+
+// `evald-detection-benchmark SCALE full-stream`: only the section above.
+if CommandLine.arguments.count > 2, CommandLine.arguments[2] == "full-stream" {
+    print(fullStreamSection().joined(separator: "\n"))
+    exit(0)
+}
+
 // `evald-detection-benchmark SCALE changes`: only the changes section.
 if CommandLine.arguments.count > 2, CommandLine.arguments[2] == "changes" {
     print(changesSection().joined(separator: "\n"))
@@ -428,5 +537,6 @@ for newPass in [0.90, 0.85, 0.80, 0.70] {
 }
 
 out.append(contentsOf: changesSection())
+out.append(contentsOf: fullStreamSection())
 out.append("\nRun time \(f1(Date().timeIntervalSince(started))) s.\n")
 print(out.joined(separator: "\n"))

@@ -85,11 +85,11 @@ extension AlertPayloads {
         return bytes(.object([("text", .string(fallback)), ("blocks", .array(blocks))]))
     }
 
-    private static func mrkdwn(_ text: String) -> JSONValue {
+    static func mrkdwn(_ text: String) -> JSONValue {
         .object([("type", "mrkdwn"), ("text", .string(text))])
     }
 
-    private static func field(_ title: String, _ value: String) -> String {
+    static func field(_ title: String, _ value: String) -> String {
         slackEscaped("*\(title)*\n\(value)", limit: slackFieldLimit)
     }
 

@@ -25,4 +25,8 @@ public struct SlackReceiver: AlertReceiver {
         guard accepts(notification.alert.severity) else { return }
         try await poster.post(url: url, headers: [], body: AlertPayloads.slack(notification), now: now)
     }
+
+    public func deliverReport(_ report: ScheduledReport, now: Date) async throws(DeliveryError) {
+        try await poster.post(url: url, headers: [], body: AlertPayloads.slackReport(report), now: now)
+    }
 }

@@ -34,7 +34,14 @@ public struct WebhookReceiver: AlertReceiver {
         var alert = notification.alert
         alert.state = notification.isResolution ? .resolved : .firing
         if notification.isResolution, alert.endsAt == nil { alert.endsAt = now }
-        let body = AlertPayloads.webhook(receiver: name, alerts: [alert], externalURL: externalURL)
+        try await post(AlertPayloads.webhook(receiver: name, alerts: [alert], externalURL: externalURL), now: now)
+    }
+
+    public func deliverReport(_ report: ScheduledReport, now: Date) async throws(DeliveryError) {
+        try await post(AlertPayloads.webhookReport(report), now: now)
+    }
+
+    private func post(_ body: [UInt8], now: Date) async throws(DeliveryError) {
         var headers: [(name: String, value: String)] = []
         if let hmacSecret {
             // Whole seconds: the header's `t` is a Unix time, as consumers check it for replays.

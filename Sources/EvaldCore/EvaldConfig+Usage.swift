@@ -5,7 +5,7 @@ extension EvaldConfig {
     static let budgetAmountKeys = ["daily_usd", "monthly_usd", "daily_tokens", "monthly_tokens"]
 
     /// `pricing`, `budgets`, `budgets_timezone`, `report` (SPEC 7b).
-    static func readUsage(_ top: [String: Node], walker w: YAMLWalker, receivers: Set<String>) -> UsageConfig {
+    static func readUsage(_ top: [String: Node], walker w: YAMLWalker, receivers: [String: ReceiverConfig.Kind]) -> UsageConfig {
         var usage = UsageConfig()
         if let name = w.string(top["budgets_timezone"], "budgets_timezone") {
             if let zone = TimeZone(identifier: name) {
@@ -60,7 +60,6 @@ extension EvaldConfig {
         if let node = top["report"], !w.isNull(node) {
             let r = w.mapping(node, "report", allowed: ["every", "at", "timezone", "receivers"])
             let every = w.duration(r["every"], "report.every", default: 7 * 86400)
-            if every < 3600 { w.report(r["every"], "report.every", "must be at least 1h") }
             let atText = w.string(r["at"], "report.at", default: every >= 7 * 86400 ? "Mon 09:00" : "09:00")
             var zone = TimeZone(identifier: "UTC")!
             if let name = w.string(r["timezone"], "report.timezone") {
@@ -72,14 +71,21 @@ extension EvaldConfig {
             }
             let names = w.sequence(r["receivers"], "report.receivers").enumerated().compactMap { w.string($1, "report.receivers[\($0)]") }
             if names.isEmpty { w.report(node, "report.receivers", "needs at least one receiver name from alerts.receivers") }
-            for (index, name) in names.enumerated() where !receivers.contains(name) {
-                w.report(r["receivers"], "report.receivers[\(index)]", "names receiver \"\(name)\", which is not defined under alerts.receivers")
+            for (index, name) in names.enumerated() {
+                switch receivers[name] {
+                case nil:
+                    w.report(r["receivers"], "report.receivers[\(index)]", "names receiver \"\(name)\", which is not defined under alerts.receivers")
+                case .alertmanager?, .pagerduty?:
+                    w.report(
+                        r["receivers"], "report.receivers[\(index)]",
+                        "names receiver \"\(name)\" of kind \(receivers[name]!.rawValue), which takes alerts, not reports; name a webhook or slack receiver")
+                default: break
+                }
             }
-            w.report(
-                node, "report", "scheduled delivery of the report is not done by this version yet; run `evald report` (e.g. from a systemd timer)",
-                severity: .warning)
             if let at = ReportSchedule.parseAt(atText) {
-                usage.report = ReportSchedule(every: every, weekday: at.weekday, minuteOfDay: at.minuteOfDay, timeZone: zone, receivers: names)
+                let schedule = ReportSchedule(every: every, weekday: at.weekday, minuteOfDay: at.minuteOfDay, timeZone: zone, receivers: names)
+                if let problem = schedule.problem { w.report(r["every"] ?? node, "report.every", problem) }
+                usage.report = schedule
             } else {
                 w.report(r["at"], "report.at", "\"\(atText)\" is not a time like \"Mon 09:00\" or \"09:00\"")
             }

@@ -383,7 +383,8 @@ extension EvaldConfig {
             endpoints: endpoints, judge: judge, detection: detection, alerts: alerts, golden: golden,
             calibration: calibration, retention: retention, http: http, otlp: otlp, shutdownGrace: shutdownGrace,
             logLevel: logLevel, storage: storage)
-        config.usage = readUsage(top, walker: w, receivers: Set(alerts.receivers.map(\.name)))
+        config.usage = readUsage(
+            top, walker: w, receivers: Dictionary(alerts.receivers.map { ($0.name, $0.kind) }, uniquingKeysWith: { a, _ in a }))
         return config
     }
 }

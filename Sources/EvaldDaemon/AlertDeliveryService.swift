@@ -28,6 +28,8 @@ public struct AlertDeliveryService: Service {
     /// Entries a receiver acknowledged but whose record failed to be written, and entries
     /// whose retry could not be written: held back in memory so they are not sent every round.
     let heldBack = HeldBack()
+    /// The same for scheduled reports (their own outbox, their own ids).
+    let heldBackReports = HeldBack()
 
     public init(
         store: StateStore, setups: SetupSource, runtime: DaemonRuntime, logger: Logger,
@@ -62,7 +64,7 @@ public struct AlertDeliveryService: Service {
             summary.sent += round.sent
             summary.failedAttempts += round.failedAttempts
             summary.gaveUp += round.gaveUp
-            summary.stillPending = (try? store.pendingNotificationCount()) ?? 0
+            summary.stillPending = ((try? store.pendingNotificationCount()) ?? 0) + ((try? store.pendingReportCount()) ?? 0)
             if summary.stillPending == 0 || now() >= deadline { break }
             try? await Task.sleep(for: .seconds(0.2))
         }
@@ -92,15 +94,24 @@ public struct AlertDeliveryService: Service {
             logger.error("alerts.outbox_read_failed", metadata: ["error": "\(error)"])
             return summary
         }
+        let reports: [ReportOutboxEntry]
+        do { reports = try store.dueReports(now: at, limit: 16) } catch {
+            logger.error("report.outbox_read_failed", metadata: ["error": "\(error)"])
+            reports = []
+        }
         let byReceiver = Dictionary(grouping: due, by: \.receiver)
+        let reportsByReceiver = Dictionary(grouping: reports, by: \.receiver)
         await withTaskGroup(of: DrainSummary.self) { group in
-            for (name, entries) in byReceiver {
+            for name in Set(byReceiver.keys).union(reportsByReceiver.keys) {
                 let receiver = receivers[name]
                 group.addTask {
                     var part = DrainSummary()
-                    for entry in entries {
+                    for entry in byReceiver[name] ?? [] {
                         // After a retryable failure the receiver is taken to be down for this
                         // round: its other notifications wait rather than each timing out.
+                        guard await self.deliver(entry, via: receiver, config: config, into: &part) else { return part }
+                    }
+                    for entry in reportsByReceiver[name] ?? [] {
                         guard await self.deliver(entry, via: receiver, config: config, into: &part) else { break }
                     }
                     return part
@@ -220,6 +231,79 @@ public struct AlertDeliveryService: Service {
         } catch {
             logger.error("alerts.outbox_write_failed", metadata: ["error": "\(error)"])
             return true
+        }
+    }
+
+    /// One scheduled report (SPEC 7b) to one receiver, with the alerts' retries, backoff and
+    /// give-up. Returns false when the receiver failed in a way worth retrying.
+    private func deliver(
+        _ entry: ReportOutboxEntry, via receiver: (any AlertReceiver)?, config: AlertsConfig, into summary: inout DrainSummary
+    ) async -> Bool {
+        if let acknowledgedAt = heldBackReports.acknowledged(entry.id) {
+            if (try? store.markReportSent(id: entry.id, at: acknowledgedAt)) != nil { heldBackReports.clear(entry.id) }
+            return true
+        }
+        if heldBackReports.isWaiting(entry.id, now: now()) { return true }
+        let period = "\(RFC3339.format(entry.report.periodStart, fractional: false))..\(RFC3339.format(entry.periodEnd, fractional: false))"
+        do {
+            guard try store.reportPending(id: entry.id) else { return true }
+            guard let receiver else {
+                try store.giveUpReport(id: entry.id, at: now(), error: "receiver \(entry.receiver) is no longer configured")
+                summary.gaveUp += 1
+                logger.warning("report.dropped", metadata: ["receiver": "\(entry.receiver)", "reason": "receiver removed from the config"])
+                return true
+            }
+            if now().timeIntervalSince(entry.createdAt) > config.maxAge {
+                try store.giveUpReport(id: entry.id, at: now(), error: "not delivered within alerts.max_age")
+                summary.gaveUp += 1
+                logger.error(
+                    "report.given_up",
+                    metadata: [
+                        "receiver": "\(entry.receiver)", "report.period": "\(period)", "attempts": "\(entry.attempts)", "reason": "older than alerts.max_age",
+                    ])
+                return true
+            }
+            let failure: DeliveryError?
+            do {
+                try await receiver.deliverReport(entry.report, now: now())
+                failure = nil
+            } catch {
+                failure = error
+            }
+            guard let error = failure else {
+                let sentAt = now()
+                heldBackReports.acknowledge(entry.id, at: sentAt)
+                summary.sent += 1
+                try store.markReportSent(id: entry.id, at: sentAt)
+                heldBackReports.clear(entry.id)
+                logger.info("report.sent", metadata: ["receiver": "\(receiver.name)", "report.period": "\(period)"])
+                return true
+            }
+            summary.failedAttempts += 1
+            if !error.retryable {
+                try store.giveUpReport(id: entry.id, at: now(), error: error.description)
+                summary.gaveUp += 1
+                logger.error(
+                    "report.rejected",
+                    metadata: [
+                        "receiver": "\(receiver.name)", "report.period": "\(period)", "error": "\(error)", "action": "not retried: fix the receiver's config",
+                    ])
+                return true
+            }
+            let delay = backoff(attempt: entry.attempts + 1, retryAfter: error.retryAfter, maxBackoff: config.maxBackoff)
+            heldBackReports.wait(entry.id, until: now() + delay)
+            try store.retryReport(id: entry.id, at: now() + delay, error: error.description)
+            heldBackReports.clear(entry.id)
+            logger.warning(
+                "report.failed",
+                metadata: [
+                    "receiver": "\(receiver.name)", "report.period": "\(period)", "error": "\(error)",
+                    "retry_in_s": "\(String(format: "%.1f", delay))",
+                ])
+            return false
+        } catch {
+            logger.error("report.outbox_write_failed", metadata: ["error": "\(error)"])
+            return false
         }
     }
 

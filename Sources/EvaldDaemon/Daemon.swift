@@ -106,6 +106,7 @@ public enum Daemon {
                 CanaryService(store: store, setups: setups, transport: transport, logger: logger, environment: environment),
                 HealthAlertService(store: store, setups: setups, runtime: runtime, logger: logger),
                 BudgetAlertService(store: store, setups: setups, logger: logger),
+                ReportScheduleService(store: store, setups: setups, logger: logger),
                 AlertDeliveryService(store: store, setups: setups, runtime: runtime, logger: logger),
                 RetentionService(
                     store: store, retention: config.retention, logger: logger,
@@ -291,6 +292,7 @@ public enum Daemon {
             summary.detectionStage = stage.lap()
             summary.healthFired = try HealthAlertService(store: store, setups: setups, runtime: runtime, logger: logger).evaluate()
             summary.budgetFired = try BudgetAlertService(store: store, setups: setups, logger: logger).evaluate()
+            try ReportScheduleService(store: store, setups: setups, logger: logger).queueDue()
             if isInterrupted() {
                 // What the rules decided is in the outbox: the next run or the daemon delivers it.
                 summary.interruptedDuring = "detection"

@@ -16,6 +16,8 @@ import ServiceLifecycle
 public final class DetectionEngine {
     /// Evaluations read per round.
     static let batchSize = 10_000
+    /// Usage cells read per round: each holds a minute's calls of a (route, model).
+    static let usageBatchSize = 1_000
     /// Evaluations fed between commits while catching up: every series fed since the last
     /// commit is encoded and written once, so a long stretch amortises that over more samples;
     /// a crash redoes at most this much. Caught up (a batch short of full), with alerts to
@@ -67,6 +69,8 @@ public final class DetectionEngine {
     private var judgeCursor: Int64 = 0
     /// The last feedback row fed.
     private var feedbackCursor: Int64 = 0
+    /// The last usage cell fed (`usage_feed`): the `op:` series come from every call.
+    private var usageCursor: Int64 = 0
     /// The last judge version switch applied (its judge's series restarted).
     private var judgeSwitchCursor: Int64 = 0
     /// Switches whose rechecks are not all in yet: JudgeDrift is decided once they are.
@@ -205,9 +209,10 @@ public final class DetectionEngine {
             judged.through = judged.outcomes[ahead].seq - 1
             judged.outcomes.removeSubrange(ahead...)
         }
+        let usage = try store.detectionUsage(after: usageCursor, limit: Self.usageBatchSize)
         let switches = try store.judgeSwitches(after: judgeSwitchCursor)
         try decideJudgeSwitches()
-        guard !evaluations.isEmpty || judged.through > judgeCursor || !feedback.isEmpty else {
+        guard !evaluations.isEmpty || judged.through > judgeCursor || !feedback.isEmpty || !usage.isEmpty else {
             if !actions.isEmpty { uncommitted = true }
             try flush()
             return nil
@@ -237,6 +242,8 @@ public final class DetectionEngine {
             }
             replaying = false
             for piece in feedback { process(piece) }
+            for (_, cell) in usage { process(cell) }
+            usageCursor = usage.last?.id ?? usageCursor
             evaluationCursor = newEvaluationCursor
             judgeCursor = judged.through
             feedbackCursor = feedback.last?.id ?? feedbackCursor
@@ -247,7 +254,7 @@ public final class DetectionEngine {
             summary.judgeScores = judged.outcomes.count
             summary.designs = designs
             summary.designSeconds = designSeconds
-            let caughtUp = evaluations.count < Self.batchSize && !judgedFull && !feedbackFull
+            let caughtUp = evaluations.count < Self.batchSize && !judgedFull && !feedbackFull && usage.count < Self.usageBatchSize
             if caughtUp || !actions.isEmpty || uncommittedEvaluations >= Self.commitEvery {
                 summary.fired = try commit()
             }
@@ -275,7 +282,8 @@ public final class DetectionEngine {
     /// the alerts that fired.
     private func commit() throws -> Int {
         let rows = try stateRows(evaluationCursor: evaluationCursor, judgeCursor: judgeCursor)
-        let fired = try store.commitDetectionRound(states: rows, actions: actions, judgeFeedConsumed: judgeCursor, at: now())
+        let fired = try store.commitDetectionRound(
+            states: rows, actions: actions, judgeFeedConsumed: judgeCursor, usageFeedConsumed: usageCursor, at: now())
         dirtyWatches = []
         dirtyChanges = []
         dirtySwitches = [:]
@@ -324,6 +332,7 @@ public final class DetectionEngine {
         evaluationCursor = cursors["evaluation"].flatMap { Int64($0) } ?? 0
         judgeCursor = cursors["judge_feed"].flatMap { Int64($0) } ?? 0
         feedbackCursor = cursors["feedback"].flatMap { Int64($0) } ?? 0
+        usageCursor = cursors["usage_feed"].flatMap { Int64($0) } ?? 0
         judgeSwitchCursor = cursors["judge_switch"].flatMap { Int64($0) } ?? 0
         undecidedSwitches = [:]
         dirtySwitches = [:]
@@ -333,9 +342,11 @@ public final class DetectionEngine {
         warmupEvaluation = cursors["warmup_evaluation"].flatMap { Int64($0) } ?? 0
         warmupJudgeFeed = cursors["warmup_judge_feed"].flatMap { Int64($0) } ?? 0
         routeKeys = [:]
+        operationalSlots = [:]
         loaded = true
         try reconcile()
         routeKeys = [:]
+        operationalSlots = [:]
     }
 
     /// Resolves firing detection alerts that no state holds open any more: a series whose
@@ -447,6 +458,7 @@ public final class DetectionEngine {
         rows.append(DetectionStateRow(kind: Self.cursorKind, key: "evaluation", json: "\(evaluationCursor)"))
         rows.append(DetectionStateRow(kind: Self.cursorKind, key: "judge_feed", json: "\(judgeCursor)"))
         rows.append(DetectionStateRow(kind: Self.cursorKind, key: "feedback", json: "\(feedbackCursor)"))
+        rows.append(DetectionStateRow(kind: Self.cursorKind, key: "usage_feed", json: "\(usageCursor)"))
         rows.append(DetectionStateRow(kind: Self.cursorKind, key: "judge_switch", json: "\(judgeSwitchCursor)"))
         for (id, state) in dirtySwitches.sorted(by: { $0.key < $1.key }) {
             rows.append(DetectionStateRow(kind: Self.judgeSwitchKind, key: "\(id)", json: state))
@@ -464,9 +476,6 @@ public final class DetectionEngine {
     /// The series of one (route, model), resolved to monitor slots once: every evaluation
     /// feeds about ten series.
     private struct RouteKeys {
-        var errorRate: Int
-        var latency: Int
-        var cost: Int
         /// Per check name: its metric (`check:NAME`), slot and `min_pass_rate` on the route.
         var checks: [String: CheckSeries] = [:]
         /// The series of the last evaluation's checks, in its order: a route's evaluations
@@ -491,12 +500,7 @@ public final class DetectionEngine {
         {
             return keys
         }
-        var keys =
-            routeKeys[route]?[model]
-            ?? RouteKeys(
-                errorRate: monitors.slot(for: SeriesKey(metric: "op:error_rate", measure: .passRate, route: route, model: model)),
-                latency: monitors.slot(for: SeriesKey(metric: "op:latency_ms", measure: .logValue, route: route, model: model)),
-                cost: monitors.slot(for: SeriesKey(metric: "op:cost_usd", measure: .logValue, route: route, model: model)))
+        var keys = routeKeys[route]?[model] ?? RouteKeys()
         keys.lastChecks = checks.map { check in
             if let known = keys.checks[check.name] { return known }
             let metric = "check:\(check.name)"
@@ -531,17 +535,34 @@ public final class DetectionEngine {
             watches[watchKey] = watch
             dirtyWatches.insert(watchKey)
         }
+        // The op: series are fed from every call (`process(_: UsageFeedCell)`), not from the sample.
         noteChanges(evaluation, at: at, checks: keys.lastChecks)
-        observe(keys.errorRate, .passed(evaluation.ok), at: at, evaluationID: evaluation.id)
-        if let latency = evaluation.latencyMs, latency > 0 {
-            observe(keys.latency, .value(latency), at: at, evaluationID: evaluation.id)
-        }
-        if let cost = evaluation.costUSD, cost > 0 {
-            observe(keys.cost, .value(cost), at: at, evaluationID: evaluation.id)
-        }
         for (check, series) in zip(evaluation.checks, keys.lastChecks) {
             observe(series.slot, .passed(check.passed), at: at, evaluationID: evaluation.id, floor: series.floor)
         }
+    }
+
+    /// The `op:` series' slots per (route, model); emptied at each load, like `routeKeys`.
+    private var operationalSlots: [String: (errorRate: Int, latency: Int, cost: Int)] = [:]
+
+    /// Feeds a minute of a (route, model)'s calls, every one of them, to its `op:` series:
+    /// the error rate, and latency and cost per call (SPEC 7). The calls are no evaluations:
+    /// they give alerts no examples (`evald traces --error-class` lists the failed calls).
+    private func process(_ cell: UsageFeedCell) {
+        let cacheKey = "\(cell.route)|\(cell.model)"
+        let slots =
+            operationalSlots[cacheKey]
+            ?? (
+                monitors.slot(for: SeriesKey(metric: MetricName.errorRate, measure: .passRate, route: cell.route, model: cell.model)),
+                monitors.slot(for: SeriesKey(metric: MetricName.latency, measure: .logValue, route: cell.route, model: cell.model)),
+                monitors.slot(for: SeriesKey(metric: MetricName.cost, measure: .logValue, route: cell.route, model: cell.model))
+            )
+        if operationalSlots.count >= 4096 { operationalSlots.removeAll(keepingCapacity: true) }
+        operationalSlots[cacheKey] = slots
+        let at = clock(cell.at)
+        for ok in cell.outcomes() { observe(slots.errorRate, .passed(ok), at: at, evaluationID: 0) }
+        for latency in cell.latencies() where latency > 0 { observe(slots.latency, .value(latency), at: at, evaluationID: 0) }
+        for cost in cell.costs() where cost > 0 { observe(slots.cost, .value(cost), at: at, evaluationID: 0) }
     }
 
     /// Feeds the route's change watches (prompt version, model) with an evaluation's answer

@@ -234,11 +234,14 @@ extension StateStore {
     @discardableResult
     public func commitDetectionRound(
         states: [DetectionStateRow], actions: [DetectionAlertAction], judgeFeedConsumed: Int64?,
-        at: Date
+        usageFeedConsumed: Int64? = nil, at: Date
     ) throws -> [StoredAlert] {
         try write { db in
             if let consumed = judgeFeedConsumed {
                 try db.execute(sql: "DELETE FROM judge_feed WHERE seq <= ?", arguments: [consumed])
+            }
+            if let consumed = usageFeedConsumed {
+                try db.execute(sql: "DELETE FROM usage_feed WHERE id <= ?", arguments: [consumed])
             }
             return try Self.apply(db, states: states, actions: actions, at: at)
         }

@@ -357,6 +357,12 @@ extension StateStore {
         migrator.registerMigration("v12-judge-versions") { db in
             try db.execute(sql: judgeVersionsSchema)
         }
+        migrator.registerMigration("v13-report-outbox") { db in
+            try db.execute(sql: reportSchema)
+        }
+        migrator.registerMigration("v14-usage-feed") { db in
+            try db.execute(sql: usageFeedSchema)
+        }
         return migrator
     }
 }

@@ -81,6 +81,43 @@ extension StateStore {
         ) WITHOUT ROWID;
         """
 
+    /// Migration v14-usage-feed: each batch's usage cells in commit order, for detection's `op:`
+    /// series fed from every call; detection deletes what it has consumed in the transaction
+    /// that moves its cursor, so the journal holds only what detection has not read yet.
+    static let usageFeedSchema = """
+        CREATE TABLE usage_feed (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            minute INTEGER NOT NULL,
+            route TEXT NOT NULL,
+            model TEXT NOT NULL,
+            calls INTEGER NOT NULL,
+            errors INTEGER NOT NULL,
+            latency_hist BLOB,
+            cost_hist BLOB
+        );
+        """
+
+    /// Usage cells committed after `after`, in commit order.
+    public func detectionUsage(after: Int64, limit: Int) throws -> [(id: Int64, cell: UsageFeedCell)] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM usage_feed WHERE id > ? ORDER BY id LIMIT ?", arguments: [after, limit]).map { row in
+                let latency = (row["latency_hist"] as Data?).flatMap(LogHistogram.init(serialized:)) ?? LogHistogram()
+                let costs = (row["cost_hist"] as Data?).flatMap(LogHistogram.init(serialized:)) ?? LogHistogram()
+                return (
+                    row["id"],
+                    UsageFeedCell(
+                        minute: row["minute"], route: row["route"], model: row["model"], calls: row["calls"], errors: row["errors"],
+                        latencyMs: latency, costMicroUSD: costs)
+                )
+            }
+        }
+    }
+
+    /// Usage cells detection has not consumed yet.
+    public func usageFeedBacklog(after: Int64) throws -> Int {
+        try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM usage_feed WHERE id > ?", arguments: [after]) ?? 0 }
+    }
+
     /// Stores the batch's failed calls from outside the sample; a line already stored (read
     /// again after a lost offset) is passed over.
     static func addFailedCalls(_ db: Database, _ lines: [SampledLine], fileID: Int64) throws {
@@ -135,10 +172,17 @@ extension StateStore {
                     cost_usd = cost_usd + excluded.cost_usd, unknown_cost_calls = unknown_cost_calls + excluded.unknown_cost_calls,
                     latency_hist = evald_histogram_merge(latency_hist, excluded.latency_hist)
                 """)
-        for (key, cell) in usage.cells {
+        let feed = try db.cachedStatement(
+            sql: "INSERT INTO usage_feed (minute, route, model, calls, errors, latency_hist, cost_hist) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        // In trace-time order, so detection sees a batch's minutes as they happened.
+        for (key, cell) in usage.cells.sorted(by: { ($0.key.minute, $0.key.route, $0.key.model) < ($1.key.minute, $1.key.route, $1.key.model) }) {
             try upsertMinute.execute(arguments: [
                 key.minute, key.route, key.model, cell.calls, cell.errors, errorClassJSON(cell.errorClasses), cell.inputTokens,
                 cell.outputTokens, cell.costUSD, cell.unknownCostCalls, cell.latency.total > 0 ? cell.latency.serialized : nil,
+            ])
+            try feed.execute(arguments: [
+                key.minute, key.route, key.model, cell.calls, cell.errors, cell.latency.total > 0 ? cell.latency.serialized : nil,
+                cell.costs.total > 0 ? cell.costs.serialized : nil,
             ])
         }
 

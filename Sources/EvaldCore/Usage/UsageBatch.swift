@@ -10,6 +10,9 @@ public struct UsageCell: Sendable, Equatable {
     public var costUSD: Double = 0
     public var unknownCostCalls: Int64 = 0
     public var latency = LogHistogram()
+    /// Cost per priced call in micro-USD, for detection's `op:cost_usd` (the usage_feed
+    /// journal); usage_minute keeps the sum only.
+    public var costs = LogHistogram()
 
     public init() {}
 
@@ -21,7 +24,12 @@ public struct UsageCell: Sendable, Equatable {
         }
         inputTokens += Int64(call.inputTokens ?? 0)
         outputTokens += Int64(call.outputTokens ?? 0)
-        if let cost { costUSD += cost } else { unknownCostCalls += 1 }
+        if let cost {
+            costUSD += cost
+            if cost > 0 { costs.record(cost * 1e6) }
+        } else {
+            unknownCostCalls += 1
+        }
         if let latency = call.latencyMs { self.latency.record(latency) }
     }
 
@@ -34,6 +42,7 @@ public struct UsageCell: Sendable, Equatable {
         costUSD += other.costUSD
         unknownCostCalls += other.unknownCostCalls
         latency.merge(other.latency)
+        costs.merge(other.costs)
     }
 
     public var tokens: Int64 { inputTokens + outputTokens }

@@ -86,36 +86,3 @@ public struct BudgetRule: Sendable, Equatable {
         }
     }
 }
-
-/// `report: {every, at, timezone, receivers}`: the usage report sent through the outbox.
-public struct ReportSchedule: Sendable, Equatable {
-    public var every: Double
-    /// `Mon 09:00`: weekday (optional) and time of day at which a period ends.
-    public var weekday: Int?
-    public var minuteOfDay: Int
-    public var timeZone: TimeZone
-    public var receivers: [String]
-
-    public init(every: Double, weekday: Int?, minuteOfDay: Int, timeZone: TimeZone, receivers: [String]) {
-        self.every = every
-        self.weekday = weekday
-        self.minuteOfDay = minuteOfDay
-        self.timeZone = timeZone
-        self.receivers = receivers
-    }
-
-    /// Parses `Mon 09:00`, `09:00` (weekday 1 = Sunday ... 7 = Saturday, as Calendar counts).
-    public static func parseAt(_ text: String) -> (weekday: Int?, minuteOfDay: Int)? {
-        let parts = text.split(separator: " ").map(String.init)
-        guard parts.count == 1 || parts.count == 2 else { return nil }
-        var weekday: Int?
-        if parts.count == 2 {
-            let names = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
-            guard let index = names.firstIndex(of: String(parts[0].lowercased().prefix(3))) else { return nil }
-            weekday = index + 1
-        }
-        let time = parts.last!.split(separator: ":")
-        guard time.count == 2, let hour = Int(time[0]), let minute = Int(time[1]), (0..<24).contains(hour), (0..<60).contains(minute) else { return nil }
-        return (weekday, hour * 60 + minute)
-    }
-}

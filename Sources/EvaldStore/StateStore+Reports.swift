@@ -1,0 +1,160 @@
+import EvaldCore
+import Foundation
+import GRDB
+
+/// One scheduled report waiting for (or done with) one receiver.
+public struct ReportOutboxEntry: Sendable, Equatable {
+    public var id: Int64
+    public var receiver: String
+    public var periodEnd: Date
+    public var report: ScheduledReport
+    public var createdAt: Date
+    public var attempts: Int
+}
+
+extension StateStore {
+    /// Scheduled reports (SPEC 7b): a row per (period, receiver), unique, so a report is queued
+    /// once per period whatever restarts; the report is stored as built, so retries send the
+    /// same numbers. `report_schedule` remembers when a schedule was first seen: periods that
+    /// ended before it are not sent, except the one just before, when it had calls.
+    static let reportSchema = """
+        CREATE TABLE report_outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            period_start REAL NOT NULL,
+            period_end REAL NOT NULL,
+            receiver TEXT NOT NULL,
+            report_json TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            sent_at REAL,
+            gave_up_at REAL,
+            last_error TEXT,
+            UNIQUE (period_end, receiver)
+        );
+        CREATE INDEX report_outbox_pending ON report_outbox(next_attempt_at) WHERE sent_at IS NULL AND gave_up_at IS NULL;
+        CREATE TABLE report_schedule (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            first_seen REAL NOT NULL
+        );
+        """
+
+    /// When the report schedule was first seen; records `now` the first time.
+    public func reportScheduleFirstSeen(now: Date) throws -> Date {
+        try write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO report_schedule (id, first_seen) VALUES (1, ?)", arguments: [now.timeIntervalSince1970])
+            return Date(timeIntervalSince1970: try Double.fetchOne(db, sql: "SELECT first_seen FROM report_schedule WHERE id = 1") ?? now.timeIntervalSince1970)
+        }
+    }
+
+    /// Whether the period ending at `end` is queued (or sent) for every one of `receivers`.
+    public func reportQueued(periodEnd end: Date, receivers: [String]) throws -> Bool {
+        try read { db in
+            let queued = try String.fetchSet(
+                db, sql: "SELECT receiver FROM report_outbox WHERE period_end = ?", arguments: [end.timeIntervalSince1970])
+            return receivers.allSatisfy(queued.contains)
+        }
+    }
+
+    /// Queues the report for each receiver not already holding it; returns how many were queued.
+    @discardableResult
+    public func enqueueReport(_ report: ScheduledReport, receivers: [String], now: Date) throws -> Int {
+        let json = String(decoding: try Self.reportEncoder.encode(report), as: UTF8.self)
+        return try write { db in
+            var queued = 0
+            for receiver in receivers {
+                try db.execute(
+                    sql: """
+                        INSERT OR IGNORE INTO report_outbox (period_start, period_end, receiver, report_json, created_at, next_attempt_at)
+                        VALUES (?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        report.periodStart.timeIntervalSince1970, report.periodEnd.timeIntervalSince1970, receiver, json,
+                        now.timeIntervalSince1970, now.timeIntervalSince1970,
+                    ])
+                queued += db.changesCount
+            }
+            return queued
+        }
+    }
+
+    public func pendingReportCount() throws -> Int {
+        try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM report_outbox WHERE sent_at IS NULL AND gave_up_at IS NULL") ?? 0 }
+    }
+
+    /// Reports due now, oldest period first.
+    public func dueReports(now: Date, limit: Int) throws -> [ReportOutboxEntry] {
+        try read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM report_outbox WHERE sent_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= ?
+                    ORDER BY period_end, id LIMIT ?
+                    """, arguments: [now.timeIntervalSince1970, limit]
+            ).compactMap { row in
+                guard let report = try? Self.reportDecoder.decode(ScheduledReport.self, from: Data((row["report_json"] as String).utf8)) else { return nil }
+                return ReportOutboxEntry(
+                    id: row["id"], receiver: row["receiver"], periodEnd: Date(timeIntervalSince1970: row["period_end"]), report: report,
+                    createdAt: Date(timeIntervalSince1970: row["created_at"]), attempts: row["attempts"])
+            }
+        }
+    }
+
+    /// Whether a report is still to be sent: checked right before sending.
+    public func reportPending(id: Int64) throws -> Bool {
+        try read { db in
+            try Bool.fetchOne(db, sql: "SELECT sent_at IS NULL AND gave_up_at IS NULL FROM report_outbox WHERE id = ?", arguments: [id]) ?? false
+        }
+    }
+
+    public func markReportSent(id: Int64, at: Date) throws {
+        try write { db in
+            try db.execute(
+                sql: "UPDATE report_outbox SET sent_at = ?, attempts = attempts + 1 WHERE id = ? AND sent_at IS NULL",
+                arguments: [at.timeIntervalSince1970, id])
+            if db.changesCount == 1 { try Self.add(db, ["reports_sent": 1]) }
+        }
+    }
+
+    public func retryReport(id: Int64, at next: Date, error: String) throws {
+        try write { db in
+            try db.execute(
+                sql: "UPDATE report_outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?",
+                arguments: [next.timeIntervalSince1970, error, id])
+        }
+    }
+
+    public func giveUpReport(id: Int64, at: Date, error: String) throws {
+        try write { db in
+            try db.execute(
+                sql: "UPDATE report_outbox SET attempts = attempts + 1, gave_up_at = ?, last_error = ? WHERE id = ? AND sent_at IS NULL",
+                arguments: [at.timeIntervalSince1970, error, id])
+            if db.changesCount == 1 { try Self.add(db, ["reports_given_up": 1]) }
+        }
+    }
+
+    /// What was queued for each period and receiver, newest first, for tests and `evald status`.
+    public func reportDeliveries(limit: Int = 20) throws -> [(periodEnd: Date, receiver: String, sentAt: Date?, gaveUpAt: Date?, attempts: Int)] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM report_outbox ORDER BY period_end DESC, receiver LIMIT ?", arguments: [limit]).map { row in
+                (
+                    Date(timeIntervalSince1970: row["period_end"]), row["receiver"], (row["sent_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                    (row["gave_up_at"] as Double?).map(Date.init(timeIntervalSince1970:)), row["attempts"]
+                )
+            }
+        }
+    }
+
+    private static var reportEncoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .secondsSince1970
+        encoder.outputFormatting = .sortedKeys
+        return encoder
+    }
+
+    private static var reportDecoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .secondsSince1970
+        return decoder
+    }
+}
