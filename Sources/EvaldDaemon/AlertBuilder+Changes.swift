@@ -35,8 +35,7 @@ extension AlertBuilder {
                 let labels = AlertCatalog.changeRegressionLabels(route: route, dimension, before: change.before, after: change.after, metricKey: metric)
                 let split = AlertCatalog.changeMetric(metric, dimension)
                 let place = split.model.map { "\(route)/\($0)" } ?? route
-                let statistic =
-                    "log statistic \(String(format: "%.2f", numbers["statistic"] ?? 0)) >= ln(1/alpha) = \(String(format: "%.2f", numbers["threshold"] ?? 0)) (alpha \(String(format: "%.4g", numbers["alpha"] ?? 0)) for this metric, detection.drift_alpha \(config.detection.driftAlpha) per change)"
+                let statistic = sequentialStatistic(numbers, name: "log statistic", per: "change")
                 let summary: String, description: String, examples: [Int64]
                 if metric.hasSuffix(ProviderVersionWatch.logValueSuffix) {
                     let before = numbers["value_before"] ?? .nan, after = numbers["value_after"] ?? .nan
@@ -51,15 +50,15 @@ extension AlertBuilder {
                     let before = numbers["mean_before"] ?? .nan, after = numbers["mean_after"] ?? .nan
                     summary =
                         "Mean score of \(split.metric) on \(place) dropped with the \(noun) change \(change.before) -> \(change.after): \(String(format: "%.2f", before)) -> \(String(format: "%.2f", after))"
-                    description =
-                        "\(noun) \(change.before): mean score \(String(format: "%.2f", before)) over \(Int(numbers["n_before"] ?? 0)) scores (lower bound \(String(format: "%.2f", numbers["reference_mean"] ?? .nan))); \(noun) \(change.after): \(String(format: "%.2f", after)) over \(Int(numbers["n_after"] ?? 0)) scores. Betting martingale on bounded scores, \(statistic)."
+                    description = Self.beforeAfter(
+                        .meanScore, numbers, before: "\(noun) \(change.before)", after: "\(noun) \(change.after)", statistic: statistic)
                     examples = watched.meanTests[metric]?.examples ?? []
                 } else {
                     let before = numbers["rate_before"] ?? .nan, after = numbers["rate_after"] ?? .nan
                     summary =
                         "\(split.metric) on \(place) dropped with the \(noun) change \(change.before) -> \(change.after): pass rate \(AlertCatalog.rate(before)) -> \(AlertCatalog.rate(after))"
-                    description =
-                        "\(noun) \(change.before): pass rate \(AlertCatalog.rate(before)) over \(Int(numbers["n_before"] ?? 0)) samples; \(noun) \(change.after): \(AlertCatalog.rate(after)) over \(Int(numbers["n_after"] ?? 0)) samples. Mixture SPRT \(statistic)."
+                    description = Self.beforeAfter(
+                        .passRate, numbers, before: "\(noun) \(change.before)", after: "\(noun) \(change.after)", statistic: statistic)
                     examples = watched.tests[metric]?.examples ?? []
                 }
                 var alert = firing(

@@ -35,21 +35,20 @@ struct AlertBuilder {
                 let labels = driftLabels(route: route, model: model, change, metric: metric)
                 let shown = labels["metric"] ?? metric
                 let summary: String, description: String, examples: [Int64]
-                let statistic =
-                    "log-likelihood ratio \(String(format: "%.2f", numbers["statistic"] ?? 0)) >= ln(1/alpha) = \(String(format: "%.2f", numbers["threshold"] ?? 0)) (alpha \(String(format: "%.4g", numbers["alpha"] ?? 0)) for this metric, detection.drift_alpha \(config.detection.driftAlpha) per switch)"
+                let statistic = sequentialStatistic(numbers, name: "log-likelihood ratio", per: "switch")
                 if metric.hasSuffix(ProviderVersionWatch.meanScoreSuffix) {
                     let before = numbers["mean_before"] ?? .nan, after = numbers["mean_after"] ?? .nan
                     summary =
                         "Mean score of \(shown) on \(route)/\(model) is lower since the provider switched \(change.before) -> \(change.after): \(String(format: "%.2f", before)) -> \(String(format: "%.2f", after))"
-                    description =
-                        "version \(change.before): mean score \(String(format: "%.2f", before)) over \(Int(numbers["n_before"] ?? 0)) scores (lower bound \(String(format: "%.2f", numbers["reference_mean"] ?? .nan))); version \(change.after): \(String(format: "%.2f", after)) over \(Int(numbers["n_after"] ?? 0)) scores. Betting martingale on bounded scores, \(statistic)."
+                    description = Self.beforeAfter(
+                        .meanScore, numbers, before: "version \(change.before)", after: "version \(change.after)", statistic: statistic)
                     examples = change.meanTests[metric]?.examples ?? []
                 } else {
                     let before = numbers["rate_before"] ?? .nan, after = numbers["rate_after"] ?? .nan
                     summary =
                         "\(shown) on \(route)/\(model) is worse since the provider switched \(change.before) -> \(change.after): pass rate \(AlertCatalog.rate(before)) -> \(AlertCatalog.rate(after))"
-                    description =
-                        "version \(change.before): pass rate \(AlertCatalog.rate(before)) over \(Int(numbers["n_before"] ?? 0)) samples; version \(change.after): \(AlertCatalog.rate(after)) over \(Int(numbers["n_after"] ?? 0)) samples. Mixture SPRT \(statistic)."
+                    description = Self.beforeAfter(
+                        .passRate, numbers, before: "version \(change.before)", after: "version \(change.after)", statistic: statistic)
                     examples = change.tests[metric]?.examples ?? []
                 }
                 var drift = firing(
@@ -73,6 +72,27 @@ struct AlertBuilder {
             }
         }
         return actions
+    }
+
+    /// The anytime-valid test's verdict in words: its statistic against ln(1/alpha), and the
+    /// alpha it was given out of `detection.drift_alpha` for the switch or change.
+    func sequentialStatistic(_ numbers: [String: Double], name: String, per scope: String) -> String {
+        "\(name) \(String(format: "%.2f", numbers["statistic"] ?? 0)) >= ln(1/alpha) = \(String(format: "%.2f", numbers["threshold"] ?? 0)) "
+            + "(alpha \(String(format: "%.4g", numbers["alpha"] ?? 0)) for this metric, detection.drift_alpha \(config.detection.driftAlpha) per \(scope))"
+    }
+
+    /// A before/after description (ProviderDrift, PromptRegression, ModelRegression): each
+    /// side's pass rate or mean score with its sample count, then the test.
+    static func beforeAfter(_ measure: SeriesMeasure, _ numbers: [String: Double], before: String, after: String, statistic: String) -> String {
+        let nBefore = Int(numbers["n_before"] ?? 0), nAfter = Int(numbers["n_after"] ?? 0)
+        if measure == .meanScore {
+            let a = numbers["mean_before"] ?? .nan, b = numbers["mean_after"] ?? .nan
+            return "\(before): mean score \(String(format: "%.2f", a)) over \(nBefore) scores (lower bound "
+                + "\(String(format: "%.2f", numbers["reference_mean"] ?? .nan))); \(after): \(String(format: "%.2f", b)) over \(nAfter) scores. "
+                + "Betting martingale on bounded scores, \(statistic)."
+        }
+        return "\(before): pass rate \(AlertCatalog.rate(numbers["rate_before"] ?? .nan)) over \(nBefore) samples; \(after): "
+            + "\(AlertCatalog.rate(numbers["rate_after"] ?? .nan)) over \(nAfter) samples. Mixture SPRT \(statistic)."
     }
 
     func versionLabels(route: String, model: String, _ change: ProviderVersionWatch.Switch) -> [String: String] {

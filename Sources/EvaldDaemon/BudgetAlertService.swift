@@ -41,7 +41,7 @@ public struct BudgetAlertService: Service {
         let usage = setup.config.usage
         let builder = AlertBuilder(config: setup.config, receivers: setup.receivers)
         var firings: [AlertFiring] = []
-        if !usage.budgets.isEmpty, let newest = try store.newestUsageTime() {
+        if !usage.budgets.isEmpty, let newest = try store.newestUsageTime(notAfter: TraceClock.clamped(.distantFuture, now: now())) {
             let calendar = UsageCalendar(timeZone: usage.timeZone)
             let day = calendar.period(.daily, containing: newest.timeIntervalSince1970)
             let month = calendar.period(.monthly, containing: newest.timeIntervalSince1970)

@@ -61,71 +61,8 @@ public struct HealthAlertService: Service {
         let setup = setups.current
         let builder = AlertBuilder(config: setup.config, receivers: setup.receivers)
         let at = now()
-        let wanted = Dictionary(try conditions(at: at, config: setup.config, builder: builder).map { ($0.fingerprint, $0) }, uniquingKeysWith: { a, _ in a })
-        let open = try store.alerts(includeResolved: false).filter { Self.names.contains($0.name) }
-        for alert in open where wanted[alert.fingerprint] == nil {
-            // A failed write (a full disk) must not keep the rounds from firing what holds.
-            do {
-                try store.resolveAlert(id: alert.id, receivers: builder.receiverNames(alert.severity), at: at)
-                logger.info("alerts.resolved", metadata: ["alert": "\(alert.publicID)", "alertname": "\(alert.name)"])
-            } catch {
-                logger.error("alerts.resolve_failed", metadata: ["alert": "\(alert.publicID)", "error": "\(error)", "action": "retried next round"])
-            }
-        }
-        // Alerts sent from memory whose condition cleared: stored with their resolution once a
-        // write works, else resolved from memory.
-        for entry in unstored.all where wanted[entry.firing.fingerprint] == nil {
-            do {
-                try store.recordResolvedAlert(
-                    entry.firing, firedAt: entry.firedAt, resolvedAt: entry.resolvedAt ?? at,
-                    receivers: entry.heardFiring.subtracting(entry.heardResolved).sorted())
-                unstored.remove(entry.firing.fingerprint)
-                logger.info("alerts.resolved", metadata: ["alertname": "\(entry.firing.name)", "stored": "after the fact"])
-            } catch {
-                unstored.resolve(entry.firing.fingerprint, at: at)
-            }
-        }
-        let openFingerprints = Set(open.map(\.fingerprint))
-        var fired = 0
-        for (fingerprint, firing) in wanted where !openFingerprints.contains(fingerprint) {
-            let severity = AlertSeverity(rawValue: firing.severity) ?? .warning
-            let receivers = builder.receiverNames(severity)
-            if let entry = unstored[fingerprint] {
-                // Sent from memory before: stored now if a write works, its outbox entries only
-                // for the receivers that have not heard it.
-                if (try? store.fireAlert(firing, receivers: receivers.filter { !entry.heardFiring.contains($0) }, at: entry.firedAt)) != nil {
-                    unstored.remove(fingerprint)
-                    logger.info(
-                        "alerts.stored_after_the_fact", metadata: ["alertname": "\(firing.name)", "heard_from_memory": "\(entry.heardFiring.sorted())"])
-                }
-                continue
-            }
-            let alert: StoredAlert?
-            do {
-                alert = try store.fireAlert(firing, receivers: receivers, at: at)
-            } catch {
-                // The outbox cannot be written either: send it from memory.
-                unstored.add(firing, at: at)
-                fired += 1
-                logger.warning(
-                    "alerts.firing",
-                    metadata: [
-                        "alertname": "\(firing.name)", "summary": "\(firing.annotations["summary"] ?? "")",
-                        "stored": "no (\(error)); sending it from memory",
-                    ])
-                continue
-            }
-            if let alert {
-                fired += 1
-                logger.warning(
-                    "alerts.firing",
-                    metadata: [
-                        "alert": "\(alert.publicID)", "alertname": "\(alert.name)",
-                        "summary": "\(firing.annotations["summary"] ?? "")",
-                    ])
-            }
-        }
-        return fired
+        return try AlertReconciler(store: store, builder: builder, logger: logger, unstored: unstored).reconcile(
+            names: Self.names, wanted: try conditions(at: at, config: setup.config, builder: builder), at: at)
     }
 
     /// One attempt per receiver for each alert held in memory: its firing to the receivers that

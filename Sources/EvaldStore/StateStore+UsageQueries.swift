@@ -111,10 +111,14 @@ extension StateStore {
         }
     }
 
-    /// The newest trace time counted in usage (the budgets' "now"), nil before any call.
-    public func newestUsageTime() throws -> Date? {
+    /// The newest trace time counted in usage (the budgets' "now"), nil before any call: the end
+    /// of the newest minute at or before `notAfter` (a call dated years ahead, milliseconds
+    /// written as seconds, must not make its far period the current one).
+    public func newestUsageTime(notAfter: Date) throws -> Date? {
         try read { db in
-            try Int64.fetchOne(db, sql: "SELECT MAX(minute) FROM usage_minute").map { Date(timeIntervalSince1970: Double($0) * 60 + 59) }
+            try Int64.fetchOne(
+                db, sql: "SELECT MAX(minute) FROM usage_minute WHERE minute <= ?", arguments: [Int64((notAfter.timeIntervalSince1970 / 60).rounded(.down))]
+            ).map { Date(timeIntervalSince1970: Double($0) * 60 + 59) }
         }
     }
 

@@ -168,18 +168,7 @@ import Testing
                     judge:
                       dir: judges
                     """)
-            try FileManager.default.createDirectory(atPath: h.root + "/judges", withIntermediateDirectories: true)
-            try """
-            ---
-            name: helpfulness
-            version: 1
-            scale: {min: 1, max: 5}
-            pass_at: 4
-            ---
-            Grade the answer.
-            Answer: {{output}}
-            Reply with JSON only: {"score": <1-5>, "reason": "<one sentence>"}
-            """.write(toFile: h.root + "/judges/helpfulness.md", atomically: true, encoding: .utf8)
+            try h.writeJudge()
             let env = ["EVALD_TEST_JUDGE_KEY": "sk-test-judge"]
             func record(_ n: Int, slice: Bool) -> String {
                 Self.record(n, prompt: slice ? Self.new : Self.old, apologises: n % 10 == 0)

@@ -134,6 +134,25 @@ final class EvaldHarness: @unchecked Sendable {
     }
 
     /// Polls until `condition` holds or `timeout` seconds pass.
+    /// A 1-5 judge that sees only the answer (pass at 4), for tests whose stub grades by it.
+    static let answerOnlyRubric = """
+        ---
+        name: helpfulness
+        version: 1
+        scale: {min: 1, max: 5}
+        pass_at: 4
+        ---
+        Grade the answer.
+        Answer: {{output}}
+        Reply with JSON only: {"score": <1-5>, "reason": "<one sentence>"}
+        """
+
+    /// Writes `judges/NAME.md` (the config's `judge.dir: judges`).
+    func writeJudge(_ rubric: String = EvaldHarness.answerOnlyRubric, name: String = "helpfulness") throws {
+        try FileManager.default.createDirectory(atPath: root + "/judges", withIntermediateDirectories: true)
+        try rubric.write(toFile: root + "/judges/\(name).md", atomically: true, encoding: .utf8)
+    }
+
     func waitUntil(timeout: Double = 30, _ condition: () throws -> Bool) rethrows -> Bool {
         let deadline = Date() + timeout
         while Date() < deadline {

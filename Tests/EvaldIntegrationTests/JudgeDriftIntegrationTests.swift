@@ -42,18 +42,7 @@ import Testing
                   receivers:
                     - {name: hook, kind: webhook, url: "\(hook.baseURL)/hook"}
                 """)
-        try FileManager.default.createDirectory(atPath: h.root + "/judges", withIntermediateDirectories: true)
-        try """
-        ---
-        name: helpfulness
-        version: 1
-        scale: {min: 1, max: 5}
-        pass_at: 4
-        ---
-        Grade the answer.
-        Answer: {{output}}
-        Reply with JSON only: {"score": <1-5>, "reason": "<one sentence>"}
-        """.write(toFile: h.root + "/judges/helpfulness.md", atomically: true, encoding: .utf8)
+        try h.writeJudge()
         return h
     }
 
