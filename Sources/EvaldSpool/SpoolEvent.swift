@@ -23,6 +23,8 @@ public struct SpoolPollSummary: Sendable, Equatable {
     public var counts = IngestCounts()
     /// The check verdicts of the evaluations committed, per check, route and model.
     public var checks = CheckTally()
+    /// The usage of the batches committed (every call, sampled or not), per route and model.
+    public var usage = UsageTotals()
     /// Every followed file was read up to its last complete line.
     public var caughtUp = true
     /// Bytes of the directory's files not yet consumed when the poll ended (the reader's lag).

@@ -401,6 +401,7 @@ public final class SpoolReader {
             summary.bytesRead += batch.newOffset - file.tracked.offset
             summary.counts += batch.counts
             for line in batch.sampled { summary.checks.add(route: line.record.route, model: line.record.model, results: line.checkResults) }
+            summary.usage.add(batch.usage)
             for line in batch.quarantined {
                 onEvent(.quarantined(path: line.filePath, offset: line.lineOffset, reason: line.reason, detail: line.detail))
             }
