@@ -133,7 +133,8 @@ public struct QualityMetrics: Sendable {
         "evald_check_results_total", "evald_judge_verdicts_total", "evald_usage_calls_total", "evald_usage_errors_total", "evald_series_pass_rate",
         "evald_series_baseline",
     ]
-    /// Observations (check verdicts, judge verdicts) and gauge samples cut by the limit, by family.
+    /// Observations (check and judge verdicts, calls, failed calls) and gauge samples cut by the
+    /// limit, by family.
     public private(set) var dropped: [String: Int64] = [:]
     /// Series the admitted counters export.
     public private(set) var counterSeries = 0
