@@ -142,6 +142,12 @@ public final class DaemonMetrics: Sendable {
         quality.withLock { $0.add(tally) }
     }
 
+    /// Usage of committed batches, every call: `evald_usage_calls_total`, `_errors_total`,
+    /// `_tokens_total` and `_cost_usd_total`.
+    func recordUsage(_ usage: UsageTotals) {
+        quality.withLock { $0.add(usage) }
+    }
+
     /// A stored, scored judge verdict: `evald_judge_verdicts_total` and `evald_judge_score`.
     func recordVerdict(judge: String, route: String?, model: String, score: Double, passed: Bool) {
         quality.withLock { $0.addVerdict(judge: judge, route: route, model: model, score: score, passed: passed) }

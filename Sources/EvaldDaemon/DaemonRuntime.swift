@@ -85,7 +85,7 @@ public final class DaemonRuntime: Sendable {
     ///     `SpoolStalled` and `/healthz` though nothing failed to commit.
     ///   - unreadable: the spool files that could not be opened or read.
     public func markProgress(
-        _ counts: IngestCounts, checks: CheckTally = CheckTally(), pendingBytes pending: Int64? = nil, files: Int? = nil,
+        _ counts: IngestCounts, checks: CheckTally = CheckTally(), usage: UsageTotals = UsageTotals(), pendingBytes pending: Int64? = nil, files: Int? = nil,
         directoryError: String? = nil, unreadable: [String]? = nil, at now: Date = Date()
     ) {
         state.withLock {
@@ -104,6 +104,7 @@ public final class DaemonRuntime: Sendable {
         metrics.storeWritesFailing.set(Double(0))
         metrics.recordPoll(counts, checkFailures: Int(counts.failedChecks), at: now)
         if !checks.isEmpty { metrics.recordChecks(checks) }
+        if !usage.isEmpty { metrics.recordUsage(usage) }
     }
 
     /// The ingest loop is alive, sleeping between polls: a sign of life for the watchdog. Also

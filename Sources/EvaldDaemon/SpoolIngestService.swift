@@ -77,7 +77,7 @@ public struct SpoolIngestService: Service {
                 if consecutiveFailures > 0 { logger.info("spool.poll_recovered", metadata: ["failures": "\(consecutiveFailures)"]) }
                 consecutiveFailures = 0
                 runtime.markProgress(
-                    summary.counts, checks: summary.checks, pendingBytes: summary.pendingBytes, files: summary.files,
+                    summary.counts, checks: summary.checks, usage: summary.usage, pendingBytes: summary.pendingBytes, files: summary.files,
                     directoryError: summary.directoryError, unreadable: summary.unreadableFiles)
                 if summary.bytesRead > 0 {
                     logger.debug(

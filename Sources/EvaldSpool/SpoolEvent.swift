@@ -17,12 +17,14 @@ public enum SpoolEvent: Sendable, Equatable {
     case readable(path: String)
 }
 
-/// What one poll did.
+/// What one poll did (with what a failed poll before it had committed).
 public struct SpoolPollSummary: Sendable, Equatable {
     public var bytesRead: Int64 = 0
     public var counts = IngestCounts()
     /// The check verdicts of the evaluations committed, per check, route and model.
     public var checks = CheckTally()
+    /// The usage of the batches committed (every call, sampled or not), per route and model.
+    public var usage = UsageTotals()
     /// Every followed file was read up to its last complete line.
     public var caughtUp = true
     /// Bytes of the directory's files not yet consumed when the poll ended (the reader's lag).
@@ -34,4 +36,13 @@ public struct SpoolPollSummary: Sendable, Equatable {
     /// Files in the spool directory that could not be opened or read at the last try.
     public var unreadableFiles: [String] = []
     public init() {}
+
+    /// Adds what `other` committed (bytes, counts, check verdicts, usage), not its view of the
+    /// directory.
+    mutating func addCommitted(_ other: SpoolPollSummary) {
+        bytesRead += other.bytesRead
+        counts += other.counts
+        checks.merge(other.checks)
+        usage.merge(other.usage)
+    }
 }

@@ -98,6 +98,10 @@ public final class SpoolReader {
     /// those of the last poll, reported once each, and those of the poll under way.
     private var unreadable: [String: String] = [:]
     private var unreadableThisPoll: [String: String] = [:]
+    /// What a failed poll had committed before it failed (bytes, counts, check verdicts, usage):
+    /// reported by the next poll that works, so the counters fed from the summaries miss no
+    /// committed line.
+    private var committedBeforeFailure = SpoolPollSummary()
     private var buffer: UnsafeMutableRawBufferPointer
     private static let initialBufferSize = 1 << 20
 
@@ -147,12 +151,15 @@ public final class SpoolReader {
     /// batches, so a stop never leaves a half-committed batch.
     public func poll(shouldStop: () -> Bool = { false }) throws -> SpoolPollSummary {
         var summary = SpoolPollSummary()
+        summary.addCommitted(committedBeforeFailure)
+        committedBeforeFailure = SpoolPollSummary()
         unreadableThisPoll = [:]
         do {
             try pollFiles(&summary, shouldStop: shouldStop)
         } catch {
             // The database and the in-memory view may now differ: start again from the database.
             closeAll()
+            committedBeforeFailure.addCommitted(summary)
             throw error
         }
         reportUnreadable(&summary)
@@ -401,6 +408,7 @@ public final class SpoolReader {
             summary.bytesRead += batch.newOffset - file.tracked.offset
             summary.counts += batch.counts
             for line in batch.sampled { summary.checks.add(route: line.record.route, model: line.record.model, results: line.checkResults) }
+            summary.usage.add(batch.usage)
             for line in batch.quarantined {
                 onEvent(.quarantined(path: line.filePath, offset: line.lineOffset, reason: line.reason, detail: line.detail))
             }

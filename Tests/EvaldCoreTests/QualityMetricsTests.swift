@@ -83,7 +83,51 @@ import Testing
         func dropped(_ family: String) -> String? { samples[#"evald_metrics_series_dropped_total{family="\#(family)"}"#] }
         #expect(dropped("evald_check_results_total") == "2" && dropped("evald_judge_verdicts_total") == "1")
         #expect(dropped("evald_series_pass_rate") == "1" && dropped("evald_series_baseline") == "1")
-        #expect(samples.count == 4 + 1 + 4)
+        #expect(samples.count == 4 + 1 + QualityMetrics.families.count)
+    }
+
+    static func call(_ route: String?, _ model: String, error: String? = nil, tokens: (Int, Int)? = nil, cost: Double? = nil) -> CallUsage {
+        CallUsage(
+            timestamp: 1_795_858_800, route: route, tenant: nil, model: model, errorClass: error, inputTokens: tokens?.0, outputTokens: tokens?.1,
+            costUSD: cost)
+    }
+
+    @Test func usageCountersSumCommittedBatchesPerRouteAndModelWithinTheLimit() {
+        var batch = UsageBatch(pricing: Pricing(rules: [Pricing.Rule(model: Glob("priced"), inputPerMTok: 1, outputPerMTok: 2)]))
+        batch.add(Self.call("chat", "m", tokens: (10, 5), cost: 0.25))
+        batch.add(Self.call("chat", "m", error: "timeout", tokens: (3, 0)))
+        batch.add(Self.call(nil, "priced", error: "RateLimitError", tokens: (1_000_000, 500_000)))
+        batch.add(Self.call("chat", "m", error: "timeout", cost: -1))
+        var totals = UsageTotals()
+        totals.add(batch)
+        // In (route, model) order: ("", priced) takes 4 series and 1 for its error class,
+        // (chat, m) the next 4; a limit of 9 leaves no room for its error class.
+        var quality = QualityMetrics(limit: 9)
+        quality.add(totals)
+        quality.add(totals)
+        let samples = Self.samples(quality.exposition(levels: []))
+        let chat = #"route="chat",model="m""#
+        #expect(samples["evald_usage_calls_total{\(chat)}"] == "6")
+        #expect(samples[#"evald_usage_tokens_total{\#(chat),direction="input"}"#] == "26")
+        #expect(samples[#"evald_usage_tokens_total{\#(chat),direction="output"}"#] == "10")
+        // The negative cost lowers nothing: each poll adds max(0, 0.25 - 1).
+        #expect(samples["evald_usage_cost_usd_total{\(chat)}"] == "0.0")
+        #expect(!samples.keys.contains { $0.hasPrefix("evald_usage_errors_total{\(chat)") })
+        let priced = #"route="",model="priced""#
+        #expect(samples["evald_usage_calls_total{\(priced)}"] == "2")
+        #expect(samples[#"evald_usage_errors_total{\#(priced),class="RateLimitError"}"#] == "2")
+        // Priced from its tokens: 1 M input at $1 and 0.5 M output at $2, twice.
+        #expect(samples["evald_usage_cost_usd_total{\(priced)}"] == "4.0")
+        #expect(samples[#"evald_metrics_series_dropped_total{family="evald_usage_calls_total"}"#] == "0")
+        #expect(samples[#"evald_metrics_series_dropped_total{family="evald_usage_errors_total"}"#] == "4")
+
+        // A (route, model) that does not fit: its calls and errors are counted as cut.
+        var tight = QualityMetrics(limit: 5)
+        tight.add(totals)
+        let cut = Self.samples(tight.exposition(levels: []))
+        #expect(!cut.keys.contains { $0.contains(chat) })
+        #expect(cut[#"evald_metrics_series_dropped_total{family="evald_usage_calls_total"}"#] == "3")
+        #expect(cut[#"evald_metrics_series_dropped_total{family="evald_usage_errors_total"}"#] == "2")
     }
 
     @Test func seriesLimitIsConfigurable() throws {

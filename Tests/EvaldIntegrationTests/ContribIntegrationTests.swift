@@ -134,10 +134,13 @@ import Testing
         """,
     ]
 
+    /// A record with usage (tokens, cost) for the usage panels; one call in ten failed, all of
+    /// them on support-chat, for the error panels.
     static func line(_ n: Int, at time: Date) -> String {
         let routes = ["support-chat", "extract-order"]
+        let outcome = n % 10 == 0 ? #""status":"error","error":"RateLimitError: slow down""# : #""output":"answer \#(n)""#
         return
-            #"{"trace_id":"\#(EvaldHarness.traceID(n))","timestamp":"\#(RFC3339.format(time))","route":"\#(routes[n % 2])","model":"gpt-4o-mini","input":[{"role":"user","content":"question \#(n)"}],"output":"answer \#(n)","latency_ms":\#(n % 7 * 500)}"#
+            #"{"trace_id":"\#(EvaldHarness.traceID(n))","timestamp":"\#(RFC3339.format(time))","route":"\#(routes[n % 2])","model":"gpt-4o-mini","input":[{"role":"user","content":"question \#(n)"}],\#(outcome),"usage":{"input_tokens":\#(100 + n % 50),"output_tokens":\#(20 + n % 9)},"cost_usd":0.0004,"latency_ms":\#(n % 7 * 500)}"#
             + "\n"
     }
 
@@ -180,14 +183,7 @@ import Testing
             try feed(40)
             let daemon = try h.startDaemon()
             defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
-            var evaldPort = 0
-            #expect(
-                h.waitUntil(timeout: 20) {
-                    let log = (try? String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)) ?? ""
-                    guard let range = log.range(of: #"http\.port=\d+"#, options: .regularExpression) else { return false }
-                    evaldPort = Int(log[range].dropFirst("http.port=".count)) ?? 0
-                    return evaldPort > 0
-                })
+            let evaldPort = h.httpPort()
             try #require(evaldPort > 0)
 
             let port = try AlertIntegrationTests.freePort()

@@ -147,14 +147,8 @@ import Testing
             try h.append("a.jsonl", (0..<20).map(EvaldHarness.line).joined())
             let daemon = try h.startDaemon()
             defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
-            var port = 0
-            #expect(
-                h.waitUntil(timeout: 20) {
-                    let log = (try? String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)) ?? ""
-                    guard let range = log.range(of: #"http\.port=\d+"#, options: .regularExpression) else { return false }
-                    port = Int(log[range].dropFirst("http.port=".count)) ?? 0
-                    return port > 0
-                })
+            let port = h.httpPort()
+            #expect(port > 0)
             #expect(h.waitUntil { (try? h.spoolStatus("lines_read")) == 20 })
             let (data, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/metrics")!)
             let scrape = String(decoding: data, as: UTF8.self)

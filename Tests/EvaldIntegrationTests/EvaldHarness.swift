@@ -162,6 +162,19 @@ final class EvaldHarness: @unchecked Sendable {
         return try condition()
     }
 
+    /// The port the daemon's HTTP listener got (`http.listen` on port 0), from the
+    /// `http.port=` of its log; 0 when it has not said within `timeout` seconds.
+    func httpPort(logName: String = "daemon.log", timeout: Double = 20) -> Int {
+        var port = 0
+        _ = waitUntil(timeout: timeout) {
+            let log = (try? String(contentsOfFile: root + "/" + logName, encoding: .utf8)) ?? ""
+            guard let range = log.range(of: #"http\.port=\d+"#, options: .regularExpression) else { return false }
+            port = Int(log[range].dropFirst("http.port=".count)) ?? 0
+            return port > 0
+        }
+        return port
+    }
+
     func store() throws -> StateStore {
         try StateStore.open(path: state + "/evald.db")
     }

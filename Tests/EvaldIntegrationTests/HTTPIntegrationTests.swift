@@ -30,14 +30,8 @@ import Testing
             try h.append("a.jsonl", (0..<50).map(EvaldHarness.line).joined() + "not json\n")
             let daemon = try h.startDaemon()
             defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
-            var port = 0
-            #expect(
-                h.waitUntil(timeout: 20) {
-                    let log = (try? String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)) ?? ""
-                    guard let range = log.range(of: #"http\.port=\d+"#, options: .regularExpression) else { return false }
-                    port = Int(log[range].dropFirst("http.port=".count)) ?? 0
-                    return port > 0
-                })
+            let port = h.httpPort()
+            #expect(port > 0)
             #expect(h.waitUntil { (try? h.spoolStatus("lines_read")) == 51 })
 
             let (healthCode, _, health) = try await get(port, "/healthz")

@@ -140,14 +140,8 @@ import Testing
             defer { listener.stop() }
             let daemon = try h.startDaemon(environment: ["NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "2000000"])
             defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
-            var port = 0
-            #expect(
-                h.waitUntil(timeout: 20) {
-                    let log = (try? String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)) ?? ""
-                    guard let range = log.range(of: #"http\.port=\d+"#, options: .regularExpression) else { return false }
-                    port = Int(log[range].dropFirst("http.port=".count)) ?? 0
-                    return port > 0
-                })
+            let port = h.httpPort()
+            #expect(port > 0)
             #expect(h.waitUntil(timeout: 20) { listener.count("READY=1") >= 1 })
 
             // Probe for 4 s while detection catches up: every answer within a second.

@@ -78,14 +78,8 @@ import Testing
 
         let daemon = try h.startDaemon(environment: ["EVALD_TEST_JUDGE_KEY": "sk-test"])
         defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
-        var port = 0
-        #expect(
-            h.waitUntil(timeout: 20) {
-                let log = (try? String(contentsOfFile: h.root + "/daemon.log", encoding: .utf8)) ?? ""
-                guard let range = log.range(of: #"http\.port=\d+"#, options: .regularExpression) else { return false }
-                port = Int(log[range].dropFirst("http.port=".count)) ?? 0
-                return port > 0
-            })
+        let port = h.httpPort()
+        #expect(port > 0)
         var metrics = ""
         let deadline = Date() + 60
         repeat {

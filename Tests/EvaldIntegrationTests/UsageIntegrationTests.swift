@@ -3,8 +3,16 @@ import EvaldTesting
 import Foundation
 import Testing
 
-/// Usage from every record (SPEC 7b) through the binary: `evald report --json` totals equal the
-/// sums of the spool the test wrote, for native records and OTLP spans, sampled or not.
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Usage from every record (SPEC 7b) through the binary: `evald report --json` totals and the
+/// `evald_usage_*` counters of `/metrics` equal the sums of the spool the test wrote, for native
+/// records and OTLP spans, sampled or not.
 @Suite struct UsageIntegrationTests {
     struct Expected {
         var calls: Int64 = 0
@@ -25,6 +33,13 @@ import Testing
                 errorClasses[error, default: 0] += 1
             }
         }
+
+        static func + (a: Expected, b: Expected) -> Expected {
+            Expected(
+                calls: a.calls + b.calls, errors: a.errors + b.errors, inputTokens: a.inputTokens + b.inputTokens,
+                outputTokens: a.outputTokens + b.outputTokens, cost: a.cost + b.cost, unknownCost: a.unknownCost + b.unknownCost,
+                errorClasses: a.errorClasses.merging(b.errorClasses, uniquingKeysWith: +))
+        }
     }
 
     static let pricing = """
@@ -35,8 +50,9 @@ import Testing
         """
 
     /// Writes native lines and OTLP lines with random usage; returns the expected sums overall,
-    /// per route and model, and per tenant.
-    static func writeSpool(_ h: EvaldHarness, seed: UInt64) throws -> (Expected, [String: Expected], [String: Expected]) {
+    /// per route and model ("ROUTE|MODEL"), and per tenant. Each `part` has files and trace ids
+    /// of its own.
+    static func writeSpool(_ h: EvaldHarness, seed: UInt64, part: Int = 0) throws -> (Expected, [String: Expected], [String: Expected]) {
         var rng = SplitMix64(state: seed)
         var total = Expected()
         var byRoute: [String: Expected] = [:]
@@ -56,7 +72,7 @@ import Testing
             let cost: Double? = rng.next() % 8 == 0 ? nil : Double(rng.next() % 100_000) / 1e7
             let time = base + Double(n) * 1.3
             var fields = [
-                #""trace_id":"\#(EvaldHarness.traceID(n))""#, #""timestamp":\#(time)"#, #""route":"\#(route)""#, #""model":"gpt-4o""#,
+                #""trace_id":"\#(EvaldHarness.traceID(part * 100_000 + n))""#, #""timestamp":\#(time)"#, #""route":"\#(route)""#, #""model":"gpt-4o""#,
                 #""input":[{"role":"user","content":"question \"\#(n)\" with {braces}"}]"#,
             ]
             if let tenant { fields.append(#""tenant":"\#(tenant)""#) }
@@ -70,14 +86,15 @@ import Testing
             byRoute["\(route)|gpt-4o", default: Expected()].add(input: input, output: output, cost: cost, error: error)
             if let tenant { byTenant[tenant, default: Expected()].add(input: input, output: output, cost: cost, error: error) }
         }
-        try native.write(toFile: h.spool + "/native.jsonl", atomically: true, encoding: .utf8)
+        let suffix = part == 0 ? "" : "-\(part)"
+        try native.write(toFile: h.spool + "/native\(suffix).jsonl", atomically: true, encoding: .utf8)
 
         // OTLP: spans carry no cost; gpt-4o-mini is priced, claude is not.
         var otlp = ""
         for line in 0..<100 {
             var spans: [String] = []
             for index in 0..<10 {
-                let n = 10_000 + line * 10 + index
+                let n = part * 100_000 + 10_000 + line * 10 + index
                 let model = index % 3 == 0 ? "claude-3-5-haiku" : "gpt-4o-mini"
                 let tenant = tenants[n % 4]
                 let input = Int(rng.next() % 3000)
@@ -101,12 +118,14 @@ import Testing
                 byTenant[tenant, default: Expected()].add(input: input, output: output, cost: cost, error: isError ? "timeout" : nil)
             }
             // A non-LLM span in every line: skipped, not counted.
-            spans.append(#"{"traceId":"\#(EvaldHarness.traceID(line))","spanId":"00000000000000aa","name":"db","startTimeUnixNano":"1","endTimeUnixNano":"2"}"#)
+            spans.append(
+                #"{"traceId":"\#(EvaldHarness.traceID(part * 100_000 + line))","spanId":"00000000000000aa","name":"db","startTimeUnixNano":"1","endTimeUnixNano":"2"}"#
+            )
             otlp +=
                 #"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"otel-app"}}]},"scopeSpans":[{"spans":[\#(spans.joined(separator: ","))]}]}]}"#
                 + "\n"
         }
-        try otlp.write(toFile: h.spool + "/otlp.jsonl", atomically: true, encoding: .utf8)
+        try otlp.write(toFile: h.spool + "/otlp\(suffix).jsonl", atomically: true, encoding: .utf8)
         return (total, byRoute, byTenant)
     }
 
@@ -119,6 +138,90 @@ import Testing
         #expect(number(summary["output_tokens"]) == Double(expected.outputTokens), "\(what) output tokens")
         #expect(abs(number(summary["cost_usd"]) - expected.cost) < 1e-5, "\(what) cost")
         #expect(number(summary["unknown_cost_calls"]) == Double(expected.unknownCost), "\(what) unknown cost")
+    }
+
+    /// The `evald_usage_*` series of a scrape equal `expected`, per route and model: exact for
+    /// calls, errors by class and tokens; cost to rounding (the daemon sums it in another order).
+    static func expectCounters(_ samples: [String: Double], _ expected: [String: Expected], _ what: String) {
+        let families = ["evald_usage_calls_total{", "evald_usage_errors_total{", "evald_usage_tokens_total{", "evald_usage_cost_usd_total{"]
+        let usage = samples.filter { sample in families.contains(where: sample.key.hasPrefix) }
+        var series = 0
+        for (key, sums) in expected {
+            let parts = key.split(separator: "|", omittingEmptySubsequences: false)
+            let labels = #"route="\#(parts[0])",model="\#(parts[1])""#
+            #expect(usage["evald_usage_calls_total{\(labels)}"] == Double(sums.calls), "\(what) \(key) calls")
+            for (errorClass, count) in sums.errorClasses {
+                #expect(usage[#"evald_usage_errors_total{\#(labels),class="\#(errorClass)"}"#] == Double(count), "\(what) \(key) \(errorClass)")
+            }
+            #expect(usage[#"evald_usage_tokens_total{\#(labels),direction="input"}"#] == Double(sums.inputTokens), "\(what) \(key) input")
+            #expect(usage[#"evald_usage_tokens_total{\#(labels),direction="output"}"#] == Double(sums.outputTokens), "\(what) \(key) output")
+            let cost = usage["evald_usage_cost_usd_total{\(labels)}"] ?? .nan
+            #expect(abs(cost - sums.cost) <= 1e-9 * max(1, sums.cost), "\(what) \(key) cost \(cost) != \(sums.cost)")
+            series += 4 + sums.errorClasses.count
+        }
+        // Nothing else: no series for a route, model or class the spool does not have.
+        #expect(usage.count == series, "\(what): \(usage.keys.sorted())")
+    }
+
+    /// `/metrics` counts the usage of every call the daemon reads, native records and OTLP
+    /// spans, sampled (1%) or not. The counters come from the committed batches, not from the
+    /// usage rows: pruning those while the daemon runs (what retention does past
+    /// `rollup_days`) lowers nothing, and what is read next adds to the counts.
+    @Test func metricsCountersEqualTheSpoolsSumsAndOutliveThePrunedRows() async throws {
+        try await onTestThreads {
+            let h = try EvaldHarness()
+            try h.writeConfig(
+                """
+                state_dir: state
+                spool:
+                  dir: spool
+                  poll_interval: 100ms
+                sampling:
+                  rate: 0.01
+                http:
+                  listen: "127.0.0.1:0"
+                \(Self.pricing)
+                """)
+            let (first, firstByRoute, _) = try Self.writeSpool(h, seed: 11)
+            let daemon = try h.startDaemon()
+            defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
+            let port = h.httpPort()
+            try #require(port > 0)
+            func scrape() async throws -> String {
+                let (data, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/metrics")!)
+                return String(decoding: data, as: UTF8.self)
+            }
+            /// Scrapes until the calls counted reach `calls` (60 s at most).
+            func scrape(untilCalls calls: Int64) async throws -> [String: Double] {
+                var samples: [String: Double] = [:]
+                let deadline = Date() + 60
+                repeat {
+                    if !samples.isEmpty { usleep(100_000) }
+                    samples = QualityMetricsIntegrationTests.samples(try await scrape())
+                } while samples.filter({ $0.key.hasPrefix("evald_usage_calls_total{") }).values.reduce(0, +) < Double(calls) && Date() < deadline
+                return samples
+            }
+            var samples = try await scrape(untilCalls: first.calls)
+            Self.expectCounters(samples, firstByRoute, "first spool")
+
+            // The usage rows go (the spool is from 2026-11-28: past any rollup_days of 1)...
+            let store = try h.store()
+            #expect(try store.pruneRollups(before: Date(), limit: 1_000_000) > 0)
+            #expect(
+                try h.run(["report", "--json", "--since", "2026-11-28T00:00:00Z", "--until", "2026-11-29T00:00:00Z"]).json["totals"].map {
+                    Self.number(($0 as? [String: Any])?["calls"])
+                } == 0)
+            // ...and the counters stay, then add what is read next.
+            Self.expectCounters(QualityMetricsIntegrationTests.samples(try await scrape()), firstByRoute, "after pruning")
+            let (second, secondByRoute, _) = try Self.writeSpool(h, seed: 12, part: 1)
+            samples = try await scrape(untilCalls: first.calls + second.calls)
+            Self.expectCounters(samples, firstByRoute.merging(secondByRoute, uniquingKeysWith: +), "both spools")
+            #expect(samples.filter { $0.key.hasPrefix("evald_metrics_series_dropped_total{family=\"evald_usage") }.values.allSatisfy { $0 == 0 })
+            QualityMetricsIntegrationTests.promtool(try await scrape(), root: h.root)
+            kill(daemon.processIdentifier, SIGTERM)
+            daemon.waitUntilExit()
+            #expect(daemon.terminationStatus == 0)
+        }
     }
 
     @Test func reportTotalsEqualTheSpoolsSums() async throws {

@@ -23,11 +23,11 @@ final class SpoolFixture {
 
     func reader(
         rate: Double = 1, maxLineBytes: Int = 4 << 20, idleAfter: Double = 300, afterRead: SpoolConfig.AfterRead = .keep,
-        validateAll: Bool = false
+        validateAll: Bool = false, store: (any SpoolCheckpointStore)? = nil
     ) -> SpoolReader {
         SpoolReader(
             settings: .init(directory: spool, maxLineBytes: maxLineBytes, idleAfter: idleAfter, afterRead: afterRead),
-            store: store, classifier: LineClassifier(sampler: TraceSampler(globalRate: rate), validatesEveryLine: validateAll),
+            store: store ?? self.store, classifier: LineClassifier(sampler: TraceSampler(globalRate: rate), validatesEveryLine: validateAll),
             now: { [clock] in clock.now }, onEvent: { [unowned self] in self.events.append($0) })
     }
 

@@ -2,7 +2,36 @@ import EvaldCore
 import EvaldSpool
 import EvaldStore
 import Foundation
+import Synchronization
 import Testing
+
+/// The fixture's store, refusing the commits `refuses` picks (a full disk, a lock held).
+final class RefusingStore: SpoolCheckpointStore {
+    struct Refused: Error {}
+    let store: StateStore
+    let commits = Mutex(0)
+    let refuses: @Sendable (Int) -> Bool
+
+    init(_ store: StateStore, refuses: @escaping @Sendable (Int) -> Bool) {
+        self.store = store
+        self.refuses = refuses
+    }
+
+    func trackedSpoolFiles() throws -> [TrackedSpoolFile] { try store.trackedSpoolFiles() }
+    func trackSpoolFile(path: String, device: UInt64, inode: UInt64, fingerprint: String, at: Date) throws -> TrackedSpoolFile {
+        try store.trackSpoolFile(path: path, device: device, inode: inode, fingerprint: fingerprint, at: at)
+    }
+    func renameSpoolFile(id: Int64, to path: String) throws { try store.renameSpoolFile(id: id, to: path) }
+    func retireSpoolFile(id: Int64, because: SpoolFileRetirement, at: Date) throws { try store.retireSpoolFile(id: id, because: because, at: at) }
+    func commitBatch(_ batch: IngestBatch) throws {
+        let n = commits.withLock {
+            $0 += 1
+            return $0
+        }
+        if refuses(n) { throw Refused() }
+        try store.commitBatch(batch)
+    }
+}
 
 @Suite struct SpoolReaderTests {
     @Test func consumesOnlyCompleteLines() throws {
@@ -18,6 +47,23 @@ import Testing
         try f.append("a.jsonl", String(third.dropFirst(40)))
         _ = try reader.poll()
         #expect(try f.storedIDs() == f.expectedIDs(1...3))
+    }
+
+    @Test func whatAFailedPollCommittedIsReportedByTheNextPoll() throws {
+        let f = try SpoolFixture()
+        // One file's batch commits, the other's is refused once.
+        let reader = f.reader(store: RefusingStore(f.store) { $0 == 2 })
+        try f.appendLines("a.jsonl", 1...10)
+        try f.append("b.jsonl", SpoolFixture.line(11, route: "refunds") + SpoolFixture.line(12, route: "refunds"))
+        #expect(throws: RefusingStore.Refused.self) { try reader.poll() }
+        #expect(try [10, 2].contains(f.store.counters()["lines_read"]))
+        let summary = try reader.poll()
+        #expect(summary.counts.linesRead == 12 && summary.counts.records == 12 && summary.counts.sampled == 12)
+        let calls = summary.usage.byRouteModel.mapValues(\.calls)
+        #expect(calls == [.init(route: "support-chat", model: "gpt-4o-mini"): 10, .init(route: "refunds", model: "gpt-4o-mini"): 2])
+        #expect(try f.store.counters()["lines_read"] == 12)
+        // Reported once: the poll after adds nothing.
+        #expect(try reader.poll().usage.isEmpty)
     }
 
     @Test func picksUpAppendedLines() throws {

@@ -77,9 +77,10 @@ public struct CheckTally: Sendable, Equatable {
     }
 }
 
-/// The quality families of `/metrics`, bounded by `http.metrics_series_limit`: check results
-/// and judge verdicts (counters since the process started, like evald's other counters) and
-/// the detectors' pass rates and baselines (gauges, read at each scrape).
+/// The quality families of `/metrics`, bounded by `http.metrics_series_limit`: check results,
+/// judge verdicts and usage per route and model (counters since the process started, like
+/// evald's other counters) and the detectors' pass rates and baselines (gauges, read at each
+/// scrape).
 ///
 /// A counter series is admitted with its first observation while the limit has room and is
 /// then exported for the life of the process (a counter must not vanish); the observations of
@@ -118,13 +119,22 @@ public struct QualityMetrics: Sendable {
     static let checkSeries = 2
     /// Series a judge exports: two verdict counters, the score's `_sum` and `_count`.
     static let judgeSeries = 4
+    /// Series a (route, model) exports in usage: calls, input and output tokens, cost. Each of
+    /// its error classes takes one more.
+    static let usageSeries = 4
 
     public let limit: Int
     public private(set) var checks: [QualityLabels: PassFail] = [:]
     public private(set) var judges: [QualityLabels: Verdicts] = [:]
+    /// Usage of the admitted (route, model) pairs; `errorClasses` holds the admitted classes.
+    public private(set) var usage: [UsageTotals.Key: UsageTotals.Sums] = [:]
     /// The families whose cuts are counted, each with the label value it is counted under.
-    public static let families = ["evald_check_results_total", "evald_judge_verdicts_total", "evald_series_pass_rate", "evald_series_baseline"]
-    /// Observations (check verdicts, judge verdicts) and gauge samples cut by the limit, by family.
+    public static let families = [
+        "evald_check_results_total", "evald_judge_verdicts_total", "evald_usage_calls_total", "evald_usage_errors_total", "evald_series_pass_rate",
+        "evald_series_baseline",
+    ]
+    /// Observations (check and judge verdicts, calls, failed calls) and gauge samples cut by the
+    /// limit, by family.
     public private(set) var dropped: [String: Int64] = [:]
     /// Series the admitted counters export.
     public private(set) var counterSeries = 0
@@ -161,6 +171,34 @@ public struct QualityMetrics: Sendable {
         if passed { verdicts.pass += 1 } else { verdicts.fail += 1 }
         verdicts.scoreSum += score
         judges[labels] = verdicts
+    }
+
+    /// Usage of committed batches. A (route, model) that does not fit has its calls counted as
+    /// cut (`family="evald_usage_calls_total"`; its tokens and cost go with them), and its
+    /// errors too (`"evald_usage_errors_total"`), as are the errors of a class that does not.
+    public mutating func add(_ totals: UsageTotals) {
+        for (key, sums) in totals.byRouteModel.sorted(by: { $0.key < $1.key }) {
+            if usage[key] == nil, !admit(Self.usageSeries) {
+                dropped["evald_usage_calls_total", default: 0] += sums.calls
+                dropped["evald_usage_errors_total", default: 0] += sums.errors
+                continue
+            }
+            var current = usage[key] ?? UsageTotals.Sums()
+            current.calls += sums.calls
+            current.inputTokens += sums.inputTokens
+            current.outputTokens += sums.outputTokens
+            // A counter never goes down: negative `cost_usd` values (credits) offset the costs read in
+            // the same poll, down to 0.
+            current.costUSD += max(0, sums.costUSD)
+            for (errorClass, count) in sums.errorClasses.sorted(by: { $0.key < $1.key }) {
+                if current.errorClasses[errorClass] == nil, !admit(1) {
+                    dropped["evald_usage_errors_total", default: 0] += count
+                    continue
+                }
+                current.errorClasses[errorClass, default: 0] += count
+            }
+            usage[key] = current
+        }
     }
 
     /// The families in the Prometheus text format (HELP and TYPE even without a series, so
@@ -211,6 +249,7 @@ public struct QualityMetrics: Sendable {
             sample("evald_judge_score_sum", labels("judge", l), Self.number(verdicts.scoreSum))
             sample("evald_judge_score_count", labels("judge", l), String(verdicts.count))
         }
+        renderUsage(header: header, sample: sample)
         header("evald_series_pass_rate", "gauge", "Pass rate over the last hour of a series the detectors watch, by metric, route and model.")
         for level in kept {
             if let rate = level.passRate { sample("evald_series_pass_rate", labels("metric", level.labels), Self.number(rate)) }
@@ -221,11 +260,32 @@ public struct QualityMetrics: Sendable {
         }
         header(
             "evald_metrics_series_dropped_total", "counter",
-            "Quality observations (check and judge verdicts) and gauge samples left out of /metrics by http.metrics_series_limit, by family.")
+            "Quality and usage observations (check and judge verdicts, calls, errors) and gauge samples left out of /metrics by http.metrics_series_limit, by family."
+        )
         for family in Self.families {
             sample("evald_metrics_series_dropped_total", [("family", family)], String(dropped[family] ?? 0))
         }
         return out
+    }
+
+    private func renderUsage(header: (String, String, String) -> Void, sample: (String, [(String, String)], String) -> Void) {
+        let sorted = usage.sorted(by: { $0.key < $1.key })
+        func labels(_ key: UsageTotals.Key) -> [(String, String)] { [("route", key.route), ("model", key.model)] }
+        header("evald_usage_calls_total", "counter", "LLM calls of every record read (sampled or not, native or OTLP), by route and model.")
+        for (key, sums) in sorted { sample("evald_usage_calls_total", labels(key), String(sums.calls)) }
+        header("evald_usage_errors_total", "counter", "LLM calls that failed (status error), by route, model and error class.")
+        for (key, sums) in sorted {
+            for (errorClass, count) in sums.errorClasses.sorted(by: { $0.key < $1.key }) {
+                sample("evald_usage_errors_total", labels(key) + [("class", errorClass)], String(count))
+            }
+        }
+        header("evald_usage_tokens_total", "counter", "Tokens of LLM calls, by route, model and direction (input or output).")
+        for (key, sums) in sorted {
+            sample("evald_usage_tokens_total", labels(key) + [("direction", "input")], String(sums.inputTokens))
+            sample("evald_usage_tokens_total", labels(key) + [("direction", "output")], String(sums.outputTokens))
+        }
+        header("evald_usage_cost_usd_total", "counter", "Cost in USD of LLM calls (their cost_usd, else priced from pricing:), by route and model.")
+        for (key, sums) in sorted { sample("evald_usage_cost_usd_total", labels(key), Self.number(sums.costUSD)) }
     }
 
     /// A label value in the text format: backslash, double quote and line feed escaped.
