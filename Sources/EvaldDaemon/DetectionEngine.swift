@@ -247,7 +247,8 @@ public final class DetectionEngine {
             evaluationCursor = newEvaluationCursor
             judgeCursor = judged.through
             feedbackCursor = feedback.last?.id ?? feedbackCursor
-            uncommittedEvaluations += evaluations.count
+            // A usage cell's calls count like evaluations: a long catch-up commits as often.
+            uncommittedEvaluations += evaluations.count + Int(usage.reduce(0) { $0 + $1.cell.calls })
             uncommitted = true
             var summary = RoundSummary()
             summary.evaluations = evaluations.count
