@@ -116,6 +116,35 @@ func changesSection() -> [String] {
 
 // MARK: 7. Operational series from every call (issue 17)
 
+/// One minute of calls fed to an `op:` series as the daemon feeds it: every call through a
+/// `UsageFeedCell` (shuffled, latencies at their histogram bucket's middle), or the 1% sample
+/// one call at a time.
+func feedMinute(
+    _ monitor: inout SeriesMonitor, _ calls: [(ok: Bool, latency: Double)], minute: Int, everyCall: Bool, settings: DetectionSettings
+) -> [SeriesEvent] {
+    let t0 = 1_795_824_000.0
+    let passRate = monitor.key.measure == .passRate
+    var events: [SeriesEvent] = []
+    guard everyCall else {
+        for (index, c) in calls.enumerated() where uniform() < 0.01 {
+            let at = Date(timeIntervalSince1970: t0 + Double(minute * 60 + index * 60 / calls.count))
+            events += monitor.observe(passRate ? .passed(c.ok) : .value(c.latency), at: at, evaluationID: 1, settings: settings)
+        }
+        return events
+    }
+    var latencies = LogHistogram()
+    for c in calls { latencies.record(c.latency) }
+    let cell = UsageFeedCell(
+        minute: Int64(t0 / 60) + Int64(minute), route: "r", model: "m", calls: Int64(calls.count), errors: Int64(calls.count { !$0.ok }),
+        latencyMs: latencies, costMicroUSD: LogHistogram())
+    if passRate {
+        for ok in cell.outcomes() { events += monitor.observe(.passed(ok), at: cell.at, evaluationID: 0, settings: settings) }
+    } else {
+        for value in cell.latencies() { events += monitor.observe(.value(value), at: cell.at, evaluationID: 0, settings: settings) }
+    }
+    return events
+}
+
 /// Detection delay of the `op:` series fed from the 1% sample (each sampled call observed on
 /// its own) against fed from every call (a minute of calls at a time, through `UsageFeedCell`,
 /// shuffled and quantised exactly as the daemon feeds them), with the daemon's own settings:
@@ -153,33 +182,10 @@ func fullStreamSection() -> [String] {
         }
         var monitor = SeriesMonitor(key: SeriesKey(metric: metric, measure: measure, route: "r", model: "m"))
         var falseAlarms = 0
-        let t0 = 1_795_824_000.0
         for minute in 0..<(healthyMinutes + horizon) {
             let changed = minute >= healthyMinutes
-            var latencies = LogHistogram()
-            var errors: Int64 = 0
-            var events: [SeriesEvent] = []
-            for index in 0..<perMinute {
-                let c = call(kind, changed: changed)
-                if everyCall {
-                    if !c.ok { errors += 1 }
-                    latencies.record(c.latency)
-                } else if uniform() < 0.01 {
-                    let at = Date(timeIntervalSince1970: t0 + Double(minute * 60 + index * 60 / perMinute))
-                    let observation: SeriesObservation = measure == .passRate ? .passed(c.ok) : .value(c.latency)
-                    events += monitor.observe(observation, at: at, evaluationID: 1, settings: settings)
-                }
-            }
-            if everyCall {
-                let cell = UsageFeedCell(
-                    minute: Int64(t0 / 60) + Int64(minute), route: "r", model: "m", calls: Int64(perMinute), errors: errors, latencyMs: latencies,
-                    costMicroUSD: LogHistogram())
-                if measure == .passRate {
-                    for ok in cell.outcomes() { events += monitor.observe(.passed(ok), at: cell.at, evaluationID: 0, settings: settings) }
-                } else {
-                    for value in cell.latencies() { events += monitor.observe(.value(value), at: cell.at, evaluationID: 0, settings: settings) }
-                }
-            }
+            let calls = (0..<perMinute).map { _ in call(kind, changed: changed) }
+            let events = feedMinute(&monitor, calls, minute: minute, everyCall: everyCall, settings: settings)
             for event in events {
                 guard case .regression = event else { continue }
                 if !changed {
@@ -220,32 +226,10 @@ func fullStreamSection() -> [String] {
     let tight = DetectionSettings(minDrop: 0.05, falseAlarmEvery: 86400, baselineMinSamples: 1000, resolveSamples: 100, seriesCount: 1)
     func inControlDays(_ measure: SeriesMeasure, everyCall: Bool) -> Double? {
         var monitor = SeriesMonitor(key: SeriesKey(metric: measure == .passRate ? "op:error_rate" : "op:latency_ms", measure: measure, route: "r", model: "m"))
-        let t0 = 1_795_824_000.0
         var armedAt: Int?
         for minute in 0..<(60 * 1440) {
-            var events: [SeriesEvent] = []
-            var latencies = LogHistogram()
-            var errors: Int64 = 0
-            for index in 0..<perMinute {
-                let ok = uniform() >= 0.02, latency = 800 * exp(0.5 * normal())
-                if everyCall {
-                    if !ok { errors += 1 }
-                    latencies.record(latency)
-                } else if uniform() < 0.01 {
-                    let at = Date(timeIntervalSince1970: t0 + Double(minute * 60 + index * 60 / perMinute))
-                    events += monitor.observe(measure == .passRate ? .passed(ok) : .value(latency), at: at, evaluationID: 1, settings: tight)
-                }
-            }
-            if everyCall {
-                let cell = UsageFeedCell(
-                    minute: Int64(t0 / 60) + Int64(minute), route: "r", model: "m", calls: Int64(perMinute), errors: errors, latencyMs: latencies,
-                    costMicroUSD: LogHistogram())
-                if measure == .passRate {
-                    for ok in cell.outcomes() { events += monitor.observe(.passed(ok), at: cell.at, evaluationID: 0, settings: tight) }
-                } else {
-                    for value in cell.latencies() { events += monitor.observe(.value(value), at: cell.at, evaluationID: 0, settings: tight) }
-                }
-            }
+            let calls = (0..<perMinute).map { _ in (ok: uniform() >= 0.02, latency: 800 * exp(0.5 * normal())) }
+            let events = feedMinute(&monitor, calls, minute: minute, everyCall: everyCall, settings: tight)
             if armedAt == nil, monitor.detector != nil { armedAt = minute }
             if let armedAt, events.contains(where: { if case .regression = $0 { true } else { false } }) {
                 return Double(minute - armedAt) / 1440

@@ -22,7 +22,8 @@ final class EvaldHarness: @unchecked Sendable {
         return package.appendingPathComponent(".build/debug/evald").path
     }()
 
-    init(config extra: String = "", rate: Double = 1, pollInterval: String = "100ms") throws {
+    /// `listen`: the HTTP listener (`127.0.0.1:0` for an ephemeral port, see `httpPort()`).
+    init(config extra: String = "", rate: Double = 1, pollInterval: String = "100ms", listen: String = "") throws {
         root = NSTemporaryDirectory() + "evald-it-\(UUID().uuidString)"
         spool = root + "/spool"
         state = root + "/state"
@@ -37,7 +38,7 @@ final class EvaldHarness: @unchecked Sendable {
             sampling:
               rate: \(rate)
             http:
-              listen: ""
+              listen: "\(listen)"
             \(extra)
             """)
     }

@@ -169,19 +169,7 @@ import Testing
     /// `rollup_days`) lowers nothing, and what is read next adds to the counts.
     @Test func metricsCountersEqualTheSpoolsSumsAndOutliveThePrunedRows() async throws {
         try await onTestThreads {
-            let h = try EvaldHarness()
-            try h.writeConfig(
-                """
-                state_dir: state
-                spool:
-                  dir: spool
-                  poll_interval: 100ms
-                sampling:
-                  rate: 0.01
-                http:
-                  listen: "127.0.0.1:0"
-                \(Self.pricing)
-                """)
+            let h = try EvaldHarness(config: Self.pricing, rate: 0.01, listen: "127.0.0.1:0")
             let (first, firstByRoute, _) = try Self.writeSpool(h, seed: 11)
             let daemon = try h.startDaemon()
             defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
