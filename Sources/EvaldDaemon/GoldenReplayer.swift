@@ -55,7 +55,7 @@ public enum GoldenReplayer {
                             index,
                             Reply(
                                 case: golden.answered(
-                                    output: completion.text, latencyMs: completion.latencyMs,
+                                    output: completion.text, toolCalls: completion.toolCalls, latencyMs: completion.latencyMs,
                                     inputTokens: completion.inputTokens, outputTokens: completion.outputTokens),
                                 version: ProviderVersionWatch.version(
                                     responseModel: completion.responseModel,

@@ -1,3 +1,4 @@
+import EvaldCore
 import EvaldHTTP
 import Foundation
 
@@ -46,7 +47,10 @@ struct AnthropicMessagesFormat: JudgeWireFormat {
             text: content.filter { $0.type == "text" }.compactMap(\.text).joined(),
             inputTokens: reply.usage?.inputTokens?.value ?? 0,
             outputTokens: reply.usage?.outputTokens?.value ?? 0,
-            model: reply.model, systemFingerprint: nil, finishReason: reply.stopReason)
+            model: reply.model, systemFingerprint: nil, finishReason: reply.stopReason,
+            toolCalls: content.filter { $0.type == "tool_use" }.compactMap { block in
+                block.name.map { TraceRecord.ToolCall(name: $0, arguments: OpenAIToolCall.text(block.input?.value)) }
+            })
     }
 
     private struct Body: Encodable {
@@ -71,6 +75,9 @@ struct AnthropicMessagesFormat: JudgeWireFormat {
         struct Block: Decodable {
             var type: String
             var text: String?
+            /// A `tool_use` block's tool and its arguments (an object).
+            var name: String?
+            var input: DecodedJSON?
         }
 
         struct Usage: Decodable {

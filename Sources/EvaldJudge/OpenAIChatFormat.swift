@@ -34,7 +34,8 @@ struct OpenAIChatFormat: JudgeWireFormat {
             text: message.content?.text ?? message.refusal ?? "",
             inputTokens: reply.usage?.promptTokens?.value ?? 0,
             outputTokens: reply.usage?.completionTokens?.value ?? 0,
-            model: reply.model, systemFingerprint: reply.systemFingerprint, finishReason: first.finishReason)
+            model: reply.model, systemFingerprint: reply.systemFingerprint, finishReason: first.finishReason,
+            toolCalls: (message.toolCalls ?? []).compactMap(\.toolCall))
     }
 
     private struct Body: Encodable {
@@ -74,6 +75,12 @@ struct OpenAIChatFormat: JudgeWireFormat {
         struct Message: Decodable {
             var content: Content?
             var refusal: String?
+            var toolCalls: [OpenAIToolCall]?
+
+            enum CodingKeys: String, CodingKey {
+                case content, refusal
+                case toolCalls = "tool_calls"
+            }
         }
 
         /// A string, or (some compatible servers) a list of `{"type":"text","text":...}` parts.

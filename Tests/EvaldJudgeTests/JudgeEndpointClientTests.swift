@@ -119,6 +119,43 @@ import Testing
         #expect(try AnthropicMessagesFormat().parse(Array(blocks.utf8)).text == "ab")
     }
 
+    /// A replayed answer is scored on its tool calls too (red-team `no_forbidden_tool_call`, the
+    /// `tool_calls` and `canary` checks), so the client keeps them.
+    @Test func toolCallsOfAReplyAreKept() throws {
+        // OpenAI: content null, arguments as the model wrote them; an object (some servers)
+        // serialized; an entry that is not a function call skipped.
+        let openAI =
+            #"{"choices":[{"message":{"content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"issue_refund","arguments":"{\"order\": \"A-1\"}"}},{"id":"c2","type":"function","function":{"name":"lookup_order","arguments":{"id":"A-2","n":3}}},{"id":"c3","type":"web_search"}]},"finish_reason":"tool_calls"}]}"#
+        let reply = try OpenAIChatFormat().parse(Array(openAI.utf8))
+        #expect(reply.text == "")
+        #expect(
+            reply.toolCalls == [
+                TraceRecord.ToolCall(name: "issue_refund", arguments: #"{"order": "A-1"}"#),
+                TraceRecord.ToolCall(name: "lookup_order", arguments: #"{"id":"A-2","n":3}"#),
+            ])
+        #expect(try OpenAIChatFormat().parse(Array(#"{"choices":[{"message":{"content":"hi"}}]}"#.utf8)).toolCalls.isEmpty)
+        // Anthropic: tool_use blocks, their input object as the arguments.
+        let anthropic =
+            #"{"type":"message","content":[{"type":"text","text":"On it."},{"type":"tool_use","id":"t1","name":"issue_refund","input":{"order":"A-1"}}],"stop_reason":"tool_use"}"#
+        let message = try AnthropicMessagesFormat().parse(Array(anthropic.utf8))
+        #expect(message.text == "On it.")
+        #expect(message.toolCalls == [TraceRecord.ToolCall(name: "issue_refund", arguments: #"{"order":"A-1"}"#)])
+    }
+
+    @Test func theClientReturnsTheToolCallsOfBothAPIs() async throws {
+        for kind in [EndpointConfig.Kind.openai, .anthropic] {
+            try await withStub({
+                try await StubJudgeServer.start(answering: { _ in
+                    StubJudgeServer.Answer(toolCalls: [(name: "issue_refund", arguments: #"{"order":"A-10442"}"#)])
+                })
+            }) { stub, transport in
+                let client = JudgeEndpointClient(endpoint: makeEndpoint(kind, baseURL: baseURL(kind, stub)), apiKey: nil, transport: transport)
+                let completion = try await client.complete(sampleRequest)
+                #expect(completion.toolCalls == [TraceRecord.ToolCall(name: "issue_refund", arguments: #"{"order":"A-10442"}"#)], "\(kind)")
+            }
+        }
+    }
+
     @Test(arguments: [
         (#"{"choices":[]}"#, "choices is empty"),
         (#"{"id":"x"}"#, "choices is missing"),
