@@ -50,7 +50,8 @@ public enum GoldenReplayer {
                         return (index, Reply(case: golden.answered(output: "", status: .error, error: "the case has no input to replay"), version: nil))
                     }
                     do {
-                        let completion = try await target.complete(JudgeRequest(messages: messages, temperature: 0, maxOutputTokens: maxOutputTokens))
+                        let completion = try await target.complete(
+                            JudgeRequest(messages: messages, temperature: 0, maxOutputTokens: maxOutputTokens, tools: golden.tools))
                         return (
                             index,
                             Reply(

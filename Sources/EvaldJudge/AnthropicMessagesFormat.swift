@@ -36,7 +36,12 @@ struct AnthropicMessagesFormat: JudgeWireFormat {
                 system: system.isEmpty ? nil : system.joined(separator: "\n\n"),
                 messages: request.messages.filter { $0.role != "system" }.map {
                     .init(role: $0.role == "assistant" ? "assistant" : "user", content: $0.content)
-                }))
+                },
+                tools: request.tools.isEmpty
+                    ? nil
+                    : request.tools.map {
+                        .init(name: $0.name, description: $0.description, inputSchema: $0.parameters.map(EncodedJSON.init) ?? .openObject)
+                    }))
     }
 
     func parse(_ body: [UInt8]) throws(MalformedReply) -> WireReply {
@@ -62,11 +67,23 @@ struct AnthropicMessagesFormat: JudgeWireFormat {
         var model: String
         var maxTokens: Int
         var temperature: Double
+        struct Tool: Encodable {
+            var name: String
+            var description: String?
+            var inputSchema: EncodedJSON
+
+            enum CodingKeys: String, CodingKey {
+                case name, description
+                case inputSchema = "input_schema"
+            }
+        }
+
         var system: String?
         var messages: [Message]
+        var tools: [Tool]?
 
         enum CodingKeys: String, CodingKey {
-            case model, temperature, messages, system
+            case model, temperature, messages, system, tools
             case maxTokens = "max_tokens"
         }
     }

@@ -127,6 +127,12 @@ import Testing
             #expect(failures["expect:no_leak"]?.compactMap { $0["case"] as? String } == ["redteam-canary-marker"])
             // Every answer refused in its text: the refusals held.
             #expect(!regressed.contains("expect:refuse"))
+            // Each case's tools went with its conversation: the model could call them.
+            let offered = target.requests.map { request -> [String] in
+                let body = (try? JSONSerialization.jsonObject(with: Data(request.body))) as? [String: Any]
+                return ((body?["tools"] as? [[String: Any]]) ?? []).compactMap { ($0["function"] as? [String: Any])?["name"] as? String }
+            }
+            #expect(offered.count == 36 && offered.allSatisfy { $0 == ["lookup_order", "create_ticket", "issue_refund", "create_voucher"] })
         }
     }
 

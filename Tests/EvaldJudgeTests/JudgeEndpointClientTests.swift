@@ -142,6 +142,27 @@ import Testing
         #expect(message.toolCalls == [TraceRecord.ToolCall(name: "issue_refund", arguments: #"{"order":"A-1"}"#)])
     }
 
+    /// A replayed golden case's tools go out in each API's shape; a judge request has none.
+    @Test func offeredToolsAreSentInEachAPIsShape() throws {
+        let schema = JSONValue.object([("type", .string("object")), ("properties", .object([("order", .object([("type", .string("string"))]))]))])
+        let request = JudgeRequest(
+            messages: [.init(role: "user", content: "refund me")], temperature: 0, maxOutputTokens: 64,
+            tools: [ToolDefinition(name: "issue_refund", description: "Refund an order", parameters: schema), ToolDefinition(name: "lookup_order")])
+        let openAI = try #require(jsonObject(OpenAIChatFormat().body(for: request, model: "m", jsonMode: false)))
+        let tools = try #require(openAI["tools"] as? [[String: Any]])
+        #expect(tools.map { $0["type"] as? String } == ["function", "function"])
+        let first = try #require(tools.first?["function"] as? [String: Any])
+        #expect(first["name"] as? String == "issue_refund" && first["description"] as? String == "Refund an order")
+        #expect(((first["parameters"] as? [String: Any])?["properties"] as? [String: Any])?["order"] != nil)
+        #expect(((tools.last?["function"] as? [String: Any])?["parameters"] as? [String: Any])?["type"] as? String == "object")
+        let anthropic = try #require(jsonObject(AnthropicMessagesFormat().body(for: request, model: "m", jsonMode: false)))
+        let blocks = try #require(anthropic["tools"] as? [[String: Any]])
+        #expect(blocks.map { $0["name"] as? String } == ["issue_refund", "lookup_order"])
+        #expect((blocks.first?["input_schema"] as? [String: Any])?["type"] as? String == "object")
+        #expect(jsonObject(OpenAIChatFormat().body(for: sampleRequest, model: "m", jsonMode: false))?["tools"] == nil)
+        #expect(jsonObject(AnthropicMessagesFormat().body(for: sampleRequest, model: "m", jsonMode: false))?["tools"] == nil)
+    }
+
     @Test func theClientReturnsTheToolCallsOfBothAPIs() async throws {
         for kind in [EndpointConfig.Kind.openai, .anthropic] {
             try await withStub({

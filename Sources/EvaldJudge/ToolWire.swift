@@ -54,3 +54,44 @@ struct OpenAIToolCall: Decodable {
         }
     }
 }
+
+/// A JSON value written into a request body as it is (a tool's parameter schema).
+struct EncodedJSON: Encodable {
+    var value: JSONValue
+
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        switch value {
+        case .object(let members):
+            var container = encoder.container(keyedBy: Key.self)
+            for (key, member) in members { try container.encode(EncodedJSON(value: member), forKey: Key(stringValue: key)) }
+        case .array(let items):
+            var container = encoder.unkeyedContainer()
+            for item in items { try container.encode(EncodedJSON(value: item)) }
+        case .null:
+            var container = encoder.singleValueContainer()
+            try container.encodeNil()
+        case .bool(let bool):
+            var container = encoder.singleValueContainer()
+            try container.encode(bool)
+        case .int(let int):
+            var container = encoder.singleValueContainer()
+            try container.encode(int)
+        case .double(let double):
+            var container = encoder.singleValueContainer()
+            try container.encode(double)
+        case .string(let string):
+            var container = encoder.singleValueContainer()
+            try container.encode(string)
+        }
+    }
+
+    /// What a tool without `parameters` takes: any object.
+    static let openObject = EncodedJSON(value: .object([("type", .string("object"))]))
+}
