@@ -72,6 +72,14 @@ import Testing
             // An unknown endpoint is bad input.
             let unknown = try h.run(["gate", "redteam", "--replay", "nope"])
             #expect(unknown.code == 2 && unknown.stderr.contains("unknown endpoint \"nope\""), "\(unknown.stderr)")
+
+            // judge.send keeps input in: nothing is sent, bad input.
+            let sent = target.requests.count
+            let config = try String(contentsOfFile: h.configPath, encoding: .utf8)
+            try (config + "\njudge: {send: [output]}\n").write(toFile: h.configPath, atomically: true, encoding: .utf8)
+            let withheld = try h.run(["gate", "redteam", "--replay", "target"])
+            #expect(withheld.code == 2 && withheld.stderr.contains("judge.send"), "\(withheld.stderr)")
+            #expect(target.requests.count == sent)
         }
     }
 
