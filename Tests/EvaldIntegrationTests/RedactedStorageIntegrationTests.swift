@@ -13,12 +13,17 @@ import Testing
         [
             "jane.roe@example.com", "4111 1111 1111 1111", "+44 20 7946 0958", "AKIAIOSFODNN7EXAMPLE",
             "sk-proj-u8jzPde0IgxLd6GncfBA-epfJBd0Kh8oOOL8dKLzd_ocJ2isAjIhKt", "078-05-1120",
-        ] + candidateSecrets
+        ] + candidateSecrets + [failedCallSecret]
+
+    /// Only in the failed calls outside the sample.
+    static let failedCallSecret = "erika.mustermann@example.de"
 
     /// What the candidate endpoint answers to every replayed input: new PII, in no spool line.
     static let candidateSecrets = ["max.mustermann@example.org", "5500 0000 0000 0004", "AKIAI44QH8DHBEXAMPLE"]
     static let candidateAnswer =
         "Sure: the customer is \(candidateSecrets[0]), card \(candidateSecrets[1]), and my key is \(candidateSecrets[2])."
+
+    static let failedCalls = 5
 
     static func spool(_ n: Int) -> String {
         let line =
@@ -30,6 +35,12 @@ import Testing
             + #""reference":"mail jane.roe@example.com","metadata":{"customer":"jane.roe@example.com"},"latency_ms":10}"#
         var text = ""
         for i in 0..<n { text += String(format: line, EvaldHarness.traceID(i), i) + "\n" }
+        // Failed calls of a route sampled at 0: kept outside the sample (`evald traces`).
+        let failed =
+            #"{"trace_id":"%@","timestamp":"2026-11-28T10:00:00.000Z","route":"failing-calls","model":"gpt-4o-mini","status":"error","#
+            + #""error":"upstream rejected the request of \#(failedCallSecret)","#
+            + #""input":[{"role":"user","content":"card 4111 1111 1111 1111, call +44 20 7946 0958"}]}"#
+        for i in n..<(n + failedCalls) { text += String(format: failed, EvaldHarness.traceID(i)) + "\n" }
         // A malformed line (quarantined, with an excerpt) carrying PII too.
         text += #"{"trace_id": "x", "output": "call +44 20 7946 0958 or mail jane.roe@example.com", "#
         text += "\n"
@@ -48,6 +59,11 @@ import Testing
                     - {name: no-pii-in, kind: pii, target: input_all}
                 storage: {redact: \(redact)}
                 """)
+        // Failed calls of this route are never sampled: stored apart, as failed calls.
+        let config = try String(contentsOfFile: h.configPath, encoding: .utf8)
+        let routed = config.replacingOccurrences(of: "  rate: 1.0\n", with: "  rate: 1.0\n  routes: {\"failing-*\": 0}\n")
+        #expect(routed != config)
+        try h.writeConfig(routed)
         try Self.spool(40).write(toFile: h.spool + "/traces.jsonl", atomically: true, encoding: .utf8)
         let once = try h.run(["run", "--once"])
         #expect(once.code == 0, "\(once.stderr)")
@@ -73,6 +89,11 @@ import Testing
         let ids = (1...Int64(max(1, count))).map { $0 }
         var texts = try ids.compactMap { try store.recordJSON(evaluationID: $0) }
         texts.append(try h.run(["spool", "quarantine", "--json"]).stdout)
+        // The failed calls kept outside the sample, inflated, and as `evald traces` lists them.
+        let calls = try (1...Int64(Self.failedCalls)).compactMap { try store.failedCallRecordJSON(id: $0) }
+        #expect(calls.count == Self.failedCalls)
+        texts += calls
+        texts.append(try h.run(["traces", "--route", "failing-calls", "--since", "2026-11-01T00:00:00Z", "--json"]).stdout)
         // The replay's stored answers, as its own store reads them (production and candidate).
         let replay = try #require(try store.replay(id: 1))
         #expect(replay.items.filter { $0.state == .done }.count == 5)
@@ -109,6 +130,7 @@ import Testing
             #expect(joined.contains("jane.roe@example.com"))
             #expect(joined.contains("AKIAIOSFODNN7EXAMPLE"))
             for secret in Self.candidateSecrets { #expect(joined.contains(secret), "the candidate's \(secret) is stored as answered") }
+            #expect(joined.contains(Self.failedCallSecret), "the failed calls are stored as they came")
         }
     }
 }
