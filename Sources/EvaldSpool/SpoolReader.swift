@@ -518,7 +518,7 @@ public final class SpoolReader {
                         switch classifier.decode(line) {
                         case .success(let record):
                             batch.counts.records += 1
-                            batch.usage.add(CallUsage(record: record))
+                            batch.usage.add(stored(CallUsage(record: record)))
                             if record.status == .error {
                                 batch.failedOutsideSample.append(
                                     stored(
@@ -531,7 +531,7 @@ public final class SpoolReader {
                     }
                 case .sampled(let record, let rate):
                     batch.counts.records += 1
-                    batch.usage.add(CallUsage(record: record))
+                    batch.usage.add(stored(CallUsage(record: record)))
                     score(
                         SampledLine(record: record, sampleRate: rate, lineOffset: lineOffset, recordJSON: String(decoding: line, as: UTF8.self)),
                         into: &batch)
@@ -542,7 +542,7 @@ public final class SpoolReader {
                     case .success(let decoded):
                         batch.counts.records += Int64(decoded.llmSpans)
                         batch.counts.skippedSpans += Int64(decoded.skippedSpans)
-                        for call in decoded.usage { batch.usage.add(call) }
+                        for call in decoded.usage { batch.usage.add(stored(call)) }
                         for (index, record) in decoded.failedOutsideSample {
                             batch.failedOutsideSample.append(
                                 stored(
@@ -607,6 +607,15 @@ public final class SpoolReader {
         line.record = StoredRedaction.record(line.record)
         line.recordJSON = StoredRedaction.json(line.recordJSON)
         return line
+    }
+
+    /// A call's usage as it is stored: its error class is the error's first word, which may be
+    /// an address or a number (`jane@example.com: mailbox full`), so it is redacted too.
+    private func stored(_ call: CallUsage) -> CallUsage {
+        guard settings.redact, let errorClass = call.errorClass else { return call }
+        var call = call
+        call.errorClass = StoredRedaction.text(errorClass)
+        return call
     }
 
     private func quarantine(_ line: UnsafeRawBufferPointer, at offset: Int64, _ problem: LineProblem, file: FollowedFile, into batch: inout IngestBatch) {

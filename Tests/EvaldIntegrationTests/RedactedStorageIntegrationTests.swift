@@ -38,7 +38,7 @@ import Testing
         // Failed calls of a route sampled at 0: kept outside the sample (`evald traces`).
         let failed =
             #"{"trace_id":"%@","timestamp":"2026-11-28T10:00:00.000Z","route":"failing-calls","model":"gpt-4o-mini","status":"error","#
-            + #""error":"upstream rejected the request of \#(failedCallSecret)","#
+            + #""error":"\#(failedCallSecret): mailbox full","#
             + #""input":[{"role":"user","content":"card 4111 1111 1111 1111, call +44 20 7946 0958"}]}"#
         for i in n..<(n + failedCalls) { text += String(format: failed, EvaldHarness.traceID(i)) + "\n" }
         // A malformed line (quarantined, with an excerpt) carrying PII too.
