@@ -52,7 +52,7 @@ import Testing
         let h = try EvaldHarness(
             config: """
                 endpoints:
-                  candidate: {kind: openai, base_url: "\(endpoint)/v1", model: gpt-4o-mini, timeout: 30s}
+                  candidate: {kind: openai, base_url: "\(endpoint)/v1", model: gpt-4o-mini, timeout: 60s}
                 checks:
                   "*":
                     - {name: no-pii, kind: pii}
