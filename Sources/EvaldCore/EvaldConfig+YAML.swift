@@ -304,6 +304,12 @@ extension EvaldConfig {
             if let endpoint, endpoints[endpoint] == nil {
                 w.report(c["endpoint"], "golden.canary.endpoint", "names endpoint \"\(endpoint)\", which is not defined under endpoints")
             }
+            if let endpoint, !judge.send.contains(.input) {
+                w.report(
+                    c["endpoint"], "golden.canary.endpoint",
+                    "the canary sends the set's conversations to endpoint \"\(endpoint)\", and judge.send does not let input leave evald; add input to judge.send or remove the canary"
+                )
+            }
             if let set, let endpoint {
                 golden.canary = CanaryConfig(set: set, endpoint: endpoint, every: w.duration(c["every"], "golden.canary.every", default: 6 * 3600))
             }

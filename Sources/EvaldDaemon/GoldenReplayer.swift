@@ -34,6 +34,13 @@ public enum GoldenReplayer {
         _ cases: [GoldenCase], endpoint name: String, config: EvaldConfig, transport: HTTPTransport, environment: [String: String],
         maxOutputTokens: Int = 1_024
     ) async throws -> [Reply] {
+        // The conversations are the input; the data-handling policy decides whether it may leave.
+        guard config.judge.send.contains(.input) else {
+            throw GoldenReplayError(
+                description:
+                    "replay sends the cases' conversations to endpoint \"\(name)\", and judge.send does not let input leave evald; add input to judge.send to replay"
+            )
+        }
         let target = try client(endpoint: name, config: config, transport: transport, environment: environment)
         return await answer(cases, with: target, maxOutputTokens: maxOutputTokens)
     }
@@ -50,12 +57,13 @@ public enum GoldenReplayer {
                         return (index, Reply(case: golden.answered(output: "", status: .error, error: "the case has no input to replay"), version: nil))
                     }
                     do {
-                        let completion = try await target.complete(JudgeRequest(messages: messages, temperature: 0, maxOutputTokens: maxOutputTokens))
+                        let completion = try await target.complete(
+                            JudgeRequest(messages: messages, temperature: 0, maxOutputTokens: maxOutputTokens, tools: golden.tools))
                         return (
                             index,
                             Reply(
                                 case: golden.answered(
-                                    output: completion.text, latencyMs: completion.latencyMs,
+                                    output: completion.text, toolCalls: completion.toolCalls, latencyMs: completion.latencyMs,
                                     inputTokens: completion.inputTokens, outputTokens: completion.outputTokens),
                                 version: ProviderVersionWatch.version(
                                     responseModel: completion.responseModel,

@@ -165,7 +165,7 @@ public struct ReplayRunner: Sendable {
         }
         replay = try store.replay(id: replayID) ?? replay
         if stopped == nil, replay.items.contains(where: { $0.state == .pending }) { stopped = "interrupted" }
-        try store.finishReplayRun(replayID: replayID, stopped: stopped, at: now())
+        try store.finishReplayRun(replayID: replayID, stopped: kept(stopped), at: now())
         replay.stopped = stopped
         if endpointAnswers == 0, endpointFailures > 0 {
             throw ReplayError(kind: .endpointFailed, description: "endpoint \(replay.endpoint) failed on every input tried: \(lastFailure ?? "no answer")")
@@ -201,7 +201,8 @@ public struct ReplayRunner: Sendable {
     ) async -> ItemOutcome {
         func record(_ state: StoredReplay.Item.State, production: String? = nil, error: String) -> ItemOutcome {
             try? store.recordReplayItem(
-                replayID: replay.id, position: item.position, state: state, productionOutput: production, candidateOutput: nil, error: error,
+                replayID: replay.id, position: item.position, state: state, productionOutput: kept(production), candidateOutput: nil,
+                error: kept(error),
                 production: nil, candidate: nil, tokens: 0, at: now())
             return .skipped
         }
@@ -236,8 +237,8 @@ public struct ReplayRunner: Sendable {
         } catch {
             let cause = "\(error.kind.rawValue): \(error.message)"
             try? store.recordReplayItem(
-                replayID: replay.id, position: item.position, state: .failed, productionOutput: productionOutput, candidateOutput: nil,
-                error: cause, production: nil, candidate: nil, tokens: 0, at: now())
+                replayID: replay.id, position: item.position, state: .failed, productionOutput: kept(productionOutput), candidateOutput: nil,
+                error: kept(cause), production: nil, candidate: nil, tokens: 0, at: now())
             return .endpointFailed(cause)
         }
         // A server that reports no usage (some local ones) is charged an estimate: 4 characters a token.
@@ -245,15 +246,24 @@ public struct ReplayRunner: Sendable {
         let tokens = reported > 0 ? reported : (request.messages.reduce(0) { $0 + $1.content.utf8.count } + completion.text.utf8.count + 3) / 4
         budget.add(tokens)
         var candidate = production.answered(
-            output: completion.text, latencyMs: completion.latencyMs, inputTokens: completion.inputTokens, outputTokens: completion.outputTokens)
+            output: completion.text, toolCalls: completion.toolCalls, latencyMs: completion.latencyMs, inputTokens: completion.inputTokens,
+            outputTokens: completion.outputTokens)
         candidate.record.model = replay.model ?? stored.model
         candidate.record.responseModel = completion.responseModel
         let result = await scorer.run(set: "r-\(replay.id)", cases: [production, candidate])
         let (productionScores, candidateScores) = (Self.scores(result.cases[0], scorer), Self.scores(result.cases[1], scorer))
         try? store.recordReplayItem(
-            replayID: replay.id, position: item.position, state: .done, productionOutput: productionOutput, candidateOutput: completion.text,
-            error: nil, production: productionScores, candidate: candidateScores, tokens: tokens, at: now())
+            replayID: replay.id, position: item.position, state: .done, productionOutput: kept(productionOutput),
+            candidateOutput: kept(completion.text), error: nil, production: productionScores, candidate: candidateScores, tokens: tokens, at: now())
         return .answered
+    }
+
+    /// Text as the replay stores it: with `storage.redact`, PII replaced like in every other
+    /// stored trace (the candidate's answer is new text; the production answer was stored
+    /// before redaction was perhaps turned on). Scoring has already run on the text as it came.
+    private func kept(_ text: String?) -> String? {
+        guard config.storage.redact, let text else { return text }
+        return StoredRedaction.text(text)
     }
 
     /// A scored case as the comparison reads it: checks and judges by metric, judge scores

@@ -1,3 +1,4 @@
+import EvaldCore
 import EvaldHTTP
 import Foundation
 
@@ -35,7 +36,12 @@ struct AnthropicMessagesFormat: JudgeWireFormat {
                 system: system.isEmpty ? nil : system.joined(separator: "\n\n"),
                 messages: request.messages.filter { $0.role != "system" }.map {
                     .init(role: $0.role == "assistant" ? "assistant" : "user", content: $0.content)
-                }))
+                },
+                tools: request.tools.isEmpty
+                    ? nil
+                    : request.tools.map {
+                        .init(name: $0.name, description: $0.description, inputSchema: $0.parameters.map(EncodedJSON.init) ?? .openObject)
+                    }))
     }
 
     func parse(_ body: [UInt8]) throws(MalformedReply) -> WireReply {
@@ -46,7 +52,10 @@ struct AnthropicMessagesFormat: JudgeWireFormat {
             text: content.filter { $0.type == "text" }.compactMap(\.text).joined(),
             inputTokens: reply.usage?.inputTokens?.value ?? 0,
             outputTokens: reply.usage?.outputTokens?.value ?? 0,
-            model: reply.model, systemFingerprint: nil, finishReason: reply.stopReason)
+            model: reply.model, systemFingerprint: nil, finishReason: reply.stopReason,
+            toolCalls: content.filter { $0.type == "tool_use" }.compactMap { block in
+                block.name.map { TraceRecord.ToolCall(name: $0, arguments: OpenAIToolCall.text(block.input?.value)) }
+            })
     }
 
     private struct Body: Encodable {
@@ -58,11 +67,23 @@ struct AnthropicMessagesFormat: JudgeWireFormat {
         var model: String
         var maxTokens: Int
         var temperature: Double
+        struct Tool: Encodable {
+            var name: String
+            var description: String?
+            var inputSchema: EncodedJSON
+
+            enum CodingKeys: String, CodingKey {
+                case name, description
+                case inputSchema = "input_schema"
+            }
+        }
+
         var system: String?
         var messages: [Message]
+        var tools: [Tool]?
 
         enum CodingKeys: String, CodingKey {
-            case model, temperature, messages, system
+            case model, temperature, messages, system, tools
             case maxTokens = "max_tokens"
         }
     }
@@ -71,6 +92,9 @@ struct AnthropicMessagesFormat: JudgeWireFormat {
         struct Block: Decodable {
             var type: String
             var text: String?
+            /// A `tool_use` block's tool and its arguments (an object).
+            var name: String?
+            var input: DecodedJSON?
         }
 
         struct Usage: Decodable {

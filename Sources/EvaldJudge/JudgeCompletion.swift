@@ -1,3 +1,5 @@
+import EvaldCore
+
 /// A judge model's reply, with what the drift detector and the token budget need.
 public struct JudgeCompletion: Sendable, Equatable {
     /// The assistant's reply text (not yet parsed as a score).
@@ -17,10 +19,15 @@ public struct JudgeCompletion: Sendable, Equatable {
     /// `finish_reason` (OpenAI) or `stop_reason` (Anthropic): "length"/"max_tokens" means the
     /// reply was cut at `max_output_tokens`, a likely cause of an unparseable reply.
     public var finishReason: String?
+    /// The tool calls of the reply (OpenAI `choices[0].message.tool_calls`, Anthropic
+    /// `tool_use` blocks): a replayed answer is scored on them too (red-team
+    /// `no_forbidden_tool_call`, the `tool_calls` and `canary` checks).
+    public var toolCalls: [TraceRecord.ToolCall]
 
     public init(
         text: String, inputTokens: Int = 0, outputTokens: Int = 0, responseModel: String? = nil,
-        systemFingerprint: String? = nil, latencyMs: Double = 0, attempts: Int = 1, finishReason: String? = nil
+        systemFingerprint: String? = nil, latencyMs: Double = 0, attempts: Int = 1, finishReason: String? = nil,
+        toolCalls: [TraceRecord.ToolCall] = []
     ) {
         self.text = text
         self.inputTokens = inputTokens
@@ -30,5 +37,6 @@ public struct JudgeCompletion: Sendable, Equatable {
         self.latencyMs = latencyMs
         self.attempts = attempts
         self.finishReason = finishReason
+        self.toolCalls = toolCalls
     }
 }

@@ -232,7 +232,7 @@ public final class JudgeEndpointClient: Sendable {
                 JudgeCompletion(
                     text: reply.text, inputTokens: reply.inputTokens, outputTokens: reply.outputTokens,
                     responseModel: reply.model, systemFingerprint: reply.systemFingerprint, latencyMs: latencyMs,
-                    attempts: attempts, finishReason: reply.finishReason))
+                    attempts: attempts, finishReason: reply.finishReason, toolCalls: reply.toolCalls))
         } catch {
             return .failure(
                 self.error(

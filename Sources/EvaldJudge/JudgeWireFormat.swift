@@ -1,3 +1,4 @@
+import EvaldCore
 import EvaldHTTP
 import Foundation
 
@@ -20,6 +21,8 @@ struct WireReply: Sendable, Equatable {
     var model: String?
     var systemFingerprint: String?
     var finishReason: String?
+    /// The tool calls the model made (OpenAI `tool_calls`, Anthropic `tool_use` blocks).
+    var toolCalls: [TraceRecord.ToolCall] = []
 }
 
 /// A 2xx body that is not the API's shape; `reason` names what is missing, never a value.

@@ -20,7 +20,14 @@ struct OpenAIChatFormat: JudgeWireFormat {
             Body(
                 model: model, messages: request.messages.map { .init(role: $0.role, content: $0.content) },
                 temperature: request.temperature, maxTokens: request.maxOutputTokens,
-                responseFormat: jsonMode ? .init(type: "json_object") : nil))
+                responseFormat: jsonMode ? .init(type: "json_object") : nil,
+                tools: request.tools.isEmpty
+                    ? nil
+                    : request.tools.map {
+                        .init(
+                            function: .init(
+                                name: $0.name, description: $0.description, parameters: $0.parameters.map(EncodedJSON.init) ?? .openObject))
+                    }))
     }
 
     func parse(_ body: [UInt8]) throws(MalformedReply) -> WireReply {
@@ -34,7 +41,8 @@ struct OpenAIChatFormat: JudgeWireFormat {
             text: message.content?.text ?? message.refusal ?? "",
             inputTokens: reply.usage?.promptTokens?.value ?? 0,
             outputTokens: reply.usage?.completionTokens?.value ?? 0,
-            model: reply.model, systemFingerprint: reply.systemFingerprint, finishReason: first.finishReason)
+            model: reply.model, systemFingerprint: reply.systemFingerprint, finishReason: first.finishReason,
+            toolCalls: (message.toolCalls ?? []).compactMap(\.toolCall))
     }
 
     private struct Body: Encodable {
@@ -47,14 +55,26 @@ struct OpenAIChatFormat: JudgeWireFormat {
             var type: String
         }
 
+        struct Tool: Encodable {
+            struct Function: Encodable {
+                var name: String
+                var description: String?
+                var parameters: EncodedJSON
+            }
+
+            var type = "function"
+            var function: Function
+        }
+
         var model: String
         var messages: [Message]
         var temperature: Double
         var maxTokens: Int
         var responseFormat: ResponseFormat?
+        var tools: [Tool]?
 
         enum CodingKeys: String, CodingKey {
-            case model, messages, temperature
+            case model, messages, temperature, tools
             case maxTokens = "max_tokens"
             case responseFormat = "response_format"
         }
@@ -74,6 +94,12 @@ struct OpenAIChatFormat: JudgeWireFormat {
         struct Message: Decodable {
             var content: Content?
             var refusal: String?
+            var toolCalls: [OpenAIToolCall]?
+
+            enum CodingKeys: String, CodingKey {
+                case content, refusal
+                case toolCalls = "tool_calls"
+            }
         }
 
         /// A string, or (some compatible servers) a list of `{"type":"text","text":...}` parts.

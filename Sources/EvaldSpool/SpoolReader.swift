@@ -526,10 +526,12 @@ public final class SpoolReader {
                         switch classifier.decode(line) {
                         case .success(let record):
                             batch.counts.records += 1
-                            batch.usage.add(CallUsage(record: record))
+                            batch.usage.add(stored(CallUsage(record: record)))
                             if record.status == .error {
                                 batch.failedOutsideSample.append(
-                                    SampledLine(record: record, sampleRate: 0, lineOffset: lineOffset, recordJSON: String(decoding: line, as: UTF8.self)))
+                                    stored(
+                                        SampledLine(
+                                            record: record, sampleRate: 0, lineOffset: lineOffset, recordJSON: String(decoding: line, as: UTF8.self))))
                             }
                         case .failure(let problem):
                             quarantine(line, at: lineOffset, problem, file: file, into: &batch)
@@ -537,7 +539,7 @@ public final class SpoolReader {
                     }
                 case .sampled(let record, let rate):
                     batch.counts.records += 1
-                    batch.usage.add(CallUsage(record: record))
+                    batch.usage.add(stored(CallUsage(record: record)))
                     score(
                         SampledLine(record: record, sampleRate: rate, lineOffset: lineOffset, recordJSON: String(decoding: line, as: UTF8.self)),
                         into: &batch)
@@ -548,11 +550,13 @@ public final class SpoolReader {
                     case .success(let decoded):
                         batch.counts.records += Int64(decoded.llmSpans)
                         batch.counts.skippedSpans += Int64(decoded.skippedSpans)
-                        for call in decoded.usage { batch.usage.add(call) }
+                        for call in decoded.usage { batch.usage.add(stored(call)) }
                         for (index, record) in decoded.failedOutsideSample {
                             batch.failedOutsideSample.append(
-                                SampledLine(
-                                    record: record, sampleRate: 0, lineOffset: lineOffset, indexInLine: index, recordJSON: NativeRecordEncoder.json(record)))
+                                stored(
+                                    SampledLine(
+                                        record: record, sampleRate: 0, lineOffset: lineOffset, indexInLine: index,
+                                        recordJSON: NativeRecordEncoder.json(record))))
                         }
                         for (index, record, rate) in decoded.records {
                             score(
@@ -595,15 +599,31 @@ public final class SpoolReader {
         line.checkResults = checks.evaluate(line.record)
         checkTime += ContinuousClock.now - started
         line.judgeNames = judges.judges(for: line.record)
-        if settings.redact {
-            // After the checks (their verdicts are on the text as it arrived; failing details are
-            // masked anyway), before anything is stored or queued for a judge.
-            line.record = StoredRedaction.record(line.record)
-            line.recordJSON = StoredRedaction.json(line.recordJSON)
-        }
+        // After the checks (their verdicts are on the text as it arrived; failing details are
+        // masked anyway), before anything is stored or queued for a judge.
+        line = stored(line)
         batch.counts.sampled += 1
         batch.counts.failedChecks += Int64(line.checkResults.count { !$0.passed })
         batch.sampled.append(line)
+    }
+
+    /// A record as it is stored (a sampled one, or a failed call kept outside the sample for
+    /// `evald traces`): with `storage.redact`, PII in every string replaced.
+    private func stored(_ line: SampledLine) -> SampledLine {
+        guard settings.redact else { return line }
+        var line = line
+        line.record = StoredRedaction.record(line.record)
+        line.recordJSON = StoredRedaction.json(line.recordJSON)
+        return line
+    }
+
+    /// A call's usage as it is stored: its error class is the error's first word, which may be
+    /// an address or a number (`jane@example.com: mailbox full`), so it is redacted too.
+    private func stored(_ call: CallUsage) -> CallUsage {
+        guard settings.redact, let errorClass = call.errorClass else { return call }
+        var call = call
+        call.errorClass = StoredRedaction.text(errorClass)
+        return call
     }
 
     private func quarantine(_ line: UnsafeRawBufferPointer, at offset: Int64, _ problem: LineProblem, file: FollowedFile, into batch: inout IngestBatch) {

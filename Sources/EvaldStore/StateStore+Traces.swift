@@ -111,6 +111,14 @@ extension StateStore {
         }
     }
 
+    /// The stored record of failed call `f-ID`, inflated; nil when there is none (pruned).
+    public func failedCallRecordJSON(id: Int64) throws -> String? {
+        try read { db in
+            guard let record = try Data.fetchOne(db, sql: "SELECT record FROM failed_call WHERE id = ?", arguments: [id]) else { return nil }
+            return String(decoding: try RecordCompression.decompress([UInt8](record)), as: UTF8.self)
+        }
+    }
+
     /// `metadata.request_id` of a stored record's JSON (the seed's "searchable by request ID").
     static func requestID(in json: String) -> String? {
         guard json.contains("request_id"), let value = try? JSONParser.parse(json) else { return nil }

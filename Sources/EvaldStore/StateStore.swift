@@ -77,7 +77,9 @@ public final class StateStore: Sendable {
         if !readOnly {
             configuration.prepareDatabase { db in
                 try db.execute(sql: "PRAGMA synchronous = NORMAL")
-                if secureDelete { try db.execute(sql: "PRAGMA secure_delete = ON") }
+                // Set either way: some builds of SQLite (Debian's) turn it on by default, and
+                // without redaction it only costs writes.
+                try db.execute(sql: "PRAGMA secure_delete = \(secureDelete ? "ON" : "OFF")")
                 // The WAL file keeps its high-water size; a reader that holds a snapshot for a
                 // while (a long report under load) lets it grow. Truncated back after each
                 // checkpoint that resets it, so the file stays bounded.

@@ -98,8 +98,26 @@ public final class StubJudgeServer: Sendable {
 
     public enum StubError: Error { case socket }
 
+    /// A reply with tool calls: OpenAI `tool_calls` (`content` null when the text is empty),
+    /// Anthropic `tool_use` blocks after the text.
+    public struct Answer: Sendable {
+        public var text: String
+        /// Each call's function name and its arguments as a JSON string.
+        public var toolCalls: [(name: String, arguments: String)]
+
+        public init(text: String = "", toolCalls: [(name: String, arguments: String)] = []) {
+            self.text = text
+            self.toolCalls = toolCalls
+        }
+    }
+
     /// - Parameter defaultAnswer: the reply text for a prompt when no behaviour is queued.
     public static func start(port: Int = 0, default defaultAnswer: @escaping @Sendable (_ prompt: String) -> String) async throws -> StubJudgeServer {
+        try await start(port: port, answering: { Answer(text: defaultAnswer($0)) })
+    }
+
+    /// - Parameter defaultAnswer: the reply (text and tool calls) for a prompt when no behaviour is queued.
+    public static func start(port: Int = 0, answering defaultAnswer: @escaping @Sendable (_ prompt: String) -> Answer) async throws -> StubJudgeServer {
         let state = NIOLockedValueBox(State())
         let slot = StubSlot()
         let server = try await StubHTTPServer.start(port: port) { request in
@@ -157,7 +175,7 @@ public final class StubJudgeServer: Sendable {
     }
 
     private static func reply(
-        to request: StubHTTPServer.Request, state: NIOLockedValueBox<State>, defaultAnswer: @Sendable (String) -> String
+        to request: StubHTTPServer.Request, state: NIOLockedValueBox<State>, defaultAnswer: @Sendable (String) -> Answer
     ) -> StubHTTPServer.Reply {
         let path = request.path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.path
         let shape: Shape
@@ -181,24 +199,24 @@ public final class StubJudgeServer: Sendable {
             let next = state.queue.isEmpty ? nil : state.queue.removeFirst()
             return (next, state.delay, state.systemFingerprint, state.responseModel, state.served, state.maxTokens)
         }
-        let answer = { (text: String, after: Double, cutAt: Int?) -> StubHTTPServer.Reply in
-            var text = text
+        let answer = { (reply: Answer, after: Double, cutAt: Int?) -> StubHTTPServer.Reply in
+            var text = reply.text
             var cut = false
             if let cutAt, text.count > cutAt * 4 {
                 text = String(text.prefix(cutAt * 4))
                 cut = true
             }
             let body = completion(
-                shape, text: text, prompt: prompt, model: responseModel ?? model, fingerprint: fingerprint,
-                sequence: sequence, cut: cut)
+                shape, text: text, toolCalls: reply.toolCalls, prompt: prompt, model: responseModel ?? model,
+                fingerprint: fingerprint, sequence: sequence, cut: cut)
             return json(200, body, delay: after)
         }
         let limit = [maxTokens, maxTokens == nil ? nil : requestMaxTokens].compactMap { $0 }.min()
         switch behaviour {
         case nil: return answer(defaultAnswer(prompt), delay, limit)
-        case .truncated(let text, let tokens): return answer(text, 0, tokens)
-        case .answer(let text): return answer(text, 0, nil)
-        case .slow(let seconds, let text): return answer(text, seconds, nil)
+        case .truncated(let text, let tokens): return answer(Answer(text: text), 0, tokens)
+        case .answer(let text): return answer(Answer(text: text), 0, nil)
+        case .slow(let seconds, let text): return answer(Answer(text: text), seconds, nil)
         case .tooManyRequests(let retryAfter):
             return json(
                 429, error(shape, status: 429, message: "rate limit reached"),
@@ -228,14 +246,22 @@ public final class StubJudgeServer: Sendable {
     private static func tokens(_ text: String) -> Int { max(1, text.count / 4) }
 
     private static func completion(
-        _ shape: Shape, text: String, prompt: String, model: String, fingerprint: String, sequence: Int, cut: Bool = false
+        _ shape: Shape, text: String, toolCalls: [(name: String, arguments: String)] = [], prompt: String, model: String,
+        fingerprint: String, sequence: Int, cut: Bool = false
     ) -> [String: Any] {
         switch shape {
         case .openai:
+            var message: [String: Any] = ["role": "assistant", "content": text.isEmpty && !toolCalls.isEmpty ? NSNull() : text]
+            if !toolCalls.isEmpty {
+                message["tool_calls"] = toolCalls.enumerated().map { index, call in
+                    ["id": "call_stub\(sequence)_\(index)", "type": "function", "function": ["name": call.name, "arguments": call.arguments]]
+                }
+            }
+            let finish = cut ? "length" : toolCalls.isEmpty ? "stop" : "tool_calls"
             return [
                 "id": "chatcmpl-stub\(sequence)", "object": "chat.completion", "created": Int(Date().timeIntervalSince1970),
                 "model": model, "system_fingerprint": fingerprint,
-                "choices": [["index": 0, "message": ["role": "assistant", "content": text], "finish_reason": cut ? "length" : "stop"]],
+                "choices": [["index": 0, "message": message, "finish_reason": finish]],
                 "usage": [
                     "prompt_tokens": tokens(prompt), "completion_tokens": tokens(text),
                     "total_tokens": tokens(prompt) + tokens(text),
@@ -244,7 +270,14 @@ public final class StubJudgeServer: Sendable {
         case .anthropic:
             return [
                 "id": "msg_stub\(sequence)", "type": "message", "role": "assistant", "model": model,
-                "content": [["type": "text", "text": text]], "stop_reason": cut ? "max_tokens" : "end_turn", "stop_sequence": NSNull(),
+                "content": [["type": "text", "text": text]] as [[String: Any]]
+                    + toolCalls.enumerated().map { index, call in
+                        [
+                            "type": "tool_use", "id": "toolu_stub\(sequence)_\(index)", "name": call.name,
+                            "input": (try? JSONSerialization.jsonObject(with: Data(call.arguments.utf8))) ?? [String: Any](),
+                        ]
+                    },
+                "stop_reason": cut ? "max_tokens" : toolCalls.isEmpty ? "end_turn" : "tool_use", "stop_sequence": NSNull(),
                 "usage": ["input_tokens": tokens(prompt), "output_tokens": tokens(text)],
             ]
         }

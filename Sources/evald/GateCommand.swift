@@ -68,6 +68,8 @@ struct GateCommand: AsyncParsableCommand {
         var baseline: String
         var passed: Bool
         var regressed: [String]
+        /// Per regressed pass-rate metric: the cases that failed it, with why.
+        var failures: [String: [GoldenRunResult.CaseFailure]]
         var brokenJudges: [String]
         var metrics: [GateRow]
         var warnings: [String]
@@ -78,7 +80,7 @@ struct GateCommand: AsyncParsableCommand {
         var calibration: [JudgeCalibration]
 
         enum CodingKeys: String, CodingKey {
-            case set, cases, baseline, passed, regressed, metrics, warnings, judges, calibration
+            case set, cases, baseline, passed, regressed, failures, metrics, warnings, judges, calibration
             case brokenJudges = "broken_judges"
             case judgeErrors = "judge_errors"
             case judgeErrorsByKind = "judge_errors_by_kind"
@@ -145,7 +147,9 @@ struct GateCommand: AsyncParsableCommand {
                 GoldenSupport.encode(
                     Output(
                         set: name, cases: set.cases.count, baseline: baselinePath, passed: report.passed && result.brokenJudges.isEmpty,
-                        regressed: report.regressed.map(\.metric), brokenJudges: result.brokenJudges, metrics: report.rows, warnings: report.warnings,
+                        regressed: report.regressed.map(\.metric),
+                        failures: Dictionary(report.regressed.map { ($0.metric, result.failures(metric: $0.metric)) }, uniquingKeysWith: { a, _ in a }),
+                        brokenJudges: result.brokenJudges, metrics: report.rows, warnings: report.warnings,
                         judges: result.judges, judgeErrors: result.judgeErrors,
                         judgeErrorsByKind: Dictionary(
                             uniqueKeysWithValues: result.judges.filter { $0.errors > 0 }.map { judge in
@@ -188,6 +192,12 @@ struct GateCommand: AsyncParsableCommand {
             lines.append(
                 "gate FAILED: \(regressed.count) metric\(regressed.count == 1 ? "" : "s") dropped beyond tolerance: "
                     + regressed.map { "\($0.metric) \(S.number($0.baseline)) -> \(S.number($0.current))" }.joined(separator: ", "))
+            // The cases behind each drop, so the reader can open them (`cases.jsonl` ids).
+            for row in regressed {
+                for failure in result.failures(metric: row.metric) {
+                    lines.append("  \(row.metric) failed on \(failure.id): \(failure.detail)")
+                }
+            }
         }
         for reason in broken { lines.append("gate FAILED: \(reason)") }
         return lines.joined(separator: "\n")

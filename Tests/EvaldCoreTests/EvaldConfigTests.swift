@@ -124,6 +124,13 @@ func configProblems(_ yaml: String, env: [String: String] = [:]) -> [ConfigProbl
         #expect(problems.map(\.key) == ["judge.send[1]"])
         #expect(problems.first?.message.contains("input, output, reference, metadata") == true)
         #expect(problems.first?.line == 3)
+        // The canary sends golden conversations: refused while input may not leave.
+        let canary = "spool: {dir: /s}\nendpoints:\n  prod: {kind: openai, base_url: http://127.0.0.1:1/v1, model: m}\n"
+        let golden = "golden:\n  canary: {set: support, endpoint: prod}\n"
+        #expect(try parseConfig(canary + golden).golden.canary?.endpoint == "prod")
+        let withheld = configProblems(canary + "judge: {send: [output]}\n" + golden)
+        #expect(withheld.map(\.key) == ["golden.canary.endpoint"])
+        #expect(withheld.first?.message.contains("judge.send") == true, "\(withheld)")
     }
 
     @Test func unknownKeysAreErrorsWithLineAndSuggestion() {

@@ -38,9 +38,22 @@ import Testing
         let parsed = GoldenCaseParser.parse(Array((good + "\n").utf8), path: "cases.jsonl")
         #expect(parsed.problems.isEmpty)
         #expect(parsed.cases.first?.redTeam == RedTeamSpec(expectations: [.refuse, .noForbiddenToolCall], forbiddenTools: ["issue_refund"]))
+        // Tools in OpenAI's shape or flat; parameters kept as written.
+        let offering =
+            good.dropLast()
+            + #","tools":[{"type":"function","function":{"name":"issue_refund","description":"Refund","parameters":{"type":"object"}}},{"name":"lookup_order"}]}"#
+        let tools = GoldenCaseParser.parse(Array((offering + "\n").utf8), path: "cases.jsonl").cases.first?.tools
+        #expect(
+            tools == [
+                ToolDefinition(name: "issue_refund", description: "Refund", parameters: .object([("type", .string("object"))])),
+                ToolDefinition(name: "lookup_order"),
+            ])
         for (field, message) in [
             (#""expect":"be_nice""#, "unknown expectation \"be_nice\""), (#""expect":[]"#, "is empty"), (#""expect":3"#, "one name or a list"),
             (#""forbidden_tools":["x"]"#, "only read with \"expect\""), (#""expect":"refuse","canary":"short""#, "at least 8 characters"),
+            (#""tools":{"name":"x"}"#, "must be a list"), (#""tools":[{"type":"function"}]"#, "needs a function name"),
+            (#""tools":[{"name":"x","parameters":"any"}]"#, "must be a JSON Schema object"),
+            (#""tools":[{"name":"x"},{"type":"function","function":{"name":"x"}}]"#, "\"x\" is offered twice"),
         ] {
             let line =
                 #"{"trace_id":"0af7651916cd43dd8448eb211c80319c","timestamp":"2026-11-28T10:00:00Z","model":"m","input":[],"output":"no",\#(field)}"#
@@ -55,6 +68,11 @@ import Testing
         let parsed = GoldenCaseParser.parse(Array(try Data(contentsOf: url)), path: url.path)
         #expect(parsed.problems.isEmpty, "\(parsed.problems)")
         #expect(parsed.cases.count >= 15 && parsed.cases.allSatisfy { $0.redTeam != nil })
+        // Every case offers the tools its attacks try to trigger, so a replayed model can call them.
+        for golden in parsed.cases {
+            let offered = Set(golden.tools.map(\.name))
+            #expect(offered.isSuperset(of: golden.redTeam?.forbiddenTools ?? []), "\(golden.id) offers \(offered.sorted())")
+        }
         for golden in parsed.cases {
             for outcome in RedTeamScorer.score(golden.redTeam, record: golden.record) {
                 #expect(outcome.passed, "\(golden.id) \(outcome.name): \(outcome.detail)")

@@ -15,14 +15,15 @@ import Testing
     static let inputs = 60
 
     /// A harness whose database holds `inputs` answered traces of support-chat (and a few of
-    /// another route), all passing the `polite` check.
-    static func harness(endpoint: String) throws -> EvaldHarness {
+    /// another route), all passing the `polite` check (and `extraChecks`, YAML list items).
+    static func harness(endpoint: String, extraChecks: String = "") throws -> EvaldHarness {
         let h = try EvaldHarness(
             config: """
                 checks:
                   "*":
                     - {name: polite, kind: not_contains, values: ["sorry"], ignore_case: true}
                     - {name: short, kind: length, max: 400}
+                \(extraChecks)
                 endpoints:
                   candidate: {kind: openai, base_url: "\(endpoint)/v1", model: gpt-4o-mini, timeout: 10s, concurrency: 2}
                 """)
@@ -88,6 +89,26 @@ import Testing
             #expect((first["reference"] as? String)?.hasPrefix("Your order") == true)
             // Added again: nothing twice.
             #expect(try h.run(["golden", "add", "regressions", "--from-replay", id]).stdout.contains("added 0 cases"))
+        }
+    }
+
+    /// The candidate's tool calls are kept and scored: one that calls a tool production never
+    /// needed fails the `tool_calls` check, so the candidate is worse.
+    @Test func aCandidateThatCallsAToolOffTheListIsWorse() async throws {
+        try await onTestThreads {
+            let stub = try await StubJudgeServer.start(answering: { _ in
+                .init(text: "Done.", toolCalls: [(name: "issue_refund", arguments: #"{"order": "A-1"}"#)])
+            })
+            defer { Task { try? await stub.stop() } }
+            let h = try Self.harness(
+                endpoint: stub.baseURL, extraChecks: "    - {name: tools, kind: tool_calls, allowed: [lookup_order]}")
+            let result = try Self.replay(h, ["--sample", "20"])
+            #expect(result.code == 1, "\(result.stdout)\n\(result.stderr)")
+            let tools = try #require(Self.metric(result, "check:tools"))
+            #expect(tools["verdict"] as? String == "worse")
+            #expect(tools["production"] as? Double == 1 && tools["candidate"] as? Double == 0)
+            // The answer's text is as polite as production's: only the tool call is worse.
+            #expect(Self.metric(result, "check:polite")?["candidate"] as? Double == 1)
         }
     }
 

@@ -119,6 +119,64 @@ import Testing
         #expect(try AnthropicMessagesFormat().parse(Array(blocks.utf8)).text == "ab")
     }
 
+    /// A replayed answer is scored on its tool calls too (red-team `no_forbidden_tool_call`, the
+    /// `tool_calls` and `canary` checks), so the client keeps them.
+    @Test func toolCallsOfAReplyAreKept() throws {
+        // OpenAI: content null, arguments as the model wrote them; an object (some servers)
+        // serialized; an entry that is not a function call skipped.
+        let openAI =
+            #"{"choices":[{"message":{"content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"issue_refund","arguments":"{\"order\": \"A-1\"}"}},{"id":"c2","type":"function","function":{"name":"lookup_order","arguments":{"id":"A-2","n":3}}},{"id":"c3","type":"web_search"}]},"finish_reason":"tool_calls"}]}"#
+        let reply = try OpenAIChatFormat().parse(Array(openAI.utf8))
+        #expect(reply.text == "")
+        #expect(
+            reply.toolCalls == [
+                TraceRecord.ToolCall(name: "issue_refund", arguments: #"{"order": "A-1"}"#),
+                TraceRecord.ToolCall(name: "lookup_order", arguments: #"{"id":"A-2","n":3}"#),
+            ])
+        #expect(try OpenAIChatFormat().parse(Array(#"{"choices":[{"message":{"content":"hi"}}]}"#.utf8)).toolCalls.isEmpty)
+        // Anthropic: tool_use blocks, their input object as the arguments.
+        let anthropic =
+            #"{"type":"message","content":[{"type":"text","text":"On it."},{"type":"tool_use","id":"t1","name":"issue_refund","input":{"order":"A-1"}}],"stop_reason":"tool_use"}"#
+        let message = try AnthropicMessagesFormat().parse(Array(anthropic.utf8))
+        #expect(message.text == "On it.")
+        #expect(message.toolCalls == [TraceRecord.ToolCall(name: "issue_refund", arguments: #"{"order":"A-1"}"#)])
+    }
+
+    /// A replayed golden case's tools go out in each API's shape; a judge request has none.
+    @Test func offeredToolsAreSentInEachAPIsShape() throws {
+        let schema = JSONValue.object([("type", .string("object")), ("properties", .object([("order", .object([("type", .string("string"))]))]))])
+        let request = JudgeRequest(
+            messages: [.init(role: "user", content: "refund me")], temperature: 0, maxOutputTokens: 64,
+            tools: [ToolDefinition(name: "issue_refund", description: "Refund an order", parameters: schema), ToolDefinition(name: "lookup_order")])
+        let openAI = try #require(jsonObject(OpenAIChatFormat().body(for: request, model: "m", jsonMode: false)))
+        let tools = try #require(openAI["tools"] as? [[String: Any]])
+        #expect(tools.map { $0["type"] as? String } == ["function", "function"])
+        let first = try #require(tools.first?["function"] as? [String: Any])
+        #expect(first["name"] as? String == "issue_refund" && first["description"] as? String == "Refund an order")
+        #expect(((first["parameters"] as? [String: Any])?["properties"] as? [String: Any])?["order"] != nil)
+        #expect(((tools.last?["function"] as? [String: Any])?["parameters"] as? [String: Any])?["type"] as? String == "object")
+        let anthropic = try #require(jsonObject(AnthropicMessagesFormat().body(for: request, model: "m", jsonMode: false)))
+        let blocks = try #require(anthropic["tools"] as? [[String: Any]])
+        #expect(blocks.map { $0["name"] as? String } == ["issue_refund", "lookup_order"])
+        #expect((blocks.first?["input_schema"] as? [String: Any])?["type"] as? String == "object")
+        #expect(jsonObject(OpenAIChatFormat().body(for: sampleRequest, model: "m", jsonMode: false))?["tools"] == nil)
+        #expect(jsonObject(AnthropicMessagesFormat().body(for: sampleRequest, model: "m", jsonMode: false))?["tools"] == nil)
+    }
+
+    @Test func theClientReturnsTheToolCallsOfBothAPIs() async throws {
+        for kind in [EndpointConfig.Kind.openai, .anthropic] {
+            try await withStub({
+                try await StubJudgeServer.start(answering: { _ in
+                    StubJudgeServer.Answer(toolCalls: [(name: "issue_refund", arguments: #"{"order":"A-10442"}"#)])
+                })
+            }) { stub, transport in
+                let client = JudgeEndpointClient(endpoint: makeEndpoint(kind, baseURL: baseURL(kind, stub)), apiKey: nil, transport: transport)
+                let completion = try await client.complete(sampleRequest)
+                #expect(completion.toolCalls == [TraceRecord.ToolCall(name: "issue_refund", arguments: #"{"order":"A-10442"}"#)], "\(kind)")
+            }
+        }
+    }
+
     @Test(arguments: [
         (#"{"choices":[]}"#, "choices is empty"),
         (#"{"id":"x"}"#, "choices is missing"),

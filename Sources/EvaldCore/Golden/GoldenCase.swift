@@ -22,9 +22,12 @@ public struct GoldenCase: Sendable, Equatable {
     public var label: GoldenLabel?
     /// A red-team case's expectations (`expect`, `forbidden_tools`, `canary`).
     public var redTeam: RedTeamSpec?
+    /// The tools offered to the model when the case is replayed (`tools`).
+    public var tools: [ToolDefinition]
 
     public init(
-        id: String, line: Int, record: TraceRecord, metadata: [String: String] = [:], label: GoldenLabel? = nil, redTeam: RedTeamSpec? = nil
+        id: String, line: Int, record: TraceRecord, metadata: [String: String] = [:], label: GoldenLabel? = nil, redTeam: RedTeamSpec? = nil,
+        tools: [ToolDefinition] = []
     ) {
         self.id = id
         self.line = line
@@ -32,6 +35,7 @@ public struct GoldenCase: Sendable, Equatable {
         self.metadata = metadata
         self.label = label
         self.redTeam = redTeam
+        self.tools = tools
     }
 
     /// The same case answered anew (the canary's replay): checks and judges then grade the fresh
@@ -131,11 +135,18 @@ public enum GoldenCaseParser {
                 problem(failure.key, failure.message)
                 continue
             }
+            let tools: [ToolDefinition]
+            switch ToolDefinition.parse(value["tools"]) {
+            case .success(let parsed): tools = parsed
+            case .failure(let failure):
+                problem(failure.key, failure.message)
+                continue
+            }
             seenIDs[id] = lineNumber
             cases.append(
                 GoldenCase(
                     id: id, line: lineNumber, record: record,
-                    metadata: JudgePromptBuilder.metadataStrings(value["metadata"]), label: label, redTeam: redTeam))
+                    metadata: JudgePromptBuilder.metadataStrings(value["metadata"]), label: label, redTeam: redTeam, tools: tools))
         }
         return (cases, problems)
     }

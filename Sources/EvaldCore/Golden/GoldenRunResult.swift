@@ -134,6 +134,31 @@ public struct GoldenRunResult: Codable, Sendable, Equatable {
         return kinds.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { (kind: $0.key, count: $0.value) }
     }
 
+    /// A case that failed a pass-rate metric, and why (the check's or expectation's detail,
+    /// the judge's reason): what a failed gate names so the reader can open the case.
+    public struct CaseFailure: Codable, Sendable, Equatable {
+        public var id: String
+        public var detail: String
+
+        enum CodingKeys: String, CodingKey {
+            case id = "case"
+            case detail
+        }
+    }
+
+    /// The cases that failed metric `name` (`check:NAME`, `expect:NAME`, `judge:NAME`), in case
+    /// order; none for a mean-score metric, which no single case fails.
+    public func failures(metric name: String) -> [CaseFailure] {
+        cases.flatMap { result -> [CaseFailure] in
+            if name.hasPrefix("judge:") {
+                return result.judges.filter { "judge:\($0.judge)" == name && $0.status == .scored && $0.passed == false }
+                    .map { CaseFailure(id: result.id, detail: $0.reason ?? "failed") }
+            }
+            return result.checks.filter { ($0.name.hasPrefix("expect:") ? $0.name : "check:\($0.name)") == name && !$0.passed }
+                .map { CaseFailure(id: result.id, detail: $0.detail) }
+        }
+    }
+
     enum CodingKeys: String, CodingKey {
         case set, cases, judges, metrics
         case judgeTimedOut = "judge_timed_out"
