@@ -136,7 +136,7 @@ func feedMinute(
     for c in calls { latencies.record(c.latency) }
     let cell = UsageFeedCell(
         minute: Int64(t0 / 60) + Int64(minute), route: "r", model: "m", calls: Int64(calls.count), errors: Int64(calls.count { !$0.ok }),
-        latencyMs: latencies, costMicroUSD: LogHistogram())
+        latencyMs: latencies, costNanoUSD: LogHistogram())
     if passRate {
         for ok in cell.outcomes() { events += monitor.observe(.passed(ok), at: cell.at, evaluationID: 0, settings: settings) }
     } else {
@@ -242,7 +242,7 @@ func fullStreamSection() -> [String] {
             + " on healthy traffic (target about 1 day; runs that saw none in 60 days count as 60).\n")
     lines.append("| series | runs | sample 1%: mean days (min / max) | every call: mean days (min / max) |")
     lines.append("|---|---|---|---|")
-    let controlRuns = max(4, Int(12 * scale))
+    let controlRuns = max(4, Int(40 * scale))
     for measure in [SeriesMeasure.passRate, .logValue] {
         var cells: [String] = []
         for everyCall in [false, true] {

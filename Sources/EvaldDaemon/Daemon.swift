@@ -106,7 +106,7 @@ public enum Daemon {
                 CanaryService(store: store, setups: setups, transport: transport, logger: logger, environment: environment),
                 HealthAlertService(store: store, setups: setups, runtime: runtime, logger: logger),
                 BudgetAlertService(store: store, setups: setups, logger: logger),
-                ReportScheduleService(store: store, setups: setups, logger: logger),
+                ReportScheduleService(store: store, setups: setups, logger: logger, spoolCaughtUp: { runtime.spoolCaughtUp }),
                 AlertDeliveryService(store: store, setups: setups, runtime: runtime, logger: logger),
                 RetentionService(
                     store: store, retention: config.retention, logger: logger,

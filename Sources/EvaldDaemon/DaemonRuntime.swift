@@ -17,6 +17,8 @@ public final class DaemonRuntime: Sendable {
         var totals = IngestCounts()
         var refusedReloads = 0
         var pendingBytes: Int64 = 0
+        /// A poll found the spool read to its end (and pendingBytes came from a real poll).
+        var spoolCaughtUp = false
         var spoolFiles = 0
         var linesAt = Date()
         var unreadableFiles: [String] = []
@@ -97,7 +99,10 @@ public final class DaemonRuntime: Sendable {
                 $0.pollFailure = nil
             }
             $0.totals += counts
-            if let pending { $0.pendingBytes = pending }
+            if let pending {
+                $0.pendingBytes = pending
+                $0.spoolCaughtUp = pending == 0 && directoryError == nil
+            }
             if let files { $0.spoolFiles = files }
             if let unreadable { $0.unreadableFiles = unreadable }
         }
@@ -131,6 +136,10 @@ public final class DaemonRuntime: Sendable {
     public var spoolProgress: (lastLinesAt: Date, pendingBytes: Int64, failingSince: Date?) {
         state.withLock { ($0.linesAt, $0.pendingBytes, $0.pollFailure?.since) }
     }
+
+    /// Whether the last poll read the spool to its end: what a report of a period that has just
+    /// ended waits for, so the period's last calls are in it.
+    public var spoolCaughtUp: Bool { state.withLock { $0.spoolCaughtUp && $0.pollFailure == nil } }
 
     /// Why polls fail now, and since when (nil: the last poll worked).
     public var pollFailure: PollFailure? { state.withLock { $0.pollFailure } }

@@ -124,6 +124,8 @@ public struct RetentionService: Service {
         pruned.rollups = try await drain { try store.pruneRollups(before: rollupCutoff, limit: batchSize) }
         // Settled notifications are history after a day (Alertmanager re-posts add one a minute per firing alert).
         _ = try store.pruneOutbox(settledBefore: clock - 86400)
+        // Sent reports are history after 30 days (each holds its whole JSON and markdown).
+        try store.pruneReportOutbox(settledBefore: clock - 30 * 86400)
         return pruned
     }
 

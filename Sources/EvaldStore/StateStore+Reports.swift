@@ -47,12 +47,10 @@ extension StateStore {
         }
     }
 
-    /// Whether the period ending at `end` is queued (or sent) for every one of `receivers`.
-    public func reportQueued(periodEnd end: Date, receivers: [String]) throws -> Bool {
+    /// The end of the newest period queued for any receiver (nil before the first report).
+    public func newestQueuedReportEnd() throws -> Date? {
         try read { db in
-            let queued = try String.fetchSet(
-                db, sql: "SELECT receiver FROM report_outbox WHERE period_end = ?", arguments: [end.timeIntervalSince1970])
-            return receivers.allSatisfy(queued.contains)
+            try Double.fetchOne(db, sql: "SELECT MAX(period_end) FROM report_outbox").map(Date.init(timeIntervalSince1970:))
         }
     }
 
@@ -84,7 +82,7 @@ extension StateStore {
 
     /// Reports due now, oldest period first.
     public func dueReports(now: Date, limit: Int) throws -> [ReportOutboxEntry] {
-        try read { db in
+        try write { db in
             try Row.fetchAll(
                 db,
                 sql: """
@@ -92,11 +90,32 @@ extension StateStore {
                     ORDER BY period_end, id LIMIT ?
                     """, arguments: [now.timeIntervalSince1970, limit]
             ).compactMap { row in
-                guard let report = try? Self.reportDecoder.decode(ScheduledReport.self, from: Data((row["report_json"] as String).utf8)) else { return nil }
+                let json: String = row["report_json"]
+                guard let report = try? Self.reportDecoder.decode(ScheduledReport.self, from: Data(json.utf8)) else {
+                    // Written by another version of evald: given up, not left pending forever.
+                    try db.execute(
+                        sql: "UPDATE report_outbox SET gave_up_at = ?, last_error = 'the stored report could not be read by this version' WHERE id = ?",
+                        arguments: [now.timeIntervalSince1970, row["id"] as Int64])
+                    return nil
+                }
                 return ReportOutboxEntry(
                     id: row["id"], receiver: row["receiver"], periodEnd: Date(timeIntervalSince1970: row["period_end"]), report: report,
                     createdAt: Date(timeIntervalSince1970: row["created_at"]), attempts: row["attempts"])
             }
+        }
+    }
+
+    /// Deletes reports settled (sent or given up) before `cutoff`, keeping each receiver's
+    /// newest; returns how many.
+    @discardableResult
+    public func pruneReportOutbox(settledBefore cutoff: Date) throws -> Int {
+        try write { db in
+            try db.execute(
+                sql: """
+                    DELETE FROM report_outbox WHERE COALESCE(sent_at, gave_up_at) < ?
+                      AND id NOT IN (SELECT MAX(id) FROM report_outbox GROUP BY receiver)
+                    """, arguments: [cutoff.timeIntervalSince1970])
+            return db.changesCount
         }
     }
 
@@ -133,7 +152,7 @@ extension StateStore {
         }
     }
 
-    /// What was queued for each period and receiver, newest first, for tests and `evald status`.
+    /// What was queued for each period and receiver, newest first (for tests).
     public func reportDeliveries(limit: Int = 20) throws -> [(periodEnd: Date, receiver: String, sentAt: Date?, gaveUpAt: Date?, attempts: Int)] {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM report_outbox ORDER BY period_end DESC, receiver LIMIT ?", arguments: [limit]).map { row in

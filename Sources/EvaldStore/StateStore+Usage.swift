@@ -107,7 +107,7 @@ extension StateStore {
                     row["id"],
                     UsageFeedCell(
                         minute: row["minute"], route: row["route"], model: row["model"], calls: row["calls"], errors: row["errors"],
-                        latencyMs: latency, costMicroUSD: costs)
+                        latencyMs: latency, costNanoUSD: costs)
                 )
             }
         }

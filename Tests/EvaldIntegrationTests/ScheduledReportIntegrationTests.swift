@@ -14,15 +14,11 @@ import Testing
 @Suite(.serialized) struct ScheduledReportIntegrationTests {
     @Test func aScheduledReportIsDeliveredOncePerPeriodAcrossKill9() async throws {
         try await onTestThreads {
-            // Hourly periods ending on the hour (UTC). Near the end of an hour, wait for the next
-            // one, so the period the test expects is the one evald sends.
-            let hour = 3600.0
-            var now = Date().timeIntervalSince1970
-            if now.truncatingRemainder(dividingBy: hour) > hour - 90 {
-                usleep(UInt32((hour - now.truncatingRemainder(dividingBy: hour) + 2) * 1e6))
-                now = Date().timeIntervalSince1970
-            }
-            let periodEnd = (now / hour).rounded(.down) * hour
+            // Daily periods ending at the last whole hour but one (UTC): the period the test
+            // expects ended one to two hours ago, and the next ends 22 hours from now at least.
+            let hour = 3600.0, day = 86400.0
+            let periodEnd = (Date().timeIntervalSince1970 / hour).rounded(.down) * hour - hour
+            let at = String(format: "%02d:00", Int(periodEnd.truncatingRemainder(dividingBy: day) / hour))
             let up = LockedFlag()
             let hook = try await StubHTTPServer.start { _ in up.isSet ? .respond(status: 200, body: []) : .closeConnection }
             defer { Task { try? await hook.stop() } }
@@ -32,14 +28,14 @@ import Testing
                       max_backoff: 300ms
                       receivers:
                         - {name: hook, kind: webhook, url: "\(hook.baseURL)/hook"}
-                    report: {every: 1h, at: "00:00", timezone: UTC, receivers: [hook]}
+                    report: {every: 1d, at: "\(at)", timezone: UTC, receivers: [hook]}
                     """, rate: 0.01)
-            // 40 calls in the period (3 errors), 10 in the hour before it.
+            // 40 calls in the period (4 errors), 10 in the day before it.
             var lines = ""
             var cost = 0.0
             for n in 0..<50 {
                 let inPeriod = n < 40
-                let ts = periodEnd - (inPeriod ? 1800 : 5400) + Double(n)
+                let ts = periodEnd - (inPeriod ? 1800 : day + 1800) + Double(n)
                 let status = inPeriod && n % 13 == 0 ? #""status":"error","error":"timeout after 30s""# : #""status":"ok","output":"fine""#
                 if inPeriod { cost += 0.001 * Double(n) }
                 lines +=
@@ -89,7 +85,7 @@ import Testing
             #expect(Set(delivered.compactMap { $0["report_id"] as? String }) == ["report-\(Int(periodEnd))"])
             let report = delivered[0]
             let period = try #require(report["period"] as? [String: Any])
-            #expect(period["since"] as? String == RFC3339.format(Date(timeIntervalSince1970: periodEnd - hour), fractional: false))
+            #expect(period["since"] as? String == RFC3339.format(Date(timeIntervalSince1970: periodEnd - day), fractional: false))
             #expect(period["until"] as? String == RFC3339.format(Date(timeIntervalSince1970: periodEnd), fractional: false))
             let totals = try #require(report["totals"] as? [String: Any])
             #expect((totals["calls"] as? NSNumber)?.intValue == 40)

@@ -10,8 +10,8 @@ public struct UsageCell: Sendable, Equatable {
     public var costUSD: Double = 0
     public var unknownCostCalls: Int64 = 0
     public var latency = LogHistogram()
-    /// Cost per priced call in micro-USD, for detection's `op:cost_usd` (the usage_feed
-    /// journal); usage_minute keeps the sum only.
+    /// Cost per priced call in nano-USD (the histogram's floor is 1), for detection's
+    /// `op:cost_usd` (the usage_feed journal); usage_minute keeps the sum only.
     public var costs = LogHistogram()
 
     public init() {}
@@ -26,7 +26,7 @@ public struct UsageCell: Sendable, Equatable {
         outputTokens += Int64(call.outputTokens ?? 0)
         if let cost {
             costUSD += cost
-            if cost > 0 { costs.record(cost * 1e6) }
+            if cost > 0 { costs.record(cost * 1e9) }
         } else {
             unknownCostCalls += 1
         }

@@ -3,7 +3,7 @@ import Foundation
 /// One (trace-time minute, route, model) of usage as detection reads it (SPEC 7: the `op:`
 /// series are fed from every call once usage is counted from every record): the calls and
 /// errors, and the latency and cost of each call as log-bucketed histograms (values within 1%
-/// of the call's own; costs in micro-USD, as the histogram's floor is 1).
+/// of the call's own; costs in nano-USD, as the histogram's floor is 1).
 public struct UsageFeedCell: Sendable, Equatable {
     public var minute: Int64
     public var route: String
@@ -11,16 +11,16 @@ public struct UsageFeedCell: Sendable, Equatable {
     public var calls: Int64
     public var errors: Int64
     public var latencyMs: LogHistogram
-    public var costMicroUSD: LogHistogram
+    public var costNanoUSD: LogHistogram
 
-    public init(minute: Int64, route: String, model: String, calls: Int64, errors: Int64, latencyMs: LogHistogram, costMicroUSD: LogHistogram) {
+    public init(minute: Int64, route: String, model: String, calls: Int64, errors: Int64, latencyMs: LogHistogram, costNanoUSD: LogHistogram) {
         self.minute = minute
         self.route = route
         self.model = model
         self.calls = calls
         self.errors = errors
         self.latencyMs = latencyMs
-        self.costMicroUSD = costMicroUSD
+        self.costNanoUSD = costNanoUSD
     }
 
     /// The middle of the minute: the detectors' clock for its calls.
@@ -42,7 +42,7 @@ public struct UsageFeedCell: Sendable, Equatable {
     public func latencies() -> [Double] { expand(latencyMs, scale: 1, salt: 2) }
 
     /// Each priced call's cost in USD, shuffled.
-    public func costs() -> [Double] { expand(costMicroUSD, scale: 1e-6, salt: 3) }
+    public func costs() -> [Double] { expand(costNanoUSD, scale: 1e-9, salt: 3) }
 
     private func expand(_ histogram: LogHistogram, scale: Double, salt: UInt64) -> [Double] {
         var values: [Double] = []
