@@ -93,6 +93,14 @@ import Testing
             }
             let stored = try crashed.evaluations()
             #expect(try stored.allSatisfy { try crashed.checkResults(evaluationID: $0.id).count == 1 })
+            // Detection fed every call to the op: series exactly once, kills and all (what the
+            // daemon left unfed, `run --once` feeds).
+            #expect(try h.run(["run", "--once"]).code == 0)
+            let fed = try h.store().detectionStates(kind: "series").filter { $0.key.hasPrefix("op:error_rate|") }.map { _, json in
+                try JSONDecoder().decode(SeriesMonitor.self, from: Data(json.utf8)).trafficDays.values.reduce(0, +)
+            }
+            #expect(fed.reduce(0, +) == total, "op:error_rate samples over \(fed.count) series")
+            #expect(try h.store().usageFeedBacklog(after: 0) == 0)
 
             // The same spool read by a run that was never killed.
             let reference = try EvaldHarness(config: checks, rate: rate)
