@@ -26,7 +26,7 @@ WORK = os.path.join(HERE, "work")
 
 
 def run(cmd, **kwargs):
-    """Runs cmd, returns (seconds, peak RSS in MiB, stdout)."""
+    """Runs cmd, returns (seconds, peak RSS in MiB, stdout, CPU seconds (user + system))."""
     start = time.perf_counter()
     # Output goes to files, not pipes: a chatty child must not block on a full pipe before wait4.
     with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
@@ -40,7 +40,27 @@ def run(cmd, **kwargs):
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         sys.exit(f"{cmd} failed with {code}: {err[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024, out
+    return elapsed, usage.ru_maxrss / 1024, out, usage.ru_utime + usage.ru_stime
+
+
+def median(runs):
+    """The run of median wall time (the lower middle for an even count): on a shared host one
+    slow or lucky round moves a median less than a best-of."""
+    ordered = sorted(runs, key=lambda r: r[0])
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def median_cpu(runs):
+    ordered = sorted(r[3] for r in runs)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def load_average():
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 def spool_for(records):
@@ -64,6 +84,7 @@ def main():
     os.makedirs(WORK, exist_ok=True)
 
     rows = []
+    loads = []
     for records in args.records:
         spool = spool_for(records)
         files = sorted(os.path.join(spool, f) for f in os.listdir(spool) if f.endswith(".jsonl"))
@@ -77,9 +98,10 @@ def main():
             with open(configs[validate], "w") as f:
                 f.write(f"state_dir: {state}\nspool:\n  dir: {spool}\n  validate: {validate}\nsampling:\n  rate: 0.01\n"
                         "http:\n  listen: \"\"\nlog_level: warning\n")
-        # Interleaved rounds, best of each: noise from other tenants of the host hits every
+        # Interleaved rounds, the median of each: noise from other tenants of the host hits every
         # command alike, so the ratios hold even when the absolute times drift.
         runs = {"wc": [], "sampled": [], "all": [], "python": [], "baseline": []}
+        loads.append(load_average())
         for round_ in range(args.repeat):
             runs["wc"].append(run(["wc", "-l", *files]))
             for validate in ("sampled", "all"):
@@ -90,15 +112,19 @@ def main():
                 runs["baseline"].append(run([args.baseline, "run", "--once", "--config", configs["sampled"]]))
             if round_ == 0 or records <= 200_000:
                 runs["python"].append(run([sys.executable, os.path.join(HERE, "python_reader.py"), spool, "0.01"]))
-        wc, py = min(runs["wc"]), min(runs["python"])
+        loads.append(load_average())
+        wc, py = median(runs["wc"]), median(runs["python"])
         lines = int(wc[2].strip().splitlines()[-1].split()[0])
         for validate in ("sampled", "all"):
-            ev = min(runs[validate])
+            ev = median(runs[validate])
             rows.append({
                 "records": records, "bytes": size, "lines": lines, "validate": validate,
-                "wc": wc, "python": py, "evald": ev,
+                "wc": wc, "python": py, "evald": ev, "evald_cpu": median_cpu(runs[validate]),
                 "evald_out": ev[2].strip(), "python_out": py[2].strip(),
-                "baseline": min(runs["baseline"]) if runs["baseline"] and validate == "sampled" else None,
+                "baseline": median(runs["baseline"]) if runs["baseline"] and validate == "sampled" else None,
+                "baseline_cpu": median_cpu(runs["baseline"]) if runs["baseline"] else None,
+                "all_walls": {k: [round(r[0], 3) for r in v] for k, v in runs.items() if v},
+                "all_cpus": {k: [round(r[3], 3) for r in v] for k, v in runs.items() if v},
             })
 
     cpu = platform.processor() or platform.machine()
@@ -109,7 +135,9 @@ def main():
         pass
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     out = [f"\n## Ingest, {stamp}\n",
-           f"Machine: {os.cpu_count()} cores, {cpu}. Warm page cache; {args.repeat} interleaved rounds, best of each "
+           f"Machine: {os.cpu_count()} cores, {cpu}; load average (1, 5, 15 min) before and after each size: "
+           f"{'; '.join(loads)}. Warm page cache; {args.repeat} interleaved rounds, the median of each (by wall time; CPU is the median "
+           "of user + system) "
            f"(Python once above 200k records). evald: release build, `run --once`, rate 0.01, no checks, no judge, fresh state; "
            "`spool.validate: sampled` (the default) fully decodes sampled lines only, `all` also walks every line's structure.\n",
            "| records | spool MiB | spool.validate | wc -l s | python s | evald s | evald lines/s | evald MB/s | python / evald | evald / wc -l | evald peak RSS MiB | python peak RSS MiB |",
@@ -123,8 +151,13 @@ def main():
     for r in rows:
         if r["baseline"]:
             b = r["baseline"]
-            out.append(f"- {r['records']:,} records, validate sampled: baseline `{args.baseline}` {b[0]:.3f} s, peak RSS {b[1]:.1f} MiB; "
-                       f"evald / baseline = {r['evald'][0] / b[0]:.2f}x")
+            out.append(f"- {r['records']:,} records, validate sampled: baseline `{args.baseline}` {b[0]:.3f} s wall, "
+                       f"{r['baseline_cpu']:.3f} s CPU, {r['lines'] / b[0]:,.0f} lines/s, peak RSS {b[1]:.1f} MiB; evald {r['evald'][0]:.3f} s wall, "
+                       f"{r['evald_cpu']:.3f} s CPU, {r['lines'] / r['evald'][0]:,.0f} lines/s; evald / baseline = "
+                       f"{r['evald'][0] / b[0]:.2f}x wall, {r['evald_cpu'] / r['baseline_cpu']:.2f}x CPU")
+    for r in rows:
+        if r["validate"] == "sampled":
+            out.append(f"- {r['records']:,} records, every round's wall s: {r['all_walls']}; CPU s: {r['all_cpus']}")
     for r in rows:
         out.append(f"- {r['records']:,} records, validate {r['validate']}: `{r['evald_out']}`; `{r['python_out']}`")
     text = "\n".join(out) + "\n"

@@ -5,9 +5,15 @@ import Foundation
 /// are slow and locale-sensitive.
 public enum RFC3339 {
     public static func parse(_ text: String) -> Date? {
-        let b = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { seconds(utf8: UnsafeRawBufferPointer($0)) }.map(Date.init(timeIntervalSince1970:))
+    }
+
+    /// Unix seconds of an RFC 3339 timestamp given as its UTF-8 bytes (no quotes), nil when it is
+    /// not one. The usage scan reads every spool line's timestamp, so this makes no String.
+    public static func seconds(utf8 b: UnsafeRawBufferPointer) -> Double? {
         guard b.count >= 20 else { return nil }
-        func digits(_ from: Int, _ count: Int) -> Int? {
+        @inline(__always) func digits(_ from: Int, _ count: Int) -> Int? {
             guard from + count <= b.count else { return nil }
             var value = 0
             for i in from..<(from + count) {
@@ -27,7 +33,8 @@ public enum RFC3339 {
         var fraction = 0.0
         if index < b.count, b[index] == 46 {
             index += 1
-            var digitsValue = 0.0, scale = 1.0
+            var digitsValue = 0.0
+            var scale = 1.0
             let start = index
             while index < b.count, b[index] >= 48, b[index] <= 57 {
                 if index - start < 9 {
@@ -55,8 +62,7 @@ public enum RFC3339 {
         }
         guard index == b.count else { return nil }
         let days = daysFromCivil(year: year, month: month, day: day)
-        let seconds = Double(days * 86400 + hour * 3600 + minute * 60 + second - offsetSeconds) + fraction
-        return Date(timeIntervalSince1970: seconds)
+        return Double(days * 86400 + hour * 3600 + minute * 60 + second - offsetSeconds) + fraction
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).

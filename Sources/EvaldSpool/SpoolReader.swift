@@ -519,9 +519,9 @@ public final class SpoolReader {
                     // cannot be read plainly (which also says what is wrong with a bad line).
                     // A failed call is stored whatever the sample says (`evald traces`), so it is
                     // decoded in full; failures are a few percent of calls.
-                    if let call = UsageScanner.scan(line, withRecordID: !usage.budgets.isEmpty), call.errorClass == nil {
+                    if let call = UsageScanner.read(line, withRecordID: !usage.budgets.isEmpty), !call.isError {
                         batch.counts.records += 1
-                        batch.usage.add(call)
+                        batch.usage.add(call, in: line)
                     } else {
                         switch classifier.decode(line) {
                         case .success(let record):

@@ -17,20 +17,25 @@ public struct UsageCell: Sendable, Equatable {
     public init() {}
 
     public mutating func add(_ call: CallUsage, cost: Double?) {
-        calls += 1
         if let errorClass = call.errorClass {
             errors += 1
             errorClasses[errorClass, default: 0] += 1
         }
-        inputTokens += Int64(call.inputTokens ?? 0)
-        outputTokens += Int64(call.outputTokens ?? 0)
+        addCall(inputTokens: call.inputTokens, outputTokens: call.outputTokens, latencyMs: call.latencyMs, cost: cost)
+    }
+
+    /// Counts one call (its error, if it failed, is counted by the caller).
+    mutating func addCall(inputTokens: Int?, outputTokens: Int?, latencyMs: Double?, cost: Double?) {
+        calls += 1
+        self.inputTokens += Int64(inputTokens ?? 0)
+        self.outputTokens += Int64(outputTokens ?? 0)
         if let cost {
             costUSD += cost
             if cost > 0 { costs.record(cost * 1e9) }
         } else {
             unknownCostCalls += 1
         }
-        if let latency = call.latencyMs { self.latency.record(latency) }
+        if let latencyMs { latency.record(latencyMs) }
     }
 
     public mutating func merge(_ other: UsageCell) {
@@ -67,10 +72,15 @@ public struct TenantUsage: Sendable, Equatable {
     }
 
     public mutating func add(_ call: CallUsage, cost: Double?) {
-        calls += 1
         if call.errorClass != nil { errors += 1 }
-        inputTokens += Int64(call.inputTokens ?? 0)
-        outputTokens += Int64(call.outputTokens ?? 0)
+        addCall(inputTokens: call.inputTokens, outputTokens: call.outputTokens, cost: cost)
+    }
+
+    /// Counts one call (its error, if it failed, is counted by the caller).
+    mutating func addCall(inputTokens: Int?, outputTokens: Int?, cost: Double?) {
+        calls += 1
+        self.inputTokens += Int64(inputTokens ?? 0)
+        self.outputTokens += Int64(outputTokens ?? 0)
         if let cost { costUSD += cost } else { unknownCostCalls += 1 }
     }
 
@@ -110,9 +120,11 @@ public struct TenantDayKey: Sendable, Hashable {
 
 /// The usage of one ingest batch, summed in memory and committed with the batch's offset, so
 /// that every call counts exactly once across crashes.
+///
+/// Every spool line adds to it, so it keys its cells by small ids of the names (`NameTable`)
+/// and of the days, not by Strings; `cells` and `tenantDays` give the String-keyed sums once, at
+/// commit.
 public struct UsageBatch: Sendable {
-    public private(set) var minutes: [UsageMinuteKey: UsageCell] = [:]
-    public private(set) var tenantDays: [TenantDayKey: TenantUsage] = [:]
     public private(set) var calls: Int64 = 0
     /// Tenants counted exactly (named in a budget); the others go to the day's sketch.
     public let exactTenants: Set<String>
@@ -123,6 +135,32 @@ public struct UsageBatch: Sendable {
     private let pricing: Pricing
     private var calendar: UsageCalendar
     private let budgetScope: BudgetLedger
+
+    /// Routes, models and tenants; a call without a route has the route "".
+    private var names = NameTable()
+    /// Per name id: the index of the pricing rule for it as a model, -1 for none, -2 not yet looked up.
+    private var priceRules: [Int] = []
+    private var cellIndex: [CellKey: Int] = [:]
+    private var cellKeys: [CellKey] = []
+    private var cellSums: [UsageCell] = []
+    private var tenantIndex: [TenantKey: Int] = [:]
+    private var tenantKeys: [TenantKey] = []
+    private var tenantSums: [TenantUsage] = []
+    /// Day texts by id, and the current day's bounds (as `calendar` keeps them) and id.
+    private var days: [String] = []
+    private var dayIDs: [String: Int32] = [:]
+    private var day: (start: Double, end: Double, id: Int32) = (0, -1, 0)
+
+    private struct CellKey: Hashable {
+        var minute: Int64
+        var route: Int32
+        var model: Int32
+    }
+
+    private struct TenantKey: Hashable {
+        var day: Int32
+        var tenant: Int32
+    }
 
     public init(
         pricing: Pricing = Pricing(), timeZone: TimeZone = TimeZone(identifier: "UTC")!, exactTenants: Set<String> = [], budgets: [BudgetRule] = []
@@ -143,8 +181,8 @@ public struct UsageBatch: Sendable {
     public mutating func add(_ call: CallUsage) {
         calls += 1
         let cost = pricing.cost(of: call)
-        minutes[UsageMinuteKey(minute: Int64((call.timestamp / 60).rounded(.down)), route: call.route ?? "", model: call.model), default: UsageCell()]
-            .add(call, cost: cost)
+        let route = names.id(call.route ?? ""), model = names.id(call.model)
+        cellSums[cell(minute: Self.minute(call.timestamp), route: route, model: model)].add(call, cost: cost)
         if !budgets.isEmpty, budgetScope.concerns(route: call.route, tenant: call.tenant) {
             budgetCalls.append(
                 BudgetCall(
@@ -152,9 +190,89 @@ public struct UsageBatch: Sendable {
                     tokens: Int64(call.inputTokens ?? 0) + Int64(call.outputTokens ?? 0)))
         }
         if let tenant = call.tenant {
-            tenantDays[TenantDayKey(day: calendar.day(call.timestamp), tenant: tenant), default: TenantUsage()].add(call, cost: cost)
+            tenantSums[tenantDay(call.timestamp, tenant: names.id(tenant))].add(call, cost: cost)
         }
     }
 
-    public var cells: [UsageMinuteKey: UsageCell] { minutes }
+    /// The same as `add(usage.callUsage(in: line))`, without a String for a name already seen.
+    public mutating func add(_ usage: ScannedUsage, in line: UnsafeRawBufferPointer) {
+        // Budgets need the call's texts, and a failed call its error class: both as Strings.
+        guard budgets.isEmpty, !usage.isError else { return add(usage.callUsage(in: line)) }
+        calls += 1
+        let model = usage.model.withUTF8(in: line) { names.id(utf8: $0) }
+        let route = usage.route.map { route in route.withUTF8(in: line) { names.id(utf8: $0) } } ?? names.id(utf8: UnsafeRawBufferPointer(start: nil, count: 0))
+        let cost: Double?
+        if let own = usage.costUSD {
+            cost = own
+        } else if usage.inputTokens != nil || usage.outputTokens != nil, let rule = priceRule(model: model) {
+            cost = Pricing.cost(inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, at: rule)
+        } else {
+            cost = nil
+        }
+        cellSums[cell(minute: Self.minute(usage.timestamp), route: route, model: model)].addCall(
+            inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, latencyMs: usage.latencyMs, cost: cost)
+        if let tenant = usage.tenant {
+            let id = tenant.withUTF8(in: line) { names.id(utf8: $0) }
+            tenantSums[tenantDay(usage.timestamp, tenant: id)].addCall(inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, cost: cost)
+        }
+    }
+
+    /// Per-minute usage by (minute, route, model).
+    public var cells: [UsageMinuteKey: UsageCell] {
+        var cells: [UsageMinuteKey: UsageCell] = [:]
+        cells.reserveCapacity(cellKeys.count)
+        for (key, sum) in zip(cellKeys, cellSums) {
+            cells[UsageMinuteKey(minute: key.minute, route: names[key.route], model: names[key.model])] = sum
+        }
+        return cells
+    }
+
+    /// Per-day usage by tenant.
+    public var tenantDays: [TenantDayKey: TenantUsage] {
+        var result: [TenantDayKey: TenantUsage] = [:]
+        result.reserveCapacity(tenantKeys.count)
+        for (key, sum) in zip(tenantKeys, tenantSums) { result[TenantDayKey(day: days[Int(key.day)], tenant: names[key.tenant])] = sum }
+        return result
+    }
+
+    @inline(__always)
+    private static func minute(_ timestamp: Double) -> Int64 { Int64((timestamp / 60).rounded(.down)) }
+
+    private mutating func cell(minute: Int64, route: Int32, model: Int32) -> Int {
+        let key = CellKey(minute: minute, route: route, model: model)
+        if let index = cellIndex[key] { return index }
+        cellIndex[key] = cellSums.count
+        cellKeys.append(key)
+        cellSums.append(UsageCell())
+        return cellSums.count - 1
+    }
+
+    private mutating func tenantDay(_ timestamp: Double, tenant: Int32) -> Int {
+        // The calendar is asked only outside the current day, as `UsageCalendar.day` itself does.
+        if !(timestamp >= day.start && timestamp < day.end) {
+            let found = calendar.dayWithBounds(timestamp)
+            let id: Int32
+            if let known = dayIDs[found.text] {
+                id = known
+            } else {
+                id = Int32(days.count)
+                days.append(found.text)
+                dayIDs[found.text] = id
+            }
+            day = (found.start, found.end, id)
+        }
+        let key = TenantKey(day: day.id, tenant: tenant)
+        if let index = tenantIndex[key] { return index }
+        tenantIndex[key] = tenantSums.count
+        tenantKeys.append(key)
+        tenantSums.append(TenantUsage())
+        return tenantSums.count - 1
+    }
+
+    private mutating func priceRule(model: Int32) -> Pricing.Rule? {
+        while priceRules.count < names.count { priceRules.append(-2) }
+        if priceRules[Int(model)] == -2 { priceRules[Int(model)] = pricing.ruleIndex(forModel: names[model]) ?? -1 }
+        let index = priceRules[Int(model)]
+        return index >= 0 ? pricing.rules[index] : nil
+    }
 }

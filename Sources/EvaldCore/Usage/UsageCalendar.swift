@@ -25,6 +25,13 @@ public struct UsageCalendar: Sendable {
         return dayText
     }
 
+    /// `day(seconds)` with the day's bounds `[start, end)`: a caller keeping them need not ask
+    /// again for a time inside.
+    public mutating func dayWithBounds(_ seconds: Double) -> (text: String, start: Double, end: Double) {
+        let text = day(seconds)
+        return (text, dayStart, dayEnd)
+    }
+
     static func dayText(year: Int, month: Int, day: Int) -> String {
         func pad(_ value: Int, _ width: Int) -> String {
             let text = String(value)

@@ -39,8 +39,17 @@ public struct Pricing: Sendable {
     /// when neither is known (an unknown-cost call).
     public func cost(of call: CallUsage) -> Double? {
         if let cost = call.costUSD { return cost }
-        guard call.inputTokens != nil || call.outputTokens != nil, let rule = rules.first(where: { $0.model.matches(call.model) }) else { return nil }
-        return (Double(call.inputTokens ?? 0) * rule.inputPerMTok + Double(call.outputTokens ?? 0) * rule.outputPerMTok) / 1_000_000
+        guard call.inputTokens != nil || call.outputTokens != nil, let index = ruleIndex(forModel: call.model) else { return nil }
+        return Self.cost(inputTokens: call.inputTokens, outputTokens: call.outputTokens, at: rules[index])
+    }
+
+    /// The rule that prices a model: the first whose glob matches.
+    public func ruleIndex(forModel model: String) -> Int? {
+        rules.firstIndex { $0.model.matches(model) }
+    }
+
+    static func cost(inputTokens: Int?, outputTokens: Int?, at rule: Rule) -> Double {
+        (Double(inputTokens ?? 0) * rule.inputPerMTok + Double(outputTokens ?? 0) * rule.outputPerMTok) / 1_000_000
     }
 }
 

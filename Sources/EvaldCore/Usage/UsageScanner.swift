@@ -15,9 +15,16 @@ import Foundation
 /// escaped timestamp, a field of the wrong type, broken structure) gives nil, and the caller
 /// decodes the line fully, which either reads it or says precisely what is wrong.
 public enum UsageScanner {
+    /// The call's usage with its texts made Strings; nil when the line must be decoded fully.
     /// - Parameter withRecordID: read the trace id into `recordID` (budgets name the crossing
     ///   record); a string a line otherwise not needed.
     public static func scan(_ b: UnsafeRawBufferPointer, withRecordID: Bool = false) -> CallUsage? {
+        read(b, withRecordID: withRecordID)?.callUsage(in: b)
+    }
+
+    /// The usage fields as the line holds them (texts as byte ranges): what ingest adds to a
+    /// `UsageBatch` without making a String a line. Nil when the line must be decoded fully.
+    public static func read(_ b: UnsafeRawBufferPointer, withRecordID: Bool = false) -> ScannedUsage? {
         var i = JSONLineScanner.skipWhitespace(b, 0)
         guard i < b.count, b[i] == UInt8(ascii: "{") else { return nil }
         i += 1
@@ -47,12 +54,12 @@ public enum UsageScanner {
     private struct Fields {
         var wantsRecordID = false
         var hasTraceID = false
-        var traceIDText: String?
+        var traceIDText: ScannedText?
         var timestamp: Double?
-        var model: String?
-        var route: String?
-        var tenant: String?
-        var error: String?
+        var model: ScannedText?
+        var route: ScannedText?
+        var tenant: ScannedText?
+        var error: ScannedText?
         var isError = false
         var hasOutput = false
         var inputTokens: Int?
@@ -62,12 +69,12 @@ public enum UsageScanner {
         var latencyMs: Double?
         var costUSD: Double?
 
-        var usage: CallUsage? {
+        var usage: ScannedUsage? {
             guard hasTraceID, let timestamp, let model, hasOutput || isError else { return nil }
-            return CallUsage(
-                timestamp: timestamp, route: route, tenant: tenant, model: model,
-                errorClass: isError ? CallUsage.errorClass(of: error) : nil, inputTokens: inputTokens ?? promptTokens,
-                outputTokens: outputTokens ?? completionTokens, latencyMs: latencyMs, costUSD: costUSD, recordID: traceIDText)
+            return ScannedUsage(
+                timestamp: timestamp, route: route, tenant: tenant, model: model, isError: isError, error: error,
+                inputTokens: inputTokens ?? promptTokens, outputTokens: outputTokens ?? completionTokens, latencyMs: latencyMs,
+                costUSD: costUSD, recordID: traceIDText)
         }
 
         /// Reads one member; false when the line must be decoded fully to be judged.
@@ -79,15 +86,15 @@ public enum UsageScanner {
             case 5:
                 if JSONLineScanner.equals(b, key, "model") {
                     if isNull { return true }
-                    guard let text = UsageScanner.string(b, value), !text.isEmpty else { return false }
+                    guard let text = ScannedText(b, value), !text.isEmpty else { return false }
                     model = text
                 } else if JSONLineScanner.equals(b, key, "route") {
                     if isNull { return true }
-                    guard let text = UsageScanner.string(b, value) else { return false }
+                    guard let text = ScannedText(b, value) else { return false }
                     route = text
                 } else if JSONLineScanner.equals(b, key, "error") {
                     if isNull { return true }
-                    guard let text = UsageScanner.string(b, value) else { return false }
+                    guard let text = ScannedText(b, value) else { return false }
                     error = text
                 } else if JSONLineScanner.equals(b, key, "usage") {
                     if isNull { return true }
@@ -96,16 +103,12 @@ public enum UsageScanner {
             case 6:
                 if JSONLineScanner.equals(b, key, "tenant") {
                     if isNull { return true }
-                    guard let text = UsageScanner.string(b, value) else { return false }
+                    guard let text = ScannedText(b, value) else { return false }
                     tenant = text
                 } else if JSONLineScanner.equals(b, key, "status") {
                     if isNull { return true }
-                    guard let text = UsageScanner.string(b, value) else { return false }
-                    switch text.lowercased() {
-                    case "ok": isError = false
-                    case "error": isError = true
-                    default: return false
-                    }
+                    guard let status = UsageScanner.status(b, value) else { return false }
+                    isError = status
                 } else if JSONLineScanner.equals(b, key, "output") {
                     if isNull { return true }
                     guard b[value.lowerBound] == 0x22 else { return false }
@@ -116,7 +119,7 @@ public enum UsageScanner {
                     guard b[value.lowerBound] == 0x22, value.count > 2 else { return false }
                     hasTraceID = true
                     if wantsRecordID {
-                        guard let text = UsageScanner.string(b, value) else { return false }
+                        guard let text = ScannedText(b, value) else { return false }
                         traceIDText = text
                     }
                 } else if JSONLineScanner.equals(b, key, "cost_usd") {
@@ -196,8 +199,8 @@ public enum UsageScanner {
         return String(validating: UnsafeRawBufferPointer(rebasing: b[content]), as: UTF8.self)
     }
 
-    /// A finite JSON number. Plain integers (token counts, most latencies) are read without
-    /// making a String.
+    /// A finite JSON number. Plain integers (token counts, most latencies) and short decimals
+    /// (costs) are read without making a String.
     static func number(_ b: UnsafeRawBufferPointer, _ range: Range<Int>) -> Double? {
         if range.count <= 15, b[range.lowerBound] != UInt8(ascii: "0") || range.count == 1 {
             var value = 0
@@ -212,6 +215,7 @@ public enum UsageScanner {
         guard range.count <= 40, JSONLineScanner.isScalarValid(b, range) else { return nil }
         let first = b[range.lowerBound]
         guard first == UInt8(ascii: "-") || (first >= 0x30 && first <= 0x39) else { return nil }
+        if let value = DecimalText.exactValue(UnsafeRawBufferPointer(rebasing: b[range])) { return value }
         guard let value = Double(String(decoding: UnsafeRawBufferPointer(rebasing: b[range]), as: UTF8.self)), value.isFinite else { return nil }
         return value
     }
@@ -219,10 +223,39 @@ public enum UsageScanner {
     /// RFC 3339 text or Unix seconds, as the decoder accepts them.
     static func timestamp(_ b: UnsafeRawBufferPointer, _ range: Range<Int>) -> Double? {
         if b[range.lowerBound] == 0x22 {
+            guard range.count >= 2 else { return nil }
+            let content = (range.lowerBound + 1)..<(range.upperBound - 1)
+            if !JSONLineScanner.contains(b, content, 0x5C) {
+                // Through Date, as the decoder's time is: Date counts from 2001, which can move
+                // the last bit of a fractional time.
+                return RFC3339.seconds(utf8: UnsafeRawBufferPointer(rebasing: b[content])).map { Date(timeIntervalSince1970: $0).timeIntervalSince1970 }
+            }
             guard let text = string(b, range), let date = RFC3339.parse(text) else { return nil }
             return date.timeIntervalSince1970
         }
         guard let seconds = number(b, range), seconds >= 0, seconds < 7_258_118_400 else { return nil }
         return seconds
+    }
+
+    /// `status`: true for "error", false for "ok", either in any case as the decoder reads it;
+    /// nil for anything else. Plain ASCII is compared in place; other text goes the decoder's way.
+    static func status(_ b: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool? {
+        guard b[range.lowerBound] == 0x22, range.count >= 2 else { return nil }
+        let content = (range.lowerBound + 1)..<(range.upperBound - 1)
+        // Both words are ASCII letters: OR 0x20 folds their case (and nothing else lands on them).
+        if content.count == 2, b[content.lowerBound] | 0x20 == 0x6F, b[content.lowerBound + 1] | 0x20 == 0x6B { return false }
+        if content.count == 5 {
+            let word: StaticString = "error"
+            var matches = true
+            for k in 0..<5 where b[content.lowerBound + k] | 0x20 != word.utf8Start[k] { matches = false }
+            if matches { return true }
+        }
+        if !JSONLineScanner.contains(b, content, 0x5C), JSONLineScanner.isASCII(b, content) { return nil }
+        guard let text = string(b, range) else { return nil }
+        switch text.lowercased() {
+        case "ok": return false
+        case "error": return true
+        default: return nil
+        }
     }
 }
