@@ -49,6 +49,14 @@ for hostile in [
 for path in sorted((repo / "Tests" / "EvaldCoreTests" / "Fixtures" / "otlp").glob("*.jsonl")):
     write("otlp", path.read_bytes().rstrip(b"\n"))
 
+# otlp-protobuf: a real instrumentation's OTLP/HTTP protobuf export, and its first half
+# (a truncated body).
+for path in sorted((repo / "Tests" / "EvaldIntegrationTests" / "Fixtures" / "otlp-http").glob("*.pb")):
+    body = path.read_bytes()
+    write("otlp-protobuf", body)
+    write("otlp-protobuf", body[: len(body) // 2])
+write("otlp-protobuf", b"")
+
 # config: the shipped configs.
 for path in [repo / "examples" / "evald.yaml", repo / "systemd" / "evald.yaml"]:
     write("config", path.read_bytes())
@@ -97,6 +105,11 @@ for value in [
     "Server 192.168.1.20 and 2001:db8::1; key sk-abcdefghijklmnopqrstuvwxyz012345",
 ]:
     write("pii", value)
+    write("pii-scaling", value)
+# pii-scaling: each input is repeated to 4 KiB and 32 KiB; short units that the patterns start
+# on again and again (digits and separators, address and token characters).
+for unit in ["1", "1 ", "1-", "+1 ", "a@", "a.", "sk-a", "192.168.", "DE89 ", "(0) "]:
+    write("pii-scaling", unit)
 
 for folder in sorted(out.iterdir()):
     print(folder.name, len(list(folder.iterdir())))

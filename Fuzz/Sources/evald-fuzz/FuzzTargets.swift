@@ -1,5 +1,6 @@
 import EvaldCore
 import Foundation
+import OTLPProtobufSource
 import RetryAfterSource
 
 /// One fuzz target: takes any bytes, must neither crash, nor hang, nor take time more than
@@ -11,12 +12,14 @@ enum FuzzTargets {
     static let all: [String: FuzzTarget] = [
         "line": line,
         "otlp": otlp,
+        "otlp-protobuf": otlpProtobuf,
         "config": config,
         "rubric": rubric,
         "reply": reply,
         "schema": schema,
         "time": time,
         "pii": pii,
+        "pii-scaling": piiScaling,
     ]
 
     /// Every trace kept, every line walked: the whole decode path runs on each input.
@@ -44,6 +47,18 @@ enum FuzzTargets {
     /// An OTLP/JSON export line (ExportTraceServiceRequest) to records.
     static let otlp: FuzzTarget = { bytes in
         _ = classifier.decodeOTLP(bytes)
+    }
+
+    /// An OTLP/HTTP protobuf body (ExportTraceServiceRequest), as the receiver takes it: to
+    /// OTLP/JSON, to the batch of spans it appends, to the spool lines it writes, and those lines
+    /// read back by the spool's OTLP decoder.
+    static let otlpProtobuf: FuzzTarget = { bytes in
+        guard let json = try? OTLPProtobuf.requestJSON(Array(bytes)),
+            let batch = try? OTLPExportBatch(request: json)
+        else { return }
+        for line in batch.lines(lineLimit: 1 << 20, keep: { _ in true }).lines {
+            _ = Array(line.text.utf8).withUnsafeBytes { classifier.decodeOTLP($0) }
+        }
     }
 
     /// `evald.yaml`: YAML, then every key's validation.
@@ -90,5 +105,33 @@ enum FuzzTargets {
         let detector = PIIDetector()
         _ = detector.matches(in: value)
         _ = detector.redact(value)
+    }
+
+    /// The PII detector's time is linear in the text: the input repeated to 4 KiB and to 32 KiB
+    /// (eight times the bytes) must take well under 64 times as long, which is what a quadratic
+    /// scan (a backtracking pattern, an overlap pass over all pairs) would. Linear is not 8
+    /// times here: measured at 1 to 256 KiB, time per byte steps up about threefold between 4
+    /// and 8 KiB (caches, the allocator), then stays flat, so 4 to 32 KiB takes 10 to 12 times
+    /// as long. The threshold, 32 times, the floor, 50 ms for the large text, and the faster of
+    /// two runs keep a loaded machine from reporting noise, and a blow-up must show twice.
+    static let piiScaling: FuzzTarget = { bytes in
+        guard !bytes.isEmpty else { return }
+        let unit = text(bytes)
+        let detector = PIIDetector()
+        func seconds(_ size: Int) -> Double {
+            let value = String(repeating: unit, count: max(1, size / bytes.count))
+            let clock = ContinuousClock()
+            let runs = (0..<2).map { _ in clock.measure { _ = detector.matches(in: value) } }
+            let fastest = runs.min()!.components
+            return Double(fastest.seconds) + Double(fastest.attoseconds) * 1e-18
+        }
+        func blowUp() -> (small: Double, large: Double)? {
+            let small = seconds(4096)
+            let large = seconds(32768)
+            return large > 0.05 && large > 32 * small ? (small, large) : nil
+        }
+        if blowUp() != nil, let (small, large) = blowUp() {
+            fatalError("PII detector not linear: 4 KiB in \(small) s, 32 KiB in \(large) s")
+        }
     }
 }
