@@ -6,7 +6,9 @@ let package = Package(
     // Linux only: evald is a systemd daemon (sd_notify, Glibc, /proc); it is built and tested
     // on Debian with Swift 6.x.
     products: [
-        .executable(name: "evald", targets: ["evald"])
+        .executable(name: "evald", targets: ["evald"]),
+        // For Fuzz/ (its own package, built with -sanitize=fuzzer,address by Fuzz/run.sh).
+        .library(name: "EvaldCore", targets: ["EvaldCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

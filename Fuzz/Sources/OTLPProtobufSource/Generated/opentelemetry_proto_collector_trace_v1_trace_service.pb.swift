@@ -1,0 +1,1 @@
+../../../../Sources/EvaldOTLP/Generated/opentelemetry_proto_collector_trace_v1_trace_service.pb.swift

@@ -1,0 +1,1 @@
+../../../../Sources/EvaldOTLP/Generated/opentelemetry_proto_common_v1_common.pb.swift

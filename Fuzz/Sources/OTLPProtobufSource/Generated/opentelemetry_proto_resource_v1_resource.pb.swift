@@ -1,0 +1,1 @@
+../../../../Sources/EvaldOTLP/Generated/opentelemetry_proto_resource_v1_resource.pb.swift

@@ -1,0 +1,1 @@
+../../../Sources/EvaldOTLP/OTLPProtobuf.swift

@@ -1,0 +1,1 @@
+../../../Sources/EvaldHTTP/RetryAfter.swift
