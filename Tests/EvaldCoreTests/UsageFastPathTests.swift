@@ -86,29 +86,31 @@ import Testing
 
     /// Valid timestamps with every byte in turn replaced by another: whatever the reference
     /// accepts or refuses, the byte parser does the same.
-    @Test func byteParserAgreesOnEverySingleByteChange() {
-        var rng = SplitMix64(state: 3339)
-        let alphabet = Array("0123456789-:T tZz+.,/x".utf8) + [0xC3, 0x80, 0x00]
-        var compared = 0
-        for _ in 0..<200 {
-            let year = Int(rng.next() % 10_000), month = 1 + Int(rng.next() % 12), day = 1 + Int(rng.next() % 31)
-            let hour = Int(rng.next() % 24), minute = Int(rng.next() % 60), second = Int(rng.next() % 61)
-            let fraction = ["", ".5", ".123", ".000001", ".987654321012"][Int(rng.next() % 5)]
-            let zone = ["Z", "z", "+00:00", "-07:00", "+05:45"][Int(rng.next() % 5)]
-            let text = String(format: "%04d-%02d-%02dT%02d:%02d:%02d", year, month, day, hour, minute, second) + fraction + zone
-            #expect(Self.bytesRFC3339(text) != nil, "\(text)")
-            var bytes = Array(text.utf8)
-            for position in bytes.indices {
-                let original = bytes[position]
-                bytes[position] = alphabet[Int(rng.next() % UInt64(alphabet.count))]
-                let changed = String(decoding: bytes, as: UTF8.self)
-                let viaBytes = bytes.withUnsafeBytes { RFC3339.seconds(utf8: $0) }
-                #expect(viaBytes == Self.referenceRFC3339(changed) || String(validating: bytes, as: UTF8.self) == nil, "\(changed)")
-                bytes[position] = original
-                compared += 1
+    @Test func byteParserAgreesOnEverySingleByteChange() async {
+        await offPool {
+            var rng = SplitMix64(state: 3339)
+            let alphabet = Array("0123456789-:T tZz+.,/x".utf8) + [0xC3, 0x80, 0x00]
+            var compared = 0
+            for _ in 0..<200 {
+                let year = Int(rng.next() % 10_000), month = 1 + Int(rng.next() % 12), day = 1 + Int(rng.next() % 31)
+                let hour = Int(rng.next() % 24), minute = Int(rng.next() % 60), second = Int(rng.next() % 61)
+                let fraction = ["", ".5", ".123", ".000001", ".987654321012"][Int(rng.next() % 5)]
+                let zone = ["Z", "z", "+00:00", "-07:00", "+05:45"][Int(rng.next() % 5)]
+                let text = String(format: "%04d-%02d-%02dT%02d:%02d:%02d", year, month, day, hour, minute, second) + fraction + zone
+                #expect(Self.bytesRFC3339(text) != nil, "\(text)")
+                var bytes = Array(text.utf8)
+                for position in bytes.indices {
+                    let original = bytes[position]
+                    bytes[position] = alphabet[Int(rng.next() % UInt64(alphabet.count))]
+                    let changed = String(decoding: bytes, as: UTF8.self)
+                    let viaBytes = bytes.withUnsafeBytes { RFC3339.seconds(utf8: $0) }
+                    #expect(viaBytes == Self.referenceRFC3339(changed) || String(validating: bytes, as: UTF8.self) == nil, "\(changed)")
+                    bytes[position] = original
+                    compared += 1
+                }
             }
+            #expect(compared > 4000)
         }
-        #expect(compared > 4000)
     }
 
     // MARK: Decimals without strtod
@@ -131,44 +133,48 @@ import Testing
         #expect(number?.bitPattern == expected?.bitPattern, "\(text)")
     }
 
-    @Test func randomDecimalsMatchStrtodBitForBit() {
-        var rng = SplitMix64(state: 22)
-        var fastCount = 0
-        for _ in 0..<50_000 {
-            let digits = String(rng.next() % 1_000_000_000_000_000)
-            let point = Int(rng.next() % UInt64(digits.count + 1))
-            var text = String(digits.prefix(point)) + "." + String(digits.dropFirst(point))
-            if text.hasPrefix(".") { text = "0" + text }
-            if text.hasSuffix(".") { text.removeLast() }
-            if rng.next() % 3 == 0 { text += "e\(Int(rng.next() % 40) - 20)" }
-            if rng.next() % 4 == 0 { text = "-" + text }
-            let fast = Array(text.utf8).withUnsafeBytes { DecimalText.exactValue($0) }
-            guard let fast else { continue }
-            fastCount += 1
-            #expect(fast.bitPattern == Double(text)!.bitPattern, "\(text)")
+    @Test func randomDecimalsMatchStrtodBitForBit() async {
+        await offPool {
+            var rng = SplitMix64(state: 22)
+            var fastCount = 0
+            for _ in 0..<50_000 {
+                let digits = String(rng.next() % 1_000_000_000_000_000)
+                let point = Int(rng.next() % UInt64(digits.count + 1))
+                var text = String(digits.prefix(point)) + "." + String(digits.dropFirst(point))
+                if text.hasPrefix(".") { text = "0" + text }
+                if text.hasSuffix(".") { text.removeLast() }
+                if rng.next() % 3 == 0 { text += "e\(Int(rng.next() % 40) - 20)" }
+                if rng.next() % 4 == 0 { text = "-" + text }
+                let fast = Array(text.utf8).withUnsafeBytes { DecimalText.exactValue($0) }
+                guard let fast else { continue }
+                fastCount += 1
+                #expect(fast.bitPattern == Double(text)!.bitPattern, "\(text)")
+            }
+            #expect(fastCount > 10_000)
         }
-        #expect(fastCount > 10_000)
     }
 
     // MARK: Strings skipped eight bytes at a time
 
     /// Quotes at every position, escaped or not, across and within the eight-byte words and
     /// past the part read word by word: the end found is the naive one.
-    @Test func skipStringFindsTheClosingQuoteWherePlainReadingDoes() {
-        var rng = SplitMix64(state: 8)
-        for _ in 0..<3000 {
-            let length = Int(rng.next() % 80)
-            var content: [UInt8] = []
-            for _ in 0..<length {
-                switch rng.next() % 10 {
-                case 0: content += [0x5C, 0x22]  // \"
-                case 1: content += [0x5C, 0x5C]  // \\
-                default: content.append(UInt8(0x61 + rng.next() % 26))
+    @Test func skipStringFindsTheClosingQuoteWherePlainReadingDoes() async {
+        await offPool {
+            var rng = SplitMix64(state: 8)
+            for _ in 0..<3000 {
+                let length = Int(rng.next() % 80)
+                var content: [UInt8] = []
+                for _ in 0..<length {
+                    switch rng.next() % 10 {
+                    case 0: content += [0x5C, 0x22]  // \"
+                    case 1: content += [0x5C, 0x5C]  // \\
+                    default: content.append(UInt8(0x61 + rng.next() % 26))
+                    }
                 }
+                let line = [0x22] + content + [0x22] + Array(#","x":"y"}"#.utf8)
+                let expected = content.count + 2
+                #expect(line.withUnsafeBytes { JSONLineScanner.skipString($0, 0) } == expected)
             }
-            let line = [0x22] + content + [0x22] + Array(#","x":"y"}"#.utf8)
-            let expected = content.count + 2
-            #expect(line.withUnsafeBytes { JSONLineScanner.skipString($0, 0) } == expected)
         }
         let unterminated = Array(#""abc\"def"#.utf8)
         #expect(unterminated.withUnsafeBytes { JSONLineScanner.skipString($0, 0) } == nil)

@@ -171,9 +171,12 @@ import Testing
             let total = 60
             try h.append("a.jsonl", (0..<total).map { Self.line($0) }.joined())
             for round in 0..<6 {
+                let judged = try scores(h).count
                 let daemon = try h.startDaemon(logName: "daemon-\(round).log", environment: env)
-                // Let it ingest and judge a little, then kill it without warning.
-                usleep(useconds_t(300_000 + round * 150_000))
+                // Let it ingest and judge a little (a new verdict, however slow a loaded machine
+                // makes the start), then kill it without warning a moment later.
+                _ = try h.waitUntil(timeout: 20) { try scores(h).count > judged }
+                usleep(useconds_t(round * 60_000))
                 kill(daemon.processIdentifier, SIGKILL)
                 daemon.waitUntilExit()
                 #expect(daemon.terminationReason == .uncaughtSignal)
