@@ -82,27 +82,29 @@ extension StateStore {
 
     /// Reports due now, oldest period first.
     public func dueReports(now: Date, limit: Int) throws -> [ReportOutboxEntry] {
-        try write { db in
+        // Read every second by delivery: a read, not a write transaction (the writer is ingest's).
+        let rows = try read { db in
             try Row.fetchAll(
                 db,
                 sql: """
                     SELECT * FROM report_outbox WHERE sent_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= ?
                     ORDER BY period_end, id LIMIT ?
-                    """, arguments: [now.timeIntervalSince1970, limit]
-            ).compactMap { row in
-                let json: String = row["report_json"]
-                guard let report = try? Self.reportDecoder.decode(ScheduledReport.self, from: Data(json.utf8)) else {
-                    // Written by another version of evald: given up, not left pending forever.
-                    try db.execute(
-                        sql: "UPDATE report_outbox SET gave_up_at = ?, last_error = 'the stored report could not be read by this version' WHERE id = ?",
-                        arguments: [now.timeIntervalSince1970, row["id"] as Int64])
-                    return nil
-                }
-                return ReportOutboxEntry(
-                    id: row["id"], receiver: row["receiver"], periodEnd: Date(timeIntervalSince1970: row["period_end"]), report: report,
-                    createdAt: Date(timeIntervalSince1970: row["created_at"]), attempts: row["attempts"])
-            }
+                    """, arguments: [now.timeIntervalSince1970, limit])
         }
+        var due: [ReportOutboxEntry] = []
+        for row in rows {
+            let json: String = row["report_json"]
+            guard let report = try? Self.reportDecoder.decode(ScheduledReport.self, from: Data(json.utf8)) else {
+                // Written by another version of evald: given up, not left pending forever.
+                try giveUpReport(id: row["id"], at: now, error: "the stored report could not be read by this version")
+                continue
+            }
+            due.append(
+                ReportOutboxEntry(
+                    id: row["id"], receiver: row["receiver"], periodEnd: Date(timeIntervalSince1970: row["period_end"]), report: report,
+                    createdAt: Date(timeIntervalSince1970: row["created_at"]), attempts: row["attempts"]))
+        }
+        return due
     }
 
     /// Deletes reports settled (sent or given up) before `cutoff`, keeping each receiver's
