@@ -35,10 +35,13 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                "CZlib",
+                "CZlib", "CLibdeflate",
             ]),
         // The system zlib (raw deflate with a preset dictionary: the stored records).
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // The system libdeflate (raw deflate without a dictionary, fast on short records: the
+        // failed calls ingest stores).
+        .systemLibrary(name: "CLibdeflate", path: "Sources/CLibdeflate", providers: [.apt(["libdeflate-dev"])]),
         // Outbound HTTP shared by the judge clients and the alert receivers: one client,
         // deadlines, connection pools; and the loading of secrets (keys, webhook URLs).
         .target(

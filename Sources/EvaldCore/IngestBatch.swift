@@ -54,6 +54,25 @@ public struct SampledLine: Sendable {
     }
 }
 
+/// A call that failed (`status: error`) outside the sample, kept whole for `evald traces`. Its
+/// record JSON is deflated where its line is processed, on the reading threads, so the commit
+/// (one writer, in series) only inserts bytes.
+public struct FailedCall: Sendable {
+    public var record: TraceRecord
+    public var lineOffset: Int64
+    /// Position of the record within its line (OTLP lines hold many spans; native lines one).
+    public var indexInLine: Int
+    /// The record as native JSON, raw-deflated without a dictionary (`RecordDeflater`).
+    public var compressedRecord: [UInt8]
+
+    public init(record: TraceRecord, lineOffset: Int64, indexInLine: Int = 0, compressedRecord: [UInt8]) {
+        self.record = record
+        self.lineOffset = lineOffset
+        self.indexInLine = indexInLine
+        self.compressedRecord = compressedRecord
+    }
+}
+
 /// A line that could not be used, kept with what is needed to find and fix it.
 public struct QuarantinedLine: Sendable, Equatable {
     /// How much of a quarantined line is kept (its first 4 KiB).
@@ -109,7 +128,7 @@ public struct IngestBatch: Sendable {
     public var newOffset: Int64
     public var sampled: [SampledLine] = []
     /// Calls that failed (`status: error`) outside the sample: stored for `evald traces`, not evaluated.
-    public var failedOutsideSample: [SampledLine] = []
+    public var failedOutsideSample: [FailedCall] = []
     public var quarantined: [QuarantinedLine] = []
     /// Feedback from every line of the run, sampled or not.
     public var feedback = FeedbackBatch()
@@ -124,6 +143,21 @@ public struct IngestBatch: Sendable {
         self.newOffset = newOffset
         self.committedAt = committedAt
         self.usage = usage
+    }
+}
+
+extension IngestBatch {
+    /// Adds what another batch took from the bytes that follow this one's in the same file:
+    /// the parts of a run processed on several threads become one batch, as if read on one.
+    public mutating func append(_ other: IngestBatch) {
+        precondition(other.fileID == fileID && other.startOffset == newOffset, "batches of one file are appended in read order")
+        newOffset = other.newOffset
+        sampled.append(contentsOf: other.sampled)
+        failedOutsideSample.append(contentsOf: other.failedOutsideSample)
+        quarantined.append(contentsOf: other.quarantined)
+        feedback.append(other.feedback)
+        counts += other.counts
+        usage.append(other.usage)
     }
 }
 

@@ -1,3 +1,4 @@
+import CLibdeflate
 import CZlib
 
 /// Raw deflate (RFC 1951, zlib's `windowBits = -15`) with an optional preset dictionary: how
@@ -8,6 +9,11 @@ import CZlib
 public enum RecordCompression {
     /// zlib uses at most the last 32 KiB of a dictionary (its window).
     public static let maxDictionaryBytes = 32 * 1024
+
+    /// zlib's memLevel: 6 rather than its default 8. A record of a few KiB compresses to the same
+    /// size, and the state is 160 KiB instead of 256 KiB, which `PrimedDeflater` copies for each
+    /// record (Benchmarks/RESULTS.md). Decompression does not depend on it.
+    static let memoryLevel: Int32 = 6
 
     public struct Failure: Error, CustomStringConvertible, Sendable {
         public var message: String
@@ -53,6 +59,45 @@ public enum RecordCompression {
     }
 }
 
+/// Raw deflate without a dictionary by libdeflate, for the failed calls ingest stores whatever
+/// the sample says (a few percent of all calls, compressed on the reading threads). On records
+/// of about a KiB it takes a third of zlib's time for the same size (12 us against 34 us a
+/// record, Benchmarks/RESULTS.md), and it keeps its tables from one record to the next. The
+/// format is the same raw deflate: `RecordCompression.decompress` (zlib) reads it back. Not
+/// thread-safe: one per thread.
+public final class RecordDeflater {
+    private let compressor: OpaquePointer
+
+    /// Level 1: on spool records it compresses as well as level 6 (856 and 728 bytes a record
+    /// in two samples of 2,000) in two thirds of the time.
+    public init(level: Int32 = 1) {
+        guard let compressor = libdeflate_alloc_compressor(level) else { preconditionFailure("libdeflate_alloc_compressor failed: out of memory") }
+        self.compressor = compressor
+    }
+
+    deinit {
+        libdeflate_free_compressor(compressor)
+    }
+
+    public func compress(_ input: UnsafeRawBufferPointer) -> [UInt8] {
+        let bound = libdeflate_deflate_compress_bound(compressor, input.count)
+        return [UInt8](unsafeUninitializedCapacity: bound) { target, count in
+            count = Self.emptyInput.withUnsafeBytes { empty in
+                libdeflate_deflate_compress(compressor, input.baseAddress ?? empty.baseAddress, input.count, target.baseAddress, target.count)
+            }
+            // The bound holds any input's output, so the compressor never runs out of room.
+            precondition(count > 0, "libdeflate_deflate_compress ran out of room within its own bound")
+        }
+    }
+
+    private static let emptyInput: [UInt8] = [0]
+
+    public func compress(_ text: String) -> [UInt8] {
+        var text = text
+        return text.withUTF8 { compress(UnsafeRawBufferPointer($0)) }
+    }
+}
+
 /// A raw deflate stream primed with one preset dictionary, copied (`deflateCopy`) for each
 /// input: priming hashes up to 32 KiB, several times what compressing a record of a few KiB
 /// costs, so a batch of one route's records primes once. Its output is what `compress` with
@@ -64,7 +109,8 @@ public final class PrimedDeflater {
     public init(dictionary: [UInt8]?, level: Int32 = 6) {
         prototype = .allocate(capacity: 1)
         prototype.initialize(to: z_stream())
-        let initialized = deflateInit2_(prototype, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+        let initialized = deflateInit2_(
+            prototype, level, Z_DEFLATED, -15, RecordCompression.memoryLevel, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
         precondition(initialized == Z_OK, "deflateInit2 failed (\(initialized)): out of memory")
         if let dictionary, !dictionary.isEmpty {
             let tail = dictionary.suffix(RecordCompression.maxDictionaryBytes)

@@ -4,7 +4,6 @@ import EvaldStore
 import Foundation
 import Logging
 import ServiceLifecycle
-import Synchronization
 
 /// Delivers the outbox, in small stages as Alertmanager's notifier does: check the
 /// record (already sent? too old?), send, record the result. A notification is marked sent
@@ -28,8 +27,6 @@ public struct AlertDeliveryService: Service {
     /// Entries a receiver acknowledged but whose record failed to be written, and entries
     /// whose retry could not be written: held back in memory so they are not sent every round.
     let heldBack = HeldBack()
-    /// The same for scheduled reports (their own outbox, their own ids).
-    let heldBackReports = HeldBack()
 
     public init(
         store: StateStore, setups: SetupSource, runtime: DaemonRuntime, logger: Logger,
@@ -64,7 +61,7 @@ public struct AlertDeliveryService: Service {
             summary.sent += round.sent
             summary.failedAttempts += round.failedAttempts
             summary.gaveUp += round.gaveUp
-            summary.stillPending = ((try? store.pendingNotificationCount()) ?? 0) + ((try? store.pendingReportCount()) ?? 0)
+            summary.stillPending = OutboxKind.allCases.reduce(0) { $0 + ((try? store.outboxPendingCount($1)) ?? 0) }
             if summary.stillPending == 0 || now() >= deadline { break }
             try? await Task.sleep(for: .seconds(0.2))
         }
@@ -79,6 +76,7 @@ public struct AlertDeliveryService: Service {
         let config = setup.config.alerts
         let receivers = Dictionary(setup.receivers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let at = now()
+        for name in setup.config.usage.report?.receivers ?? [] { runtime.metrics.reportDeliveries(receiver: name) }
         do {
             let schedules = receivers.values.map { receiver in
                 StateStore.RepeatSchedule(
@@ -109,10 +107,12 @@ public struct AlertDeliveryService: Service {
                     for entry in byReceiver[name] ?? [] {
                         // After a retryable failure the receiver is taken to be down for this
                         // round: its other notifications wait rather than each timing out.
-                        guard await self.deliver(entry, via: receiver, config: config, into: &part) else { return part }
+                        guard await self.deliver(entry, via: receiver, config: config, into: &part, prepare: self.prepare) else {
+                            return part
+                        }
                     }
                     for entry in reportsByReceiver[name] ?? [] {
-                        guard await self.deliver(entry, via: receiver, config: config, into: &part) else { break }
+                        guard await self.deliver(entry, via: receiver, config: config, into: &part, prepare: self.prepare) else { break }
                     }
                     return part
                 }
@@ -136,174 +136,119 @@ public struct AlertDeliveryService: Service {
         return config.repeatInterval
     }
 
-    /// Returns false when the receiver failed in a way worth retrying (it is likely down).
+    /// One delivery step for either outbox: check the row (already sent? receiver gone? too
+    /// old?), let `prepare` decide what to send, send once, record the result. Returns false
+    /// when the receiver failed in a way worth retrying (it is likely down).
     @discardableResult
-    private func deliver(
-        _ entry: OutboxEntry, via receiver: (any AlertReceiver)?, config: AlertsConfig,
-        into summary: inout DrainSummary
+    private func deliver<Item: OutboxItem>(
+        _ item: Item, via receiver: (any AlertReceiver)?, config: AlertsConfig, into summary: inout DrainSummary,
+        prepare: (Item, any AlertReceiver) throws -> OutboxSend
     ) async -> Bool {
-        let metrics = runtime.metrics
-        if let acknowledgedAt = heldBack.acknowledged(entry.id) {
+        let kind = Item.kind
+        let key = HeldBack.Key(kind: kind, id: item.id)
+        if let acknowledgedAt = heldBack.acknowledged(key) {
             // Sent before; only the record is missing: write it, never send again.
-            if (try? store.markNotificationSent(id: entry.id, at: acknowledgedAt)) != nil { heldBack.clear(entry.id) }
+            if (try? store.markOutboxSent(kind, id: item.id, at: acknowledgedAt)) != nil { heldBack.clear(key) }
             return true
         }
-        if heldBack.isWaiting(entry.id, now: now()) { return true }
+        if heldBack.isWaiting(key, now: now()) { return true }
+        var metadata = item.logMetadata
+        metadata["receiver"] = "\(item.receiver)"
+        func giveUp(_ reason: String, outcome: OutboxOutcome = .givenUp) throws {
+            try store.giveUpOutbox(kind, id: item.id, at: now(), error: reason)
+            summary.gaveUp += 1
+            runtime.metrics.countDelivery(kind, receiver: item.receiver, outcome: outcome)
+        }
         do {
             // Checked right before sending: a restart, or another round, may have sent it already.
-            guard try store.notificationPending(id: entry.id) else { return true }
+            guard try store.outboxPending(kind, id: item.id) else { return true }
             guard let receiver else {
-                try store.giveUpNotification(id: entry.id, at: now(), error: "receiver \(entry.receiver) is no longer configured")
-                summary.gaveUp += 1
-                logger.warning("alerts.notification_dropped", metadata: ["receiver": "\(entry.receiver)", "reason": "receiver removed from the config"])
+                try giveUp("receiver \(item.receiver) is no longer configured")
+                logger.warning(kind.event("dropped"), metadata: metadata.merging(["reason": "receiver removed from the config"]) { $1 })
                 return true
             }
-            if now().timeIntervalSince(entry.createdAt) > config.maxAge {
-                try store.giveUpNotification(id: entry.id, at: now(), error: "not delivered within alerts.max_age")
-                summary.gaveUp += 1
+            if now().timeIntervalSince(item.createdAt) > config.maxAge {
+                try giveUp("not delivered within alerts.max_age")
                 logger.error(
-                    "alerts.notification_given_up",
-                    metadata: [
-                        "receiver": "\(entry.receiver)", "alert": "a-\(entry.alertID)",
-                        "event": "\(entry.event)", "attempts": "\(entry.attempts)", "reason": "older than alerts.max_age",
-                    ])
+                    kind.event("given_up"),
+                    metadata: metadata.merging(["attempts": "\(item.attempts)", "reason": "older than alerts.max_age"]) { $1 })
                 return true
             }
-            guard let stored = try store.alert(id: entry.alertID) else { return true }
-            let alert = try makeAlert(stored)
-            guard receiver.accepts(alert.severity) else {
-                try store.giveUpNotification(id: entry.id, at: now(), error: "below the receiver's min_severity", countAsFailure: false)
+            let attempt: @Sendable (any AlertReceiver, Date) async -> DeliveryError?
+            switch try prepare(item, receiver) {
+            case .skip(let reason):
+                try store.giveUpOutbox(kind, id: item.id, at: now(), error: reason, countAsFailure: false)
                 return true
+            case .unreadable(let reason):
+                try giveUp(reason)
+                logger.error(kind.event("given_up"), metadata: metadata.merging(["reason": "\(reason)"]) { $1 })
+                return true
+            case .send(let more, let send):
+                metadata.merge(more) { $1 }
+                attempt = send
             }
-            let notification = AlertNotification(alert: alert, event: AlertNotification.Event(rawValue: entry.event) ?? .firing)
-            let failure: DeliveryError?
-            do {
-                try await receiver.deliver(notification, now: now())
-                failure = nil
-            } catch {
-                failure = error
-            }
-            guard let error = failure else {
+            guard let error = await attempt(receiver, now()) else {
                 let sentAt = now()
-                heldBack.acknowledge(entry.id, at: sentAt)
+                heldBack.acknowledge(key, at: sentAt)
                 // Counted when the receiver took it, even if the record below fails to be written.
-                metrics.notificationsSent.increment()
+                runtime.metrics.countDelivery(kind, receiver: receiver.name, outcome: .sent)
                 summary.sent += 1
-                try store.markNotificationSent(id: entry.id, at: sentAt)
-                heldBack.clear(entry.id)
-                logger.info(
-                    "alerts.notification_sent",
-                    metadata: [
-                        "receiver": "\(receiver.name)", "alert": "\(alert.id)",
-                        "alertname": "\(alert.name)", "event": "\(entry.event)",
-                    ])
+                try store.markOutboxSent(kind, id: item.id, at: sentAt)
+                heldBack.clear(key)
+                logger.info(kind.event("sent"), metadata: metadata)
                 return true
             }
-            metrics.notificationsFailed.increment()
             summary.failedAttempts += 1
             if !error.retryable {
-                try store.giveUpNotification(id: entry.id, at: now(), error: error.description)
-                summary.gaveUp += 1
+                try giveUp(error.description, outcome: .rejected)
                 logger.error(
-                    "alerts.notification_rejected",
-                    metadata: [
-                        "receiver": "\(receiver.name)", "alert": "\(alert.id)",
-                        "error": "\(error)", "action": "not retried: fix the receiver's config",
-                    ])
+                    kind.event("rejected"),
+                    metadata: metadata.merging(["error": "\(error)", "action": "not retried: fix the receiver's config"]) { $1 })
                 return true
             }
-            let delay = backoff(attempt: entry.attempts + 1, retryAfter: error.retryAfter, maxBackoff: config.maxBackoff)
-            heldBack.wait(entry.id, until: now() + delay)
+            runtime.metrics.countDelivery(kind, receiver: receiver.name, outcome: .retried)
+            let delay = backoff(attempt: item.attempts + 1, retryAfter: error.retryAfter, maxBackoff: config.maxBackoff)
+            heldBack.wait(key, until: now() + delay)
             do {
-                try store.retryNotification(id: entry.id, at: now() + delay, error: error.description)
-                heldBack.clear(entry.id)
+                try store.retryOutbox(kind, id: item.id, at: now() + delay, error: error.description)
+                heldBack.clear(key)
             } catch {
-                logger.error("alerts.outbox_write_failed", metadata: ["error": "\(error)"])
+                logger.error(kind.writeFailedEvent, metadata: ["error": "\(error)"])
                 return false
             }
             logger.warning(
-                "alerts.notification_failed",
-                metadata: [
-                    "receiver": "\(receiver.name)", "alert": "\(alert.id)",
-                    "error": "\(error)", "retry_in_s": "\(String(format: "%.1f", delay))",
-                ])
+                kind.event("failed"),
+                metadata: metadata.merging(["error": "\(error)", "retry_in_s": "\(String(format: "%.1f", delay))"]) { $1 })
             return false
         } catch {
-            logger.error("alerts.outbox_write_failed", metadata: ["error": "\(error)"])
+            logger.error(kind.writeFailedEvent, metadata: ["error": "\(error)"])
             return true
         }
     }
 
-    /// One scheduled report (SPEC 7b) to one receiver, with the alerts' retries, backoff and
-    /// give-up. Returns false when the receiver failed in a way worth retrying.
-    private func deliver(
-        _ entry: ReportOutboxEntry, via receiver: (any AlertReceiver)?, config: AlertsConfig, into summary: inout DrainSummary
-    ) async -> Bool {
-        if let acknowledgedAt = heldBackReports.acknowledged(entry.id) {
-            if (try? store.markReportSent(id: entry.id, at: acknowledgedAt)) != nil { heldBackReports.clear(entry.id) }
-            return true
+    /// An alert notification: the stored alert as the receiver's payload, unless the receiver
+    /// takes only more severe alerts.
+    private func prepare(_ entry: OutboxEntry, for receiver: any AlertReceiver) throws -> OutboxSend {
+        guard let stored = try store.alert(id: entry.alertID) else { return .unreadable(reason: "alert a-\(entry.alertID) is no longer stored") }
+        let alert = try makeAlert(stored)
+        guard receiver.accepts(alert.severity) else { return .skip(reason: "below the receiver's min_severity") }
+        let notification = AlertNotification(alert: alert, event: AlertNotification.Event(rawValue: entry.event) ?? .firing)
+        return .send(["alertname": "\(alert.name)"]) { receiver, now in
+            do throws(DeliveryError) {
+                try await receiver.deliver(notification, now: now)
+                return nil
+            } catch { return error }
         }
-        if heldBackReports.isWaiting(entry.id, now: now()) { return true }
-        let period = "\(RFC3339.format(entry.report.periodStart, fractional: false))..\(RFC3339.format(entry.periodEnd, fractional: false))"
-        do {
-            guard try store.reportPending(id: entry.id) else { return true }
-            guard let receiver else {
-                try store.giveUpReport(id: entry.id, at: now(), error: "receiver \(entry.receiver) is no longer configured")
-                summary.gaveUp += 1
-                logger.warning("report.dropped", metadata: ["receiver": "\(entry.receiver)", "reason": "receiver removed from the config"])
-                return true
-            }
-            if now().timeIntervalSince(entry.createdAt) > config.maxAge {
-                try store.giveUpReport(id: entry.id, at: now(), error: "not delivered within alerts.max_age")
-                summary.gaveUp += 1
-                logger.error(
-                    "report.given_up",
-                    metadata: [
-                        "receiver": "\(entry.receiver)", "report.period": "\(period)", "attempts": "\(entry.attempts)", "reason": "older than alerts.max_age",
-                    ])
-                return true
-            }
-            let failure: DeliveryError?
-            do {
-                try await receiver.deliverReport(entry.report, now: now())
-                failure = nil
-            } catch {
-                failure = error
-            }
-            guard let error = failure else {
-                let sentAt = now()
-                heldBackReports.acknowledge(entry.id, at: sentAt)
-                summary.sent += 1
-                try store.markReportSent(id: entry.id, at: sentAt)
-                heldBackReports.clear(entry.id)
-                logger.info("report.sent", metadata: ["receiver": "\(receiver.name)", "report.period": "\(period)"])
-                return true
-            }
-            summary.failedAttempts += 1
-            if !error.retryable {
-                try store.giveUpReport(id: entry.id, at: now(), error: error.description)
-                summary.gaveUp += 1
-                logger.error(
-                    "report.rejected",
-                    metadata: [
-                        "receiver": "\(receiver.name)", "report.period": "\(period)", "error": "\(error)", "action": "not retried: fix the receiver's config",
-                    ])
-                return true
-            }
-            let delay = backoff(attempt: entry.attempts + 1, retryAfter: error.retryAfter, maxBackoff: config.maxBackoff)
-            heldBackReports.wait(entry.id, until: now() + delay)
-            try store.retryReport(id: entry.id, at: now() + delay, error: error.description)
-            heldBackReports.clear(entry.id)
-            logger.warning(
-                "report.failed",
-                metadata: [
-                    "receiver": "\(receiver.name)", "report.period": "\(period)", "error": "\(error)",
-                    "retry_in_s": "\(String(format: "%.1f", delay))",
-                ])
-            return false
-        } catch {
-            logger.error("report.outbox_write_failed", metadata: ["error": "\(error)"])
-            return false
+    }
+
+    /// A scheduled report (SPEC 7b): the report as stored when its period ended.
+    private func prepare(_ entry: ReportOutboxEntry, for receiver: any AlertReceiver) -> OutboxSend {
+        guard let report = entry.report else { return .unreadable(reason: "the stored report could not be read by this version") }
+        return .send([:]) { receiver, now in
+            do throws(DeliveryError) {
+                try await receiver.deliverReport(report, now: now)
+                return nil
+            } catch { return error }
         }
     }
 
@@ -325,27 +270,5 @@ public struct AlertDeliveryService: Service {
             id: stored.publicID, name: stored.name, severity: AlertSeverity(rawValue: stored.severity) ?? .warning,
             labels: stored.labels, annotations: annotations,
             state: stored.state == "resolved" ? .resolved : .firing, startsAt: stored.startedAt, endsAt: stored.resolvedAt)
-    }
-}
-
-/// In-memory notes that outlive a failed database write within this process; shared by the
-/// round's per-receiver tasks.
-final class HeldBack: Sendable {
-    private struct Notes {
-        var acknowledgedAt: [Int64: Date] = [:]
-        var waitUntil: [Int64: Date] = [:]
-    }
-
-    private let notes = Mutex(Notes())
-
-    func acknowledge(_ id: Int64, at: Date) { notes.withLock { $0.acknowledgedAt[id] = at } }
-    func acknowledged(_ id: Int64) -> Date? { notes.withLock { $0.acknowledgedAt[id] } }
-    func wait(_ id: Int64, until: Date) { notes.withLock { $0.waitUntil[id] = until } }
-    func isWaiting(_ id: Int64, now: Date) -> Bool { notes.withLock { ($0.waitUntil[id] ?? .distantPast) > now } }
-    func clear(_ id: Int64) {
-        notes.withLock {
-            $0.acknowledgedAt[id] = nil
-            $0.waitUntil[id] = nil
-        }
     }
 }

@@ -1,5 +1,6 @@
 import EvaldCore
 import EvaldReports
+import EvaldStore
 import Foundation
 import Prometheus
 import Synchronization
@@ -41,6 +42,7 @@ public final class DaemonMetrics: Sendable {
     let regressionsOpen: Gauge
     let driftWatching: Gauge
     let detectionLag: Gauge
+    let detectionUsageBacklog: Gauge
     let detectionDesigns: Counter
     let detectionDesignSeconds: Counter
     let detectionEvaluations: Counter
@@ -89,6 +91,8 @@ public final class DaemonMetrics: Sendable {
         regressionsOpen = gauge("detection_regressions_open", "", "Series with a regression alert open.")
         driftWatching = gauge("drift_switches_watching", "", "Provider version switches whose drift test is still running.")
         detectionLag = gauge("detection_lag", "seconds", "How long the oldest evaluation detection has not fed yet has been committed (0: caught up).")
+        detectionUsageBacklog = gauge(
+            "detection_usage_backlog", "calls", "Calls committed to the usage journal the op: detectors have not been fed yet (0: caught up).")
         detectionDesigns = counter("detection_designs", "Detector designs made (threshold searches for a series' CUSUM).")
         detectionDesignSeconds = counter("detection_design_seconds", "Seconds spent designing detectors.")
         detectionEvaluations = counter("detection_evaluations", "Evaluations fed to the detectors.")
@@ -103,6 +107,37 @@ public final class DaemonMetrics: Sendable {
                 helpText: "Judge calls that failed (after their retries) or returned an unusable reply, by judge and kind."),
             labels: [("judge", judge), ("kind", kind)]
         ).increment()
+    }
+
+    /// One attempt's outcome at an outbox item. Alert notifications: `evald_notifications_sent_total`
+    /// and `_failed_total` (each failed attempt). Scheduled reports, by receiver (bounded by the
+    /// config): `evald_reports_sent_total`, `evald_reports_retried_total` (failed attempts tried
+    /// again) and `evald_reports_given_up_total` (refused, too old, receiver removed, unreadable).
+    func countDelivery(_ kind: OutboxKind, receiver: String, outcome: OutboxOutcome) {
+        switch (kind, outcome) {
+        case (.notification, .sent): notificationsSent.increment()
+        case (.notification, .retried), (.notification, .rejected): notificationsFailed.increment()
+        case (.notification, .givenUp): break
+        case (.report, .sent): reportDeliveries(receiver: receiver).sent.increment()
+        case (.report, .retried): reportDeliveries(receiver: receiver).retried.increment()
+        case (.report, .rejected), (.report, .givenUp): reportDeliveries(receiver: receiver).givenUp.increment()
+        }
+    }
+
+    /// The report delivery counters of one receiver; made (at 0) for every receiver in
+    /// `report.receivers` when delivery starts, so a scrape shows them before the first report.
+    @discardableResult
+    func reportDeliveries(receiver: String) -> (sent: Counter, retried: Counter, givenUp: Counter) {
+        func counter(_ name: String, _ help: String) -> Counter {
+            registry.makeCounter(
+                descriptor: MetricNameDescriptor(namespace: "evald", metricName: name, unitName: "total", helpText: help),
+                labels: [("receiver", receiver)])
+        }
+        return (
+            counter("reports_sent", "Scheduled reports a receiver accepted (2xx), by receiver."),
+            counter("reports_retried", "Scheduled report attempts that failed and will be tried again, by receiver."),
+            counter("reports_given_up", "Scheduled reports given up (refused, older than alerts.max_age, receiver removed), by receiver.")
+        )
     }
 
     /// `evald_otlp_requests_total{code}`: the receiver's answers by HTTP status code.
@@ -165,6 +200,7 @@ public final class DaemonMetrics: Sendable {
             regressionsOpen.set(Double(status.detection.regressionsOpen))
             driftWatching.set(Double(status.detection.driftWatching))
             detectionLag.set(status.detection.lagSeconds)
+            detectionUsageBacklog.set(Double(status.detection.usageBacklogCalls))
         }
         let quality = quality.withLock { $0.exposition(levels: levels) }
         return registry.emitToString() + quality

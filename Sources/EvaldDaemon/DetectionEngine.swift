@@ -32,6 +32,8 @@ public final class DetectionEngine {
 
     public struct RoundSummary: Sendable, Equatable {
         public var evaluations = 0
+        /// Calls fed to the operational series from the usage journal (every call, sampled or not).
+        public var calls: Int64 = 0
         public var judgeScores = 0
         public var fired = 0
         /// Detector designs made (thresholds searched) and the time they took.
@@ -39,11 +41,14 @@ public final class DetectionEngine {
         public var designSeconds = 0.0
         /// Evaluations committed but not yet fed (a `--once` catch-up that hit its deadline).
         public var remaining = 0
+        /// Calls in the usage journal not yet fed to the operational series (the same).
+        public var remainingCalls: Int64 = 0
 
         public init() {}
 
         mutating func add(_ other: RoundSummary) {
             evaluations += other.evaluations
+            calls += other.calls
             judgeScores += other.judgeScores
             fired += other.fired
             designs += other.designs
@@ -151,6 +156,8 @@ public final class DetectionEngine {
         }
         try flush()
         total.remaining = try remainingEvaluations()
+        // After the flush, the journal's cursor in the database is where feeding stopped.
+        total.remainingCalls = try store.usageFeedBacklog().calls
         return total
     }
 
@@ -248,10 +255,12 @@ public final class DetectionEngine {
             judgeCursor = judged.through
             feedbackCursor = feedback.last?.id ?? feedbackCursor
             // A usage cell's calls count like evaluations: a long catch-up commits as often.
-            uncommittedEvaluations += evaluations.count + Int(usage.reduce(0) { $0 + $1.cell.calls })
+            let calls = usage.reduce(0) { $0 + $1.cell.calls }
+            uncommittedEvaluations += evaluations.count + Int(calls)
             uncommitted = true
             var summary = RoundSummary()
             summary.evaluations = evaluations.count
+            summary.calls = calls
             summary.judgeScores = judged.outcomes.count
             summary.designs = designs
             summary.designSeconds = designSeconds

@@ -44,8 +44,10 @@ public struct OnceReport: Sendable {
                 "detection",
                 .object(
                     [
-                        ("evaluations", .int(Int64(detection.evaluations))), ("judge_scores", .int(Int64(detection.judgeScores))),
-                        ("remaining", .int(Int64(detection.remaining))), ("fired", .int(Int64(detection.fired))),
+                        ("evaluations", .int(Int64(detection.evaluations))), ("calls", .int(detection.calls)),
+                        ("judge_scores", .int(Int64(detection.judgeScores))),
+                        ("remaining", .int(Int64(detection.remaining))), ("remaining_calls", .int(detection.remainingCalls)),
+                        ("fired", .int(Int64(detection.fired))),
                         ("designs", .int(Int64(detection.designs))), ("design_seconds", .double(Self.rounded(detection.designSeconds))),
                         ("lag_seconds", .double(Self.rounded(summary.detectionLag))),
                     ] + Self.stage(summary.detectionStage))
@@ -99,12 +101,12 @@ public struct OnceReport: Sendable {
             lines.append("alerts: \(summary.firingAlerts) firing (evald alerts)")
             return lines.joined(separator: "\n")
         }
-        if let d = summary.detection, d.evaluations + d.judgeScores + d.remaining > 0 {
+        if let d = summary.detection, Int64(d.evaluations + d.judgeScores + d.remaining) + d.calls > 0 {
             var line =
-                "detection: \(d.evaluations) evaluations and \(d.judgeScores) judge scores fed to the detectors in \(String(format: "%.2f", summary.detectionStage.seconds)) s; \(d.fired) alert\(d.fired == 1 ? "" : "s") fired by detection (evald drift, evald alerts)"
-            if d.remaining > 0 {
+                "detection: \(d.evaluations) evaluations, \(d.calls) calls and \(d.judgeScores) judge scores fed to the detectors in \(String(format: "%.2f", summary.detectionStage.seconds)) s; \(d.fired) alert\(d.fired == 1 ? "" : "s") fired by detection (evald drift, evald alerts)"
+            if d.remaining > 0 || d.remainingCalls > 0 {
                 line +=
-                    "; stopped after --detection-timeout \(detectionTimeout) with \(d.remaining) evaluations still to feed (the next run or the daemon goes on)"
+                    "; stopped after --detection-timeout \(detectionTimeout) with \(d.remaining) evaluations and \(d.remainingCalls) calls still to feed (the next run or the daemon goes on)"
             }
             lines.append(line)
         }

@@ -67,6 +67,8 @@ public struct StatusReport: Sendable {
     public var pendingNotifications: Int
     public var detection: DetectionStatus
     public var canary: CanaryStatus?
+    /// Nil without `report:` and nothing ever queued.
+    public var reports: ReportDeliveryStatus?
     public var storage = StorageStatus()
     /// The firing alerts the text names, most severe first, then newest (at most `shownAlerts`).
     public var firing: [StoredAlert] = []
@@ -86,6 +88,20 @@ public struct StatusReport: Sendable {
         public var raisedRates: [String: Double] = [:]
         /// How long the oldest evaluation detection has not fed yet has waited (0: caught up).
         public var lagSeconds = 0.0
+        /// Rows of the usage journal (`usage_feed`) the `op:` detectors have not been fed yet,
+        /// and the calls they hold.
+        public var usageBacklogRows = 0
+        public var usageBacklogCalls: Int64 = 0
+
+        /// Fed everything ingest committed: evaluations and every call's usage.
+        public var caughtUp: Bool { lagSeconds <= 0 && usageBacklogRows == 0 }
+    }
+
+    /// Scheduled report delivery (SPEC 7b `report:`): each receiver's newest period queued.
+    public struct ReportDeliveryStatus: Sendable {
+        public var receivers: [ReportDelivery] = []
+        /// Reports waiting to be sent, every period and receiver.
+        public var pending = 0
     }
 
     /// The database's size against `retention.max_db_bytes`, and what retention pruned.
@@ -177,6 +193,10 @@ public struct StatusReport: Sendable {
         }
         detection.raisedRates = try store?.raisedSamplingRates() ?? [:]
         detection.lagSeconds = try store?.detectionLag(now: now) ?? 0
+        if let backlog = try store?.usageFeedBacklog() {
+            detection.usageBacklogRows = backlog.rows
+            detection.usageBacklogCalls = backlog.calls
+        }
         let canary = try config.golden.canary.map { CanaryStatus(set: $0.set, every: $0.every, last: try store?.canaryRuns(set: $0.set, limit: 1).first) }
         var storage = StorageStatus(maxBytes: config.retention.maxDBBytes)
         if let store {
@@ -190,10 +210,14 @@ public struct StatusReport: Sendable {
             spoolDir: config.spool.dir, spoolFiles: entries, counters: counters,
             bytesPending: pending, quarantined: try store?.quarantine(limit: 0).total ?? 0,
             samplingRate: config.sampling.rate, shard: config.sampling.shard.description, judge: judge,
-            firingAlerts: try store?.firingAlertCount() ?? 0, pendingNotifications: try store?.pendingNotificationCount() ?? 0,
+            firingAlerts: try store?.firingAlertCount() ?? 0, pendingNotifications: try store?.outboxPendingCount(.notification) ?? 0,
             detection: detection, canary: canary,
             firing: Self.mostSevereFirst(try store?.alerts(includeResolved: false) ?? []).prefix(shownAlerts).map { $0 })
         report.storage = storage
+        let deliveries = try store?.newestReportDeliveries() ?? []
+        if config.usage.report != nil || !deliveries.isEmpty {
+            report.reports = ReportDeliveryStatus(receivers: deliveries, pending: try store?.outboxPendingCount(.report) ?? 0)
+        }
         report.unreadableFiles = snapshot.unreadableFiles
         report.spoolDirectoryError = snapshot.directoryError
         return report
@@ -205,7 +229,9 @@ public struct StatusReport: Sendable {
     }
 
     public var json: JSONValue {
-        .object([
+        // Apart: one expression this large is too much for the type checker.
+        let reportsJSON: JSONValue = reports?.json ?? .null
+        return .object([
             (
                 "daemon",
                 .object([
@@ -243,19 +269,7 @@ public struct StatusReport: Sendable {
                 ])
             ),
             ("judge", judge.json),
-            (
-                "detection",
-                .object([
-                    ("series", .int(Int64(detection.series))),
-                    ("armed", .int(Int64(detection.armed))),
-                    ("suspect", .int(Int64(detection.suspect))),
-                    ("regressions_open", .int(Int64(detection.regressionsOpen))),
-                    ("version_watches", .int(Int64(detection.versionWatches))),
-                    ("drift_watching", .int(Int64(detection.driftWatching))),
-                    ("drifted", .int(Int64(detection.drifted))),
-                    ("lag_seconds", .double(detection.lagSeconds)),
-                ])
-            ),
+            ("detection", detection.json),
             (
                 "canary",
                 canary.map { canary in
@@ -271,6 +285,7 @@ public struct StatusReport: Sendable {
                 } ?? .null
             ),
             ("alerts", .object([("firing", .int(Int64(firingAlerts))), ("notifications_pending", .int(Int64(pendingNotifications)))])),
+            ("reports", reportsJSON),
             (
                 "storage",
                 .object([
@@ -314,7 +329,7 @@ public struct StatusReport: Sendable {
         lines += judge.textLines
         let raised = detection.raisedRates.sorted { $0.key < $1.key }.map { "\($0.key) at \($0.value)" }
         lines.append(
-            "detection: \(detection.series) series, \(detection.armed) armed (baseline of detection.baseline_min_samples reached), \(detection.suspect) suspect, \(detection.regressionsOpen) regressions open; \(detection.versionWatches) provider version watches, \(detection.driftWatching) watching a switch, \(detection.drifted) drifted (evald drift); \(Self.lag(detection.lagSeconds))"
+            "detection: \(detection.series) series, \(detection.armed) armed (baseline of detection.baseline_min_samples reached), \(detection.suspect) suspect, \(detection.regressionsOpen) regressions open; \(detection.versionWatches) provider version watches, \(detection.driftWatching) watching a switch, \(detection.drifted) drifted (evald drift); \(Self.lag(detection))"
                 + (raised.isEmpty ? "" : "; sampling raised: " + raised.joined(separator: ", ")))
         if let canary {
             if let last = canary.last {
@@ -343,6 +358,7 @@ public struct StatusReport: Sendable {
         if let first = firing.first {
             lines.append("           next: evald explain \(first.publicID) (its numbers and the traces behind it)")
         }
+        if let reports { lines += reports.textLines }
         let limit = storage.maxBytes.map { ", limit \(Self.bytes($0))" } ?? ", no size limit"
         let dropped = counter("judge_dropped_by_size")
         let droppedText = dropped > 0 ? " (\(dropped) of them still waiting for a judge: it was behind ingest)" : ""
@@ -357,8 +373,15 @@ public struct StatusReport: Sendable {
         count >= 1 << 30 ? String(format: "%.1f GiB", Double(count) / Double(1 << 30)) : String(format: "%.1f MiB", Double(count) / Double(1 << 20))
     }
 
-    static func lag(_ seconds: Double) -> String {
-        seconds <= 0 ? "caught up with ingest" : String(format: "%.1f s behind ingest", seconds)
+    static func lag(_ detection: DetectionStatus) -> String {
+        if detection.caughtUp { return "caught up with ingest" }
+        var behind: [String] = []
+        if detection.lagSeconds > 0 { behind.append(String(format: "%.1f s behind ingest", detection.lagSeconds)) }
+        if detection.usageBacklogRows > 0 {
+            behind.append(
+                "\(detection.usageBacklogCalls) calls (\(detection.usageBacklogRows) usage rows) not yet fed to the op: detectors")
+        }
+        return behind.joined(separator: ", ")
     }
 
     /// Bytes not yet consumed: the unread part of every followed file, and all of every file not followed yet.
@@ -385,5 +408,66 @@ public struct StatusReport: Sendable {
             if fd >= 0 { close(fd) } else { unreadable.append(entry.path) }
         }
         return SpoolSnapshot(files: entries.count, bytesPending: pending, unreadableFiles: unreadable, directoryError: directoryError)
+    }
+}
+
+extension StatusReport.DetectionStatus {
+    var json: JSONValue {
+        .object([
+            ("series", .int(Int64(series))),
+            ("armed", .int(Int64(armed))),
+            ("suspect", .int(Int64(suspect))),
+            ("regressions_open", .int(Int64(regressionsOpen))),
+            ("version_watches", .int(Int64(versionWatches))),
+            ("drift_watching", .int(Int64(driftWatching))),
+            ("drifted", .int(Int64(drifted))),
+            ("lag_seconds", .double(lagSeconds)),
+            ("usage_backlog_rows", .int(Int64(usageBacklogRows))),
+            ("usage_backlog_calls", .int(usageBacklogCalls)),
+            ("caught_up", .bool(caughtUp)),
+        ])
+    }
+}
+
+extension StatusReport.ReportDeliveryStatus {
+    var json: JSONValue {
+        .object([
+            ("pending", .int(Int64(pending))),
+            (
+                "receivers",
+                .array(
+                    receivers.map { delivery in
+                        .object([
+                            ("receiver", .string(delivery.receiver)),
+                            ("period_start", .string(RFC3339.format(delivery.periodStart, fractional: false))),
+                            ("period_end", .string(RFC3339.format(delivery.periodEnd, fractional: false))),
+                            ("state", .string(delivery.state.rawValue)),
+                            ("attempts", .int(Int64(delivery.attempts))),
+                            ("sent_at", .optional(delivery.sentAt.map { RFC3339.format($0, fractional: false) })),
+                            ("gave_up_at", .optional(delivery.gaveUpAt.map { RFC3339.format($0, fractional: false) })),
+                            (
+                                "next_attempt_at",
+                                .optional(delivery.state == .pending ? RFC3339.format(delivery.nextAttemptAt, fractional: false) : nil)
+                            ),
+                        ])
+                    })
+            ),
+        ])
+    }
+
+    var textLines: [String] {
+        func time(_ date: Date?) -> String { date.map { RFC3339.format($0, fractional: false) } ?? "?" }
+        var lines = receivers.map { delivery in
+            let state: String
+            switch delivery.state {
+            case .sent: state = "sent \(time(delivery.sentAt))"
+            case .givenUp: state = "GIVEN UP at \(time(delivery.gaveUpAt)) after \(delivery.attempts) attempts"
+            case .pending: state = "pending, \(delivery.attempts) attempts so far, next at \(time(delivery.nextAttemptAt))"
+            }
+            return "\(delivery.receiver): period \(time(delivery.periodStart))..\(time(delivery.periodEnd)) \(state)"
+        }
+        if receivers.isEmpty { lines.append("none queued yet") }
+        if pending > 0 { lines.append("\(pending) waiting to be sent") }
+        return lines.enumerated().map { ($0.offset == 0 ? "reports:   " : "           ") + $0.element }
     }
 }

@@ -102,8 +102,24 @@ public final class SpoolReader {
     /// reported by the next poll that works, so the counters fed from the summaries miss no
     /// committed line.
     private var committedBeforeFailure = SpoolPollSummary()
-    private var buffer: UnsafeMutableRawBufferPointer
-    private static let initialBufferSize = 1 << 20
+    /// What each read fills (an Array, so the threads of `processInParallel` may share it).
+    private var buffer: [UInt8]
+    /// The other buffer: while the workers process one chunk, the next is read into it
+    /// (`SpoolLineProcessor.startInParallel`). Empty until the first long read.
+    private var spareBuffer: [UInt8] = []
+    /// Where batches are committed while the next ones are read (`PendingCommit`).
+    private let commits: CommitLane
+    /// Batches queued for commit at most, besides the one being read: two, so a commit slowed
+    /// by a checkpoint (its fsyncs) does not stop the reading.
+    static let maxCommitsInFlight = 2
+    /// The threads long reads are processed on, made at the first one (a daemon that only ever
+    /// reads a few lines a poll never starts them).
+    private var workers: IngestWorkers?
+    /// What one read takes at most (less when `max_line_bytes` is smaller; the buffer grows
+    /// past it only for a line longer than it, up to `max_line_bytes`): big enough that its
+    /// lines are shared out among the cores (`SpoolLineProcessor.processInParallel`) a few
+    /// times per batch, not hundreds.
+    private static let initialBufferSize = 4 << 20
 
     public init(
         settings: Settings, store: any SpoolCheckpointStore, classifier: LineClassifier, checks: CheckPlan = .empty,
@@ -112,18 +128,18 @@ public final class SpoolReader {
     ) {
         self.settings = settings
         self.store = store
+        self.commits = CommitLane(store: store)
         self.classifier = classifier
         self.checks = checks
         self.judges = judges
         self.usage = usage
         self.now = now
         self.onEvent = onEvent
-        self.buffer = .allocate(byteCount: min(Self.initialBufferSize, settings.maxLineBytes + 1), alignment: 16)
+        self.buffer = [UInt8](repeating: 0, count: min(Self.initialBufferSize, settings.maxLineBytes + 1))
     }
 
     deinit {
         closeAll()
-        buffer.deallocate()
     }
 
     /// Applies a reloaded configuration; offsets and open files are kept.
@@ -386,251 +402,184 @@ public final class SpoolReader {
     }
 
     private func growBuffer(to size: Int) {
-        let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
-        buffer.deallocate()
-        buffer = bigger
+        buffer = [UInt8](repeating: 0, count: size)
     }
+
+    /// Fills the buffer from `offset` of the file, `shared` among the workers when they are
+    /// idle and it is long; the count read, or -1 with errno set.
+    private func readBuffer(_ file: FollowedFile, at offset: Int64, shared: Bool = false) -> Int {
+        guard shared, let workers, buffer.count >= Self.parallelReadMinimumBytes else {
+            return buffer.withUnsafeMutableBytes { pread(file.fd, $0.baseAddress, $0.count, off_t(offset)) }
+        }
+        return buffer.withUnsafeMutableBytes { workers.read(file.fd, into: $0, at: offset) }
+    }
+
+    /// Reads at least this long are shared among the workers (`IngestWorkers.read`).
+    private static let parallelReadMinimumBytes = 1 << 20
 
     /// Reads and commits every complete line after the file's offset. Returns false when
     /// stopped early.
+    ///
+    /// A batch's transaction runs on `commits` while the next ones are read and processed;
+    /// a batch's effects on the reader (the file's offset, the summary, the events) follow only
+    /// when its commit has ended, and nothing is left in flight when this returns or throws.
     private func readAvailable(_ file: FollowedFile, summary: inout SpoolPollSummary, shouldStop: () -> Bool) throws -> Bool {
-        var batch = newBatch(file)
+        let processor = lineProcessor
+        var batch = processor.emptyBatch(fileID: file.tracked.id, startOffset: file.tracked.offset, committedAt: now())
         var batchBytes = 0
         var position = file.tracked.offset
+        var inFlight: [PendingCommit] = []
 
+        /// Waits for the oldest commit in flight and applies its effects.
+        func finishOldest() throws {
+            let pending = inFlight.removeFirst()
+            do {
+                try pending.wait()
+            } catch {
+                // The later ones start past offsets this one did not commit: the store refuses
+                // them. Wait for them all, so nothing is in flight when this throws.
+                for later in inFlight { try? later.wait() }
+                inFlight = []
+                throw error
+            }
+            let committed = pending.batch
+            summary.bytesRead += committed.newOffset - committed.startOffset
+            summary.counts += committed.counts
+            for line in committed.sampled { summary.checks.add(route: line.record.route, model: line.record.model, results: line.checkResults) }
+            summary.usage.add(committed.usage)
+            for line in committed.quarantined {
+                onEvent(.quarantined(path: line.filePath, offset: line.lineOffset, reason: line.reason, detail: line.detail))
+            }
+            file.tracked.offset = committed.newOffset
+        }
+
+        func finishInFlight() throws {
+            while !inFlight.isEmpty { try finishOldest() }
+        }
+
+        /// The chunk the workers are processing while the next one is read, with where it
+        /// ends: its lines join the batch when it is finished, in read order.
+        var running: (run: SpoolLineProcessor.ParallelRun, end: Int64)?
+
+        func finishRunning() {
+            guard let (run, end) = running else { return }
+            running = nil
+            batchBytes += Int(end - batch.newOffset)
+            checkTime += run.finish(into: &batch)
+            batch.newOffset = end
+        }
+
+        /// Queues the batch for commit (after the oldest in flight has ended, when the queue is
+        /// full) and begins the next.
         func commit() throws {
-            guard batch.newOffset != file.tracked.offset || !batch.quarantined.isEmpty else { return }
+            if inFlight.count >= Self.maxCommitsInFlight { try finishOldest() }
+            guard batch.newOffset != batch.startOffset || !batch.quarantined.isEmpty else { return }
             batch.committedAt = now()
             if settings.redact {
                 for index in batch.quarantined.indices { batch.quarantined[index].detail = StoredRedaction.text(batch.quarantined[index].detail) }
             }
-            try store.commitBatch(batch)
-            summary.bytesRead += batch.newOffset - file.tracked.offset
-            summary.counts += batch.counts
-            for line in batch.sampled { summary.checks.add(route: line.record.route, model: line.record.model, results: line.checkResults) }
-            summary.usage.add(batch.usage)
-            for line in batch.quarantined {
-                onEvent(.quarantined(path: line.filePath, offset: line.lineOffset, reason: line.reason, detail: line.detail))
-            }
-            file.tracked.offset = batch.newOffset
-            batch = newBatch(file)
+            inFlight.append(commits.commit(batch))
+            batch = processor.emptyBatch(fileID: file.tracked.id, startOffset: batch.newOffset, committedAt: now())
             batchBytes = 0
         }
 
-        while true {
-            if batchBytes >= settings.batchBytes || batch.sampled.count >= settings.batchSampled {
-                try commit()
-                if shouldStop() { return false }
-            }
-            if var oversized = file.oversized {
-                // Skip the rest of an over-long line up to its newline.
-                let count = pread(file.fd, buffer.baseAddress, buffer.count, off_t(oversized.scannedTo))
-                guard count > 0 else { break }
-                if let newline = memchr(buffer.baseAddress!, 0x0A, count) {
-                    let end = oversized.scannedTo + Int64(buffer.baseAddress!.distance(to: newline)) + 1
-                    let problem = LineProblem(
-                        .lineTooLong, "line of \(end - oversized.start) bytes is longer than spool.max_line_bytes (\(settings.maxLineBytes))")
-                    batch.quarantined.append(
-                        QuarantinedLine(
-                            filePath: file.tracked.path, lineOffset: oversized.start, lineBytes: end - oversized.start, problem: problem,
-                            excerpt: settings.redact ? StoredRedaction.excerpt(oversized.excerpt) : oversized.excerpt))
-                    batch.counts.linesRead += 1
-                    batch.counts.malformed += 1
-                    batch.newOffset = end
-                    position = end
-                    file.oversized = nil
+        do {
+            while true {
+                if batchBytes >= settings.batchBytes || batch.sampled.count >= settings.batchSampled {
                     try commit()
+                    if shouldStop() {
+                        finishRunning()
+                        try commit()
+                        try finishInFlight()
+                        return false
+                    }
+                }
+                if var oversized = file.oversized {
+                    finishRunning()
+                    // Skip the rest of an over-long line up to its newline.
+                    let count = readBuffer(file, at: oversized.scannedTo)
+                    guard count > 0 else { break }
+                    if let newline = buffer[..<count].firstIndex(of: 0x0A) {
+                        let end = oversized.scannedTo + Int64(newline) + 1
+                        let problem = LineProblem(
+                            .lineTooLong, "line of \(end - oversized.start) bytes is longer than spool.max_line_bytes (\(settings.maxLineBytes))")
+                        batch.quarantined.append(
+                            QuarantinedLine(
+                                filePath: file.tracked.path, lineOffset: oversized.start, lineBytes: end - oversized.start, problem: problem,
+                                excerpt: settings.redact ? StoredRedaction.excerpt(oversized.excerpt) : oversized.excerpt))
+                        batch.counts.linesRead += 1
+                        batch.counts.malformed += 1
+                        batch.newOffset = end
+                        position = end
+                        file.oversized = nil
+                        try commit()
+                        continue
+                    }
+                    oversized.scannedTo += Int64(count)
+                    file.oversized = oversized
+                    if count < buffer.count { break }
                     continue
                 }
-                oversized.scannedTo += Int64(count)
-                file.oversized = oversized
-                if count < buffer.count { break }
-                continue
-            }
-            let count = pread(file.fd, buffer.baseAddress, buffer.count, off_t(position))
-            if count < 0 {
-                noteUnreadable(file.tracked.path, String(cString: strerror(errno)))
-                break
-            }
-            guard count > 0 else { break }
-            let base = buffer.baseAddress!
-            guard let lastNewline = Self.lastNewline(in: UnsafeRawBufferPointer(start: base, count: count)) else {
-                if count < buffer.count { break }  // a partial last line: wait for its end
-                if buffer.count < settings.maxLineBytes + 1 {
-                    growBuffer(to: min(buffer.count * 4, settings.maxLineBytes + 1))
+                // While a chunk is processed, the next is read on this thread (the workers are
+                // busy with it); otherwise the workers share the read.
+                let count = readBuffer(file, at: position, shared: running == nil)
+                if count < 0 {
+                    noteUnreadable(file.tracked.path, String(cString: strerror(errno)))
+                    break
+                }
+                guard count > 0 else { break }
+                guard let lastNewline = buffer[..<count].lastIndex(of: 0x0A) else {
+                    finishRunning()
+                    if count < buffer.count { break }  // a partial last line: wait for its end
+                    if buffer.count < settings.maxLineBytes + 1 {
+                        growBuffer(to: min(buffer.count * 4, settings.maxLineBytes + 1))
+                        continue
+                    }
+                    let excerpt = Array(buffer[..<min(count, QuarantinedLine.excerptLimit)])
+                    file.oversized = OversizedLine(start: position, scannedTo: position + Int64(count), excerpt: excerpt)
                     continue
                 }
-                let excerpt = Array(UnsafeRawBufferPointer(start: base, count: min(count, QuarantinedLine.excerptLimit)))
-                file.oversized = OversizedLine(start: position, scannedTo: position + Int64(count), excerpt: excerpt)
-                continue
+                let consumed = lastNewline + 1
+                if workers == nil, SpoolLineProcessor.parallelWidth > 1, consumed >= SpoolLineProcessor.parallelMinimumBytes {
+                    workers = IngestWorkers(width: SpoolLineProcessor.parallelWidth)
+                }
+                if let run = processor.startInParallel(
+                    buffer, count: consumed, at: position, filePath: file.tracked.path, fileID: batch.fileID, committedAt: batch.committedAt,
+                    workers: workers)
+                {
+                    // The previous chunk joins the batch while this one is processed; the next
+                    // read goes to the other buffer (this one is the run's until it ends).
+                    finishRunning()
+                    running = (run, position + Int64(consumed))
+                    swap(&buffer, &spareBuffer)
+                    if buffer.count != spareBuffer.count { buffer = [UInt8](repeating: 0, count: spareBuffer.count) }
+                } else {
+                    finishRunning()
+                    checkTime += processor.processInParallel(
+                        buffer, count: consumed, at: position, filePath: file.tracked.path, into: &batch, workers: workers)
+                    batchBytes += consumed
+                    batch.newOffset = position + Int64(consumed)
+                }
+                position += Int64(consumed)
             }
-            let consumed = lastNewline + 1
-            processLines(UnsafeRawBufferPointer(start: base, count: consumed), at: position, file: file, into: &batch)
-            position += Int64(consumed)
-            batch.newOffset = position
-            batchBytes += consumed
+            finishRunning()
+            try commit()
+            try finishInFlight()
+        } catch {
+            // What is in flight may have committed: its effects count (the summary of a failed
+            // poll keeps what was committed before the failure). A chunk still being processed
+            // is waited for and dropped: its lines are read again from the committed offset.
+            running?.run.abandon()
+            try? finishInFlight()
+            throw error
         }
-        try commit()
         return true
     }
 
-    private func newBatch(_ file: FollowedFile) -> IngestBatch {
-        IngestBatch(
-            fileID: file.tracked.id, startOffset: file.tracked.offset, newOffset: file.tracked.offset, committedAt: now(),
-            usage: UsageBatch(config: usage))
+    /// What turns lines into a batch, with the settings of the moment.
+    private var lineProcessor: SpoolLineProcessor {
+        SpoolLineProcessor(
+            classifier: classifier, checks: checks, judges: judges, usage: usage, maxLineBytes: settings.maxLineBytes, redact: settings.redact)
     }
 
-    /// memrchr is a GNU extension the Glibc module does not export.
-    private static func lastNewline(in bytes: UnsafeRawBufferPointer) -> Int? {
-        var index = bytes.count - 1
-        while index >= 0 {
-            if bytes[index] == 0x0A { return index }
-            index -= 1
-        }
-        return nil
-    }
-
-    /// The hot loop: frame lines with memchr and classify each.
-    private func processLines(_ bytes: UnsafeRawBufferPointer, at offset: Int64, file: FollowedFile, into batch: inout IngestBatch) {
-        let base = bytes.baseAddress!
-        var start = 0
-        let maxLine = settings.maxLineBytes
-        while start < bytes.count {
-            let newline = memchr(base + start, 0x0A, bytes.count - start)!
-            let end = base.distance(to: UnsafeRawPointer(newline))
-            var line = UnsafeRawBufferPointer(start: base + start, count: end - start)
-            let lineOffset = offset + Int64(start)
-            // A byte-order mark at the start of a file (editors on Windows write one) is not
-            // part of the first record.
-            if lineOffset == 0, line.count >= 3, line[0] == 0xEF, line[1] == 0xBB, line[2] == 0xBF {
-                line = UnsafeRawBufferPointer(rebasing: line[3...])
-            }
-            batch.counts.linesRead += 1
-            if line.count > maxLine {
-                quarantine(
-                    line, at: lineOffset, LineProblem(.lineTooLong, "line of \(line.count + 1) bytes is longer than spool.max_line_bytes (\(maxLine))"),
-                    file: file, into: &batch)
-            } else if !takeFeedback(line, at: lineOffset, file: file, into: &batch) {
-                switch classifier.classify(line) {
-                case .blank:
-                    batch.counts.blankLines += 1
-                case .unsampled:
-                    // Usage counts every call: read its few fields, or decode it when they
-                    // cannot be read plainly (which also says what is wrong with a bad line).
-                    // A failed call is stored whatever the sample says (`evald traces`), so it is
-                    // decoded in full; failures are a few percent of calls.
-                    if let call = UsageScanner.read(line, withRecordID: !usage.budgets.isEmpty), !call.isError {
-                        batch.counts.records += 1
-                        batch.usage.add(call, in: line)
-                    } else {
-                        switch classifier.decode(line) {
-                        case .success(let record):
-                            batch.counts.records += 1
-                            batch.usage.add(stored(CallUsage(record: record)))
-                            if record.status == .error {
-                                batch.failedOutsideSample.append(
-                                    stored(
-                                        SampledLine(
-                                            record: record, sampleRate: 0, lineOffset: lineOffset, recordJSON: String(decoding: line, as: UTF8.self))))
-                            }
-                        case .failure(let problem):
-                            quarantine(line, at: lineOffset, problem, file: file, into: &batch)
-                        }
-                    }
-                case .sampled(let record, let rate):
-                    batch.counts.records += 1
-                    batch.usage.add(stored(CallUsage(record: record)))
-                    score(
-                        SampledLine(record: record, sampleRate: rate, lineOffset: lineOffset, recordJSON: String(decoding: line, as: UTF8.self)),
-                        into: &batch)
-                case .otlp:
-                    switch classifier.decodeOTLP(line) {
-                    case .failure(let problem):
-                        quarantine(line, at: lineOffset, problem, file: file, into: &batch)
-                    case .success(let decoded):
-                        batch.counts.records += Int64(decoded.llmSpans)
-                        batch.counts.skippedSpans += Int64(decoded.skippedSpans)
-                        for call in decoded.usage { batch.usage.add(stored(call)) }
-                        for (index, record) in decoded.failedOutsideSample {
-                            batch.failedOutsideSample.append(
-                                stored(
-                                    SampledLine(
-                                        record: record, sampleRate: 0, lineOffset: lineOffset, indexInLine: index,
-                                        recordJSON: NativeRecordEncoder.json(record))))
-                        }
-                        for (index, record, rate) in decoded.records {
-                            score(
-                                SampledLine(
-                                    record: record, sampleRate: rate, lineOffset: lineOffset, indexInLine: index,
-                                    recordJSON: NativeRecordEncoder.json(record)), into: &batch)
-                        }
-                    }
-                case .malformed(let problem):
-                    quarantine(line, at: lineOffset, problem, file: file, into: &batch)
-                }
-            }
-            start = end + 1
-        }
-    }
-
-    /// Counts the feedback a line holds, whether it is sampled or not. True when that used the
-    /// line up: a feedback line (not a record), or a line quarantined for its feedback.
-    private func takeFeedback(_ line: UnsafeRawBufferPointer, at offset: Int64, file: FollowedFile, into batch: inout IngestBatch) -> Bool {
-        switch FeedbackLineReader.read(line) {
-        case .none:
-            return false
-        case .problem(let problem):
-            quarantine(line, at: offset, problem, file: file, into: &batch)
-            return true
-        case .line(let event):
-            batch.feedback.add(event, lineOffset: offset, shard: classifier.sampler.shard)
-            return true
-        case .record(let event):
-            batch.feedback.add(event, lineOffset: offset, shard: classifier.sampler.shard)
-            return false
-        }
-    }
-
-    /// Adds a kept record to the batch with its check verdicts: the checks are pure and cheap,
-    /// so they are scored here and commit with the evaluation.
-    private func score(_ line: SampledLine, into batch: inout IngestBatch) {
-        var line = line
-        let started = ContinuousClock.now
-        line.checkResults = checks.evaluate(line.record)
-        checkTime += ContinuousClock.now - started
-        line.judgeNames = judges.judges(for: line.record)
-        // After the checks (their verdicts are on the text as it arrived; failing details are
-        // masked anyway), before anything is stored or queued for a judge.
-        line = stored(line)
-        batch.counts.sampled += 1
-        batch.counts.failedChecks += Int64(line.checkResults.count { !$0.passed })
-        batch.sampled.append(line)
-    }
-
-    /// A record as it is stored (a sampled one, or a failed call kept outside the sample for
-    /// `evald traces`): with `storage.redact`, PII in every string replaced.
-    private func stored(_ line: SampledLine) -> SampledLine {
-        guard settings.redact else { return line }
-        var line = line
-        line.record = StoredRedaction.record(line.record)
-        line.recordJSON = StoredRedaction.json(line.recordJSON)
-        return line
-    }
-
-    /// A call's usage as it is stored: its error class is the error's first word, which may be
-    /// an address or a number (`jane@example.com: mailbox full`), so it is redacted too.
-    private func stored(_ call: CallUsage) -> CallUsage {
-        guard settings.redact, let errorClass = call.errorClass else { return call }
-        var call = call
-        call.errorClass = StoredRedaction.text(errorClass)
-        return call
-    }
-
-    private func quarantine(_ line: UnsafeRawBufferPointer, at offset: Int64, _ problem: LineProblem, file: FollowedFile, into batch: inout IngestBatch) {
-        batch.counts.malformed += 1
-        var excerpt = Array(UnsafeRawBufferPointer(rebasing: line.prefix(QuarantinedLine.excerptLimit)))
-        if settings.redact { excerpt = StoredRedaction.excerpt(excerpt) }
-        batch.quarantined.append(
-            QuarantinedLine(filePath: file.tracked.path, lineOffset: offset, lineBytes: Int64(line.count + 1), problem: problem, excerpt: excerpt))
-    }
 }

@@ -137,10 +137,6 @@ extension StateStore {
 
     // MARK: outbox
 
-    public func pendingNotificationCount() throws -> Int {
-        try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND gave_up_at IS NULL") ?? 0 }
-    }
-
     /// Notifications due now, oldest first; one per (alert, receiver) at a time, so a receiver
     /// never hears "resolved" before the "firing" it follows.
     public func dueNotifications(now: Date, limit: Int) throws -> [OutboxEntry] {
@@ -155,46 +151,6 @@ extension StateStore {
                     ORDER BY o.id LIMIT ?
                     """, arguments: [now.timeIntervalSince1970, limit]
             ).map(Self.outboxEntry)
-        }
-    }
-
-    /// Records a delivery the receiver acknowledged (2xx). Returns false when it was already
-    /// recorded, which the caller takes as "do not count it twice".
-    @discardableResult
-    public func markNotificationSent(id: Int64, at: Date) throws -> Bool {
-        try write { db in
-            try db.execute(
-                sql: "UPDATE outbox SET sent_at = ?, attempts = attempts + 1 WHERE id = ? AND sent_at IS NULL", arguments: [at.timeIntervalSince1970, id])
-            guard db.changesCount == 1 else { return false }
-            try Self.add(db, ["notifications_sent": 1])
-            return true
-        }
-    }
-
-    /// Whether a notification is still to be sent: checked right before sending.
-    public func notificationPending(id: Int64) throws -> Bool {
-        try read { db in
-            try Bool.fetchOne(db, sql: "SELECT sent_at IS NULL AND gave_up_at IS NULL FROM outbox WHERE id = ?", arguments: [id]) ?? false
-        }
-    }
-
-    public func retryNotification(id: Int64, at next: Date, error: String) throws {
-        try write { db in
-            try db.execute(
-                sql: "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?",
-                arguments: [next.timeIntervalSince1970, error, id])
-            try Self.add(db, ["notifications_failed": 1])
-        }
-    }
-
-    /// Stops trying a notification; counted as failed and given up unless it was only skipped
-    /// (below the receiver's min_severity).
-    public func giveUpNotification(id: Int64, at: Date, error: String, countAsFailure: Bool = true) throws {
-        try write { db in
-            try db.execute(
-                sql: "UPDATE outbox SET attempts = attempts + 1, gave_up_at = ?, last_error = ? WHERE id = ? AND sent_at IS NULL",
-                arguments: [at.timeIntervalSince1970, error, id])
-            if countAsFailure { try Self.add(db, ["notifications_failed": 1, "notifications_given_up": 1]) }
         }
     }
 

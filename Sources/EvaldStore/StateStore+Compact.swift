@@ -1,6 +1,7 @@
 import EvaldCore
 import Foundation
 import GRDB
+import GRDBSQLite
 import Synchronization
 
 /// Writes evaluations, check results, verdicts and rollups in the compact layout, inside one
@@ -131,7 +132,8 @@ struct CompactWriter {
         for (route, records) in byRoute.sorted(by: { $0.key < $1.key }) {
             try grow(route: route, with: records)
         }
-        let insert = try db.cachedStatement(
+        let insert = try SQLiteInsert(
+            db,
             sql: """
                 INSERT INTO evaluation_data (id, trace_id, record_id, file_id, line_offset, index_in_line, ts, ingested_at,
                     route_id, tenant_id, provider_id, model_id, response_model_id, system_fingerprint_id, prompt_version_id, status_id, error,
@@ -139,7 +141,7 @@ struct CompactWriter {
                     check_set_id, dictionary_id, record_form, record)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
-        let insertFailure = try db.cachedStatement(sql: "INSERT OR REPLACE INTO check_failure (evaluation_id, check_id, detail) VALUES (?, ?, ?)")
+        let insertFailure = try SQLiteInsert(db, sql: "INSERT OR REPLACE INTO check_failure (evaluation_id, check_id, detail) VALUES (?, ?, ?)")
         var ids: [Int64] = []
         var deflaters: [Int64: PrimedDeflater] = [:]
         for (row, route) in zip(rows, routeIDs) {
@@ -148,21 +150,19 @@ struct CompactWriter {
             let deflater = deflaters[route ?? -1] ?? PrimedDeflater(dictionary: dictionary?.bytes)
             deflaters[route ?? -1] = deflater
             let checks = try checkSetID(row.checks)
-            var arguments: [(any DatabaseValueConvertible)?] = [row.id]
-            arguments += [TraceIDCoding.stored(r.traceID), TraceIDCoding.storedRecordID(r.recordID, traceID: r.traceID)]
-            arguments += [row.fileID, row.lineOffset, row.indexInLine, r.timestamp.timeIntervalSince1970, row.ingestedAt.rounded(.down)]
-            arguments += [route, try textID(r.tenant), try textID(r.provider), try textID(r.model), try textID(r.responseModel)]
-            arguments += [try textID(r.systemFingerprint), try textID(r.promptVersion), try textID(r.status.rawValue), r.error]
-            arguments += [try textID(r.finishReason), r.latencyMs, r.inputTokens, r.outputTokens, r.costUSD, r.feedback, row.hasContent]
-            arguments += [try textID(Self.rateText(row.sampleRate)), checks?.set, dictionary?.id]
             let (form, json) = RecordForm.elidingTraceID(row.json, traceID: r.traceID)
-            arguments += [form, Data(deflater.compress(json))]
-            try insert.execute(arguments: StatementArguments(arguments))
+            try insert.run(
+                row.id, TraceIDCoding.storedForm(r.traceID), TraceIDCoding.storedRecordID(r.recordID, traceID: r.traceID),
+                row.fileID, row.lineOffset, row.indexInLine, r.timestamp.timeIntervalSince1970, row.ingestedAt.rounded(.down),
+                route, try textID(r.tenant), try textID(r.provider), try textID(r.model), try textID(r.responseModel),
+                try textID(r.systemFingerprint), try textID(r.promptVersion), try textID(r.status.rawValue), r.error,
+                try textID(r.finishReason), r.latencyMs, r.inputTokens, r.outputTokens, r.costUSD, r.feedback, row.hasContent,
+                try textID(Self.rateText(row.sampleRate)), checks?.set, dictionary?.id, form, deflater.compress(json))
             let id = db.lastInsertedRowID
             ids.append(id)
             if let checks {
                 for (result, check) in zip(row.checks, checks.checks) where !result.passed {
-                    try insertFailure.execute(arguments: [id, check, result.detail])
+                    try insertFailure.run(id, check, result.detail)
                 }
             }
         }
@@ -263,18 +263,38 @@ enum RecordDictionaries {
 /// bytes; a record id equal to the trace id as NULL, and one that extends it (`trace:span`) as
 /// its suffix.
 enum TraceIDCoding {
+    /// A trace id as it is stored: its 16 bytes, or its text.
+    enum Stored: SQLiteBindable {
+        case bytes([UInt8])
+        case text(String)
+
+        func bindValue(to statement: SQLiteStatement, at column: Int32) {
+            switch self {
+            case .bytes(let bytes): bytes.bindValue(to: statement, at: column)
+            case .text(let text): text.bindValue(to: statement, at: column)
+            }
+        }
+    }
+
     static func stored(_ traceID: String) -> any DatabaseValueConvertible {
+        switch storedForm(traceID) {
+        case .bytes(let bytes): Data(bytes)
+        case .text(let text): text
+        }
+    }
+
+    static func storedForm(_ traceID: String) -> Stored {
         let utf8 = Array(traceID.utf8)
-        guard utf8.count == 32 else { return traceID }
+        guard utf8.count == 32 else { return .text(traceID) }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(16)
         var index = 0
         while index < 32 {
-            guard let high = nibble(utf8[index]), let low = nibble(utf8[index + 1]) else { return traceID }
+            guard let high = nibble(utf8[index]), let low = nibble(utf8[index + 1]) else { return .text(traceID) }
             bytes.append(high << 4 | low)
             index += 2
         }
-        return Data(bytes)
+        return .bytes(bytes)
     }
 
     static func text(_ stored: DatabaseValue) -> String {

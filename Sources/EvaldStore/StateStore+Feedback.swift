@@ -43,7 +43,8 @@ extension StateStore {
     static func commitFeedback(_ db: Database, _ feedback: FeedbackBatch, fileID: Int64, at: Double) throws {
         guard !feedback.isEmpty else { return }
         let afterEvaluation = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM evaluation_data") ?? 0
-        let insert = try db.cachedStatement(
+        let insert = try SQLiteInsert(
+            db,
             sql: """
                 INSERT INTO feedback (file_id, line_offset, source, trace_id, ts, route, model, prompt_version, thumb, score,
                     after_evaluation, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -65,10 +66,9 @@ extension StateStore {
                 cells[RollupKey(metric: MetricName.feedbackScore, route: event.route, model: event.model, minute: minute), default: RollupCell()]
                     .addValue(value)
             }
-            try insert.execute(arguments: [
+            try insert.run(
                 fileID, entry.lineOffset, event.source.rawValue, event.traceID, ts, event.route, event.model, event.promptVersion, thumb, score,
-                afterEvaluation, at,
-            ])
+                afterEvaluation, at)
         }
         var writer = CompactWriter(db)
         let upsert = try db.cachedStatement(

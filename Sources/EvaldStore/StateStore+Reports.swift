@@ -6,10 +6,32 @@ import GRDB
 public struct ReportOutboxEntry: Sendable, Equatable {
     public var id: Int64
     public var receiver: String
+    public var periodStart: Date
     public var periodEnd: Date
-    public var report: ScheduledReport
+    /// Nil when the stored report cannot be read (written by another version of evald):
+    /// delivery gives such a row up rather than leave it pending forever.
+    public var report: ScheduledReport?
     public var createdAt: Date
     public var attempts: Int
+}
+
+/// Where one period's report stands with one receiver.
+public struct ReportDelivery: Sendable, Equatable {
+    public enum State: String, Sendable {
+        case pending, sent
+        case givenUp = "given_up"
+    }
+
+    public var receiver: String
+    public var periodStart: Date
+    public var periodEnd: Date
+    public var attempts: Int
+    public var sentAt: Date?
+    public var gaveUpAt: Date?
+    /// When delivery tries again, while pending.
+    public var nextAttemptAt: Date
+
+    public var state: State { sentAt != nil ? .sent : gaveUpAt != nil ? .givenUp : .pending }
 }
 
 extension StateStore {
@@ -76,10 +98,6 @@ extension StateStore {
         }
     }
 
-    public func pendingReportCount() throws -> Int {
-        try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM report_outbox WHERE sent_at IS NULL AND gave_up_at IS NULL") ?? 0 }
-    }
-
     /// Reports due now, oldest period first.
     public func dueReports(now: Date, limit: Int) throws -> [ReportOutboxEntry] {
         // Read every second by delivery: a read, not a write transaction (the writer is ingest's).
@@ -91,20 +109,14 @@ extension StateStore {
                     ORDER BY period_end, id LIMIT ?
                     """, arguments: [now.timeIntervalSince1970, limit])
         }
-        var due: [ReportOutboxEntry] = []
-        for row in rows {
+        return rows.map { row in
             let json: String = row["report_json"]
-            guard let report = try? Self.reportDecoder.decode(ScheduledReport.self, from: Data(json.utf8)) else {
-                // Written by another version of evald: given up, not left pending forever.
-                try giveUpReport(id: row["id"], at: now, error: "the stored report could not be read by this version")
-                continue
-            }
-            due.append(
-                ReportOutboxEntry(
-                    id: row["id"], receiver: row["receiver"], periodEnd: Date(timeIntervalSince1970: row["period_end"]), report: report,
-                    createdAt: Date(timeIntervalSince1970: row["created_at"]), attempts: row["attempts"]))
+            return ReportOutboxEntry(
+                id: row["id"], receiver: row["receiver"], periodStart: Date(timeIntervalSince1970: row["period_start"]),
+                periodEnd: Date(timeIntervalSince1970: row["period_end"]),
+                report: try? Self.reportDecoder.decode(ScheduledReport.self, from: Data(json.utf8)),
+                createdAt: Date(timeIntervalSince1970: row["created_at"]), attempts: row["attempts"])
         }
-        return due
     }
 
     /// Deletes reports settled (sent or given up) before `cutoff`, keeping each receiver's
@@ -121,49 +133,34 @@ extension StateStore {
         }
     }
 
-    /// Whether a report is still to be sent: checked right before sending.
-    public func reportPending(id: Int64) throws -> Bool {
+    /// What was queued for each period and receiver, newest first.
+    public func reportDeliveries(limit: Int = 20) throws -> [ReportDelivery] {
         try read { db in
-            try Bool.fetchOne(db, sql: "SELECT sent_at IS NULL AND gave_up_at IS NULL FROM report_outbox WHERE id = ?", arguments: [id]) ?? false
+            try Row.fetchAll(db, sql: "SELECT * FROM report_outbox ORDER BY period_end DESC, receiver LIMIT ?", arguments: [limit])
+                .map(Self.reportDelivery)
         }
     }
 
-    public func markReportSent(id: Int64, at: Date) throws {
-        try write { db in
-            try db.execute(
-                sql: "UPDATE report_outbox SET sent_at = ?, attempts = attempts + 1 WHERE id = ? AND sent_at IS NULL",
-                arguments: [at.timeIntervalSince1970, id])
-            if db.changesCount == 1 { try Self.add(db, ["reports_sent": 1]) }
-        }
-    }
-
-    public func retryReport(id: Int64, at next: Date, error: String) throws {
-        try write { db in
-            try db.execute(
-                sql: "UPDATE report_outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?",
-                arguments: [next.timeIntervalSince1970, error, id])
-        }
-    }
-
-    public func giveUpReport(id: Int64, at: Date, error: String) throws {
-        try write { db in
-            try db.execute(
-                sql: "UPDATE report_outbox SET attempts = attempts + 1, gave_up_at = ?, last_error = ? WHERE id = ? AND sent_at IS NULL",
-                arguments: [at.timeIntervalSince1970, error, id])
-            if db.changesCount == 1 { try Self.add(db, ["reports_given_up": 1]) }
-        }
-    }
-
-    /// What was queued for each period and receiver, newest first (for tests).
-    public func reportDeliveries(limit: Int = 20) throws -> [(periodEnd: Date, receiver: String, sentAt: Date?, gaveUpAt: Date?, attempts: Int)] {
+    /// Each receiver's newest period queued, by receiver name (`evald status`).
+    public func newestReportDeliveries() throws -> [ReportDelivery] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM report_outbox ORDER BY period_end DESC, receiver LIMIT ?", arguments: [limit]).map { row in
-                (
-                    Date(timeIntervalSince1970: row["period_end"]), row["receiver"], (row["sent_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
-                    (row["gave_up_at"] as Double?).map(Date.init(timeIntervalSince1970:)), row["attempts"]
-                )
-            }
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM report_outbox r
+                    WHERE r.id = (SELECT id FROM report_outbox WHERE receiver = r.receiver ORDER BY period_end DESC, id DESC LIMIT 1)
+                    ORDER BY r.receiver
+                    """
+            ).map(Self.reportDelivery)
         }
+    }
+
+    static func reportDelivery(_ row: Row) -> ReportDelivery {
+        func date(_ column: String) -> Date? { (row[column] as Double?).map(Date.init(timeIntervalSince1970:)) }
+        return ReportDelivery(
+            receiver: row["receiver"], periodStart: Date(timeIntervalSince1970: row["period_start"]),
+            periodEnd: Date(timeIntervalSince1970: row["period_end"]), attempts: row["attempts"], sentAt: date("sent_at"),
+            gaveUpAt: date("gave_up_at"), nextAttemptAt: Date(timeIntervalSince1970: row["next_attempt_at"]))
     }
 
     private static var reportEncoder: JSONEncoder {

@@ -71,14 +71,14 @@ extension StateStore: SpoolCheckpointStore {
                         hasContent: line.record.hasContent, id: nil)
                 }
                 let ids = try writer.insert(rows)
-                let enqueue = try db.cachedStatement(sql: "INSERT OR IGNORE INTO judge_queue (evaluation_id, judge_name, enqueued_at) VALUES (?, ?, ?)")
+                let enqueue = try SQLiteInsert(db, sql: "INSERT OR IGNORE INTO judge_queue (evaluation_id, judge_name, enqueued_at) VALUES (?, ?, ?)")
                 var queued: Int64 = 0
                 var rollups = RollupBatch()
                 try db.execute(
                     sql: "UPDATE spool_file SET stored_offset = ?, stored_index = ? WHERE id = ?", arguments: [through.offset, through.index, batch.fileID])
                 for (line, evaluationID) in zip(fresh, ids) {
                     for judge in line.judgeNames {
-                        try enqueue.execute(arguments: [evaluationID, judge, at])
+                        try enqueue.run(evaluationID, judge, at)
                         queued += 1
                     }
                     rollups.add(line.record, checks: line.checkResults, readAt: Date(timeIntervalSince1970: at))

@@ -118,21 +118,33 @@ extension StateStore {
         try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM usage_feed WHERE id > ?", arguments: [after]) ?? 0 }
     }
 
+    /// What the usage journal holds past detection's cursor: rows and the calls in them, which
+    /// the `op:` detectors have not been fed yet (`evald status`).
+    public func usageFeedBacklog() throws -> (rows: Int, calls: Int64) {
+        try read { db in
+            let cursor =
+                try String.fetchOne(db, sql: "SELECT state_json FROM detection_state WHERE kind = 'cursor' AND key = 'usage_feed'")
+                .flatMap { Int64($0) } ?? 0
+            let row = try Row.fetchOne(db, sql: "SELECT COUNT(*), COALESCE(SUM(calls), 0) FROM usage_feed WHERE id > ?", arguments: [cursor])
+            return (row?[0] ?? 0, row?[1] ?? 0)
+        }
+    }
+
     /// Stores the batch's failed calls from outside the sample; a line already stored (read
     /// again after a lost offset) is passed over.
-    static func addFailedCalls(_ db: Database, _ lines: [SampledLine], fileID: Int64) throws {
-        guard !lines.isEmpty else { return }
-        let insert = try db.cachedStatement(
+    static func addFailedCalls(_ db: Database, _ calls: [FailedCall], fileID: Int64) throws {
+        guard !calls.isEmpty else { return }
+        let insert = try SQLiteInsert(
+            db,
             sql: """
                 INSERT OR IGNORE INTO failed_call (trace_id, record_id, file_id, line_offset, index_in_line, ts, route, model, tenant,
                     prompt_version, error_class, error, latency_ms, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
-        for line in lines {
-            let r = line.record
-            try insert.execute(arguments: [
-                r.traceID, r.recordID, fileID, line.lineOffset, line.indexInLine, r.timestamp.timeIntervalSince1970, r.route, r.model, r.tenant,
-                r.promptVersion, CallUsage.errorClass(of: r.error), r.error, r.latencyMs, Data(RecordCompression.compress(Array(line.recordJSON.utf8))),
-            ])
+        for call in calls {
+            let r = call.record
+            try insert.run(
+                r.traceID, r.recordID, fileID, call.lineOffset, call.indexInLine, r.timestamp.timeIntervalSince1970, r.route, r.model, r.tenant,
+                r.promptVersion, CallUsage.errorClass(of: r.error), r.error, r.latencyMs, call.compressedRecord)
         }
     }
 
@@ -161,7 +173,8 @@ extension StateStore {
     /// caller keeps once the transaction has committed.
     static func addUsage(_ db: Database, _ usage: UsageBatch, sketches: TenantSketchCache) throws -> [String: TenantSketch] {
         guard !usage.isEmpty else { return [:] }
-        let upsertMinute = try db.cachedStatement(
+        let upsertMinute = try SQLiteInsert(
+            db,
             sql: """
                 INSERT INTO usage_minute (minute, route, model, calls, errors, error_classes, input_tokens, output_tokens,
                     cost_usd, unknown_cost_calls, latency_hist) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -172,18 +185,15 @@ extension StateStore {
                     cost_usd = cost_usd + excluded.cost_usd, unknown_cost_calls = unknown_cost_calls + excluded.unknown_cost_calls,
                     latency_hist = evald_histogram_merge(latency_hist, excluded.latency_hist)
                 """)
-        let feed = try db.cachedStatement(
-            sql: "INSERT INTO usage_feed (minute, route, model, calls, errors, latency_hist, cost_hist) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        let feed = try SQLiteInsert(
+            db, sql: "INSERT INTO usage_feed (minute, route, model, calls, errors, latency_hist, cost_hist) VALUES (?, ?, ?, ?, ?, ?, ?)")
         // In trace-time order, so detection sees a batch's minutes as they happened.
         for (key, cell) in usage.cells.sorted(by: { ($0.key.minute, $0.key.route, $0.key.model) < ($1.key.minute, $1.key.route, $1.key.model) }) {
-            try upsertMinute.execute(arguments: [
+            let latency = cell.latency.total > 0 ? cell.latency.serialized : nil
+            try upsertMinute.run(
                 key.minute, key.route, key.model, cell.calls, cell.errors, errorClassJSON(cell.errorClasses), cell.inputTokens,
-                cell.outputTokens, cell.costUSD, cell.unknownCostCalls, cell.latency.total > 0 ? cell.latency.serialized : nil,
-            ])
-            try feed.execute(arguments: [
-                key.minute, key.route, key.model, cell.calls, cell.errors, cell.latency.total > 0 ? cell.latency.serialized : nil,
-                cell.costs.total > 0 ? cell.costs.serialized : nil,
-            ])
+                cell.outputTokens, cell.costUSD, cell.unknownCostCalls, latency)
+            try feed.run(key.minute, key.route, key.model, cell.calls, cell.errors, latency, cell.costs.total > 0 ? cell.costs.serialized : nil)
         }
 
         let upsertExact = try db.cachedStatement(
@@ -206,7 +216,8 @@ extension StateStore {
             }
         }
         var changed: [String: TenantSketch] = [:]
-        let write = try db.cachedStatement(
+        let write = try SQLiteInsert(
+            db,
             sql: """
                 INSERT OR REPLACE INTO usage_tenant_day (day, tenant, exact, calls, errors, input_tokens, output_tokens, cost_usd,
                     unknown_cost_calls, err_calls, err_errors, err_input_tokens, err_output_tokens, err_cost_usd, err_unknown_cost_calls)
@@ -220,10 +231,9 @@ extension StateStore {
                 if let evicted = change.evicted { try delete.execute(arguments: [day, evicted]) }
                 let entry = sketch.entries[tenant]!
                 let u = entry.usage, e = entry.error
-                try write.execute(arguments: [
+                try write.run(
                     day, tenant, u.calls, u.errors, u.inputTokens, u.outputTokens, u.costUSD, u.unknownCostCalls,
-                    e.calls, e.errors, e.inputTokens, e.outputTokens, e.costUSD, e.unknownCostCalls,
-                ])
+                    e.calls, e.errors, e.inputTokens, e.outputTokens, e.costUSD, e.unknownCostCalls)
             }
             changed[day] = sketch
         }

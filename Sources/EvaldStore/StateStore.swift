@@ -92,14 +92,31 @@ public final class StateStore: Sendable {
             }
         }
         do {
-            let pool = try DatabasePool(path: path, configuration: configuration)
-            if !readOnly {
-                try migrate(pool)
-                try enableIncrementalVacuum(pool)
+            return try retryingWhileBusy {
+                let pool = try DatabasePool(path: path, configuration: configuration)
+                if !readOnly {
+                    try migrate(pool)
+                    try enableIncrementalVacuum(pool)
+                }
+                return StateStore(path: path, pool: pool)
             }
-            return StateStore(path: path, pool: pool)
         } catch let error as DatabaseError {
             throw StoreError(path: path, message: "cannot open (\(error.message ?? error.description)); check the file's permissions and free disk space")
+        }
+    }
+
+    /// Opening for writing while the daemon ingests a backlog (a test, `evald replay`): its
+    /// commits follow each other closely, and some of what opening does (taking the write lock
+    /// after a read) gets SQLITE_BUSY at once, without the busy timeout's wait. Tried again
+    /// for as long as that timeout.
+    private static func retryingWhileBusy<T>(_ body: () throws -> T) throws -> T {
+        let deadline = Date().addingTimeInterval(10)
+        while true {
+            do {
+                return try body()
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && Date() < deadline {
+                usleep(50_000)
+            }
         }
     }
 

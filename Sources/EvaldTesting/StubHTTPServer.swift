@@ -63,12 +63,16 @@ public final class StubHTTPServer: Sendable {
             .bind(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
+                    // Torn down on deinit (the deprecated initialiser is the one that does): a
+                    // connection accepted while the stub stops is dropped unserved, and the
+                    // non-deprecated one traps then ("Deinited NIOAsyncWriter without calling
+                    // finish()"), which ended whole test runs.
+                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(synchronouslyWrapping: channel)
                 }
             }
         let boundPort = server.channel.localAddress?.port ?? port
         let record = NIOLockedValueBox(Record())
-        let task = Task<Void, Never>(executorPreference: StubExecutor.shared) {
+        let task = Task<Void, Never>(executorPreference: OwnThreadsExecutor.stubs) {
             _ = try? await server.executeThenClose { connections in
                 try await withThrowingDiscardingTaskGroup { group in
                     for try await connection in connections {
@@ -81,6 +85,16 @@ public final class StubHTTPServer: Sendable {
     }
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    /// Three receivers on one server, by path: `/good` accepts (200), `/flaky` fails in a way
+    /// worth retrying (503), any other path refuses (400: not retried).
+    @Sendable public static func goodFlakyRefused(_ request: Request) async -> Reply {
+        switch request.path {
+        case "/good": .respond(status: 200, body: [])
+        case "/flaky": .respond(status: 503, body: Array("try later".utf8))
+        default: .respond(status: 400, body: Array("no reports here".utf8))
+        }
+    }
 
     /// Every request received, in order of arrival.
     public var requests: [Request] { record.withLockedValue { $0.requests } }

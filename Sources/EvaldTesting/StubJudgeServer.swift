@@ -78,22 +78,34 @@ public final class StubJudgeServer: Sendable {
     /// Requests computed to the end (answered, or abandoned by their client after computing).
     public var completedRequests: Int { state.withLockedValue { $0.completed } }
 
-    /// A 127.0.0.1 port with nothing listening: connections to it are refused.
-    public static func refusingPort() throws -> Int {
+    /// A 127.0.0.1 port with nothing listening: connections to it are refused while the
+    /// returned value is held. It stays bound, never listening, until `close()`: a port merely
+    /// found free could be given to a server another test starts meanwhile, which would then
+    /// receive this test's requests.
+    public static func refusingPort() throws -> RefusingPort {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw StubError.socket }
-        defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = 0
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        guard bound == 0 else { throw StubError.socket }
         let named = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        guard named == 0 else { throw StubError.socket }
-        // Bound but never listening, then closed: the port stays free and refuses connections.
-        return Int(UInt16(bigEndian: address.sin_port))
+        guard bound == 0, named == 0 else {
+            Glibc.close(fd)
+            throw StubError.socket
+        }
+        return RefusingPort(port: Int(UInt16(bigEndian: address.sin_port)), descriptor: fd)
+    }
+
+    /// A port held bound and never listening (see `refusingPort()`).
+    public struct RefusingPort: Sendable {
+        public let port: Int
+        let descriptor: Int32
+
+        /// Frees the port.
+        public func close() { Glibc.close(descriptor) }
     }
 
     public enum StubError: Error { case socket }

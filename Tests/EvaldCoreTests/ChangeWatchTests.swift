@@ -39,44 +39,46 @@ import Testing
         #expect(early.verdict == .undecided)
     }
 
-    @Test func theIntervalCoversTheTrueDifferenceInAtLeast95PercentOfRunsCheckedEvery10Samples() {
-        // 1,000 seeded A/B runs, pass rates 0.90 and 0.85 (a 70/30 split), and 1,000 with 1-5
-        // scores; each run looked at every 10 samples for 2,000 samples. A run counts as covered
-        // only if every look covered the true difference.
-        var rng = SplitMix64(state: 1_601)
-        var covered = 0, coveredScores = 0
-        let runs = 1_000
-        let scoresA = [0.05, 0.05, 0.2, 0.3, 0.4], scoresB = [0.1, 0.1, 0.2, 0.3, 0.3]
-        let meanA = zip(1...5, scoresA).map { Double($0) * $1 }.reduce(0, +)
-        let meanB = zip(1...5, scoresB).map { Double($0) * $1 }.reduce(0, +)
-        for _ in 0..<runs {
-            var a = ArmTally(), b = ArmTally(), sa = ArmTally(), sb = ArmTally()
-            var ok = true, okScores = true
-            for i in 1...2_000 {
-                if uniform(&rng) < 0.7 {
-                    a.add(uniform(&rng) < 0.90 ? 1 : 0)
-                    sa.add(Double(score(&rng, scoresA)))
-                } else {
-                    b.add(uniform(&rng) < 0.85 ? 1 : 0)
-                    sb.add(Double(score(&rng, scoresB)))
+    @Test func theIntervalCoversTheTrueDifferenceInAtLeast95PercentOfRunsCheckedEvery10Samples() async {
+        await offPool {
+            // 1,000 seeded A/B runs, pass rates 0.90 and 0.85 (a 70/30 split), and 1,000 with 1-5
+            // scores; each run looked at every 10 samples for 2,000 samples. A run counts as covered
+            // only if every look covered the true difference.
+            var rng = SplitMix64(state: 1_601)
+            var covered = 0, coveredScores = 0
+            let runs = 1_000
+            let scoresA = [0.05, 0.05, 0.2, 0.3, 0.4], scoresB = [0.1, 0.1, 0.2, 0.3, 0.3]
+            let meanA = zip(1...5, scoresA).map { Double($0) * $1 }.reduce(0, +)
+            let meanB = zip(1...5, scoresB).map { Double($0) * $1 }.reduce(0, +)
+            for _ in 0..<runs {
+                var a = ArmTally(), b = ArmTally(), sa = ArmTally(), sb = ArmTally()
+                var ok = true, okScores = true
+                for i in 1...2_000 {
+                    if uniform(&rng) < 0.7 {
+                        a.add(uniform(&rng) < 0.90 ? 1 : 0)
+                        sa.add(Double(score(&rng, scoresA)))
+                    } else {
+                        b.add(uniform(&rng) < 0.85 ? 1 : 0)
+                        sb.add(Double(score(&rng, scoresB)))
+                    }
+                    guard i % 10 == 0 else { continue }
+                    if let d = VariantDifference.compare(incumbent: a, variant: b, alpha: 0.05, minDrop: 0.05, widestVariance: 0.25),
+                        !(d.low <= -0.05 && -0.05 <= d.high)
+                    {
+                        ok = false
+                    }
+                    if let d = VariantDifference.compare(incumbent: sa, variant: sb, alpha: 0.05, minDrop: 0.1, widestVariance: 4),
+                        !(d.low <= meanB - meanA && meanB - meanA <= d.high)
+                    {
+                        okScores = false
+                    }
                 }
-                guard i % 10 == 0 else { continue }
-                if let d = VariantDifference.compare(incumbent: a, variant: b, alpha: 0.05, minDrop: 0.05, widestVariance: 0.25),
-                    !(d.low <= -0.05 && -0.05 <= d.high)
-                {
-                    ok = false
-                }
-                if let d = VariantDifference.compare(incumbent: sa, variant: sb, alpha: 0.05, minDrop: 0.1, widestVariance: 4),
-                    !(d.low <= meanB - meanA && meanB - meanA <= d.high)
-                {
-                    okScores = false
-                }
+                if ok { covered += 1 }
+                if okScores { coveredScores += 1 }
             }
-            if ok { covered += 1 }
-            if okScores { coveredScores += 1 }
+            #expect(covered >= 950, "\(covered) of \(runs) runs covered at every look")
+            #expect(coveredScores >= 950, "\(coveredScores) of \(runs) runs covered at every look")
         }
-        #expect(covered >= 950, "\(covered) of \(runs) runs covered at every look")
-        #expect(coveredScores >= 950, "\(coveredScores) of \(runs) runs covered at every look")
     }
 }
 
@@ -174,33 +176,35 @@ import Testing
         #expect(feed.changed.map { "\($0.before)->\($0.after)" } == ["v1->v2", "v2->v1"])
     }
 
-    @Test func falseAlarmsPerEqualQualityChangeStayAtOrBelowAlpha() {
-        // 300 deploys and 300 slices of an equal version after 400 answers of the old one, watched
-        // for 1,500 answers: PromptRegression and VariantWorse each at most alpha (0.05 here) per
-        // change, with two standard errors of binomial slack.
-        var rng = SplitMix64(state: 1_603)
-        let alpha = 0.05
-        var settings = Self.settings
-        settings.drift.alpha = alpha
-        var regressions = 0, worse = 0
-        let trials = 300
-        for trial in 0..<trials {
-            var deploy = Feed(settings: settings)
-            var slice = Feed(settings: settings)
-            for _ in 0..<400 {
-                deploy.answer("v\(trial)", passed: uniform(&rng) < 0.9)
-                slice.answer("v\(trial)", passed: uniform(&rng) < 0.9)
+    @Test func falseAlarmsPerEqualQualityChangeStayAtOrBelowAlpha() async {
+        await offPool {
+            // 300 deploys and 300 slices of an equal version after 400 answers of the old one, watched
+            // for 1,500 answers: PromptRegression and VariantWorse each at most alpha (0.05 here) per
+            // change, with two standard errors of binomial slack.
+            var rng = SplitMix64(state: 1_603)
+            let alpha = 0.05
+            var settings = Self.settings
+            settings.drift.alpha = alpha
+            var regressions = 0, worse = 0
+            let trials = 300
+            for trial in 0..<trials {
+                var deploy = Feed(settings: settings)
+                var slice = Feed(settings: settings)
+                for _ in 0..<400 {
+                    deploy.answer("v\(trial)", passed: uniform(&rng) < 0.9)
+                    slice.answer("v\(trial)", passed: uniform(&rng) < 0.9)
+                }
+                for _ in 0..<1_500 {
+                    deploy.answer("w\(trial)", passed: uniform(&rng) < 0.9)
+                    slice.answer(uniform(&rng) < 0.2 ? "w\(trial)" : "v\(trial)", passed: uniform(&rng) < 0.9)
+                }
+                if !deploy.regressions.isEmpty { regressions += 1 }
+                if !slice.variantWorse.isEmpty || !slice.regressions.isEmpty { worse += 1 }
             }
-            for _ in 0..<1_500 {
-                deploy.answer("w\(trial)", passed: uniform(&rng) < 0.9)
-                slice.answer(uniform(&rng) < 0.2 ? "w\(trial)" : "v\(trial)", passed: uniform(&rng) < 0.9)
-            }
-            if !deploy.regressions.isEmpty { regressions += 1 }
-            if !slice.variantWorse.isEmpty || !slice.regressions.isEmpty { worse += 1 }
+            let bound = alpha + 2 * (alpha * (1 - alpha) / Double(trials)).squareRoot()
+            #expect(Double(regressions) / Double(trials) <= bound, "\(regressions) of \(trials)")
+            #expect(Double(worse) / Double(trials) <= bound, "\(worse) of \(trials)")
         }
-        let bound = alpha + 2 * (alpha * (1 - alpha) / Double(trials)).squareRoot()
-        #expect(Double(regressions) / Double(trials) <= bound, "\(regressions) of \(trials)")
-        #expect(Double(worse) / Double(trials) <= bound, "\(worse) of \(trials)")
     }
 
     @Test func theWatchRoundTripsThroughJSON() throws {

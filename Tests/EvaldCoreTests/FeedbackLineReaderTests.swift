@@ -62,4 +62,30 @@ import Testing
         guard case .problem(let problem) = read(native(droppedID, extra: #","feedback":"meh""#)) else { Issue.record("expected a problem"); return }
         #expect(problem.reason == .invalidField)
     }
+
+    /// Unsampled lines have their feedback read from the usage scan, not from a parse of the
+    /// line: both readings must agree on every record the scan reads.
+    @Test func theScansReadingAgreesWithTheFullOne() throws {
+        let extras = [
+            #","feedback":"up""#, #","feedback":1"#, #","feedback":-2.5e1"#, #","feedback":"THUMBS_DOWN""#, #","feedback":"meh""#,
+            #","feedback":{"value":"up"}"#, #","feedback":[1]"#, #","feedback":true"#, #","feedback":"\u0075p""#,
+            #","prompt_version":"v7","feedback":"negative""#, #","prompt_version":"","feedback":"up""#,
+            #","feedback":null"#, #","metadata":{"feedback":"up"}"#,
+        ]
+        let lines = extras.map { native(droppedID, extra: $0) } + [native(droppedID, route: "caf\\u00e9", extra: #","feedback":"up""#)]
+        for line in lines.map({ Array($0.utf8) }) {
+            let extra = String(decoding: line, as: UTF8.self)
+            try line.withUnsafeBytes { bytes in
+                let scanned = try #require(UsageScanner.read(bytes), "\(extra)")
+                #expect(FeedbackLineReader.read(scanned, in: bytes) == FeedbackLineReader.read(bytes), "\(extra)")
+            }
+        }
+        // A repeated `feedback` is left to the full reading, where the first one wins.
+        let repeated = Array(native(droppedID, extra: #","feedback":"up","feedback":null"#).utf8)
+        repeated.withUnsafeBytes { bytes in
+            #expect(UsageScanner.read(bytes) == nil)
+            guard case .record(let event) = FeedbackLineReader.read(bytes) else { Issue.record("expected the first feedback"); return }
+            #expect(event.value == .thumb(up: true))
+        }
+    }
 }

@@ -61,21 +61,23 @@ import Testing
         #expect(n < 200)
     }
 
-    @Test func scoreThresholdAllowsForTheBaselinesEstimationError() throws {
-        let small = ScoreBaseline(counts: [30, 40, 100, 330, 500])
-        let guarded = try ScoreCUSUM(baseline: small, minMeanDrop: 0.1, targetARL: 1_000)
-        let bare = try ScoreCUSUM(baseline: small, minMeanDrop: 0.1, targetARL: 1_000, estimationGuard: false)
-        #expect(guarded.threshold > bare.threshold)
-        #expect(bare.averageRunLength(probabilities: small.probabilities) >= 1_000)
-        // 1,000 scores: the mean's standard error is about 0.03 points, more than the guard
-        // allows (its outermost tilt stays half way to the mean where the CUSUM would drift up,
-        // 0.0375 points here); the margin it keeps still lengthens the in-control run.
-        #expect(
-            guarded.averageRunLength(probabilities: small.probabilities)
-                > 1.02 * bare.averageRunLength(probabilities: small.probabilities))
-        // And it stays a margin at any budget: a year-long target does not run away.
-        let guardedLarge = try ScoreCUSUM(baseline: small, minMeanDrop: 0.1, targetARL: 1e12)
-        let bareLarge = try ScoreCUSUM(baseline: small, minMeanDrop: 0.1, targetARL: 1e12, estimationGuard: false)
-        #expect(guardedLarge.threshold < 2 * bareLarge.threshold, "\(guardedLarge.threshold) vs \(bareLarge.threshold)")
+    @Test func scoreThresholdAllowsForTheBaselinesEstimationError() async throws {
+        try await offPool {
+            let small = ScoreBaseline(counts: [30, 40, 100, 330, 500])
+            let guarded = try ScoreCUSUM(baseline: small, minMeanDrop: 0.1, targetARL: 1_000)
+            let bare = try ScoreCUSUM(baseline: small, minMeanDrop: 0.1, targetARL: 1_000, estimationGuard: false)
+            #expect(guarded.threshold > bare.threshold)
+            #expect(bare.averageRunLength(probabilities: small.probabilities) >= 1_000)
+            // 1,000 scores: the mean's standard error is about 0.03 points, more than the guard
+            // allows (its outermost tilt stays half way to the mean where the CUSUM would drift up,
+            // 0.0375 points here); the margin it keeps still lengthens the in-control run.
+            #expect(
+                guarded.averageRunLength(probabilities: small.probabilities)
+                    > 1.02 * bare.averageRunLength(probabilities: small.probabilities))
+            // And it stays a margin at any budget: a year-long target does not run away.
+            let guardedLarge = try ScoreCUSUM(baseline: small, minMeanDrop: 0.1, targetARL: 1e12)
+            let bareLarge = try ScoreCUSUM(baseline: small, minMeanDrop: 0.1, targetARL: 1e12, estimationGuard: false)
+            #expect(guardedLarge.threshold < 2 * bareLarge.threshold, "\(guardedLarge.threshold) vs \(bareLarge.threshold)")
+        }
     }
 }

@@ -1,4 +1,5 @@
 import EvaldCore
+import EvaldTesting
 import Testing
 
 @Suite struct StorageLimitTests {
@@ -58,5 +59,26 @@ import Testing
             #expect(blob == RecordCompression.compress(record, dictionary: dictionary))
             #expect(try RecordCompression.decompress(blob, dictionary: dictionary) == record)
         }
+    }
+
+    /// One reset stream serves every failed call of a run: each output is what a fresh stream
+    /// gives, whatever was compressed before it (long, short, empty, repetitive or not).
+    /// The failed calls' compressor (libdeflate) writes the stored format: raw deflate that zlib
+    /// reads back, record after record with the same compressor, about as small as zlib's.
+    @Test func aRecordDeflaterWritesRawDeflateThatZlibReadsBack() throws {
+        var random = SplitMix64(state: 17)
+        let deflater = RecordDeflater()
+        var records: [[UInt8]] = [[], Array("{}".utf8)]
+        for length in [10, 1_400, 70_000, 3] {
+            records.append((0..<length).map { _ in UInt8(truncatingIfNeeded: random.next() % 40 + 32) })
+        }
+        records.append(Array(String(repeating: #"{"status":"error","error":"timeout"}"#, count: 300).utf8))
+        records.append((0..<5_000).map { _ in UInt8(truncatingIfNeeded: random.next()) })
+        for record in records + records.reversed() {
+            let blob = record.withUnsafeBytes { deflater.compress($0) }
+            #expect(try RecordCompression.decompress(blob) == record)
+            #expect(blob.count <= RecordCompression.compress(record).count * 11 / 10 + 8, "\(record.count) bytes")
+        }
+        #expect(try RecordCompression.decompress(deflater.compress("ünïcode ✓")) == Array("ünïcode ✓".utf8))
     }
 }

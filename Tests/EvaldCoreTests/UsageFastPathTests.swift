@@ -261,4 +261,25 @@ import Testing
         let line = #"{"trace_id":"a","timestamp":"2026-11-28T10:00:00Z","model":"m","output":"x","status":"\#(status)"}"#
         #expect(UsageScannerTests.scanned(line) == UsageScannerTests.decoded(line), "\(status)")
     }
+
+    /// The word-at-a-time byte tests agree with a plain loop at every length and alignment.
+    @Test func wordAtATimeByteTestsAgreeWithAPlainLoop() {
+        var random = SplitMix64(state: 29)
+        for _ in 0..<3_000 {
+            let count = Int(random.next() % 40)
+            let bytes = (0..<count).map { _ in
+                switch random.next() % 8 {
+                case 0: UInt8(0x5C)
+                case 1: UInt8(0x80 + random.next() % 0x80)
+                default: UInt8(0x20 + random.next() % 0x5C)
+                }
+            }
+            bytes.withUnsafeBytes { b in
+                let start = count == 0 ? 0 : Int(random.next() % UInt64(count + 1))
+                let range = start..<count
+                #expect(JSONLineScanner.contains(b, range, 0x5C) == bytes[range].contains(0x5C), "\(bytes) \(range)")
+                #expect(JSONLineScanner.isASCII(b, range) == bytes[range].allSatisfy { $0 < 0x80 }, "\(bytes) \(range)")
+            }
+        }
+    }
 }

@@ -55,6 +55,25 @@ import Testing
         #expect(Self.decoded(line) == nil)
     }
 
+    /// A member the scanner reads that repeats is left to the decoder, where the first one wins
+    /// (as in the sampling decision): the scanner never counts the last one instead.
+    @Test(arguments: [
+        (#"{"trace_id":"a","timestamp":"2026-11-28T10:00:00Z","model":"m","output":"x","route":"first","route":"second"}"#, "route"),
+        (#"{"trace_id":"a","timestamp":"2026-11-28T10:00:00Z","model":"m","output":"x","model":"other"}"#, "model"),
+        (#"{"trace_id":"a","timestamp":"2026-11-28T10:00:00Z","model":"m","output":"x","cost_usd":null,"cost_usd":1}"#, "cost"),
+        (#"{"trace_id":"a","timestamp":"2026-11-28T10:00:00Z","model":"m","output":"x","usage":{"input_tokens":1,"input_tokens":9}}"#, "tokens"),
+    ])
+    func aRepeatedMemberIsLeftToTheDecoderWhereTheFirstWins(line: String, member: String) throws {
+        #expect(Self.scanned(line) == nil)
+        let decoded = try #require(Self.decoded(line))
+        switch member {
+        case "route": #expect(decoded.route == "first")
+        case "model": #expect(decoded.model == "m")
+        case "cost": #expect(decoded.costUSD == nil)
+        default: #expect(decoded.inputTokens == 1)
+        }
+    }
+
     @Test func errorClassIsTheFirstWord() {
         #expect(CallUsage.errorClass(of: "RateLimitError: slow down") == "RateLimitError")
         #expect(CallUsage.errorClass(of: "  timeout after 30s") == "timeout")

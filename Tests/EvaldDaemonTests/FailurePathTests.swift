@@ -135,7 +135,7 @@ import Testing
                 await ticker.value
                 #expect(second.stillPending == 0)
                 #expect(hook.requests.count == 1, "sent once")
-                #expect(try store.pendingNotificationCount() == 0)
+                #expect(try store.outboxPendingCount(.notification) == 0)
             }
         }
     }

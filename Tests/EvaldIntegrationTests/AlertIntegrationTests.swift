@@ -14,17 +14,42 @@ import Testing
 @Suite(.serialized) struct AlertIntegrationTests {
     static let secret = "whsec-test-3b1f9c0d2e4a"
 
+    /// A 127.0.0.1 port free a moment ago, for a server that binds it itself.
     static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
+        let held = try StubJudgeServer.refusingPort()
+        held.close()
+        return held.port
+    }
+
+    /// Starts Alertmanager on a port found free and waits until it answers. It binds the port
+    /// itself, some time after the port was found free: if another test's server took it
+    /// meanwhile, Alertmanager exits, and another port is tried.
+    static func startAlertmanager(_ executable: String, root: String) throws -> (Process, Int) {
+        for attempt in 0..<3 {
+            let port = try freePort()
+            let am = Process()
+            am.executableURL = URL(fileURLWithPath: executable)
+            am.arguments = [
+                "--config.file=\(root)/alertmanager.yml", "--storage.path=\(root)/am-data-\(attempt)",
+                "--web.listen-address=127.0.0.1:\(port)", "--cluster.listen-address=", "--log.level=warn",
+            ]
+            am.standardOutput = FileHandle.nullDevice
+            am.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            try am.run()
+            let deadline = Date().addingTimeInterval(30)
+            while am.isRunning, Date() < deadline {
+                // Its own status, not merely a 200 from whatever listens there.
+                if FaultTests.get(port, "/api/v2/status").body.contains("versionInfo") { return (am, port) }
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+            if am.isRunning { am.terminate() }
+            am.waitUntilExit()
+        }
+        throw AlertmanagerDidNotStart()
+    }
+
+    struct AlertmanagerDidNotStart: Error, CustomStringConvertible {
+        var description: String { "Alertmanager did not answer on any of 3 ports within 30 s each" }
     }
 
     /// A test firing straight into the store, as the detectors do: the outbox is the contract.
@@ -54,28 +79,7 @@ import Testing
             let judge = try await StubJudgeServer.start { _ in "I cannot grade this." }
             defer { Task { try? await judge.stop() } }
 
-            let amPort = try Self.freePort()
-            let h = try EvaldHarness(
-                config: """
-                    endpoints:
-                      default: {kind: openai, base_url: "\(judge.baseURL)/v1", model: judge, timeout: 10s}
-                    judge: {dir: judges}
-                    alerts:
-                      max_backoff: 1s
-                      runbook_url: https://wiki.example.com/evald/{{alertname}}
-                      receivers:
-                        - {name: am, kind: alertmanager, url: "http://127.0.0.1:\(amPort)", resend_interval: 2s}
-                    """)
-            try FileManager.default.createDirectory(atPath: h.root + "/judges", withIntermediateDirectories: true)
-            try """
-            ---
-            name: helpfulness
-            version: 1
-            scale: {min: 1, max: 5}
-            ---
-            Grade: {{output}}
-            Reply with JSON only: {"score": <1-5>, "reason": "<one sentence>"}
-            """.write(toFile: h.root + "/judges/helpfulness.md", atomically: true, encoding: .utf8)
+            let h = try EvaldHarness()
             try """
             route:
               receiver: recorder
@@ -89,17 +93,29 @@ import Testing
                   - url: "\(recorder.baseURL)/am"
                     send_resolved: true
             """.write(toFile: h.root + "/alertmanager.yml", atomically: true, encoding: .utf8)
-            let am = Process()
-            am.executableURL = URL(fileURLWithPath: alertmanager)
-            am.arguments = [
-                "--config.file=\(h.root)/alertmanager.yml", "--storage.path=\(h.root)/am-data",
-                "--web.listen-address=127.0.0.1:\(amPort)", "--cluster.listen-address=", "--log.level=warn",
-            ]
-            am.standardOutput = FileHandle.nullDevice
-            am.standardError = FileHandle(forWritingAtPath: "/dev/null")
-            try am.run()
+            let (am, amPort) = try Self.startAlertmanager(alertmanager, root: h.root)
             defer { am.terminate(); am.waitUntilExit() }
-
+            try h.configure(
+                """
+                endpoints:
+                  default: {kind: openai, base_url: "\(judge.baseURL)/v1", model: judge, timeout: 10s}
+                judge: {dir: judges}
+                alerts:
+                  max_backoff: 1s
+                  runbook_url: https://wiki.example.com/evald/{{alertname}}
+                  receivers:
+                    - {name: am, kind: alertmanager, url: "http://127.0.0.1:\(amPort)", resend_interval: 2s}
+                """)
+            try FileManager.default.createDirectory(atPath: h.root + "/judges", withIntermediateDirectories: true)
+            try """
+            ---
+            name: helpfulness
+            version: 1
+            scale: {min: 1, max: 5}
+            ---
+            Grade: {{output}}
+            Reply with JSON only: {"score": <1-5>, "reason": "<one sentence>"}
+            """.write(toFile: h.root + "/judges/helpfulness.md", atomically: true, encoding: .utf8)
             // Judge errors on every trace: JudgeFailing fires.
             try h.append("a.jsonl", (0..<12).map(EvaldHarness.line).joined())
             let daemon = try h.startDaemon()
@@ -180,38 +196,21 @@ import Testing
 
     @Test func killBetweenStoringAndSendingLosesNothingAndDuplicatesNothing() async throws {
         try await onTestThreads {
-            let up = LockedFlag()
-            let hook = try await StubHTTPServer.start { _ in up.isSet ? .respond(status: 200, body: []) : .closeConnection }
-            defer { Task { try? await hook.stop() } }
-            let h = try EvaldHarness(
-                config: """
-                    alerts:
-                      max_backoff: 300ms
-                      receivers:
-                        - {name: hook, kind: webhook, url: "\(hook.baseURL)/hook"}
-                    """)
+            let hook = try await OutageWebhook.start()
+            defer { hook.stop() }
+            let h = try EvaldHarness(config: hook.alertsConfig)
             // Stored while the receiver is down; the daemon is killed before it can send.
             let alert = try Self.fire(h, receivers: ["hook"])
-            for round in 0..<3 {
-                let daemon = try h.startDaemon(logName: "daemon-\(round).log")
-                usleep(700_000)
-                kill(daemon.processIdentifier, SIGKILL)
-                daemon.waitUntilExit()
-            }
+            try h.killDaemon(rounds: 3, after: 0.7)
             #expect(try h.store().notifications(alertID: alert.id).first?.sentAt == nil)
-            let beforeUp = hook.requests.count
-            up.set()
-            let daemon = try h.startDaemon(logName: "daemon-final.log")
-            #expect(try h.waitUntil(timeout: 30) { try h.store().notifications(alertID: alert.id).first?.sentAt != nil })
-            kill(daemon.processIdentifier, SIGKILL)
-            daemon.waitUntilExit()
-            // Sent and recorded: a restart sends nothing again.
-            let again = try h.startDaemon(logName: "daemon-again.log")
-            usleep(2_500_000)
-            kill(again.processIdentifier, SIGTERM)
-            again.waitUntilExit()
-            // Every request after the receiver came up got a 2xx: exactly one delivery, none lost.
-            #expect(hook.requests.count - beforeUp == 1)
+            let outcome = try h.deliverAfterOutage(hook, settle: 2.5) {
+                try h.store().notifications(alertID: alert.id).first?.sentAt != nil
+            }
+            #expect(outcome.delivered)
+            // Every request after the receiver came up got a 2xx: exactly one delivery, none lost;
+            // sent and recorded, so a restart sends nothing again.
+            #expect(outcome.requestsWhileUp.count == 1)
+            #expect(outcome.requestsAfterRestart == 0)
             #expect(try h.store().counters()["notifications_sent"] == 1)
         }
     }

@@ -47,22 +47,24 @@ import Testing
         return (process.terminationStatus, (try? String(contentsOfFile: out, encoding: .utf8)) ?? "")
     }
 
-    @Test func theRulesAreCleanUnderPromtoolAndTheirAlertsFireWhereTheTestsSay() throws {
-        guard let promtool = Self.program("promtool") else { return }
-        let check = try Self.runTool(promtool, ["check", "rules", "evald-rules.yml"], in: Self.contrib + "/prometheus")
-        #expect(check.code == 0, "\(check.output)")
-        #expect(check.output.contains("SUCCESS"))
-        let test = try Self.runTool(promtool, ["test", "rules", "evald-rules.test.yml"], in: Self.contrib + "/prometheus")
-        #expect(test.code == 0, "\(test.output)")
-        // Every alerting rule is exercised by the committed test file.
-        let rules = try String(contentsOfFile: Self.contrib + "/prometheus/evald-rules.yml", encoding: .utf8)
-        let tests = try String(contentsOfFile: Self.contrib + "/prometheus/evald-rules.test.yml", encoding: .utf8)
-        let alerts = rules.split(separator: "\n").compactMap { line -> String? in
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
-            return trimmed.hasPrefix("- alert: ") ? String(trimmed.dropFirst("- alert: ".count)) : nil
+    @Test func theRulesAreCleanUnderPromtoolAndTheirAlertsFireWhereTheTestsSay() async throws {
+        try await onTestThreads {
+            guard let promtool = Self.program("promtool") else { return }
+            let check = try Self.runTool(promtool, ["check", "rules", "evald-rules.yml"], in: Self.contrib + "/prometheus")
+            #expect(check.code == 0, "\(check.output)")
+            #expect(check.output.contains("SUCCESS"))
+            let test = try Self.runTool(promtool, ["test", "rules", "evald-rules.test.yml"], in: Self.contrib + "/prometheus")
+            #expect(test.code == 0, "\(test.output)")
+            // Every alerting rule is exercised by the committed test file.
+            let rules = try String(contentsOfFile: Self.contrib + "/prometheus/evald-rules.yml", encoding: .utf8)
+            let tests = try String(contentsOfFile: Self.contrib + "/prometheus/evald-rules.test.yml", encoding: .utf8)
+            let alerts = rules.split(separator: "\n").compactMap { line -> String? in
+                let trimmed = line.trimmingCharacters(in: .whitespaces)
+                return trimmed.hasPrefix("- alert: ") ? String(trimmed.dropFirst("- alert: ".count)) : nil
+            }
+            #expect(alerts.count >= 10)
+            for alert in alerts { #expect(tests.contains("alertname: \(alert)\n"), "no promtool test fires \(alert)") }
         }
-        #expect(alerts.count >= 10)
-        for alert in alerts { #expect(tests.contains("alertname: \(alert)\n"), "no promtool test fires \(alert)") }
     }
 
     /// One query the dashboard or the rules hold.

@@ -15,6 +15,9 @@ import Testing
             try h.append("traces.jsonl", (0..<100).map(EvaldHarness.line).joined())
             let daemon = try h.startDaemon()
             defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
+            // A rotation is followed only when evald saw the file before it: a debug evald on a
+            // loaded machine may take longer to start than the appends below take.
+            #expect(h.waitUntil { h.output("daemon", "log").contains("msg=spool.file_tracked spool.file=\(h.spool)/traces.jsonl\n") })
 
             // The spool grows while evald runs: appends, a second file, a rotation.
             for step in 1...5 {

@@ -29,6 +29,12 @@ final class EvaldHarness: @unchecked Sendable {
         state = root + "/state"
         configPath = root + "/evald.yaml"
         try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
+        try configure(extra, rate: rate, pollInterval: pollInterval, listen: listen)
+    }
+
+    /// Writes the harness's config (its spool and state) with `extra` added: for a test that
+    /// learns part of its config (a port) after the harness exists.
+    func configure(_ extra: String = "", rate: Double = 1, pollInterval: String = "100ms", listen: String = "") throws {
         try writeConfig(
             """
             state_dir: state
@@ -178,6 +184,13 @@ final class EvaldHarness: @unchecked Sendable {
 
     func store() throws -> StateStore {
         try StateStore.open(path: state + "/evald.db")
+    }
+
+    /// The state database opened read-only, as `evald status` opens it: it never waits for
+    /// nor takes the write lock, so polling it does not slow the daemon under test. Nil
+    /// before the daemon has created it.
+    func readOnlyStore() throws -> StateStore? {
+        try StateStore.openExisting(path: state + "/evald.db")
     }
 
     func append(_ name: String, _ text: String) throws {

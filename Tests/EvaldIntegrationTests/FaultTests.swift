@@ -167,7 +167,7 @@ import Testing
             #expect(h.waitUntil(timeout: 20) { Self.get(port, "/healthz").code == 200 })
             #expect(Self.metric(port, "evald_state_store_writes_failing") == 0)
             #expect(h.waitUntil(timeout: 40) { hook("resolved") }, "\(Self.log(h))")
-            #expect(Self.log(h).contains("msg=spool.poll_recovered"))
+            #expect(h.waitUntil(timeout: 20) { Self.log(h).contains("msg=spool.poll_recovered") }, "\(Self.log(h))")
 
             // SQLite resolves /proc/PID/root back to this namespace's /: copy the database out
             // while evald is stopped (nothing half-written in the copy), then read the copy.
@@ -199,29 +199,38 @@ import Testing
             defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
             #expect(h.waitUntil(timeout: 30) { (try? h.store().counters()["lines_read"]) == 100 })
 
-            // Another process takes the write lock (BEGIN IMMEDIATE) and keeps it 30 s.
+            // Another process takes the write lock (BEGIN IMMEDIATE) and keeps it at least 30 s,
+            // and until the test has seen ingest fail: other services' writes queue ahead of
+            // ingest's, each waiting out the 10 s busy timeout, so under load ingest's own
+            // failure can come later than 30 s.
+            let release = h.root + "/release-lock"
             let script = """
-                import sqlite3, sys, time
+                import os, sqlite3, sys, time
                 db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=60)
                 db.execute("BEGIN IMMEDIATE")
                 print("locked", flush=True)
-                time.sleep(30)
+                start = time.time()
+                while time.time() - start < 30 or (not os.path.exists(sys.argv[2]) and time.time() - start < 120):
+                    time.sleep(0.2)
                 db.execute("COMMIT")
                 print("released", flush=True)
                 """
-            let locker = try h.start(["python3", "-c", script, h.state + "/evald.db"], logName: "locker.log", executable: "/usr/bin/env", config: false)
+            let locker = try h.start(
+                ["python3", "-c", script, h.state + "/evald.db", release], logName: "locker.log", executable: "/usr/bin/env", config: false)
             #expect(h.waitUntil(timeout: 20) { Self.log(h, "locker.log").contains("locked") })
             try h.append("a.jsonl", Self.lines(100..<300))
-            #expect(h.waitUntil(timeout: 40) { Self.log(h).contains("msg=spool.poll_failed") }, "\(Self.log(h))")
+            #expect(h.waitUntil(timeout: 100) { Self.log(h).contains("msg=spool.poll_failed") }, "\(Self.log(h))")
             #expect(Self.log(h).contains("locked"), "the log says why")
             // (Read-only, as `evald status` reads: opening for writing would wait for the lock.)
-            #expect(try StateStore.openExisting(path: h.state + "/evald.db")?.counters()["lines_read"] == 100, "nothing committed under the lock")
+            #expect(try h.readOnlyStore()?.counters()["lines_read"] == 100, "nothing committed under the lock")
             #expect(daemon.isRunning)
 
+            FileManager.default.createFile(atPath: release, contents: Data())
             locker.waitUntilExit()
             #expect(Self.log(h, "locker.log").contains("released"))
             #expect(h.waitUntil(timeout: 60) { (try? h.store().counters()["lines_read"]) == 300 }, "\(Self.log(h))")
-            #expect(Self.log(h).contains("msg=spool.poll_recovered"))
+            // The recovery is logged when the poll returns, just after its commit is visible.
+            #expect(h.waitUntil(timeout: 20) { Self.log(h).contains("msg=spool.poll_recovered") }, "\(Self.log(h))")
             try Self.expectEachTraceOnce(try h.store(), total: 300)
             kill(daemon.processIdentifier, SIGTERM)
             daemon.waitUntilExit()

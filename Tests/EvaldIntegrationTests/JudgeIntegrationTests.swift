@@ -166,9 +166,11 @@ import Testing
         try await onTestThreads {
             let stub = try await StubJudgeServer.start { _ in #"{"score": 4, "reason": "ok"}"# }
             defer { Task { try? await stub.stop() } }
-            stub.delay = 0.3
+            // Slow enough answers, and enough traces, that six short runs cannot judge them all
+            // (the stub answers on threads of its own now, and a poll may wait for the lock).
+            stub.delay = 0.5
             let h = try harness(stub: stub)
-            let total = 60
+            let total = 120
             try h.append("a.jsonl", (0..<total).map { Self.line($0) }.joined())
             for round in 0..<6 {
                 let judged = try scores(h).count

@@ -152,7 +152,9 @@ import Testing
     /// the summary's alert count is what `evald alerts` lists.
     @Test func anUnreachableEndpointShowsTheCauseEverywhere() async throws {
         try await onTestThreads {
-            let port = try StubJudgeServer.refusingPort()
+            let refusing = try StubJudgeServer.refusingPort()
+            defer { refusing.close() }
+            let port = refusing.port
             let h = try harness(baseURL: "http://127.0.0.1:\(port)", endpoint: ", timeout: 5s, max_retries: 1")
             try h.append("a.jsonl", (0..<6).map(Self.line).joined())
             let cause = "connection refused to 127.0.0.1:\(port)"

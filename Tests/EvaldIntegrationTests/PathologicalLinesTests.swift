@@ -38,7 +38,7 @@ import Testing
             // CRLF line end: accepted.
             bytes.append(Data(Self.record(9).utf8))
             bytes.append(contentsOf: [0x0D, 0x0A])
-            // Duplicate keys: accepted, the last one wins.
+            // Duplicate keys: accepted, the first one wins.
             line(Self.record(10, extra: #","route":"dup""#))
             // A line longer than spool.max_line_bytes (4 MiB by default): quarantined unread.
             line(Self.record(11, output: "\"" + String(repeating: "x", count: 5_000_000) + "\""))

@@ -77,6 +77,7 @@ import Testing
             #expect(sampled > 1_400)
             #expect(detection["evaluations"] as? Int == sampled)
             #expect(detection["remaining"] as? Int == 0)
+            #expect(detection["remaining_calls"] as? Int == 0, "every call fed to the op: series")
             #expect((detection["judge_scores"] as? Int ?? 0) > 1_400, "the judge's scores reached the detectors")
             #expect(detection["fired"] as? Int == 0, "no false alarm on steady traffic")
             #expect((detection["designs"] as? Int ?? 0) > 0, "the series armed")
@@ -135,6 +136,10 @@ import Testing
             #expect(ingest.code == 0, "\(ingest.stderr)")
             let backlog = try #require((ingest.json["detection"] as? [String: Any])?["remaining"] as? Int)
             #expect(backlog > 50_000, "the daemon starts with a backlog: \(ingest.stdout)")
+            // The calls left in the usage journal are those `evald status` reports.
+            let leftCalls = try #require((ingest.json["detection"] as? [String: Any])?["remaining_calls"] as? Int)
+            let before = try h.run(["status", "--json"])
+            #expect((before.json["detection"] as? [String: Any])?["usage_backlog_calls"] as? Int == leftCalls)
 
             let listener = try NotifySocketListener(path: h.root + "/notify.sock")
             defer { listener.stop() }

@@ -144,15 +144,17 @@ import Testing
         }
     }
 
-    @Test func aBadExpectationIsReportedWithItsLine() throws {
-        let h = try EvaldHarness(config: "golden:\n  dir: golden")
-        try FileManager.default.createDirectory(atPath: h.root + "/golden/bad", withIntermediateDirectories: true)
-        let line =
-            #"{"id":"c1","trace_id":"\#(EvaldHarness.traceID(1))","timestamp":"2026-11-28T10:00:00Z","route":"support-chat","model":"m","input":[{"role":"user","content":"hi"}],"output":"no","expect":["refuse","be_nice"]}"#
-        try (line + "\n").write(toFile: h.root + "/golden/bad/cases.jsonl", atomically: true, encoding: .utf8)
-        let lock = try h.run(["golden", "lock", "bad"])
-        #expect(lock.code == 2)
-        #expect(lock.stderr.contains("cases.jsonl:1: expect: unknown expectation \"be_nice\""), "\(lock.stderr)")
+    @Test func aBadExpectationIsReportedWithItsLine() async throws {
+        try await onTestThreads {
+            let h = try EvaldHarness(config: "golden:\n  dir: golden")
+            try FileManager.default.createDirectory(atPath: h.root + "/golden/bad", withIntermediateDirectories: true)
+            let line =
+                #"{"id":"c1","trace_id":"\#(EvaldHarness.traceID(1))","timestamp":"2026-11-28T10:00:00Z","route":"support-chat","model":"m","input":[{"role":"user","content":"hi"}],"output":"no","expect":["refuse","be_nice"]}"#
+            try (line + "\n").write(toFile: h.root + "/golden/bad/cases.jsonl", atomically: true, encoding: .utf8)
+            let lock = try h.run(["golden", "lock", "bad"])
+            #expect(lock.code == 2)
+            #expect(lock.stderr.contains("cases.jsonl:1: expect: unknown expectation \"be_nice\""), "\(lock.stderr)")
+        }
     }
 }
 

@@ -14,22 +14,11 @@ import Testing
 @Suite(.serialized) struct ScheduledReportIntegrationTests {
     @Test func aScheduledReportIsDeliveredOncePerPeriodAcrossKill9() async throws {
         try await onTestThreads {
-            // Daily periods ending at the last whole hour but one (UTC): the period the test
-            // expects ended one to two hours ago, and the next ends 22 hours from now at least.
-            let hour = 3600.0, day = 86400.0
-            let periodEnd = (Date().timeIntervalSince1970 / hour).rounded(.down) * hour - hour
-            let at = String(format: "%02d:00", Int(periodEnd.truncatingRemainder(dividingBy: day) / hour))
-            let up = LockedFlag()
-            let hook = try await StubHTTPServer.start { _ in up.isSet ? .respond(status: 200, body: []) : .closeConnection }
-            defer { Task { try? await hook.stop() } }
-            let h = try EvaldHarness(
-                config: """
-                    alerts:
-                      max_backoff: 300ms
-                      receivers:
-                        - {name: hook, kind: webhook, url: "\(hook.baseURL)/hook"}
-                    report: {every: 1d, at: "\(at)", timezone: UTC, receivers: [hook]}
-                    """, rate: 0.01)
+            let schedule = DailyReportSchedule()
+            let periodEnd = schedule.periodEnd, day = DailyReportSchedule.day
+            let hook = try await OutageWebhook.start()
+            defer { hook.stop() }
+            let h = try EvaldHarness(config: hook.alertsConfig + "\n" + schedule.config(receivers: ["hook"]), rate: 0.01)
             // 40 calls in the period (4 errors), 10 in the day before it.
             var lines = ""
             var cost = 0.0
@@ -49,35 +38,23 @@ import Testing
             _ = try h.run(["run", "--once", "--notify-timeout", "2s"])
             #expect(try h.store().reportDeliveries().count == 1)
             // kill -9 while it is queued, twice: still one row, nothing sent.
-            for round in 0..<2 {
-                let daemon = try h.startDaemon(logName: "daemon-\(round).log")
-                usleep(1_500_000)
-                kill(daemon.processIdentifier, SIGKILL)
-                daemon.waitUntilExit()
-            }
+            try h.killDaemon(rounds: 2, after: 1.5)
             let queued = try h.store().reportDeliveries()
             #expect(queued.count == 1)
             #expect(queued.first?.sentAt == nil)
             #expect(queued.first?.periodEnd.timeIntervalSince1970 == periodEnd)
 
-            let beforeUp = hook.requests.count
-            up.set()
-            let daemon = try h.startDaemon(logName: "daemon-up.log")
-            #expect(try h.waitUntil(timeout: 30) { try h.store().reportDeliveries().first?.sentAt != nil })
-            kill(daemon.processIdentifier, SIGKILL)
-            daemon.waitUntilExit()
-            let afterSent = hook.requests.count
-            let again = try h.startDaemon(logName: "daemon-again.log")
-            usleep(6_500_000)
-            kill(again.processIdentifier, SIGTERM)
-            again.waitUntilExit()
+            let outcome = try h.deliverAfterOutage(hook, settle: 6.5) { try h.store().reportDeliveries().first?.sentAt != nil }
+            #expect(outcome.delivered)
+            let requestsBeforeOnce = hook.server.requests.count
             _ = try h.run(["run", "--once", "--notify-timeout", "2s"])
 
-            let delivered = hook.requests.dropFirst(beforeUp).filter { $0.path == "/hook" }.compactMap {
+            let delivered = outcome.requestsWhileUp.filter { $0.path == "/hook" }.compactMap {
                 (try? JSONSerialization.jsonObject(with: Data($0.body))) as? [String: Any]
             }.filter { $0["kind"] as? String == "evald.report" }
             // Sent and recorded: restarts send nothing again.
-            #expect(hook.requests.count == afterSent)
+            #expect(outcome.requestsAfterRestart == 0)
+            #expect(hook.server.requests.count == requestsBeforeOnce)
             // Every request after the receiver came up got a 2xx: one delivery (a second only when
             // a loaded machine made the client time out before the stub answered; it carries the
             // same report_id, which a consumer deduplicates on).

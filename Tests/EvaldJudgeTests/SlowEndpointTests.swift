@@ -45,7 +45,9 @@ import Testing
     }
 
     @Test func aRefusedConnectionNamesTheAddress() async throws {
-        let port = try StubJudgeServer.refusingPort()
+        let refusing = try StubJudgeServer.refusingPort()
+        defer { refusing.close() }
+        let port = refusing.port
         let transport = HTTPTransport()
         let client = JudgeEndpointClient(
             endpoint: makeEndpoint(.openai, baseURL: "http://127.0.0.1:\(port)/v1", maxRetries: 0), apiKey: nil, transport: transport)

@@ -23,10 +23,12 @@ final class SpoolFixture {
 
     func reader(
         rate: Double = 1, maxLineBytes: Int = 4 << 20, idleAfter: Double = 300, afterRead: SpoolConfig.AfterRead = .keep,
-        validateAll: Bool = false, store: (any SpoolCheckpointStore)? = nil
+        validateAll: Bool = false, store: (any SpoolCheckpointStore)? = nil, batchBytes: Int? = nil
     ) -> SpoolReader {
-        SpoolReader(
-            settings: .init(directory: spool, maxLineBytes: maxLineBytes, idleAfter: idleAfter, afterRead: afterRead),
+        var settings = SpoolReader.Settings(directory: spool, maxLineBytes: maxLineBytes, idleAfter: idleAfter, afterRead: afterRead)
+        if let batchBytes { settings.batchBytes = batchBytes }
+        return SpoolReader(
+            settings: settings,
             store: store ?? self.store, classifier: LineClassifier(sampler: TraceSampler(globalRate: rate), validatesEveryLine: validateAll),
             now: { [clock] in clock.now }, onEvent: { [unowned self] in self.events.append($0) })
     }

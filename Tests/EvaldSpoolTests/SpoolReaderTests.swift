@@ -66,6 +66,98 @@ final class RefusingStore: SpoolCheckpointStore {
         #expect(try reader.poll().usage.isEmpty)
     }
 
+    /// Batches are queued for commit while the next ones are read: when one is refused, those
+    /// queued behind it are not committed either (they start past its offset), the poll
+    /// throws with nothing in flight, and the next poll goes on from the last committed batch.
+    @Test func aRefusedCommitWithOthersQueuedBehindItLosesAndRepeatsNothing() throws {
+        let f = try SpoolFixture()
+        // Reads of about 1 KB, a commit every 20 KB: 3,000 lines make some twenty batches.
+        let reader = f.reader(maxLineBytes: 1000, store: RefusingStore(f.store) { $0 == 3 }, batchBytes: 20_000)
+        try f.appendLines("a.jsonl", 1...3000)
+        #expect(throws: RefusingStore.Refused.self) { try reader.poll() }
+        let committed = try #require(try f.store.counters()["lines_read"])
+        #expect(committed > 0 && committed < 3000, "the batches before the refused one")
+        #expect(try f.storedIDs().count == Int(committed))
+        let summary = try reader.poll()
+        #expect(summary.counts.linesRead == 3000, "what the failed poll committed, reported now, and the rest")
+        #expect(try f.store.counters()["lines_read"] == 3000)
+        #expect(try f.storedIDs().sorted() == f.expectedIDs(1...3000).sorted())
+    }
+
+    /// Files of lines (by default two, 7 and 4 MB) with ids spread over the range; the ids a 2%
+    /// sample keeps.
+    static func appendBacklog(
+        _ f: SpoolFixture, files: [(String, Range<Int>)] = [("a.jsonl", 0..<70_000), ("b.jsonl", 70_000..<110_000)]
+    ) throws -> [String] {
+        var expected: [String] = []
+        for (name, numbers) in files {
+            var text = ""
+            for n in numbers {
+                // Ids spread over the range, so that the 2% sample keeps some in every read.
+                let id = String(format: "%032llx", UInt64(n) &* 0x9E37_79B9_7F4A_7C15)
+                if TraceSampler.isKept(randomness: TraceSampler.randomness(traceID: id), rate: 0.02) { expected.append(id) }
+                text += #"{"trace_id":"\#(id)","timestamp":1795860000,"route":"r","model":"m","output":"answer \#(n)"}"# + "\n"
+            }
+            try f.append(name, text)
+        }
+        return expected
+    }
+
+    /// A backlog of several 4 MiB reads, each processed on the workers in parts while the next is
+    /// read, committed while later ones are processed: every line is counted once, and the sample
+    /// is exactly the sampler's.
+    @Test func aBacklogReadAheadWhileProcessedCountsEveryLineOnce() throws {
+        let f = try SpoolFixture()
+        // Reads of 4 MiB, each cut into parts at line ends.
+        let expected = try Self.appendBacklog(f)
+        let summary = try f.reader(rate: 0.02).poll()
+        #expect(summary.counts.linesRead == 110_000 && summary.counts.records == 110_000 && summary.counts.malformed == 0)
+        #expect(summary.usage.byRouteModel.values.map(\.calls).reduce(0, +) == 110_000)
+        #expect(try f.store.counters()["lines_read"] == 110_000)
+        #expect(try f.storedIDs() == expected)
+        #expect(expected.count > 1_000)
+    }
+
+    /// A commit refused while a chunk is being processed and another read: the next poll loses
+    /// and repeats nothing.
+    @Test func aBacklogWithACommitRefusedMidwayLosesAndRepeatsNothing() throws {
+        let f = try SpoolFixture()
+        let expected = try Self.appendBacklog(f, files: [("a.jsonl", 0..<110_000)])
+        // Reads of 512 KiB (max_line_bytes), each processed while the next is read, and a commit
+        // every other read: the second commit is refused, which the reader learns while later
+        // reads are in flight.
+        let refusing = f.reader(rate: 0.02, maxLineBytes: 512 << 10, store: RefusingStore(f.store) { $0 == 2 }, batchBytes: 1 << 20)
+        #expect(throws: RefusingStore.Refused.self) { try refusing.poll() }
+        let committed = try #require(try f.store.counters()["lines_read"])
+        #expect(committed > 0 && committed < 110_000, "the batch before the refused one")
+        let rest = try f.reader(rate: 0.02, maxLineBytes: 512 << 10, batchBytes: 1 << 20).poll()
+        #expect(rest.counts.linesRead == 110_000 - committed)
+        #expect(try f.store.counters()["lines_read"] == 110_000)
+        #expect(try f.store.counters()["records"] == 110_000)
+        #expect(try f.storedIDs() == expected)
+    }
+
+    /// A poll asked to stop while a chunk is being processed commits what it has read, that
+    /// chunk included, and the next poll goes on from there.
+    @Test func aBacklogStoppedMidwayLosesAndRepeatsNothing() throws {
+        let f = try SpoolFixture()
+        let expected = try Self.appendBacklog(f, files: [("a.jsonl", 0..<110_000)])
+        // Asked before the file, then after each batch: it stops after the first.
+        var asked = 0
+        let stopped = try f.reader(rate: 0.02, maxLineBytes: 512 << 10, batchBytes: 1 << 20).poll {
+            asked += 1
+            return asked >= 2
+        }
+        #expect(asked == 2)
+        let committed = try #require(try f.store.counters()["lines_read"])
+        #expect(committed > 0 && committed < 110_000)
+        #expect(stopped.counts.linesRead == committed)
+        let rest = try f.reader(rate: 0.02, maxLineBytes: 512 << 10, batchBytes: 1 << 20).poll()
+        #expect(rest.counts.linesRead == 110_000 - committed)
+        #expect(try f.store.counters()["lines_read"] == 110_000)
+        #expect(try f.storedIDs() == expected)
+    }
+
     @Test func picksUpAppendedLines() throws {
         let f = try SpoolFixture()
         let reader = f.reader()

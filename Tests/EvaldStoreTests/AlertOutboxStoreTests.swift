@@ -29,9 +29,9 @@ import Testing
         // "resolved" waits for the "firing" before it, per receiver.
         let due = try store.dueNotifications(now: t0 + 60, limit: 10)
         #expect(due.map(\.event) == ["firing", "firing"])
-        #expect(try store.markNotificationSent(id: due[0].id, at: t0 + 61))
-        #expect(try store.markNotificationSent(id: due[0].id, at: t0 + 62) == false)
-        #expect(try store.notificationPending(id: due[0].id) == false)
+        #expect(try store.markOutboxSent(.notification, id: due[0].id, at: t0 + 61))
+        #expect(try store.markOutboxSent(.notification, id: due[0].id, at: t0 + 62) == false)
+        #expect(try store.outboxPending(.notification, id: due[0].id) == false)
         let next = try store.dueNotifications(now: t0 + 61, limit: 10)
         #expect(next.map { "\($0.receiver):\($0.event)" } == ["hook:firing", "am:resolved"])
         #expect(try store.counters()["notifications_sent"] == 1)
@@ -45,10 +45,10 @@ import Testing
         let store = try StateStore.open(path: dbPath)
         let alert = try #require(try store.fireAlert(firing(), receivers: ["hook"], at: t0))
         let entry = try #require(try store.dueNotifications(now: t0, limit: 1).first)
-        try store.retryNotification(id: entry.id, at: t0 + 30, error: "http 500")
+        try store.retryOutbox(.notification, id: entry.id, at: t0 + 30, error: "http 500")
         #expect(try store.dueNotifications(now: t0 + 29, limit: 1).isEmpty)
         #expect(try store.dueNotifications(now: t0 + 30, limit: 1).first?.attempts == 1)
-        try store.giveUpNotification(id: entry.id, at: t0 + 31, error: "older than max_age")
+        try store.giveUpOutbox(.notification, id: entry.id, at: t0 + 31, error: "older than max_age")
         #expect(try store.dueNotifications(now: t0 + 100, limit: 1).isEmpty)
         let counters = try store.counters()
         #expect(counters["notifications_failed"] == 2 && counters["notifications_given_up"] == 1)
@@ -65,7 +65,7 @@ import Testing
         ]
         // Nothing sent yet: the pending firing notification is the one to wait for.
         #expect(try store.enqueueRepeats(receivers, now: t0 + 120) == 0)
-        for entry in try store.dueNotifications(now: t0, limit: 10) { try store.markNotificationSent(id: entry.id, at: t0 + 1) }
+        for entry in try store.dueNotifications(now: t0, limit: 10) { try store.markOutboxSent(.notification, id: entry.id, at: t0 + 1) }
         #expect(try store.enqueueRepeats(receivers, now: t0 + 30) == 0)
         #expect(try store.enqueueRepeats(receivers, now: t0 + 61) == 1)
         #expect(try store.enqueueRepeats(receivers, now: t0 + 200) == 0)

@@ -41,7 +41,17 @@ enum FuzzTargets {
             }
         default: break
         }
-        _ = classifier.decode(bytes)
+        let decoded = classifier.decode(bytes)
+        // An unsampled line's usage and feedback are read by the usage scan, not the decoder:
+        // on every line both read, they must read the same.
+        if let scanned = UsageScanner.read(bytes, withRecordID: true), case .success(let record) = decoded {
+            let fromScan = scanned.callUsage(in: bytes), fromRecord = CallUsage(record: record)
+            guard fromScan == fromRecord else { fatalError("the usage scan read \(fromScan), the decoder \(fromRecord)") }
+            if !scanned.hasKind {
+                let fast = FeedbackLineReader.read(scanned, in: bytes), full = FeedbackLineReader.read(bytes)
+                guard fast == full else { fatalError("the scan's feedback is \(fast), the full reading's \(full)") }
+            }
+        }
     }
 
     /// An OTLP/JSON export line (ExportTraceServiceRequest) to records.

@@ -18,6 +18,11 @@ public struct FeedbackBatch: Sendable {
 
     public var isEmpty: Bool { entries.isEmpty }
 
+    /// Adds what another batch counted from lines read after this one's.
+    public mutating func append(_ other: FeedbackBatch) {
+        entries.append(contentsOf: other.entries)
+    }
+
     /// Adds a line's feedback when this instance counts it: with `sampling.shard: K/N`, the
     /// instance whose shard holds its trace id (feedback without one: instance 1), so N
     /// instances on one spool count each piece once between them.

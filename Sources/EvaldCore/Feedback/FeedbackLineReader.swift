@@ -39,9 +39,7 @@ public enum FeedbackLineReader {
         guard let raw = value["feedback"], !raw.isNull, value["resourceSpans"] == nil else { return .none }
         do throws(LineProblem) {
             let record = try NativeRecordDecoder.decode(value)
-            guard let feedback = FeedbackValue.decode(raw) else {
-                throw LineProblem(.invalidField, "\"feedback\" must be \"up\", \"down\" or a number")
-            }
+            guard let feedback = FeedbackValue.decode(raw) else { throw invalidFeedback }
             return .record(
                 FeedbackEvent(
                     source: .record, traceID: record.traceID, timestamp: record.timestamp, route: record.route ?? "", model: record.model,
@@ -50,6 +48,23 @@ public enum FeedbackLineReader {
             return .problem(error)
         }
     }
+
+    /// The feedback of a native record whose fields `UsageScanner` read (a line without a `kind`
+    /// member): its `feedback` value is parsed alone, and the event made from the scanned fields,
+    /// as `read(_:)` would make it from the decoded record.
+    public static func read(_ scanned: ScannedUsage, in line: UnsafeRawBufferPointer) -> Reading {
+        guard let range = scanned.feedback, !scanned.hasKind else { return scanned.hasKind ? read(line) : .none }
+        guard let raw = try? JSONParser.parse(UnsafeRawBufferPointer(rebasing: line[range])), let value = FeedbackValue.decode(raw) else {
+            return .problem(invalidFeedback)
+        }
+        return .record(
+            FeedbackEvent(
+                source: .record, traceID: scanned.traceID.string(in: line), timestamp: Date(timeIntervalSince1970: scanned.timestamp),
+                route: scanned.route?.string(in: line) ?? "", model: scanned.model.string(in: line),
+                promptVersion: scanned.promptVersion?.string(in: line), value: value))
+    }
+
+    static let invalidFeedback = LineProblem(.invalidField, "\"feedback\" must be \"up\", \"down\" or a number")
 
     /// `{"kind": "feedback", "trace_id", "timestamp", "route", "model", "prompt_version",
     /// "value"}`; `route` and `value` are required.

@@ -62,6 +62,12 @@ public struct ScannedUsage: Sendable, Equatable {
     public var costUSD: Double?
     /// Read only when asked for (budgets name the record that crosses them).
     public var recordID: ScannedText?
+    public var traceID: ScannedText
+    public var promptVersion: ScannedText?
+    /// A top-level `kind` member: perhaps a feedback line, which the caller reads as such.
+    public var hasKind: Bool
+    /// The value of a `feedback` member that is not null (`FeedbackLineReader.read(_:in:)`).
+    public var feedback: Range<Int>?
 
     /// The same call with its texts made Strings; `b` is the line it was scanned from.
     public func callUsage(in b: UnsafeRawBufferPointer) -> CallUsage {

@@ -140,11 +140,10 @@ public struct UsageBatch: Sendable {
     private var names = NameTable()
     /// Per name id: the index of the pricing rule for it as a model, -1 for none, -2 not yet looked up.
     private var priceRules: [Int] = []
-    private var cellIndex: [CellKey: Int] = [:]
-    private var cellKeys: [CellKey] = []
     private var cellSums: [UsageCell] = []
-    private var tenantIndex: [TenantKey: Int] = [:]
-    private var tenantKeys: [TenantKey] = []
+    /// Dense indices of the cells' keys, in `cellSums` and `tenantSums` order.
+    private var cellKeys = DenseIndex<CellKey>()
+    private var tenantKeys = DenseIndex<TenantKey>()
     private var tenantSums: [TenantUsage] = []
     /// Day texts by id, and the current day's bounds (as `calendar` keeps them) and id.
     private var days: [String] = []
@@ -217,11 +216,26 @@ public struct UsageBatch: Sendable {
         }
     }
 
+    /// Adds another batch's usage, read after this one's (its budget calls follow this one's):
+    /// how the parts of a run processed on several threads become one batch.
+    public mutating func append(_ other: UsageBatch) {
+        calls += other.calls
+        budgetCalls.append(contentsOf: other.budgetCalls)
+        for (key, sum) in zip(other.cellKeys.keys, other.cellSums) {
+            let route = names.id(other.names[key.route]), model = names.id(other.names[key.model])
+            cellSums[cell(minute: key.minute, route: route, model: model)].merge(sum)
+        }
+        for (key, sum) in zip(other.tenantKeys.keys, other.tenantSums) {
+            let index = tenantCell(day: dayID(other.days[Int(key.day)]), tenant: names.id(other.names[key.tenant]))
+            tenantSums[index] = tenantSums[index] + sum
+        }
+    }
+
     /// Per-minute usage by (minute, route, model).
     public var cells: [UsageMinuteKey: UsageCell] {
         var cells: [UsageMinuteKey: UsageCell] = [:]
-        cells.reserveCapacity(cellKeys.count)
-        for (key, sum) in zip(cellKeys, cellSums) {
+        cells.reserveCapacity(cellKeys.keys.count)
+        for (key, sum) in zip(cellKeys.keys, cellSums) {
             cells[UsageMinuteKey(minute: key.minute, route: names[key.route], model: names[key.model])] = sum
         }
         return cells
@@ -230,8 +244,8 @@ public struct UsageBatch: Sendable {
     /// Per-day usage by tenant.
     public var tenantDays: [TenantDayKey: TenantUsage] {
         var result: [TenantDayKey: TenantUsage] = [:]
-        result.reserveCapacity(tenantKeys.count)
-        for (key, sum) in zip(tenantKeys, tenantSums) { result[TenantDayKey(day: days[Int(key.day)], tenant: names[key.tenant])] = sum }
+        result.reserveCapacity(tenantKeys.keys.count)
+        for (key, sum) in zip(tenantKeys.keys, tenantSums) { result[TenantDayKey(day: days[Int(key.day)], tenant: names[key.tenant])] = sum }
         return result
     }
 
@@ -239,34 +253,34 @@ public struct UsageBatch: Sendable {
     private static func minute(_ timestamp: Double) -> Int64 { Int64((timestamp / 60).rounded(.down)) }
 
     private mutating func cell(minute: Int64, route: Int32, model: Int32) -> Int {
-        let key = CellKey(minute: minute, route: route, model: model)
-        if let index = cellIndex[key] { return index }
-        cellIndex[key] = cellSums.count
-        cellKeys.append(key)
-        cellSums.append(UsageCell())
-        return cellSums.count - 1
+        let slot = DenseIndex<CellKey>.slot(UInt64(bitPattern: minute), UInt64(UInt32(bitPattern: route)) << 32 | UInt64(UInt32(bitPattern: model)))
+        let (index, isNew) = cellKeys.index(of: CellKey(minute: minute, route: route, model: model), slot: slot)
+        if isNew { cellSums.append(UsageCell()) }
+        return index
     }
 
     private mutating func tenantDay(_ timestamp: Double, tenant: Int32) -> Int {
         // The calendar is asked only outside the current day, as `UsageCalendar.day` itself does.
         if !(timestamp >= day.start && timestamp < day.end) {
             let found = calendar.dayWithBounds(timestamp)
-            let id: Int32
-            if let known = dayIDs[found.text] {
-                id = known
-            } else {
-                id = Int32(days.count)
-                days.append(found.text)
-                dayIDs[found.text] = id
-            }
-            day = (found.start, found.end, id)
+            day = (found.start, found.end, dayID(found.text))
         }
-        let key = TenantKey(day: day.id, tenant: tenant)
-        if let index = tenantIndex[key] { return index }
-        tenantIndex[key] = tenantSums.count
-        tenantKeys.append(key)
-        tenantSums.append(TenantUsage())
-        return tenantSums.count - 1
+        return tenantCell(day: day.id, tenant: tenant)
+    }
+
+    private mutating func dayID(_ text: String) -> Int32 {
+        if let known = dayIDs[text] { return known }
+        let id = Int32(days.count)
+        days.append(text)
+        dayIDs[text] = id
+        return id
+    }
+
+    private mutating func tenantCell(day: Int32, tenant: Int32) -> Int {
+        let slot = DenseIndex<TenantKey>.slot(UInt64(UInt32(bitPattern: day)), UInt64(UInt32(bitPattern: tenant)))
+        let (index, isNew) = tenantKeys.index(of: TenantKey(day: day, tenant: tenant), slot: slot)
+        if isNew { tenantSums.append(TenantUsage()) }
+        return index
     }
 
     private mutating func priceRule(model: Int32) -> Pricing.Rule? {
@@ -274,5 +288,37 @@ public struct UsageBatch: Sendable {
         if priceRules[Int(model)] == -2 { priceRules[Int(model)] = pricing.ruleIndex(forModel: names[model]) ?? -1 }
         let index = priceRules[Int(model)]
         return index >= 0 ? pricing.rules[index] : nil
+    }
+}
+
+/// Dense indices 0, 1, 2, ... for the keys a batch meets, in the order met, with a small cache
+/// of the keys met lately in front of the dictionary: most calls fall into a cell met a few
+/// lines before (a minute holds many calls of a few routes and models), and a Dictionary's
+/// SipHash costs more than the rest of adding a call.
+struct DenseIndex<Key: Hashable & Sendable>: Sendable {
+    private(set) var keys: [Key] = []
+    private var indices: [Key: Int] = [:]
+    private var recent = [Int32](repeating: -1, count: 256)
+
+    /// One of the cache's 256 slots for a key of two words (multiplicative hashing; the top byte).
+    @inline(__always)
+    static func slot(_ a: UInt64, _ b: UInt64) -> Int {
+        Int(truncatingIfNeeded: ((a &* 0x9E37_79B9_7F4A_7C15) ^ (b &* 0xC2B2_AE3D_27D4_EB4F)) >> 56)
+    }
+
+    /// The key's index, and whether it is new (the caller appends its sums then); `slot` is
+    /// `slot(_:_:)` of the key.
+    mutating func index(of key: Key, slot: Int) -> (index: Int, isNew: Bool) {
+        let cached = Int(recent[slot])
+        if cached >= 0, keys[cached] == key { return (cached, false) }
+        var found = (index: keys.count, isNew: true)
+        if let known = indices[key] {
+            found = (known, false)
+        } else {
+            indices[key] = keys.count
+            keys.append(key)
+        }
+        recent[slot] = Int32(found.index)
+        return found
     }
 }

@@ -47,7 +47,7 @@ public struct UsageFeedCell: Sendable, Equatable {
     private func expand(_ histogram: LogHistogram, scale: Double, salt: UInt64) -> [Double] {
         var values: [Double] = []
         values.reserveCapacity(Int(histogram.total))
-        for (bucket, count) in histogram.counts.sorted(by: { $0.key < $1.key }) {
+        for (bucket, count) in histogram.buckets {
             values.append(contentsOf: repeatElement(LogHistogram.representative(bucket) * scale, count: Int(count)))
         }
         var generator = seeded(salt: salt)

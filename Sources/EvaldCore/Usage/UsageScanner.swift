@@ -53,8 +53,8 @@ public enum UsageScanner {
 
     private struct Fields {
         var wantsRecordID = false
-        var hasTraceID = false
-        var traceIDText: ScannedText?
+        var traceID: ScannedText?
+        var promptVersion: ScannedText?
         var timestamp: Double?
         var model: ScannedText?
         var route: ScannedText?
@@ -68,13 +68,34 @@ public enum UsageScanner {
         var completionTokens: Int?
         var latencyMs: Double?
         var costUSD: Double?
+        var hasKind = false
+        var feedback: Range<Int>?
+        /// The members read so far, a bit each: a key that repeats makes the caller decode the
+        /// line, so that the first one wins, as in the decoder and the sampling decision.
+        var seen: UInt32 = 0
+
+        enum Member: Int {
+            case model, route, error, usage, tenant, status, output, traceID, feedback, costUSD, timestamp, promptVersion, latencyMs
+            // The members of `usage` are bits 17 to 20 (`16 + which`).
+        }
+
+        @inline(__always)
+        mutating func isFirst(_ member: Member) -> Bool { isFirst(member.rawValue) }
+
+        @inline(__always)
+        mutating func isFirst(_ member: Int) -> Bool {
+            let bit: UInt32 = 1 << member
+            defer { seen |= bit }
+            return seen & bit == 0
+        }
 
         var usage: ScannedUsage? {
-            guard hasTraceID, let timestamp, let model, hasOutput || isError else { return nil }
+            guard let traceID, let timestamp, let model, hasOutput || isError else { return nil }
             return ScannedUsage(
                 timestamp: timestamp, route: route, tenant: tenant, model: model, isError: isError, error: error,
                 inputTokens: inputTokens ?? promptTokens, outputTokens: outputTokens ?? completionTokens, latencyMs: latencyMs,
-                costUSD: costUSD, recordID: traceIDText)
+                costUSD: costUSD, recordID: wantsRecordID ? traceID : nil, traceID: traceID, promptVersion: promptVersion, hasKind: hasKind,
+                feedback: feedback)
         }
 
         /// Reads one member; false when the line must be decoded fully to be judged.
@@ -83,58 +104,78 @@ public enum UsageScanner {
             if isNull, !JSONLineScanner.equals(b, value, "null") { return false }
             // Keys are compared by length first: most members are none of these.
             switch key.count {
+            case 4:
+                // Perhaps a feedback line (`"kind": "feedback"`): the caller reads it as one.
+                if JSONLineScanner.equals(b, key, "kind") { hasKind = true }
             case 5:
                 if JSONLineScanner.equals(b, key, "model") {
+                    guard isFirst(.model) else { return false }
                     if isNull { return true }
                     guard let text = ScannedText(b, value), !text.isEmpty else { return false }
                     model = text
                 } else if JSONLineScanner.equals(b, key, "route") {
+                    guard isFirst(.route) else { return false }
                     if isNull { return true }
                     guard let text = ScannedText(b, value) else { return false }
                     route = text
                 } else if JSONLineScanner.equals(b, key, "error") {
+                    guard isFirst(.error) else { return false }
                     if isNull { return true }
                     guard let text = ScannedText(b, value) else { return false }
                     error = text
                 } else if JSONLineScanner.equals(b, key, "usage") {
+                    guard isFirst(.usage) else { return false }
                     if isNull { return true }
                     return readUsage(value, in: b)
                 }
             case 6:
                 if JSONLineScanner.equals(b, key, "tenant") {
+                    guard isFirst(.tenant) else { return false }
                     if isNull { return true }
                     guard let text = ScannedText(b, value) else { return false }
                     tenant = text
                 } else if JSONLineScanner.equals(b, key, "status") {
+                    guard isFirst(.status) else { return false }
                     if isNull { return true }
                     guard let status = UsageScanner.status(b, value) else { return false }
                     isError = status
                 } else if JSONLineScanner.equals(b, key, "output") {
+                    guard isFirst(.output) else { return false }
                     if isNull { return true }
                     guard b[value.lowerBound] == 0x22 else { return false }
                     hasOutput = true
                 }
             case 8:
                 if JSONLineScanner.equals(b, key, "trace_id") {
-                    guard b[value.lowerBound] == 0x22, value.count > 2 else { return false }
-                    hasTraceID = true
-                    if wantsRecordID {
-                        guard let text = ScannedText(b, value) else { return false }
-                        traceIDText = text
-                    }
+                    guard isFirst(.traceID) else { return false }
+                    guard b[value.lowerBound] == 0x22, value.count > 2, let text = ScannedText(b, value) else { return false }
+                    traceID = text
+                } else if JSONLineScanner.equals(b, key, "feedback") {
+                    guard isFirst(.feedback) else { return false }
+                    if !isNull { feedback = value }
                 } else if JSONLineScanner.equals(b, key, "cost_usd") {
+                    guard isFirst(.costUSD) else { return false }
                     if isNull { return true }
                     guard let number = UsageScanner.number(b, value) else { return false }
                     costUSD = number
                 }
             case 9:
                 if JSONLineScanner.equals(b, key, "timestamp") {
+                    guard isFirst(.timestamp) else { return false }
                     if isNull { return true }
                     guard let seconds = UsageScanner.timestamp(b, value) else { return false }
                     timestamp = seconds
                 }
+            case 14:
+                if JSONLineScanner.equals(b, key, "prompt_version") {
+                    guard isFirst(.promptVersion) else { return false }
+                    if isNull { return true }
+                    guard let text = ScannedText(b, value) else { return false }
+                    promptVersion = text
+                }
             case 10:
                 if JSONLineScanner.equals(b, key, "latency_ms") {
+                    guard isFirst(.latencyMs) else { return false }
                     if isNull { return true }
                     guard let number = UsageScanner.number(b, value) else { return false }
                     latencyMs = number
@@ -171,6 +212,9 @@ public enum UsageScanner {
                     which = 3
                 } else if JSONLineScanner.equals(b, key, "completion_tokens") {
                     which = 4
+                }
+                if which > 0 {
+                    guard isFirst(16 + which) else { return false }
                 }
                 if which > 0, !JSONLineScanner.equals(b, value, "null") {
                     guard let number = UsageScanner.number(b, value), number >= 0, number < 1e15 else { return false }
