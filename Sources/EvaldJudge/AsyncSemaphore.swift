@@ -91,4 +91,7 @@ final class AsyncSemaphore: Sendable {
     var availablePermits: Int { state.withLockedValue { $0.permits } }
 
     var limit: Int { state.withLockedValue { $0.limit } }
+
+    /// Calls waiting in `acquire` (tests wait for a waiter to queue instead of sleeping).
+    var waitingCount: Int { state.withLockedValue { $0.waiters.count } }
 }

@@ -14,3 +14,12 @@ public func offPool<T: Sendable>(_ body: () throws -> T) async rethrows -> T {
 public func onTestThreads<T: Sendable>(_ body: () async throws -> T) async rethrows -> T {
     try await withTaskExecutorPreference(OwnThreadsExecutor.waits) { try await body() }
 }
+
+/// An unstructured task on the test threads (`OwnThreadsExecutor.waits`). `Task { }` does not
+/// inherit a task executor preference: inside `onTestThreads` it still runs on the cooperative
+/// pool, where at the start of a run it can wait tens of seconds behind the queue of tests
+/// being started, and a test that waits for it with a deadline fails.
+@discardableResult
+public func testTask<T: Sendable>(_ body: sending @escaping () async -> T) -> Task<T, Never> {
+    Task(executorPreference: OwnThreadsExecutor.waits, operation: body)
+}

@@ -9,21 +9,25 @@ extension StubHTTPServer: StoppableStub {}
 extension StubJudgeServer: StoppableStub {}
 
 /// Runs `body` with a started stub and a transport, and always stops both, also when `body`
-/// throws (a transport that is not shut down traps in debug builds).
+/// throws (a transport that is not shut down traps in debug builds). The whole test runs on the
+/// test threads (`onTestThreads`): a test against a stub waits for replies and timeouts with
+/// deadlines, which must not wait for the cooperative pool's two threads.
 public func withStub<Stub: StoppableStub>(
     _ start: () async throws -> Stub, transport: HTTPTransport = HTTPTransport(),
     _ body: (Stub, HTTPTransport) async throws -> Void
 ) async throws {
-    let stub = try await start()
-    do {
-        try await body(stub, transport)
-    } catch {
-        try? await transport.shutdown()
-        try? await stub.stop()
-        throw error
+    try await onTestThreads {
+        let stub = try await start()
+        do {
+            try await body(stub, transport)
+        } catch {
+            try? await transport.shutdown()
+            try? await stub.stop()
+            throw error
+        }
+        try await transport.shutdown()
+        try await stub.stop()
     }
-    try await transport.shutdown()
-    try await stub.stop()
 }
 
 /// A stub judge API answering `answer` for every prompt.

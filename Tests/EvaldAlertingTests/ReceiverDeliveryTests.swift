@@ -189,9 +189,10 @@ import Testing
     }
 
     @Test func refusedConnectionIsRetryable() async throws {
-        let stub = try await StubHTTPServer.start { _ in .respond(status: 200, body: []) }
-        let closedURL = stub.baseURL + "/services/T0001/B0002/SECRETTOKEN123456"
-        try await stub.stop()
+        // Held bound and never listening: a freed port could be taken by another test's stub.
+        let refusing = try StubJudgeServer.refusingPort()
+        defer { refusing.close() }
+        let closedURL = "http://127.0.0.1:\(refusing.port)/services/T0001/B0002/SECRETTOKEN123456"
         let transport = HTTPTransport()
         let receiver = SlackReceiver(name: "chat", url: Secret(closedURL), transport: transport)
         let error = await deliveryError { () async throws(DeliveryError) in try await receiver.deliver(firing, now: deliveryNow) }

@@ -50,7 +50,7 @@ import Testing
     /// Advances the manual clock a second every 100 ms in the background (the loops under test
     /// tick on real sleeps and read the manual clock) until cancelled.
     func ticking(_ clock: ManualClock) -> Task<Void, Never> {
-        Task {
+        testTask {
             while !Task.isCancelled {
                 clock.advance(1)
                 try? await Task.sleep(for: .milliseconds(100))
@@ -79,7 +79,7 @@ import Testing
                 store.faults.failWrites = true
                 let ticker = ticking(clock)
                 // The fault clears while the drain waits on the held-back verdict.
-                let healer = Task {
+                let healer = testTask {
                     while stub.requests.isEmpty { try? await Task.sleep(for: .milliseconds(50)) }
                     try? await Task.sleep(for: .milliseconds(700))
                     store.faults.failWrites = false

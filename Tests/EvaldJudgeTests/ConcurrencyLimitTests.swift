@@ -30,7 +30,7 @@ import Testing
     @Test func aCancelledWaiterLeavesTheQueueAndThePermitsAddUp() async throws {
         let semaphore = AsyncSemaphore(permits: 1)
         try await semaphore.acquire()
-        let waiter = Task { () -> Bool in
+        let waiter = testTask { () -> Bool in
             do {
                 try await semaphore.acquire()
                 return true
@@ -38,7 +38,7 @@ import Testing
                 return false
             }
         }
-        try await Task.sleep(nanoseconds: 50_000_000)
+        try await waitUntil { semaphore.waitingCount == 1 }
         waiter.cancel()
         #expect(await waiter.value == false)
         semaphore.release()
@@ -52,13 +52,13 @@ import Testing
         var waiters: [Task<Void, Never>] = []
         for index in 0..<3 {
             waiters.append(
-                Task {
+                testTask {
                     try? await semaphore.acquire()
                     order.withLockedValue { $0.append(index) }
                     semaphore.release()
                 })
             // Each waiter queues before the next starts.
-            try await Task.sleep(nanoseconds: 20_000_000)
+            try await waitUntil { semaphore.waitingCount == index + 1 }
         }
         semaphore.release()
         for waiter in waiters { await waiter.value }
@@ -72,9 +72,9 @@ import Testing
             let client = JudgeEndpointClient(
                 endpoint: makeEndpoint(.openai, baseURL: stub.baseURL, timeout: 30, concurrency: 1), apiKey: nil,
                 transport: transport)
-            let first = Task { await judgeError(client) }
+            let first = testTask { await judgeError(client) }
             try await waitUntil { stub.requests.count == 1 }
-            let second = Task { await judgeError(client) }
+            let second = testTask { await judgeError(client) }
             try await Task.sleep(nanoseconds: 50_000_000)
             second.cancel()
             let secondError = await second.value

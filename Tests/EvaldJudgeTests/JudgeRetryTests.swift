@@ -166,7 +166,7 @@ import Testing
             let client = JudgeEndpointClient(
                 endpoint: makeEndpoint(.openai, baseURL: stub.baseURL), apiKey: nil, transport: transport)
             let started = ContinuousClock.now
-            let call = Task { await judgeError(client) }
+            let call = testTask { await judgeError(client) }
             try await waitUntil { stub.requests.count == 1 }
             try await Task.sleep(nanoseconds: 50_000_000)
             call.cancel()
@@ -184,7 +184,7 @@ import Testing
             let client = JudgeEndpointClient(
                 endpoint: makeEndpoint(.anthropic, baseURL: stub.baseURL, timeout: 600), apiKey: nil, transport: transport)
             let started = ContinuousClock.now
-            let call = Task { await judgeError(client) }
+            let call = testTask { await judgeError(client) }
             try await waitUntil { stub.requests.count == 1 }
             call.cancel()
             let error = await call.value
@@ -199,7 +199,7 @@ import Testing
         try await withStubJudge { stub, transport in
             let client = JudgeEndpointClient(
                 endpoint: makeEndpoint(.openai, baseURL: stub.baseURL), apiKey: nil, transport: transport)
-            let call = Task {
+            let call = testTask {
                 withUnsafeCurrentTask { $0?.cancel() }
                 return await judgeError(client)
             }
