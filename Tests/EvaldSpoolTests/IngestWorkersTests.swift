@@ -94,10 +94,16 @@ import Testing
         #if os(Linux)
             var workers: IngestWorkers? = IngestWorkers(width: 3, name: "w-ended-test")
             workers?.perform(10) { _, _ in }
-            // The threads start (and name themselves) on their own time.
-            let started = Date() + 30
-            while Date() < started, Self.threadNames().filter({ $0.hasPrefix("w-ended-test") }).count < 3 { usleep(10_000) }
-            #expect(Self.threadNames().filter { $0.hasPrefix("w-ended-test") }.count == 3)
+            // The threads start (and name themselves) on their own time; on a loaded CI machine
+            // one did not within 30 s (perform had run all 10 on the others). What is tested is
+            // that every thread that started ends, so at least one must have been seen.
+            var seen = 0
+            let started = Date() + 60
+            while Date() < started, seen < 3 {
+                seen = max(seen, Self.threadNames().filter { $0.hasPrefix("w-ended-test") }.count)
+                if seen < 3 { usleep(10_000) }
+            }
+            #expect(seen > 0)
             workers = nil
             let deadline = Date() + 30
             while Date() < deadline, Self.threadNames().contains(where: { $0.hasPrefix("w-ended-test") }) { usleep(10_000) }
