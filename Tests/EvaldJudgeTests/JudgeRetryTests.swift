@@ -12,24 +12,22 @@ import Testing
 
     @Test(arguments: kinds)
     func aSlowAnswerBeyondTheTimeoutIsRetried(kind: EndpointConfig.Kind) async throws {
-        // Off the cooperative pool: with a 1 s timeout, each attempt's request and timer must
-        // not wait in the pool's queue behind synchronous (SQLite) tests.
-        try await onTestThreads {
-            try await withStubJudge { stub, transport in
-                stub.enqueue([.slow(60, "too late")])
-                let sleeps = SleepRecorder()
-                let client = JudgeEndpointClient(
-                    endpoint: makeEndpoint(kind, baseURL: baseURL(kind, stub), timeout: 1), apiKey: nil,
-                    transport: transport, sleep: sleeps.sleep, random: SeededRandom().next)
-                let completion = try await client.complete(sampleRequest)
-                // Two attempts, unless a loaded machine also made the second miss its 1 s.
-                #expect(completion.attempts >= 2)
-                #expect(completion.text.contains("score"))
-                #expect(sleeps.recorded.count == completion.attempts - 1)
-                // An attempt that timed out on a loaded machine before its request reached the stub is
-                // not recorded there; every recorded one was an attempt.
-                #expect(stub.requests.count >= 2 && stub.requests.count <= completion.attempts)
-            }
+        // withStub runs the test off the cooperative pool: with a 1 s timeout, each attempt's
+        // request and timer must not wait in the pool's queue behind synchronous (SQLite) tests.
+        try await withStubJudge { stub, transport in
+            stub.enqueue([.slow(60, "too late")])
+            let sleeps = SleepRecorder()
+            let client = JudgeEndpointClient(
+                endpoint: makeEndpoint(kind, baseURL: baseURL(kind, stub), timeout: 1), apiKey: nil,
+                transport: transport, sleep: sleeps.sleep, random: SeededRandom().next)
+            let completion = try await client.complete(sampleRequest)
+            // Two attempts, unless a loaded machine also made the second miss its 1 s.
+            #expect(completion.attempts >= 2)
+            #expect(completion.text.contains("score"))
+            #expect(sleeps.recorded.count == completion.attempts - 1)
+            // An attempt that timed out on a loaded machine before its request reached the stub is
+            // not recorded there; every recorded one was an attempt.
+            #expect(stub.requests.count >= 2 && stub.requests.count <= completion.attempts)
         }
     }
 
